@@ -1,0 +1,25 @@
+/* The linear head: logits = X W + b for a block of embeddings, one cblas_sgemm call with the bias
+ * broadcast into the output first (beta = 1), so no extra pass over the logits. */
+#include <cblas.h>
+#include <string.h>
+
+#include "hitl_engine.h"
+#include "hitl_banned.h"
+
+hitl_status hitl_head_logits(const float *x, size_t n, size_t d, const float *w, const float *b,
+                             size_t c, float *logits, hitl_error *err)
+{
+    if (n == 0) return HITL_OK;
+    if (!x || !w || !logits || d == 0 || c == 0)
+        return hitl_error_set(err, HITL_EINVAL, "head: missing argument or empty shape");
+    if (n > INT32_MAX || d > INT32_MAX || c > INT32_MAX)
+        return hitl_error_set(err, HITL_ESHAPE, "head: shape too large for BLAS (%zu x %zu x %zu)",
+                              n, d, c);
+    if (b) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(logits + i * c, b, c * sizeof(float));
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)c, (int)d, 1.0f, x, (int)d,
+                w, (int)c, b ? 1.0f : 0.0f, logits, (int)c);
+    return HITL_OK;
+}

@@ -1,0 +1,45 @@
+/* Shared helpers for the Check unit tests. */
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+void tu_rng_seed(tu_rng *r, uint64_t seed)
+{
+    r->s = seed * 0x9E3779B97F4A7C15ull + 1;
+}
+
+uint64_t tu_rng_u64(tu_rng *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return r->s * 2685821657736338717ull;
+}
+
+double tu_rng_uniform(tu_rng *r)
+{
+    return (double)(tu_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+void tu_random_probs(tu_rng *r, float *x, size_t n, size_t c)
+{
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t j = 0; j < c; j++) {
+            double e = -log(1.0 - tu_rng_uniform(r));
+            x[i * c + j] = (float)e;
+            s += e;
+        }
+        for (size_t j = 0; j < c; j++)
+            x[i * c + j] = (float)(x[i * c + j] / s);
+    }
+}
+
+const char *tu_tmp_path(const char *name)
+{
+    static char buf[512];
+    snprintf(buf, sizeof(buf), "tmp-%ld-%s", (long)getpid(), name);
+    return buf;
+}
