@@ -111,17 +111,17 @@ typedef struct hitl_score_pass_opts {
     size_t top_k;
     int use_threshold;
     float threshold;
-    const char *out_path;  /* NULL: no score file */
-    size_t block_rows;     /* 0: about 8 MiB of input per block */
-    int threads;           /* 0: OpenMP's default */
+    const char *out_path;      /* NULL: no score file */
+    size_t block_rows;         /* 0: about 8 MiB of input per block */
+    int threads;               /* 0: OpenMP's default */
     hitl_progress_fn progress; /* may be NULL; called from the calling thread */
     void *progress_ctx;
 } hitl_score_pass_opts;
 
 typedef struct hitl_score_pass_result {
     size_t n_rows, n_classes;
-    size_t n_skipped;      /* rows skipped under renormalize */
-    int64_t first_skipped; /* -1 when none */
+    size_t n_skipped;                    /* rows skipped under renormalize */
+    int64_t first_skipped;               /* -1 when none */
     hitl_scored *top[HITL_METHOD_COUNT]; /* best first, for every computed method */
     size_t n_top[HITL_METHOD_COUNT];
     hitl_scored_vec above; /* rank_by rows above the threshold, best first */

@@ -1,0 +1,54 @@
+/* The hitl command: a table of subcommands, each in cli/cmd_<name>.c. The only layer that prints
+ * or exits. To add a command:
+ *   1. write `int cmd_<name>(int argc, char **argv)` in cli/cmd_<name>.c: parse options with
+ *      getopt_long (argv[0] is the command's name), answer --help with its usage on stdout and
+ *      exit 0, call the library, print (human text, or one JSON object with --json), and return
+ *      an exit code from cli_exit_code();
+ *   2. declare it below and add a row to the table in cli/main.c;
+ *   3. add its CLI tests as data in tests/cli/<name>.test and document it in README.md. */
+#ifndef HITL_CLI_H
+#define HITL_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "hitl_io.h"
+
+/* Exit codes, documented in README.md. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILURE = 1, /* runtime: I/O, memory, anything else */
+    CLI_EXIT_USAGE = 2,   /* bad command line */
+    CLI_EXIT_DATA = 3,    /* bad input data: shape, type, values, missing dataset */
+};
+
+typedef struct cli_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} cli_command;
+
+int cmd_score(int argc, char **argv);
+
+/* Maps a library status to an exit code. */
+int cli_exit_code(hitl_status st);
+/* Prints "hitl <cmd>: <message>" on stderr (one line) and returns cli_exit_code(st). */
+int cli_fail(const char *cmd, hitl_status st, const hitl_error *err);
+/* Prints "hitl <cmd>: <formatted>" and a hint to run --help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Strict number parsing for option values; 0 on success. */
+int cli_parse_size(const char *s, size_t *out);
+int cli_parse_float(const char *s, double *out);
+
+/* A progress bar on stderr, drawn only when stderr is a terminal. */
+typedef struct cli_progress {
+    const char *label;
+    int enabled;
+    int last_permille;
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *label);
+void cli_progress_update(void *ctx, uint64_t done, uint64_t total); /* a hitl_progress_fn */
+void cli_progress_done(cli_progress *p);
+
+#endif /* HITL_CLI_H */

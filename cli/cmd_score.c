@@ -1,0 +1,383 @@
+/* hitl score: one streaming uncertainty pass over a pool of model outputs (probabilities,
+ * logits, or embeddings through a linear head), printing the top-k and the rows above a
+ * threshold as a table or one JSON object, and optionally every score to an HDF5 file. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: hitl score FILE (--probs DSET | --logits DSET | --features DSET --head HEAD.h5)\n"
+    "                  [--method lc|margin|ratio|entropy|all] [--rank-by METHOD] [--top-k K]\n"
+    "                  [--threshold X] [--ids DSET] [--classes A,B,...] [--out OUT.h5] [--json]\n"
+    "\n"
+    "Scores every row of FILE (HDF5, or .npy where no DSET is named) in one streaming pass and\n"
+    "lists the most uncertain rows. Every score is higher for more uncertain rows:\n"
+    "  lc = 1 - p1, margin = 1 - (p1 - p2), ratio = p2 / p1, entropy = -sum p ln p (nats)\n"
+    "\n"
+    "input:\n"
+    "  --probs DSET        rows are probabilities (the default for .npy files)\n"
+    "  --logits DSET       rows are logits (stable log-softmax; never materialised)\n"
+    "  --features DSET     rows are embeddings; logits = X W + b with --head\n"
+    "  --head HEAD.h5      linear head: /W float32 [D, C], /b [C], root attribute 'classes'\n"
+    "  --temperature T     logits / T before the softmax (default 1)\n"
+    "  --renormalize       rescale rows whose probabilities do not sum to 1; skip (and count)\n"
+    "                      rows with NaN, Inf or negative values instead of failing\n"
+    "scores:\n"
+    "  --method M          lc, margin, ratio, entropy, or all (one pass; default margin)\n"
+    "  --rank-by M         the method that ranks the top-k and the threshold (default: margin,\n"
+    "                      or the one --method names)\n"
+    "  --normalize         divide entropy by ln C (0..1)\n"
+    "  --top-k K           rows to list, most uncertain first (default 10; ties to lower row)\n"
+    "  --threshold X       also list every row whose score is above X (risk routing)\n"
+    "output:\n"
+    "  --ids DSET          the rows' ids (int or string dataset in FILE) to print\n"
+    "  --classes A,B,...   class names (default: the 'classes' attribute, else indices)\n"
+    "  --out OUT.h5        write /scores/<method> (float32 [N]) and /top/<method> (int64)\n"
+    "  --json              one JSON object on stdout instead of a table\n"
+    "  --threads N         threads (default: all cores); results never depend on it\n"
+    "  --block-rows N      rows read per block (default: about 8 MiB)\n"
+    "\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data (the message names the\n"
+    "file, the dataset and, for bad values, the row)\n";
+
+enum {
+    OPT_PROBS = 256,
+    OPT_LOGITS,
+    OPT_FEATURES,
+    OPT_HEAD,
+    OPT_METHOD,
+    OPT_RANK_BY,
+    OPT_TOP_K,
+    OPT_THRESHOLD,
+    OPT_IDS,
+    OPT_CLASSES,
+    OPT_OUT,
+    OPT_JSON,
+    OPT_TEMPERATURE,
+    OPT_RENORMALIZE,
+    OPT_NORMALIZE,
+    OPT_THREADS,
+    OPT_BLOCK_ROWS,
+    OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+    {"probs", optional_argument, NULL, OPT_PROBS},
+    {"logits", optional_argument, NULL, OPT_LOGITS},
+    {"features", optional_argument, NULL, OPT_FEATURES},
+    {"head", required_argument, NULL, OPT_HEAD},
+    {"method", required_argument, NULL, OPT_METHOD},
+    {"rank-by", required_argument, NULL, OPT_RANK_BY},
+    {"top-k", required_argument, NULL, OPT_TOP_K},
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"ids", required_argument, NULL, OPT_IDS},
+    {"classes", required_argument, NULL, OPT_CLASSES},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"temperature", required_argument, NULL, OPT_TEMPERATURE},
+    {"renormalize", no_argument, NULL, OPT_RENORMALIZE},
+    {"normalize", no_argument, NULL, OPT_NORMALIZE},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"block-rows", required_argument, NULL, OPT_BLOCK_ROWS},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct score_args {
+    hitl_score_pass_opts pass;
+    int kind_given, all_methods, json, rank_given;
+    const char *ids, *classes;
+    char *dset; /* from --probs=DSET or the second positional */
+} score_args;
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Parses argv into *a; returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, score_args *a)
+{
+    const char *cmd = "score";
+    hitl_score_pass_opts *o = &a->pass;
+    o->score.methods = HITL_METHOD_BIT(HITL_METHOD_MARGIN);
+    o->rank_by = HITL_METHOD_MARGIN;
+    o->top_k = 10;
+    int top_k_given = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        size_t sz;
+        double d;
+        hitl_method m;
+        switch (c) {
+        case OPT_PROBS:
+        case OPT_LOGITS:
+        case OPT_FEATURES:
+            if (a->kind_given)
+                return cli_usage_error(cmd, "give only one of --probs, --logits, --features");
+            a->kind_given = 1;
+            o->kind = c == OPT_PROBS    ? HITL_POOL_PROBS
+                      : c == OPT_LOGITS ? HITL_POOL_LOGITS
+                                        : HITL_POOL_FEATURES;
+            if (optarg) a->dset = optarg;
+            break;
+        case OPT_HEAD:
+            o->head_path = optarg;
+            break;
+        case OPT_METHOD:
+            if (strcmp(optarg, "all") == 0) {
+                a->all_methods = 1;
+                o->score.methods = HITL_METHODS_ALL;
+            } else if (hitl_method_parse(optarg, &m) == HITL_OK) {
+                a->all_methods = 0;
+                o->score.methods = HITL_METHOD_BIT(m);
+                if (!a->rank_given) o->rank_by = m;
+            } else {
+                return cli_usage_error(cmd, "unknown method '%s'", optarg);
+            }
+            break;
+        case OPT_RANK_BY:
+            if (hitl_method_parse(optarg, &o->rank_by) != HITL_OK)
+                return cli_usage_error(cmd, "unknown method '%s' for --rank-by", optarg);
+            a->rank_given = 1;
+            break;
+        case OPT_TOP_K:
+            if (cli_parse_size(optarg, &sz))
+                return cli_usage_error(cmd, "bad --top-k '%s'", optarg);
+            o->top_k = sz;
+            top_k_given = 1;
+            break;
+        case OPT_THRESHOLD:
+            if (cli_parse_float(optarg, &d))
+                return cli_usage_error(cmd, "bad --threshold '%s'", optarg);
+            o->use_threshold = 1;
+            o->threshold = (float)d;
+            break;
+        case OPT_IDS:
+            a->ids = optarg;
+            break;
+        case OPT_CLASSES:
+            a->classes = optarg;
+            break;
+        case OPT_OUT:
+            o->out_path = optarg;
+            break;
+        case OPT_JSON:
+            a->json = 1;
+            break;
+        case OPT_TEMPERATURE:
+            if (cli_parse_float(optarg, &d) || !(d > 0))
+                return cli_usage_error(cmd, "bad --temperature '%s' (need T > 0)", optarg);
+            o->score.temperature = (float)d;
+            break;
+        case OPT_RENORMALIZE:
+            o->score.renormalize = 1;
+            break;
+        case OPT_NORMALIZE:
+            o->score.normalize_entropy = 1;
+            break;
+        case OPT_THREADS:
+            if (cli_parse_size(optarg, &sz) || sz == 0 || sz > 1024)
+                return cli_usage_error(cmd, "bad --threads '%s'", optarg);
+            o->threads = (int)sz;
+            break;
+        case OPT_BLOCK_ROWS:
+            if (cli_parse_size(optarg, &sz) || sz == 0)
+                return cli_usage_error(cmd, "bad --block-rows '%s'", optarg);
+            o->block_rows = sz;
+            break;
+        case 'h':
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    int npos = argc - optind;
+    if (npos < 1) return cli_usage_error(cmd, "no input file");
+    o->path = argv[optind];
+    if (npos == 2 && !a->dset && a->kind_given)
+        a->dset = argv[optind + 1];
+    else if (npos >= 2)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (ends_with(o->path, ".npy")) {
+        if (a->dset) return cli_usage_error(cmd, "a .npy file holds one array: name no dataset");
+    } else if (!a->dset) {
+        return cli_usage_error(cmd, "name the dataset: --probs DSET, --logits DSET or "
+                                    "--features DSET");
+    }
+    o->dset = a->dset;
+    if (o->kind == HITL_POOL_FEATURES && !o->head_path)
+        return cli_usage_error(cmd, "--features needs --head HEAD.h5");
+    if (o->kind != HITL_POOL_FEATURES && o->head_path)
+        return cli_usage_error(cmd, "--head goes with --features");
+    if (!(o->score.methods & HITL_METHOD_BIT(o->rank_by)))
+        return cli_usage_error(cmd, "--rank-by %s is not computed by --method",
+                               hitl_method_name(o->rank_by));
+    if (o->use_threshold && !top_k_given) o->top_k = 0;
+    return -1;
+}
+
+/* The ids of every listed row, read once. */
+static hitl_status load_ids(const score_args *a, const hitl_score_pass_result *r,
+                            const hitl_scored *top, const hitl_scored_vec *above, hitl_ids *ids,
+                            hitl_error *err)
+{
+    size_t k = (top ? r->n_top[a->pass.rank_by] : 0) + above->n;
+    int64_t *rows = malloc((k ? k : 1) * sizeof(int64_t));
+    if (!rows) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; top && i < r->n_top[a->pass.rank_by]; i++)
+        rows[n++] = top[i].row;
+    for (size_t i = 0; i < above->n; i++)
+        rows[n++] = above->v[i].row;
+    hitl_status st = hitl_ids_read_rows(a->pass.path, a->ids, r->n_rows, rows, n, ids, err);
+    free(rows);
+    return st;
+}
+
+static json_t *id_json(const hitl_ids *ids, size_t i, int64_t row)
+{
+    if (!ids->n) return json_integer(row);
+    return ids->is_string ? json_string(ids->strs[i]) : json_integer(ids->ints[i]);
+}
+
+static json_t *pred_json(char **names, size_t n_names, int32_t pred)
+{
+    if (pred < 0) return json_null();
+    return (size_t)pred < n_names ? json_string(names[pred]) : json_integer(pred);
+}
+
+static json_t *rows_json(const hitl_scored *v, size_t n, const hitl_ids *ids, size_t id0,
+                         char **names, size_t n_names)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "row", json_integer(v[i].row));
+        json_object_set_new(o, "id", id_json(ids, id0 + i, v[i].row));
+        json_object_set_new(o, "score", json_real(v[i].score));
+        json_object_set_new(o, "pred", pred_json(names, n_names, v[i].pred));
+        json_object_set_new(o, "p1", json_real(v[i].p1));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static void print_rows(const char *title, const hitl_scored *v, size_t n, const hitl_ids *ids,
+                       size_t id0, char **names, size_t n_names)
+{
+    printf("%s\n%6s %10s  %-16s %10s  %-10s %8s\n", title, "rank", "row", "id", "score", "pred",
+           "p1");
+    for (size_t i = 0; i < n; i++) {
+        char id[64], pred[64];
+        if (!ids->n)
+            snprintf(id, sizeof(id), "%lld", (long long)v[i].row);
+        else if (ids->is_string)
+            snprintf(id, sizeof(id), "%s", ids->strs[id0 + i]);
+        else
+            snprintf(id, sizeof(id), "%lld", (long long)ids->ints[id0 + i]);
+        if (v[i].pred >= 0 && (size_t)v[i].pred < n_names)
+            snprintf(pred, sizeof(pred), "%s", names[v[i].pred]);
+        else
+            snprintf(pred, sizeof(pred), "%d", v[i].pred);
+        printf("%6zu %10lld  %-16s %10.6f  %-10s %8.6f\n", i + 1, (long long)v[i].row, id,
+               v[i].score, pred, v[i].p1);
+    }
+}
+
+static void print_json(const score_args *a, const hitl_score_pass_result *r, const hitl_ids *ids,
+                       char **names, size_t n_names)
+{
+    const hitl_score_pass_opts *o = &a->pass;
+    hitl_method rb = o->rank_by;
+    json_t *root = json_object();
+    json_object_set_new(root, "method", json_string(hitl_method_name(rb)));
+    json_t *methods = json_array();
+    for (int m = 0; m < HITL_METHOD_COUNT; m++)
+        if (o->score.methods & HITL_METHOD_BIT(m))
+            json_array_append_new(methods, json_string(hitl_method_name(m)));
+    json_object_set_new(root, "methods", methods);
+    json_object_set_new(root, "n_rows", json_integer((json_int_t)r->n_rows));
+    json_object_set_new(root, "n_classes", json_integer((json_int_t)r->n_classes));
+    json_object_set_new(root, "n_skipped", json_integer((json_int_t)r->n_skipped));
+    json_object_set_new(root, "top", rows_json(r->top[rb], r->n_top[rb], ids, 0, names, n_names));
+    if (o->use_threshold) {
+        json_object_set_new(root, "threshold", json_real(o->threshold));
+        json_object_set_new(root, "n_above", json_integer((json_int_t)r->above.n));
+        json_object_set_new(root, "above",
+                            rows_json(r->above.v, r->above.n, ids, r->n_top[rb], names, n_names));
+    }
+    if (o->out_path) json_object_set_new(root, "out", json_string(o->out_path));
+    json_dumpf(root, stdout, JSON_INDENT(0) | JSON_COMPACT | JSON_REAL_PRECISION(9));
+    fputc('\n', stdout);
+    json_decref(root);
+}
+
+int cmd_score(int argc, char **argv)
+{
+    score_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+
+    hitl_error err;
+    hitl_error_clear(&err);
+    char **cli_names = NULL;
+    size_t n_cli_names = 0;
+    if (a.classes && hitl_strings_split(a.classes, &cli_names, &n_cli_names, &err) != HITL_OK)
+        return cli_usage_error("score", "bad --classes '%s'", a.classes);
+
+    cli_progress prog;
+    cli_progress_init(&prog, "scoring");
+    a.pass.progress = cli_progress_update;
+    a.pass.progress_ctx = &prog;
+    hitl_score_pass_result r;
+    hitl_status st = hitl_score_pass(&a.pass, &r, &err);
+    cli_progress_done(&prog);
+    if (st != HITL_OK) {
+        hitl_strings_free(cli_names, n_cli_names);
+        return cli_fail("score", st, &err);
+    }
+    char **names = cli_names ? cli_names : r.classes;
+    size_t n_names = cli_names ? n_cli_names : r.n_classes_named;
+    if (cli_names && n_cli_names != r.n_classes) {
+        hitl_error_set(&err, HITL_ESHAPE, "--classes names %zu classes but the data has %zu",
+                       n_cli_names, r.n_classes);
+        st = HITL_ESHAPE;
+        goto out;
+    }
+    hitl_method rb = a.pass.rank_by;
+    hitl_ids ids = {0};
+    if (a.ids && (st = load_ids(&a, &r, r.top[rb], &r.above, &ids, &err)) != HITL_OK) goto out;
+    if (r.n_skipped)
+        fprintf(stderr, "hitl score: skipped %zu invalid rows (first: row %lld)\n", r.n_skipped,
+                (long long)r.first_skipped);
+    if (a.json) {
+        print_json(&a, &r, &ids, names, n_names);
+    } else {
+        printf("%zu rows x %zu classes, ranked by %s\n", r.n_rows, r.n_classes,
+               hitl_method_name(rb));
+        if (a.pass.top_k) {
+            char title[64];
+            snprintf(title, sizeof(title), "top %zu", r.n_top[rb]);
+            print_rows(title, r.top[rb], r.n_top[rb], &ids, 0, names, n_names);
+        }
+        if (a.pass.use_threshold) {
+            char title[96];
+            snprintf(title, sizeof(title), "%zu rows with %s above %g", r.above.n,
+                     hitl_method_name(rb), a.pass.threshold);
+            print_rows(title, r.above.v, r.above.n, &ids, r.n_top[rb], names, n_names);
+        }
+        if (a.pass.out_path) printf("scores written to %s\n", a.pass.out_path);
+    }
+    hitl_ids_release(&ids);
+out:
+    hitl_score_pass_result_release(&r);
+    hitl_strings_free(cli_names, n_cli_names);
+    return st == HITL_OK ? CLI_EXIT_OK : cli_fail("score", st, &err);
+}

@@ -1,0 +1,95 @@
+/* Shared CLI plumbing: status to exit code, one-line errors, strict option numbers and the
+ * progress bar on stderr. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_exit_code(hitl_status st)
+{
+    switch (st) {
+    case HITL_OK:
+        return CLI_EXIT_OK;
+    case HITL_EINVAL:
+        return CLI_EXIT_USAGE;
+    case HITL_ENOTFOUND:
+    case HITL_EDATA:
+    case HITL_ESHAPE:
+    case HITL_ETYPE:
+    case HITL_ECONFLICT:
+        return CLI_EXIT_DATA;
+    default:
+        return CLI_EXIT_FAILURE;
+    }
+}
+
+int cli_fail(const char *cmd, hitl_status st, const hitl_error *err)
+{
+    const char *msg = err && err->msg[0] ? err->msg : hitl_status_str(st);
+    fprintf(stderr, "hitl %s: %s\n", cmd, msg);
+    return cli_exit_code(st);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "hitl %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see hitl %s --help)\n", cmd);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_parse_size(const char *s, size_t *out)
+{
+    if (!s || !*s || *s == '-') return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+int cli_parse_float(const char *s, double *out)
+{
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+void cli_progress_init(cli_progress *p, const char *label)
+{
+    p->label = label;
+    p->enabled = isatty(STDERR_FILENO);
+    p->last_permille = -1;
+}
+
+void cli_progress_update(void *ctx, uint64_t done, uint64_t total)
+{
+    cli_progress *p = ctx;
+    if (!p->enabled || total == 0) return;
+    int permille = (int)(done * 1000 / total);
+    if (permille == p->last_permille) return;
+    p->last_permille = permille;
+    int width = 30, filled = permille * width / 1000;
+    fprintf(stderr, "\r%s [", p->label);
+    for (int i = 0; i < width; i++)
+        fputc(i < filled ? '#' : ' ', stderr);
+    fprintf(stderr, "] %5.1f%%  %llu/%llu rows", permille / 10.0, (unsigned long long)done,
+            (unsigned long long)total);
+    fflush(stderr);
+}
+
+void cli_progress_done(cli_progress *p)
+{
+    if (p->enabled && p->last_permille >= 0) fprintf(stderr, "\r\033[K");
+}

@@ -1,0 +1,98 @@
+/* The hitl_matrix front: picks the backend (.npy or HDF5), checks every request once, and
+ * dispatches through the backend's vtable. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "matrix_internal.h"
+#include "hitl_banned.h"
+
+static int is_npy_path(const char *path)
+{
+    size_t len = strlen(path);
+    return len >= 4 && strcasecmp(path + len - 4, ".npy") == 0;
+}
+
+static char *make_name(const char *path, const char *dset)
+{
+    size_t len = strlen(path) + (dset ? strlen(dset) + 2 : 0) + 1;
+    char *name = malloc(len);
+    if (!name) return NULL;
+    if (dset)
+        snprintf(name, len, "%s:%s%s", path, dset[0] == '/' ? "" : "/", dset);
+    else
+        snprintf(name, len, "%s", path);
+    return name;
+}
+
+hitl_status hitl_matrix_open(hitl_matrix **out, const char *path, const char *dset, hitl_error *err)
+{
+    if (!out) return hitl_error_set(err, HITL_EINVAL, "no matrix handle given");
+    *out = NULL;
+    if (!path || !path[0]) return hitl_error_set(err, HITL_EINVAL, "no file name given");
+    int npy = !dset || is_npy_path(path);
+    if (!npy && !dset[0])
+        return hitl_error_set(err, HITL_EINVAL, "'%s': no dataset name given", path);
+
+    hitl_matrix *m = calloc(1, sizeof(*m));
+    if (!m) return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
+    m->name = make_name(path, npy ? NULL : dset);
+    if (!m->name) {
+        free(m);
+        return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
+    }
+    hitl_status st =
+        npy ? hitl__matrix_open_npy(m, path, err) : hitl__matrix_open_h5(m, path, dset, err);
+    if (st != HITL_OK) {
+        free(m->name);
+        free(m);
+        return st;
+    }
+    *out = m;
+    return HITL_OK;
+}
+
+void hitl_matrix_close(hitl_matrix *m)
+{
+    if (!m) return;
+    if (m->ops && m->ops->close) m->ops->close(m);
+    free(m->name);
+    free(m);
+}
+
+size_t hitl_matrix_rows(const hitl_matrix *m)
+{
+    return m ? m->rows : 0;
+}
+
+size_t hitl_matrix_cols(const hitl_matrix *m)
+{
+    return m ? m->cols : 0;
+}
+
+const char *hitl_matrix_name(const hitl_matrix *m)
+{
+    return m ? m->name : "";
+}
+
+hitl_status hitl_matrix_read(hitl_matrix *m, size_t row0, size_t n, float *dst, hitl_error *err)
+{
+    if (!m) return hitl_error_set(err, HITL_EINVAL, "no matrix given");
+    if (row0 > m->rows || n > m->rows - row0)
+        return hitl_error_set(err, HITL_EINVAL, "'%s': rows [%zu, %zu) out of range (%zu rows)",
+                              m->name, row0, row0 + n, m->rows);
+    if (n == 0) return HITL_OK;
+    if (!dst) return hitl_error_set(err, HITL_EINVAL, "'%s': no output buffer given", m->name);
+    return m->ops->read(m, row0, n, dst, err);
+}
+
+hitl_status hitl_matrix_classes(hitl_matrix *m, char ***names, size_t *n, hitl_error *err)
+{
+    if (!names || !n) return hitl_error_set(err, HITL_EINVAL, "no output for class names given");
+    *names = NULL;
+    *n = 0;
+    if (!m) return hitl_error_set(err, HITL_EINVAL, "no matrix given");
+    if (!m->ops->classes) return HITL_OK;
+    return m->ops->classes(m, names, n, err);
+}

@@ -1,0 +1,30 @@
+/* The hitl_matrix struct and the small vtable its two backends (HDF5, .npy) fill in; matrix.c
+ * checks arguments and dispatches, so the backends see only valid, non-empty requests. */
+#ifndef HITL_MATRIX_INTERNAL_H
+#define HITL_MATRIX_INTERNAL_H
+
+#include "hitl_io.h"
+
+typedef struct hitl__matrix_ops {
+    /* rows [row0, row0 + n) with n > 0, in range; dst holds n * cols floats */
+    hitl_status (*read)(hitl_matrix *m, size_t row0, size_t n, float *dst, hitl_error *err);
+    /* may be NULL: no class names */
+    hitl_status (*classes)(hitl_matrix *m, char ***names, size_t *n, hitl_error *err);
+    /* releases impl; never fails */
+    void (*close)(hitl_matrix *m);
+} hitl__matrix_ops;
+
+struct hitl_matrix {
+    const hitl__matrix_ops *ops;
+    size_t rows, cols;
+    char *name; /* "path" or "path:/dset" */
+    void *impl; /* the backend's state */
+};
+
+/* Backends: fill ops, rows, cols and impl of a zeroed *m whose name is set; on error leave
+ * nothing to release (impl NULL). Errors are prefixed with m->name where they concern data. */
+hitl_status hitl__matrix_open_h5(hitl_matrix *m, const char *path, const char *dset,
+                                 hitl_error *err);
+hitl_status hitl__matrix_open_npy(hitl_matrix *m, const char *path, hitl_error *err);
+
+#endif /* HITL_MATRIX_INTERNAL_H */

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Interop test for `hitl score`: h5py reads the --out file, numpy recomputes every score in
+float64 from the same input, and the top-k must equal numpy's full sort (score descending, then
+row ascending) for several block sizes and thread counts. Inputs: HDF5 (chunked and contiguous,
+float32 and float64), .npy, logits, and embeddings through a linear head."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+import h5py
+import numpy as np
+
+HITL = None
+WORK = None
+METHODS = ["lc", "margin", "ratio", "entropy"]
+
+
+def np_scores(p):
+    """The documented definitions, in float64."""
+    p = p.astype(np.float64)
+    s = -np.sort(-p, axis=1)
+    p1, p2 = s[:, 0], s[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0.0)
+    return {"lc": 1 - p1, "margin": 1 - (p1 - p2), "ratio": p2 / p1, "entropy": -plogp.sum(1)}
+
+
+def softmax(z, t=1.0):
+    z = z.astype(np.float64) / t
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def np_top(score, k):
+    order = np.lexsort((np.arange(len(score)), -score))
+    return order[:k]
+
+
+def run(*args):
+    p = subprocess.run([HITL, "score", *map(str, args)], capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise AssertionError(f"hitl score {' '.join(map(str, args))} exited {p.returncode}: {p.stderr}")
+    return p
+
+
+class ScoreInterop(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(WORK, exist_ok=True)
+        rng = np.random.default_rng(11)
+        n, c = 20011, 12  # prime N: no block or chunk divides it
+        cls.probs = rng.dirichlet(np.full(c, 0.3), size=n).astype(np.float32)
+        cls.logits = rng.normal(0, 3, size=(n, c)).astype(np.float32)
+        d = 48
+        cls.x = rng.normal(0, 1, size=(n, d)).astype(np.float32)
+        cls.w = rng.normal(0, 0.3, size=(d, c)).astype(np.float32)
+        cls.b = rng.normal(0, 1, size=c).astype(np.float32)
+        cls.pool = os.path.join(WORK, "pool.h5")
+        with h5py.File(cls.pool, "w") as f:
+            f.create_dataset("probs", data=cls.probs, chunks=(1000, c))
+            f.create_dataset("probs_contig", data=cls.probs)
+            f.create_dataset("probs64", data=cls.probs.astype(np.float64), chunks=(333, c))
+            f.create_dataset("logits", data=cls.logits, chunks=(4096, c))
+            f.create_dataset("x", data=cls.x, chunks=(500, d))
+        cls.head = os.path.join(WORK, "head.h5")
+        with h5py.File(cls.head, "w") as f:
+            f["W"] = cls.w
+            f["b"] = cls.b
+            f.attrs["classes"] = [f"c{i}" for i in range(c)]
+        cls.npy = os.path.join(WORK, "probs.npy")
+        np.save(cls.npy, cls.probs)
+
+    def check_out(self, out, ref, tol, k=100):
+        with h5py.File(out, "r") as f:
+            for m in METHODS:
+                got = f[f"scores/{m}"][...]
+                self.assertEqual(got.dtype, np.float32)
+                self.assertEqual(got.shape, ref[m].shape)
+                np.testing.assert_allclose(got, ref[m], rtol=tol, atol=tol, err_msg=m)
+                top = f[f"top/{m}"][...]
+                self.assertEqual(top.dtype, np.int64)
+                # the ranking is over hitl's own float32 scores; compare with numpy's sort of them
+                np.testing.assert_array_equal(top, np_top(got, k), err_msg=m)
+                # and the true top rows by the float64 reference score are the same set, up to
+                # rows whose scores tie within float32 rounding at the cut
+                cut = np.sort(ref[m])[::-1][k - 1]
+                self.assertTrue(np.all(ref[m][top] >= cut - 2 * tol), m)
+
+    def test_probs_all_methods_every_block_and_thread_count(self):
+        ref = np_scores(self.probs)
+        first = None
+        for dset in ("probs", "probs_contig", "probs64"):
+            for block, threads in ((None, None), (1000, 1), (777, 2), (20011, 2), (1, 1)):
+                if block == 1 and dset != "probs":
+                    continue
+                out = os.path.join(WORK, f"out-{dset}-{block}-{threads}.h5")
+                args = [self.pool, "--probs", dset, "--method", "all", "--top-k", "100",
+                        "--out", out, "--json"]
+                if block:
+                    args += ["--block-rows", block]
+                if threads:
+                    args += ["--threads", threads]
+                js = json.loads(run(*args).stdout)
+                self.check_out(out, ref, 2e-6)
+                if first is None:
+                    first = js
+                self.assertEqual(js["top"], first["top"], f"{dset} block {block} thr {threads}")
+
+    def test_npy_equals_hdf5(self):
+        out_h5, out_npy = os.path.join(WORK, "a.h5"), os.path.join(WORK, "b.h5")
+        run(self.pool, "--probs", "probs", "--method", "all", "--out", out_h5)
+        run(self.npy, "--method", "all", "--out", out_npy)
+        with h5py.File(out_h5) as a, h5py.File(out_npy) as b:
+            for m in METHODS:
+                np.testing.assert_array_equal(a[f"scores/{m}"][...], b[f"scores/{m}"][...])
+                np.testing.assert_array_equal(a[f"top/{m}"][...], b[f"top/{m}"][...])
+
+    def test_logits_and_temperature(self):
+        for t in (1.0, 0.5, 3.0):
+            out = os.path.join(WORK, f"logits-{t}.h5")
+            run(self.pool, "--logits", "logits", "--method", "all", "--temperature", t,
+                "--top-k", 100, "--out", out)
+            self.check_out(out, np_scores(softmax(self.logits, t)), 2e-6)
+
+    def test_normalized_entropy(self):
+        out = os.path.join(WORK, "norm.h5")
+        run(self.pool, "--probs", "probs", "--method", "entropy", "--normalize", "--out", out)
+        with h5py.File(out) as f:
+            got = f["scores/entropy"][...]
+        ref = np_scores(self.probs)["entropy"] / np.log(self.probs.shape[1])
+        np.testing.assert_allclose(got, ref, atol=2e-6)
+
+    def test_head_path(self):
+        out = os.path.join(WORK, "head-out.h5")
+        js = json.loads(run(self.pool, "--features", "x", "--head", self.head, "--method", "all",
+                            "--top-k", "100", "--out", out, "--json").stdout)
+        z = self.x.astype(np.float64) @ self.w.astype(np.float64) + self.b
+        ref = np_scores(softmax(z))
+        self.check_out(out, ref, 2e-5)
+        pred = np.argmax(z, 1)
+        for r in js["top"]:
+            self.assertEqual(r["pred"], f"c{pred[r['row']]}")
+
+    def test_digits_dataset(self):
+        digits = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "digits.h5")
+        out = os.path.join(WORK, "digits-out.h5")
+        run(digits, "--probs", "probs", "--method", "all", "--top-k", 100, "--out", out)
+        with h5py.File(digits) as f:
+            p = f["probs"][...]
+        self.check_out(out, np_scores(p), 2e-6)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hitl", required=True)
+    ap.add_argument("--work", required=True)
+    a, rest = ap.parse_known_args()
+    HITL, WORK = a.hitl, a.work
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)

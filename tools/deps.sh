@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages hitl builds, tests and benchmarks with, when any is missing.
+# Sourced by tools/demo.sh and tools/test.sh; safe to run again (does nothing when all are there).
+HITL_PACKAGES="build-essential cmake pkg-config libopenblas-dev libhdf5-dev libsqlite3-dev
+  libjansson-dev check libssl-dev sqlite3 python3 python3-numpy python3-h5py python3-scipy
+  python3-sklearn"
+
+hitl_install_deps() {
+    missing=""
+    for p in $HITL_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "installing:$missing" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q >&2 &&
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
+            $missing >&2
+}

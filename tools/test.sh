@@ -1,0 +1,18 @@
+#!/bin/sh
+# Builds hitl and runs the whole test suite: Check unit tests, CLI tests as data, and interop
+# tests against numpy/h5py. HITL_SANITIZE=1 builds and runs it under ASan+UBSan instead.
+set -eu
+cd "$(dirname "$0")/.."
+. tools/deps.sh
+hitl_install_deps
+if [ "${HITL_SANITIZE:-0}" = 1 ]; then
+    dir=build-asan
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DHITL_SANITIZE=ON -DHITL_WERROR=ON >/dev/null
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+else
+    dir=build
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DHITL_WERROR=ON >/dev/null
+fi
+cmake --build "$dir" -j"$(nproc)"
+cd "$dir" && ctest --output-on-failure -j"$(nproc)"
