@@ -75,7 +75,8 @@ int main(int argc, char **argv)
     for (size_t r = 0; r < n; r += block) {
         size_t m = n - r < block ? n - r : block;
         /* beta = 1 over a bias-filled block: the same work as X W + b. */
-        for (size_t i = 0; i < m; i++) memcpy(out + i * c, b, c * sizeof *b);
+        for (size_t i = 0; i < m; i++)
+            memcpy(out + i * c, b, c * sizeof *b);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)c, (int)d, 1.0f,
                     x + r * d, (int)d, w, (int)c, 1.0f, out, (int)c);
     }
