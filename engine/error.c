@@ -39,9 +39,9 @@ hitl_status hitl_error_set(hitl_error *err, hitl_status st, const char *fmt, ...
     return st;
 }
 
-hitl_status hitl_error_prefix(hitl_error *err, const char *fmt, ...)
+void hitl_error_prefix(hitl_error *err, const char *fmt, ...)
 {
-    if (!err) return HITL_OK;
+    if (!err) return;
     char prefix[256], old[sizeof(err->msg)];
     va_list ap;
     va_start(ap, fmt);
@@ -50,5 +50,4 @@ hitl_status hitl_error_prefix(hitl_error *err, const char *fmt, ...)
     memcpy(old, err->msg, sizeof(old));
     if (snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old) >= (int)sizeof(err->msg))
         memcpy(err->msg + sizeof(err->msg) - 4, "...", 4); /* say it was cut */
-    return err->status;
 }

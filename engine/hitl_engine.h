@@ -51,9 +51,22 @@ void hitl_error_clear(hitl_error *err);
  * write `return hitl_error_set(err, HITL_EDATA, "...")`. */
 hitl_status hitl_error_set(hitl_error *err, hitl_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Prepends "prefix: " to the message already in `err` (may be NULL); returns err->status. */
-hitl_status hitl_error_prefix(hitl_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Prepends "prefix: " to the message already in `err` (may be NULL: then nothing). */
+void hitl_error_prefix(hitl_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- random numbers --------------------------------------------------------------------------
+ * xoshiro256** seeded through splitmix64: the same stream for a seed on every platform and in
+ * every version (queues and bootstrap intervals are reproduced from their recorded seed). */
+typedef struct hitl_rng {
+    uint64_t s[4];
+} hitl_rng;
+
+void hitl_rng_seed(hitl_rng *r, uint64_t seed);
+uint64_t hitl_rng_next(hitl_rng *r);
+/* Uniform in [0, 1), 53 random bits. */
+double hitl_rng_uniform(hitl_rng *r);
+/* Uniform in [0, n), unbiased; 0 when n is 0. */
+uint64_t hitl_rng_below(hitl_rng *r, uint64_t n);
 
 /* ---- uncertainty scores ---------------------------------------------------------------------
  * Every score is oriented so that higher means more uncertain. With p(1) >= p(2) the two largest

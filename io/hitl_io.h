@@ -21,10 +21,11 @@ typedef struct hitl_matrix hitl_matrix;
 /* Rows per default block for `cols` columns (at least 1). */
 size_t hitl_block_rows(size_t cols);
 
-/* Opens `dset` in the HDF5 file `path`, or the .npy file `path` when `dset` is NULL or the path
- * ends in ".npy". Errors: HITL_EIO (cannot open the file), HITL_ENOTFOUND (no such dataset),
- * HITL_ESHAPE (not rank 2, or zero columns), HITL_ETYPE (not float32/float64, fortran order,
- * big-endian). Caller owns *out; close with hitl_matrix_close(). */
+/* Opens `dset` in the HDF5 file `path`, or the .npy file `path` when the path ends in ".npy"
+ * (any `dset` is then ignored). Errors: HITL_EIO (cannot open the file, not HDF5),
+ * HITL_ENOTFOUND (no such dataset), HITL_ESHAPE (not rank 2, or zero columns), HITL_ETYPE (not
+ * float32/float64, fortran order, big-endian), HITL_EDATA (a bad or truncated .npy), HITL_EINVAL
+ * (an HDF5 path with no dataset name). Caller owns *out; close with hitl_matrix_close(). */
 hitl_status hitl_matrix_open(hitl_matrix **out, const char *path, const char *dset,
                              hitl_error *err);
 void hitl_matrix_close(hitl_matrix *m);
