@@ -10,6 +10,7 @@
 #define HITL_CLI_H
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 
 #include "hitl_io.h"
@@ -29,6 +30,16 @@ typedef struct cli_command {
 } cli_command;
 
 int cmd_score(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
+int cmd_next(int argc, char **argv);
+int cmd_label(int argc, char **argv);
+int cmd_skip(int argc, char **argv);
+int cmd_adjudicate(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_annotate(int argc, char **argv);
 
 /* Maps a library status to an exit code. */
 int cli_exit_code(hitl_status st);
@@ -40,6 +51,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Strict number parsing for option values; 0 on success. */
 int cli_parse_size(const char *s, size_t *out);
 int cli_parse_float(const char *s, double *out);
+
+/* Opens the store at `path`; on failure prints the error and returns its exit code, else -1. */
+int cli_open_store(const char *cmd, const char *path, hitl_store **st);
+/* The acting person: --actor/--annotator value, else $HITL_ACTOR, else $USER, else "unknown". */
+const char *cli_actor(const char *given);
+/* Prints a JSON value (steals it) on one line of stdout. */
+void cli_print_json(json_t *v);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal. */
 typedef struct cli_progress {

@@ -6,6 +6,16 @@
 
 static const cli_command commands[] = {
     {"score", cmd_score, "rank a pool by model uncertainty in one streaming pass"},
+    {"init", cmd_init, "create an annotation store (classes, overlap, lease, policies)"},
+    {"set", cmd_set, "change a store setting (audited)"},
+    {"queue", cmd_queue, "queue the most uncertain rows plus a blind random sample"},
+    {"next", cmd_next, "lease the next item to an annotator"},
+    {"label", cmd_label, "record an annotator's label for an item"},
+    {"skip", cmd_skip, "give an item back without a label"},
+    {"annotate", cmd_annotate, "label items interactively in the terminal"},
+    {"adjudicate", cmd_adjudicate, "set a final label: resolve a disagreement or override"},
+    {"status", cmd_status, "queue progress, throughput, leases, override rates"},
+    {"audit", cmd_audit, "verify, show or export the tamper-evident audit trail"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -93,3 +93,27 @@ void cli_progress_done(cli_progress *p)
 {
     if (p->enabled && p->last_permille >= 0) fprintf(stderr, "\r\033[K");
 }
+
+int cli_open_store(const char *cmd, const char *path, hitl_store **st)
+{
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status s = hitl_store_open(st, path, &err);
+    return s == HITL_OK ? -1 : cli_fail(cmd, s, &err);
+}
+
+const char *cli_actor(const char *given)
+{
+    if (given && *given) return given;
+    const char *v = getenv("HITL_ACTOR");
+    if (v && *v) return v;
+    v = getenv("USER");
+    return v && *v ? v : "unknown";
+}
+
+void cli_print_json(json_t *v)
+{
+    json_dumpf(v, stdout, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    fputc('\n', stdout);
+    json_decref(v);
+}

@@ -171,6 +171,44 @@ hitl_status hitl_select_above(hitl_scored_vec *vec, const float *scores, const i
                               const float *p1, size_t n, int64_t row0, float threshold);
 void hitl_scored_vec_release(hitl_scored_vec *vec);
 
+/* ---- batch planning --------------------------------------------------------------------------
+ * Which rows one annotation batch takes, from every row's score (higher = more uncertain). */
+typedef enum { HITL_ROUTE_NONE = 0, HITL_ROUTE_REVIEW, HITL_ROUTE_FLAG } hitl_route;
+
+typedef struct hitl_batch_opts {
+    int use_top_k; /* take the top_k most uncertain free rows; else (routing) all above medium */
+    size_t top_k;
+    size_t blind;  /* rows drawn uniformly from the free rows outside the top */
+    uint64_t seed; /* the blind sample's seed: same inputs and seed, same batch */
+    int route;     /* risk routing of the uncertain rows (as the OversightRouter): */
+    double high;   /*   score > high: review, `overlap` labels */
+    double medium; /*   medium < score <= high: flag, one label; else proceed (not taken) */
+    int overlap;   /* labels per item (R) */
+} hitl_batch_opts;
+
+typedef struct hitl_batch_entry {
+    int64_t row;
+    float score;
+    int32_t pred;
+    float p1;
+    uint8_t blind;
+    hitl_route route;
+    int required; /* labels the item needs */
+} hitl_batch_entry;
+
+typedef struct hitl_batch_counts {
+    size_t uncertain, blind, review, flag, proceed;
+} hitl_batch_counts;
+
+/* Plans a batch over n rows: score (borrowed; NaN rows never taken), pred and p1 (borrowed,
+ * may be NULL), taken (borrowed, may be NULL: 1 for rows already queued or labelled). *out is
+ * in queue order: uncertain rows best first (ties to the lower row) with the blind rows, in row
+ * order, spread evenly among them. Caller owns *out; free() it. */
+hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float *p1,
+                            const uint8_t *taken, size_t n, const hitl_batch_opts *opts,
+                            hitl_batch_entry **out, size_t *n_out, hitl_batch_counts *counts,
+                            hitl_error *err);
+
 /* ---- linear head ----------------------------------------------------------------------------
  * logits[n, c] = x[n, d] W[d, c] + b[c], through cblas_sgemm. All arrays borrowed, row-major;
  * `logits` is caller-sized to n * c. b may be NULL. */

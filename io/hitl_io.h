@@ -117,6 +117,11 @@ typedef struct hitl_score_pass_opts {
     int threads;               /* 0: OpenMP's default */
     hitl_progress_fn progress; /* may be NULL; called from the calling thread */
     void *progress_ctx;
+    /* Optional per-row outputs for callers that select rows themselves (the queue): each
+     * borrowed, caller-sized to the pool's rows (hitl_matrix_rows), may be NULL. */
+    float *all_scores; /* the rank_by score of every row (NaN for skipped rows) */
+    int32_t *all_pred; /* every row's predicted class (-1 for skipped rows) */
+    float *all_p1;     /* every row's top probability */
 } hitl_score_pass_opts;
 
 typedef struct hitl_score_pass_result {
@@ -134,6 +139,162 @@ typedef struct hitl_score_pass_result {
 hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_result *res,
                             hitl_error *err);
 void hitl_score_pass_result_release(hitl_score_pass_result *res);
+
+/* ---- the annotation store (one SQLite file) -------------------------------------------------
+ * The queue, every label, skip and decision, and an append-only audit chain: every change
+ * appends its event (SHA-256 over the previous hash and the canonical event) in the same
+ * transaction as the change. WAL mode, short BEGIN IMMEDIATE transactions, a busy timeout: many
+ * annotator processes can work on one file at once. Items are named by their pool id. */
+typedef struct hitl_store hitl_store;
+
+typedef enum {
+    HITL_SHOW_NEVER = 0,
+    HITL_SHOW_UNCERTAIN, /* on uncertainty-queued items only, never on blind ones */
+    HITL_SHOW_ALWAYS     /* on every item except blind ones */
+} hitl_show_prediction;
+
+typedef struct hitl_store_settings {
+    char **classes;
+    size_t n_classes;
+    int overlap;       /* R: independent labels per item (routing may ask for 1) */
+    int lease_seconds; /* how long `next` reserves an item */
+    hitl_show_prediction show_prediction;
+    int min_justification; /* characters an adjudication or override must give */
+} hitl_store_settings;
+
+/* The schema version this build writes; a store with a higher one is refused. */
+#define HITL_STORE_SCHEMA 1
+
+/* Creates a new store at `path` (HITL_ECONFLICT if the file exists) with `s` (borrowed). */
+hitl_status hitl_store_init(const char *path, const hitl_store_settings *s, const char *actor,
+                            hitl_error *err);
+/* Opens an existing store. HITL_EIO when missing or not a hitl store, HITL_EDATA when corrupt,
+ * HITL_ECONFLICT when written by a newer schema. Caller owns *out; close with
+ * hitl_store_close(). */
+hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err);
+void hitl_store_close(hitl_store *st);
+/* Caller-allocated *out; release with hitl_store_settings_release(). */
+hitl_status hitl_store_settings_get(hitl_store *st, hitl_store_settings *out, hitl_error *err);
+void hitl_store_settings_release(hitl_store_settings *s);
+/* Validates one setting's text ("overlap", "lease", "show-prediction", "min-justification")
+ * and applies it to *s; HITL_EINVAL naming the rule otherwise. */
+hitl_status hitl_store_settings_apply(hitl_store_settings *s, const char *key, const char *value,
+                                      hitl_error *err);
+/* Changes one setting in the store, with the same rules; audited. */
+hitl_status hitl_store_setting_set(hitl_store *st, const char *key, const char *value,
+                                   const char *actor, hitl_error *err);
+
+typedef enum { HITL_REASON_UNCERTAIN = 0, HITL_REASON_BLIND } hitl_queue_reason;
+
+/* One row to enqueue; every pointer borrowed. */
+typedef struct hitl_queue_row {
+    const char *pool_id;
+    int64_t row;
+    hitl_queue_reason reason;
+    float score;
+    int32_t pred; /* the model's class, -1 when unknown */
+    float p1;
+    int required;      /* labels this item needs */
+    const char *route; /* "review", "flag" or NULL */
+    const char *data;  /* the display payload, JSON text, or NULL */
+} hitl_queue_row;
+
+/* What one `queue` call records on every entry it adds; every pointer borrowed. */
+typedef struct hitl_queue_batch {
+    const char *batch, *method, *model, *source;
+    uint64_t seed;
+    const char *actor;
+    size_t n_proceed; /* rows routed to "proceed": counted in the audit event, not queued */
+} hitl_queue_batch;
+
+/* Pool ids of `ids` (borrowed, n) already in the store: out[i] = 1 when known. */
+hitl_status hitl_store_known(hitl_store *st, char *const *ids, size_t n, uint8_t *out,
+                             hitl_error *err);
+/* Enqueues rows in the given order (their queue order); ids already known are skipped. One
+ * transaction and one audit event for the batch. *added (may be NULL) counts the new ones. */
+hitl_status hitl_store_enqueue(hitl_store *st, const hitl_queue_batch *b,
+                               const hitl_queue_row *rows, size_t n, size_t *added,
+                               hitl_error *err);
+/* Attaches display payloads: JSON objects (text) with an "id" member, one per line of `jsonl`
+ * (borrowed, NUL-terminated); lines for ids not queued are counted in *ignored. */
+hitl_status hitl_store_attach_data(hitl_store *st, const char *jsonl, size_t *attached,
+                                   size_t *ignored, hitl_error *err);
+
+/* A leased item as an annotator sees it: never why it was queued. */
+typedef struct hitl_lease {
+    char *pool_id;
+    char *data;       /* JSON text or NULL */
+    char *prediction; /* class name, or NULL when not shown */
+    char *expires;    /* ISO-8601 UTC */
+    int64_t position; /* the item's place in the queue */
+} hitl_lease;
+
+/* Leases the next item for `annotator`: items others already started first (so overlap
+ * completes), then queue order; never one the annotator labelled, skipped or holds; never more
+ * leases + labels than the item needs. Expired leases return first. *found = 0 when nothing is
+ * left for this annotator. Caller-allocated *out; release with hitl_lease_release(). */
+hitl_status hitl_store_next(hitl_store *st, const char *annotator, hitl_lease *out, int *found,
+                            hitl_error *err);
+void hitl_lease_release(hitl_lease *l);
+/* Records `label` for item `pool_id` by `annotator`, who must hold the lease or find the item
+ * free. HITL_ENOTFOUND unknown item, HITL_EDATA unknown label, HITL_ECONFLICT no lease / already
+ * labelled by this annotator / item complete. */
+hitl_status hitl_store_label(hitl_store *st, const char *pool_id, const char *label,
+                             const char *annotator, hitl_error *err);
+/* Gives the item back without a label; the annotator is not offered it again. */
+hitl_status hitl_store_skip(hitl_store *st, const char *pool_id, const char *annotator,
+                            const char *reason, hitl_error *err);
+/* Removes the annotator's last label if its item has no final label yet; *pool_id (caller
+ * frees) names the item, NULL when there was nothing to undo. */
+hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_id, hitl_error *err);
+/* Sets the final label of an item: resolves a disagreement, or overrides a final label or a
+ * model prediction routed to review. The justification must have the configured length
+ * (HITL_EDATA otherwise; nothing written). *overrode (may be NULL) says whether it changed the
+ * previous outcome. */
+hitl_status hitl_store_adjudicate(hitl_store *st, const char *pool_id, const char *label,
+                                  const char *actor, const char *justification, int *overrode,
+                                  hitl_error *err);
+
+typedef struct hitl_store_annotator {
+    char *name;
+    int64_t labels, skips;
+} hitl_store_annotator;
+
+typedef struct hitl_store_actor {
+    char *name;
+    int64_t decisions, overrides;
+    double rate; /* overrides / decisions */
+} hitl_store_actor;
+
+typedef struct hitl_store_batch_stats {
+    char *batch;
+    int64_t queued, complete, blind;
+} hitl_store_batch_stats;
+
+typedef struct hitl_store_stats {
+    int64_t items_queued, items_complete, labels, skips, leases, awaiting_adjudication;
+    int64_t queue_depth; /* items still needing labels */
+    hitl_store_annotator *annotators;
+    size_t n_annotators;
+    hitl_store_actor *actors;
+    size_t n_actors;
+    hitl_store_batch_stats *batches;
+    size_t n_batches;
+} hitl_store_stats;
+
+/* Caller-allocated *out; release with hitl_store_stats_release(). */
+hitl_status hitl_store_stats_get(hitl_store *st, hitl_store_stats *out, hitl_error *err);
+void hitl_store_stats_release(hitl_store_stats *s);
+
+/* Recomputes the audit chain. HITL_EDATA with *bad_seq = the first sequence number whose event
+ * was edited, inserted, deleted or moved; HITL_OK and *bad_seq = -1 when the chain verifies.
+ * *n_events (may be NULL) counts the events read. */
+hitl_status hitl_audit_verify(hitl_store *st, int64_t *bad_seq, int64_t *n_events, hitl_error *err);
+/* Calls `fn` with each event as one canonical JSON line (no newline), in sequence order; all
+ * events, or those of one item (pool_id) when item is non-NULL. A non-zero return stops. */
+typedef int (*hitl_audit_fn)(void *ctx, const char *json_line);
+hitl_status hitl_audit_each(hitl_store *st, const char *item, hitl_audit_fn fn, void *ctx,
+                            hitl_error *err);
 
 #ifdef __cplusplus
 }

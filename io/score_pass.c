@@ -241,6 +241,9 @@ hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_re
                 (st = hitl_score_file_write(p.out, (hitl_method)m, row0, len, p.scores[m], err)))
                 goto done;
         }
+        if (o.all_scores) memcpy(o.all_scores + row0, p.scores[o.rank_by], len * sizeof(float));
+        if (o.all_pred) memcpy(o.all_pred + row0, p.pred, len * sizeof(int32_t));
+        if (o.all_p1) memcpy(o.all_p1 + row0, p.p1, len * sizeof(float));
         if (o.progress) o.progress(o.progress_ctx, row0 + len, p.n);
     }
     for (int t = 0; t < p.nthreads; t++)

@@ -1,0 +1,119 @@
+/* hitl init and hitl set: create an annotation store with its classes and policies, and change
+ * a policy later (every change is audited). */
+#include "cli.h"
+
+static const char init_usage[] =
+    "usage: hitl init DB --classes A,B,... [--overlap R] [--lease SECONDS]\n"
+    "                [--show-prediction never|uncertain|always] [--min-justification N]\n"
+    "                [--actor NAME]\n"
+    "\n"
+    "Creates a new annotation store (one SQLite file) for items labelled with the classes.\n"
+    "  --overlap R            independent labels per item (default 1)\n"
+    "  --lease SECONDS        how long `hitl next` reserves an item (default 600)\n"
+    "  --show-prediction P    show annotators the model's guess: never (default), on\n"
+    "                         uncertainty-queued items, or always; never on blind items\n"
+    "  --min-justification N characters an adjudication or override must give (default 20)\n"
+    "  --actor NAME           who is acting (default $HITL_ACTOR, else $USER)\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 the file exists or bad settings\n";
+
+int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {{"classes", required_argument, NULL, 'c'},
+                                         {"overlap", required_argument, NULL, 'r'},
+                                         {"lease", required_argument, NULL, 'l'},
+                                         {"show-prediction", required_argument, NULL, 's'},
+                                         {"min-justification", required_argument, NULL, 'j'},
+                                         {"actor", required_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *classes = NULL, *actor = NULL;
+    const char *set[4][2] = {
+        {"overlap", NULL}, {"lease", NULL}, {"show-prediction", NULL}, {"min-justification", NULL}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            classes = optarg;
+            break;
+        case 'r':
+            set[0][1] = optarg;
+            break;
+        case 'l':
+            set[1][1] = optarg;
+            break;
+        case 's':
+            set[2][1] = optarg;
+            break;
+        case 'j':
+            set[3][1] = optarg;
+            break;
+        case 'a':
+            actor = optarg;
+            break;
+        case 'h':
+            fputs(init_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("init", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1) return cli_usage_error("init", "give one database path");
+    if (!classes) return cli_usage_error("init", "--classes is required");
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_store_settings s = {.overlap = 1, .lease_seconds = 600, .min_justification = 20};
+    if (hitl_strings_split(classes, &s.classes, &s.n_classes, &err) != HITL_OK)
+        return cli_usage_error("init", "bad --classes '%s': %s", classes, err.msg);
+    for (int i = 0; i < 4; i++) {
+        if (set[i][1] && hitl_store_settings_apply(&s, set[i][0], set[i][1], &err) != HITL_OK) {
+            hitl_strings_free(s.classes, s.n_classes);
+            return cli_usage_error("init", "bad --%s: %s", set[i][0], err.msg);
+        }
+    }
+    hitl_status st = hitl_store_init(argv[optind], &s, cli_actor(actor), &err);
+    hitl_strings_free(s.classes, s.n_classes);
+    if (st != HITL_OK) return cli_fail("init", st, &err);
+    printf("created %s: %zu classes, overlap %d, lease %d s\n", argv[optind], s.n_classes,
+           s.overlap, s.lease_seconds);
+    return CLI_EXIT_OK;
+}
+
+static const char set_usage[] =
+    "usage: hitl set DB KEY VALUE [--actor NAME]\n"
+    "\n"
+    "Changes a store setting; the change is audited with its old and new value.\n"
+    "KEY: overlap, lease, show-prediction, min-justification (see hitl init --help)\n";
+
+int cmd_set(int argc, char **argv)
+{
+    static const struct option opts[] = {{"actor", required_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *actor = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'a')
+            actor = optarg;
+        else if (c == 'h') {
+            fputs(set_usage, stdout);
+            return CLI_EXIT_OK;
+        } else
+            return cli_usage_error("set", "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+    if (argc - optind != 3) return cli_usage_error("set", "give DB KEY VALUE");
+    hitl_store *st;
+    int rc = cli_open_store("set", argv[optind], &st);
+    if (rc >= 0) return rc;
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status s =
+        hitl_store_setting_set(st, argv[optind + 1], argv[optind + 2], cli_actor(actor), &err);
+    hitl_store_close(st);
+    if (s != HITL_OK) return cli_fail("set", s, &err);
+    printf("%s = %s\n", argv[optind + 1], argv[optind + 2]);
+    return CLI_EXIT_OK;
+}

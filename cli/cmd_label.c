@@ -1,0 +1,74 @@
+/* hitl label and hitl skip: an annotator's answer for one item: a label (one of the project's
+ * classes) or a skip; both need the annotator's lease or a free item. */
+#include <string.h>
+
+#include "cli.h"
+
+static const char label_usage[] =
+    "usage: hitl label DB ITEM LABEL --annotator NAME\n"
+    "\n"
+    "Records NAME's LABEL (one of the project's classes) for ITEM (its pool id). NAME must hold\n"
+    "the item's lease, or the item must be free. exit 3: unknown item or label, no lease, a\n"
+    "second label by the same annotator, or an item that is already complete.\n";
+
+static const char skip_usage[] = "usage: hitl skip DB ITEM --annotator NAME [--reason TEXT]\n"
+                                 "\n"
+                                 "Gives ITEM back without a label; NAME is not offered it again.\n";
+
+/* Shared option parsing: --annotator, --reason (skip only), --help. Returns -1 to go on. */
+static int parse(const char *cmd, const char *usage, int argc, char **argv, int npos,
+                 const char **who, const char **reason)
+{
+    static const struct option opts[] = {{"annotator", required_argument, NULL, 'a'},
+                                         {"reason", required_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'a')
+            *who = optarg;
+        else if (c == 'r' && reason)
+            *reason = optarg;
+        else if (c == 'h') {
+            fputs(usage, stdout);
+            return CLI_EXIT_OK;
+        } else
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+    if (argc - optind != npos)
+        return cli_usage_error(cmd, npos == 3 ? "give DB ITEM LABEL" : "give DB ITEM");
+    if (!*who || !**who) return cli_usage_error(cmd, "--annotator NAME is required");
+    return -1;
+}
+
+int cmd_label(int argc, char **argv)
+{
+    const char *who = NULL;
+    int rc = parse("label", label_usage, argc, argv, 3, &who, NULL);
+    if (rc >= 0) return rc;
+    hitl_store *st;
+    if ((rc = cli_open_store("label", argv[optind], &st)) >= 0) return rc;
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status s = hitl_store_label(st, argv[optind + 1], argv[optind + 2], who, &err);
+    hitl_store_close(st);
+    if (s != HITL_OK) return cli_fail("label", s, &err);
+    return CLI_EXIT_OK;
+}
+
+int cmd_skip(int argc, char **argv)
+{
+    const char *who = NULL, *reason = NULL;
+    int rc = parse("skip", skip_usage, argc, argv, 2, &who, &reason);
+    if (rc >= 0) return rc;
+    hitl_store *st;
+    if ((rc = cli_open_store("skip", argv[optind], &st)) >= 0) return rc;
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status s = hitl_store_skip(st, argv[optind + 1], who, reason, &err);
+    hitl_store_close(st);
+    if (s != HITL_OK) return cli_fail("skip", s, &err);
+    return CLI_EXIT_OK;
+}

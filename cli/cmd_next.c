@@ -1,0 +1,82 @@
+/* hitl next: lease the next item to an annotator and show what the annotator may see (the
+ * payload, the classes, the model's guess where the policy allows), never why it was queued. */
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: hitl next DB --annotator NAME [--json]\n"
+    "\n"
+    "Leases the next item for NAME (items others already started first, then queue order) and\n"
+    "prints it. With --json: {\"item\", \"data\", \"classes\", \"prediction\", "
+    "\"lease_expires\"};\n"
+    "{\"item\": null} when nothing is left for NAME (exit 0).\n";
+
+int cmd_next(int argc, char **argv)
+{
+    static const struct option opts[] = {{"annotator", required_argument, NULL, 'a'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *who = NULL;
+    int json = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'a')
+            who = optarg;
+        else if (c == 'j')
+            json = 1;
+        else if (c == 'h') {
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        } else
+            return cli_usage_error("next", "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+    if (argc - optind != 1) return cli_usage_error("next", "give one database path");
+    if (!who || !*who) return cli_usage_error("next", "--annotator NAME is required");
+    hitl_store *st;
+    int rc = cli_open_store("next", argv[optind], &st);
+    if (rc >= 0) return rc;
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_lease l;
+    int found;
+    hitl_status s = hitl_store_next(st, who, &l, &found, &err);
+    hitl_store_settings set = {0};
+    if (s == HITL_OK) s = hitl_store_settings_get(st, &set, &err);
+    hitl_store_close(st);
+    if (s != HITL_OK) {
+        hitl_lease_release(&l);
+        return cli_fail("next", s, &err);
+    }
+    if (json) {
+        json_t *o = json_object();
+        if (!found) {
+            json_object_set_new(o, "item", json_null());
+        } else {
+            json_t *classes = json_array();
+            for (size_t i = 0; i < set.n_classes; i++)
+                json_array_append_new(classes, json_string(set.classes[i]));
+            json_t *data = l.data ? json_loads(l.data, 0, NULL) : NULL;
+            json_object_set_new(o, "item", json_string(l.pool_id));
+            json_object_set_new(o, "data", data ? data : json_null());
+            json_object_set_new(o, "classes", classes);
+            json_object_set_new(o, "prediction",
+                                l.prediction ? json_string(l.prediction) : json_null());
+            json_object_set_new(o, "lease_expires", json_string(l.expires));
+        }
+        cli_print_json(o);
+    } else if (!found) {
+        printf("nothing left for %s\n", who);
+    } else {
+        printf("item: %s\n", l.pool_id);
+        if (l.data) printf("data: %s\n", l.data);
+        if (l.prediction) printf("model suggests: %s\n", l.prediction);
+        printf("classes:");
+        for (size_t i = 0; i < set.n_classes; i++)
+            printf(" %s", set.classes[i]);
+        printf("\nlease expires: %s\n", l.expires);
+    }
+    hitl_store_settings_release(&set);
+    hitl_lease_release(&l);
+    return CLI_EXIT_OK;
+}

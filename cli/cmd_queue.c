@@ -1,0 +1,411 @@
+/* hitl queue: one uncertainty pass over a pool, then the K most uncertain rows not yet queued
+ * plus B rows drawn uniformly (seeded) from the rest, with optional risk routing, into the store
+ * in one audited transaction. Blind rows are interleaved at their share of the batch. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: hitl queue DB --from FILE (--probs DSET | --logits DSET | --features DSET\n"
+    "                  --head HEAD.h5) --method lc|margin|ratio|entropy --top-k K --blind B\n"
+    "                  --seed S [--batch NAME] [--model NAME] [--ids DSET] [--data ITEMS.jsonl]\n"
+    "                  [--route high=0.7,medium=0.4] [--normalize] [--temperature T]\n"
+    "                  [--actor NAME] [--json]\n"
+    "\n"
+    "Queues the K most uncertain rows of the pool and B rows drawn uniformly at random (seeded:\n"
+    "the same inputs and seed give the same queue) from the rest. Rows already queued or\n"
+    "labelled are never queued again. Each entry records why it was queued (uncertain or\n"
+    "blind), its score, the method, model, seed and batch; annotators never see why.\n"
+    "  --ids DSET       the pool's item ids (int or string dataset); default: the row number\n"
+    "  --data FILE      JSON lines, one object per item with an \"id\": the display payload\n"
+    "  --route h=X,m=Y  risk routing: rows scoring above high need R labels (review), between\n"
+    "                   medium and high one label (flag), at or below medium proceed (counted,\n"
+    "                   not queued). Without --top-k every row above medium is a candidate.\n"
+    "  --normalize      entropy divided by ln C (so thresholds are in 0..1)\n";
+
+enum {
+    O_FROM = 256,
+    O_PROBS,
+    O_LOGITS,
+    O_FEATURES,
+    O_HEAD,
+    O_METHOD,
+    O_TOPK,
+    O_BLIND,
+    O_SEED,
+    O_BATCH,
+    O_MODEL,
+    O_IDS,
+    O_DATA,
+    O_ROUTE,
+    O_NORMALIZE,
+    O_TEMP,
+    O_ACTOR,
+    O_JSON,
+    O_HELP
+};
+
+static const struct option long_opts[] = {{"from", required_argument, NULL, O_FROM},
+                                          {"probs", required_argument, NULL, O_PROBS},
+                                          {"logits", required_argument, NULL, O_LOGITS},
+                                          {"features", required_argument, NULL, O_FEATURES},
+                                          {"head", required_argument, NULL, O_HEAD},
+                                          {"method", required_argument, NULL, O_METHOD},
+                                          {"top-k", required_argument, NULL, O_TOPK},
+                                          {"blind", required_argument, NULL, O_BLIND},
+                                          {"seed", required_argument, NULL, O_SEED},
+                                          {"batch", required_argument, NULL, O_BATCH},
+                                          {"model", required_argument, NULL, O_MODEL},
+                                          {"ids", required_argument, NULL, O_IDS},
+                                          {"data", required_argument, NULL, O_DATA},
+                                          {"route", required_argument, NULL, O_ROUTE},
+                                          {"normalize", no_argument, NULL, O_NORMALIZE},
+                                          {"temperature", required_argument, NULL, O_TEMP},
+                                          {"actor", required_argument, NULL, O_ACTOR},
+                                          {"json", no_argument, NULL, O_JSON},
+                                          {"help", no_argument, NULL, O_HELP},
+                                          {NULL, 0, NULL, 0}};
+
+typedef struct queue_args {
+    hitl_score_pass_opts pass;
+    const char *db, *ids, *data, *batch, *model, *actor;
+    size_t top_k, blind;
+    int top_k_given, blind_given, seed_given, json, route;
+    uint64_t seed;
+    double high, medium;
+} queue_args;
+
+/* "high=0.7,medium=0.4" in either order. */
+static int parse_route(const char *s, double *high, double *medium)
+{
+    int got = 0;
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", s);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        double v;
+        if (!eq || cli_parse_float(eq + 1, &v) || v < 0) return -1;
+        *eq = '\0';
+        if (strcmp(tok, "high") == 0)
+            *high = v, got |= 1;
+        else if (strcmp(tok, "medium") == 0)
+            *medium = v, got |= 2;
+        else
+            return -1;
+    }
+    return got == 3 && *medium <= *high ? 0 : -1;
+}
+
+static int parse_args(int argc, char **argv, queue_args *a)
+{
+    const char *cmd = "queue";
+    hitl_score_pass_opts *o = &a->pass;
+    int c, kinds = 0;
+    hitl_method m = HITL_METHOD_MARGIN;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        size_t sz;
+        double d;
+        switch (c) {
+        case O_FROM:
+            o->path = optarg;
+            break;
+        case O_PROBS:
+        case O_LOGITS:
+        case O_FEATURES:
+            kinds++;
+            o->kind = c == O_PROBS    ? HITL_POOL_PROBS
+                      : c == O_LOGITS ? HITL_POOL_LOGITS
+                                      : HITL_POOL_FEATURES;
+            o->dset = optarg;
+            break;
+        case O_HEAD:
+            o->head_path = optarg;
+            break;
+        case O_METHOD:
+            if (hitl_method_parse(optarg, &m) != HITL_OK)
+                return cli_usage_error(cmd, "unknown method '%s'", optarg);
+            break;
+        case O_TOPK:
+        case O_BLIND:
+        case O_SEED:
+            if (cli_parse_size(optarg, &sz))
+                return cli_usage_error(cmd, "bad --%s '%s'", long_opts[c - O_FROM].name, optarg);
+            if (c == O_TOPK)
+                a->top_k = sz, a->top_k_given = 1;
+            else if (c == O_BLIND)
+                a->blind = sz, a->blind_given = 1;
+            else
+                a->seed = sz, a->seed_given = 1;
+            break;
+        case O_BATCH:
+            a->batch = optarg;
+            break;
+        case O_MODEL:
+            a->model = optarg;
+            break;
+        case O_IDS:
+            a->ids = optarg;
+            break;
+        case O_DATA:
+            a->data = optarg;
+            break;
+        case O_ROUTE:
+            if (parse_route(optarg, &a->high, &a->medium))
+                return cli_usage_error(cmd, "bad --route '%s' (want high=X,medium=Y, Y <= X)",
+                                       optarg);
+            a->route = 1;
+            break;
+        case O_NORMALIZE:
+            o->score.normalize_entropy = 1;
+            break;
+        case O_TEMP:
+            if (cli_parse_float(optarg, &d) || !(d > 0))
+                return cli_usage_error(cmd, "bad --temperature '%s'", optarg);
+            o->score.temperature = (float)d;
+            break;
+        case O_ACTOR:
+            a->actor = optarg;
+            break;
+        case O_JSON:
+            a->json = 1;
+            break;
+        case O_HELP:
+        case 'h':
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1) return cli_usage_error(cmd, "give one database path");
+    a->db = argv[optind];
+    if (!o->path) return cli_usage_error(cmd, "--from FILE is required");
+    if (kinds != 1 && !(kinds == 0 && strstr(o->path, ".npy")))
+        return cli_usage_error(cmd, "give one of --probs, --logits, --features");
+    if (o->kind == HITL_POOL_FEATURES && !o->head_path)
+        return cli_usage_error(cmd, "--features needs --head HEAD.h5");
+    if (!a->top_k_given && !a->route) return cli_usage_error(cmd, "--top-k K is required");
+    if (!a->blind_given) return cli_usage_error(cmd, "--blind B is required (0 for none)");
+    if (!a->seed_given)
+        return cli_usage_error(cmd, "--seed S is required (queues are reproducible)");
+    o->score.methods = HITL_METHOD_BIT(m);
+    o->rank_by = m;
+    return -1;
+}
+
+/* The pool's item ids as text: the --ids dataset or the row numbers. */
+static hitl_status pool_ids(const queue_args *a, size_t n, char ***out, hitl_error *err)
+{
+    char **ids = calloc(n ? n : 1, sizeof(char *));
+    if (!ids) return hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu ids", n);
+    if (!a->ids) {
+        for (size_t i = 0; i < n; i++) {
+            char buf[24];
+            snprintf(buf, sizeof(buf), "%zu", i);
+            if (!(ids[i] = strdup(buf))) {
+                hitl_strings_free(ids, i);
+                return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+            }
+        }
+        *out = ids;
+        return HITL_OK;
+    }
+    int64_t *rows = malloc((n ? n : 1) * sizeof(int64_t));
+    hitl_ids v = {0};
+    hitl_status s = rows ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; rows && i < n; i++)
+        rows[i] = (int64_t)i;
+    if (s == HITL_OK) s = hitl_ids_read_rows(a->pass.path, a->ids, n, rows, n, &v, err);
+    free(rows);
+    for (size_t i = 0; s == HITL_OK && i < n; i++) {
+        char buf[24];
+        if (!v.is_string) snprintf(buf, sizeof(buf), "%lld", (long long)v.ints[i]);
+        if (!(ids[i] = strdup(v.is_string ? v.strs[i] : buf)))
+            s = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
+    hitl_ids_release(&v);
+    if (s != HITL_OK) {
+        hitl_strings_free(ids, n);
+        return s;
+    }
+    *out = ids;
+    return HITL_OK;
+}
+
+static char *read_file(const char *path, hitl_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        hitl_error_set(err, HITL_EIO, "cannot open '%s'", path);
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *b = realloc(buf, cap *= 2);
+            if (!b) free(buf);
+            buf = b;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        hitl_error_set(err, HITL_ENOMEM, "out of memory reading '%s'", path);
+    else
+        buf[n] = '\0';
+    return buf;
+}
+
+int cmd_queue(int argc, char **argv)
+{
+    queue_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    hitl_store *st;
+    if ((rc = cli_open_store("queue", a.db, &st)) >= 0) return rc;
+
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status s;
+    size_t n = 0;
+    float *score = NULL, *p1 = NULL;
+    int32_t *pred = NULL;
+    char **ids = NULL;
+    uint8_t *taken = NULL;
+    hitl_batch_entry *plan = NULL;
+    size_t nr = 0;
+    hitl_queue_row *rows = NULL;
+    char *data = NULL;
+    hitl_score_pass_result res = {0};
+    hitl_store_settings settings = {0};
+    hitl_matrix *m = NULL;
+
+    if ((s = hitl_store_settings_get(st, &settings, &err)) != HITL_OK) goto out;
+    if ((s = hitl_matrix_open(&m, a.pass.path, a.pass.dset, &err)) != HITL_OK) goto out;
+    n = hitl_matrix_rows(m);
+    hitl_matrix_close(m);
+    score = malloc((n ? n : 1) * sizeof(float));
+    p1 = malloc((n ? n : 1) * sizeof(float));
+    pred = malloc((n ? n : 1) * sizeof(int32_t));
+    taken = calloc(n ? n : 1, 1);
+    if (!score || !p1 || !pred || !taken) {
+        s = hitl_error_set(&err, HITL_ENOMEM, "out of memory for %zu rows", n);
+        goto out;
+    }
+    cli_progress prog;
+    cli_progress_init(&prog, "scoring");
+    a.pass.progress = cli_progress_update;
+    a.pass.progress_ctx = &prog;
+    a.pass.all_scores = score;
+    a.pass.all_pred = pred;
+    a.pass.all_p1 = p1;
+    s = hitl_score_pass(&a.pass, &res, &err);
+    cli_progress_done(&prog);
+    if (s != HITL_OK) goto out;
+    if (res.n_classes != settings.n_classes) {
+        s = hitl_error_set(&err, HITL_ESHAPE, "the pool has %zu classes, the project %zu",
+                           res.n_classes, settings.n_classes);
+        goto out;
+    }
+    if ((s = pool_ids(&a, n, &ids, &err)) != HITL_OK) goto out;
+    if ((s = hitl_store_known(st, ids, n, taken, &err)) != HITL_OK) goto out;
+    size_t n_known = 0;
+    for (size_t i = 0; i < n; i++)
+        n_known += taken[i];
+
+    hitl_batch_opts bo = {a.top_k_given, a.top_k, a.blind,  a.seed,
+                          a.route,       a.high,  a.medium, settings.overlap};
+    hitl_batch_counts counts;
+    if ((s = hitl_batch_plan(score, pred, p1, taken, n, &bo, &plan, &nr, &counts, &err)) != HITL_OK)
+        goto out;
+    if (!(rows = calloc(nr ? nr : 1, sizeof(*rows)))) {
+        s = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
+        goto out;
+    }
+    static const char *const route_names[] = {NULL, "review", "flag"};
+    for (size_t i = 0; i < nr; i++) {
+        const hitl_batch_entry *e = &plan[i];
+        rows[i] = (hitl_queue_row){ids[e->row],
+                                   e->row,
+                                   e->blind ? HITL_REASON_BLIND : HITL_REASON_UNCERTAIN,
+                                   e->score,
+                                   e->pred,
+                                   e->p1,
+                                   e->required,
+                                   route_names[e->route],
+                                   NULL};
+    }
+
+    char batch[64];
+    if (!a.batch) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(batch, sizeof(batch), "batch-%Y%m%dT%H%M%SZ", &tm);
+    }
+    char source[1024];
+    snprintf(source, sizeof(source), "%s:%s", a.pass.path, a.pass.dset ? a.pass.dset : "");
+    hitl_queue_batch qb = {a.batch ? a.batch : batch,
+                           hitl_method_name(a.pass.rank_by),
+                           a.model,
+                           source,
+                           a.seed,
+                           cli_actor(a.actor),
+                           counts.proceed};
+    size_t added = 0, attached = 0, ignored = 0;
+    if ((s = hitl_store_enqueue(st, &qb, rows, nr, &added, &err)) != HITL_OK) goto out;
+    if (a.data) {
+        if (!(data = read_file(a.data, &err))) {
+            s = err.status;
+            goto out;
+        }
+        if ((s = hitl_store_attach_data(st, data, &attached, &ignored, &err)) != HITL_OK) {
+            hitl_error_prefix(&err, "'%s'", a.data);
+            goto out;
+        }
+    }
+    size_t q_blind = counts.blind, n_review = counts.review, n_flag = counts.flag,
+           n_proceed = counts.proceed;
+    if (a.json) {
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "batch",
+                              qb.batch, "method", qb.method, "seed", (json_int_t)a.seed,
+                              "pool_rows", (json_int_t)n, "already_queued", (json_int_t)n_known,
+                              "added", (json_int_t)added, "uncertain", (json_int_t)(nr - q_blind),
+                              "blind", (json_int_t)q_blind, "review", (json_int_t)n_review, "flag",
+                              (json_int_t)n_flag, "proceed", (json_int_t)n_proceed);
+        if (a.data) {
+            json_object_set_new(o, "data_attached", json_integer((json_int_t)attached));
+            json_object_set_new(o, "data_ignored", json_integer((json_int_t)ignored));
+        }
+        cli_print_json(o);
+    } else {
+        printf("%s: queued %zu items (%zu uncertain by %s, %zu blind) from %zu rows; %zu were "
+               "already queued\n",
+               qb.batch, added, nr - q_blind, qb.method, q_blind, n, n_known);
+        if (a.route)
+            printf("routing: %zu review (R=%d), %zu flag (1 label), %zu proceed (not queued)\n",
+                   n_review, settings.overlap, n_flag, n_proceed);
+        if (a.data)
+            printf("data: %zu payloads attached, %zu lines for other ids\n", attached, ignored);
+    }
+out:
+    hitl_score_pass_result_release(&res);
+    hitl_store_settings_release(&settings);
+    hitl_strings_free(ids, ids ? n : 0);
+    free(score);
+    free(p1);
+    free(pred);
+    free(taken);
+    free(plan);
+    free(rows);
+    free(data);
+    hitl_store_close(st);
+    return s == HITL_OK ? CLI_EXIT_OK : cli_fail("queue", s, &err);
+}

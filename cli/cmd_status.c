@@ -1,0 +1,87 @@
+/* hitl status: the queue's progress per batch, each annotator's throughput, queue depth,
+ * leases outstanding, items awaiting adjudication, and each actor's override rate with an alert
+ * above 0.3 (the oversight notes' threshold). */
+#include "cli.h"
+
+#define OVERRIDE_ALERT 0.3
+
+static const char usage_text[] =
+    "usage: hitl status DB [--json]\n"
+    "\n"
+    "JSON keys: items_queued, items_complete (final label), labels, skips, leases,\n"
+    "awaiting_adjudication, queue_depth, annotators [{name, labels, skips}], batches\n"
+    "[{batch, queued, complete, blind}], actors [{name, decisions, overrides, override_rate,\n"
+    "alert}] (alert: override rate above 0.3).\n";
+
+int cmd_status(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int json = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = 1;
+        else if (c == 'h') {
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        } else
+            return cli_usage_error("status", "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+    if (argc - optind != 1) return cli_usage_error("status", "give one database path");
+    hitl_store *st;
+    int rc = cli_open_store("status", argv[optind], &st);
+    if (rc >= 0) return rc;
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_store_stats s;
+    hitl_status r = hitl_store_stats_get(st, &s, &err);
+    hitl_store_close(st);
+    if (r != HITL_OK) return cli_fail("status", r, &err);
+    if (json) {
+        json_t *ann = json_array(), *acts = json_array(), *bat = json_array();
+        for (size_t i = 0; i < s.n_annotators; i++)
+            json_array_append_new(ann, json_pack("{s:s, s:I, s:I}", "name", s.annotators[i].name,
+                                                 "labels", (json_int_t)s.annotators[i].labels,
+                                                 "skips", (json_int_t)s.annotators[i].skips));
+        for (size_t i = 0; i < s.n_actors; i++)
+            json_array_append_new(
+                acts, json_pack("{s:s, s:I, s:I, s:f, s:b}", "name", s.actors[i].name, "decisions",
+                                (json_int_t)s.actors[i].decisions, "overrides",
+                                (json_int_t)s.actors[i].overrides, "override_rate",
+                                s.actors[i].rate, "alert", s.actors[i].rate > OVERRIDE_ALERT));
+        for (size_t i = 0; i < s.n_batches; i++)
+            json_array_append_new(bat,
+                                  json_pack("{s:s, s:I, s:I, s:I}", "batch", s.batches[i].batch,
+                                            "queued", (json_int_t)s.batches[i].queued, "complete",
+                                            (json_int_t)s.batches[i].complete, "blind",
+                                            (json_int_t)s.batches[i].blind));
+        cli_print_json(json_pack(
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "items_queued",
+            (json_int_t)s.items_queued, "items_complete", (json_int_t)s.items_complete, "labels",
+            (json_int_t)s.labels, "skips", (json_int_t)s.skips, "leases", (json_int_t)s.leases,
+            "awaiting_adjudication", (json_int_t)s.awaiting_adjudication, "queue_depth",
+            (json_int_t)s.queue_depth, "annotators", ann, "batches", bat, "actors", acts));
+    } else {
+        printf("items queued %lld, complete %lld, awaiting adjudication %lld, still open %lld\n",
+               (long long)s.items_queued, (long long)s.items_complete,
+               (long long)s.awaiting_adjudication, (long long)s.queue_depth);
+        printf("labels %lld, skips %lld, leases outstanding %lld\n", (long long)s.labels,
+               (long long)s.skips, (long long)s.leases);
+        for (size_t i = 0; i < s.n_batches; i++)
+            printf("batch %-28s %8lld queued (%lld blind) %8lld complete\n", s.batches[i].batch,
+                   (long long)s.batches[i].queued, (long long)s.batches[i].blind,
+                   (long long)s.batches[i].complete);
+        for (size_t i = 0; i < s.n_annotators; i++)
+            printf("annotator %-20s %8lld labels %6lld skips\n", s.annotators[i].name,
+                   (long long)s.annotators[i].labels, (long long)s.annotators[i].skips);
+        for (size_t i = 0; i < s.n_actors; i++)
+            printf("reviewer %-21s %6lld decisions %6lld overrides  rate %.2f%s\n",
+                   s.actors[i].name, (long long)s.actors[i].decisions,
+                   (long long)s.actors[i].overrides, s.actors[i].rate,
+                   s.actors[i].rate > OVERRIDE_ALERT ? "  ALERT: override rate above 0.3" : "");
+    }
+    hitl_store_stats_release(&s);
+    return CLI_EXIT_OK;
+}
