@@ -2,6 +2,7 @@
  * handler that sleeps briefly (so many annotators interleave without errors), settings, and the
  * transaction and error helpers the other store files share. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +26,13 @@ static const char schema_sql[] =
     "  required INTEGER NOT NULL, position INTEGER NOT NULL, queued_at TEXT NOT NULL, data TEXT,"
     "  n_labels INTEGER NOT NULL DEFAULT 0, n_leases INTEGER NOT NULL DEFAULT 0,"
     "  state INTEGER NOT NULL DEFAULT 0," /* 0 open, 1 awaiting adjudication, 2 final */
-    "  final_label INTEGER, final_kind TEXT, final_by TEXT, final_at TEXT);"
+    "  final_label INTEGER, final_kind TEXT, final_by TEXT, final_at TEXT,"
+    /* derived, so no update can forget them; SQLite does not match a partial index on the
+     * arithmetic itself, but it does on these columns */
+    "  avail INTEGER GENERATED ALWAYS AS (state = 0 AND n_labels + n_leases < required) VIRTUAL,"
+    "  started INTEGER GENERATED ALWAYS AS (n_labels + n_leases > 0) VIRTUAL);"
     /* the items an annotator may be offered, in offer order: started ones, then queue order */
-    "CREATE INDEX items_offer ON items((n_labels + n_leases > 0) DESC, position)"
-    "  WHERE state = 0 AND n_labels + n_leases < required;"
+    "CREATE INDEX items_offer ON items(started DESC, position) WHERE avail = 1;"
     "CREATE INDEX items_batch ON items(batch);"
     "CREATE TABLE leases(item INTEGER NOT NULL REFERENCES items(id), annotator TEXT NOT NULL,"
     "  leased_at REAL NOT NULL, expires REAL NOT NULL, PRIMARY KEY(item, annotator))"
@@ -90,28 +94,54 @@ hitl_status hitl__store_sqlerr(hitl_store *st, int rc, hitl_error *err, const ch
     return hitl_error_set(err, s, "'%s': %s: %s", st && st->path ? st->path : "?", what, msg);
 }
 
-/* Sleeps 50-250 microseconds per retry, up to BUSY_TIMEOUT_S: writers hold the lock for well
- * under a millisecond, so short sleeps keep latency low where SQLite's default handler would
- * sleep up to 100 ms. */
+/* Writers hold the lock for a fraction of a millisecond, so a waiter first yields the CPU (the
+ * holder may be waiting for it), then sleeps 20-120 microseconds per retry, up to
+ * BUSY_TIMEOUT_S; SQLite's default handler would sleep up to 100 ms at a time. */
 static int busy_handler(void *ctx, int count)
 {
     hitl_store *st = ctx;
-    if (count * 150e-6 > BUSY_TIMEOUT_S) return 0;
-    struct timespec ts = {0, (long)(50000 + hitl_rng_below(&st->jitter, 200000))};
+    if (count < 4) {
+        sched_yield();
+        return 1;
+    }
+    if (count * 70e-6 > BUSY_TIMEOUT_S) return 0;
+    struct timespec ts = {0, (long)(20000 + hitl_rng_below(&st->jitter, 100000))};
     nanosleep(&ts, NULL);
     return 1;
 }
 
 sqlite3_stmt *hitl__store_prepare(hitl_store *st, const char *sql, hitl_error *err)
 {
+    /* every statement is a string literal: its address names it */
+    size_t i;
+    for (i = 0; i < st->n_stmts; i++) {
+        if (st->stmt_sql[i] == sql) return st->stmts[i];
+    }
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
     if (rc != SQLITE_OK) {
         hitl__store_sqlerr(st, rc, err, "cannot prepare a statement");
         sqlite3_finalize(stmt);
         return NULL;
     }
+    if (st->n_stmts < HITL__STORE_STMTS) { /* else it is finalized by hitl__store_finish */
+        st->stmt_sql[st->n_stmts] = sql;
+        st->stmts[st->n_stmts++] = stmt;
+    }
     return stmt;
+}
+
+void hitl__store_finish(hitl_store *st, sqlite3_stmt *q)
+{
+    if (!q) return;
+    for (size_t i = 0; i < st->n_stmts; i++) {
+        if (st->stmts[i] == q) {
+            sqlite3_reset(q);
+            sqlite3_clear_bindings(q);
+            return;
+        }
+    }
+    sqlite3_finalize(q);
 }
 
 hitl_status hitl__store_exec(hitl_store *st, const char *sql, hitl_error *err)
@@ -224,7 +254,7 @@ static hitl_status write_meta(hitl_store *st, const char *key, const char *value
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     return rc == SQLITE_DONE ? HITL_OK : hitl__store_sqlerr(st, rc, err, "cannot write settings");
 }
 
@@ -247,7 +277,7 @@ static hitl_status load_settings(hitl_store *st, hitl_error *err)
                 hitl_store_settings_apply(s, k, v, err) != HITL_OK)
                 r = hitl_error_set(err, HITL_EDATA, "'%s': bad setting %s = '%s'", st->path, k, v);
     }
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     if (r != HITL_OK) return r;
     if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot read settings");
     q = hitl__store_prepare(st, "SELECT name FROM classes ORDER BY idx", err);
@@ -258,7 +288,7 @@ static hitl_status load_settings(hitl_store *st, hitl_error *err)
             cap = cap ? cap * 2 : 16;
             char **v = realloc(s->classes, cap * sizeof(char *));
             if (!v) {
-                sqlite3_finalize(q);
+                hitl__store_finish(st, q);
                 return hitl_error_set(err, HITL_ENOMEM, "out of memory");
             }
             s->classes = v;
@@ -266,7 +296,7 @@ static hitl_status load_settings(hitl_store *st, hitl_error *err)
         s->classes[s->n_classes] = strdup((const char *)sqlite3_column_text(q, 0));
         if (!s->classes[s->n_classes++]) rc = SQLITE_NOMEM;
     }
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot read classes");
     return HITL_OK;
 }
@@ -383,7 +413,7 @@ hitl_status hitl_store_init(const char *path, const hitl_store_settings *s, cons
             sqlite3_reset(q);
             json_array_append_new(classes, json_string(s->classes[i]));
         }
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         if (r == HITL_OK && !q) r = err ? err->status : HITL_EIO;
         json_t *payload =
             json_pack("{s:o, s:i, s:i, s:s, s:i, s:i}", "classes", classes, "overlap", s->overlap,
@@ -403,6 +433,8 @@ hitl_status hitl_store_init(const char *path, const hitl_store_settings *s, cons
         else
             hitl__store_rollback(st);
     }
+    for (size_t i = 0; i < st->n_stmts; i++)
+        sqlite3_finalize(st->stmts[i]);
     sqlite3_close(st->db);
     free(st->path);
     free(st);
@@ -464,6 +496,8 @@ hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err)
 void hitl_store_close(hitl_store *st)
 {
     if (!st) return;
+    for (size_t i = 0; i < st->n_stmts; i++)
+        sqlite3_finalize(st->stmts[i]);
     sqlite3_close(st->db);
     hitl_store_settings_release(&st->settings);
     free(st->path);

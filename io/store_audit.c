@@ -63,7 +63,7 @@ static hitl_status read_head(hitl_store *st, int64_t *seq, char hash[65], hitl_e
         }
         rc = SQLITE_DONE;
     }
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     return rc == SQLITE_DONE ? HITL_OK
                              : hitl__store_sqlerr(st, rc, err, "cannot read the audit head");
 }
@@ -111,7 +111,7 @@ hitl_status hitl__audit_append(hitl_store *st, const char *actor, const char *ac
     sqlite3_bind_text(q, 8, prev, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 9, hash, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     free(ptext);
     if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot append to the audit log");
     snprintf(head, sizeof(head), "%lld %s", (long long)seq, hash);
@@ -119,7 +119,7 @@ hitl_status hitl__audit_append(hitl_store *st, const char *actor, const char *ac
     if (!q) return err ? err->status : HITL_EIO;
     sqlite3_bind_text(q, 1, head, -1, SQLITE_STATIC);
     rc = sqlite3_step(q);
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     return rc == SQLITE_DONE ? HITL_OK
                              : hitl__store_sqlerr(st, rc, err, "cannot move the audit head");
 }
@@ -166,7 +166,7 @@ hitl_status hitl_audit_verify(hitl_store *st, int64_t *bad_seq, int64_t *n_event
             hitl__audit_canonical(seq, col(q, 1), col(q, 2), col(q, 3), col(q, 4), item, col(q, 6));
         char hash[65];
         if (!line) {
-            sqlite3_finalize(q);
+            hitl__store_finish(st, q);
             hitl__store_rollback(st);
             return hitl_error_set(err, HITL_ENOMEM, "out of memory");
         }
@@ -180,11 +180,11 @@ hitl_status hitl_audit_verify(hitl_store *st, int64_t *bad_seq, int64_t *n_event
         expect++;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         hitl__store_rollback(st);
         return hitl__store_sqlerr(st, rc, err, "cannot read the audit log");
     }
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     hitl__store_rollback(st);
     if (n_events) *n_events = expect - 1;
     /* the newest events deleted, or events appended without moving the head */
@@ -235,6 +235,6 @@ hitl_status hitl_audit_each(hitl_store *st, const char *item, hitl_audit_fn fn, 
     }
     if (r == HITL_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
         r = hitl__store_sqlerr(st, rc, err, "cannot read the audit log");
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     return r;
 }

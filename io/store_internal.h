@@ -9,8 +9,13 @@
 
 #include "hitl_io.h"
 
+#define HITL__STORE_STMTS 64 /* prepared statements kept for the handle's life */
+
 struct hitl_store {
     sqlite3 *db;
+    const char *stmt_sql[HITL__STORE_STMTS]; /* the literal each cached statement came from */
+    sqlite3_stmt *stmts[HITL__STORE_STMTS];
+    size_t n_stmts;
     char *path;
     hitl_store_settings settings; /* read at open; settings changes go through the database */
     hitl_rng jitter;              /* busy-handler back-off jitter */
@@ -25,8 +30,11 @@ hitl_status hitl__store_begin(hitl_store *st, hitl_error *err);
 hitl_status hitl__store_commit(hitl_store *st, hitl_error *err);
 void hitl__store_rollback(hitl_store *st);
 
-/* Prepares `sql` (on error fills err and returns NULL). */
+/* The prepared statement for `sql`, a string literal: prepared once per handle and kept (its
+ * address is its key). Give it back with hitl__store_finish(), which resets it. On error fills
+ * err and returns NULL. */
 sqlite3_stmt *hitl__store_prepare(hitl_store *st, const char *sql, hitl_error *err);
+void hitl__store_finish(hitl_store *st, sqlite3_stmt *q);
 /* Runs `sql` (no rows) once. */
 hitl_status hitl__store_exec(hitl_store *st, const char *sql, hitl_error *err);
 

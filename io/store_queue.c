@@ -37,7 +37,7 @@ hitl_status hitl_store_known(hitl_store *st, char *const *ids, size_t n, uint8_t
         sqlite3_reset(q);
     }
     hitl__store_rollback(st);
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     return r;
 }
 
@@ -111,15 +111,15 @@ hitl_status hitl_store_enqueue(hitl_store *st, const hitl_queue_batch *b,
                                 "flag", (json_int_t)n_flag, "proceed", (json_int_t)b->n_proceed);
     if ((r = hitl__audit_append(st, b->actor, "human", "queue", NULL, payload, err)) != HITL_OK)
         goto fail;
-    sqlite3_finalize(pos);
-    sqlite3_finalize(ins);
+    hitl__store_finish(st, pos);
+    hitl__store_finish(st, ins);
     if ((r = hitl__store_commit(st, err)) != HITL_OK) return r;
     if (added) *added = n_added;
     return HITL_OK;
 fail:
     if (r == HITL_OK) r = err ? err->status : HITL_EIO;
-    sqlite3_finalize(pos);
-    sqlite3_finalize(ins);
+    hitl__store_finish(st, pos);
+    hitl__store_finish(st, ins);
     hitl__store_rollback(st);
     return r;
 }
@@ -178,7 +178,7 @@ hitl_status hitl_store_attach_data(hitl_store *st, const char *jsonl, size_t *at
         }
         p += len + (nl ? 1 : 0);
     }
-    sqlite3_finalize(up);
+    hitl__store_finish(st, up);
     if (r == HITL_OK)
         r = hitl__audit_append(st, "hitl", "system", "data", NULL,
                                json_pack("{s:I, s:I}", "attached", (json_int_t)*attached, "ignored",
@@ -219,9 +219,9 @@ static hitl_status expire_leases(hitl_store *st, double now, hitl_error *err)
                                    json_pack("{s:s}", "annotator", who), err);
     }
     if (r == HITL_OK && rc != SQLITE_DONE) r = SQLERR(st, rc, err, "cannot expire leases");
-    sqlite3_finalize(q);
-    sqlite3_finalize(del);
-    sqlite3_finalize(dec);
+    hitl__store_finish(st, q);
+    hitl__store_finish(st, del);
+    hitl__store_finish(st, dec);
     return r;
 }
 
@@ -255,26 +255,25 @@ hitl_status hitl_store_next(hitl_store *st, const char *annotator, hitl_lease *o
         "SELECT i.id, i.pool_id, i.data, i.pred, i.reason, i.position, 1 FROM leases l"
         " JOIN items i ON i.id = l.item WHERE l.annotator = ?1 ORDER BY i.position LIMIT 1";
     static const char pick_sql[] =
-        "SELECT id, pool_id, data, pred, reason, position, 0 FROM items"
-        " WHERE state = 0 AND n_labels + n_leases < required"
+        "SELECT id, pool_id, data, pred, reason, position, 0 FROM items WHERE avail = 1"
         " AND NOT EXISTS (SELECT 1 FROM labels WHERE item = items.id AND annotator = ?1)"
         " AND NOT EXISTS (SELECT 1 FROM skips WHERE item = items.id AND annotator = ?1)"
-        " ORDER BY (n_labels + n_leases > 0) DESC, position LIMIT 1";
+        " ORDER BY started DESC, position LIMIT 1";
     sqlite3_stmt *q = NULL;
     int rc = SQLITE_DONE;
     for (int pass = 0; pass < 2 && rc != SQLITE_ROW; pass++) {
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         if (!(q = hitl__store_prepare(st, pass == 0 ? held_sql : pick_sql, err))) goto fail;
         sqlite3_bind_text(q, 1, annotator, -1, SQLITE_STATIC);
         rc = sqlite3_step(q);
     }
     if (rc == SQLITE_DONE) {
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         return hitl__store_commit(st, err); /* expiries may have been written */
     }
     if (rc != SQLITE_ROW) {
         r = SQLERR(st, rc, err, "cannot pick the next item");
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         goto fail;
     }
     sqlite3_int64 item = sqlite3_column_int64(q, 0);
@@ -287,7 +286,7 @@ hitl_status hitl_store_next(hitl_store *st, const char *annotator, hitl_lease *o
     int show = st->settings.show_prediction != HITL_SHOW_NEVER && !blind; /* blind stays blind */
     if (show && pred >= 0 && (size_t)pred < st->settings.n_classes)
         out->prediction = strdup(st->settings.classes[pred]);
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     char iso[32];
     hitl__time_iso(expires, iso);
     out->expires = strdup(iso);
@@ -303,14 +302,14 @@ hitl_status hitl_store_next(hitl_store *st, const char *annotator, hitl_lease *o
     sqlite3_bind_double(q, 3, expires);
     sqlite3_bind_double(q, 4, now);
     r = step_done(st, q, err, "cannot lease");
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     if (r != HITL_OK) goto fail;
     if (!held) {
         q = hitl__store_prepare(st, "UPDATE items SET n_leases = n_leases + 1 WHERE id = ?1", err);
         if (!q) goto fail;
         sqlite3_bind_int64(q, 1, item);
         r = step_done(st, q, err, "cannot lease");
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         if (r != HITL_OK) goto fail;
     }
     if ((r = hitl__audit_append(st, annotator, "human", held ? "lease_renewed" : "lease",
@@ -364,7 +363,7 @@ static hitl_status view_item(hitl_store *st, const char *pool_id, const char *an
     } else {
         r = SQLERR(st, rc, err, "cannot read the item");
     }
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     return r;
 }
 
@@ -377,7 +376,7 @@ static hitl_status item_update(hitl_store *st, const char *sql, sqlite3_int64 it
     sqlite3_bind_int64(q, 1, item);
     if (annotator) sqlite3_bind_text(q, 2, annotator, -1, SQLITE_STATIC);
     hitl_status r = step_done(st, q, err, "cannot update the item");
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     return r;
 }
 
@@ -394,12 +393,12 @@ static hitl_status settle(hitl_store *st, sqlite3_int64 item, const char *pool_i
     sqlite3_bind_int64(q, 1, item);
     int rc = sqlite3_step(q);
     if (rc != SQLITE_ROW) {
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         return SQLERR(st, rc, err, "cannot settle the item");
     }
     int full = sqlite3_column_int(q, 0), distinct = sqlite3_column_int(q, 1);
     int label = sqlite3_column_int(q, 2);
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     if (!full) return HITL_OK;
     char now[32];
     hitl__now_iso(now);
@@ -419,7 +418,7 @@ static hitl_status settle(hitl_store *st, sqlite3_int64 item, const char *pool_i
     sqlite3_bind_int(q, 2, label);
     sqlite3_bind_text(q, 3, now, -1, SQLITE_STATIC);
     hitl_status r = step_done(st, q, err, "cannot finalise the item");
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     if (r != HITL_OK) return r;
     return hitl__audit_append(
         st, "hitl", "system", "final", pool_id,
@@ -466,7 +465,7 @@ hitl_status hitl_store_label(hitl_store *st, const char *pool_id, const char *la
         sqlite3_bind_int64(q, 1, v.id);
         sqlite3_bind_text(q, 2, annotator, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_ROW) leased_at = sqlite3_column_double(q, 0);
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         if ((r = item_update(st, "UPDATE items SET n_leases = n_leases - 1 WHERE id = ?1", v.id,
                              NULL, err)) != HITL_OK)
             goto fail;
@@ -487,7 +486,7 @@ hitl_status hitl_store_label(hitl_store *st, const char *pool_id, const char *la
     sqlite3_bind_double(q, 5, now);
     sqlite3_bind_text(q, 6, now_iso, -1, SQLITE_STATIC);
     r = step_done(st, q, err, "cannot record the label");
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     if (r != HITL_OK) goto fail;
     if ((r = item_update(st, "UPDATE items SET n_labels = n_labels + 1 WHERE id = ?1", v.id, NULL,
                          err)) != HITL_OK)
@@ -531,7 +530,7 @@ hitl_status hitl_store_skip(hitl_store *st, const char *pool_id, const char *ann
     if (reason) sqlite3_bind_text(q, 3, reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 4, now, -1, SQLITE_STATIC);
     r = step_done(st, q, err, "cannot record the skip");
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     if (r != HITL_OK) goto fail;
     if ((r = hitl__audit_append(st, annotator, "human", "skip", pool_id,
                                 json_pack("{s:s?}", "reason", reason), err)) != HITL_OK)
@@ -557,19 +556,19 @@ hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_i
     sqlite3_bind_text(q, 1, annotator, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_DONE) {
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         hitl__store_rollback(st);
         return HITL_OK;
     }
     if (rc != SQLITE_ROW) {
         r = SQLERR(st, rc, err, "cannot find the last label");
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         goto fail;
     }
     sqlite3_int64 label_id = sqlite3_column_int64(q, 0), item = sqlite3_column_int64(q, 1);
     char *pid = dup_col(q, 2);
     int state = sqlite3_column_int(q, 3), label = sqlite3_column_int(q, 4);
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     if (state == 2) {
         r = hitl_error_set(err, HITL_ECONFLICT,
                            "item '%s' already has a final label: ask an adjudicator to override",

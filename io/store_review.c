@@ -30,7 +30,7 @@ hitl_status hitl_store_adjudicate(hitl_store *st, const char *pool_id, const cha
     if (rc != SQLITE_ROW) {
         r = rc == SQLITE_DONE ? hitl_error_set(err, HITL_ENOTFOUND, "unknown item '%s'", pool_id)
                               : hitl__store_sqlerr(st, rc, err, "cannot read the item");
-        sqlite3_finalize(q);
+        hitl__store_finish(st, q);
         goto fail;
     }
     sqlite3_int64 item = sqlite3_column_int64(q, 0);
@@ -40,7 +40,7 @@ hitl_status hitl_store_adjudicate(hitl_store *st, const char *pool_id, const cha
     int review = sqlite3_column_type(q, 4) != SQLITE_NULL &&
                  strcmp((const char *)sqlite3_column_text(q, 4), "review") == 0;
     int n_labels = sqlite3_column_int(q, 5);
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     /* what this decision replaces: a final label, else (review-routed, unlabelled) the model's */
     const char *kind;
     int previous;
@@ -77,7 +77,7 @@ hitl_status hitl_store_adjudicate(hitl_store *st, const char *pool_id, const cha
     sqlite3_bind_text(q, 7, justification, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 8, now, -1, SQLITE_STATIC);
     rc = sqlite3_step(q);
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     if (rc != SQLITE_DONE) {
         r = hitl__store_sqlerr(st, rc, err, "cannot record the decision");
         goto fail;
@@ -94,7 +94,7 @@ hitl_status hitl_store_adjudicate(hitl_store *st, const char *pool_id, const cha
     sqlite3_bind_text(q, 4, actor, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 5, now, -1, SQLITE_STATIC);
     rc = sqlite3_step(q);
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     if (rc != SQLITE_DONE) {
         r = hitl__store_sqlerr(st, rc, err, "cannot set the final label");
         goto fail;
@@ -124,7 +124,7 @@ static int64_t scalar(hitl_store *st, const char *sql, hitl_status *r, hitl_erro
     int rc = sqlite3_step(q);
     int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
     if (rc != SQLITE_ROW) *r = hitl__store_sqlerr(st, rc, err, "cannot count");
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     return v;
 }
 
@@ -141,14 +141,14 @@ static hitl_status collect(hitl_store *st, const char *sql, void **items, size_t
             cap = cap ? cap * 2 : 8;
             void *v = realloc(*items, cap * size);
             if (!v) {
-                sqlite3_finalize(q);
+                hitl__store_finish(st, q);
                 return hitl_error_set(err, HITL_ENOMEM, "out of memory");
             }
             *items = v;
         }
         row((char *)*items + (*n)++ * size, q);
     }
-    sqlite3_finalize(q);
+    hitl__store_finish(st, q);
     return rc == SQLITE_DONE ? HITL_OK : hitl__store_sqlerr(st, rc, err, "cannot read status");
 }
 

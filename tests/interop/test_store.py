@@ -368,7 +368,7 @@ class Store(unittest.TestCase):
 
     def test_kill9_mid_run(self):
         db = self.fresh("kill.db", overlap=2, lease=2)
-        self.queue(db, 600, 0, 1)
+        self.queue(db, 2000, 0, 1)
         logs = [os.path.join(WORK, f"kill-{i}.log") for i in range(8)]
         for l in logs:
             open(l, "w").close()
@@ -377,11 +377,11 @@ class Store(unittest.TestCase):
         kills = 0
         deadline = time.time() + 300
         while time.time() < deadline:
-            time.sleep(rnd.uniform(0.02, 0.15))
+            time.sleep(rnd.uniform(0.01, 0.06))
             alive = [i for i, p in enumerate(procs) if p.poll() is None]
             if not alive:
                 break
-            if kills < 25:
+            if kills < 40:
                 i = rnd.choice(alive)
                 procs[i].send_signal(signal.SIGKILL)
                 procs[i].communicate()
@@ -408,7 +408,7 @@ class Store(unittest.TestCase):
                 for line in f.read().splitlines():
                     self.assertIn((line.split("\t")[0], f"annotator-{i}"), stored)
         per_item = db_rows(db, "SELECT count(*) FROM labels GROUP BY item")
-        self.assertEqual(len(per_item), 600)
+        self.assertEqual(len(per_item), 2000)
         self.assertTrue(all(c == 2 for (c,) in per_item))
         self.assertEqual(db_rows(db, "PRAGMA integrity_check")[0][0], "ok")
         hitl("audit", "verify", db)
