@@ -4,8 +4,10 @@
  *      getopt_long (argv[0] is the command's name), answer --help with its usage on stdout and
  *      exit 0, call the library, print (human text, or one JSON object with --json), and return
  *      an exit code from cli_exit_code();
- *   2. declare it below and add a row to the table in cli/main.c;
- *   3. add its CLI tests as data in tests/cli/<name>.test and document it in README.md. */
+ *   2. declare it below (CLI_COMMAND) and add a row to the table in cli/main.c;
+ *   3. list its file in cli/CMakeLists.txt: HITL_CLI_LIGHT_COMMANDS when it needs neither HDF5
+ *      nor BLAS (it then starts fast in `hitl`), else HITL_CLI_DATA_COMMANDS;
+ *   4. add its CLI tests as data in tests/cli/<name>.test and document it in README.md. */
 #ifndef HITL_CLI_H
 #define HITL_CLI_H
 
@@ -29,17 +31,20 @@ typedef struct cli_command {
     const char *summary;
 } cli_command;
 
-int cmd_score(int argc, char **argv);
-int cmd_init(int argc, char **argv);
-int cmd_set(int argc, char **argv);
-int cmd_queue(int argc, char **argv);
-int cmd_next(int argc, char **argv);
-int cmd_label(int argc, char **argv);
-int cmd_skip(int argc, char **argv);
-int cmd_adjudicate(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_audit(int argc, char **argv);
-int cmd_annotate(int argc, char **argv);
+/* Weak: the light `hitl` executable links only some commands; the others are NULL there and
+ * run in `hitl-data` (see cli/CMakeLists.txt). */
+#define CLI_COMMAND __attribute__((weak))
+CLI_COMMAND int cmd_score(int argc, char **argv);
+CLI_COMMAND int cmd_init(int argc, char **argv);
+CLI_COMMAND int cmd_set(int argc, char **argv);
+CLI_COMMAND int cmd_queue(int argc, char **argv);
+CLI_COMMAND int cmd_next(int argc, char **argv);
+CLI_COMMAND int cmd_label(int argc, char **argv);
+CLI_COMMAND int cmd_skip(int argc, char **argv);
+CLI_COMMAND int cmd_adjudicate(int argc, char **argv);
+CLI_COMMAND int cmd_status(int argc, char **argv);
+CLI_COMMAND int cmd_audit(int argc, char **argv);
+CLI_COMMAND int cmd_annotate(int argc, char **argv);
 
 /* Maps a library status to an exit code. */
 int cli_exit_code(hitl_status st);

@@ -1,6 +1,10 @@
-/* Entry point of the hitl command: finds the subcommand in the table and runs it. */
+/* Entry point of the hitl command: finds the subcommand in the table and runs it, or, when this
+ * executable was built without it, executes the full `hitl-data` installed beside it. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -18,6 +22,25 @@ static const cli_command commands[] = {
     {"audit", cmd_audit, "verify, show or export the tamper-evident audit trail"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Runs this command line in the hitl-data beside this executable; returns only on failure. */
+static int run_data_executable(char **argv)
+{
+    char self[PATH_MAX], path[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        fprintf(stderr, "hitl: cannot find this executable to run '%s'\n", argv[1]);
+        return CLI_EXIT_FAILURE;
+    }
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash) slash[1] = '\0';
+    snprintf(path, sizeof(path), "%shitl-data", slash ? self : "");
+    argv[0] = path;
+    execv(path, argv);
+    fprintf(stderr, "hitl: '%s' needs %s: %s\n", argv[1], path, strerror(errno));
+    return CLI_EXIT_FAILURE;
+}
 
 static void usage(FILE *f)
 {
@@ -43,8 +66,11 @@ int main(int argc, char **argv)
         printf("hitl 0.1.0\n");
         return CLI_EXIT_OK;
     }
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        if (commands[i].fn) return commands[i].fn(argc - 1, argv + 1);
+        return run_data_executable(argv);
+    }
     fprintf(stderr, "hitl: unknown command '%s' (see hitl --help)\n", argv[1]);
     return CLI_EXIT_USAGE;
 }

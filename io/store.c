@@ -368,6 +368,9 @@ static hitl_status connect(hitl_store **out, const char *path, int create, hitl_
     } else {
         sqlite3_busy_handler(st->db, busy_handler, st);
         sqlite3_extended_result_codes(st->db, 1);
+        /* a command is one short connection: leave the WAL to the automatic checkpoints of
+         * later writes instead of checkpointing and deleting it at every close */
+        sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     }
     *out = st;
     return r;
@@ -483,6 +486,8 @@ hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err)
                            path, version, HITL_STORE_SCHEMA);
     if (r == HITL_OK && version < 1)
         r = hitl_error_set(err, HITL_EDATA, "'%s': no schema version recorded", path);
+    /* synchronous=NORMAL in WAL mode: a commit survives a killed process (not a power cut
+     * between checkpoints) */
     if (r == HITL_OK) r = hitl__store_exec(st, "PRAGMA synchronous=NORMAL", err);
     if (r == HITL_OK) r = load_settings(st, err);
     if (r != HITL_OK) {
@@ -493,11 +498,24 @@ hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err)
     return HITL_OK;
 }
 
+/* Each new process rebuilds the WAL index by reading the whole WAL, and forgets what earlier
+ * processes checkpointed, so the WAL would only grow. Past WAL_TRUNCATE_FRAMES frames, a closing
+ * connection checkpoints and truncates it, unless another connection is busy (then a later
+ * close does it): about one close in fifty pays for the flush. */
+#define WAL_TRUNCATE_FRAMES 512
+
 void hitl_store_close(hitl_store *st)
 {
     if (!st) return;
     for (size_t i = 0; i < st->n_stmts; i++)
         sqlite3_finalize(st->stmts[i]);
+    char wal[4096];
+    struct stat sb;
+    snprintf(wal, sizeof(wal), "%s-wal", st->path);
+    if (st->db && stat(wal, &sb) == 0 && sb.st_size > (off_t)WAL_TRUNCATE_FRAMES * 4120) {
+        sqlite3_busy_handler(st->db, NULL, NULL); /* never wait for it */
+        sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    }
     sqlite3_close(st->db);
     hitl_store_settings_release(&st->settings);
     free(st->path);
