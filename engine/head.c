@@ -23,3 +23,10 @@ hitl_status hitl_head_logits(const float *x, size_t n, size_t d, const float *w,
                 w, (int)c, b ? 1.0f : 0.0f, logits, (int)c);
     return HITL_OK;
 }
+
+int hitl_blas_set_threads(int n)
+{
+    int before = openblas_get_num_threads();
+    if (n > 0) openblas_set_num_threads(n);
+    return before;
+}

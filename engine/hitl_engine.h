@@ -214,6 +214,233 @@ hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float
  * `logits` is caller-sized to n * c. b may be NULL. */
 hitl_status hitl_head_logits(const float *x, size_t n, size_t d, const float *w, const float *b,
                              size_t c, float *logits, hitl_error *err);
+/* Sets the BLAS library's thread count (n > 0; else unchanged) and returns the previous one.
+ * Callers that run BLAS on several threads of their own set it to 1. Process-wide. */
+int hitl_blas_set_threads(int n);
+
+/* ---- ratings tables -------------------------------------------------------------------------
+ * Every (item, annotator, label) rating of a labelling round, compressed by item (CSR): item u's
+ * ratings are [item_ptr[u], item_ptr[u + 1]), sorted by annotator, at most one per annotator;
+ * any annotator may be missing on any item. 8 bytes per item plus 8 per rating, whatever the
+ * number of annotators. Labels are indices into the table's label order, which is the order
+ * ordinal levels and weighted kappas use; value[] is each label's number (interval, ratio). */
+typedef struct hitl_ratings {
+    size_t n_items, n_annotators, n_labels, n_ratings;
+    int64_t *item_ptr;  /* [n_items + 1], item_ptr[0] = 0 */
+    int32_t *annotator; /* [n_ratings], strictly increasing within an item */
+    int32_t *label;     /* [n_ratings], in [0, n_labels) */
+    double *value;      /* [n_labels] finite numbers, or NULL (nominal and ordinal data) */
+} hitl_ratings;
+
+/* Builds *r (caller-allocated) from n triplets (all borrowed); `values` (may be NULL) is
+ * copied. HITL_EINVAL when an index is out of range, HITL_EDATA when an annotator rates an item
+ * twice; err->row is then the offending triplet. Release with hitl_ratings_release(). */
+hitl_status hitl_ratings_build(hitl_ratings *r, size_t n_items, size_t n_annotators,
+                               size_t n_labels, const int32_t *item, const int32_t *annotator,
+                               const int32_t *label, size_t n, const double *values,
+                               hitl_error *err);
+/* Frees the table's arrays (all heap) and zeroes it; NULL is a no-op. */
+void hitl_ratings_release(hitl_ratings *r);
+/* Checks a table filled by hand: offsets, index ranges, annotator order, finite values.
+ * HITL_EINVAL for a malformed table (err->row = the rating), HITL_EDATA for a duplicate. */
+hitl_status hitl_ratings_check(const hitl_ratings *r, hitl_error *err);
+
+/* ---- inter-rater agreement ------------------------------------------------------------------
+ * Over a ratings table, with missing ratings anywhere. Definitions (and the papers they follow
+ * are cited in engine/agreement.c):
+ *   percent agreement  mean over items with >= 2 ratings of the share of agreeing rating pairs
+ *   Cohen's kappa      per annotator pair on the items both rated; weights on label ranks:
+ *                      linear 1 - |i-j|/(L-1), quadratic 1 - (i-j)^2/(L-1)^2
+ *   Fleiss' kappa      only when every rated item has the same number (>= 2) of ratings: then it
+ *                      equals scott_pi; NaN otherwise
+ *   Krippendorff alpha 1 - (n - 1) sum o_ck d_ck / sum n_c n_k d_ck over the coincidence matrix
+ *                      of items with >= 2 ratings, at the nominal, ordinal, interval or ratio
+ *                      level
+ *   Gwet's AC1         (pa - pe) / (1 - pe), pe = sum_c pi_c (1 - pi_c) / (L - 1)
+ *   Scott's pi         multi-rater (Fleiss) form with missing ratings, pe = sum_c pi_c^2
+ * with pa the percent agreement and pi_c the mean over rated items of the share of the item's
+ * ratings that are c. Per-label kappa is Scott's pi on the label-vs-rest table. */
+typedef enum {
+    HITL_LEVEL_NOMINAL = 0,
+    HITL_LEVEL_ORDINAL,
+    HITL_LEVEL_INTERVAL,
+    HITL_LEVEL_RATIO,
+    HITL_LEVEL_COUNT
+} hitl_level;
+
+typedef enum {
+    HITL_WEIGHTS_NONE = 0,
+    HITL_WEIGHTS_LINEAR,
+    HITL_WEIGHTS_QUADRATIC,
+    HITL_WEIGHTS_COUNT
+} hitl_weights;
+
+/* The chance-corrected summaries, in the order of the JSON keys hitl_coef_name() gives. */
+typedef enum {
+    HITL_COEF_PERCENT = 0,
+    HITL_COEF_FLEISS,
+    HITL_COEF_ALPHA,
+    HITL_COEF_AC1,
+    HITL_COEF_SCOTT,
+    HITL_COEF_COUNT
+} hitl_coef;
+
+/* "nominal", "ordinal", "interval", "ratio" / "none", "linear", "quadratic" /
+ * "percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "scott_pi".
+ * The parsers return HITL_EINVAL for unknown names. */
+const char *hitl_level_name(hitl_level l);
+hitl_status hitl_level_parse(const char *name, hitl_level *out);
+const char *hitl_weights_name(hitl_weights w);
+hitl_status hitl_weights_parse(const char *name, hitl_weights *out);
+const char *hitl_coef_name(hitl_coef c);
+
+/* How the counts are gathered (see engine/agreement.c); every path gives the same numbers.
+ * AUTO picks the first that fits: HISTOGRAM when (labels + 1)^annotators <= 65536, DENSE when
+ * the per-pair table fits max_cells, else SPARSE. Forcing one is for tests and benchmarks. */
+typedef enum {
+    HITL_AGREE_AUTO = 0,
+    HITL_AGREE_HISTOGRAM,
+    HITL_AGREE_DENSE,
+    HITL_AGREE_SPARSE
+} hitl_agree_path;
+
+typedef struct hitl_agreement_opts {
+    hitl_level level;           /* for alpha; interval and ratio need r->value */
+    hitl_weights weights;       /* for Cohen's kappa (pairs and vs_final) */
+    const int32_t *final_label; /* [n_items] adjudicated label or -1, borrowed; may be NULL */
+    size_t bootstrap;           /* B resamples of items for the 95% intervals; 0: none */
+    uint64_t seed;              /* resample b draws from hitl_rng seeded with
+                                   seed ^ ((b + 1) * 0x9E3779B97F4A7C15) */
+    int threads;                /* 0: OpenMP's default; results never depend on it */
+    hitl_agree_path path;       /* HITL_EINVAL when a forced path cannot take the table */
+    size_t max_cells;           /* 8-byte counters per thread for the count tables; 0: 2^18.
+                                   The sparse path works through annotator pairs in blocks
+                                   that fit */
+} hitl_agreement_opts;
+
+typedef struct hitl_pair_agreement {
+    int32_t a, b;     /* annotators, a < b */
+    int64_t n;        /* items both rated */
+    double agreement; /* share of those with the same label */
+    double kappa;     /* Cohen's kappa (opts.weights); NaN when undefined */
+} hitl_pair_agreement;
+
+typedef struct hitl_interval {
+    double lo, hi; /* NaN when undefined */
+} hitl_interval;
+
+typedef struct hitl_agreement {
+    size_t n_items, n_annotators, n_labels, n_ratings;
+    size_t n_rated;                  /* items with >= 1 rating */
+    size_t n_pairable;               /* items with >= 2 ratings (alpha's units) */
+    size_t min_ratings, max_ratings; /* per rated item */
+    double coef[HITL_COEF_COUNT];    /* NaN when undefined (fleiss: ratings per item differ) */
+    double *per_label;               /* [n_labels] one-vs-rest kappa, NaN when undefined */
+    hitl_pair_agreement *pairs;      /* every pair with a common item, by (a, b) */
+    size_t n_pairs;
+    hitl_pair_agreement *vs_final; /* [n_annotators] (b = -1) when opts.final_label, else NULL */
+    size_t bootstrap;              /* resamples drawn (0: no intervals) */
+    hitl_interval ci[HITL_COEF_COUNT]; /* percentile 95% intervals */
+} hitl_agreement;
+
+/* Computes every measure of `r` (borrowed) into *out (caller-allocated; release with
+ * hitl_agreement_release()). HITL_EDATA when there are fewer than two annotators, no item with
+ * two ratings, or negative values at the ratio level; HITL_EINVAL for a malformed table or
+ * options (interval/ratio without values, a final label out of range). */
+hitl_status hitl_agreement_compute(const hitl_ratings *r, const hitl_agreement_opts *opts,
+                                   hitl_agreement *out, hitl_error *err);
+void hitl_agreement_release(hitl_agreement *a);
+
+/* ---- label aggregation ----------------------------------------------------------------------
+ * Majority vote, where a tie is never broken: the item goes to adjudication. Dawid & Skene's EM
+ * (per-annotator confusion matrices, class priors, per-item posteriors), started from the vote
+ * shares of every item. */
+typedef enum { HITL_VOTE_NONE = 0, HITL_VOTE_CLEAR, HITL_VOTE_TIE } hitl_vote_status;
+
+typedef struct hitl_vote {
+    int32_t label; /* the most voted label; -1 on a tie or without ratings */
+    int32_t votes; /* ratings for the top label (the tied count on a tie) */
+    int32_t n;     /* ratings of the item */
+    hitl_vote_status status;
+} hitl_vote;
+
+/* out[n_items] (caller-sized). *n_ties (may be NULL) counts tied items. */
+hitl_status hitl_majority_vote(const hitl_ratings *r, hitl_vote *out, size_t *n_ties,
+                               hitl_error *err);
+
+typedef struct hitl_ds_opts {
+    double tol;       /* stop once no posterior moves by more than tol; 1e-6 when 0 */
+    int max_iter;     /* 1000 when 0 */
+    double smoothing; /* pseudo-count added to every confusion cell and prior; 0.01 when 0,
+                         none when negative */
+    int threads;      /* 0: OpenMP's default; results never depend on it */
+} hitl_ds_opts;
+
+typedef struct hitl_ds_result {
+    size_t n_items, n_annotators, n_labels;
+    double *posterior; /* [n_items, n_labels]; the prior for items without ratings */
+    int32_t *label;    /* [n_items] argmax, -1 when the top two posteriors tie (1e-12) */
+    double *confusion; /* [n_annotators, n_labels true, n_labels given], rows sum to 1 */
+    double *prior;     /* [n_labels] */
+    size_t n_ties;
+    int iterations, converged; /* converged: stopped by tol, not by max_iter */
+    double max_change;         /* largest posterior change of the last iteration */
+    double log_likelihood;     /* of the ratings under the final parameters */
+    double tol, smoothing;     /* as used */
+    int max_iter;
+} hitl_ds_result;
+
+/* Caller-allocated *out; release with hitl_ds_result_release(). HITL_EDATA with fewer than two
+ * labels or no ratings. */
+hitl_status hitl_dawid_skene(const hitl_ratings *r, const hitl_ds_opts *opts, hitl_ds_result *out,
+                             hitl_error *err);
+void hitl_ds_result_release(hitl_ds_result *res);
+
+/* ---- calibration ----------------------------------------------------------------------------
+ * From a blind (randomly drawn, hence unbiased) labelled sample: probabilities [n, C] and true
+ * labels [n]. The confidence of a row is its top probability, its prediction the argmax (lowest
+ * class on ties). Equal-width bin b of B holds confidences in (b/B, (b+1)/B], bin 0 also 0. */
+typedef struct hitl_calib_opts {
+    size_t bins;          /* 15 when 0 */
+    int fit_temperature;  /* fit T minimising the NLL of softmax(log p / T) */
+    double sum_tolerance; /* |row sum - 1| allowed; 1e-3 when 0 */
+} hitl_calib_opts;
+
+typedef struct hitl_calib_bin {
+    double lo, hi;
+    int64_t count;
+    double confidence, accuracy; /* means over the bin; NaN when empty */
+} hitl_calib_bin;
+
+typedef struct hitl_class_metrics {
+    int64_t support, predicted, correct;
+    double precision, recall, f1; /* NaN when the denominator is 0 */
+} hitl_class_metrics;
+
+typedef struct hitl_calibration {
+    size_t n, n_classes, n_bins;
+    double accuracy;
+    hitl_interval accuracy_ci; /* Wilson score, 95% */
+    double ece, ece_equal_mass, mce, brier, nll;
+    hitl_calib_bin *bins;          /* [n_bins] equal width: the reliability table */
+    hitl_calib_bin *mass_bins;     /* [n_bins] equal mass (rows sorted by confidence) */
+    hitl_class_metrics *per_class; /* [n_classes] */
+    int64_t *confusion;            /* [n_classes true, n_classes predicted] */
+    int temperature_fitted, temperature_at_bound, temperature_iterations;
+    double temperature, nll_scaled, ece_scaled; /* T, and NLL and ECE after scaling by T */
+} hitl_calibration;
+
+/* probs (borrowed, row-major float32 [n, c]) and labels (borrowed, [n]). HITL_EDATA naming the
+ * row (err->row) for a NaN/Inf/negative probability, a row sum off 1, or a label outside
+ * [0, c); HITL_EINVAL for n = 0 or c < 2. Caller-allocated *out; release with
+ * hitl_calibration_release(). */
+hitl_status hitl_calibration_compute(const float *probs, const int32_t *labels, size_t n, size_t c,
+                                     const hitl_calib_opts *opts, hitl_calibration *out,
+                                     hitl_error *err);
+void hitl_calibration_release(hitl_calibration *cal);
+/* Wilson score interval of k successes in n trials at normal quantile z (1.959963984540054 for
+ * 95%); NaN bounds when n is 0. */
+hitl_interval hitl_wilson_interval(int64_t k, int64_t n, double z);
 
 #ifdef __cplusplus
 }

@@ -115,7 +115,7 @@ typedef struct hitl_score_pass_opts {
     const char *out_path;      /* NULL: no score file */
     size_t block_rows;         /* 0: about 8 MiB of input per block */
     int threads;               /* 0: OpenMP's default */
-    hitl_progress_fn progress; /* may be NULL; called from the calling thread */
+    hitl_progress_fn progress; /* may be NULL; called from one thread at a time */
     void *progress_ctx;
     /* Optional per-row outputs for callers that select rows themselves (the queue): each
      * borrowed, caller-sized to the pool's rows (hitl_matrix_rows), may be NULL. */
@@ -295,6 +295,53 @@ hitl_status hitl_audit_verify(hitl_store *st, int64_t *bad_seq, int64_t *n_event
 typedef int (*hitl_audit_fn)(void *ctx, const char *json_line);
 hitl_status hitl_audit_each(hitl_store *st, const char *item, hitl_audit_fn fn, void *ctx,
                             hitl_error *err);
+
+/* ---- ratings files ---------------------------------------------------------------------------
+ * CSV (RFC 4180: quoted fields may hold commas, quotes doubled, line breaks; LF or CRLF; a UTF-8
+ * byte order mark is skipped) with a header naming at least the columns item, annotator and
+ * label, in any order (other columns are ignored), one rating per record; blank lines are
+ * skipped. Names are strings; items and annotators are indexed in order of first appearance.
+ * Labels are ordered as the given classes, else by value when every label is a number (equal
+ * values are one label: "1" and "1.0"), else by byte order. Errors name the file and the line:
+ * HITL_EIO (cannot open or read), HITL_EDATA (empty file, no such column, malformed CSV, a field
+ * count off the header's, an empty field, an annotator rating an item twice, fewer than two
+ * annotators, a label outside the given classes, a non-number at the interval or ratio level),
+ * HITL_EINVAL (a class listed twice). */
+typedef struct hitl_ratings_file {
+    hitl_ratings table;
+    char **items, **annotators, **labels; /* names by index */
+    size_t n_items, n_annotators, n_labels;
+    int numeric; /* every label is a number: table.value holds them */
+} hitl_ratings_file;
+
+typedef struct hitl_ratings_read_opts {
+    hitl_level level;    /* interval and ratio: every label must be a number */
+    char *const *labels; /* the classes in order (borrowed), or NULL: the labels seen */
+    size_t n_labels;
+} hitl_ratings_read_opts;
+
+/* Caller-allocated *out; release with hitl_ratings_file_release(). opts may be NULL. */
+hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts *opts,
+                                  hitl_ratings_file *out, hitl_error *err);
+void hitl_ratings_file_release(hitl_ratings_file *f);
+/* Reads final (adjudicated) labels from a CSV with columns item and label into final[u] for
+ * every item u of `f` (caller-sized to f->n_items; -1 where none). Items without ratings are
+ * ignored; a label not in f, or an item given twice, is HITL_EDATA naming the line. */
+hitl_status hitl_final_labels_csv_read(const char *path, const hitl_ratings_file *f, int32_t *final,
+                                       hitl_error *err);
+/* Writes one row per item of `f`: with votes (borrowed), "item,label,status,votes,ratings";
+ * else with ds, "item,label,status,posterior,ratings,p_<label>...". status is decided, tie
+ * (label empty: for adjudication) or none. Names are quoted as RFC 4180 needs. */
+hitl_status hitl_aggregate_csv_write(const char *path, const hitl_ratings_file *f,
+                                     const hitl_vote *votes, const hitl_ds_result *ds,
+                                     hitl_error *err);
+
+/* ---- label datasets ------------------------------------------------------------------------
+ * A rank-1 integer dataset of class indices (any integer type), read whole. HITL_EIO (file),
+ * HITL_ENOTFOUND (dataset), HITL_ETYPE (not integer), HITL_ESHAPE (not rank 1), HITL_EDATA (a
+ * negative value or one past INT32_MAX, naming the row). Caller owns *labels (free()). */
+hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **labels, size_t *n,
+                             hitl_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,9 @@
-/* The streaming score pass: one thread reads block b+1 while every thread scores block b (two
- * buffers), per-thread top-k heaps merge at the end, and scores stream to the output file, so
- * memory is bounded by the block and k, never by the number of rows. */
+/* The streaming score pass: one parallel region in which each thread takes whole blocks in turn,
+ * reads its block under a lock (HDF5 is single-threaded) and scores it while the others read or
+ * score theirs; per-thread top-k heaps merge at the end. Memory is a block per thread and k. */
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,44 +11,52 @@
 #include "hitl_io.h"
 #include "hitl_banned.h"
 
-#define SLICE_ROWS 2048 /* rows per parallel work item: a few tiles, small next to a block */
+/* One thread's block and outputs. */
+typedef struct worker {
+    float *x;      /* block * cols */
+    float *logits; /* features only: block * c */
+    float *scores[HITL_METHOD_COUNT];
+    int32_t *pred;
+    float *p1;
+    hitl_topk heaps[HITL_METHOD_COUNT];
+    hitl_scored_vec above;
+    size_t skipped;
+    int64_t first_skipped;
+    hitl_error err; /* the earliest failure this thread met */
+    int64_t err_block;
+} worker;
 
 /* Everything one pass allocates, so one function releases it on every path. */
 typedef struct pass {
     hitl_matrix *pool;
     hitl_head head;
     int have_head;
-    size_t n, cols, c, block;
-    float *buf[2]; /* input blocks, block * cols */
-    float *logits; /* features only: block * c */
-    float *scores[HITL_METHOD_COUNT];
-    int32_t *pred;
-    float *p1;
+    size_t n, cols, c, block, nblocks;
     int nthreads;
-    hitl_topk *heaps; /* nthreads * HITL_METHOD_COUNT */
-    hitl_error *terr; /* one per thread */
-    size_t *tskipped;
+    worker *w;
     hitl_score_file *out;
     const char *out_path; /* set once created: removed again if the pass fails */
+    uint64_t done;        /* rows finished, for progress */
+    pthread_mutex_t h5;   /* HDF5 is single-threaded; a sleeping lock, not a spinning one */
 } pass;
 
 static void pass_release(pass *p)
 {
     hitl_matrix_close(p->pool);
     if (p->have_head) hitl_head_release(&p->head);
-    free(p->buf[0]);
-    free(p->buf[1]);
-    free(p->logits);
-    for (int m = 0; m < HITL_METHOD_COUNT; m++)
-        free(p->scores[m]);
-    free(p->pred);
-    free(p->p1);
-    if (p->heaps)
-        for (int i = 0; i < p->nthreads * HITL_METHOD_COUNT; i++)
-            hitl_topk_release(&p->heaps[i]);
-    free(p->heaps);
-    free(p->terr);
-    free(p->tskipped);
+    for (int t = 0; p->w && t < p->nthreads; t++) {
+        worker *w = &p->w[t];
+        free(w->x);
+        free(w->logits);
+        for (int m = 0; m < HITL_METHOD_COUNT; m++) {
+            free(w->scores[m]);
+            hitl_topk_release(&w->heaps[m]);
+        }
+        free(w->pred);
+        free(w->p1);
+        hitl_scored_vec_release(&w->above);
+    }
+    free(p->w);
     hitl_score_file_close(p->out, NULL);
 }
 
@@ -58,7 +67,7 @@ static void *alloc_array(size_t n, size_t size, int *failed)
     return v;
 }
 
-/* Opens the pool (and head), checks shapes and allocates the buffers. */
+/* Opens the pool (and head), checks shapes and allocates each thread's buffers. */
 static hitl_status pass_open(pass *p, const hitl_score_pass_opts *o, hitl_score_pass_result *res,
                              hitl_error *err)
 {
@@ -96,28 +105,30 @@ static hitl_status pass_open(pass *p, const hitl_score_pass_opts *o, hitl_score_
 
     p->block = o->block_rows ? o->block_rows : hitl_block_rows(p->cols);
     if (p->block > p->n) p->block = p->n ? p->n : 1;
+    p->nblocks = (p->n + p->block - 1) / p->block;
     p->nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
+    if ((size_t)p->nthreads > p->nblocks) p->nthreads = p->nblocks ? (int)p->nblocks : 1;
+    if (!(p->w = calloc((size_t)p->nthreads, sizeof(worker))))
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     int failed = 0;
-    p->buf[0] = alloc_array(p->block, p->cols * sizeof(float), &failed);
-    p->buf[1] = alloc_array(p->block, p->cols * sizeof(float), &failed);
-    if (o->kind == HITL_POOL_FEATURES)
-        p->logits = alloc_array(p->block, p->c * sizeof(float), &failed);
-    for (int m = 0; m < HITL_METHOD_COUNT; m++)
-        if (o->score.methods & HITL_METHOD_BIT(m))
-            p->scores[m] = alloc_array(p->block, sizeof(float), &failed);
-    p->pred = alloc_array(p->block, sizeof(int32_t), &failed);
-    p->p1 = alloc_array(p->block, sizeof(float), &failed);
-    p->heaps = calloc((size_t)p->nthreads * HITL_METHOD_COUNT, sizeof(hitl_topk));
-    p->terr = calloc((size_t)p->nthreads, sizeof(hitl_error));
-    p->tskipped = calloc((size_t)p->nthreads, sizeof(size_t));
-    if (failed || !p->heaps || !p->terr || !p->tskipped)
-        return hitl_error_set(err, HITL_ENOMEM, "out of memory for blocks of %zu rows", p->block);
-    for (int i = 0; i < p->nthreads * HITL_METHOD_COUNT; i++) {
-        int m = i % HITL_METHOD_COUNT;
-        size_t k = (o->score.methods & HITL_METHOD_BIT(m)) ? o->top_k : 0;
-        if (hitl_topk_init(&p->heaps[i], k) != HITL_OK)
-            return hitl_error_set(err, HITL_ENOMEM, "out of memory for top-%zu", o->top_k);
+    for (int t = 0; t < p->nthreads; t++) {
+        worker *w = &p->w[t];
+        w->first_skipped = -1;
+        w->err_block = -1;
+        w->x = alloc_array(p->block, p->cols * sizeof(float), &failed);
+        if (o->kind == HITL_POOL_FEATURES)
+            w->logits = alloc_array(p->block, p->c * sizeof(float), &failed);
+        for (int m = 0; m < HITL_METHOD_COUNT; m++) {
+            int want = (o->score.methods & HITL_METHOD_BIT(m)) != 0;
+            if (want) w->scores[m] = alloc_array(p->block, sizeof(float), &failed);
+            if (hitl_topk_init(&w->heaps[m], want ? o->top_k : 0) != HITL_OK) failed = 1;
+        }
+        w->pred = alloc_array(p->block, sizeof(int32_t), &failed);
+        w->p1 = alloc_array(p->block, sizeof(float), &failed);
     }
+    if (failed)
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory for blocks of %zu rows (top-%zu)",
+                              p->block, o->top_k);
     if (o->out_path &&
         (st = hitl_score_file_create(&p->out, o->out_path, p->n, o->score.methods, err)))
         return st;
@@ -125,43 +136,62 @@ static hitl_status pass_open(pass *p, const hitl_score_pass_opts *o, hitl_score_
     return HITL_OK;
 }
 
-/* Scores rows [lo, hi) of the current block (input `x`, first row `row0`) on this thread. */
-static void score_slice(pass *p, const hitl_score_pass_opts *o, const float *x, size_t lo,
-                        size_t hi, size_t row0, int tid)
+/* Reads, scores and files block b on this thread. HDF5 (reading and the score file) is used
+ * under one lock; the scoring runs outside it, beside the other threads' reads. */
+static hitl_status do_block(pass *p, const hitl_score_pass_opts *o, worker *w, size_t b)
 {
-    hitl_score_out out = {.pred = p->pred + lo, .p1 = p->p1 + lo};
+    size_t row0 = b * p->block, len = p->n - row0 < p->block ? p->n - row0 : p->block;
+    hitl_status st;
+    hitl_error *err = &w->err;
+    pthread_mutex_lock(&p->h5);
+    st = hitl_matrix_read(p->pool, row0, len, w->x, err);
+    pthread_mutex_unlock(&p->h5);
+    if (st != HITL_OK) return st;
+    const float *x = w->x;
+    if (o->kind == HITL_POOL_FEATURES) {
+        st = hitl_head_logits(x, len, p->cols, p->head.w, p->head.b, p->c, w->logits, err);
+        if (st != HITL_OK) return st;
+        x = w->logits;
+    }
+    hitl_score_out out = {.pred = w->pred, .p1 = w->p1};
     for (int m = 0; m < HITL_METHOD_COUNT; m++)
-        out.scores[m] = p->scores[m] ? p->scores[m] + lo : NULL;
+        out.scores[m] = w->scores[m];
     size_t skipped = 0;
-    hitl_error e;
-    hitl_status st = hitl_scores_compute(&o->score, x + lo * p->c, hi - lo, p->c,
-                                         (int64_t)(row0 + lo), &out, &skipped, &e);
+    st = hitl_scores_compute(&o->score, x, len, p->c, (int64_t)row0, &out, &skipped, err);
     if (st != HITL_OK) {
-        /* keep the earliest failing row: slices finish in any order */
-        hitl_error *te = &p->terr[tid];
-        if (te->status == HITL_OK || (e.row >= 0 && e.row < te->row)) *te = e;
-        return;
+        hitl_error_prefix(err, "'%s'", hitl_matrix_name(p->pool));
+        return st;
     }
-    p->tskipped[tid] += skipped;
     for (int m = 0; m < HITL_METHOD_COUNT; m++) {
-        if (!p->scores[m]) continue;
-        hitl_topk_offer_block(&p->heaps[tid * HITL_METHOD_COUNT + m], p->scores[m] + lo,
-                              p->pred + lo, p->p1 + lo, hi - lo, (int64_t)(row0 + lo));
+        if (w->scores[m])
+            hitl_topk_offer_block(&w->heaps[m], w->scores[m], w->pred, w->p1, len, (int64_t)row0);
     }
-}
-
-/* The earliest error any thread met, or HITL_OK. */
-static hitl_status first_thread_error(pass *p, hitl_error *err)
-{
-    hitl_error *first = NULL;
-    for (int t = 0; t < p->nthreads; t++) {
-        hitl_error *te = &p->terr[t];
-        if (te->status == HITL_OK) continue;
-        if (!first || (te->row >= 0 && (first->row < 0 || te->row < first->row))) first = te;
+    const float *rank = w->scores[o->rank_by];
+    if (skipped) {
+        w->skipped += skipped;
+        for (size_t i = 0; i < len; i++) {
+            if (isnan(rank[i])) {
+                if (w->first_skipped < 0 || (int64_t)(row0 + i) < w->first_skipped)
+                    w->first_skipped = (int64_t)(row0 + i);
+                break;
+            }
+        }
     }
-    if (!first) return HITL_OK;
-    if (err) *err = *first;
-    return first->status;
+    if (o->use_threshold && hitl_select_above(&w->above, rank, w->pred, w->p1, len, (int64_t)row0,
+                                              o->threshold) != HITL_OK)
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory for rows above the threshold");
+    if (o->all_scores) memcpy(o->all_scores + row0, rank, len * sizeof(float));
+    if (o->all_pred) memcpy(o->all_pred + row0, w->pred, len * sizeof(int32_t));
+    if (o->all_p1) memcpy(o->all_p1 + row0, w->p1, len * sizeof(float));
+    pthread_mutex_lock(&p->h5);
+    for (int m = 0; p->out && st == HITL_OK && m < HITL_METHOD_COUNT; m++) {
+        if (w->scores[m])
+            st = hitl_score_file_write(p->out, (hitl_method)m, row0, len, w->scores[m], err);
+    }
+    p->done += len;
+    if (o->progress) o->progress(o->progress_ctx, p->done, p->n);
+    pthread_mutex_unlock(&p->h5);
+    return st;
 }
 
 hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_result *res,
@@ -176,85 +206,61 @@ hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_re
     hitl_score_pass_opts o = *opts;
     o.score.kind = opts->kind == HITL_POOL_PROBS ? HITL_INPUT_PROBS : HITL_INPUT_LOGITS;
 
-    pass p = {0};
+    pass p = {.h5 = PTHREAD_MUTEX_INITIALIZER};
     hitl_status st = pass_open(&p, &o, res, err);
     if (st != HITL_OK) goto done;
-    const char *name = hitl_matrix_name(p.pool);
 
-    size_t nblocks = (p.n + p.block - 1) / p.block;
-    if (nblocks && (st = hitl_matrix_read(p.pool, 0, p.block < p.n ? p.block : p.n, p.buf[0], err)))
-        goto done;
-    for (size_t b = 0; b < nblocks; b++) {
-        size_t row0 = b * p.block, len = p.n - row0 < p.block ? p.n - row0 : p.block;
-        const float *x = p.buf[b & 1];
-        if (o.kind == HITL_POOL_FEATURES) {
-            if ((st = hitl_head_logits(x, len, p.cols, p.head.w, p.head.b, p.c, p.logits, err)))
-                goto done;
-            x = p.logits;
-        }
-        size_t nslices = (len + SLICE_ROWS - 1) / SLICE_ROWS;
-        hitl_status read_st = HITL_OK;
-        hitl_error read_err;
-        hitl_error_clear(&read_err);
+    /* Blocks go out in order; a failure stops the blocks after it, but the blocks before it
+     * still run, so the reported bad row is the first in the file whatever the timing. */
+    int64_t fail_block = INT64_MAX;
+    int blas = o.kind == HITL_POOL_FEATURES ? hitl_blas_set_threads(1) : 0; /* one per block */
 #pragma omp parallel num_threads(p.nthreads)
-        {
-            int tid = omp_get_thread_num();
-            /* one thread fetches the next block into the other buffer, then joins the scoring */
-#pragma omp single nowait
-            if (b + 1 < nblocks) {
-                size_t next0 = row0 + p.block;
-                size_t next_len = p.n - next0 < p.block ? p.n - next0 : p.block;
-                read_st = hitl_matrix_read(p.pool, next0, next_len, p.buf[(b + 1) & 1], &read_err);
-            }
-#pragma omp for schedule(dynamic, 1) nowait
-            for (size_t s = 0; s < nslices; s++) {
-                size_t lo = s * SLICE_ROWS, hi = lo + SLICE_ROWS < len ? lo + SLICE_ROWS : len;
-                score_slice(&p, &o, x, lo, hi, row0, tid);
-            }
-        }
-        if ((st = first_thread_error(&p, err)) != HITL_OK) {
-            hitl_error_prefix(err, "'%s'", name);
-            goto done;
-        }
-        if (read_st != HITL_OK) {
-            if (err) *err = read_err;
-            st = read_st;
-            goto done;
-        }
-        if (res->first_skipped < 0) {
-            size_t skipped = 0;
-            for (int t = 0; t < p.nthreads; t++)
-                skipped += p.tskipped[t];
-            if (skipped) {
-                const float *s0 = p.scores[o.rank_by];
-                for (size_t i = 0; i < len && res->first_skipped < 0; i++)
-                    if (isnan(s0[i])) res->first_skipped = (int64_t)(row0 + i);
+    {
+        worker *w = &p.w[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+        for (size_t b = 0; b < p.nblocks; b++) {
+            int64_t fb;
+#pragma omp atomic read
+            fb = fail_block;
+            if ((int64_t)b > fb) continue;
+            if (do_block(&p, &o, w, b) != HITL_OK) {
+                if (w->err_block < 0) w->err_block = (int64_t)b;
+#pragma omp critical(hitl_fail)
+                if ((int64_t)b < fail_block) fail_block = (int64_t)b;
             }
         }
-        if (o.use_threshold && hitl_select_above(&res->above, p.scores[o.rank_by], p.pred, p.p1,
-                                                 len, (int64_t)row0, o.threshold) != HITL_OK) {
-            st = hitl_error_set(err, HITL_ENOMEM, "out of memory for rows above the threshold");
-            goto done;
-        }
-        for (int m = 0; p.out && m < HITL_METHOD_COUNT; m++) {
-            if (p.scores[m] &&
-                (st = hitl_score_file_write(p.out, (hitl_method)m, row0, len, p.scores[m], err)))
-                goto done;
-        }
-        if (o.all_scores) memcpy(o.all_scores + row0, p.scores[o.rank_by], len * sizeof(float));
-        if (o.all_pred) memcpy(o.all_pred + row0, p.pred, len * sizeof(int32_t));
-        if (o.all_p1) memcpy(o.all_p1 + row0, p.p1, len * sizeof(float));
-        if (o.progress) o.progress(o.progress_ctx, row0 + len, p.n);
     }
-    for (int t = 0; t < p.nthreads; t++)
-        res->n_skipped += p.tskipped[t];
+    if (o.kind == HITL_POOL_FEATURES) hitl_blas_set_threads(blas);
+    if (fail_block != INT64_MAX) {
+        for (int t = 0; t < p.nthreads; t++) {
+            if (p.w[t].err_block == fail_block) {
+                if (err) *err = p.w[t].err;
+                st = p.w[t].err.status;
+            }
+        }
+        goto done;
+    }
 
-    /* merge the per-thread heaps, best first */
+    /* merge the per-thread results, best first */
+    for (int t = 0; t < p.nthreads; t++) {
+        worker *w = &p.w[t];
+        res->n_skipped += w->skipped;
+        if (w->first_skipped >= 0 &&
+            (res->first_skipped < 0 || w->first_skipped < res->first_skipped))
+            res->first_skipped = w->first_skipped;
+        for (size_t i = 0; i < w->above.n; i++) {
+            if (hitl_select_above(&res->above, &w->above.v[i].score, &w->above.v[i].pred,
+                                  &w->above.v[i].p1, 1, w->above.v[i].row, o.threshold)) {
+                st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+                goto done;
+            }
+        }
+    }
     for (int m = 0; m < HITL_METHOD_COUNT; m++) {
-        if (!p.scores[m]) continue;
-        hitl_topk *all = &p.heaps[m];
+        if (!p.w[0].scores[m]) continue;
+        hitl_topk *all = &p.w[0].heaps[m];
         for (int t = 1; t < p.nthreads; t++)
-            hitl_topk_merge(all, &p.heaps[t * HITL_METHOD_COUNT + m]);
+            hitl_topk_merge(all, &p.w[t].heaps[m]);
         res->top[m] = malloc((all->n ? all->n : 1) * sizeof(hitl_scored));
         if (!res->top[m]) {
             st = hitl_error_set(err, HITL_ENOMEM, "out of memory for the top-k");
