@@ -549,7 +549,8 @@ hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_i
     if (r != HITL_OK) return r;
     sqlite3_stmt *q = hitl__store_prepare(
         st,
-        "SELECT l.id, l.item, i.pool_id, i.state, l.label FROM labels l JOIN items i"
+        "SELECT l.id, l.item, i.pool_id, i.state, l.label, coalesce(i.final_kind, '')"
+        " FROM labels l JOIN items i"
         " ON i.id = l.item WHERE l.annotator = ?1 ORDER BY l.id DESC LIMIT 1",
         err);
     if (!q) goto fail;
@@ -568,16 +569,21 @@ hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_i
     sqlite3_int64 label_id = sqlite3_column_int64(q, 0), item = sqlite3_column_int64(q, 1);
     char *pid = dup_col(q, 2);
     int state = sqlite3_column_int(q, 3), label = sqlite3_column_int(q, 4);
+    /* a final label the labels agreed on goes back with the label; a person's decision stays */
+    int decided = state == 2 && strcmp((const char *)sqlite3_column_text(q, 5), "agreed") != 0;
     hitl__store_finish(st, q);
-    if (state == 2) {
-        r = hitl_error_set(err, HITL_ECONFLICT,
-                           "item '%s' already has a final label: ask an adjudicator to override",
-                           pid ? pid : "?");
+    if (decided) {
+        r = hitl_error_set(
+            err, HITL_ECONFLICT,
+            "item '%s' has an adjudicated final label: ask an adjudicator to override",
+            pid ? pid : "?");
         free(pid);
         goto fail;
     }
     if ((r = item_update(st, "DELETE FROM labels WHERE id = ?1", label_id, NULL, err)) != HITL_OK ||
-        (r = item_update(st, "UPDATE items SET n_labels = n_labels - 1, state = 0 WHERE id = ?1",
+        (r = item_update(st,
+                         "UPDATE items SET n_labels = n_labels - 1, state = 0, final_label = NULL,"
+                         " final_kind = NULL, final_by = NULL, final_at = NULL WHERE id = ?1",
                          item, NULL, err)) != HITL_OK ||
         (r = hitl__audit_append(st, annotator, "human", "undo", pid,
                                 json_pack("{s:s}", "label", st->settings.classes[label]), err)) !=
