@@ -1,0 +1,243 @@
+/* Unit tests for the annotation store's library API: the lease and label rules, settlement into
+ * final labels or adjudication, the exact status of every refusal, undo, settings, and the audit
+ * chain's head. The CLI-level and multi-process behaviour is in tests/interop/test_store.py. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hitl_io.h"
+#include "testutil.h"
+
+static char db[512];
+
+static void remove_store(void)
+{
+    char side[600];
+    unlink(db);
+    snprintf(side, sizeof(side), "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", db);
+    unlink(side);
+}
+
+/* A fresh store with classes a, b, c, overlap r, and items i0..i(n-1) queued in order. */
+static hitl_store *make_store(int r, int n)
+{
+    snprintf(db, sizeof(db), "%s", tu_tmp_path("store.db"));
+    remove_store();
+    char *classes[] = {"a", "b", "c"};
+    hitl_store_settings s = {classes, 3, r, 600, HITL_SHOW_NEVER, 20};
+    hitl_error err;
+    ck_assert_msg(hitl_store_init(db, &s, "tester", &err) == HITL_OK, "%s", err.msg);
+    hitl_store *st;
+    ck_assert_int_eq(hitl_store_open(&st, db, &err), HITL_OK);
+    hitl_queue_row *rows = calloc((size_t)n, sizeof(*rows));
+    char(*ids)[16] = calloc((size_t)n, 16);
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], 16, "i%d", i);
+        rows[i] = (hitl_queue_row){ids[i],
+                                   i,
+                                   i % 4 == 3 ? HITL_REASON_BLIND : HITL_REASON_UNCERTAIN,
+                                   1.0f - 0.01f * (float)i,
+                                   1,
+                                   0.5f,
+                                   0,
+                                   NULL,
+                                   NULL};
+    }
+    hitl_queue_batch b = {"b1", "margin", "m1", "pool.h5:probs", 7, "tester", 0};
+    size_t added = 0;
+    ck_assert_int_eq(hitl_store_enqueue(st, &b, rows, (size_t)n, &added, &err), HITL_OK);
+    ck_assert_uint_eq(added, (size_t)n);
+    free(rows);
+    free(ids);
+    return st;
+}
+
+static char *next_item(hitl_store *st, const char *who)
+{
+    hitl_lease l;
+    int found;
+    ck_assert_int_eq(hitl_store_next(st, who, &l, &found, NULL), HITL_OK);
+    char *id = found ? strdup(l.pool_id) : NULL;
+    hitl_lease_release(&l);
+    return id;
+}
+
+START_TEST(test_queue_order_and_breadth_first)
+{
+    hitl_store *st = make_store(2, 5);
+    char *x = next_item(st, "ann");
+    ck_assert_str_eq(x, "i0");
+    char *y = next_item(st, "bob"); /* started items first: overlap completes */
+    ck_assert_str_eq(y, "i0");
+    char *z = next_item(st, "cyd"); /* i0 is fully leased */
+    ck_assert_str_eq(z, "i1");
+    char *again = next_item(st, "ann"); /* a held lease comes back */
+    ck_assert_str_eq(again, "i0");
+    free(x);
+    free(y);
+    free(z);
+    free(again);
+    hitl_store_close(st);
+    remove_store();
+}
+END_TEST
+
+START_TEST(test_settle_agree_and_disagree)
+{
+    hitl_store *st = make_store(2, 3);
+    ck_assert_int_eq(hitl_store_label(st, "i0", "a", "ann", NULL), HITL_OK); /* item free */
+    ck_assert_int_eq(hitl_store_label(st, "i0", "a", "bob", NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_label(st, "i1", "a", "ann", NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_label(st, "i1", "b", "bob", NULL), HITL_OK);
+    hitl_store_stats s;
+    ck_assert_int_eq(hitl_store_stats_get(st, &s, NULL), HITL_OK);
+    ck_assert_int_eq(s.items_complete, 1);
+    ck_assert_int_eq(s.awaiting_adjudication, 1);
+    ck_assert_int_eq(s.labels, 4);
+    ck_assert_int_eq(s.queue_depth, 1);
+    ck_assert_uint_eq(s.n_annotators, 2);
+    hitl_store_stats_release(&s);
+    int overrode = -1;
+    ck_assert_int_eq(
+        hitl_store_adjudicate(st, "i1", "b", "qa", "b has the longer stroke, see", &overrode, NULL),
+        HITL_OK);
+    ck_assert_int_eq(overrode, 0); /* resolving a disagreement is not an override */
+    ck_assert_int_eq(
+        hitl_store_adjudicate(st, "i0", "c", "qa", "both annotators missed the c", &overrode, NULL),
+        HITL_OK);
+    ck_assert_int_eq(overrode, 1);
+    ck_assert_int_eq(hitl_store_stats_get(st, &s, NULL), HITL_OK);
+    ck_assert_uint_eq(s.n_actors, 1);
+    ck_assert_int_eq(s.actors[0].decisions, 2);
+    ck_assert_int_eq(s.actors[0].overrides, 1);
+    ck_assert_double_eq_tol(s.actors[0].rate, 0.5, 1e-12);
+    hitl_store_stats_release(&s);
+    int64_t bad, n;
+    ck_assert_int_eq(hitl_audit_verify(st, &bad, &n, NULL), HITL_OK);
+    ck_assert_int_eq(bad, -1);
+    ck_assert_int_gt(n, 8);
+    hitl_store_close(st);
+    remove_store();
+}
+END_TEST
+
+START_TEST(test_undo)
+{
+    hitl_store *st = make_store(1, 2);
+    char *pid = NULL;
+    ck_assert_int_eq(hitl_store_undo(st, "ann", &pid, NULL), HITL_OK);
+    ck_assert_ptr_null(pid); /* nothing to undo */
+    ck_assert_int_eq(hitl_store_label(st, "i0", "a", "ann", NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_undo(st, "ann", &pid, NULL), HITL_OK);
+    ck_assert_str_eq(pid, "i0");
+    free(pid);
+    ck_assert_int_eq(hitl_store_label(st, "i0", "b", "ann", NULL), HITL_OK); /* again */
+    ck_assert_int_eq(
+        hitl_store_adjudicate(st, "i0", "c", "qa", "twenty characters at least", NULL, NULL),
+        HITL_OK);
+    hitl_error err;
+    ck_assert_int_eq(hitl_store_undo(st, "ann", &pid, &err), HITL_ECONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "adjudicated"));
+    hitl_store_close(st);
+    remove_store();
+}
+END_TEST
+
+START_TEST(test_settings)
+{
+    hitl_store *st = make_store(1, 1);
+    hitl_error err;
+    ck_assert_int_eq(hitl_store_setting_set(st, "overlap", "3", "admin", &err), HITL_OK);
+    ck_assert_int_eq(hitl_store_setting_set(st, "overlap", "0", "admin", &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_store_setting_set(st, "colour", "red", "admin", &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_store_setting_set(st, "show-prediction", "maybe", "admin", &err),
+                     HITL_EINVAL);
+    hitl_store_close(st);
+    ck_assert_int_eq(hitl_store_open(&st, db, &err), HITL_OK); /* persisted */
+    hitl_store_settings s;
+    ck_assert_int_eq(hitl_store_settings_get(st, &s, NULL), HITL_OK);
+    ck_assert_int_eq(s.overlap, 3);
+    ck_assert_uint_eq(s.n_classes, 3);
+    ck_assert_str_eq(s.classes[2], "c");
+    hitl_store_settings_release(&s);
+    hitl_store_close(st);
+    remove_store();
+}
+END_TEST
+
+START_TEST(test_refusals)
+{
+    hitl_store *st = make_store(2, 2);
+    hitl_error err;
+    ck_assert_int_eq(hitl_store_label(st, "nope", "a", "ann", &err), HITL_ENOTFOUND);
+    ck_assert_int_eq(hitl_store_label(st, "i0", "zebra", "ann", &err), HITL_EDATA);
+    ck_assert_ptr_nonnull(strstr(err.msg, "classes: a, b, c"));
+    free(next_item(st, "ann"));
+    free(next_item(st, "bob"));
+    ck_assert_int_eq(hitl_store_label(st, "i0", "a", "cyd", &err), HITL_ECONFLICT);
+    ck_assert_int_eq(hitl_store_label(st, "i0", "a", "ann", &err), HITL_OK);
+    ck_assert_int_eq(hitl_store_label(st, "i0", "a", "ann", &err), HITL_ECONFLICT);
+    ck_assert_int_eq(hitl_store_adjudicate(st, "i0", "a", "qa", "short", NULL, &err), HITL_EDATA);
+    ck_assert_int_eq(
+        hitl_store_adjudicate(st, "i1", "a", "qa", "long enough justification", NULL, &err),
+        HITL_ECONFLICT); /* nothing to decide */
+    ck_assert_int_eq(hitl_store_skip(st, "i0", "ann", NULL, &err), HITL_ECONFLICT);
+    /* duplicates across batches are never queued twice */
+    hitl_queue_row dup = {"i0", 0, HITL_REASON_UNCERTAIN, 1, 0, 1, 0, NULL, NULL};
+    hitl_queue_batch b = {"b2", "margin", NULL, NULL, 1, "tester", 0};
+    size_t added = 9;
+    ck_assert_int_eq(hitl_store_enqueue(st, &b, &dup, 1, &added, NULL), HITL_OK);
+    ck_assert_uint_eq(added, 0);
+    char *ids[] = {"i0", "i1", "i9"};
+    uint8_t known[3];
+    ck_assert_int_eq(hitl_store_known(st, ids, 3, known, NULL), HITL_OK);
+    ck_assert(known[0] && known[1] && !known[2]);
+    hitl_store_close(st);
+    remove_store();
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+    hitl_store *st;
+    hitl_error err;
+    ck_assert_int_eq(hitl_store_open(&st, "no-such-dir/x.db", &err), HITL_EIO);
+    ck_assert_ptr_null(st);
+    char junk[512];
+    snprintf(junk, sizeof(junk), "%s", tu_tmp_path("junk.db"));
+    FILE *f = fopen(junk, "w");
+    for (int i = 0; i < 200; i++)
+        fputs("not a database ", f);
+    fclose(f);
+    ck_assert_int_eq(hitl_store_open(&st, junk, &err), HITL_EDATA);
+    unlink(junk);
+    char *one[] = {"a"};
+    hitl_store_settings s = {one, 1, 1, 600, HITL_SHOW_NEVER, 20};
+    ck_assert_int_eq(hitl_store_init(junk, &s, "t", &err), HITL_EINVAL); /* one class */
+    ck_assert_int_ne(access(junk, F_OK), 0);                             /* nothing made */
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("io_store");
+    TCase *core = tcase_create("core");
+    tcase_add_test(core, test_queue_order_and_breadth_first);
+    tcase_add_test(core, test_settle_agree_and_disagree);
+    tcase_add_test(core, test_undo);
+    tcase_add_test(core, test_settings);
+    suite_add_tcase(s, core);
+    TCase *errors = tcase_create("errors");
+    tcase_add_test(errors, test_refusals);
+    tcase_add_test(errors, test_open_errors);
+    suite_add_tcase(s, errors);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
