@@ -77,12 +77,28 @@ void hitl_topk_offer_block(hitl_topk *t, const float *scores, const int32_t *pre
                            size_t n, int64_t row0)
 {
     if (t->k == 0) return;
-    for (size_t i = 0; i < n; i++) {
-        float s = scores[i];
-        /* Fast reject once full: most rows of a large pool never beat the root. */
-        if (t->n == t->k && !(s >= t->heap[0].score)) continue;
-        hitl_scored x = {s, p1 ? p1[i] : NAN, pred ? pred[i] : -1, row0 + (int64_t)i};
+    size_t i = 0;
+    for (; i < n && t->n < t->k; i++) { /* filling */
+        hitl_scored x = {scores[i], p1 ? p1[i] : NAN, pred ? pred[i] : -1, row0 + (int64_t)i};
         hitl_topk_offer(t, &x);
+    }
+    /* Full: most rows of a large pool never reach the root's score, so scan 64 at a time with a
+     * vectorised test and look closer only where one does (NaN never does). */
+    float bar = t->n ? t->heap[0].score : INFINITY;
+    while (i < n) {
+        size_t m = n - i < 64 ? n - i : 64;
+        int any = 0;
+#pragma omp simd reduction(| : any)
+        for (size_t j = 0; j < m; j++)
+            any |= scores[i + j] >= bar;
+        for (size_t j = 0; any && j < m; j++) {
+            if (!(scores[i + j] >= bar)) continue;
+            hitl_scored x = {scores[i + j], p1 ? p1[i + j] : NAN, pred ? pred[i + j] : -1,
+                             row0 + (int64_t)(i + j)};
+            hitl_topk_offer(t, &x);
+            bar = t->heap[0].score;
+        }
+        i += m;
     }
 }
 
