@@ -213,14 +213,17 @@ ALWAYS_INLINE hitl_status finish_tile(run_ctx *ctx, const tile_stats *t, size_t 
 ALWAYS_INLINE void row_stats(const float *r, size_t c, int probs, int want_h, float inv_t,
                              tile_stats *t, size_t k)
 {
-    float m1 = -INFINITY;
+    /* pass 1: max, validity and (probs) the sum, which only validates, so float lanes do */
+    float m1 = -INFINITY, fs = 0;
     int32_t bad = 0;
-#pragma omp simd reduction(max : m1) reduction(| : bad)
+#pragma omp simd reduction(max : m1) reduction(| : bad) reduction(+ : fs)
     for (size_t j = 0; j < c; j++) {
         float v = r[j];
         m1 = v > m1 ? v : m1;
         bad |= probs ? !(v >= 0.0f && v <= FLT_MAX) : !(v >= -FLT_MAX && v <= FLT_MAX);
+        fs += v;
     }
+    /* pass 2: the first index of the max; pass 3: the largest value elsewhere */
     int32_t arg = INT32_MAX;
 #pragma omp simd reduction(min : arg)
     for (size_t j = 0; j < c; j++)
@@ -232,16 +235,17 @@ ALWAYS_INLINE void row_stats(const float *r, size_t c, int probs, int want_h, fl
         float v = (int32_t)j == arg ? -INFINITY : r[j];
         m2 = v > m2 ? v : m2;
     }
-    double s = 0, h = 0;
-    if (probs) {
-#pragma omp simd reduction(+ : s, h)
+    /* pass 4, only when needed: entropy (double), or the softmax normaliser of logits */
+    double s = fs, h = 0;
+    if (probs && want_h) {
+#pragma omp simd reduction(+ : h)
         for (size_t j = 0; j < c; j++) {
             float v = r[j];
-            s += v;
-            if (want_h) h += v >= FLT_MIN ? v * poly_logf(v >= FLT_MIN ? v : 1.0f) : 0.0f;
+            h += v >= FLT_MIN ? v * poly_logf(v >= FLT_MIN ? v : 1.0f) : 0.0f;
         }
-    } else {
+    } else if (!probs) {
         float mx = bad ? 0.0f : m1;
+        s = 0;
 #pragma omp simd reduction(+ : s, h)
         for (size_t j = 0; j < c; j++) {
             float sj = (r[j] - mx) * inv_t;
