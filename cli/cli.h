@@ -45,6 +45,9 @@ CLI_COMMAND int cmd_adjudicate(int argc, char **argv);
 CLI_COMMAND int cmd_status(int argc, char **argv);
 CLI_COMMAND int cmd_audit(int argc, char **argv);
 CLI_COMMAND int cmd_annotate(int argc, char **argv);
+CLI_COMMAND int cmd_agreement(int argc, char **argv);
+CLI_COMMAND int cmd_aggregate(int argc, char **argv);
+CLI_COMMAND int cmd_calibrate(int argc, char **argv);
 
 /* Maps a library status to an exit code. */
 int cli_exit_code(hitl_status st);
@@ -63,6 +66,14 @@ int cli_open_store(const char *cmd, const char *path, hitl_store **st);
 const char *cli_actor(const char *given);
 /* Prints a JSON value (steals it) on one line of stdout. */
 void cli_print_json(json_t *v);
+
+/* Quality commands (cli/quality.c): a JSON real, null when not finite; loading a ratings CSV
+ * with --labels (returns -1, else the exit code after printing the error); splitting FILE:DSET
+ * (or FILE.npy, *dset NULL) into a malloc'd path, 0 on success. */
+json_t *cli_json_real(double v);
+int cli_load_ratings(const char *cmd, const char *path, hitl_level level, const char *classes,
+                     hitl_ratings_file *rf);
+int cli_split_dset(const char *arg, char **path, const char **dset);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal. */
 typedef struct cli_progress {

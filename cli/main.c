@@ -20,6 +20,9 @@ static const cli_command commands[] = {
     {"adjudicate", cmd_adjudicate, "set a final label: resolve a disagreement or override"},
     {"status", cmd_status, "queue progress, throughput, leases, override rates"},
     {"audit", cmd_audit, "verify, show or export the tamper-evident audit trail"},
+    {"agreement", cmd_agreement, "inter-rater agreement: kappas, alpha, AC1, with intervals"},
+    {"aggregate", cmd_aggregate, "one label per item: majority vote or Dawid-Skene"},
+    {"calibrate", cmd_calibrate, "accuracy and calibration (ECE, Brier, NLL) on a blind sample"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -1,0 +1,319 @@
+/* hitl aggregate: one label per item from a ratings file, by majority vote (ties listed for
+ * adjudication, never broken) or by Dawid-Skene EM (annotator confusion matrices, soft labels),
+ * printed, as JSON, or written to a CSV. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: hitl aggregate --ratings FILE --method majority|dawid-skene [--out FILE.csv]\n"
+    "                      [--labels A,B,...] [--tol X] [--max-iter N] [--smoothing X]\n"
+    "                      [--threads N] [--json]\n"
+    "\n"
+    "One label per item of FILE (a CSV with columns item, annotator, label).\n"
+    "  majority      the most frequent label; a tie is never broken: the item is listed for\n"
+    "                adjudication (status 'tie', no label)\n"
+    "  dawid-skene   EM over per-annotator confusion matrices and class priors (Dawid & Skene\n"
+    "                1979), started from each item's vote shares; the label is the most\n"
+    "                probable class and the posterior is kept as a soft label\n"
+    "\n"
+    "options:\n"
+    "  --ratings FILE     the ratings CSV\n"
+    "  --method M         majority or dawid-skene\n"
+    "  --out FILE.csv     write one row per item (item,label,status,...; see README)\n"
+    "  --labels A,B,...   the classes (labels outside them are an error; unused ones count)\n"
+    "  --tol X            EM stops once the log-likelihood changes by at most X times its\n"
+    "                     value between iterations (default 1e-6)\n"
+    "  --max-iter N       EM iteration cap (default 1000)\n"
+    "  --smoothing X      pseudo-count added to every confusion cell and prior (default 0.01)\n"
+    "  --threads N        threads (default: all cores); results never depend on it\n"
+    "  --json             one JSON object on stdout\n"
+    "\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data\n";
+
+enum {
+    OPT_RATINGS = 256,
+    OPT_METHOD,
+    OPT_OUT,
+    OPT_LABELS,
+    OPT_TOL,
+    OPT_MAX_ITER,
+    OPT_SMOOTHING,
+    OPT_THREADS,
+    OPT_JSON,
+    OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+    {"ratings", required_argument, NULL, OPT_RATINGS},
+    {"method", required_argument, NULL, OPT_METHOD},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"labels", required_argument, NULL, OPT_LABELS},
+    {"tol", required_argument, NULL, OPT_TOL},
+    {"max-iter", required_argument, NULL, OPT_MAX_ITER},
+    {"smoothing", required_argument, NULL, OPT_SMOOTHING},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct aggregate_args {
+    const char *ratings, *out, *labels;
+    int ds, method_given, json;
+    hitl_ds_opts opts;
+} aggregate_args;
+
+#define MAX_LISTED 20
+
+static int parse_args(int argc, char **argv, aggregate_args *a)
+{
+    const char *cmd = "aggregate";
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        size_t sz;
+        double d;
+        switch (c) {
+        case OPT_RATINGS:
+            a->ratings = optarg;
+            break;
+        case OPT_METHOD:
+            if (strcmp(optarg, "majority") == 0)
+                a->ds = 0;
+            else if (strcmp(optarg, "dawid-skene") == 0)
+                a->ds = 1;
+            else
+                return cli_usage_error(cmd, "unknown --method '%s'", optarg);
+            a->method_given = 1;
+            break;
+        case OPT_OUT:
+            a->out = optarg;
+            break;
+        case OPT_LABELS:
+            a->labels = optarg;
+            break;
+        case OPT_TOL:
+            if (cli_parse_float(optarg, &d) || !(d > 0))
+                return cli_usage_error(cmd, "bad --tol '%s' (need X > 0)", optarg);
+            a->opts.tol = d;
+            break;
+        case OPT_MAX_ITER:
+            if (cli_parse_size(optarg, &sz) || sz == 0 || sz > 1000000)
+                return cli_usage_error(cmd, "bad --max-iter '%s'", optarg);
+            a->opts.max_iter = (int)sz;
+            break;
+        case OPT_SMOOTHING:
+            if (cli_parse_float(optarg, &d) || d < 0)
+                return cli_usage_error(cmd, "bad --smoothing '%s' (need X >= 0)", optarg);
+            a->opts.smoothing = d > 0 ? d : -1; /* 0 asked for: none */
+            break;
+        case OPT_THREADS:
+            if (cli_parse_size(optarg, &sz) || sz == 0 || sz > 1024)
+                return cli_usage_error(cmd, "bad --threads '%s'", optarg);
+            a->opts.threads = (int)sz;
+            break;
+        case OPT_JSON:
+            a->json = 1;
+            break;
+        case 'h':
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd,
+                               "unexpected argument '%s' (reading a store is not available yet: "
+                               "give --ratings FILE)",
+                               argv[optind]);
+    if (!a->ratings) return cli_usage_error(cmd, "no --ratings FILE");
+    if (!a->method_given) return cli_usage_error(cmd, "no --method (majority or dawid-skene)");
+    return -1;
+}
+
+/* "cat 2, dog 2" for an item's ratings */
+static void tally(const hitl_ratings_file *rf, size_t u, char *buf, size_t cap)
+{
+    const hitl_ratings *t = &rf->table;
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t l = 0; l < rf->n_labels && len < cap; l++) {
+        int n = 0;
+        for (int64_t k = t->item_ptr[u]; k < t->item_ptr[u + 1]; k++)
+            n += t->label[k] == (int32_t)l;
+        if (n)
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s (%d)", len ? ", " : "",
+                                    rf->labels[l], n);
+    }
+}
+
+static const char *status_name(hitl_vote_status s)
+{
+    return s == HITL_VOTE_CLEAR ? "decided" : s == HITL_VOTE_TIE ? "tie" : "none";
+}
+
+static void majority_out(const aggregate_args *a, const hitl_ratings_file *rf, const hitl_vote *v,
+                         size_t n_ties)
+{
+    size_t n_none = 0;
+    for (size_t u = 0; u < rf->n_items; u++)
+        n_none += v[u].status == HITL_VOTE_NONE;
+    if (a->json) {
+        json_t *items = json_array();
+        for (size_t u = 0; u < rf->n_items; u++)
+            json_array_append_new(
+                items,
+                json_pack("{s:s, s:o, s:s, s:i, s:i}", "item", rf->items[u], "label",
+                          v[u].label >= 0 ? json_string(rf->labels[v[u].label]) : json_null(),
+                          "status", status_name(v[u].status), "votes", v[u].votes, "ratings",
+                          v[u].n));
+        json_t *root =
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "ratings", a->ratings, "method",
+                      "majority", "n_items", (json_int_t)rf->n_items, "n_decided",
+                      (json_int_t)(rf->n_items - n_ties - n_none), "n_ties", (json_int_t)n_ties,
+                      "n_unrated", (json_int_t)n_none, "items", items);
+        if (a->out) json_object_set_new(root, "out", json_string(a->out));
+        cli_print_json(root);
+        return;
+    }
+    printf("%s: %zu items, %zu annotators, %zu ratings\n", a->ratings, rf->n_items,
+           rf->n_annotators, rf->table.n_ratings);
+    printf("majority vote: %zu decided, %zu tied (left for adjudication, not broken)\n",
+           rf->n_items - n_ties - n_none, n_ties);
+    if (n_ties) {
+        printf("\nties\n%-24s %s\n", "item", "ratings");
+        size_t shown = 0;
+        for (size_t u = 0; u < rf->n_items && shown < MAX_LISTED; u++) {
+            if (v[u].status != HITL_VOTE_TIE) continue;
+            char buf[256];
+            tally(rf, u, buf, sizeof(buf));
+            printf("%-24s %s\n", rf->items[u], buf);
+            shown++;
+        }
+        if (n_ties > shown)
+            printf("... and %zu more%s\n", n_ties - shown, a->out ? "" : " (--out)");
+    }
+    if (a->out) printf("labels written to %s\n", a->out);
+}
+
+/* An annotator's accuracy under the model: sum_k prior_k P(says k | true k). */
+static double ds_accuracy(const hitl_ds_result *d, size_t a)
+{
+    size_t K = d->n_labels;
+    double acc = 0;
+    for (size_t k = 0; k < K; k++)
+        acc += d->prior[k] * d->confusion[a * K * K + k * K + k];
+    return acc;
+}
+
+static void ds_out(const aggregate_args *a, const hitl_ratings_file *rf, const hitl_ds_result *d)
+{
+    size_t K = d->n_labels;
+    if (a->json) {
+        json_t *labels = json_array(), *priors = json_object(), *anns = json_array();
+        for (size_t k = 0; k < K; k++) {
+            json_array_append_new(labels, json_string(rf->labels[k]));
+            json_object_set_new(priors, rf->labels[k], json_real(d->prior[k]));
+        }
+        for (size_t i = 0; i < d->n_annotators; i++) {
+            json_t *conf = json_array();
+            for (size_t k = 0; k < K; k++) {
+                json_t *row = json_array();
+                for (size_t l = 0; l < K; l++)
+                    json_array_append_new(row, json_real(d->confusion[(i * K + k) * K + l]));
+                json_array_append_new(conf, row);
+            }
+            json_array_append_new(anns,
+                                  json_pack("{s:s, s:f, s:o}", "annotator", rf->annotators[i],
+                                            "accuracy", ds_accuracy(d, i), "confusion", conf));
+        }
+        json_t *items = json_array();
+        for (size_t u = 0; u < rf->n_items; u++) {
+            json_t *post = json_object();
+            for (size_t k = 0; k < K; k++)
+                json_object_set_new(post, rf->labels[k], json_real(d->posterior[u * K + k]));
+            json_array_append_new(
+                items,
+                json_pack("{s:s, s:o, s:o}", "item", rf->items[u], "label",
+                          d->label[u] >= 0 ? json_string(rf->labels[d->label[u]]) : json_null(),
+                          "posterior", post));
+        }
+        json_t *root =
+            json_pack("{s:s, s:s, s:i, s:b, s:f, s:i, s:f, s:f, s:f, s:I, s:o, s:o, s:o, s:o}",
+                      "ratings", a->ratings, "method", "dawid-skene", "iterations", d->iterations,
+                      "converged", d->converged, "tolerance", d->tol, "max_iter", d->max_iter,
+                      "smoothing", d->smoothing, "max_change", d->max_change, "log_likelihood",
+                      d->log_likelihood, "n_ties", (json_int_t)d->n_ties, "labels", labels,
+                      "priors", priors, "annotators", anns, "items", items);
+        if (a->out) json_object_set_new(root, "out", json_string(a->out));
+        cli_print_json(root);
+        return;
+    }
+    printf("%s: %zu items, %zu annotators, %zu ratings\n", a->ratings, rf->n_items,
+           rf->n_annotators, rf->table.n_ratings);
+    if (d->converged)
+        printf("dawid-skene: converged after %d iterations (log-likelihood change <= %.2g of "
+               "its value; largest posterior change %.2g)\n",
+               d->iterations, d->tol, d->max_change);
+    else
+        printf("dawid-skene: NOT converged: stopped at the cap of %d iterations (log-likelihood "
+               "still changing by more than %.2g of its value)\n",
+               d->max_iter, d->tol);
+    printf("log-likelihood %.6g, smoothing %g per cell, %zu ties\n\nclass priors\n",
+           d->log_likelihood, d->smoothing, d->n_ties);
+    for (size_t k = 0; k < K; k++)
+        printf("  %-16s %.4f\n", rf->labels[k], d->prior[k]);
+    printf("\nannotators (accuracy = sum over classes of prior x P(right | class))\n");
+    for (size_t i = 0; i < d->n_annotators; i++)
+        printf("  %-16s %.4f\n", rf->annotators[i], ds_accuracy(d, i));
+    size_t shown = 0;
+    printf("\nitems\n%-24s %-16s %9s\n", "item", "label", "posterior");
+    for (size_t u = 0; u < rf->n_items && shown < MAX_LISTED; u++, shown++) {
+        size_t best = 0;
+        for (size_t k = 1; k < K; k++)
+            if (d->posterior[u * K + k] > d->posterior[u * K + best]) best = k;
+        printf("%-24s %-16s %9.4f\n", rf->items[u],
+               d->label[u] >= 0 ? rf->labels[d->label[u]] : "(tie)", d->posterior[u * K + best]);
+    }
+    if (rf->n_items > shown)
+        printf("... and %zu more%s\n", rf->n_items - shown, a->out ? "" : " (--out)");
+    if (a->out) printf("labels written to %s\n", a->out);
+}
+
+int cmd_aggregate(int argc, char **argv)
+{
+    aggregate_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    hitl_ratings_file rf;
+    rc = cli_load_ratings("aggregate", a.ratings, HITL_LEVEL_NOMINAL, a.labels, &rf);
+    if (rc >= 0) return rc;
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status st;
+    if (!a.ds) {
+        hitl_vote *v = malloc((rf.n_items ? rf.n_items : 1) * sizeof(*v));
+        size_t n_ties = 0;
+        st = v ? hitl_majority_vote(&rf.table, v, &n_ties, &err)
+               : hitl_error_set(&err, HITL_ENOMEM, "out of memory");
+        if (st == HITL_OK && a.out) st = hitl_aggregate_csv_write(a.out, &rf, v, NULL, &err);
+        if (st == HITL_OK) majority_out(&a, &rf, v, n_ties);
+        free(v);
+    } else {
+        hitl_ds_result d;
+        st = hitl_dawid_skene(&rf.table, &a.opts, &d, &err);
+        if (st == HITL_OK) {
+            if (a.out) st = hitl_aggregate_csv_write(a.out, &rf, NULL, &d, &err);
+            if (st == HITL_OK) ds_out(&a, &rf, &d);
+            hitl_ds_result_release(&d);
+        }
+    }
+    hitl_ratings_file_release(&rf);
+    return st == HITL_OK ? CLI_EXIT_OK : cli_fail("aggregate", st, &err);
+}

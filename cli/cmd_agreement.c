@@ -1,0 +1,349 @@
+/* hitl agreement: inter-rater agreement of a ratings file (percent agreement, Cohen's kappa per
+ * pair, Fleiss, Krippendorff's alpha, Gwet's AC1, Scott's pi, per-label kappa, vs final labels)
+ * with seeded bootstrap intervals, as tables or one JSON object. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: hitl agreement --ratings FILE [--level nominal|ordinal|interval|ratio]\n"
+    "                      [--weights none|linear|quadratic] [--labels A,B,...] [--final FILE]\n"
+    "                      [--bootstrap B] [--seed S] [--threads N] [--json]\n"
+    "\n"
+    "Chance-corrected agreement between the annotators of FILE, a CSV with a header naming the\n"
+    "columns item, annotator and label (one row per rating; any annotator may skip any item).\n"
+    "\n"
+    "  percent agreement    mean over items with 2+ ratings of the share of agreeing pairs\n"
+    "  Cohen's kappa        each annotator pair, on the items both rated (--weights)\n"
+    "  Fleiss' kappa        when every item has the same number of ratings (else n/a)\n"
+    "  Krippendorff's alpha at --level, with missing ratings (Krippendorff 2011)\n"
+    "  Gwet's AC1, Scott's pi (Fleiss form with missing ratings, Gwet 2014)\n"
+    "  per-label kappa      each label against the rest\n"
+    "\n"
+    "options:\n"
+    "  --ratings FILE       the ratings CSV\n"
+    "  --level L            nominal (default), ordinal, interval or ratio (alpha); interval\n"
+    "                       and ratio need numeric labels\n"
+    "  --weights W          none (default), linear or quadratic Cohen weights on label ranks\n"
+    "  --labels A,B,...     the classes in order (ordinal order, weights, and any label\n"
+    "                       outside them is an error); default: the labels seen, by value\n"
+    "                       when all are numbers, else by byte order\n"
+    "  --final FILE         CSV item,label of final labels: each annotator against them\n"
+    "  --bootstrap B        resamples of items for 95% percentile intervals (default 1000;\n"
+    "                       0: none)\n"
+    "  --seed S             bootstrap seed (default 0): the same seed gives the same intervals\n"
+    "  --threads N          threads (default: all cores); results never depend on it\n"
+    "  --json               one JSON object on stdout instead of tables\n"
+    "\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data (the message names the\n"
+    "file and the line)\n";
+
+enum {
+    OPT_RATINGS = 256,
+    OPT_LEVEL,
+    OPT_WEIGHTS,
+    OPT_LABELS,
+    OPT_FINAL,
+    OPT_BOOTSTRAP,
+    OPT_SEED,
+    OPT_THREADS,
+    OPT_JSON,
+    OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+    {"ratings", required_argument, NULL, OPT_RATINGS},
+    {"level", required_argument, NULL, OPT_LEVEL},
+    {"weights", required_argument, NULL, OPT_WEIGHTS},
+    {"labels", required_argument, NULL, OPT_LABELS},
+    {"final", required_argument, NULL, OPT_FINAL},
+    {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct agreement_args {
+    const char *ratings, *labels, *final;
+    hitl_agreement_opts opts;
+    int json;
+} agreement_args;
+
+static const char *const coef_title[HITL_COEF_COUNT] = {
+    "percent agreement", "Fleiss' kappa", "Krippendorff's alpha", "Gwet's AC1", "Scott's pi"};
+
+static int parse_args(int argc, char **argv, agreement_args *a)
+{
+    const char *cmd = "agreement";
+    a->opts.bootstrap = 1000;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        size_t sz;
+        switch (c) {
+        case OPT_RATINGS:
+            a->ratings = optarg;
+            break;
+        case OPT_LEVEL:
+            if (hitl_level_parse(optarg, &a->opts.level) != HITL_OK)
+                return cli_usage_error(cmd, "unknown --level '%s'", optarg);
+            break;
+        case OPT_WEIGHTS:
+            if (hitl_weights_parse(optarg, &a->opts.weights) != HITL_OK)
+                return cli_usage_error(cmd, "unknown --weights '%s'", optarg);
+            break;
+        case OPT_LABELS:
+            a->labels = optarg;
+            break;
+        case OPT_FINAL:
+            a->final = optarg;
+            break;
+        case OPT_BOOTSTRAP:
+            if (cli_parse_size(optarg, &sz) || sz > 10000000)
+                return cli_usage_error(cmd, "bad --bootstrap '%s'", optarg);
+            a->opts.bootstrap = sz;
+            break;
+        case OPT_SEED:
+            if (cli_parse_size(optarg, &sz)) return cli_usage_error(cmd, "bad --seed '%s'", optarg);
+            a->opts.seed = (uint64_t)sz;
+            break;
+        case OPT_THREADS:
+            if (cli_parse_size(optarg, &sz) || sz == 0 || sz > 1024)
+                return cli_usage_error(cmd, "bad --threads '%s'", optarg);
+            a->opts.threads = (int)sz;
+            break;
+        case OPT_JSON:
+            a->json = 1;
+            break;
+        case 'h':
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd,
+                               "unexpected argument '%s' (reading a store is not available yet: "
+                               "give --ratings FILE)",
+                               argv[optind]);
+    if (!a->ratings) return cli_usage_error(cmd, "no --ratings FILE");
+    return -1;
+}
+
+static void fleiss_reason(const hitl_agreement *r, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "items have %zu to %zu ratings", r->min_ratings, r->max_ratings);
+}
+
+static json_t *interval_json(hitl_interval iv)
+{
+    if (!isfinite(iv.lo) || !isfinite(iv.hi)) return json_null();
+    return json_pack("[oo]", json_real(iv.lo), json_real(iv.hi));
+}
+
+static void print_json(const agreement_args *a, const hitl_ratings_file *rf,
+                       const hitl_agreement *r)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "ratings", json_string(a->ratings));
+    json_object_set_new(root, "level", json_string(hitl_level_name(a->opts.level)));
+    json_object_set_new(root, "weights", json_string(hitl_weights_name(a->opts.weights)));
+    json_object_set_new(root, "n_items", json_integer((json_int_t)r->n_items));
+    json_object_set_new(root, "n_annotators", json_integer((json_int_t)r->n_annotators));
+    json_object_set_new(root, "n_ratings", json_integer((json_int_t)r->n_ratings));
+    json_t *labels = json_array();
+    for (size_t l = 0; l < rf->n_labels; l++)
+        json_array_append_new(labels, json_string(rf->labels[l]));
+    json_object_set_new(root, "labels", labels);
+    for (int c = 0; c < HITL_COEF_COUNT; c++)
+        json_object_set_new(root, hitl_coef_name((hitl_coef)c), cli_json_real(r->coef[c]));
+    if (isnan(r->coef[HITL_COEF_FLEISS])) {
+        char why[96];
+        fleiss_reason(r, why, sizeof(why));
+        json_object_set_new(root, "fleiss_kappa_reason", json_string(why));
+    }
+    json_t *pairs = json_array();
+    for (size_t i = 0; i < r->n_pairs; i++) {
+        const hitl_pair_agreement *p = &r->pairs[i];
+        json_array_append_new(
+            pairs, json_pack("{s:s, s:s, s:I, s:o, s:o}", "a", rf->annotators[p->a], "b",
+                             rf->annotators[p->b], "n", (json_int_t)p->n, "agreement",
+                             cli_json_real(p->agreement), "cohen_kappa", cli_json_real(p->kappa)));
+    }
+    json_object_set_new(root, "pairs", pairs);
+    json_t *per = json_object();
+    for (size_t l = 0; l < rf->n_labels; l++)
+        json_object_set_new(per, rf->labels[l], cli_json_real(r->per_label[l]));
+    json_object_set_new(root, "per_label", per);
+    if (r->vs_final) {
+        json_t *vf = json_array();
+        for (size_t i = 0; i < r->n_annotators; i++) {
+            const hitl_pair_agreement *p = &r->vs_final[i];
+            json_array_append_new(vf, json_pack("{s:s, s:I, s:o, s:o}", "annotator",
+                                                rf->annotators[i], "n", (json_int_t)p->n,
+                                                "agreement", cli_json_real(p->agreement),
+                                                "cohen_kappa", cli_json_real(p->kappa)));
+        }
+        json_object_set_new(root, "vs_final", vf);
+    }
+    if (r->bootstrap) {
+        json_t *ci =
+            json_pack("{s:s, s:f, s:I, s:I}", "method", "percentile", "level", 0.95, "resamples",
+                      (json_int_t)r->bootstrap, "seed", (json_int_t)a->opts.seed);
+        for (int c = 0; c < HITL_COEF_COUNT; c++)
+            json_object_set_new(ci, hitl_coef_name((hitl_coef)c), interval_json(r->ci[c]));
+        json_object_set_new(root, "ci", ci);
+    } else {
+        json_object_set_new(root, "ci", json_null());
+    }
+    cli_print_json(root);
+}
+
+static void print_value(double v)
+{
+    if (isfinite(v))
+        printf("%9.4f", v);
+    else
+        printf("%9s", "n/a");
+}
+
+static void print_tables(const agreement_args *a, const hitl_ratings_file *rf,
+                         const hitl_agreement *r)
+{
+    printf("%s: %zu items, %zu annotators, %zu ratings, %zu labels\n", a->ratings, r->n_items,
+           r->n_annotators, r->n_ratings, r->n_labels);
+    printf("level %s, Cohen weights %s", hitl_level_name(a->opts.level),
+           hitl_weights_name(a->opts.weights));
+    if (r->bootstrap)
+        printf(", 95%% intervals from %zu bootstrap resamples of items (seed %llu)", r->bootstrap,
+               (unsigned long long)a->opts.seed);
+    printf("\n\n%-22s %9s  %s\n", "measure", "value", r->bootstrap ? "95% interval" : "");
+    for (int c = 0; c < HITL_COEF_COUNT; c++) {
+        printf("%-22s ", coef_title[c]);
+        print_value(r->coef[c]);
+        if (c == HITL_COEF_FLEISS && isnan(r->coef[c])) {
+            char why[96];
+            fleiss_reason(r, why, sizeof(why));
+            printf("  (%s)", why);
+        } else if (r->bootstrap && isfinite(r->ci[c].lo)) {
+            printf("  [%.4f, %.4f]", r->ci[c].lo, r->ci[c].hi);
+        }
+        printf("\n");
+    }
+    printf("\npairs (Cohen's kappa, weights %s)\n%-16s %-16s %8s %9s %9s\n",
+           hitl_weights_name(a->opts.weights), "a", "b", "n", "agreement", "kappa");
+    for (size_t i = 0; i < r->n_pairs; i++) {
+        const hitl_pair_agreement *p = &r->pairs[i];
+        printf("%-16s %-16s %8lld ", rf->annotators[p->a], rf->annotators[p->b], (long long)p->n);
+        print_value(p->agreement);
+        printf(" ");
+        print_value(p->kappa);
+        printf("\n");
+    }
+    size_t A = r->n_annotators;
+    if (A <= 12) {
+        /* the agreement matrix: share agreeing above the diagonal, kappa below */
+        double *share = malloc(A * A * sizeof(double));
+        if (share) {
+            for (size_t i = 0; i < A * A; i++)
+                share[i] = NAN;
+            for (size_t i = 0; i < r->n_pairs; i++) {
+                share[(size_t)r->pairs[i].a * A + (size_t)r->pairs[i].b] = r->pairs[i].agreement;
+                share[(size_t)r->pairs[i].b * A + (size_t)r->pairs[i].a] = r->pairs[i].kappa;
+            }
+            printf("\nannotator matrix (above the diagonal: share of common items with the same "
+                   "label; below: Cohen's kappa)\n%-12s",
+                   "");
+            for (size_t j = 0; j < A; j++)
+                printf(" %9.9s", rf->annotators[j]);
+            printf("\n");
+            for (size_t i = 0; i < A; i++) {
+                printf("%-12.12s", rf->annotators[i]);
+                for (size_t j = 0; j < A; j++) {
+                    if (i == j)
+                        printf(" %9s", "-");
+                    else {
+                        printf(" ");
+                        print_value(share[i * A + j]);
+                    }
+                }
+                printf("\n");
+            }
+            free(share);
+        }
+    }
+    printf("\nper label (label against the rest)\n%-16s %9s\n", "label", "kappa");
+    for (size_t l = 0; l < rf->n_labels; l++) {
+        printf("%-16s ", rf->labels[l]);
+        print_value(r->per_label[l]);
+        printf("\n");
+    }
+    if (r->vs_final) {
+        printf("\nagainst the final labels (%s)\n%-16s %8s %9s %9s\n", a->final, "annotator", "n",
+               "agreement", "kappa");
+        for (size_t i = 0; i < A; i++) {
+            const hitl_pair_agreement *p = &r->vs_final[i];
+            printf("%-16s %8lld ", rf->annotators[i], (long long)p->n);
+            print_value(p->agreement);
+            printf(" ");
+            print_value(p->kappa);
+            printf("\n");
+        }
+    }
+}
+
+/* The measures of a loaded ratings table, printed. The store's `hitl agreement DB` builds the
+ * same hitl_ratings_file from its labels and calls this. */
+static int report(const agreement_args *a, const hitl_ratings_file *rf, const int32_t *final)
+{
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_agreement r;
+    hitl_agreement_opts o = a->opts;
+    o.final_label = final;
+    hitl_status st = hitl_agreement_compute(&rf->table, &o, &r, &err);
+    if (st != HITL_OK) {
+        hitl_error_prefix(&err, "'%s'", a->ratings);
+        return cli_fail("agreement", st, &err);
+    }
+    if (a->json)
+        print_json(a, rf, &r);
+    else
+        print_tables(a, rf, &r);
+    hitl_agreement_release(&r);
+    return CLI_EXIT_OK;
+}
+
+int cmd_agreement(int argc, char **argv)
+{
+    agreement_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    hitl_ratings_file rf;
+    rc = cli_load_ratings("agreement", a.ratings, a.opts.level, a.labels, &rf);
+    if (rc >= 0) return rc;
+    int32_t *final = NULL;
+    if (a.final) {
+        hitl_error err;
+        hitl_error_clear(&err);
+        final = malloc((rf.n_items ? rf.n_items : 1) * sizeof(int32_t));
+        hitl_status st = final ? hitl_final_labels_csv_read(a.final, &rf, final, &err)
+                               : hitl_error_set(&err, HITL_ENOMEM, "out of memory");
+        if (st != HITL_OK) {
+            free(final);
+            hitl_ratings_file_release(&rf);
+            return cli_fail("agreement", st, &err);
+        }
+    }
+    rc = report(&a, &rf, final);
+    free(final);
+    hitl_ratings_file_release(&rf);
+    return rc;
+}

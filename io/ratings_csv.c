@@ -1,0 +1,827 @@
+/* Ratings files: an RFC 4180 CSV reader (bounded, byte at a time, never trusting the input)
+ * that interns item, annotator and label names into a ratings table, the final-labels reader,
+ * and the writer of aggregated labels. Every error names the file and the line. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hitl_io.h"
+#include "hitl_banned.h"
+
+#define MAX_FIELD  ((size_t)1 << 20) /* bytes in one field */
+#define MAX_RECORD ((size_t)1 << 24) /* bytes in one record */
+#define MAX_FIELDS 100000
+
+/* ---- a string -> index map (open addressing, names kept in one arena) ----------------------- */
+typedef struct strmap {
+    size_t n, n_slots;
+    uint32_t *slots; /* entry index or UINT32_MAX */
+    uint64_t *hash;  /* per entry */
+    size_t *off;     /* per entry: offset of the NUL-terminated name in arena */
+    int64_t *line;   /* per entry: first line it was seen on */
+    size_t cap;
+    char *arena;
+    size_t arena_n, arena_cap;
+} strmap;
+
+static void strmap_release(strmap *m)
+{
+    free(m->slots);
+    free(m->hash);
+    free(m->off);
+    free(m->line);
+    free(m->arena);
+    memset(m, 0, sizeof(*m));
+}
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h ^ (h >> 31);
+}
+
+static const char *strmap_name(const strmap *m, size_t i)
+{
+    return m->arena + m->off[i];
+}
+
+static int strmap_grow_slots(strmap *m)
+{
+    size_t ns = m->n_slots ? m->n_slots * 2 : 1024;
+    uint32_t *s = malloc(ns * sizeof(uint32_t));
+    if (!s) return -1;
+    memset(s, 0xff, ns * sizeof(uint32_t));
+    for (size_t i = 0; i < m->n; i++) {
+        size_t j = (size_t)m->hash[i] & (ns - 1);
+        while (s[j] != UINT32_MAX)
+            j = (j + 1) & (ns - 1);
+        s[j] = (uint32_t)i;
+    }
+    free(m->slots);
+    m->slots = s;
+    m->n_slots = ns;
+    return 0;
+}
+
+/* Index of `s` (len bytes, no NUL inside), added when new; -1 when out of memory or full. */
+static int64_t strmap_intern(strmap *m, const char *s, size_t len, int64_t line)
+{
+    if (!m->n_slots && strmap_grow_slots(m)) return -1;
+    uint64_t h = hash_bytes(s, len);
+    size_t j = (size_t)h & (m->n_slots - 1);
+    for (; m->slots[j] != UINT32_MAX; j = (j + 1) & (m->n_slots - 1)) {
+        uint32_t i = m->slots[j];
+        const char *name = strmap_name(m, i);
+        if (m->hash[i] == h && strncmp(name, s, len) == 0 && name[len] == '\0') return i;
+    }
+    if (m->n >= INT32_MAX - 1) return -1;
+    if (m->n == m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 256;
+        uint64_t *nh = realloc(m->hash, nc * sizeof(uint64_t));
+        if (nh) m->hash = nh;
+        size_t *no = realloc(m->off, nc * sizeof(size_t));
+        if (no) m->off = no;
+        int64_t *nl = realloc(m->line, nc * sizeof(int64_t));
+        if (nl) m->line = nl;
+        if (!nh || !no || !nl) return -1;
+        m->cap = nc;
+    }
+    if (m->arena_n + len + 1 > m->arena_cap) {
+        size_t nc = m->arena_cap ? m->arena_cap : 4096;
+        while (nc < m->arena_n + len + 1)
+            nc *= 2;
+        char *na = realloc(m->arena, nc);
+        if (!na) return -1;
+        m->arena = na;
+        m->arena_cap = nc;
+    }
+    memcpy(m->arena + m->arena_n, s, len);
+    m->arena[m->arena_n + len] = '\0';
+    size_t i = m->n++;
+    m->off[i] = m->arena_n;
+    m->hash[i] = h;
+    m->line[i] = line;
+    m->arena_n += len + 1;
+    m->slots[j] = (uint32_t)i;
+    if (m->n * 2 > m->n_slots && strmap_grow_slots(m)) return -1;
+    return (int64_t)i;
+}
+
+/* ---- the CSV record reader ------------------------------------------------------------------ */
+typedef struct csv {
+    FILE *f;
+    const char *path;
+    unsigned char buf[65536];
+    size_t pos, len;
+    int eof, started;
+    int64_t line;     /* physical line of the next byte */
+    int64_t rec_line; /* line where the current record starts */
+    char *text;       /* the record's fields, each NUL-terminated */
+    size_t text_n, text_cap;
+    size_t *start; /* field offsets into text */
+    size_t n_fields, fields_cap;
+} csv;
+
+static int csv_getc(csv *c)
+{
+    if (c->pos == c->len) {
+        if (c->eof) return EOF;
+        c->len = fread(c->buf, 1, sizeof(c->buf), c->f);
+        c->pos = 0;
+        if (c->len == 0) {
+            c->eof = 1;
+            return EOF;
+        }
+    }
+    return c->buf[c->pos++];
+}
+
+static int csv_peek(csv *c)
+{
+    int ch = csv_getc(c);
+    if (ch != EOF) c->pos--;
+    return ch;
+}
+
+static hitl_status csv_fail(csv *c, hitl_error *err, const char *what)
+{
+    return hitl_error_set(err, HITL_EDATA, "'%s' line %lld: %s", c->path, (long long)c->rec_line,
+                          what);
+}
+
+static int csv_put(csv *c, char ch)
+{
+    if (c->text_n == c->text_cap) {
+        size_t nc = c->text_cap ? c->text_cap * 2 : 1024;
+        char *nt = realloc(c->text, nc);
+        if (!nt) return -1;
+        c->text = nt;
+        c->text_cap = nc;
+    }
+    c->text[c->text_n++] = ch;
+    return 0;
+}
+
+static int csv_new_field(csv *c)
+{
+    if (c->n_fields == c->fields_cap) {
+        size_t nc = c->fields_cap ? c->fields_cap * 2 : 16;
+        size_t *ns = realloc(c->start, nc * sizeof(size_t));
+        if (!ns) return -1;
+        c->start = ns;
+        c->fields_cap = nc;
+    }
+    c->start[c->n_fields++] = c->text_n;
+    return 0;
+}
+
+/* Reads one record. *got = 0 at the end of the file. Errors are HITL_EDATA naming the record's
+ * first line, or HITL_ENOMEM / HITL_EIO. */
+static hitl_status csv_record(csv *c, int *got, hitl_error *err)
+{
+    *got = 0;
+    c->n_fields = 0;
+    c->text_n = 0;
+    c->rec_line = c->line;
+    int ch = csv_getc(c);
+    if (!c->started) { /* a UTF-8 byte order mark is not part of the first name */
+        c->started = 1;
+        if (ch == 0xEF && csv_peek(c) == 0xBB) {
+            csv_getc(c);
+            if (csv_getc(c) != 0xBF) return csv_fail(c, err, "malformed byte order mark");
+            ch = csv_getc(c);
+        }
+    }
+    if (ch == EOF) {
+        if (ferror(c->f))
+            return hitl_error_set(err, HITL_EIO, "cannot read '%s': %s", c->path, strerror(errno));
+        return HITL_OK;
+    }
+    size_t field_start_text;
+    for (;;) {
+        if (c->n_fields >= MAX_FIELDS) return csv_fail(c, err, "too many fields");
+        if (csv_new_field(c)) goto nomem;
+        field_start_text = c->text_n;
+        if (ch == '"') {
+            for (;;) {
+                ch = csv_getc(c);
+                if (ch == EOF) return csv_fail(c, err, "quoted field not closed");
+                if (ch == '"') {
+                    if (csv_peek(c) != '"') break;
+                    csv_getc(c);
+                } else if (ch == '\n') {
+                    c->line++;
+                } else if (ch == '\0') {
+                    return csv_fail(c, err, "NUL byte in a field");
+                }
+                if (c->text_n - field_start_text >= MAX_FIELD)
+                    return csv_fail(c, err, "field longer than 1 MiB");
+                if (csv_put(c, (char)ch)) goto nomem;
+            }
+            ch = csv_getc(c);
+            if (ch != ',' && ch != '\n' && ch != '\r' && ch != EOF)
+                return csv_fail(c, err, "text after a closing quote (quote the whole field)");
+        } else {
+            while (ch != ',' && ch != '\n' && ch != '\r' && ch != EOF) {
+                if (ch == '"')
+                    return csv_fail(c, err,
+                                    "quote inside an unquoted field (quote the field "
+                                    "and double the quote)");
+                if (ch == '\0') return csv_fail(c, err, "NUL byte in a field");
+                if (c->text_n - field_start_text >= MAX_FIELD)
+                    return csv_fail(c, err, "field longer than 1 MiB");
+                if (csv_put(c, (char)ch)) goto nomem;
+                ch = csv_getc(c);
+            }
+        }
+        if (csv_put(c, '\0')) goto nomem;
+        if (c->text_n > MAX_RECORD) return csv_fail(c, err, "record longer than 16 MiB");
+        if (ch == ',') {
+            ch = csv_getc(c);
+            continue;
+        }
+        if (ch == '\r' && csv_peek(c) == '\n') csv_getc(c);
+        if (ch == '\r' || ch == '\n') c->line++;
+        if (ch == EOF && ferror(c->f))
+            return hitl_error_set(err, HITL_EIO, "cannot read '%s': %s", c->path, strerror(errno));
+        *got = 1;
+        return HITL_OK;
+    }
+nomem:
+    return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", c->path);
+}
+
+static const char *csv_field(const csv *c, size_t i)
+{
+    return c->text + c->start[i];
+}
+
+static int csv_blank(const csv *c)
+{
+    return c->n_fields == 1 && csv_field(c, 0)[0] == '\0';
+}
+
+static void csv_close(csv *c)
+{
+    if (c->f) fclose(c->f);
+    free(c->text);
+    free(c->start);
+}
+
+static hitl_status csv_open(csv *c, const char *path, hitl_error *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->path = path;
+    c->line = 1;
+    c->f = fopen(path, "rb");
+    if (!c->f) return hitl_error_set(err, HITL_EIO, "cannot open '%s': %s", path, strerror(errno));
+    return HITL_OK;
+}
+
+/* Reads the header and finds the wanted columns (want[i] -> col[i]). */
+static hitl_status csv_header(csv *c, const char *const *want, size_t n_want, size_t *col,
+                              hitl_error *err)
+{
+    int got;
+    hitl_status st;
+    do
+        st = csv_record(c, &got, err);
+    while (st == HITL_OK && got && csv_blank(c));
+    if (st != HITL_OK) return st;
+    if (!got) {
+        char need[128];
+        size_t k = 0;
+        for (size_t i = 0; i < n_want; i++)
+            k += (size_t)snprintf(need + k, sizeof(need) - k, "%s%s", i ? "," : "", want[i]);
+        return hitl_error_set(err, HITL_EDATA, "'%s': empty file (need a header %s)", c->path,
+                              need);
+    }
+    for (size_t i = 0; i < n_want; i++) {
+        col[i] = SIZE_MAX;
+        for (size_t f = 0; f < c->n_fields; f++) {
+            const char *name = csv_field(c, f);
+            size_t len = strlen(name);
+            while (len && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+                len--;
+            while (len && (*name == ' ' || *name == '\t'))
+                name++, len--;
+            if (strlen(want[i]) != len || strncmp(name, want[i], len) != 0) continue;
+            if (col[i] != SIZE_MAX)
+                return hitl_error_set(err, HITL_EDATA, "'%s' line %lld: two '%s' columns", c->path,
+                                      (long long)c->rec_line, want[i]);
+            col[i] = f;
+        }
+        if (col[i] == SIZE_MAX)
+            return hitl_error_set(err, HITL_EDATA,
+                                  "'%s' line %lld: no '%s' column in the header (need %s)", c->path,
+                                  (long long)c->rec_line, want[i],
+                                  n_want == 3 ? "item, annotator and label" : "item and label");
+    }
+    return HITL_OK;
+}
+
+/* ---- numbers --------------------------------------------------------------------------------- */
+static int parse_number(const char *s, double *out)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (!*s) return 0;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (*end || errno == ERANGE || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+/* ---- the ratings reader ------------------------------------------------------------------------
+ */
+typedef struct growing {
+    int32_t *item, *ann, *lab;
+    int64_t *line;
+    size_t n, cap;
+} growing;
+
+static int growing_push(growing *g, int32_t item, int32_t ann, int32_t lab, int64_t line)
+{
+    if (g->n == g->cap) {
+        size_t nc = g->cap ? g->cap * 2 : 4096;
+        int32_t *a = realloc(g->item, nc * sizeof(int32_t));
+        if (a) g->item = a;
+        int32_t *b = realloc(g->ann, nc * sizeof(int32_t));
+        if (b) g->ann = b;
+        int32_t *c = realloc(g->lab, nc * sizeof(int32_t));
+        if (c) g->lab = c;
+        int64_t *d = realloc(g->line, nc * sizeof(int64_t));
+        if (d) g->line = d;
+        if (!a || !b || !c || !d) return -1;
+        g->cap = nc;
+    }
+    g->item[g->n] = item;
+    g->ann[g->n] = ann;
+    g->lab[g->n] = lab;
+    g->line[g->n++] = line;
+    return 0;
+}
+
+static void growing_release(growing *g)
+{
+    free(g->item);
+    free(g->ann);
+    free(g->lab);
+    free(g->line);
+}
+
+void hitl_ratings_file_release(hitl_ratings_file *f)
+{
+    if (!f) return;
+    hitl_ratings_release(&f->table);
+    hitl_strings_free(f->items, f->n_items);
+    hitl_strings_free(f->annotators, f->n_annotators);
+    hitl_strings_free(f->labels, f->n_labels);
+    memset(f, 0, sizeof(*f));
+}
+
+static char **copy_names(const strmap *m, const int64_t *order, size_t n)
+{
+    char **v = calloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; v && i < n; i++) {
+        const char *s = strmap_name(m, order ? (size_t)order[i] : i);
+        size_t len = strlen(s) + 1;
+        v[i] = malloc(len);
+        if (!v[i]) {
+            hitl_strings_free(v, i);
+            return NULL;
+        }
+        memcpy(v[i], s, len);
+    }
+    return v;
+}
+
+typedef struct label_key {
+    double value;
+    int64_t line;
+    const char *name;
+    size_t prov;
+} label_key;
+
+static int cmp_label_value(const void *a, const void *b)
+{
+    const label_key *x = a, *y = b;
+    if (x->value != y->value) return x->value < y->value ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static int cmp_label_name(const void *a, const void *b)
+{
+    const label_key *x = a, *y = b;
+    return strcmp(x->name, y->name);
+}
+
+/* Orders the labels seen (provisional indices 0..P) into the final label set: the given classes,
+ * else numbers by value (equal values merge: "1" and "1.0" are one label), else names in byte
+ * order. map[prov] = final index; names / values / n filled. */
+static hitl_status order_labels(const strmap *lm, const hitl_ratings_read_opts *o, const char *path,
+                                int32_t *map, char ***names, double **values, size_t *n_out,
+                                int *numeric, hitl_error *err)
+{
+    size_t P = lm->n;
+    label_key *k = calloc(P ? P : 1, sizeof(*k));
+    if (!k) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    int all_numeric = 1;
+    for (size_t i = 0; i < P; i++) {
+        k[i] = (label_key){0, lm->line[i], strmap_name(lm, i), i};
+        all_numeric &= parse_number(k[i].name, &k[i].value);
+    }
+    hitl_status st = HITL_OK;
+    size_t n = 0;
+    if (o && o->labels) {
+        n = o->n_labels;
+        int given_numeric = 1;
+        for (size_t c = 0; c < n; c++) {
+            double v;
+            given_numeric &= parse_number(o->labels[c], &v);
+            for (size_t d = 0; d < c; d++)
+                if (strcmp(o->labels[c], o->labels[d]) == 0) {
+                    st = hitl_error_set(err, HITL_EINVAL, "class '%s' is listed twice",
+                                        o->labels[c]);
+                    goto done;
+                }
+        }
+        for (size_t i = 0; i < P; i++) {
+            map[i] = -1;
+            for (size_t c = 0; c < n && map[i] < 0; c++)
+                if (strcmp(k[i].name, o->labels[c]) == 0) map[i] = (int32_t)c;
+        }
+        /* the first unknown label, by line */
+        size_t bad = SIZE_MAX;
+        for (size_t i = 0; i < P; i++)
+            if (map[i] < 0 && (bad == SIZE_MAX || k[i].line < k[bad].line)) bad = i;
+        if (bad != SIZE_MAX) {
+            char list[200];
+            size_t len = 0;
+            for (size_t c = 0; c < n && len < sizeof(list) - 1; c++)
+                len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", c ? ", " : "",
+                                        o->labels[c]);
+            st = hitl_error_set(err, HITL_EDATA,
+                                "'%s' line %lld: label '%s' is not one of the classes (%s)", path,
+                                (long long)k[bad].line, k[bad].name, list);
+            goto done;
+        }
+        *numeric = given_numeric;
+        *names = calloc(n ? n : 1, sizeof(char *));
+        if (!*names) goto nomem;
+        for (size_t c = 0; c < n; c++) {
+            size_t len = strlen(o->labels[c]) + 1;
+            (*names)[c] = malloc(len);
+            if (!(*names)[c]) goto nomem;
+            memcpy((*names)[c], o->labels[c], len);
+        }
+        if (given_numeric) {
+            *values = malloc((n ? n : 1) * sizeof(double));
+            if (!*values) goto nomem;
+            for (size_t c = 0; c < n; c++)
+                parse_number(o->labels[c], &(*values)[c]);
+        }
+    } else if (all_numeric) {
+        qsort(k, P, sizeof(*k), cmp_label_value);
+        int64_t *first = malloc((P ? P : 1) * sizeof(int64_t));
+        *values = malloc((P ? P : 1) * sizeof(double));
+        if (!first || !*values) {
+            free(first);
+            goto nomem;
+        }
+        for (size_t i = 0; i < P; i++) {
+            if (i == 0 || k[i].value != k[i - 1].value) {
+                (*values)[n] = k[i].value;
+                first[n++] = (int64_t)k[i].prov;
+            }
+            map[k[i].prov] = (int32_t)(n - 1);
+        }
+        *names = copy_names(lm, first, n);
+        free(first);
+        if (!*names) goto nomem;
+        *numeric = 1;
+    } else {
+        qsort(k, P, sizeof(*k), cmp_label_name);
+        int64_t *ord = malloc((P ? P : 1) * sizeof(int64_t));
+        if (!ord) goto nomem;
+        for (size_t i = 0; i < P; i++) {
+            ord[i] = (int64_t)k[i].prov;
+            map[k[i].prov] = (int32_t)i;
+        }
+        n = P;
+        *names = copy_names(lm, ord, n);
+        free(ord);
+        if (!*names) goto nomem;
+        *numeric = 0;
+    }
+    int need_numeric = o && (o->level == HITL_LEVEL_INTERVAL || o->level == HITL_LEVEL_RATIO);
+    if (need_numeric && !*numeric) {
+        /* name the first label, by line, that is not a number */
+        const char *bad = NULL;
+        int64_t bad_line = INT64_MAX;
+        for (size_t i = 0; i < P; i++) {
+            double v;
+            const char *s = strmap_name(lm, i);
+            if (!parse_number(s, &v) && lm->line[i] < bad_line) {
+                bad = s;
+                bad_line = lm->line[i];
+            }
+        }
+        if (bad)
+            st = hitl_error_set(err, HITL_EDATA,
+                                "'%s' line %lld: label '%s' is not a number (the %s level needs "
+                                "numeric labels)",
+                                path, (long long)bad_line, bad, hitl_level_name(o->level));
+        else
+            st = hitl_error_set(err, HITL_EDATA,
+                                "'%s': the classes are not all numbers (the %s level needs "
+                                "numeric labels)",
+                                path, hitl_level_name(o->level));
+        goto done;
+    }
+    *n_out = n;
+    goto done;
+nomem:
+    st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+done:
+    if (st != HITL_OK) {
+        hitl_strings_free(*names, n);
+        *names = NULL;
+        free(*values);
+        *values = NULL;
+    }
+    free(k);
+    return st;
+}
+
+hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts *o,
+                                  hitl_ratings_file *out, hitl_error *err)
+{
+    if (!out) return hitl_error_set(err, HITL_EINVAL, "no output given");
+    memset(out, 0, sizeof(*out));
+    if (!path) return hitl_error_set(err, HITL_EINVAL, "no ratings file given");
+    if (o && o->labels && o->n_labels == 0)
+        return hitl_error_set(err, HITL_EINVAL, "empty class list");
+    csv c;
+    strmap items = {0}, anns = {0}, labs = {0};
+    growing g = {0};
+    int32_t *map = NULL;
+    double *values = NULL;
+    char **label_names = NULL;
+    size_t n_labels = 0;
+    int numeric = 0;
+    hitl_status st = csv_open(&c, path, err);
+    if (st != HITL_OK) return st;
+    static const char *const want[3] = {"item", "annotator", "label"};
+    size_t col[3];
+    if ((st = csv_header(&c, want, 3, col, err)) != HITL_OK) goto done;
+    size_t n_cols = c.n_fields;
+    for (;;) {
+        int got;
+        if ((st = csv_record(&c, &got, err)) != HITL_OK) goto done;
+        if (!got) break;
+        if (csv_blank(&c)) continue;
+        if (c.n_fields != n_cols) {
+            st = hitl_error_set(err, HITL_EDATA, "'%s' line %lld: %zu fields, the header has %zu",
+                                path, (long long)c.rec_line, c.n_fields, n_cols);
+            goto done;
+        }
+        int64_t idx[3];
+        strmap *maps[3] = {&items, &anns, &labs};
+        for (int f = 0; f < 3; f++) {
+            const char *v = csv_field(&c, col[f]);
+            if (!v[0]) {
+                st = hitl_error_set(err, HITL_EDATA, "'%s' line %lld: empty %s", path,
+                                    (long long)c.rec_line, want[f]);
+                goto done;
+            }
+            idx[f] = strmap_intern(maps[f], v, strlen(v), c.rec_line);
+            if (idx[f] < 0) {
+                st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory (or too many names)",
+                                    path);
+                goto done;
+            }
+        }
+        if (growing_push(&g, (int32_t)idx[0], (int32_t)idx[1], (int32_t)idx[2], c.rec_line)) {
+            st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
+            goto done;
+        }
+    }
+    if (g.n == 0) {
+        st = hitl_error_set(err, HITL_EDATA, "'%s': no ratings after the header", path);
+        goto done;
+    }
+    if (anns.n < 2) {
+        st = hitl_error_set(err, HITL_EDATA,
+                            "'%s': only one annotator ('%s'): agreement and aggregation need at "
+                            "least two",
+                            path, strmap_name(&anns, 0));
+        goto done;
+    }
+    map = malloc(labs.n * sizeof(int32_t));
+    if (!map) {
+        st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
+        goto done;
+    }
+    if ((st = order_labels(&labs, o, path, map, &label_names, &values, &n_labels, &numeric, err)) !=
+        HITL_OK)
+        goto done;
+    for (size_t i = 0; i < g.n; i++)
+        g.lab[i] = map[g.lab[i]];
+    hitl_error e2;
+    st = hitl_ratings_build(&out->table, items.n, anns.n, n_labels, g.item, g.ann, g.lab, g.n,
+                            numeric ? values : NULL, &e2);
+    if (st == HITL_EDATA && e2.row >= 0) { /* a duplicate (item, annotator): name both lines */
+        size_t k = (size_t)e2.row, first = k;
+        for (size_t i = 0; i < g.n && first == k; i++)
+            if (i != k && g.item[i] == g.item[k] && g.ann[i] == g.ann[k]) first = i;
+        st = hitl_error_set(err, HITL_EDATA,
+                            "'%s' line %lld: annotator '%s' rated item '%s' twice (also on line "
+                            "%lld)",
+                            path, (long long)g.line[k], strmap_name(&anns, (size_t)g.ann[k]),
+                            strmap_name(&items, (size_t)g.item[k]), (long long)g.line[first]);
+        goto done;
+    } else if (st != HITL_OK) {
+        if (err) *err = e2;
+        goto done;
+    }
+    out->n_items = items.n;
+    out->n_annotators = anns.n;
+    out->n_labels = n_labels;
+    out->numeric = numeric;
+    out->items = copy_names(&items, NULL, items.n);
+    out->annotators = copy_names(&anns, NULL, anns.n);
+    out->labels = label_names;
+    label_names = NULL;
+    if (!out->items || !out->annotators) {
+        st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
+        goto done;
+    }
+done:
+    csv_close(&c);
+    strmap_release(&items);
+    strmap_release(&anns);
+    strmap_release(&labs);
+    growing_release(&g);
+    free(map);
+    free(values);
+    hitl_strings_free(label_names, n_labels);
+    if (st != HITL_OK) hitl_ratings_file_release(out);
+    return st;
+}
+
+/* ---- final labels ---------------------------------------------------------------------------- */
+hitl_status hitl_final_labels_csv_read(const char *path, const hitl_ratings_file *f, int32_t *final,
+                                       hitl_error *err)
+{
+    if (!path || !f || !final) return hitl_error_set(err, HITL_EINVAL, "no final labels given");
+    for (size_t u = 0; u < f->n_items; u++)
+        final[u] = -1;
+    strmap items = {0};
+    for (size_t u = 0; u < f->n_items; u++)
+        if (strmap_intern(&items, f->items[u], strlen(f->items[u]), 0) != (int64_t)u) {
+            strmap_release(&items);
+            return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        }
+    csv c;
+    hitl_status st = csv_open(&c, path, err);
+    static const char *const want[2] = {"item", "label"};
+    size_t col[2];
+    if (st == HITL_OK) st = csv_header(&c, want, 2, col, err);
+    size_t n_cols = c.n_fields;
+    int64_t *seen = st == HITL_OK ? calloc(f->n_items ? f->n_items : 1, sizeof(int64_t)) : NULL;
+    if (st == HITL_OK && !seen) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    while (st == HITL_OK) {
+        int got;
+        if ((st = csv_record(&c, &got, err)) != HITL_OK || !got) break;
+        if (csv_blank(&c)) continue;
+        if (c.n_fields != n_cols) {
+            st = hitl_error_set(err, HITL_EDATA, "'%s' line %lld: %zu fields, the header has %zu",
+                                path, (long long)c.rec_line, c.n_fields, n_cols);
+            break;
+        }
+        const char *it = csv_field(&c, col[0]), *lb = csv_field(&c, col[1]);
+        /* an item not in the ratings gets an index past them: nothing to compare it with */
+        int64_t u = strmap_intern(&items, it, strlen(it), c.rec_line);
+        if (u < 0) {
+            st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+            break;
+        }
+        if ((size_t)u >= f->n_items) continue;
+        int64_t l = -1;
+        for (size_t k = 0; k < f->n_labels && l < 0; k++)
+            if (strcmp(f->labels[k], lb) == 0) l = (int64_t)k;
+        double v;
+        if (l < 0 && f->numeric && f->table.value && parse_number(lb, &v))
+            for (size_t k = 0; k < f->n_labels && l < 0; k++)
+                if (f->table.value[k] == v) l = (int64_t)k;
+        if (l < 0) {
+            st = hitl_error_set(err, HITL_EDATA,
+                                "'%s' line %lld: final label '%s' is not a label of the ratings",
+                                path, (long long)c.rec_line, lb);
+            break;
+        }
+        if (seen[u]) {
+            st = hitl_error_set(err, HITL_EDATA,
+                                "'%s' line %lld: item '%s' has two final labels (also on line "
+                                "%lld)",
+                                path, (long long)c.rec_line, it, (long long)seen[u]);
+            break;
+        }
+        seen[u] = c.rec_line;
+        final[u] = (int32_t)l;
+    }
+    free(seen);
+    csv_close(&c);
+    strmap_release(&items);
+    return st;
+}
+
+/* ---- aggregated labels out --------------------------------------------------------------------
+ */
+static int put_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) return fputs(s, f) < 0 ? -1 : 0;
+    if (fputc('"', f) == EOF) return -1;
+    for (; *s; s++)
+        if ((*s == '"' && fputc('"', f) == EOF) || fputc(*s, f) == EOF) return -1;
+    return fputc('"', f) == EOF ? -1 : 0;
+}
+
+static int put_number(FILE *f, double v)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.9g", v);
+    return fputs(buf, f) < 0 ? -1 : 0;
+}
+
+static const char *vote_status(int status)
+{
+    return status == HITL_VOTE_CLEAR ? "decided" : status == HITL_VOTE_TIE ? "tie" : "none";
+}
+
+hitl_status hitl_aggregate_csv_write(const char *path, const hitl_ratings_file *rf,
+                                     const hitl_vote *votes, const hitl_ds_result *ds,
+                                     hitl_error *err)
+{
+    if (!path || !rf || (!votes && !ds))
+        return hitl_error_set(err, HITL_EINVAL, "nothing to write");
+    FILE *f = fopen(path, "wb");
+    if (!f) return hitl_error_set(err, HITL_EIO, "cannot create '%s': %s", path, strerror(errno));
+    int bad = 0;
+    if (votes) {
+        bad |= fputs("item,label,status,votes,ratings\n", f) < 0;
+        for (size_t u = 0; u < rf->n_items && !bad; u++) {
+            const hitl_vote *v = &votes[u];
+            char num[64];
+            bad |= put_field(f, rf->items[u]) || fputc(',', f) == EOF;
+            if (v->label >= 0) bad |= put_field(f, rf->labels[v->label]);
+            snprintf(num, sizeof(num), ",%s,%d,%d\n", vote_status(v->status), v->votes, v->n);
+            bad |= fputs(num, f) < 0;
+        }
+    } else {
+        bad |= fputs("item,label,status,posterior,ratings", f) < 0;
+        for (size_t l = 0; l < rf->n_labels && !bad; l++) {
+            char name[64 + 8];
+            bad |= fputc(',', f) == EOF;
+            size_t len = strlen(rf->labels[l]);
+            if (len < 64) {
+                snprintf(name, sizeof(name), "p_%s", rf->labels[l]);
+                bad |= put_field(f, name);
+            } else {
+                bad |= fputs("p_", f) < 0 || put_field(f, rf->labels[l]);
+            }
+        }
+        bad |= fputc('\n', f) == EOF;
+        for (size_t u = 0; u < rf->n_items && !bad; u++) {
+            const double *p = ds->posterior + u * ds->n_labels;
+            int64_t n = rf->table.item_ptr[u + 1] - rf->table.item_ptr[u];
+            int32_t l = ds->label[u];
+            size_t best = 0;
+            for (size_t k = 1; k < ds->n_labels; k++)
+                if (p[k] > p[best]) best = k;
+            char num[64];
+            bad |= put_field(f, rf->items[u]) || fputc(',', f) == EOF;
+            if (l >= 0) bad |= put_field(f, rf->labels[l]);
+            snprintf(num, sizeof(num), ",%s,", n == 0 ? "none" : l >= 0 ? "decided" : "tie");
+            bad |= fputs(num, f) < 0 || put_number(f, p[best]);
+            snprintf(num, sizeof(num), ",%lld", (long long)n);
+            bad |= fputs(num, f) < 0;
+            for (size_t k = 0; k < ds->n_labels && !bad; k++)
+                bad |= fputc(',', f) == EOF || put_number(f, p[k]);
+            bad |= fputc('\n', f) == EOF;
+        }
+    }
+    if (fclose(f) != 0) bad = 1;
+    if (bad) return hitl_error_set(err, HITL_EIO, "cannot write '%s': %s", path, strerror(errno));
+    return HITL_OK;
+}
