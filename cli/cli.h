@@ -48,6 +48,9 @@ CLI_COMMAND int cmd_annotate(int argc, char **argv);
 CLI_COMMAND int cmd_agreement(int argc, char **argv);
 CLI_COMMAND int cmd_aggregate(int argc, char **argv);
 CLI_COMMAND int cmd_calibrate(int argc, char **argv);
+CLI_COMMAND int cmd_export(int argc, char **argv);
+CLI_COMMAND int cmd_import(int argc, char **argv);
+CLI_COMMAND int cmd_report(int argc, char **argv);
 
 /* Maps a library status to an exit code. */
 int cli_exit_code(hitl_status st);

@@ -369,7 +369,8 @@ hitl_status hitl_majority_vote(const hitl_ratings *r, hitl_vote *out, size_t *n_
                                hitl_error *err);
 
 typedef struct hitl_ds_opts {
-    double tol;       /* stop once no posterior moves by more than tol; 1e-6 when 0 */
+    double tol;       /* stop once the log-likelihood changes by <= tol x |itself|; 1e-6
+                         when 0 */
     int max_iter;     /* 1000 when 0 */
     double smoothing; /* pseudo-count added to every confusion cell and prior; 0.01 when 0,
                          none when negative */
@@ -384,7 +385,7 @@ typedef struct hitl_ds_result {
     double *prior;     /* [n_labels] */
     size_t n_ties;
     int iterations, converged; /* converged: stopped by tol, not by max_iter */
-    double max_change;         /* largest posterior change of the last iteration */
+    double max_change;         /* largest posterior change in the last iteration */
     double log_likelihood;     /* of the ratings under the final parameters */
     double tol, smoothing;     /* as used */
     int max_iter;

@@ -343,6 +343,182 @@ hitl_status hitl_aggregate_csv_write(const char *path, const hitl_ratings_file *
 hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **labels, size_t *n,
                              hitl_error *err);
 
+/* ---- final labels out of the store --------------------------------------------------------
+ * A cursor over the items that have a final label under a rule, in queue order, read in one
+ * snapshot with memory bounded by one item (Dawid-Skene alone holds the ratings table: 8 bytes
+ * per item and 20 per label, plus its posteriors).
+ *   adjudicated  items whose labels agreed or that an adjudicator decided (state final)
+ *   majority     those, and items with all their labels whose most voted label is unique (a tie
+ *                is never broken: it is counted and left out)
+ *   dawid-skene  items with all their labels (or a decision): a decision's label where an
+ *                adjudicator set one, else the argmax of Dawid & Skene's posterior, fitted on
+ *                every label in the store (ties left out and counted) */
+typedef enum {
+    HITL_FINAL_ADJUDICATED = 0,
+    HITL_FINAL_MAJORITY,
+    HITL_FINAL_DAWID_SKENE,
+    HITL_FINAL_COUNT
+} hitl_final_rule;
+
+/* "adjudicated", "majority", "dawid-skene"; the parser returns HITL_EINVAL for others. */
+const char *hitl_final_rule_name(hitl_final_rule r);
+hitl_status hitl_final_rule_parse(const char *name, hitl_final_rule *out);
+
+/* One item and its final label. Every pointer is borrowed from the cursor and valid until the
+ * next call; strings are NULL when the store has none. */
+typedef struct hitl_record {
+    const char *pool_id;
+    int64_t row;            /* the pool row it was queued from */
+    int32_t label;          /* the final label: a class index */
+    const char *final_kind; /* "agreed", "adjudicated", "override", "majority", "dawid-skene" */
+    const float *soft;      /* [n_classes] the share of the labels per class (dawid-skene: the
+                               posterior); one-hot on the final label for an item without labels */
+    int32_t n_labels;
+    double agreement;              /* share of the labels equal to the final one; NaN without */
+    const char *const *annotators; /* [n_labels], by name */
+    const int32_t *votes;          /* [n_labels] each annotator's label */
+    const char *const *voted_at;   /* [n_labels] ISO-8601 times */
+    const char *labelled_at;       /* the latest label's time */
+    const char *adjudicator, *justification, *decided_at; /* the latest decision, if any */
+    int blind;                                            /* queued as a blind random sample */
+    float score, p1;                                      /* at query time */
+    int32_t pred;                                         /* the model's class then, or -1 */
+    const char *method, *model, *batch, *route, *source;
+    const char *queued_at, *final_at;
+    const char *data; /* the display payload (JSON text) */
+} hitl_record;
+
+typedef struct hitl_records hitl_records;
+
+typedef struct hitl_records_counts {
+    int64_t records; /* returned so far */
+    int64_t ties;    /* left out: a tied vote or posterior */
+    int64_t pending; /* items with labels but no final label under the rule (at open) */
+    int ds_iterations, ds_converged; /* dawid-skene only */
+} hitl_records_counts;
+
+/* Opens the cursor in a read transaction: the store cannot be written through `st` until
+ * hitl_records_close(). ds may be NULL (defaults). Caller owns *out. */
+hitl_status hitl_records_open(hitl_store *st, hitl_final_rule rule, const hitl_ds_opts *ds,
+                              hitl_records **out, hitl_error *err);
+/* The next record in *rec (borrowed), or NULL at the end. */
+hitl_status hitl_records_next(hitl_records *rc, const hitl_record **rec, hitl_error *err);
+void hitl_records_counts_get(const hitl_records *rc, hitl_records_counts *out);
+/* Ends the read transaction; NULL is a no-op. */
+void hitl_records_close(hitl_records *rc);
+
+/* Every label in the store as a ratings table: items (those with labels, in queue order) by
+ * index, annotators sorted by name (*annotators: caller owns, hitl_strings_free()), labels the
+ * project's classes. Release r with hitl_ratings_release(). */
+hitl_status hitl_store_ratings_get(hitl_store *st, hitl_ratings *r, char ***annotators,
+                                   size_t *n_annotators, hitl_error *err);
+
+/* ---- exports ------------------------------------------------------------------------------
+ * One record per item with a final label (hdf5, jsonl, csv), or one Label Studio task per item
+ * still open for labelling (label-studio). The file appears whole or not at all (written
+ * beside it, then renamed), and the export is audited ("export": format, path, count). */
+typedef enum {
+    HITL_EXPORT_HDF5 = 0,
+    HITL_EXPORT_JSONL,
+    HITL_EXPORT_CSV,
+    HITL_EXPORT_LABEL_STUDIO,
+    HITL_EXPORT_COUNT
+} hitl_export_format;
+
+/* "hdf5", "jsonl", "csv", "label-studio"; the parser returns HITL_EINVAL for others. */
+const char *hitl_export_format_name(hitl_export_format f);
+hitl_status hitl_export_format_parse(const char *name, hitl_export_format *out);
+
+typedef struct hitl_export_opts {
+    hitl_export_format format;
+    const char *path;
+    hitl_final_rule final;
+    const hitl_ds_opts *ds;                    /* may be NULL */
+    const char *features_path, *features_dset; /* hdf5: copy these pool rows to /features */
+    /* label-studio: the control and object tag names of the labelling config ("choice",
+     * "text" when NULL) and whose tasks carry the model's guess as a prediction result
+     * (-1: the store's show-prediction setting; never on blind items) */
+    const char *from_name, *to_name;
+    int show_prediction;
+    const char *actor;
+} hitl_export_opts;
+
+typedef struct hitl_export_result {
+    hitl_records_counts counts; /* counts.records: records (or tasks) written */
+} hitl_export_result;
+
+/* HITL_EINVAL for bad options (features without hdf5), HITL_EIO for the output file,
+ * HITL_EDATA / HITL_ESHAPE when a pool row is outside the features dataset. */
+hitl_status hitl_store_export(hitl_store *st, const hitl_export_opts *o, hitl_export_result *res,
+                              hitl_error *err);
+
+/* ---- Label Studio import ------------------------------------------------------------------
+ * Reads Label Studio's JSON export (tasks with "annotations"), its JSON_MIN form (flat objects)
+ * or its CSV form (quoted or not), told apart by their content, and records each annotation as
+ * a label by its annotator ("completed_by": the email, else the user id as text), a cancelled
+ * one as a skip. Items are found by data.hitl_id. Each annotation is imported once: its key
+ * ("ls:<annotation id>@<item>", else a hash of item, annotator, choice and time) is kept, so
+ * importing a file again writes nothing. Unknown items, empty annotations, labels by an
+ * annotator who already labelled the item and labels for complete items are counted and
+ * reported, not written. One transaction: a malformed file (truncated JSON, a task without
+ * "data", an unknown or multiple choice) is HITL_EDATA naming the task index, nothing written. */
+typedef enum {
+    HITL_IMPORT_UNKNOWN_ITEM = 0,
+    HITL_IMPORT_DUPLICATE,
+    HITL_IMPORT_COMPLETE,
+    HITL_IMPORT_EMPTY
+} hitl_import_problem;
+
+/* Called for every annotation not written (already imported ones excepted); `task` is the
+ * 0-based task (JSON) or record (CSV) index. */
+typedef void (*hitl_import_problem_fn)(void *ctx, hitl_import_problem kind, int64_t task,
+                                       const char *message);
+
+typedef struct hitl_import_opts {
+    const char *path;
+    const char *from_name, *to_name; /* "choice" when NULL; to_name checked only when given */
+    const char *actor;
+    hitl_import_problem_fn problem; /* may be NULL */
+    void *problem_ctx;
+} hitl_import_opts;
+
+typedef struct hitl_import_result {
+    const char *form; /* "json", "json-min" or "csv" (static) */
+    int64_t tasks, annotations, labels, skips;
+    int64_t already_imported, unknown_items, duplicates, complete, empty;
+} hitl_import_result;
+
+hitl_status hitl_store_import_label_studio(hitl_store *st, const hitl_import_opts *o,
+                                           hitl_import_result *res, hitl_error *err);
+
+/* ---- report data ----------------------------------------------------------------------------
+ * Streams every queued item (for score histograms): a non-zero return from fn stops. */
+typedef struct hitl_item_brief {
+    const char *pool_id;
+    int blind;
+    float score, p1;
+    int32_t pred;
+    int state; /* 0 open, 1 awaiting adjudication, 2 final */
+    int32_t n_labels;
+    const char *method;
+} hitl_item_brief;
+typedef int (*hitl_item_fn)(void *ctx, const hitl_item_brief *it);
+hitl_status hitl_store_items_each(hitl_store *st, hitl_item_fn fn, void *ctx, hitl_error *err);
+
+/* Per annotator: labels, skips, and the mean seconds from lease (or Label Studio's lead time)
+ * to label over the labels that have one (NaN when none). Sorted by name. */
+typedef struct hitl_store_throughput {
+    char *name;
+    int64_t labels, skips, timed;
+    double mean_seconds;
+    char *first_at, *last_at; /* first and last label, ISO-8601, or NULL */
+} hitl_store_throughput;
+
+/* Caller owns *out; release with hitl_store_throughput_free(). */
+hitl_status hitl_store_throughput_get(hitl_store *st, hitl_store_throughput **out, size_t *n,
+                                      hitl_error *err);
+void hitl_store_throughput_free(hitl_store_throughput *v, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

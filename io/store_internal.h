@@ -54,6 +54,11 @@ void hitl__now_iso(char out[32]);
 double hitl__now(void);
 void hitl__time_iso(double t, char out[32]);
 
+/* After a label (from `hitl label` or an import): an item with all its labels becomes final
+ * when they agree, else waits for adjudication; audited. Inside the caller's transaction. */
+hitl_status hitl__store_settle(hitl_store *st, sqlite3_int64 item, const char *pool_id,
+                               hitl_error *err);
+
 /* Class index of `name` in the settings, -1 when unknown. */
 int hitl__store_class(const hitl_store *st, const char *name);
 

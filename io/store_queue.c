@@ -382,7 +382,8 @@ static hitl_status item_update(hitl_store *st, const char *sql, sqlite3_int64 it
 
 /* After a label: an item with all its labels becomes final when they agree, else waits for
  * adjudication. */
-static hitl_status settle(hitl_store *st, sqlite3_int64 item, const char *pool_id, hitl_error *err)
+hitl_status hitl__store_settle(hitl_store *st, sqlite3_int64 item, const char *pool_id,
+                               hitl_error *err)
 {
     sqlite3_stmt *q = hitl__store_prepare(
         st,
@@ -495,7 +496,7 @@ hitl_status hitl_store_label(hitl_store *st, const char *pool_id, const char *la
     if (leased_at > 0) json_object_set_new(payload, "seconds", json_real(now - leased_at));
     if ((r = hitl__audit_append(st, annotator, "human", "label", pool_id, payload, err)) != HITL_OK)
         goto fail;
-    if ((r = settle(st, v.id, pool_id, err)) != HITL_OK) goto fail;
+    if ((r = hitl__store_settle(st, v.id, pool_id, err)) != HITL_OK) goto fail;
     return hitl__store_commit(st, err);
 fail:
     if (r == HITL_OK) r = err ? err->status : HITL_EIO;

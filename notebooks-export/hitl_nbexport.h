@@ -1,7 +1,143 @@
-/* hitl notebooks-export: writes nbformat-4 .ipynb reports (jansson). Filled by the report issue. */
+/* hitl notebooks-export: the QA report as an nbformat 4.5 notebook that reads well unrun
+ * (markdown summary, tables, SVG charts drawn here) and retrains a baseline when run. Plain
+ * structs in, a file out: jansson and the engine only, no store or HDF5 access. */
 #ifndef HITL_NBEXPORT_H
 #define HITL_NBEXPORT_H
 
 #include "hitl_engine.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- streaming accumulators ------------------------------------------------------------------
+ * Bounded memory whatever the number of items: the report's numbers are gathered one item at a
+ * time. */
+
+/* Equal-width bins over [lo, hi]: bin b holds [lo + b w, lo + (b + 1) w), the last also hi.
+ * Values outside are counted in `below` / `above`, NaN in `nan`; none enters a bin. */
+typedef struct hitl_histogram {
+    double lo, hi;
+    size_t bins;
+    int64_t *count; /* [bins] */
+    int64_t n;      /* values in a bin */
+    int64_t below, above, nan;
+} hitl_histogram;
+
+/* Caller-allocated; HITL_EINVAL unless lo < hi (both finite) and bins >= 1. Release with
+ * hitl_histogram_release(). */
+hitl_status hitl_histogram_init(hitl_histogram *h, double lo, double hi, size_t bins,
+                                hitl_error *err);
+void hitl_histogram_add(hitl_histogram *h, double v);
+void hitl_histogram_release(hitl_histogram *h);
+
+/* Top-label calibration from (confidence, correct) pairs: the model's top probability p1 at
+ * query time and whether its class was the final label. Equal-width bins as the engine's
+ * calibration: bin b of B holds confidences in (b/B, (b+1)/B], bin 0 also 0. */
+typedef struct hitl_reliability {
+    size_t bins;
+    int64_t *count, *hits;       /* [bins] */
+    double *conf_sum;            /* [bins] */
+    int64_t n, correct, skipped; /* skipped: confidence NaN or outside [0, 1] */
+    double brier_sum;            /* sum of (p1 - correct)^2 */
+} hitl_reliability;
+
+typedef struct hitl_reliability_summary {
+    int64_t n;
+    double accuracy;           /* NaN when n = 0 */
+    hitl_interval accuracy_ci; /* Wilson score, 95% */
+    double ece;                /* sum over bins of n_b / n |accuracy_b - confidence_b| */
+    double mce;                /* the largest such gap over non-empty bins */
+    double brier;              /* top-label Brier score: mean (p1 - correct)^2 */
+    double confidence;         /* mean p1 */
+} hitl_reliability_summary;
+
+/* Caller-allocated; HITL_EINVAL for 0 bins. Release with hitl_reliability_release(). */
+hitl_status hitl_reliability_init(hitl_reliability *r, size_t bins, hitl_error *err);
+void hitl_reliability_add(hitl_reliability *r, double confidence, int correct);
+void hitl_reliability_summarize(const hitl_reliability *r, hitl_reliability_summary *out);
+void hitl_reliability_release(hitl_reliability *r);
+
+/* ---- SVG charts -------------------------------------------------------------------------------
+ * Each writes a standalone SVG document (caller owns *svg; free()). Names are escaped for XML.
+ * HITL_EINVAL for missing or inconsistent inputs, HITL_ENOMEM. */
+
+/* Reliability diagram: accuracy per confidence bin against the diagonal. */
+hitl_status hitl_svg_reliability(const hitl_reliability *r, const char *title, char **svg,
+                                 hitl_error *err);
+/* Overlaid histograms (each as shares of its own total) of n series sharing lo, hi and bins;
+ * series with no values are left out of the plot but kept in the legend as "(none)". */
+hitl_status hitl_svg_histograms(const hitl_histogram *const *h, const char *const *names, size_t n,
+                                const char *title, const char *xlabel, char **svg, hitl_error *err);
+/* A square heatmap of v[n, n] in [0, 1] (NaN: no data, drawn grey) with names on both axes. */
+hitl_status hitl_svg_heatmap(const double *v, size_t n, const char *const *names, const char *title,
+                             char **svg, hitl_error *err);
+/* A count matrix m[rows = truth, cols = prediction] of c classes, shaded by row share. */
+hitl_status hitl_svg_confusion(const int64_t *m, size_t c, const char *const *names,
+                               const char *title, const char *row_label, const char *col_label,
+                               char **svg, hitl_error *err);
+/* Horizontal bars: a[i] (and, stacked after it, b[i] when b is not NULL) per name. */
+hitl_status hitl_svg_bars(const double *a, const double *b, const char *const *names, size_t n,
+                          const char *title, const char *a_name, const char *b_name, char **svg,
+                          hitl_error *err);
+
+/* ---- the report -------------------------------------------------------------------------------
+ * Everything the notebook shows; every pointer borrowed. Optional parts are NULL (or 0). */
+typedef struct hitl_report_batch {
+    const char *name;
+    int64_t queued, complete, blind;
+} hitl_report_batch;
+
+typedef struct hitl_report_annotator {
+    const char *name;
+    int64_t labels, skips;
+    double mean_seconds;   /* per label; NaN when unknown */
+    int64_t scored, agree; /* labels on items with a final label, and those equal to it */
+} hitl_report_annotator;
+
+typedef struct hitl_report_actor {
+    const char *name;
+    int64_t decisions, overrides;
+    double rate;
+} hitl_report_actor;
+
+typedef struct hitl_report {
+    const char *title, *store_path, *generated_at, *version;
+    const char *const *classes;
+    size_t n_classes;
+    /* progress */
+    int64_t items_queued, items_complete, awaiting_adjudication, queue_depth, labels, skips, leases;
+    const hitl_report_batch *batches;
+    size_t n_batches;
+    const hitl_report_annotator *annotators;
+    size_t n_annotators;
+    const hitl_report_actor *actors;
+    size_t n_actors;
+    double override_alert; /* an actor's override rate above this is an alert (0.3) */
+    /* agreement: NULL with a note saying why when it cannot be computed */
+    const hitl_agreement *agreement;
+    const char *const *agreement_names; /* [agreement->n_annotators] */
+    const char *agreement_note;
+    /* calibration of the model on the blind items (may be NULL) */
+    const hitl_reliability *calibration;
+    /* model prediction (cols) vs final label (rows), [n_classes^2], over the final items */
+    const int64_t *confusion;
+    /* scores at query time, all with the same range and bins; pool may be NULL */
+    const hitl_histogram *scores_uncertain, *scores_blind, *scores_pool;
+    const char *method;
+    /* the HDF5 export the code cells read, as the notebook opens it (next to it) */
+    const char *export_path, *export_command, *final_rule;
+    int export_has_features;
+    int64_t exported, ties, pending;
+} hitl_report;
+
+/* The notebook as JSON text (caller owns *text; free()). HITL_EINVAL for a report without
+ * classes or export path, HITL_ENOMEM. */
+hitl_status hitl_report_notebook(const hitl_report *r, char **text, hitl_error *err);
+/* Writes the notebook to `path` (HITL_EIO when it cannot be written). */
+hitl_status hitl_report_write(const hitl_report *r, const char *path, hitl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 #endif /* HITL_NBEXPORT_H */

@@ -3,7 +3,7 @@
 # Sourced by tools/demo.sh and tools/test.sh; safe to run again (does nothing when all are there).
 HITL_PACKAGES="build-essential cmake pkg-config libopenblas-dev libhdf5-dev libsqlite3-dev
   libjansson-dev check libssl-dev sqlite3 python3 python3-numpy python3-h5py python3-scipy
-  python3-sklearn python3-statsmodels python3-nltk"
+  python3-sklearn python3-statsmodels python3-nltk python3-nbformat jupyter-nbconvert python3-ipykernel"
 
 hitl_install_deps() {
     missing=""

@@ -1,0 +1,143 @@
+/* hitl import: annotations made in Label Studio back into the store as labels (cancelled ones
+ * as skips), idempotently and in one transaction; what cannot be written is reported. */
+#include <string.h>
+
+#include "cli.h"
+
+#define MAX_REPORTED 20
+
+static const char usage_text[] =
+    "usage: hitl import DB --format label-studio FILE [--from-name choice] [--to-name NAME]\n"
+    "                  [--actor NAME] [--json]\n"
+    "\n"
+    "Reads Label Studio's JSON export (tasks with \"annotations\"), its JSON_MIN form or its\n"
+    "CSV form, finds each task's item by data.hitl_id (as `hitl export --format label-studio`\n"
+    "writes it) and records each annotation as a label by its annotator (the email, else the\n"
+    "user id), a cancelled one as a skip. Each annotation is imported once: importing the same\n"
+    "file again writes nothing. Items not in the project, empty annotations, a second label\n"
+    "by the same annotator and labels for items that already have theirs are counted and\n"
+    "reported (the first 20 on stderr), never written. A malformed file (truncated JSON, a\n"
+    "task without data, an unknown or multiple choice) is an error naming the task index\n"
+    "(exit 3) and nothing is written.\n"
+    "  --from-name NAME  the Choices tag's name in the labelling config (default choice)\n"
+    "  --to-name NAME    also require the result's to_name to be NAME\n"
+    "JSON keys: form, tasks, annotations, labels, skips, already_imported, unknown_items,\n"
+    "duplicates, complete, empty, problems [{task, kind, message}] (the first 100).\n";
+
+enum { O_FORMAT = 256, O_FROM, O_TO, O_ACTOR, O_JSON, O_HELP };
+
+/* Problems are kept and shown once the import succeeded: a failed import wrote nothing, so
+ * its problems would mislead. */
+typedef struct reporter {
+    int json;
+    int64_t n;
+    json_t *list; /* the first 100, as JSON, or the first MAX_REPORTED messages */
+} reporter;
+
+static void on_problem(void *ctx, hitl_import_problem kind, int64_t task, const char *message)
+{
+    static const char *const kinds[] = {"unknown_item", "duplicate", "complete", "empty"};
+    reporter *r = ctx;
+    r->n++;
+    if (r->json && r->n <= 100)
+        json_array_append_new(r->list, json_pack("{s:I, s:s, s:s}", "task", (json_int_t)task,
+                                                 "kind", kinds[kind], "message", message));
+    else if (!r->json && r->n <= MAX_REPORTED)
+        json_array_append_new(r->list, json_string(message));
+}
+
+int cmd_import(int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, O_FORMAT},
+                                         {"from-name", required_argument, NULL, O_FROM},
+                                         {"to-name", required_argument, NULL, O_TO},
+                                         {"actor", required_argument, NULL, O_ACTOR},
+                                         {"json", no_argument, NULL, O_JSON},
+                                         {"help", no_argument, NULL, O_HELP},
+                                         {NULL, 0, NULL, 0}};
+    const char *cmd = "import";
+    hitl_import_opts o = {0};
+    const char *actor = NULL, *format = NULL;
+    reporter rep = {0};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_FORMAT:
+            format = optarg;
+            break;
+        case O_FROM:
+            o.from_name = optarg;
+            break;
+        case O_TO:
+            o.to_name = optarg;
+            break;
+        case O_ACTOR:
+            actor = optarg;
+            break;
+        case O_JSON:
+            rep.json = 1;
+            break;
+        case O_HELP:
+        case 'h':
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 2) return cli_usage_error(cmd, "give a database path and a file");
+    if (!format) return cli_usage_error(cmd, "--format is required (label-studio)");
+    if (strcmp(format, "label-studio") != 0)
+        return cli_usage_error(cmd, "unknown format '%s' (label-studio)", format);
+    if (o.from_name && !o.from_name[0]) return cli_usage_error(cmd, "empty --from-name");
+    hitl_store *st;
+    int rc = cli_open_store(cmd, argv[optind], &st);
+    if (rc >= 0) return rc;
+    o.path = argv[optind + 1];
+    o.actor = cli_actor(actor);
+    o.problem = on_problem;
+    o.problem_ctx = &rep;
+    rep.list = json_array();
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_import_result res;
+    hitl_status s = hitl_store_import_label_studio(st, &o, &res, &err);
+    hitl_store_close(st);
+    if (s != HITL_OK) {
+        json_decref(rep.list);
+        return cli_fail(cmd, s, &err);
+    }
+    if (rep.json) {
+        json_t *j =
+            json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "form",
+                      res.form ? res.form : "json", "tasks", (json_int_t)res.tasks, "annotations",
+                      (json_int_t)res.annotations, "labels", (json_int_t)res.labels, "skips",
+                      (json_int_t)res.skips, "already_imported", (json_int_t)res.already_imported,
+                      "unknown_items", (json_int_t)res.unknown_items, "duplicates",
+                      (json_int_t)res.duplicates, "complete", (json_int_t)res.complete, "empty",
+                      (json_int_t)res.empty, "problems", rep.list);
+        cli_print_json(j);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < json_array_size(rep.list); i++)
+        fprintf(stderr, "hitl import: %s\n", json_string_value(json_array_get(rep.list, i)));
+    json_decref(rep.list);
+    if (rep.n > MAX_REPORTED)
+        fprintf(stderr, "hitl import: ... and %lld more not written\n",
+                (long long)(rep.n - MAX_REPORTED));
+    printf("imported %lld labels and %lld skips from %lld tasks (%lld annotations, Label Studio "
+           "%s)\n",
+           (long long)res.labels, (long long)res.skips, (long long)res.tasks,
+           (long long)res.annotations, res.form ? res.form : "json");
+    if (res.already_imported)
+        printf("%lld annotations were imported before (nothing written for them)\n",
+               (long long)res.already_imported);
+    if (res.unknown_items + res.duplicates + res.complete + res.empty)
+        printf("not written: %lld for items not in the project, %lld duplicates, %lld for items "
+               "already complete, %lld without a choice\n",
+               (long long)res.unknown_items, (long long)res.duplicates, (long long)res.complete,
+               (long long)res.empty);
+    return CLI_EXIT_OK;
+}

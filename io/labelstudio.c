@@ -1,0 +1,517 @@
+/* Label Studio interchange: tasks for the items still open (payload plus our stable id inside
+ * "data", the model's confidence as the prediction score), and a reader for the three export
+ * forms Label Studio writes, streamed one task at a time so memory is one task. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export_internal.h"
+#include "text_internal.h"
+#include "hitl_banned.h"
+
+#define IO_BUFFER ((size_t)1 << 20)
+
+/* ---- export ------------------------------------------------------------------------------ */
+
+hitl_status hitl__labelstudio_write(hitl_store *st, const hitl__export_ctx *ctx,
+                                    const hitl_export_opts *o, int64_t *n, hitl_error *err)
+{
+    *n = 0;
+    const char *from = o->from_name ? o->from_name : "choice";
+    const char *to = o->to_name ? o->to_name : "text";
+    int show = o->show_prediction >= 0 ? o->show_prediction : (int)st->settings.show_prediction;
+    FILE *f = fopen(ctx->path, "wb");
+    if (!f)
+        return hitl_error_set(err, HITL_EIO, "cannot write '%s': %s", ctx->name, strerror(errno));
+    char *iobuf = malloc(IO_BUFFER);
+    if (iobuf) setvbuf(f, iobuf, _IOFBF, IO_BUFFER);
+    sqlite3_stmt *q = hitl__store_prepare(st,
+                                          "SELECT pool_id, data, pred, p1, reason, model, method"
+                                          " FROM items WHERE state = 0 ORDER BY id",
+                                          err);
+    hitl_status s = q ? HITL_OK : (err ? err->status : HITL_EIO);
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = SQLITE_DONE;
+    if (s == HITL_OK && fputs("[", f) == EOF) s = HITL_EIO;
+    while (s == HITL_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(q, 0);
+        const char *data = (const char *)sqlite3_column_text(q, 1);
+        int pred = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 2);
+        int blind = sqlite3_column_int(q, 4) == HITL_REASON_BLIND;
+        const char *model = (const char *)sqlite3_column_text(q, 5);
+        const char *method = (const char *)sqlite3_column_text(q, 6);
+        json_t *d = data ? json_loads(data, 0, NULL) : NULL;
+        if (!json_is_object(d)) {
+            json_decref(d);
+            d = json_object();
+        }
+        json_object_set_new(d, "hitl_id", json_string(id));
+        char version[256];
+        snprintf(version, sizeof(version), "%s%s", model ? "" : "hitl-",
+                 model    ? model
+                 : method ? method
+                          : "model");
+        json_t *result = json_array();
+        /* the guess is a pre-annotation annotators see: only where the project shows it, and
+         * never on a blind item */
+        if (show != HITL_SHOW_NEVER && !blind && pred >= 0 && (size_t)pred < ctx->n_classes)
+            json_array_append_new(result, json_pack("{s:s, s:s, s:s, s:{s:[s]}}", "from_name", from,
+                                                    "to_name", to, "type", "choices", "value",
+                                                    "choices", ctx->classes[pred]));
+        json_t *pr = json_pack("{s:s, s:f, s:o}", "model_version", version, "score",
+                               sqlite3_column_double(q, 3), "result", result);
+        json_t *task = json_pack("{s:o, s:[o]}", "data", d, "predictions", pr);
+        if (!task) {
+            s = hitl_error_set(err, HITL_EDATA, "item '%s': cannot be written as JSON", id);
+            break;
+        }
+        size_t len = json_dumpb(task, buf, cap, JSON_COMPACT | JSON_REAL_PRECISION(9));
+        if (len > cap) {
+            char *p = realloc(buf, cap = len * 2);
+            if (!p) {
+                json_decref(task);
+                s = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+                break;
+            }
+            buf = p;
+            len = json_dumpb(task, buf, cap, JSON_COMPACT | JSON_REAL_PRECISION(9));
+        }
+        json_decref(task);
+        if (fputs(*n ? ",\n" : "\n", f) == EOF || fwrite(buf, 1, len, f) != len) s = HITL_EIO;
+        (*n)++;
+    }
+    if (s == HITL_OK && rc != SQLITE_DONE) s = hitl__store_sqlerr(st, rc, err, "cannot read items");
+    hitl__store_finish(st, q);
+    free(buf);
+    if (s == HITL_OK && fputs("\n]\n", f) == EOF) s = HITL_EIO;
+    int bad = fclose(f) != 0;
+    free(iobuf);
+    if (s == HITL_OK && bad) s = HITL_EIO;
+    if (s == HITL_EIO && (!err || err->status != HITL_EIO || !err->msg[0]))
+        hitl_error_set(err, HITL_EIO, "cannot write '%s': %s", ctx->name, strerror(errno));
+    return s;
+}
+
+/* ---- reading: shared ----------------------------------------------------------------------- */
+
+typedef struct reader {
+    const char *path, *from, *to;
+    hitl__ls_fn fn;
+    void *ctx;
+    char where[96], id_buf[64], ann_buf[64], who_buf[64];
+} reader;
+
+/* A JSON string or integer as text (NULL otherwise); integers are printed into buf. */
+static const char *id_text(json_t *v, char *buf, size_t cap)
+{
+    if (json_is_string(v)) return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    return NULL;
+}
+
+/* completed_by / annotator: an email, a user id, or an object with either. */
+static const char *annotator_text(json_t *v, char *buf, size_t cap)
+{
+    if (json_is_object(v)) {
+        json_t *email = json_object_get(v, "email");
+        if (json_is_string(email) && json_string_length(email)) return json_string_value(email);
+        v = json_object_get(v, "id");
+    }
+    const char *s = id_text(v, buf, cap);
+    return s && *s ? s : "unknown";
+}
+
+static int truthy(json_t *v)
+{
+    return json_is_true(v) || (json_is_integer(v) && json_integer_value(v) != 0);
+}
+
+/* Collects the choices in `v`: a string, a {"choices": [...]} object or a list of either.
+ * Returns the count (the first in *choice) or -1 when v has another shape. */
+static int collect_choices(json_t *v, const char **choice)
+{
+    if (json_is_string(v)) {
+        *choice = json_string_value(v);
+        return 1;
+    }
+    if (json_is_object(v)) v = json_object_get(v, "choices");
+    if (!json_is_array(v)) return -1;
+    int n = 0;
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        const char *c = NULL;
+        int k = json_is_string(e) ? (c = json_string_value(e), 1) : collect_choices(e, &c);
+        if (k < 0) return -1;
+        if (k > 0 && n == 0) *choice = c;
+        n += k;
+    }
+    return n;
+}
+
+static hitl_status too_many(reader *rd, const char *ann, int n, hitl_error *err)
+{
+    return hitl_error_set(err, HITL_EDATA,
+                          "'%s': %s: annotation %s has %d choices for '%s' (hitl takes one label "
+                          "per item)",
+                          rd->path, rd->where, ann ? ann : "?", n, rd->from);
+}
+
+/* ---- reading: JSON (full and JSON_MIN) --------------------------------------------------- */
+
+typedef struct stream {
+    FILE *f;
+    char *buf;
+    size_t len, pos, cap;
+    int eof;
+} stream;
+
+/* Keeps [keep, len) and reads more after it, growing the buffer when full. -1 on a read error
+ * or no memory; *keep is moved with the data. */
+static int refill(stream *s, size_t *keep)
+{
+    if (s->eof) return 0;
+    if (*keep > 0) {
+        memmove(s->buf, s->buf + *keep, s->len - *keep);
+        s->len -= *keep;
+        s->pos -= *keep;
+        *keep = 0;
+    }
+    if (s->len == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : IO_BUFFER;
+        char *p = realloc(s->buf, cap);
+        if (!p) return -1;
+        s->buf = p;
+        s->cap = cap;
+    }
+    size_t got = fread(s->buf + s->len, 1, s->cap - s->len, s->f);
+    s->len += got;
+    if (got == 0) {
+        if (ferror(s->f)) return -1;
+        s->eof = 1;
+    }
+    return 0;
+}
+
+/* The next byte that is not white space, consumed, or EOF. */
+static int next_char(stream *s, hitl_status *st)
+{
+    for (;;) {
+        while (s->pos < s->len) {
+            char c = s->buf[s->pos++];
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return (unsigned char)c;
+        }
+        if (s->eof) return EOF;
+        size_t keep = s->pos;
+        if (refill(s, &keep)) {
+            *st = HITL_EIO;
+            return EOF;
+        }
+    }
+}
+
+/* Finds the end of the object starting at s->pos ('{'): leaves s->pos past it. Returns 0, 1
+ * when the input ends inside it, -1 on a read error. */
+static int scan_object(stream *s, size_t *start)
+{
+    *start = s->pos;
+    int depth = 0, in_str = 0, esc = 0;
+    size_t i = s->pos;
+    for (;;) {
+        for (; i < s->len; i++) {
+            char c = s->buf[i];
+            if (in_str) {
+                if (esc)
+                    esc = 0;
+                else if (c == '\\')
+                    esc = 1;
+                else if (c == '"')
+                    in_str = 0;
+            } else if (c == '"') {
+                in_str = 1;
+            } else if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (--depth == 0) {
+                    s->pos = i + 1;
+                    return 0;
+                }
+            }
+        }
+        if (s->eof) return 1;
+        size_t off = i - *start;
+        if (refill(s, start)) return -1;
+        i = *start + off;
+    }
+}
+
+static hitl_status full_task(reader *rd, json_t *task, int64_t index, hitl_error *err)
+{
+    json_t *data = json_object_get(task, "data");
+    if (!json_is_object(data))
+        return hitl_error_set(err, HITL_EDATA, "'%s': %s has no \"data\" object", rd->path,
+                              rd->where);
+    hitl__ls_annotation a = {.task = index, .where = rd->where};
+    a.hitl_id = id_text(json_object_get(data, "hitl_id"), rd->id_buf, sizeof(rd->id_buf));
+    json_t *anns = json_object_get(task, "annotations");
+    if (!anns) anns = json_object_get(task, "completions"); /* before Label Studio 1.0 */
+    if (!anns || json_is_null(anns)) return HITL_OK;
+    if (!json_is_array(anns))
+        return hitl_error_set(err, HITL_EDATA, "'%s': %s: \"annotations\" is not a list", rd->path,
+                              rd->where);
+    for (size_t j = 0; j < json_array_size(anns); j++) {
+        json_t *an = json_array_get(anns, j);
+        if (!json_is_object(an))
+            return hitl_error_set(err, HITL_EDATA, "'%s': %s: annotation %zu is not an object",
+                                  rd->path, rd->where, j);
+        a.annotation = id_text(json_object_get(an, "id"), rd->ann_buf, sizeof(rd->ann_buf));
+        a.annotator =
+            annotator_text(json_object_get(an, "completed_by"), rd->who_buf, sizeof(rd->who_buf));
+        a.cancelled =
+            truthy(json_object_get(an, "was_cancelled")) || truthy(json_object_get(an, "skipped"));
+        json_t *ca = json_object_get(an, "created_at");
+        a.created_at = json_is_string(ca) ? json_string_value(ca) : NULL;
+        json_t *lt = json_object_get(an, "lead_time");
+        a.lead_time = json_is_number(lt) ? json_number_value(lt) : NAN;
+        a.choice = NULL;
+        int n = 0;
+        json_t *result = json_object_get(an, "result");
+        for (size_t k = 0; json_is_array(result) && k < json_array_size(result); k++) {
+            json_t *r = json_array_get(result, k);
+            json_t *fn = json_object_get(r, "from_name"), *tn = json_object_get(r, "to_name");
+            if (!json_is_string(fn) || strcmp(json_string_value(fn), rd->from) != 0) continue;
+            if (rd->to && (!json_is_string(tn) || strcmp(json_string_value(tn), rd->to) != 0))
+                continue;
+            const char *c = NULL;
+            int got = collect_choices(json_object_get(json_object_get(r, "value"), "choices"), &c);
+            if (got > 0 && n == 0) a.choice = c;
+            n += got > 0 ? got : 0;
+        }
+        if (n > 1) return too_many(rd, a.annotation, n, err);
+        hitl_status s = rd->fn(rd->ctx, &a, err);
+        if (s != HITL_OK) return s;
+    }
+    return HITL_OK;
+}
+
+static hitl_status min_task(reader *rd, json_t *rec, int64_t index, hitl_error *err)
+{
+    hitl__ls_annotation a = {.task = index, .where = rd->where};
+    a.hitl_id = id_text(json_object_get(rec, "hitl_id"), rd->id_buf, sizeof(rd->id_buf));
+    a.annotation = id_text(json_object_get(rec, "annotation_id"), rd->ann_buf, sizeof(rd->ann_buf));
+    a.annotator =
+        annotator_text(json_object_get(rec, "annotator"), rd->who_buf, sizeof(rd->who_buf));
+    a.cancelled = truthy(json_object_get(rec, "was_cancelled"));
+    json_t *ca = json_object_get(rec, "created_at");
+    a.created_at = json_is_string(ca) ? json_string_value(ca) : NULL;
+    json_t *lt = json_object_get(rec, "lead_time");
+    a.lead_time = json_is_number(lt) ? json_number_value(lt) : NAN;
+    json_t *v = json_object_get(rec, rd->from);
+    if (v && !json_is_null(v)) {
+        int n = collect_choices(v, &a.choice);
+        if (n < 0)
+            return hitl_error_set(err, HITL_EDATA, "'%s': %s: '%s' holds no choice", rd->path,
+                                  rd->where, rd->from);
+        if (n > 1) return too_many(rd, a.annotation, n, err);
+        if (n == 0) a.choice = NULL;
+    }
+    return rd->fn(rd->ctx, &a, err);
+}
+
+static hitl_status read_json(reader *rd, FILE *f, const char **form, int64_t *tasks,
+                             hitl_error *err)
+{
+    stream s = {.f = f};
+    hitl_status st = HITL_OK;
+    int is_full = -1;
+    int c = next_char(&s, &st);
+    if (c != '[') {
+        free(s.buf);
+        if (st != HITL_OK) return hitl_error_set(err, HITL_EIO, "cannot read '%s'", rd->path);
+        return hitl_error_set(err, HITL_EDATA,
+                              "'%s': not a Label Studio export (want a JSON list of tasks)",
+                              rd->path);
+    }
+    int64_t index = 0;
+    for (;;) {
+        snprintf(rd->where, sizeof(rd->where), "task %lld", (long long)index);
+        c = next_char(&s, &st);
+        if (c == ']' && index == 0) break;
+        if (c == EOF) {
+            st = st != HITL_OK
+                     ? hitl_error_set(err, HITL_EIO, "cannot read '%s'", rd->path)
+                     : hitl_error_set(err, HITL_EDATA,
+                                      "'%s': %s: the file ends where a task should be (truncated "
+                                      "JSON?)",
+                                      rd->path, rd->where);
+            break;
+        }
+        if (c != '{') {
+            st = hitl_error_set(err, HITL_EDATA, "'%s': %s is not a JSON object", rd->path,
+                                rd->where);
+            break;
+        }
+        s.pos--; /* back to the '{' */
+        size_t start;
+        int r = scan_object(&s, &start);
+        if (r != 0) {
+            st = r < 0 ? hitl_error_set(err, HITL_EIO, "cannot read '%s'", rd->path)
+                       : hitl_error_set(err, HITL_EDATA,
+                                        "'%s': %s: the file ends inside the task (truncated JSON)",
+                                        rd->path, rd->where);
+            break;
+        }
+        json_error_t je;
+        json_t *task = json_loadb(s.buf + start, s.pos - start, 0, &je);
+        if (!task) {
+            st = hitl_error_set(err, HITL_EDATA, "'%s': %s: bad JSON: %s", rd->path, rd->where,
+                                je.text);
+            break;
+        }
+        if (is_full < 0) {
+            is_full = json_object_get(task, "data") || json_object_get(task, "annotations") ||
+                      json_object_get(task, "completions");
+            *form = is_full ? "json" : "json-min";
+        }
+        st = is_full ? full_task(rd, task, index, err) : min_task(rd, task, index, err);
+        json_decref(task);
+        if (st != HITL_OK) break;
+        index++;
+        c = next_char(&s, &st);
+        if (c == ',') continue;
+        if (c == ']') break;
+        st = c == EOF && st == HITL_OK
+                 ? hitl_error_set(err, HITL_EDATA,
+                                  "'%s': the file ends after task %lld (truncated JSON: no ']')",
+                                  rd->path, (long long)(index - 1))
+             : c == EOF ? hitl_error_set(err, HITL_EIO, "cannot read '%s'", rd->path)
+                        : hitl_error_set(err, HITL_EDATA,
+                                         "'%s': after task %lld: want ',' or ']', got '%c'",
+                                         rd->path, (long long)(index - 1), c);
+        break;
+    }
+    if (st == HITL_OK && (c = next_char(&s, &st)) != EOF)
+        st = hitl_error_set(err, HITL_EDATA, "'%s': text after the list of tasks", rd->path);
+    if (!*form) *form = "json";
+    *tasks = index;
+    free(s.buf);
+    return st;
+}
+
+/* ---- reading: CSV ------------------------------------------------------------------------ */
+
+static hitl_status read_csv(reader *rd, const char **form, int64_t *tasks, hitl_error *err)
+{
+    *form = "csv";
+    hitl__csv_reader r;
+    hitl_status st = hitl__csv_open(&r, rd->path, err);
+    if (st != HITL_OK) return st;
+    int got;
+    enum { C_ID, C_FROM, C_WHO, C_ANN, C_AT, C_LEAD, C_CANCEL, C_N };
+    const char *names[C_N] = {"hitl_id",    "",          "annotator",    "annotation_id",
+                              "created_at", "lead_time", "was_cancelled"};
+    names[C_FROM] = rd->from;
+    long col[C_N];
+    for (int i = 0; i < C_N; i++)
+        col[i] = -1;
+    if ((st = hitl__csv_next(&r, &got, err)) != HITL_OK) goto done;
+    if (!got) {
+        st = hitl_error_set(err, HITL_EDATA, "'%s': empty file", rd->path);
+        goto done;
+    }
+    for (size_t j = 0; j < r.n_fields; j++)
+        for (int i = 0; i < C_N; i++)
+            if (col[i] < 0 && strcmp(hitl__csv_get(&r, j), names[i]) == 0) col[i] = (long)j;
+    for (int i = 0; i < 2; i++)
+        if (col[i] < 0) {
+            st = hitl_error_set(err, HITL_EDATA, "'%s': line 1: no '%s' column%s", rd->path,
+                                names[i], i == C_FROM ? " (see --from-name)" : "");
+            goto done;
+        }
+    int64_t index = 0;
+    while ((st = hitl__csv_next(&r, &got, err)) == HITL_OK && got) {
+        if (r.n_fields == 1 && !hitl__csv_get(&r, 0)[0]) continue; /* a blank line */
+        snprintf(rd->where, sizeof(rd->where), "line %lld (record %lld)", (long long)r.record_line,
+                 (long long)index);
+        hitl__ls_annotation a = {.task = index, .where = rd->where, .lead_time = NAN};
+#define FIELD(i) (col[i] >= 0 ? hitl__csv_get(&r, (size_t)col[i]) : "")
+        a.hitl_id = *FIELD(C_ID) ? FIELD(C_ID) : NULL;
+        a.annotator = *FIELD(C_WHO) ? FIELD(C_WHO) : "unknown";
+        a.annotation = *FIELD(C_ANN) ? FIELD(C_ANN) : NULL;
+        a.created_at = *FIELD(C_AT) ? FIELD(C_AT) : NULL;
+        const char *cancel = FIELD(C_CANCEL);
+        a.cancelled =
+            strcmp(cancel, "True") == 0 || strcmp(cancel, "true") == 0 || strcmp(cancel, "1") == 0;
+        char *end;
+        double lt = strtod(FIELD(C_LEAD), &end);
+        if (*FIELD(C_LEAD) && !*end) a.lead_time = lt;
+        const char *v = FIELD(C_FROM);
+        json_t *j = NULL;
+        if (*v == '{' || *v == '[') { /* several choices: Label Studio writes them as JSON */
+            if (!(j = json_loads(v, 0, NULL))) {
+                st = hitl_error_set(err, HITL_EDATA, "'%s': %s: bad JSON in '%s'", rd->path,
+                                    rd->where, rd->from);
+                break;
+            }
+            int n = collect_choices(j, &a.choice);
+            if (n > 1) st = too_many(rd, a.annotation, n, err);
+            if (n <= 0) a.choice = NULL;
+        } else if (*v) {
+            a.choice = v;
+        }
+#undef FIELD
+        if (st == HITL_OK) st = rd->fn(rd->ctx, &a, err);
+        json_decref(j);
+        if (st != HITL_OK) break;
+        index++;
+    }
+    *tasks = index;
+done:
+    hitl__csv_close(&r);
+    return st;
+}
+
+hitl_status hitl__labelstudio_read(const char *path, const char *from_name, const char *to_name,
+                                   hitl__ls_fn fn, void *ctx, const char **form, int64_t *tasks,
+                                   hitl_error *err)
+{
+    *form = NULL;
+    *tasks = 0;
+    reader rd = {.path = path,
+                 .from = from_name ? from_name : "choice",
+                 .to = to_name,
+                 .fn = fn,
+                 .ctx = ctx};
+    FILE *f = fopen(path, "rb");
+    if (!f) return hitl_error_set(err, HITL_EIO, "cannot open '%s': %s", path, strerror(errno));
+    /* JSON starts with '[' (after blanks and a byte order mark); anything else is CSV */
+    int c;
+    do
+        c = getc(f);
+    while (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xEF || c == 0xBB || c == 0xBF);
+    if (c == EOF) {
+        fclose(f);
+        return hitl_error_set(err, HITL_EDATA, "'%s': empty file", path);
+    }
+    hitl_status st;
+    if (c == '[' || c == '{') {
+        rewind(f);
+        int b = getc(f); /* a byte order mark */
+        if (b == 0xEF) {
+            getc(f);
+            getc(f);
+        } else {
+            ungetc(b, f);
+        }
+        st = read_json(&rd, f, form, tasks, err);
+        fclose(f);
+    } else {
+        fclose(f);
+        st = read_csv(&rd, form, tasks, err);
+    }
+    return st;
+}

@@ -1,0 +1,300 @@
+/* Label Studio annotations into the store, in one transaction: each becomes a label (or, when
+ * cancelled, a skip) with the same bookkeeping and audit events as `hitl label`, keyed so that
+ * importing the same annotation again writes nothing. */
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "export_internal.h"
+#include "hitl_banned.h"
+
+/* Import keys live in their own table, made on first use (see the report: the schema could
+ * hold it from the start). */
+static const char imports_sql[] =
+    "CREATE TABLE IF NOT EXISTS imports(key TEXT PRIMARY KEY, item INTEGER NOT NULL"
+    " REFERENCES items(id), annotator TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL)"
+    " WITHOUT ROWID";
+
+typedef struct importer {
+    hitl_store *st;
+    const hitl_import_opts *o;
+    hitl_import_result *res;
+    char now[32];
+} importer;
+
+static void problem(importer *im, hitl_import_problem kind, const hitl__ls_annotation *a,
+                    const char *fmt, const char *x, const char *y)
+{
+    if (!im->o->problem) return;
+    char msg[512];
+    char what[400];
+    snprintf(what, sizeof(what), fmt, x, y);
+    snprintf(msg, sizeof(msg), "%s: %s", a->where, what);
+    im->o->problem(im->o->problem_ctx, kind, a->task, msg);
+}
+
+/* "2021-03-09T22:16:08.728353Z", "+02:00" offsets and a space for the T too; NaN otherwise. */
+static double parse_time(const char *s)
+{
+    if (!s) return NAN;
+    int y, mo, d, h, mi, n = 0;
+    double sec;
+    if (sscanf(s, "%4d-%2d-%2d%*1[T ]%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
+        return NAN;
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    double t = (double)timegm(&tm) + sec;
+    const char *z = s + n;
+    int oh, om;
+    if ((*z == '+' || *z == '-') && sscanf(z + 1, "%2d:%2d", &oh, &om) == 2)
+        t -= (*z == '+' ? 1 : -1) * (oh * 3600.0 + om * 60.0);
+    return t;
+}
+
+static void key_of(const hitl__ls_annotation *a, char *out, size_t cap)
+{
+    if (a->annotation) {
+        snprintf(out, cap, "ls:%s@%s", a->annotation, a->hitl_id);
+        return;
+    }
+    /* no id (a hand-made file): the annotation's content names it */
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    const char *parts[] = {a->hitl_id, a->annotator, a->choice ? a->choice : "",
+                           a->created_at ? a->created_at : "", a->cancelled ? "1" : "0"};
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (size_t i = 0; ok && i < 5; i++)
+        ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1); /* with the NUL separator */
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    char hex[33] = "";
+    for (unsigned i = 0; ok && i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    snprintf(out, cap, "ls:h:%s", ok ? hex : "unhashable");
+}
+
+static hitl_status step_done(hitl_store *st, sqlite3_stmt *q, hitl_error *err, const char *what)
+{
+    int rc = sqlite3_step(q);
+    hitl__store_finish(st, q);
+    return rc == SQLITE_DONE ? HITL_OK : hitl__store_sqlerr(st, rc, err, what);
+}
+
+/* Runs `sql` with ?1 = an integer and ?2 = a text (may be NULL: unbound). */
+static hitl_status run(hitl_store *st, const char *sql, sqlite3_int64 a, const char *b,
+                       hitl_error *err)
+{
+    sqlite3_stmt *q = hitl__store_prepare(st, sql, err);
+    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_bind_int64(q, 1, a);
+    if (b) sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
+    return step_done(st, q, err, "cannot import");
+}
+
+static hitl_status apply(void *ctx, const hitl__ls_annotation *a, hitl_error *err)
+{
+    importer *im = ctx;
+    hitl_store *st = im->st;
+    hitl_import_result *res = im->res;
+    res->annotations++;
+    int cls = -1;
+    if (!a->cancelled && a->choice && (cls = hitl__store_class(st, a->choice)) < 0) {
+        char list[256] = "";
+        for (size_t i = 0, n = 0; i < st->settings.n_classes && n < sizeof(list); i++)
+            n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
+                                  st->settings.classes[i]);
+        return hitl_error_set(err, HITL_EDATA, "'%s': %s: unknown choice '%s' (classes: %s)",
+                              im->o->path, a->where, a->choice, list);
+    }
+    if (!a->hitl_id) {
+        res->unknown_items++;
+        problem(im, HITL_IMPORT_UNKNOWN_ITEM, a, "no data.hitl_id: not a task hitl exported%s%s",
+                "", "");
+        return HITL_OK;
+    }
+    char key[600];
+    key_of(a, key, sizeof(key));
+    sqlite3_stmt *q = hitl__store_prepare(st, "SELECT 1 FROM imports WHERE key = ?1", err);
+    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    hitl__store_finish(st, q);
+    if (rc == SQLITE_ROW) {
+        res->already_imported++;
+        return HITL_OK;
+    }
+    if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot read import keys");
+    q = hitl__store_prepare(
+        st,
+        "SELECT id, state, required,"
+        " EXISTS (SELECT 1 FROM leases WHERE item = items.id AND annotator = ?2),"
+        " EXISTS (SELECT 1 FROM labels WHERE item = items.id AND annotator = ?2),"
+        " EXISTS (SELECT 1 FROM skips WHERE item = items.id AND annotator = ?2)"
+        " FROM items WHERE pool_id = ?1",
+        err);
+    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_bind_text(q, 1, a->hitl_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    sqlite3_int64 item = 0;
+    int state = 0, required = 0, held = 0, labelled = 0, skipped = 0;
+    if (rc == SQLITE_ROW) {
+        item = sqlite3_column_int64(q, 0);
+        state = sqlite3_column_int(q, 1);
+        required = sqlite3_column_int(q, 2);
+        held = sqlite3_column_int(q, 3);
+        labelled = sqlite3_column_int(q, 4);
+        skipped = sqlite3_column_int(q, 5);
+    }
+    hitl__store_finish(st, q);
+    if (rc == SQLITE_DONE) {
+        res->unknown_items++;
+        problem(im, HITL_IMPORT_UNKNOWN_ITEM, a, "item '%s' is not in the project%s", a->hitl_id,
+                "");
+        return HITL_OK;
+    }
+    if (rc != SQLITE_ROW) return hitl__store_sqlerr(st, rc, err, "cannot read the item");
+    if (!a->cancelled && !a->choice) {
+        res->empty++;
+        problem(im, HITL_IMPORT_EMPTY, a, "annotation of '%s' by '%s' has no choice", a->hitl_id,
+                a->annotator);
+        return HITL_OK;
+    }
+    if (labelled || (a->cancelled && skipped)) {
+        res->duplicates++;
+        problem(im, HITL_IMPORT_DUPLICATE, a, "'%s' already labelled or skipped item '%s'",
+                a->annotator, a->hitl_id);
+        return HITL_OK;
+    }
+    if (!a->cancelled && state != 0) {
+        res->complete++;
+        char n[32];
+        snprintf(n, sizeof(n), "%d", required);
+        problem(im, HITL_IMPORT_COMPLETE, a, "item '%s' already has its %s labels", a->hitl_id, n);
+        return HITL_OK;
+    }
+    hitl_status r = HITL_OK;
+    if (held && ((r = run(st, "DELETE FROM leases WHERE item = ?1 AND annotator = ?2", item,
+                          a->annotator, err)) != HITL_OK ||
+                 (r = run(st, "UPDATE items SET n_leases = n_leases - 1 WHERE id = ?1", item, NULL,
+                          err)) != HITL_OK))
+        return r;
+    double created = parse_time(a->created_at);
+    if (!isfinite(created)) created = hitl__now();
+    char created_iso[32];
+    hitl__time_iso(created, created_iso);
+    json_t *payload = json_pack("{s:s, s:s, s:s?}", "source", "label-studio", "key", key,
+                                "annotation", a->annotation);
+    if (a->cancelled) {
+        q = hitl__store_prepare(
+            st, "INSERT INTO skips(item, annotator, reason, created_at) VALUES(?1, ?2, ?3, ?4)",
+            err);
+        if (!q) {
+            json_decref(payload);
+            return err ? err->status : HITL_EIO;
+        }
+        sqlite3_bind_int64(q, 1, item);
+        sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, "cancelled in Label Studio", -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, created_iso, -1, SQLITE_STATIC);
+        if ((r = step_done(st, q, err, "cannot record the skip")) != HITL_OK) {
+            json_decref(payload);
+            return r;
+        }
+        json_object_set_new(payload, "reason", json_string("cancelled in Label Studio"));
+        r = hitl__audit_append(st, a->annotator, "human", "skip", a->hitl_id, payload, err);
+        res->skips++;
+    } else {
+        q = hitl__store_prepare(st,
+                                "INSERT INTO labels(item, annotator, label, leased_at, created,"
+                                " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                                err);
+        if (!q) {
+            json_decref(payload);
+            return err ? err->status : HITL_EIO;
+        }
+        sqlite3_bind_int64(q, 1, item);
+        sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 3, cls);
+        /* Label Studio's lead time stands in for the lease: the seconds spent on the item */
+        if (isfinite(a->lead_time) && a->lead_time >= 0)
+            sqlite3_bind_double(q, 4, created - a->lead_time);
+        sqlite3_bind_double(q, 5, created);
+        sqlite3_bind_text(q, 6, created_iso, -1, SQLITE_STATIC);
+        if ((r = step_done(st, q, err, "cannot record the label")) != HITL_OK ||
+            (r = run(st, "UPDATE items SET n_labels = n_labels + 1 WHERE id = ?1", item, NULL,
+                     err)) != HITL_OK) {
+            json_decref(payload);
+            return r;
+        }
+        json_object_set_new(payload, "label", json_string(a->choice));
+        if (isfinite(a->lead_time))
+            json_object_set_new(payload, "seconds", json_real(a->lead_time));
+        r = hitl__audit_append(st, a->annotator, "human", "label", a->hitl_id, payload, err);
+        if (r == HITL_OK) r = hitl__store_settle(st, item, a->hitl_id, err);
+        res->labels++;
+    }
+    if (r != HITL_OK) return r;
+    q = hitl__store_prepare(
+        st,
+        "INSERT INTO imports(key, item, annotator, kind, created_at) VALUES(?1, ?2, ?3, ?4, ?5)",
+        err);
+    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, item);
+    sqlite3_bind_text(q, 3, a->annotator, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, a->cancelled ? "skip" : "label", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, im->now, -1, SQLITE_STATIC);
+    return step_done(st, q, err, "cannot record the import key");
+}
+
+hitl_status hitl_store_import_label_studio(hitl_store *st, const hitl_import_opts *o,
+                                           hitl_import_result *res, hitl_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (!o || !o->path) return hitl_error_set(err, HITL_EINVAL, "no file to import given");
+    hitl_status r = hitl__store_begin(st, err);
+    if (r != HITL_OK) return r;
+    if ((r = hitl__store_exec(st, imports_sql, err)) != HITL_OK) {
+        hitl__store_rollback(st);
+        return r;
+    }
+    importer im = {st, o, res, ""};
+    hitl__now_iso(im.now);
+    r = hitl__labelstudio_read(o->path, o->from_name, o->to_name, apply, &im, &res->form,
+                               &res->tasks, err);
+    if (r == HITL_OK && res->labels + res->skips == 0) {
+        hitl__store_rollback(st); /* nothing new: nothing written, not even the audit event */
+        return HITL_OK;
+    }
+    if (r == HITL_OK) {
+        json_t *payload =
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "format",
+                      "label-studio", "form", res->form ? res->form : "json", "path", o->path,
+                      "tasks", (json_int_t)res->tasks, "annotations", (json_int_t)res->annotations,
+                      "labels", (json_int_t)res->labels, "skips", (json_int_t)res->skips,
+                      "already_imported", (json_int_t)res->already_imported, "unknown_items",
+                      (json_int_t)res->unknown_items, "duplicates", (json_int_t)res->duplicates,
+                      "complete", (json_int_t)res->complete, "empty", (json_int_t)res->empty);
+        r = hitl__audit_append(st, o->actor ? o->actor : "unknown", "human", "import", NULL,
+                               payload, err);
+    }
+    if (r != HITL_OK) {
+        hitl__store_rollback(st);
+        int64_t tasks = res->tasks;
+        const char *form = res->form;
+        memset(res, 0, sizeof(*res)); /* nothing was written */
+        res->tasks = tasks;
+        res->form = form;
+        return r;
+    }
+    return hitl__store_commit(st, err);
+}
