@@ -48,6 +48,7 @@ CLI_COMMAND int cmd_annotate(int argc, char **argv);
 CLI_COMMAND int cmd_agreement(int argc, char **argv);
 CLI_COMMAND int cmd_aggregate(int argc, char **argv);
 CLI_COMMAND int cmd_calibrate(int argc, char **argv);
+CLI_COMMAND int cmd_health(int argc, char **argv);
 CLI_COMMAND int cmd_export(int argc, char **argv);
 CLI_COMMAND int cmd_import(int argc, char **argv);
 CLI_COMMAND int cmd_report(int argc, char **argv);

@@ -8,11 +8,13 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "usage: hitl aggregate --ratings FILE --method majority|dawid-skene [--out FILE.csv]\n"
+    "usage: hitl aggregate DB|--ratings FILE --method majority|dawid-skene [--out FILE.csv]\n"
     "                      [--labels A,B,...] [--tol X] [--max-iter N] [--smoothing X]\n"
     "                      [--threads N] [--json]\n"
     "\n"
-    "One label per item of FILE (a CSV with columns item, annotator, label).\n"
+    "One label per labelled item of the store DB (every label in it, the project's classes),\n"
+    "or of FILE (a CSV with columns item, annotator, label). The store is only read: final\n"
+    "labels are set by hitl label and hitl adjudicate.\n"
     "  majority      the most frequent label; a tie is never broken: the item is listed for\n"
     "                adjudication (status 'tie', no label)\n"
     "  dawid-skene   EM over per-annotator confusion matrices and class priors (Dawid & Skene\n"
@@ -20,10 +22,12 @@ static const char usage_text[] =
     "                probable class and the posterior is kept as a soft label\n"
     "\n"
     "options:\n"
+    "  DB                 an annotation store (hitl init)\n"
     "  --ratings FILE     the ratings CSV\n"
     "  --method M         majority or dawid-skene\n"
     "  --out FILE.csv     write one row per item (item,label,status,...; see README)\n"
-    "  --labels A,B,...   the classes (labels outside them are an error; unused ones count)\n"
+    "  --labels A,B,...   (FILE) the classes (labels outside them are an error; unused ones "
+    "count)\n"
     "  --tol X            EM stops once the log-likelihood changes by at most X times its\n"
     "                     value between iterations (default 1e-6)\n"
     "  --max-iter N       EM iteration cap (default 1000)\n"
@@ -61,7 +65,7 @@ static const struct option long_opts[] = {
 };
 
 typedef struct aggregate_args {
-    const char *ratings, *out, *labels;
+    const char *ratings, *out, *labels, *db;
     int ds, method_given, json;
     hitl_ds_opts opts;
 } aggregate_args;
@@ -127,12 +131,13 @@ static int parse_args(int argc, char **argv, aggregate_args *a)
             return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        return cli_usage_error(cmd,
-                               "unexpected argument '%s' (reading a store is not available yet: "
-                               "give --ratings FILE)",
-                               argv[optind]);
-    if (!a->ratings) return cli_usage_error(cmd, "no --ratings FILE");
+    if (optind < argc) a->db = argv[optind++];
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (a->db && a->ratings)
+        return cli_usage_error(cmd, "give a store DB or --ratings FILE, not both");
+    if (!a->db && !a->ratings) return cli_usage_error(cmd, "no store DB or --ratings FILE");
+    if (a->db && a->labels)
+        return cli_usage_error(cmd, "--labels goes with --ratings (a store has its classes)");
     if (!a->method_given) return cli_usage_error(cmd, "no --method (majority or dawid-skene)");
     return -1;
 }
@@ -174,10 +179,10 @@ static void majority_out(const aggregate_args *a, const hitl_ratings_file *rf, c
                           "status", status_name(v[u].status), "votes", v[u].votes, "ratings",
                           v[u].n));
         json_t *root =
-            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", "ratings", a->ratings, "method",
-                      "majority", "n_items", (json_int_t)rf->n_items, "n_decided",
-                      (json_int_t)(rf->n_items - n_ties - n_none), "n_ties", (json_int_t)n_ties,
-                      "n_unrated", (json_int_t)n_none, "items", items);
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", a->db ? "store" : "ratings",
+                      a->ratings, "method", "majority", "n_items", (json_int_t)rf->n_items,
+                      "n_decided", (json_int_t)(rf->n_items - n_ties - n_none), "n_ties",
+                      (json_int_t)n_ties, "n_unrated", (json_int_t)n_none, "items", items);
         if (a->out) json_object_set_new(root, "out", json_string(a->out));
         cli_print_json(root);
         return;
@@ -244,13 +249,13 @@ static void ds_out(const aggregate_args *a, const hitl_ratings_file *rf, const h
                           d->label[u] >= 0 ? json_string(rf->labels[d->label[u]]) : json_null(),
                           "posterior", post));
         }
-        json_t *root =
-            json_pack("{s:s, s:s, s:i, s:b, s:f, s:i, s:f, s:f, s:f, s:I, s:o, s:o, s:o, s:o}",
-                      "ratings", a->ratings, "method", "dawid-skene", "iterations", d->iterations,
-                      "converged", d->converged, "tolerance", d->tol, "max_iter", d->max_iter,
-                      "smoothing", d->smoothing, "max_change", d->max_change, "log_likelihood",
-                      d->log_likelihood, "n_ties", (json_int_t)d->n_ties, "labels", labels,
-                      "priors", priors, "annotators", anns, "items", items);
+        json_t *root = json_pack(
+            "{s:s, s:s, s:i, s:b, s:f, s:i, s:f, s:f, s:f, s:I, s:o, s:o, s:o, s:o}",
+            a->db ? "store" : "ratings", a->ratings, "method", "dawid-skene", "iterations",
+            d->iterations, "converged", d->converged, "tolerance", d->tol, "max_iter", d->max_iter,
+            "smoothing", d->smoothing, "max_change", d->max_change, "log_likelihood",
+            d->log_likelihood, "n_ties", (json_int_t)d->n_ties, "labels", labels, "priors", priors,
+            "annotators", anns, "items", items);
         if (a->out) json_object_set_new(root, "out", json_string(a->out));
         cli_print_json(root);
         return;
@@ -292,11 +297,20 @@ int cmd_aggregate(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
     hitl_ratings_file rf;
-    rc = cli_load_ratings("aggregate", a.ratings, HITL_LEVEL_NOMINAL, a.labels, &rf);
-    if (rc >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);
     hitl_status st;
+    if (a.db) {
+        hitl_store *store;
+        if ((rc = cli_open_store("aggregate", a.db, &store)) >= 0) return rc;
+        st = hitl_store_ratings_file(store, &rf, NULL, &err);
+        hitl_store_close(store);
+        if (st != HITL_OK) return cli_fail("aggregate", st, &err);
+        a.ratings = a.db; /* the name printed */
+    } else {
+        rc = cli_load_ratings("aggregate", a.ratings, HITL_LEVEL_NOMINAL, a.labels, &rf);
+        if (rc >= 0) return rc;
+    }
     if (!a.ds) {
         hitl_vote *v = malloc((rf.n_items ? rf.n_items : 1) * sizeof(*v));
         size_t n_ties = 0;

@@ -8,12 +8,15 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "usage: hitl agreement --ratings FILE [--level nominal|ordinal|interval|ratio]\n"
-    "                      [--weights none|linear|quadratic] [--labels A,B,...] [--final FILE]\n"
-    "                      [--bootstrap B] [--seed S] [--threads N] [--json]\n"
+    "usage: hitl agreement DB [--level nominal|ordinal|interval|ratio]\n"
+    "                      [--weights none|linear|quadratic] [--bootstrap B] [--seed S]\n"
+    "                      [--threads N] [--json]\n"
+    "       hitl agreement --ratings FILE [same options] [--labels A,B,...] [--final FILE]\n"
     "\n"
-    "Chance-corrected agreement between the annotators of FILE, a CSV with a header naming the\n"
-    "columns item, annotator and label (one row per rating; any annotator may skip any item).\n"
+    "Chance-corrected agreement between the annotators of the store DB (every label in it, the\n"
+    "classes in the project's order, each annotator also against the items' final labels), or\n"
+    "of FILE, a CSV with a header naming the columns item, annotator and label (one row per\n"
+    "rating; any annotator may skip any item).\n"
     "\n"
     "  percent agreement    mean over items with 2+ ratings of the share of agreeing pairs\n"
     "  Cohen's kappa        each annotator pair, on the items both rated (--weights)\n"
@@ -23,14 +26,15 @@ static const char usage_text[] =
     "  per-label kappa      each label against the rest\n"
     "\n"
     "options:\n"
+    "  DB                   an annotation store (hitl init)\n"
     "  --ratings FILE       the ratings CSV\n"
     "  --level L            nominal (default), ordinal, interval or ratio (alpha); interval\n"
     "                       and ratio need numeric labels\n"
     "  --weights W          none (default), linear or quadratic Cohen weights on label ranks\n"
-    "  --labels A,B,...     the classes in order (ordinal order, weights, and any label\n"
+    "  --labels A,B,...     (FILE) the classes in order (ordinal order, weights, and any label\n"
     "                       outside them is an error); default: the labels seen, by value\n"
     "                       when all are numbers, else by byte order\n"
-    "  --final FILE         CSV item,label of final labels: each annotator against them\n"
+    "  --final FILE         (FILE) CSV item,label of final labels: each annotator against them\n"
     "  --bootstrap B        resamples of items for 95% percentile intervals (default 1000;\n"
     "                       0: none)\n"
     "  --seed S             bootstrap seed (default 0): the same seed gives the same intervals\n"
@@ -68,7 +72,7 @@ static const struct option long_opts[] = {
 };
 
 typedef struct agreement_args {
-    const char *ratings, *labels, *final;
+    const char *ratings, *labels, *final, *db;
     hitl_agreement_opts opts;
     int json;
 } agreement_args;
@@ -128,12 +132,15 @@ static int parse_args(int argc, char **argv, agreement_args *a)
             return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc)
+    if (optind < argc) a->db = argv[optind++];
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (a->db && a->ratings)
+        return cli_usage_error(cmd, "give a store DB or --ratings FILE, not both");
+    if (!a->db && !a->ratings) return cli_usage_error(cmd, "no store DB or --ratings FILE");
+    if (a->db && (a->labels || a->final))
         return cli_usage_error(cmd,
-                               "unexpected argument '%s' (reading a store is not available yet: "
-                               "give --ratings FILE)",
-                               argv[optind]);
-    if (!a->ratings) return cli_usage_error(cmd, "no --ratings FILE");
+                               "--labels and --final go with --ratings (a store has its classes "
+                               "and final labels)");
     return -1;
 }
 
@@ -152,7 +159,7 @@ static void print_json(const agreement_args *a, const hitl_ratings_file *rf,
                        const hitl_agreement *r)
 {
     json_t *root = json_object();
-    json_object_set_new(root, "ratings", json_string(a->ratings));
+    json_object_set_new(root, a->db ? "store" : "ratings", json_string(a->db ? a->db : a->ratings));
     json_object_set_new(root, "level", json_string(hitl_level_name(a->opts.level)));
     json_object_set_new(root, "weights", json_string(hitl_weights_name(a->opts.weights)));
     json_object_set_new(root, "n_items", json_integer((json_int_t)r->n_items));
@@ -217,8 +224,8 @@ static void print_value(double v)
 static void print_tables(const agreement_args *a, const hitl_ratings_file *rf,
                          const hitl_agreement *r)
 {
-    printf("%s: %zu items, %zu annotators, %zu ratings, %zu labels\n", a->ratings, r->n_items,
-           r->n_annotators, r->n_ratings, r->n_labels);
+    printf("%s: %zu items, %zu annotators, %zu ratings, %zu labels\n", a->db ? a->db : a->ratings,
+           r->n_items, r->n_annotators, r->n_ratings, r->n_labels);
     printf("level %s, Cohen weights %s", hitl_level_name(a->opts.level),
            hitl_weights_name(a->opts.weights));
     if (r->bootstrap)
@@ -286,8 +293,8 @@ static void print_tables(const agreement_args *a, const hitl_ratings_file *rf,
         printf("\n");
     }
     if (r->vs_final) {
-        printf("\nagainst the final labels (%s)\n%-16s %8s %9s %9s\n", a->final, "annotator", "n",
-               "agreement", "kappa");
+        printf("\nagainst the final labels (%s)\n%-16s %8s %9s %9s\n",
+               a->final ? a->final : "store", "annotator", "n", "agreement", "kappa");
         for (size_t i = 0; i < A; i++) {
             const hitl_pair_agreement *p = &r->vs_final[i];
             printf("%-16s %8lld ", rf->annotators[i], (long long)p->n);
@@ -299,8 +306,7 @@ static void print_tables(const agreement_args *a, const hitl_ratings_file *rf,
     }
 }
 
-/* The measures of a loaded ratings table, printed. The store's `hitl agreement DB` builds the
- * same hitl_ratings_file from its labels and calls this. */
+/* The measures of a loaded ratings table (from a file or a store), printed. */
 static int report(const agreement_args *a, const hitl_ratings_file *rf, const int32_t *final)
 {
     hitl_error err;
@@ -310,7 +316,7 @@ static int report(const agreement_args *a, const hitl_ratings_file *rf, const in
     o.final_label = final;
     hitl_status st = hitl_agreement_compute(&rf->table, &o, &r, &err);
     if (st != HITL_OK) {
-        hitl_error_prefix(&err, "'%s'", a->ratings);
+        hitl_error_prefix(&err, "'%s'", a->db ? a->db : a->ratings);
         return cli_fail("agreement", st, &err);
     }
     if (a->json)
@@ -321,11 +327,56 @@ static int report(const agreement_args *a, const hitl_ratings_file *rf, const in
     return CLI_EXIT_OK;
 }
 
+/* Interval and ratio levels need numbers: the project's class names, when they all are. */
+static hitl_status class_values(hitl_ratings_file *rf, hitl_level level, hitl_error *err)
+{
+    if (level != HITL_LEVEL_INTERVAL && level != HITL_LEVEL_RATIO) return HITL_OK;
+    double *v = malloc((rf->n_labels ? rf->n_labels : 1) * sizeof(double));
+    if (!v) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t l = 0; l < rf->n_labels; l++) {
+        char *end;
+        v[l] = strtod(rf->labels[l], &end);
+        if (end == rf->labels[l] || *end || !isfinite(v[l])) {
+            free(v);
+            return hitl_error_set(err, HITL_EDATA,
+                                  "class '%s' is not a number (the %s level needs numeric classes)",
+                                  rf->labels[l], hitl_level_name(level));
+        }
+    }
+    rf->table.value = v;
+    rf->numeric = 1;
+    return HITL_OK;
+}
+
+static int from_store(const agreement_args *a)
+{
+    hitl_store *st;
+    int rc = cli_open_store("agreement", a->db, &st);
+    if (rc >= 0) return rc;
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_ratings_file rf;
+    int32_t *final = NULL;
+    hitl_status s = hitl_store_ratings_file(st, &rf, &final, &err);
+    hitl_store_close(st);
+    if (s != HITL_OK) return cli_fail("agreement", s, &err);
+    if ((s = class_values(&rf, a->opts.level, &err)) != HITL_OK) {
+        hitl_error_prefix(&err, "'%s'", a->db);
+        rc = cli_fail("agreement", s, &err);
+    } else {
+        rc = report(a, &rf, final);
+    }
+    free(final);
+    hitl_ratings_file_release(&rf);
+    return rc;
+}
+
 int cmd_agreement(int argc, char **argv)
 {
     agreement_args a = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
+    if (a.db) return from_store(&a);
     hitl_ratings_file rf;
     rc = cli_load_ratings("agreement", a.ratings, a.opts.level, a.labels, &rf);
     if (rc >= 0) return rc;

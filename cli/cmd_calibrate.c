@@ -8,11 +8,19 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "usage: hitl calibrate --probs FILE:DSET --labels FILE:DSET [--bins B] [--fit-temperature]\n"
+    "usage: hitl calibrate DB [--probs POOL:DSET] [--bins B] [--fit-temperature] [--json]\n"
+    "       hitl calibrate --probs FILE:DSET --labels FILE:DSET [--bins B] [--fit-temperature]\n"
     "                      [--json]\n"
     "\n"
     "Accuracy and calibration of a model on a blind sample: items drawn at random and labelled\n"
     "by people, so every estimate is unbiased for the pool they came from.\n"
+    "\n"
+    "From a store DB: its blind items (queued with --blind) that have a final label. Without\n"
+    "--probs only the model's prediction and top probability stored at queue time are known:\n"
+    "accuracy, ECE, MCE, the reliability bins, per-class scores and the confusion matrix are\n"
+    "computed, Brier, NLL and temperature are null (they need every class's probability). With\n"
+    "--probs POOL:DSET those items' rows are read from the pool (by their stored pool row, only\n"
+    "those rows) and every measure is computed on them.\n"
     "\n"
     "  accuracy         share of rows whose argmax is the label, with a Wilson 95% interval\n"
     "  ECE              sum over bins of (rows in bin / n) |accuracy - mean confidence|, on the\n"
@@ -23,8 +31,10 @@ static const char usage_text[] =
     "  NLL              mean of -ln p_y (p_y clamped to 1e-15)\n"
     "\n"
     "options:\n"
-    "  --probs FILE:DSET    probabilities [n, C] (HDF5 float32/float64; or FILE.npy)\n"
-    "  --labels FILE:DSET   true class indices [n] (HDF5, any integer type, rank 1)\n"
+    "  DB                   an annotation store (hitl init)\n"
+    "  --probs FILE:DSET    probabilities [n, C] (HDF5 float32/float64; or FILE.npy); with DB,\n"
+    "                       the pool's probabilities, a row per pool row\n"
+    "  --labels FILE:DSET   true class indices [n] (HDF5, any integer type, rank 1); not with DB\n"
     "  --bins B             bins for ECE, MCE and the reliability table (default 15)\n"
     "  --fit-temperature    also fit T minimising the NLL of softmax(ln p / T) and report the\n"
     "                       NLL and ECE after scaling\n"
@@ -53,7 +63,7 @@ static const struct option long_opts[] = {
 };
 
 typedef struct calib_args {
-    const char *probs, *labels;
+    const char *probs, *labels, *db;
     hitl_calib_opts opts;
     int json;
 } calib_args;
@@ -92,12 +102,12 @@ static int parse_args(int argc, char **argv, calib_args *a)
             return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        return cli_usage_error(cmd,
-                               "unexpected argument '%s' (reading a store is not available yet: "
-                               "give --probs and --labels)",
-                               argv[optind]);
-    if (!a->probs || !a->labels) return cli_usage_error(cmd, "need --probs and --labels");
+    if (optind < argc) a->db = argv[optind++];
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (a->db && a->labels)
+        return cli_usage_error(cmd, "--labels goes without a store (a store has its final labels)");
+    if (!a->db && (!a->probs || !a->labels))
+        return cli_usage_error(cmd, "need a store DB, or --probs and --labels");
     return -1;
 }
 
@@ -151,12 +161,18 @@ static void class_name(char **names, size_t n_names, size_t k, char *buf, size_t
         snprintf(buf, cap, "%zu", k);
 }
 
-static void print_json(const calib_args *a, const hitl_calibration *r, char **names, size_t n_names)
+#define NO_PROBS_REASON                                                                            \
+    "needs every class's probability: give --probs POOL:DSET (the store keeps only the top one)"
+
+/* extra (steals, may be NULL): more keys for the root object */
+static void print_json(const calib_args *a, const hitl_calibration *r, char **names, size_t n_names,
+                       json_t *extra)
 {
     size_t C = r->n_classes;
     json_t *root = json_object();
-    json_object_set_new(root, "probs", json_string(a->probs));
-    json_object_set_new(root, "labels", json_string(a->labels));
+    if (a->db) json_object_set_new(root, "store", json_string(a->db));
+    json_object_set_new(root, "probs", a->probs ? json_string(a->probs) : json_null());
+    json_object_set_new(root, "labels", a->labels ? json_string(a->labels) : json_null());
     json_object_set_new(root, "n", json_integer((json_int_t)r->n));
     json_object_set_new(root, "n_classes", json_integer((json_int_t)C));
     json_object_set_new(root, "accuracy", cli_json_real(r->accuracy));
@@ -168,6 +184,10 @@ static void print_json(const calib_args *a, const hitl_calibration *r, char **na
     json_object_set_new(root, "mce", cli_json_real(r->mce));
     json_object_set_new(root, "brier", cli_json_real(r->brier));
     json_object_set_new(root, "nll", cli_json_real(r->nll));
+    if (a->db && !a->probs) {
+        json_object_set_new(root, "brier_reason", json_string(NO_PROBS_REASON));
+        json_object_set_new(root, "nll_reason", json_string(NO_PROBS_REASON));
+    }
     json_object_set_new(root, "n_bins", json_integer((json_int_t)r->n_bins));
     json_object_set_new(root, "bins", bins_json(r->bins, r->n_bins));
     json_object_set_new(root, "bins_equal_mass", bins_json(r->mass_bins, r->n_bins));
@@ -200,6 +220,9 @@ static void print_json(const calib_args *a, const hitl_calibration *r, char **na
                                       r->temperature_at_bound));
     else
         json_object_set_new(root, "temperature", json_null());
+    if (a->db && !a->probs && a->opts.fit_temperature)
+        json_object_set_new(root, "temperature_reason", json_string(NO_PROBS_REASON));
+    if (extra) json_object_update_new(root, extra);
     cli_print_json(root);
 }
 
@@ -207,14 +230,22 @@ static void print_tables(const calib_args *a, const hitl_calibration *r, char **
                          size_t n_names)
 {
     size_t C = r->n_classes;
-    printf("%s: %zu rows x %zu classes, labels %s\n\n", a->probs, r->n, C, a->labels);
+    if (a->db)
+        printf("%s: %zu blind items with a final label x %zu classes, %s\n\n", a->db, r->n, C,
+               a->probs ? a->probs : "stored predictions");
+    else
+        printf("%s: %zu rows x %zu classes, labels %s\n\n", a->probs, r->n, C, a->labels);
     printf("accuracy        %.4f  [%.4f, %.4f] (Wilson 95%%)\n", r->accuracy, r->accuracy_ci.lo,
            r->accuracy_ci.hi);
     printf("ECE             %.4f  (%zu equal-width bins)\n", r->ece, r->n_bins);
     printf("ECE equal-mass  %.4f  (%zu bins)\n", r->ece_equal_mass, r->n_bins);
     printf("MCE             %.4f\n", r->mce);
-    printf("Brier           %.4f  (multiclass, 0 to 2)\n", r->brier);
-    printf("NLL             %.4f\n", r->nll);
+    if (isfinite(r->brier)) {
+        printf("Brier           %.4f  (multiclass, 0 to 2)\n", r->brier);
+        printf("NLL             %.4f\n", r->nll);
+    } else {
+        printf("Brier, NLL      n/a (%s)\n", NO_PROBS_REASON);
+    }
     if (r->temperature_fitted)
         printf("temperature     T = %.4f%s: NLL %.4f, ECE %.4f after scaling\n", r->temperature,
                r->temperature_at_bound ? " (at the search bound)" : "", r->nll_scaled,
@@ -263,11 +294,135 @@ static void print_tables(const calib_args *a, const hitl_calibration *r, char **
     }
 }
 
+/* Reads pool rows rows[i] (any order) into dst row i: sorted, in runs of consecutive rows, so
+ * only those rows are read, a run at a time. */
+static hitl_status read_pool_rows(hitl_matrix *m, const int64_t *rows, size_t n, float *dst,
+                                  hitl_error *err)
+{
+    size_t c = hitl_matrix_cols(m), total = hitl_matrix_rows(m);
+    size_t *order = malloc((n ? n : 1) * sizeof(size_t));
+    size_t run_cap = hitl_block_rows(c);
+    float *buf = malloc(run_cap * c * sizeof(float));
+    hitl_status st = order && buf ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; st == HITL_OK && i < n; i++) {
+        order[i] = i;
+        if (rows[i] < 0 || (uint64_t)rows[i] >= total)
+            st = hitl_error_set(err, HITL_EDATA, "pool row %lld is outside the pool's %zu rows",
+                                (long long)rows[i], total);
+    }
+    for (size_t i = 1; st == HITL_OK && i < n; i++) /* insertion sort: samples are small */
+        for (size_t j = i; j > 0 && rows[order[j - 1]] > rows[order[j]]; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    for (size_t i = 0; st == HITL_OK && i < n;) {
+        size_t j = i + 1;
+        while (j < n && j - i < run_cap && rows[order[j]] == rows[order[j - 1]] + 1)
+            j++;
+        st = hitl_matrix_read(m, (size_t)rows[order[i]], j - i, buf, err);
+        for (size_t k = i; st == HITL_OK && k < j; k++)
+            memcpy(dst + order[k] * c, buf + (k - i) * c, c * sizeof(float));
+        i = j;
+    }
+    free(order);
+    free(buf);
+    return st;
+}
+
+/* Without the pool: each item's row holds its stored top probability at its stored prediction
+ * and the rest spread evenly, so the argmax and the confidence are the stored ones; the measures
+ * of the top class (accuracy, ECE, MCE, bins, per class, confusion) are then exact, the others
+ * are withheld. */
+static void stored_rows(const hitl_blind_sample *b, size_t c, float *dst)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        float p1 = b->p1[i];
+        float rest = (float)((1.0 - p1) / (double)(c - 1));
+        if (rest >= p1 && b->pred[i] > 0) rest = nextafterf(p1, 0.0f); /* keep pred the argmax */
+        for (size_t k = 0; k < c; k++)
+            dst[i * c + k] = (int32_t)k == b->pred[i] ? p1 : rest;
+    }
+}
+
+static int from_store(calib_args *a)
+{
+    const char *cmd = "calibrate";
+    char *ppath = NULL;
+    const char *pdset = NULL;
+    if (a->probs && cli_split_dset(a->probs, &ppath, &pdset))
+        return cli_usage_error(cmd, "--probs needs POOL:DSET (or POOL.npy), got '%s'", a->probs);
+    hitl_store *store;
+    int rc = cli_open_store(cmd, a->db, &store);
+    if (rc >= 0) {
+        free(ppath);
+        return rc;
+    }
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_store_settings set = {0};
+    hitl_blind_sample b = {0};
+    hitl_calibration r = {0};
+    hitl_matrix *m = NULL;
+    float *probs = NULL;
+    hitl_status st = hitl_store_settings_get(store, &set, &err);
+    if (st == HITL_OK) st = hitl_store_blind_sample(store, &b, &err);
+    hitl_store_close(store);
+    size_t c = set.n_classes;
+    if (st == HITL_OK && b.n == 0)
+        st = hitl_error_set(&err, HITL_EDATA,
+                            "'%s': no blind item has a final label yet (%zu blind items without "
+                            "a stored prediction)",
+                            a->db, b.n_unscored);
+    if (st == HITL_OK && ppath) {
+        st = hitl_matrix_open(&m, ppath, pdset, &err);
+        if (st == HITL_OK && hitl_matrix_cols(m) != c)
+            st = hitl_error_set(&err, HITL_ESHAPE,
+                                "'%s' has %zu columns but the project has %zu "
+                                "classes",
+                                a->probs, hitl_matrix_cols(m), c);
+    }
+    if (st == HITL_OK && !(probs = malloc(b.n * c * sizeof(float))))
+        st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
+    if (st == HITL_OK) {
+        if (m) {
+            st = read_pool_rows(m, b.rows, b.n, probs, &err);
+            if (st != HITL_OK) hitl_error_prefix(&err, "'%s'", a->probs);
+        } else {
+            stored_rows(&b, c, probs);
+        }
+    }
+    if (st == HITL_OK) {
+        hitl_calib_opts o = a->opts;
+        if (!m) o.fit_temperature = 0;
+        st = hitl_calibration_compute(probs, b.label, b.n, c, &o, &r, &err);
+        if (st == HITL_EDATA && err.row >= 0 && (size_t)err.row < b.n)
+            hitl_error_prefix(&err, "item '%s'", b.pool_ids[err.row]);
+        if (st == HITL_EINVAL) st = HITL_EDATA;
+    }
+    if (st == HITL_OK) {
+        if (!m) r.brier = r.nll = NAN;
+        if (a->json)
+            print_json(a, &r, set.classes, set.n_classes,
+                       json_pack("{s:I}", "n_unscored", (json_int_t)b.n_unscored));
+        else
+            print_tables(a, &r, set.classes, set.n_classes);
+    }
+    hitl_matrix_close(m);
+    hitl_calibration_release(&r);
+    hitl_blind_sample_release(&b);
+    hitl_store_settings_release(&set);
+    free(probs);
+    free(ppath);
+    return st == HITL_OK ? CLI_EXIT_OK : cli_fail(cmd, st, &err);
+}
+
 int cmd_calibrate(int argc, char **argv)
 {
     calib_args a = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
+    if (a.db) return from_store(&a);
     char *ppath = NULL, *lpath = NULL;
     const char *pdset, *ldset;
     if (cli_split_dset(a.probs, &ppath, &pdset))
@@ -308,7 +463,7 @@ int cmd_calibrate(int argc, char **argv)
             n_names = 0;
         }
         if (a.json)
-            print_json(&a, &r, names, n_names);
+            print_json(&a, &r, names, n_names, NULL);
         else
             print_tables(&a, &r, names, n_names);
     }

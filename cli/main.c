@@ -23,6 +23,7 @@ static const cli_command commands[] = {
     {"agreement", cmd_agreement, "inter-rater agreement: kappas, alpha, AC1, with intervals"},
     {"aggregate", cmd_aggregate, "one label per item: majority vote or Dawid-Skene"},
     {"calibrate", cmd_calibrate, "accuracy and calibration (ECE, Brier, NLL) on a blind sample"},
+    {"health", cmd_health, "review health: rubber stamping, overrides, audit, agreement"},
     {"export", cmd_export, "final labels for retraining (hdf5, jsonl, csv) or Label Studio tasks"},
     {"import", cmd_import, "Label Studio annotations back into the store (idempotent)"},
     {"report", cmd_report, "a QA notebook: progress, agreement, calibration, charts, retraining"},

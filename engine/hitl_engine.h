@@ -443,6 +443,180 @@ void hitl_calibration_release(hitl_calibration *cal);
  * 95%); NaN bounds when n is 0. */
 hitl_interval hitl_wilson_interval(int64_t k, int64_t n, double z);
 
+/* ---- review health --------------------------------------------------------------------------
+ * The governance scorecard: rules over metrics the store gathers (engine/health.c). A rule is
+ * judged only on enough evidence (min_sample shown labels or decisions) and on defined values.
+ *   degraded  an annotator agrees with the shown prediction more than rubber_stamp (0.95: rubber
+ *             stamping) or less than inefficient (0.5); the audit chain does not verify
+ *   at_risk   audit completeness below 0.99; an actor's override rate above 0.3; Krippendorff's
+ *             alpha (nominal) below 0.667, his floor for tentative conclusions
+ *   healthy   none of these. */
+typedef enum {
+    HITL_HEALTH_HEALTHY = 0,
+    HITL_HEALTH_AT_RISK,
+    HITL_HEALTH_DEGRADED
+} hitl_health_status;
+
+typedef enum {
+    HITL_HEALTH_RUBBER_STAMPING = 0, /* degraded; subject: an annotator */
+    HITL_HEALTH_INEFFICIENT,         /* degraded; subject: an annotator */
+    HITL_HEALTH_CHAIN_BROKEN,        /* degraded; value: the first bad sequence number */
+    HITL_HEALTH_AUDIT_INCOMPLETE,    /* at_risk */
+    HITL_HEALTH_OVERRIDES,           /* at_risk; subject: an actor */
+    HITL_HEALTH_LOW_AGREEMENT,       /* at_risk */
+    HITL_HEALTH_RULE_COUNT
+} hitl_health_rule;
+
+/* "healthy", "at_risk", "degraded"; "rubber_stamping", "inefficient", "audit_chain_broken",
+ * "audit_incomplete", "override_rate", "low_agreement" (NULL when out of range). */
+const char *hitl_health_status_name(hitl_health_status s);
+const char *hitl_health_rule_name(hitl_health_rule r);
+
+typedef struct hitl_health_thresholds {
+    double rubber_stamp, inefficient, override_rate, completeness, alpha;
+    int64_t min_sample;
+} hitl_health_thresholds;
+
+/* 0.95, 0.5, 0.3, 0.99, 0.667 and a minimum sample of 20. */
+void hitl_health_thresholds_default(hitl_health_thresholds *t);
+
+typedef struct hitl_health_annotator {
+    const char *name;      /* borrowed */
+    int64_t labels;        /* all their labels */
+    int64_t shown, agreed; /* labels given with the model's prediction shown; equal to it */
+} hitl_health_annotator;
+
+typedef struct hitl_health_actor {
+    const char *name; /* borrowed */
+    int64_t decisions, overrides;
+} hitl_health_actor;
+
+typedef struct hitl_health_metrics {
+    int prediction_shown; /* 0: predictions are never shown, model agreement does not apply */
+    const hitl_health_annotator *annotators; /* borrowed [n_annotators] */
+    size_t n_annotators;
+    const hitl_health_actor *actors; /* borrowed [n_actors] */
+    size_t n_actors;
+    int64_t labels, labels_audited; /* labels, and those with their own audit event */
+    int chain_ok;                   /* the audit chain verifies */
+    int64_t chain_bad_seq;          /* else its first bad event */
+    double alpha;                   /* Krippendorff's alpha, nominal; NaN when undefined */
+} hitl_health_metrics;
+
+typedef struct hitl_health_reason {
+    hitl_health_rule rule;
+    hitl_health_status severity;
+    size_t subject; /* annotator or actor index; SIZE_MAX for the whole store */
+    double value, threshold;
+} hitl_health_reason;
+
+typedef struct hitl_health_verdict {
+    hitl_health_status status;
+    double completeness;         /* labels_audited / labels; NaN without labels */
+    double *model_agreement;     /* [n_annotators] agreed / shown; NaN when not applicable */
+    double *override_rate;       /* [n_actors] overrides / decisions; NaN without decisions */
+    hitl_health_reason *reasons; /* [n_reasons]: degraded ones first, then in rule order */
+    size_t n_reasons;
+} hitl_health_verdict;
+
+/* Judges m (borrowed) by t (NULL: the defaults). HITL_EINVAL for a threshold outside [0, 1]
+ * (alpha: [-1, 1]) or a negative min_sample, a NULL array with a non-zero count, or counts that
+ * cannot be (agreed > shown > labels, overrides > decisions, labels_audited > labels, a negative
+ * count). Caller-allocated *out; release with hitl_health_verdict_release(). */
+hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health_thresholds *t,
+                                 hitl_health_verdict *out, hitl_error *err);
+void hitl_health_verdict_release(hitl_health_verdict *v);
+
+typedef struct hitl_latency {
+    size_t n;
+    double mean, p50, p90; /* seconds; NaN when n is 0 */
+} hitl_latency;
+
+/* Mean and the 50th and 90th percentiles (linear interpolation between order statistics, as
+ * numpy's default) of secs (caller's [n], sorted in place). HITL_EDATA naming the row (err->row)
+ * for a NaN or infinite value. */
+hitl_status hitl_latency_summarize(double *secs, size_t n, hitl_latency *out, hitl_error *err);
+
+/* ---- training a linear head ----------------------------------------------------------------
+ * Multinomial logistic regression with L2 on W (the bias is not penalised), minimising
+ *   f(W, b) = (1/S) sum_i s_i (-sum_c y_ic ln softmax(x_i W + b)_c) + (l2 / 2) ||W||_F^2
+ * with s_i = sum_c class_weight[c] y_ic (1 without class weights) and S = sum_i s_i. This is
+ * scikit-learn's LogisticRegression(C, class_weight) objective divided by C S, so the minimiser
+ * is the same with l2 = 1 / (C S); unweighted, l2 = 1 / (C n). Targets are class indices or soft
+ * labels (rows summing to 1). L-BFGS (two-loop recursion, 10 pairs) with a backtracking Armijo
+ * line search from W = 0, b = 0: deterministic. Loss and gradient are sgemm calls over row
+ * blocks (logits = X W + b, grad_W = X^T G); sums accumulate in double. sum_c b_c stays 0. */
+typedef struct hitl_train_opts {
+    double l2;                  /* >= 0 */
+    int max_iter;               /* L-BFGS iterations; 200 when 0 */
+    double tol;                 /* stop when max |gradient| <= tol; 1e-5 when 0 */
+    const float *class_weights; /* borrowed [c], each > 0, or NULL (all 1) */
+    size_t block_rows;          /* rows per GEMM block; 4096 when 0 */
+} hitl_train_opts;
+
+typedef enum {
+    HITL_TRAIN_CONVERGED = 0, /* max |gradient| <= tol */
+    HITL_TRAIN_MAX_ITER,      /* max_iter reached first */
+    HITL_TRAIN_NO_PROGRESS    /* the line search found no decrease (float32 rounding floor) */
+} hitl_train_stop;
+
+typedef struct hitl_train_report {
+    int iterations;   /* L-BFGS iterations done */
+    int evaluations;  /* loss and gradient passes over the data */
+    double loss;      /* f at the returned W, b */
+    double grad_norm; /* max |gradient| there */
+    int converged;    /* stop == HITL_TRAIN_CONVERGED */
+    hitl_train_stop stop;
+} hitl_train_report;
+
+/* Fits W (caller-sized [d, c], row-major, as hitl_head_logits takes it) and b ([c]) to n rows of
+ * x (borrowed, row-major float32 [n, d]). Targets: labels (borrowed [n], in [0, c)) or soft
+ * (borrowed [n, c], each row >= 0 summing to 1 within 1e-3); exactly one is non-NULL.
+ * HITL_EINVAL for bad options or arguments, HITL_EDATA naming the row (err->row) for a label
+ * out of range, a bad soft row or a non-finite feature. report may be NULL. */
+hitl_status hitl_train_linear(const float *x, size_t n, size_t d, const int32_t *labels,
+                              const float *soft, size_t c, const hitl_train_opts *opts, float *w,
+                              float *b, hitl_train_report *report, hitl_error *err);
+/* f and its gradient at (w, b) (borrowed), as hitl_train_linear defines them: gw ([d, c]) and
+ * gb ([c]) caller-sized, or NULL when not wanted. Checks its arguments as hitl_train_linear. */
+hitl_status hitl_train_loss(const float *x, size_t n, size_t d, const int32_t *labels,
+                            const float *soft, size_t c, const hitl_train_opts *opts,
+                            const float *w, const float *b, double *loss, double *gw, double *gb,
+                            hitl_error *err);
+
+/* ---- diverse batches ------------------------------------------------------------------------
+ * k-center greedy (the core-set of Sener & Savarese 2018): repeatedly pick the candidate row
+ * farthest (squared Euclidean) from every centre so far; ties go to the lower row. The centres
+ * start as the given selected rows (any rows of x, e.g. those already labelled); when there are
+ * none, the first pick is the candidate farthest from the candidates' mean. Distances are
+ * ||x||^2 + ||c||^2 - 2 x.c (clamped at 0) through sgemv/sgemm over row blocks, with a running
+ * minimum of one float per candidate: never an n x n matrix. Deterministic. */
+typedef struct hitl_kcenter_opts {
+    const int64_t *selected; /* borrowed [n_selected] rows of x already chosen, or NULL */
+    size_t n_selected;
+    const int64_t *candidates; /* borrowed [n_candidates] rows that may be picked; NULL: all */
+    size_t n_candidates;
+    size_t block_rows; /* rows per BLAS block; 1024 when 0 */
+} hitl_kcenter_opts;
+
+/* Picks up to k rows of x (borrowed, row-major float32 [n, d]) into out (caller-sized [k]) in
+ * pick order, with each pick's squared distance to its nearest earlier centre (to the mean for
+ * a first pick without selected rows) in d2 (caller-sized [k], may be NULL). Selected rows and
+ * rows picked once are never picked; *n_out = min(k, candidates left). opts may be NULL.
+ * HITL_EINVAL for a row index out of range or a repeated candidate; HITL_EDATA (err->row) for a
+ * non-finite value in a row used. */
+hitl_status hitl_kcenter_greedy(const float *x, size_t n, size_t d, size_t k,
+                                const hitl_kcenter_opts *opts, int64_t *out, float *d2,
+                                size_t *n_out, hitl_error *err);
+/* Margin-k-center: the m most uncertain rows by score (borrowed [n], higher = more uncertain,
+ * ties to the lower row; NaN rows and rows with taken[i] != 0 never, taken borrowed and may be
+ * NULL), then k-center greedy among them with opts->selected as the starting centres
+ * (opts->candidates must be NULL). m < k is raised to k. */
+hitl_status hitl_margin_kcenter(const float *x, size_t n, size_t d, const float *score,
+                                const uint8_t *taken, size_t m, size_t k,
+                                const hitl_kcenter_opts *opts, int64_t *out, float *d2,
+                                size_t *n_out, hitl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

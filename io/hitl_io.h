@@ -519,6 +519,53 @@ hitl_status hitl_store_throughput_get(hitl_store *st, hitl_store_throughput **ou
                                       hitl_error *err);
 void hitl_store_throughput_free(hitl_store_throughput *v, size_t n);
 
+/* ---- quality data (io/store_quality.c) ------------------------------------------------------
+ * Each read in one snapshot. The labels as a ratings file: items are the labelled items by pool
+ * id (in queue order), annotators by name (sorted), labels the project's classes in order (all
+ * of them, used or not). *final (may be NULL; caller owns, free()) gets each item's final label
+ * or -1. Caller-allocated *out; release with hitl_ratings_file_release(). */
+hitl_status hitl_store_ratings_file(hitl_store *st, hitl_ratings_file *out, int32_t **final,
+                                    hitl_error *err);
+
+/* The blind items (queued as random samples) that have a final label, in queue order, with the
+ * model's prediction and top probability as stored at queue time and their pool rows. */
+typedef struct hitl_blind_sample {
+    size_t n;
+    char **pool_ids;
+    int64_t *rows;
+    int32_t *pred, *label; /* class indices */
+    float *p1;
+    size_t n_unscored; /* left out: queued without a prediction or pool row */
+} hitl_blind_sample;
+
+/* Caller-allocated *out; release with hitl_blind_sample_release(). */
+hitl_status hitl_store_blind_sample(hitl_store *st, hitl_blind_sample *out, hitl_error *err);
+void hitl_blind_sample_release(hitl_blind_sample *b);
+
+/* What `hitl health` judges (engine: hitl_health_evaluate). A label was given with the model's
+ * prediction shown when the store shows predictions (show-prediction uncertain or always, the
+ * setting now) and the item is not blind and has one. A label is audited when the trail holds
+ * its annotator's "label" event for its item. Latency: seconds from lease to label, for the
+ * labels that had a lease. The chain is verified by hitl_audit_verify(). */
+typedef struct hitl_store_health {
+    int show_prediction;               /* hitl_show_prediction */
+    int prediction_shown;              /* show_prediction != never */
+    hitl_health_annotator *annotators; /* sorted by name; names owned */
+    size_t n_annotators;
+    hitl_health_actor *actors; /* decision makers, sorted by name; names owned */
+    size_t n_actors;
+    int64_t labels, labels_audited;
+    double *latency;
+    size_t n_latency;
+    int chain_ok;
+    int64_t chain_bad_seq, n_events;
+} hitl_store_health;
+
+/* Caller-allocated *out; release with hitl_store_health_release(). A broken chain is reported
+ * in chain_ok, not as an error. */
+hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_error *err);
+void hitl_store_health_release(hitl_store_health *h);
+
 #ifdef __cplusplus
 }
 #endif

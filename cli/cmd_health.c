@@ -1,0 +1,287 @@
+/* hitl health: the review governance scorecard of a store (latency, model agreement per
+ * annotator, override rate per actor, audit completeness and chain, human agreement) and its
+ * status, healthy, at_risk or degraded, with the reasons (rules in engine/health.c). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: hitl health DB [--min-sample N] [--json]\n"
+    "\n"
+    "The review process of the store DB, judged:\n"
+    "  latency          seconds from lease to label: mean, median (p50), p90\n"
+    "  model agreement  per annotator, the share of their labels equal to the model's prediction\n"
+    "                   where it was shown to them (show-prediction uncertain or always: the\n"
+    "                   items not drawn blind; never: not applicable)\n"
+    "  override rate    per actor, the share of their decisions that changed a final label or\n"
+    "                   a review-routed prediction\n"
+    "  audit            completeness: the share of labels whose 'label' event is in the trail;\n"
+    "                   and whether the hash chain verifies (hitl audit DB --verify)\n"
+    "  human agreement  Krippendorff's alpha (nominal) over all labels\n"
+    "\n"
+    "status:\n"
+    "  degraded   an annotator's model agreement above 0.95 (rubber stamping) or below 0.5\n"
+    "             (inefficient), or the audit chain broken\n"
+    "  at_risk    audit completeness below 0.99, an actor's override rate above 0.3, or alpha\n"
+    "             below 0.667 (Krippendorff's floor for tentative conclusions)\n"
+    "  healthy    none of these\n"
+    "Agreement and override rates are judged only with at least N shown labels or decisions.\n"
+    "\n"
+    "options:\n"
+    "  --min-sample N   evidence needed to judge a person (default 20)\n"
+    "  --json           one JSON object on stdout instead of tables\n"
+    "\n"
+    "exit codes: 0 ok (whatever the status), 1 runtime failure, 2 usage, 3 bad data\n";
+
+enum { OPT_MIN_SAMPLE = 256, OPT_JSON, OPT_HELP };
+
+static const struct option long_opts[] = {
+    {"min-sample", required_argument, NULL, OPT_MIN_SAMPLE},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* A JSON real, null when not finite (cli_json_real lives in quality.c, outside `hitl`). */
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static const char *const show_names[] = {"never", "uncertain", "always"};
+
+typedef struct health_args {
+    const char *db;
+    hitl_health_thresholds t;
+    int json;
+} health_args;
+
+static int parse_args(int argc, char **argv, health_args *a)
+{
+    const char *cmd = "health";
+    hitl_health_thresholds_default(&a->t);
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        size_t sz;
+        switch (c) {
+        case OPT_MIN_SAMPLE:
+            if (cli_parse_size(optarg, &sz) || sz > INT64_MAX)
+                return cli_usage_error(cmd, "bad --min-sample '%s'", optarg);
+            a->t.min_sample = (int64_t)sz;
+            break;
+        case OPT_JSON:
+            a->json = 1;
+            break;
+        case 'h':
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) return cli_usage_error(cmd, "no store given");
+    a->db = argv[optind++];
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+/* Krippendorff's alpha (nominal) over the store's labels; NaN with the reason when undefined. */
+static hitl_status human_alpha(hitl_store *st, double *alpha, char *why, size_t cap,
+                               hitl_error *err)
+{
+    *alpha = NAN;
+    why[0] = '\0';
+    hitl_ratings_file rf;
+    hitl_status s = hitl_store_ratings_file(st, &rf, NULL, err);
+    if (s != HITL_OK) return s;
+    hitl_agreement_opts o = {.level = HITL_LEVEL_NOMINAL};
+    hitl_agreement r;
+    hitl_error e;
+    hitl_error_clear(&e);
+    s = hitl_agreement_compute(&rf.table, &o, &r, &e);
+    if (s == HITL_OK) {
+        *alpha = r.coef[HITL_COEF_ALPHA];
+        if (isnan(*alpha)) snprintf(why, cap, "alpha is undefined on these labels");
+        hitl_agreement_release(&r);
+    } else if (s == HITL_EDATA) { /* too few annotators or overlapping items: not a failure */
+        snprintf(why, cap, "%s", e.msg);
+        s = HITL_OK;
+    } else if (err) {
+        *err = e;
+    }
+    hitl_ratings_file_release(&rf);
+    return s;
+}
+
+static const char *subject_name(const hitl_store_health *h, const hitl_health_reason *r)
+{
+    if (r->subject == SIZE_MAX) return NULL;
+    if (r->rule == HITL_HEALTH_OVERRIDES) return h->actors[r->subject].name;
+    return h->annotators[r->subject].name;
+}
+
+static void print_json(const health_args *a, const hitl_store_health *h, const hitl_latency *lat,
+                       double alpha, const char *alpha_why, const hitl_health_verdict *v)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "store", json_string(a->db));
+    json_object_set_new(root, "status", json_string(hitl_health_status_name(v->status)));
+    json_t *reasons = json_array();
+    for (size_t i = 0; i < v->n_reasons; i++) {
+        const hitl_health_reason *r = &v->reasons[i];
+        const char *who = subject_name(h, r);
+        json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "rule", hitl_health_rule_name(r->rule),
+                              "severity", hitl_health_status_name(r->severity), "subject",
+                              who ? json_string(who) : json_null(), "threshold", num(r->threshold));
+        if (r->rule == HITL_HEALTH_CHAIN_BROKEN)
+            json_object_set_new(o, "value", json_integer((json_int_t)r->value));
+        else
+            json_object_set_new(o, "value", num(r->value));
+        json_array_append_new(reasons, o);
+    }
+    json_object_set_new(root, "reasons", reasons);
+    json_object_set_new(root, "latency",
+                        json_pack("{s:I, s:o, s:o, s:o}", "n", (json_int_t)lat->n, "mean",
+                                  num(lat->mean), "p50", num(lat->p50), "p90", num(lat->p90)));
+    json_object_set_new(root, "show_prediction", json_string(show_names[h->show_prediction]));
+    json_t *anns = json_array();
+    for (size_t i = 0; i < h->n_annotators; i++) {
+        const hitl_health_annotator *x = &h->annotators[i];
+        json_array_append_new(anns, json_pack("{s:s, s:I, s:I, s:I, s:o}", "name", x->name,
+                                              "labels", (json_int_t)x->labels, "shown",
+                                              (json_int_t)x->shown, "agreed", (json_int_t)x->agreed,
+                                              "model_agreement", num(v->model_agreement[i])));
+    }
+    json_object_set_new(root, "annotators", anns);
+    json_t *acts = json_array();
+    for (size_t i = 0; i < h->n_actors; i++) {
+        const hitl_health_actor *x = &h->actors[i];
+        json_array_append_new(acts, json_pack("{s:s, s:I, s:I, s:o}", "name", x->name, "decisions",
+                                              (json_int_t)x->decisions, "overrides",
+                                              (json_int_t)x->overrides, "override_rate",
+                                              num(v->override_rate[i])));
+    }
+    json_object_set_new(root, "actors", acts);
+    json_object_set_new(
+        root, "audit",
+        json_pack("{s:I, s:I, s:o, s:b, s:o, s:I}", "labels", (json_int_t)h->labels, "audited",
+                  (json_int_t)h->labels_audited, "completeness", num(v->completeness), "chain_ok",
+                  h->chain_ok, "bad_seq",
+                  h->chain_ok ? json_null() : json_integer((json_int_t)h->chain_bad_seq), "events",
+                  (json_int_t)h->n_events));
+    json_object_set_new(root, "krippendorff_alpha", num(alpha));
+    if (alpha_why[0])
+        json_object_set_new(root, "krippendorff_alpha_reason", json_string(alpha_why));
+    json_object_set_new(root, "thresholds",
+                        json_pack("{s:f, s:f, s:f, s:f, s:f, s:I}", "rubber_stamp",
+                                  a->t.rubber_stamp, "inefficient", a->t.inefficient,
+                                  "override_rate", a->t.override_rate, "completeness",
+                                  a->t.completeness, "alpha", a->t.alpha, "min_sample",
+                                  (json_int_t)a->t.min_sample));
+    cli_print_json(root);
+}
+
+static void print_rate(double v)
+{
+    if (isfinite(v))
+        printf(" %9.4f", v);
+    else
+        printf(" %9s", "n/a");
+}
+
+static void print_tables(const health_args *a, const hitl_store_health *h, const hitl_latency *lat,
+                         double alpha, const char *alpha_why, const hitl_health_verdict *v)
+{
+    printf("%s: %s\n", a->db, hitl_health_status_name(v->status));
+    for (size_t i = 0; i < v->n_reasons; i++) {
+        const hitl_health_reason *r = &v->reasons[i];
+        const char *who = subject_name(h, r);
+        printf("  %-8s %s", r->severity == HITL_HEALTH_DEGRADED ? "degraded" : "at_risk",
+               hitl_health_rule_name(r->rule));
+        if (who) printf(" (%s)", who);
+        if (r->rule == HITL_HEALTH_CHAIN_BROKEN)
+            printf(": first bad event %lld\n", (long long)r->value);
+        else
+            printf(": %.4f (threshold %.4f)\n", r->value, r->threshold);
+    }
+    printf("\nlatency (lease to label, %zu labels)", lat->n);
+    if (lat->n)
+        printf(": mean %.3f s, p50 %.3f s, p90 %.3f s\n", lat->mean, lat->p50, lat->p90);
+    else
+        printf(": n/a\n");
+    printf("\nannotators (predictions shown: %s)\n%-20s %8s %8s %8s %9s\n",
+           show_names[h->show_prediction], "name", "labels", "shown", "agreed", "agreement");
+    for (size_t i = 0; i < h->n_annotators; i++) {
+        const hitl_health_annotator *x = &h->annotators[i];
+        printf("%-20s %8lld %8lld %8lld", x->name, (long long)x->labels, (long long)x->shown,
+               (long long)x->agreed);
+        print_rate(v->model_agreement[i]);
+        printf("\n");
+    }
+    printf("\nactors\n%-20s %9s %9s %9s\n", "name", "decisions", "overrides", "rate");
+    for (size_t i = 0; i < h->n_actors; i++) {
+        const hitl_health_actor *x = &h->actors[i];
+        printf("%-20s %9lld %9lld", x->name, (long long)x->decisions, (long long)x->overrides);
+        print_rate(v->override_rate[i]);
+        printf("\n");
+    }
+    printf("\naudit: %lld of %lld labels audited", (long long)h->labels_audited,
+           (long long)h->labels);
+    if (isfinite(v->completeness)) printf(" (%.4f)", v->completeness);
+    if (h->chain_ok)
+        printf("; chain of %lld events verifies\n", (long long)h->n_events);
+    else
+        printf("; chain BROKEN at event %lld\n", (long long)h->chain_bad_seq);
+    if (isfinite(alpha))
+        printf("human agreement: Krippendorff's alpha (nominal) %.4f\n", alpha);
+    else
+        printf("human agreement: n/a (%s)\n", alpha_why);
+}
+
+int cmd_health(int argc, char **argv)
+{
+    health_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    hitl_store *st;
+    if ((rc = cli_open_store("health", a.db, &st)) >= 0) return rc;
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_store_health h;
+    hitl_latency lat = {0};
+    hitl_health_verdict v = {0};
+    double alpha = NAN;
+    char why[512];
+    hitl_status s = hitl_store_health_get(st, &h, &err);
+    if (s == HITL_OK) {
+        if ((s = human_alpha(st, &alpha, why, sizeof(why), &err)) == HITL_OK &&
+            (s = hitl_latency_summarize(h.latency, h.n_latency, &lat, &err)) == HITL_OK) {
+            hitl_health_metrics m = {.prediction_shown = h.prediction_shown,
+                                     .annotators = h.annotators,
+                                     .n_annotators = h.n_annotators,
+                                     .actors = h.actors,
+                                     .n_actors = h.n_actors,
+                                     .labels = h.labels,
+                                     .labels_audited = h.labels_audited,
+                                     .chain_ok = h.chain_ok,
+                                     .chain_bad_seq = h.chain_bad_seq,
+                                     .alpha = alpha};
+            s = hitl_health_evaluate(&m, &a.t, &v, &err);
+        }
+        if (s == HITL_OK) {
+            if (a.json)
+                print_json(&a, &h, &lat, alpha, why, &v);
+            else
+                print_tables(&a, &h, &lat, alpha, why, &v);
+        }
+        hitl_health_verdict_release(&v);
+        hitl_store_health_release(&h);
+    }
+    hitl_store_close(st);
+    return s == HITL_OK ? CLI_EXIT_OK : cli_fail("health", s, &err);
+}

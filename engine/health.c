@@ -1,0 +1,184 @@
+/* Review health: the governance scorecard's rules (rubber stamping, inefficiency, audit chain and
+ * completeness, override rates, human agreement) judged on metrics the store gathered, and the
+ * latency summary. Pure computation, so every rule is unit-tested on hand-made metrics. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hitl_engine.h"
+#include "hitl_banned.h"
+
+/* Krippendorff (2004), "Content Analysis", 2nd ed., sec. 11.4.1: rely on alpha >= .800; .667
+ * is the lowest value from which tentative conclusions may be drawn. The other thresholds are
+ * the governance scorecard's: approval above 95% is rubber stamping, below 50% inefficient, an
+ * override rate above 30% an alert, audit trails at least 99% complete. */
+#define MIN_SAMPLE 20
+
+static const char *const status_names[] = {"healthy", "at_risk", "degraded"};
+static const char *const rule_names[HITL_HEALTH_RULE_COUNT] = {
+    "rubber_stamping",  "inefficient",   "audit_chain_broken",
+    "audit_incomplete", "override_rate", "low_agreement"};
+
+const char *hitl_health_status_name(hitl_health_status s)
+{
+    return (unsigned)s <= HITL_HEALTH_DEGRADED ? status_names[s] : NULL;
+}
+
+const char *hitl_health_rule_name(hitl_health_rule r)
+{
+    return (unsigned)r < HITL_HEALTH_RULE_COUNT ? rule_names[r] : NULL;
+}
+
+void hitl_health_thresholds_default(hitl_health_thresholds *t)
+{
+    *t = (hitl_health_thresholds){.rubber_stamp = 0.95,
+                                  .inefficient = 0.5,
+                                  .override_rate = 0.3,
+                                  .completeness = 0.99,
+                                  .alpha = 0.667,
+                                  .min_sample = MIN_SAMPLE};
+}
+
+void hitl_health_verdict_release(hitl_health_verdict *v)
+{
+    if (!v) return;
+    free(v->model_agreement);
+    free(v->override_rate);
+    free(v->reasons);
+    memset(v, 0, sizeof(*v));
+}
+
+static int unit(double x)
+{
+    return x >= 0 && x <= 1; /* false for NaN */
+}
+
+static hitl_status check(const hitl_health_metrics *m, const hitl_health_thresholds *t,
+                         hitl_error *err)
+{
+    if (!unit(t->rubber_stamp) || !unit(t->inefficient) || !unit(t->override_rate) ||
+        !unit(t->completeness) || !(t->alpha >= -1 && t->alpha <= 1) || t->min_sample < 0)
+        return hitl_error_set(err, HITL_EINVAL, "a health threshold is out of range");
+    if ((m->n_annotators && !m->annotators) || (m->n_actors && !m->actors))
+        return hitl_error_set(err, HITL_EINVAL, "no annotators or actors given");
+    if (m->labels < 0 || m->labels_audited < 0 || m->labels_audited > m->labels)
+        return hitl_error_set(err, HITL_EINVAL, "%lld of %lld labels audited cannot be",
+                              (long long)m->labels_audited, (long long)m->labels);
+    for (size_t i = 0; i < m->n_annotators; i++) {
+        const hitl_health_annotator *a = &m->annotators[i];
+        if (a->agreed < 0 || a->agreed > a->shown || a->shown > a->labels) {
+            hitl_error_set(err, HITL_EINVAL,
+                           "annotator %zu: %lld agreed of %lld shown of %lld labels cannot be", i,
+                           (long long)a->agreed, (long long)a->shown, (long long)a->labels);
+            if (err) err->row = (int64_t)i;
+            return HITL_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < m->n_actors; i++) {
+        const hitl_health_actor *a = &m->actors[i];
+        if (a->overrides < 0 || a->overrides > a->decisions)
+            return hitl_error_set(err, HITL_EINVAL, "actor %zu: %lld overrides of %lld decisions",
+                                  i, (long long)a->overrides, (long long)a->decisions);
+    }
+    return HITL_OK;
+}
+
+static void add(hitl_health_verdict *v, hitl_health_rule rule, hitl_health_status sev,
+                size_t subject, double value, double threshold)
+{
+    v->reasons[v->n_reasons++] = (hitl_health_reason){rule, sev, subject, value, threshold};
+    if (sev > v->status) v->status = sev;
+}
+
+hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health_thresholds *t,
+                                 hitl_health_verdict *out, hitl_error *err)
+{
+    if (!out) return hitl_error_set(err, HITL_EINVAL, "no output given");
+    memset(out, 0, sizeof(*out));
+    if (!m) return hitl_error_set(err, HITL_EINVAL, "no metrics given");
+    hitl_health_thresholds def;
+    hitl_health_thresholds_default(&def);
+    if (!t) t = &def;
+    hitl_status s = check(m, t, err);
+    if (s != HITL_OK) return s;
+
+    /* at most one reason per annotator, one per actor, and three store-wide */
+    size_t cap = m->n_annotators + m->n_actors + 3;
+    out->reasons = malloc(cap * sizeof(*out->reasons));
+    out->model_agreement = malloc((m->n_annotators ? m->n_annotators : 1) * sizeof(double));
+    out->override_rate = malloc((m->n_actors ? m->n_actors : 1) * sizeof(double));
+    if (!out->reasons || !out->model_agreement || !out->override_rate) {
+        hitl_health_verdict_release(out);
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
+    out->status = HITL_HEALTH_HEALTHY;
+    out->completeness = m->labels ? (double)m->labels_audited / (double)m->labels : NAN;
+
+    /* degraded first */
+    for (size_t i = 0; i < m->n_annotators; i++) {
+        const hitl_health_annotator *a = &m->annotators[i];
+        double r = m->prediction_shown && a->shown ? (double)a->agreed / (double)a->shown : NAN;
+        out->model_agreement[i] = r;
+        if (isnan(r) || a->shown < t->min_sample) continue;
+        if (r > t->rubber_stamp)
+            add(out, HITL_HEALTH_RUBBER_STAMPING, HITL_HEALTH_DEGRADED, i, r, t->rubber_stamp);
+        else if (r < t->inefficient)
+            add(out, HITL_HEALTH_INEFFICIENT, HITL_HEALTH_DEGRADED, i, r, t->inefficient);
+    }
+    if (!m->chain_ok)
+        add(out, HITL_HEALTH_CHAIN_BROKEN, HITL_HEALTH_DEGRADED, SIZE_MAX, (double)m->chain_bad_seq,
+            NAN);
+
+    if (!isnan(out->completeness) && out->completeness < t->completeness)
+        add(out, HITL_HEALTH_AUDIT_INCOMPLETE, HITL_HEALTH_AT_RISK, SIZE_MAX, out->completeness,
+            t->completeness);
+    for (size_t i = 0; i < m->n_actors; i++) {
+        const hitl_health_actor *a = &m->actors[i];
+        double r = a->decisions ? (double)a->overrides / (double)a->decisions : NAN;
+        out->override_rate[i] = r;
+        if (!isnan(r) && a->decisions >= t->min_sample && r > t->override_rate)
+            add(out, HITL_HEALTH_OVERRIDES, HITL_HEALTH_AT_RISK, i, r, t->override_rate);
+    }
+    if (isfinite(m->alpha) && m->alpha < t->alpha)
+        add(out, HITL_HEALTH_LOW_AGREEMENT, HITL_HEALTH_AT_RISK, SIZE_MAX, m->alpha, t->alpha);
+    return HITL_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* numpy's default ("linear", Hyndman & Fan type 7): h = (n - 1) q, between x[floor h] and the
+ * next order statistic. */
+static double quantile_sorted(const double *x, size_t n, double q)
+{
+    double h = (double)(n - 1) * q;
+    size_t lo = (size_t)floor(h);
+    if (lo + 1 >= n) return x[n - 1];
+    return x[lo] + (h - (double)lo) * (x[lo + 1] - x[lo]);
+}
+
+hitl_status hitl_latency_summarize(double *secs, size_t n, hitl_latency *out, hitl_error *err)
+{
+    if (!out) return hitl_error_set(err, HITL_EINVAL, "no output given");
+    *out = (hitl_latency){n, NAN, NAN, NAN};
+    if (n && !secs) return hitl_error_set(err, HITL_EINVAL, "no latencies given");
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(secs[i])) {
+            hitl_error_set(err, HITL_EDATA, "row %zu: latency %g is not finite", i, secs[i]);
+            if (err) err->row = (int64_t)i;
+            return HITL_EDATA;
+        }
+        sum += secs[i];
+    }
+    if (!n) return HITL_OK;
+    qsort(secs, n, sizeof(double), cmp_double);
+    out->mean = sum / (double)n;
+    out->p50 = quantile_sorted(secs, n, 0.5);
+    out->p90 = quantile_sorted(secs, n, 0.9);
+    return HITL_OK;
+}

@@ -1,0 +1,342 @@
+/* Unit tests for review health: every rule on hand-made metrics, on both sides of its threshold
+ * (the comparisons are strict), the minimum sample, undefined values that judge nothing, the
+ * latency percentiles against numpy's by hand, and every refusal with its exact status. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "hitl_engine.h"
+#include "testutil.h"
+
+/* Three annotators and two actors, all comfortably inside every threshold. */
+static hitl_health_annotator ann[3];
+static hitl_health_actor act[2];
+static hitl_health_metrics m;
+
+static void setup(void)
+{
+    ann[0] = (hitl_health_annotator){"ann", 50, 40, 30}; /* 0.75 */
+    ann[1] = (hitl_health_annotator){"bob", 30, 20, 15}; /* 0.75 */
+    ann[2] = (hitl_health_annotator){"cy", 25, 20, 12};  /* 0.60 */
+    act[0] = (hitl_health_actor){"qa", 30, 3};           /* 0.10 */
+    act[1] = (hitl_health_actor){"lead", 20, 0};
+    m = (hitl_health_metrics){.prediction_shown = 1,
+                              .annotators = ann,
+                              .n_annotators = 3,
+                              .actors = act,
+                              .n_actors = 2,
+                              .labels = 105,
+                              .labels_audited = 105,
+                              .chain_ok = 1,
+                              .chain_bad_seq = -1,
+                              .alpha = 0.8};
+}
+
+static hitl_health_verdict judge(void)
+{
+    hitl_health_verdict v;
+    hitl_error err;
+    ck_assert_msg(hitl_health_evaluate(&m, NULL, &v, &err) == HITL_OK, "%s", err.msg);
+    return v;
+}
+
+START_TEST(test_healthy)
+{
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    ck_assert_uint_eq(v.n_reasons, 0);
+    ck_assert_double_eq(v.completeness, 1.0);
+    ck_assert_double_eq(v.model_agreement[0], 0.75);
+    ck_assert_double_eq(v.model_agreement[2], 0.6);
+    ck_assert_double_eq(v.override_rate[0], 0.1);
+    ck_assert_double_eq(v.override_rate[1], 0.0);
+    ck_assert_str_eq(hitl_health_status_name(v.status), "healthy");
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+/* 20/20 agreed: 1.0 > 0.95. 19/20 = 0.95 is not above it. */
+START_TEST(test_rubber_stamping)
+{
+    ann[1].shown = 20;
+    ann[1].agreed = 20;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.n_reasons, 1);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_RUBBER_STAMPING);
+    ck_assert_int_eq(v.reasons[0].severity, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.reasons[0].subject, 1);
+    ck_assert_double_eq(v.reasons[0].value, 1.0);
+    ck_assert_double_eq(v.reasons[0].threshold, 0.95);
+    ck_assert_str_eq(hitl_health_rule_name(v.reasons[0].rule), "rubber_stamping");
+    hitl_health_verdict_release(&v);
+    ann[1].agreed = 19;
+    v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+/* 9/20 = 0.45 < 0.5 is inefficient; 10/20 = 0.5 is not below. */
+START_TEST(test_inefficient)
+{
+    ann[2].agreed = 9;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.n_reasons, 1);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_INEFFICIENT);
+    ck_assert_uint_eq(v.reasons[0].subject, 2);
+    ck_assert_double_eq(v.reasons[0].value, 0.45);
+    hitl_health_verdict_release(&v);
+    ann[2].agreed = 10;
+    v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+START_TEST(test_chain_broken)
+{
+    m.chain_ok = 0;
+    m.chain_bad_seq = 17;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.n_reasons, 1);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_CHAIN_BROKEN);
+    ck_assert_uint_eq(v.reasons[0].subject, SIZE_MAX);
+    ck_assert_double_eq(v.reasons[0].value, 17.0);
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+/* 98/100 = 0.98 < 0.99 is at risk; 99/100 is not. */
+START_TEST(test_audit_incomplete)
+{
+    m.labels = 100;
+    m.labels_audited = 98;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_AT_RISK);
+    ck_assert_uint_eq(v.n_reasons, 1);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_AUDIT_INCOMPLETE);
+    ck_assert_int_eq(v.reasons[0].severity, HITL_HEALTH_AT_RISK);
+    ck_assert_double_eq(v.reasons[0].value, 0.98);
+    ck_assert_str_eq(hitl_health_status_name(v.status), "at_risk");
+    hitl_health_verdict_release(&v);
+    m.labels_audited = 99;
+    v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    ck_assert_double_eq(v.completeness, 0.99);
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+/* 7/20 = 0.35 > 0.3 alerts; 6/20 = 0.3 does not. */
+START_TEST(test_override_rate)
+{
+    act[1].overrides = 7;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_AT_RISK);
+    ck_assert_uint_eq(v.n_reasons, 1);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_OVERRIDES);
+    ck_assert_uint_eq(v.reasons[0].subject, 1);
+    ck_assert_double_eq(v.reasons[0].value, 0.35);
+    hitl_health_verdict_release(&v);
+    act[1].overrides = 6;
+    v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+/* Krippendorff's 0.667: 0.6 is at risk, 0.667 itself is not. */
+START_TEST(test_low_agreement)
+{
+    m.alpha = 0.6;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_AT_RISK);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_LOW_AGREEMENT);
+    ck_assert_double_eq(v.reasons[0].threshold, 0.667);
+    hitl_health_verdict_release(&v);
+    m.alpha = 0.667;
+    v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+/* Degraded outranks at risk, and degraded reasons come first. */
+START_TEST(test_mixed_order)
+{
+    m.alpha = 0.5;
+    m.labels_audited = 100;
+    ann[0].agreed = 40; /* 1.0 */
+    act[0].overrides = 30;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.n_reasons, 4);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_RUBBER_STAMPING);
+    ck_assert_int_eq(v.reasons[1].rule, HITL_HEALTH_AUDIT_INCOMPLETE);
+    ck_assert_int_eq(v.reasons[2].rule, HITL_HEALTH_OVERRIDES);
+    ck_assert_int_eq(v.reasons[3].rule, HITL_HEALTH_LOW_AGREEMENT);
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+/* numpy.percentile([10, 1, 4, 2, 3], [50, 90]) = [3, 7.6]: sorted 1 2 3 4 10, h = 4 * 0.9 = 3.6,
+ * 4 + 0.6 * (10 - 4) = 7.6; mean 4. */
+START_TEST(test_latency_by_hand)
+{
+    double x[5] = {10, 1, 4, 2, 3};
+    hitl_latency l;
+    ck_assert_int_eq(hitl_latency_summarize(x, 5, &l, NULL), HITL_OK);
+    ck_assert_uint_eq(l.n, 5);
+    ck_assert_double_eq_tol(l.mean, 4.0, 1e-15);
+    ck_assert_double_eq_tol(l.p50, 3.0, 1e-15);
+    ck_assert_double_eq_tol(l.p90, 7.6, 1e-12);
+    double y[4] = {4, 1, 3, 2}; /* h = 1.5 -> 2.5; h = 2.7 -> 3.7 */
+    ck_assert_int_eq(hitl_latency_summarize(y, 4, &l, NULL), HITL_OK);
+    ck_assert_double_eq_tol(l.p50, 2.5, 1e-15);
+    ck_assert_double_eq_tol(l.p90, 3.7, 1e-12);
+}
+END_TEST
+
+/* ---- limits ---- */
+
+START_TEST(test_min_sample)
+{
+    ann[0].shown = ann[0].agreed = 19; /* 1.0 on 19: not enough to judge */
+    act[1].decisions = 19;
+    act[1].overrides = 19;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    ck_assert_double_eq(v.model_agreement[0], 1.0); /* reported all the same */
+    ck_assert_double_eq(v.override_rate[1], 1.0);
+    hitl_health_verdict_release(&v);
+    hitl_health_thresholds t;
+    hitl_health_thresholds_default(&t);
+    t.min_sample = 19;
+    ck_assert_int_eq(hitl_health_evaluate(&m, &t, &v, NULL), HITL_OK);
+    ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.n_reasons, 2);
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+START_TEST(test_not_applicable)
+{
+    m.prediction_shown = 0; /* never shown: no model agreement, whatever the counts */
+    ann[0].agreed = 40;
+    m.alpha = NAN;
+    m.labels = m.labels_audited = 0;
+    act[0].decisions = act[0].overrides = 0;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    ck_assert_uint_eq(v.n_reasons, 0);
+    ck_assert(isnan(v.model_agreement[0]));
+    ck_assert(isnan(v.completeness));
+    ck_assert(isnan(v.override_rate[0]));
+    hitl_health_verdict_release(&v);
+    m.n_annotators = m.n_actors = 0;
+    m.annotators = NULL;
+    m.actors = NULL;
+    v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    hitl_health_verdict_release(&v);
+    hitl_health_verdict_release(NULL);
+}
+END_TEST
+
+START_TEST(test_latency_limits)
+{
+    hitl_latency l;
+    ck_assert_int_eq(hitl_latency_summarize(NULL, 0, &l, NULL), HITL_OK);
+    ck_assert_uint_eq(l.n, 0);
+    ck_assert(isnan(l.mean) && isnan(l.p50) && isnan(l.p90));
+    double one = 2.5;
+    ck_assert_int_eq(hitl_latency_summarize(&one, 1, &l, NULL), HITL_OK);
+    ck_assert(l.mean == 2.5 && l.p50 == 2.5 && l.p90 == 2.5);
+}
+END_TEST
+
+/* ---- errors ---- */
+
+START_TEST(test_errors)
+{
+    hitl_health_verdict v;
+    hitl_error err;
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, NULL, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_health_evaluate(NULL, NULL, &v, &err), HITL_EINVAL);
+    hitl_health_thresholds t;
+    hitl_health_thresholds_default(&t);
+    t.rubber_stamp = 1.5;
+    ck_assert_int_eq(hitl_health_evaluate(&m, &t, &v, &err), HITL_EINVAL);
+    hitl_health_thresholds_default(&t);
+    t.completeness = NAN;
+    ck_assert_int_eq(hitl_health_evaluate(&m, &t, &v, &err), HITL_EINVAL);
+    hitl_health_thresholds_default(&t);
+    t.min_sample = -1;
+    ck_assert_int_eq(hitl_health_evaluate(&m, &t, &v, &err), HITL_EINVAL);
+    ann[2].agreed = 21; /* more agreed than shown */
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+    ck_assert_int_eq(err.row, 2);
+    ann[2].agreed = 12;
+    ann[1].shown = 31; /* more shown than labels */
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+    ck_assert_int_eq(err.row, 1);
+    ann[1].shown = 20;
+    act[0].overrides = 31;
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+    act[0].overrides = 3;
+    m.labels_audited = 106;
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+    m.labels_audited = 105;
+    m.annotators = NULL;
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+    m.annotators = ann;
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_OK); /* all fixed */
+    hitl_health_verdict_release(&v);
+    double x[3] = {1, 2, NAN};
+    hitl_latency l;
+    ck_assert_int_eq(hitl_latency_summarize(x, 3, &l, &err), HITL_EDATA);
+    ck_assert_int_eq(err.row, 2);
+    x[2] = INFINITY;
+    ck_assert_int_eq(hitl_latency_summarize(x, 3, &l, &err), HITL_EDATA);
+    ck_assert_int_eq(hitl_latency_summarize(NULL, 3, &l, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_latency_summarize(x, 3, NULL, &err), HITL_EINVAL);
+    ck_assert_ptr_null(hitl_health_status_name((hitl_health_status)3));
+    ck_assert_ptr_null(hitl_health_rule_name(HITL_HEALTH_RULE_COUNT));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("engine_health");
+    TCase *core = tcase_create("core");
+    tcase_add_checked_fixture(core, setup, NULL);
+    tcase_add_test(core, test_healthy);
+    tcase_add_test(core, test_rubber_stamping);
+    tcase_add_test(core, test_inefficient);
+    tcase_add_test(core, test_chain_broken);
+    tcase_add_test(core, test_audit_incomplete);
+    tcase_add_test(core, test_override_rate);
+    tcase_add_test(core, test_low_agreement);
+    tcase_add_test(core, test_mixed_order);
+    tcase_add_test(core, test_latency_by_hand);
+    suite_add_tcase(s, core);
+    TCase *limits = tcase_create("limits");
+    tcase_add_checked_fixture(limits, setup, NULL);
+    tcase_add_test(limits, test_min_sample);
+    tcase_add_test(limits, test_not_applicable);
+    tcase_add_test(limits, test_latency_limits);
+    suite_add_tcase(s, limits);
+    TCase *errors = tcase_create("errors");
+    tcase_add_checked_fixture(errors, setup, NULL);
+    tcase_add_test(errors, test_errors);
+    suite_add_tcase(s, errors);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
