@@ -26,6 +26,7 @@ static const cli_command commands[] = {
     {"health", cmd_health, "review health: rubber stamping, overrides, audit, agreement"},
     {"export", cmd_export, "final labels for retraining (hdf5, jsonl, csv) or Label Studio tasks"},
     {"import", cmd_import, "Label Studio annotations back into the store (idempotent)"},
+    {"train", cmd_train, "fit the linear head (logistic regression, L-BFGS) on labelled rows"},
     {"report", cmd_report, "a QA notebook: progress, agreement, calibration, charts, retraining"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

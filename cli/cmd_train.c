@@ -1,0 +1,475 @@
+/* hitl train: fits the linear head (multinomial logistic regression, L2, L-BFGS in the engine) on
+ * labelled pool rows and writes W, b and the class names in the layout `hitl score --head`
+ * reads. Labels come from an integer dataset (optionally with --rows) or an `hitl export`. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: hitl train --features FILE:DSET --labels FILE:DSET [--rows FILE:DSET] --out HEAD.h5\n"
+    "                  [--l2 L | --C C] [--max-iter N] [--tol X] [--class-weight balanced|W,...]\n"
+    "                  [--classes A,B,...] [--json]\n"
+    "       hitl train --features FILE:DSET --labels EXPORT.h5 [--soft] --out HEAD.h5 [...]\n"
+    "\n"
+    "Fits a linear head on labelled rows of a pool's features: multinomial logistic regression\n"
+    "minimising (1/S) sum_i s_i (-ln p_i[y_i]) + (l2/2) ||W||^2 (the bias is not penalised) by\n"
+    "L-BFGS from W = 0, b = 0; deterministic. s_i is the row's class weight (1 by default) and S\n"
+    "their sum. scikit-learn's LogisticRegression(C=C) has the same minimiser when\n"
+    "l2 = 1 / (C S), that is 1 / (C n) without class weights: --C C sets l2 that way.\n"
+    "\n"
+    "options:\n"
+    "  --features FILE:DSET  the pool's features [N, D] (HDF5 float32/float64, or FILE.npy)\n"
+    "  --labels FILE:DSET    class indices (any integer type, rank 1): N of them (one per pool\n"
+    "                        row), or one per --rows entry\n"
+    "  --labels EXPORT.h5    an `hitl export --format hdf5` file: /rows (pool rows), /labels and\n"
+    "                        /soft_labels [n, C], class names in its `classes` attribute\n"
+    "  --soft                with an export: train on /soft_labels instead of /labels\n"
+    "  --rows FILE:DSET      the pool rows to train on (integers); default: every row\n"
+    "  --l2 L                L2 strength (default: as --C 1)\n"
+    "  --C C                 scikit-learn's inverse regularisation: l2 = 1 / (C S)\n"
+    "  --max-iter N          L-BFGS iterations (default 500)\n"
+    "  --tol X               stop when max |gradient| <= X (default 1e-5)\n"
+    "  --class-weight SPEC   `balanced` (n / (C count_c), as scikit-learn) or C weights > 0\n"
+    "  --classes A,B,...     class names (default: the export's, else the features file's\n"
+    "                        `classes` attribute); their number is C, else max label + 1\n"
+    "  --out HEAD.h5         the head: /W [D, C], /b [C], `classes` attribute\n"
+    "  --json                one JSON object on stdout\n"
+    "\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data\n";
+
+enum {
+    OPT_FEATURES = 256,
+    OPT_LABELS,
+    OPT_ROWS,
+    OPT_SOFT,
+    OPT_L2,
+    OPT_C,
+    OPT_MAX_ITER,
+    OPT_TOL,
+    OPT_CW,
+    OPT_CLASSES,
+    OPT_OUT,
+    OPT_JSON,
+    OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+    {"features", required_argument, NULL, OPT_FEATURES},
+    {"labels", required_argument, NULL, OPT_LABELS},
+    {"rows", required_argument, NULL, OPT_ROWS},
+    {"soft", no_argument, NULL, OPT_SOFT},
+    {"l2", required_argument, NULL, OPT_L2},
+    {"C", required_argument, NULL, OPT_C},
+    {"max-iter", required_argument, NULL, OPT_MAX_ITER},
+    {"tol", required_argument, NULL, OPT_TOL},
+    {"class-weight", required_argument, NULL, OPT_CW},
+    {"classes", required_argument, NULL, OPT_CLASSES},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct train_args {
+    const char *features, *labels, *rows, *cw, *classes, *out;
+    int soft, json, have_l2, have_c;
+    double l2, c_inv;
+    size_t max_iter;
+    double tol;
+} train_args;
+
+static int parse_args(int argc, char **argv, train_args *a)
+{
+    const char *cmd = "train";
+    int c;
+    optind = 1;
+    opterr = 0;
+    a->max_iter = 500;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_FEATURES:
+            a->features = optarg;
+            break;
+        case OPT_LABELS:
+            a->labels = optarg;
+            break;
+        case OPT_ROWS:
+            a->rows = optarg;
+            break;
+        case OPT_SOFT:
+            a->soft = 1;
+            break;
+        case OPT_L2:
+            if (cli_parse_float(optarg, &a->l2) || !(a->l2 >= 0) || !isfinite(a->l2))
+                return cli_usage_error(cmd, "bad --l2 '%s' (a number >= 0)", optarg);
+            a->have_l2 = 1;
+            break;
+        case OPT_C:
+            if (cli_parse_float(optarg, &a->c_inv) || !(a->c_inv > 0) || !isfinite(a->c_inv))
+                return cli_usage_error(cmd, "bad --C '%s' (a number > 0)", optarg);
+            a->have_c = 1;
+            break;
+        case OPT_MAX_ITER:
+            if (cli_parse_size(optarg, &a->max_iter) || a->max_iter == 0 || a->max_iter > 1000000)
+                return cli_usage_error(cmd, "bad --max-iter '%s'", optarg);
+            break;
+        case OPT_TOL:
+            if (cli_parse_float(optarg, &a->tol) || !(a->tol > 0))
+                return cli_usage_error(cmd, "bad --tol '%s' (a number > 0)", optarg);
+            break;
+        case OPT_CW:
+            a->cw = optarg;
+            break;
+        case OPT_CLASSES:
+            a->classes = optarg;
+            break;
+        case OPT_OUT:
+            a->out = optarg;
+            break;
+        case OPT_JSON:
+            a->json = 1;
+            break;
+        case 'h':
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!a->features || !a->labels || !a->out)
+        return cli_usage_error(cmd, "need --features, --labels and --out");
+    if (a->have_l2 && a->have_c) return cli_usage_error(cmd, "give --l2 or --C, not both");
+    return -1;
+}
+
+typedef struct train_data {
+    float *x;    /* [n, d] */
+    int32_t *y;  /* [n] or NULL */
+    float *soft; /* [n, c] or NULL */
+    size_t n, d, c;
+    char **classes;
+    size_t n_classes;
+} train_data;
+
+typedef struct row_pos {
+    int32_t row;
+    size_t pos;
+} row_pos;
+
+static int by_row(const void *a, const void *b)
+{
+    const row_pos *x = a, *y = b;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* Reads the listed rows (all when rows is NULL) of the features, block by block in row order:
+ * blocks without a wanted row are never read. */
+static hitl_status read_features(hitl_matrix *m, const int32_t *rows, size_t nr, float *x,
+                                 hitl_error *err)
+{
+    size_t n = hitl_matrix_rows(m), d = hitl_matrix_cols(m), block = hitl_block_rows(d);
+    if (!rows) {
+        hitl_status st = HITL_OK;
+        for (size_t r = 0; st == HITL_OK && r < n; r += block)
+            st = hitl_matrix_read(m, r, n - r < block ? n - r : block, x + r * d, err);
+        return st;
+    }
+    row_pos *rp = malloc((nr ? nr : 1) * sizeof(*rp));
+    float *buf = malloc(block * d * sizeof(float));
+    hitl_status st = HITL_OK;
+    if (!rp || !buf) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; st == HITL_OK && i < nr; i++) {
+        if ((size_t)rows[i] >= n) {
+            st = hitl_error_set(err, HITL_EDATA, "--rows entry %zu is row %d, past the %zu rows", i,
+                                (int)rows[i], n);
+            if (err) err->row = (int64_t)i;
+        }
+        rp[i] = (row_pos){rows[i], i};
+    }
+    if (st == HITL_OK) qsort(rp, nr, sizeof(*rp), by_row);
+    for (size_t i = 0; st == HITL_OK && i < nr;) {
+        size_t r0 = (size_t)rp[i].row, k = n - r0 < block ? n - r0 : block;
+        st = hitl_matrix_read(m, r0, k, buf, err);
+        for (; st == HITL_OK && i < nr && (size_t)rp[i].row < r0 + k; i++)
+            memcpy(x + rp[i].pos * d, buf + ((size_t)rp[i].row - r0) * d, d * sizeof(float));
+    }
+    free(rp);
+    free(buf);
+    return st;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Loads rows, targets and class names; on failure fills err. */
+static hitl_status load(const train_args *a, train_data *t, hitl_error *err)
+{
+    const char *cmd = "train";
+    char *fpath = NULL, *lpath = NULL, *rpath = NULL;
+    const char *fdset, *ldset, *rdset;
+    int32_t *rows = NULL, *labels = NULL;
+    size_t nr = 0, nl = 0;
+    hitl_matrix *fm = NULL, *sm = NULL;
+    hitl_status st = HITL_OK;
+    int export_mode = strchr(a->labels, ':') == NULL &&
+                      (ends_with(a->labels, ".h5") || ends_with(a->labels, ".hdf5"));
+
+    if (cli_split_dset(a->features, &fpath, &fdset))
+        return hitl_error_set(err, HITL_EINVAL, "bad --features '%s' (FILE:DSET or FILE.npy)",
+                              a->features);
+    st = hitl_matrix_open(&fm, fpath, fdset, err);
+    if (st != HITL_OK) goto done;
+    size_t npool = hitl_matrix_rows(fm);
+    t->d = hitl_matrix_cols(fm);
+
+    if (export_mode) {
+        if (a->rows) {
+            st = hitl_error_set(err, HITL_EINVAL, "--rows goes without an export (it has /rows)");
+            goto done;
+        }
+        st = hitl_labels_read(a->labels, "rows", &rows, &nr, err);
+        if (st == HITL_OK) st = hitl_labels_read(a->labels, "labels", &labels, &nl, err);
+        if (st == HITL_OK) st = hitl_matrix_open(&sm, a->labels, "soft_labels", err);
+        if (st == HITL_OK && !a->classes)
+            st = hitl_matrix_classes(sm, &t->classes, &t->n_classes, err);
+        if (st == HITL_OK && nl != nr)
+            st = hitl_error_set(err, HITL_ESHAPE, "'%s': /labels has %zu rows, /rows %zu",
+                                a->labels, nl, nr);
+        if (st == HITL_OK && a->soft) {
+            t->c = hitl_matrix_cols(sm);
+            if (hitl_matrix_rows(sm) != nr)
+                st = hitl_error_set(err, HITL_ESHAPE, "'%s': /soft_labels has %zu rows, /rows %zu",
+                                    a->labels, hitl_matrix_rows(sm), nr);
+            if (st == HITL_OK && !(t->soft = malloc((nr ? nr : 1) * t->c * sizeof(float))))
+                st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+            if (st == HITL_OK) st = read_features(sm, NULL, 0, t->soft, err);
+        }
+        if (st != HITL_OK) goto done;
+        t->y = labels;
+        labels = NULL;
+        t->n = nr;
+    } else {
+        if (a->soft) {
+            st = hitl_error_set(err, HITL_EINVAL, "--soft needs --labels EXPORT.h5");
+            goto done;
+        }
+        if (cli_split_dset(a->labels, &lpath, &ldset) || !ldset) {
+            st = hitl_error_set(err, HITL_EINVAL, "bad --labels '%s' (FILE:DSET or EXPORT.h5)",
+                                a->labels);
+            goto done;
+        }
+        st = hitl_labels_read(lpath, ldset, &labels, &nl, err);
+        if (st != HITL_OK) goto done;
+        if (a->rows) {
+            if (cli_split_dset(a->rows, &rpath, &rdset) || !rdset) {
+                st = hitl_error_set(err, HITL_EINVAL, "bad --rows '%s' (FILE:DSET)", a->rows);
+                goto done;
+            }
+            st = hitl_labels_read(rpath, rdset, &rows, &nr, err);
+            if (st != HITL_OK) goto done;
+            t->n = nr;
+            if (!(t->y = malloc((nr ? nr : 1) * sizeof(int32_t)))) {
+                st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+                goto done;
+            }
+            if (nl == npool) { /* labels of every pool row: take the listed ones */
+                for (size_t i = 0; i < nr; i++) {
+                    if ((size_t)rows[i] >= npool) {
+                        st = hitl_error_set(err, HITL_EDATA,
+                                            "--rows entry %zu is row %d, past "
+                                            "the %zu rows",
+                                            i, (int)rows[i], npool);
+                        goto done;
+                    }
+                    t->y[i] = labels[rows[i]];
+                }
+            } else if (nl == nr) {
+                memcpy(t->y, labels, nr * sizeof(int32_t));
+            } else {
+                st = hitl_error_set(err, HITL_ESHAPE,
+                                    "--labels has %zu entries: neither the pool's %zu rows nor "
+                                    "the %zu --rows",
+                                    nl, npool, nr);
+                goto done;
+            }
+        } else {
+            if (nl != npool) {
+                st = hitl_error_set(err, HITL_ESHAPE,
+                                    "--labels has %zu entries, the features %zu rows", nl, npool);
+                goto done;
+            }
+            t->y = labels;
+            labels = NULL;
+            t->n = npool;
+        }
+        if (!a->classes) st = hitl_matrix_classes(fm, &t->classes, &t->n_classes, err);
+        if (st != HITL_OK) goto done;
+    }
+    if (a->classes) {
+        st = hitl_strings_split(a->classes, &t->classes, &t->n_classes, err);
+        if (st != HITL_OK) goto done;
+    }
+    if (!t->soft) {
+        int32_t mx = -1;
+        for (size_t i = 0; i < t->n; i++)
+            mx = t->y[i] > mx ? t->y[i] : mx;
+        t->c = t->n_classes ? t->n_classes : (size_t)mx + 1;
+    }
+    if (t->n_classes && t->n_classes != t->c) {
+        st =
+            hitl_error_set(err, HITL_ESHAPE, "%zu class names for %zu classes", t->n_classes, t->c);
+        goto done;
+    }
+    if (t->n == 0) {
+        st = hitl_error_set(err, HITL_EDATA, "no labelled rows to train on");
+        goto done;
+    }
+    if (t->d > SIZE_MAX / sizeof(float) / t->n || !(t->x = malloc(t->n * t->d * sizeof(float)))) {
+        st = hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu x %zu features", t->n, t->d);
+        goto done;
+    }
+    st = read_features(fm, rows, rows ? nr : 0, t->x, err);
+done:
+    (void)cmd;
+    free(fpath);
+    free(lpath);
+    free(rpath);
+    free(rows);
+    free(labels);
+    hitl_matrix_close(fm);
+    hitl_matrix_close(sm);
+    return st;
+}
+
+static hitl_status class_weights(const char *spec, const train_data *t, float **out,
+                                 hitl_error *err)
+{
+    *out = malloc(t->c * sizeof(float));
+    if (!*out) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    if (strcmp(spec, "balanced") == 0) { /* n / (C count_c), from the (soft) label mass */
+        double *cnt = calloc(t->c, sizeof(double));
+        if (!cnt) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->soft) {
+                for (size_t j = 0; j < t->c; j++)
+                    cnt[j] += t->soft[i * t->c + j];
+            } else if (t->y[i] >= 0 && (size_t)t->y[i] < t->c) {
+                cnt[t->y[i]] += 1;
+            }
+        }
+        for (size_t j = 0; j < t->c; j++)
+            (*out)[j] = cnt[j] > 0 ? (float)(t->n / (t->c * cnt[j])) : 1.0f;
+        free(cnt);
+        return HITL_OK;
+    }
+    const char *p = spec;
+    for (size_t j = 0; j < t->c; j++) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !(v > 0) || !isfinite(v) || (j + 1 < t->c ? *end != ',' : *end != '\0'))
+            return hitl_error_set(err, HITL_EINVAL,
+                                  "bad --class-weight '%s' (balanced, or %zu numbers > 0)", spec,
+                                  t->c);
+        (*out)[j] = (float)v;
+        p = end + 1;
+    }
+    return HITL_OK;
+}
+
+static const char *stop_name(hitl_train_stop s)
+{
+    return s == HITL_TRAIN_CONVERGED  ? "converged"
+           : s == HITL_TRAIN_MAX_ITER ? "max_iter"
+                                      : "no_progress";
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *cmd = "train";
+    train_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+
+    hitl_error err;
+    hitl_error_clear(&err);
+    train_data t = {0};
+    float *cw = NULL, *w = NULL, *b = NULL, *z = NULL;
+    hitl_train_report rep = {0};
+    hitl_status st = load(&a, &t, &err);
+    if (st == HITL_OK && a.cw) st = class_weights(a.cw, &t, &cw, &err);
+    /* S = sum of the row weights, for --C */
+    double wsum = 0;
+    for (size_t i = 0; st == HITL_OK && i < t.n; i++) {
+        if (!cw)
+            wsum += 1;
+        else if (t.soft)
+            for (size_t j = 0; j < t.c; j++)
+                wsum += (double)cw[j] * t.soft[i * t.c + j];
+        else if (t.y[i] >= 0 && (size_t)t.y[i] < t.c)
+            wsum += cw[t.y[i]];
+    }
+    double cval = a.have_c ? a.c_inv : 1.0;
+    double l2 = a.have_l2 ? a.l2 : 1.0 / (cval * wsum);
+    if (st == HITL_OK) {
+        w = malloc(t.d * t.c * sizeof(float));
+        b = malloc(t.c * sizeof(float));
+        z = malloc(t.n * t.c * sizeof(float));
+        if (!w || !b || !z) st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
+    }
+    if (st == HITL_OK) {
+        hitl_train_opts o = {
+            .l2 = l2, .max_iter = (int)a.max_iter, .tol = a.tol, .class_weights = cw};
+        st = hitl_train_linear(t.x, t.n, t.d, t.soft ? NULL : t.y, t.soft, t.c, &o, w, b, &rep,
+                               &err);
+    }
+    size_t correct = 0;
+    if (st == HITL_OK) st = hitl_head_logits(t.x, t.n, t.d, w, b, t.c, z, &err);
+    for (size_t i = 0; st == HITL_OK && i < t.n; i++) {
+        size_t best = 0;
+        for (size_t j = 1; j < t.c; j++)
+            if (z[i * t.c + j] > z[i * t.c + best]) best = j;
+        correct += t.y && (size_t)t.y[i] == best;
+    }
+    if (st == HITL_OK) st = hitl_head_save(a.out, w, b, t.d, t.c, t.classes, &err);
+    if (st == HITL_OK) {
+        double acc = t.y ? (double)correct / (double)t.n : NAN;
+        if (!rep.converged)
+            fprintf(stderr,
+                    "hitl train: warning: stopped (%s) after %d iterations with max |gradient| "
+                    "%.3g > tol\n",
+                    stop_name(rep.stop), rep.iterations, rep.grad_norm);
+        if (a.json) {
+            json_t *o = json_pack(
+                "{s:s, s:I, s:I, s:I, s:f, s:o, s:i, s:i, s:f, s:f, s:b, s:s, s:o, s:b}", "out",
+                a.out, "n_rows", (json_int_t)t.n, "n_features", (json_int_t)t.d, "n_classes",
+                (json_int_t)t.c, "l2", l2, "C", cli_json_real(1.0 / (l2 * wsum)), "iterations",
+                rep.iterations, "evaluations", rep.evaluations, "loss", rep.loss, "grad_norm",
+                rep.grad_norm, "converged", rep.converged, "stop", stop_name(rep.stop),
+                "train_accuracy", cli_json_real(acc), "soft", t.soft != NULL);
+            cli_print_json(o);
+        } else {
+            printf("trained on %zu rows x %zu features, %zu classes (l2 %.6g, C %.6g)\n", t.n, t.d,
+                   t.c, l2, 1.0 / (l2 * wsum));
+            printf("L-BFGS: %s after %d iterations (%d passes), loss %.6f, max |gradient| %.2e\n",
+                   stop_name(rep.stop), rep.iterations, rep.evaluations, rep.loss, rep.grad_norm);
+            if (t.y) printf("training accuracy %.4f\n", acc);
+            printf("wrote %s\n", a.out);
+        }
+    }
+    free(t.x);
+    free(t.y);
+    free(t.soft);
+    hitl_strings_free(t.classes, t.n_classes);
+    free(cw);
+    free(w);
+    free(b);
+    free(z);
+    return st == HITL_OK ? CLI_EXIT_OK : cli_fail(cmd, st, &err);
+}

@@ -1,0 +1,340 @@
+/* Training the linear head: L2-regularised multinomial logistic regression by L-BFGS, with loss
+ * and gradient as sgemm calls over row blocks and every sum in double, so a fit of a pool's
+ * labelled rows takes tens of passes and gives the same minimiser as scikit-learn's lbfgs. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hitl_engine.h"
+#include "hitl_banned.h"
+
+#define HISTORY     10
+#define ARMIJO      1e-4
+#define MAX_TRIES   40
+#define SOFT_SUMTOL 1e-3
+#define NOISE       1e-9
+
+typedef struct problem {
+    const float *x;
+    size_t n, d, c, block;
+    const int32_t *labels;
+    const float *soft;
+    const float *cw;
+    double l2, wsum; /* S = sum of the row weights */
+    float *wf, *bf;  /* float copies of the parameters for the GEMMs */
+    float *z;        /* [block, c] logits, then G */
+    float *gblk;     /* [d, c] one block's X^T G */
+} problem;
+
+static double row_weight(const problem *p, size_t i)
+{
+    if (!p->cw) return 1.0;
+    if (p->labels) return p->cw[p->labels[i]];
+    double s = 0;
+    for (size_t j = 0; j < p->c; j++)
+        s += (double)p->cw[j] * p->soft[i * p->c + j];
+    return s;
+}
+
+static hitl_status check_args(const float *x, size_t n, size_t d, const int32_t *labels,
+                              const float *soft, size_t c, const hitl_train_opts *opts,
+                              hitl_error *err)
+{
+    if (!x || !opts || n == 0 || d == 0 || (!labels == !soft))
+        return hitl_error_set(err, HITL_EINVAL,
+                              "train: missing argument, no rows, or not exactly one target");
+    if (c < 2) return hitl_error_set(err, HITL_EINVAL, "train: needs at least 2 classes");
+    if (n > INT32_MAX || d > INT32_MAX || c > INT32_MAX || d * c > INT32_MAX)
+        return hitl_error_set(err, HITL_ESHAPE, "train: shape too large for BLAS");
+    if (!(opts->l2 >= 0) || !isfinite(opts->l2) || opts->max_iter < 0 || !(opts->tol >= 0))
+        return hitl_error_set(err, HITL_EINVAL, "train: l2, max_iter and tol must be >= 0");
+    if (opts->class_weights) {
+        for (size_t j = 0; j < c; j++)
+            if (!(opts->class_weights[j] > 0) || !isfinite(opts->class_weights[j]))
+                return hitl_error_set(err, HITL_EINVAL,
+                                      "train: class weight %zu must be a positive number", j);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (labels && (labels[i] < 0 || (size_t)labels[i] >= c)) {
+            hitl_error_set(err, HITL_EDATA, "train: label %d of row %zu is not in [0, %zu)",
+                           (int)labels[i], i, c);
+            if (err) err->row = (int64_t)i;
+            return HITL_EDATA;
+        }
+        if (soft) {
+            double s = 0;
+            int bad = 0;
+            for (size_t j = 0; j < c; j++) {
+                float v = soft[i * c + j];
+                if (!(v >= 0) || !isfinite(v)) bad = 1;
+                s += v;
+            }
+            if (bad || fabs(s - 1) > SOFT_SUMTOL) {
+                hitl_error_set(err, HITL_EDATA,
+                               "train: soft labels of row %zu are not a distribution", i);
+                if (err) err->row = (int64_t)i;
+                return HITL_EDATA;
+            }
+        }
+        for (size_t k = 0; k < d; k++) {
+            if (!isfinite(x[i * d + k])) {
+                hitl_error_set(err, HITL_EDATA, "train: feature %zu of row %zu is not finite", k,
+                               i);
+                if (err) err->row = (int64_t)i;
+                return HITL_EDATA;
+            }
+        }
+    }
+    return HITL_OK;
+}
+
+static hitl_status problem_init(problem *p, const float *x, size_t n, size_t d,
+                                const int32_t *labels, const float *soft, size_t c,
+                                const hitl_train_opts *opts, hitl_error *err)
+{
+    memset(p, 0, sizeof(*p));
+    p->x = x;
+    p->n = n;
+    p->d = d;
+    p->c = c;
+    p->labels = labels;
+    p->soft = soft;
+    p->cw = opts->class_weights;
+    p->l2 = opts->l2;
+    p->block = opts->block_rows ? opts->block_rows : 4096;
+    if (p->block > n) p->block = n;
+    p->wf = malloc(d * c * sizeof(float));
+    p->bf = malloc(c * sizeof(float));
+    p->z = malloc(p->block * c * sizeof(float));
+    p->gblk = malloc(d * c * sizeof(float));
+    if (!p->wf || !p->bf || !p->z || !p->gblk)
+        return hitl_error_set(err, HITL_ENOMEM, "train: out of memory");
+    for (size_t i = 0; i < n; i++)
+        p->wsum += row_weight(p, i);
+    if (!(p->wsum > 0)) return hitl_error_set(err, HITL_EDATA, "train: the row weights sum to 0");
+    return HITL_OK;
+}
+
+static void problem_release(problem *p)
+{
+    free(p->wf);
+    free(p->bf);
+    free(p->z);
+    free(p->gblk);
+}
+
+/* f and (when g is non-NULL) its gradient at theta = [W (d x c), b (c)], both double. */
+static double evaluate(problem *p, const double *theta, double *g)
+{
+    size_t d = p->d, c = p->c, nw = d * c;
+    for (size_t i = 0; i < nw; i++)
+        p->wf[i] = (float)theta[i];
+    for (size_t j = 0; j < c; j++)
+        p->bf[j] = (float)theta[nw + j];
+    if (g) memset(g, 0, (nw + c) * sizeof(double));
+    double loss = 0;
+    for (size_t r0 = 0; r0 < p->n; r0 += p->block) {
+        size_t m = p->n - r0 < p->block ? p->n - r0 : p->block;
+        const float *xb = p->x + r0 * d;
+        hitl_head_logits(xb, m, d, p->wf, p->bf, c, p->z, NULL);
+        for (size_t i = 0; i < m; i++) {
+            size_t row = r0 + i;
+            float *z = p->z + i * c;
+            double mx = z[0], se = 0;
+            for (size_t j = 1; j < c; j++)
+                if (z[j] > mx) mx = z[j];
+            for (size_t j = 0; j < c; j++)
+                se += exp((double)z[j] - mx);
+            double lse = mx + log(se), s = row_weight(p, row), li = 0;
+            for (size_t j = 0; j < c; j++) {
+                double y = p->labels ? (p->labels[row] == (int32_t)j) : p->soft[row * c + j];
+                double lp = (double)z[j] - lse;
+                if (y != 0) li -= y * lp;
+                double gij = s * (exp(lp) - y) / p->wsum;
+                z[j] = (float)gij;
+                if (g) g[nw + j] += gij;
+            }
+            loss += s * li;
+        }
+        if (g) {
+            /* grad_W += X_block^T G_block */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)c, (int)m, 1.0f, xb,
+                        (int)d, p->z, (int)c, 0.0f, p->gblk, (int)c);
+            for (size_t i = 0; i < nw; i++)
+                g[i] += p->gblk[i];
+        }
+    }
+    double f = loss / p->wsum;
+    if (p->l2 > 0) {
+        f += 0.5 * p->l2 * cblas_ddot((int)nw, theta, 1, theta, 1);
+        if (g) cblas_daxpy((int)nw, p->l2, theta, 1, g, 1);
+    }
+    return f;
+}
+
+static double inf_norm(const double *v, size_t n)
+{
+    return fabs(v[cblas_idamax((int)n, v, 1)]);
+}
+
+hitl_status hitl_train_loss(const float *x, size_t n, size_t d, const int32_t *labels,
+                            const float *soft, size_t c, const hitl_train_opts *opts,
+                            const float *w, const float *b, double *loss, double *gw, double *gb,
+                            hitl_error *err)
+{
+    hitl_status st = check_args(x, n, d, labels, soft, c, opts, err);
+    if (st != HITL_OK) return st;
+    if (!w || !b || !loss) return hitl_error_set(err, HITL_EINVAL, "train: missing argument");
+    problem p;
+    size_t np = d * c + c;
+    double *theta = malloc(np * sizeof(double)), *g = malloc(np * sizeof(double));
+    st = problem_init(&p, x, n, d, labels, soft, c, opts, err);
+    if (st == HITL_OK && (!theta || !g))
+        st = hitl_error_set(err, HITL_ENOMEM, "train: out of memory");
+    if (st == HITL_OK) {
+        for (size_t i = 0; i < d * c; i++)
+            theta[i] = w[i];
+        for (size_t j = 0; j < c; j++)
+            theta[d * c + j] = b[j];
+        *loss = evaluate(&p, theta, g);
+        if (gw) memcpy(gw, g, d * c * sizeof(double));
+        if (gb) memcpy(gb, g + d * c, c * sizeof(double));
+    }
+    problem_release(&p);
+    free(theta);
+    free(g);
+    return st;
+}
+
+/* The L-BFGS direction -H g by the two-loop recursion over the stored pairs, oldest first in
+ * the ring from `first`. */
+static void lbfgs_direction(size_t np, const double *g, double *const *s, double *const *y,
+                            const double *rho, double *alpha, int count, int first, double *dir)
+{
+    memcpy(dir, g, np * sizeof(double));
+    for (int k = count - 1; k >= 0; k--) {
+        int i = (first + k) % HISTORY;
+        alpha[i] = rho[i] * cblas_ddot((int)np, s[i], 1, dir, 1);
+        cblas_daxpy((int)np, -alpha[i], y[i], 1, dir, 1);
+    }
+    if (count > 0) {
+        int last = (first + count - 1) % HISTORY;
+        double yy = cblas_ddot((int)np, y[last], 1, y[last], 1);
+        cblas_dscal((int)np, 1.0 / (rho[last] * yy), dir, 1); /* gamma = s'y / y'y */
+    } else {
+        double gn = cblas_dnrm2((int)np, g, 1);
+        cblas_dscal((int)np, gn > 1 ? 1.0 / gn : 1.0, dir, 1);
+    }
+    for (int k = 0; k < count; k++) {
+        int i = (first + k) % HISTORY;
+        double beta = rho[i] * cblas_ddot((int)np, y[i], 1, dir, 1);
+        cblas_daxpy((int)np, alpha[i] - beta, s[i], 1, dir, 1);
+    }
+    cblas_dscal((int)np, -1.0, dir, 1);
+}
+
+hitl_status hitl_train_linear(const float *x, size_t n, size_t d, const int32_t *labels,
+                              const float *soft, size_t c, const hitl_train_opts *opts, float *w,
+                              float *b, hitl_train_report *report, hitl_error *err)
+{
+    hitl_status st = check_args(x, n, d, labels, soft, c, opts, err);
+    if (st != HITL_OK) return st;
+    if (!w || !b) return hitl_error_set(err, HITL_EINVAL, "train: missing output");
+    int max_iter = opts->max_iter ? opts->max_iter : 200;
+    double tol = opts->tol > 0 ? opts->tol : 1e-5;
+    size_t np = d * c + c;
+
+    problem p;
+    double *buf = calloc(np * (5 + 2 * HISTORY), sizeof(double));
+    st = problem_init(&p, x, n, d, labels, soft, c, opts, err);
+    if (st == HITL_OK && !buf) st = hitl_error_set(err, HITL_ENOMEM, "train: out of memory");
+    if (st != HITL_OK) {
+        problem_release(&p);
+        free(buf);
+        return st;
+    }
+    double *theta = buf, *g = buf + np, *dir = buf + 2 * np, *tn = buf + 3 * np, *gn = buf + 4 * np;
+    double *s[HISTORY], *y[HISTORY], rho[HISTORY], alpha[HISTORY];
+    for (int i = 0; i < HISTORY; i++) {
+        s[i] = buf + (5 + 2 * (size_t)i) * np;
+        y[i] = s[i] + np;
+    }
+    int count = 0, first = 0, iter = 0, evals = 1;
+    hitl_train_stop stop = HITL_TRAIN_MAX_ITER;
+    double f = evaluate(&p, theta, g), ginf = inf_norm(g, np);
+    for (;;) {
+        if (ginf <= tol) {
+            stop = HITL_TRAIN_CONVERGED;
+            break;
+        }
+        if (iter >= max_iter) break;
+        lbfgs_direction(np, g, s, y, rho, alpha, count, first, dir);
+        double dg = cblas_ddot((int)np, g, 1, dir, 1);
+        if (!(dg < 0)) { /* not a descent direction: forget the curvature pairs */
+            count = 0;
+            lbfgs_direction(np, g, s, y, rho, alpha, 0, first, dir);
+            dg = cblas_ddot((int)np, g, 1, dir, 1);
+        }
+        /* backtracking Armijo search with safeguarded quadratic interpolation */
+        double t = 1, fn = 0;
+        int ok = 0;
+        for (int tries = 0; tries < MAX_TRIES; tries++) {
+            memcpy(tn, theta, np * sizeof(double));
+            cblas_daxpy((int)np, t, dir, 1, tn, 1);
+            fn = evaluate(&p, tn, gn);
+            evals++;
+            /* near the minimum f is flat below float32 logits' rounding: a step that keeps f
+             * within that noise and shrinks the gradient is progress too */
+            if (isfinite(fn) && (fn <= f + ARMIJO * t * dg ||
+                                 (fn <= f + NOISE * fabs(f) && inf_norm(gn, np) < 0.9 * ginf))) {
+                ok = 1;
+                break;
+            }
+            double tq = isfinite(fn) ? -dg * t * t / (2 * (fn - f - dg * t)) : 0.1 * t;
+            t = fmin(fmax(tq, 0.1 * t), 0.5 * t);
+        }
+        if (!ok) {
+            stop = HITL_TRAIN_NO_PROGRESS;
+            break;
+        }
+        iter++;
+        /* new pair s = theta_new - theta, y = g_new - g, kept when the curvature is positive */
+        int slot = count < HISTORY ? (first + count) % HISTORY : first;
+        memcpy(s[slot], tn, np * sizeof(double));
+        cblas_daxpy((int)np, -1.0, theta, 1, s[slot], 1);
+        memcpy(y[slot], gn, np * sizeof(double));
+        cblas_daxpy((int)np, -1.0, g, 1, y[slot], 1);
+        double sy = cblas_ddot((int)np, s[slot], 1, y[slot], 1);
+        double yy = cblas_ddot((int)np, y[slot], 1, y[slot], 1);
+        if (sy > 1e-12 * yy && sy > 0) {
+            rho[slot] = 1.0 / sy;
+            if (count < HISTORY)
+                count++;
+            else
+                first = (first + 1) % HISTORY;
+        } else if (count == HISTORY) { /* the oldest pair's slot was overwritten: drop it */
+            first = (first + 1) % HISTORY;
+            count--;
+        }
+        memcpy(theta, tn, np * sizeof(double));
+        memcpy(g, gn, np * sizeof(double));
+        f = fn;
+        ginf = inf_norm(g, np);
+    }
+    for (size_t i = 0; i < d * c; i++)
+        w[i] = (float)theta[i];
+    for (size_t j = 0; j < c; j++)
+        b[j] = (float)theta[d * c + j];
+    if (report) {
+        report->iterations = iter;
+        report->evaluations = evals;
+        report->loss = f;
+        report->grad_norm = ginf;
+        report->stop = stop;
+        report->converged = stop == HITL_TRAIN_CONVERGED;
+    }
+    problem_release(&p);
+    free(buf);
+    return HITL_OK;
+}
