@@ -1,15 +1,18 @@
 /* hitl queue: one uncertainty pass over a pool, then the K most uncertain rows not yet queued
  * plus B rows drawn uniformly (seeded) from the rest, with optional risk routing, into the store
  * in one audited transaction. Blind rows are interleaved at their share of the batch. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 static const char usage_text[] =
     "usage: hitl queue DB --from FILE (--probs DSET | --logits DSET | --features DSET\n"
-    "                  --head HEAD.h5) --method lc|margin|ratio|entropy --top-k K --blind B\n"
+    "                  --head HEAD.h5) --method lc|margin|ratio|entropy|kcenter|margin-kcenter\n"
+    "                  --top-k K --blind B\n"
     "                  --seed S [--batch NAME] [--model NAME] [--ids DSET] [--data ITEMS.jsonl]\n"
     "                  [--route high=0.7,medium=0.4] [--normalize] [--temperature T]\n"
     "                  [--actor NAME] [--json]\n"
@@ -23,7 +26,12 @@ static const char usage_text[] =
     "  --route h=X,m=Y  risk routing: rows scoring above high need R labels (review), between\n"
     "                   medium and high one label (flag), at or below medium proceed (counted,\n"
     "                   not queued). Without --top-k every row above medium is a candidate.\n"
-    "  --normalize      entropy divided by ln C (so thresholds are in 0..1)\n";
+    "  --normalize      entropy divided by ln C (so thresholds are in 0..1)\n"
+    "  --method kcenter        K rows spread over the embeddings (k-center greedy from the\n"
+    "                          rows already queued), not the K most uncertain\n"
+    "  --method margin-kcenter k-center among the --candidates M most uncertain (default 10 K)\n"
+    "  --embeddings DSET       the embeddings for k-center (default: the --features dataset);\n"
+    "                          read whole: N x D floats in memory\n";
 
 enum {
     O_FROM = 256,
@@ -44,7 +52,9 @@ enum {
     O_TEMP,
     O_ACTOR,
     O_JSON,
-    O_HELP
+    O_HELP,
+    O_EMBED,
+    O_CANDIDATES
 };
 
 static const struct option long_opts[] = {{"from", required_argument, NULL, O_FROM},
@@ -66,10 +76,17 @@ static const struct option long_opts[] = {{"from", required_argument, NULL, O_FR
                                           {"actor", required_argument, NULL, O_ACTOR},
                                           {"json", no_argument, NULL, O_JSON},
                                           {"help", no_argument, NULL, O_HELP},
+                                          {"embeddings", required_argument, NULL, O_EMBED},
+                                          {"candidates", required_argument, NULL, O_CANDIDATES},
                                           {NULL, 0, NULL, 0}};
+
+typedef enum { PICK_SCORE = 0, PICK_KCENTER, PICK_MARGIN_KCENTER } pick_kind;
 
 typedef struct queue_args {
     hitl_score_pass_opts pass;
+    pick_kind pick;         /* kcenter methods pick the uncertain rows among embeddings */
+    const char *embeddings; /* their dataset in --from (default: --features) */
+    size_t candidates;      /* margin-kcenter: the m most uncertain first (default 10 K) */
     const char *db, *ids, *data, *batch, *model, *actor;
     size_t top_k, blind;
     int top_k_given, blind_given, seed_given, json, route;
@@ -127,8 +144,21 @@ static int parse_args(int argc, char **argv, queue_args *a)
             o->head_path = optarg;
             break;
         case O_METHOD:
-            if (hitl_method_parse(optarg, &m) != HITL_OK)
+            a->pick = strcmp(optarg, "kcenter") == 0          ? PICK_KCENTER
+                      : strcmp(optarg, "margin-kcenter") == 0 ? PICK_MARGIN_KCENTER
+                                                              : PICK_SCORE;
+            if (a->pick != PICK_SCORE)
+                m = HITL_METHOD_MARGIN; /* recorded beside each pick */
+            else if (hitl_method_parse(optarg, &m) != HITL_OK)
                 return cli_usage_error(cmd, "unknown method '%s'", optarg);
+            break;
+        case O_EMBED:
+            a->embeddings = optarg;
+            break;
+        case O_CANDIDATES:
+            if (cli_parse_size(optarg, &sz) || sz == 0)
+                return cli_usage_error(cmd, "bad --candidates '%s'", optarg);
+            a->candidates = sz;
             break;
         case O_TOPK:
         case O_BLIND:
@@ -193,9 +223,70 @@ static int parse_args(int argc, char **argv, queue_args *a)
     if (!a->blind_given) return cli_usage_error(cmd, "--blind B is required (0 for none)");
     if (!a->seed_given)
         return cli_usage_error(cmd, "--seed S is required (queues are reproducible)");
+    if (a->pick != PICK_SCORE) {
+        if (!a->embeddings && o->kind == HITL_POOL_FEATURES) a->embeddings = o->dset;
+        if (!a->embeddings)
+            return cli_usage_error(cmd, "k-center needs --embeddings DSET (or --features)");
+        if (!a->top_k_given || a->route)
+            return cli_usage_error(cmd, "k-center takes --top-k K and no --route");
+    }
     o->score.methods = HITL_METHOD_BIT(m);
     o->rank_by = m;
     return -1;
+}
+
+/* The k-center picks: K rows spread over the embeddings (kcenter), or over the most uncertain
+ * rows (margin-kcenter), starting from the rows already queued. The embeddings are read whole:
+ * n x d floats in memory. Caller frees *out. */
+static hitl_status kcenter_pick(const queue_args *a, const float *score, const uint8_t *taken,
+                                size_t n, int64_t **out, size_t *n_out, hitl_error *err)
+{
+    hitl_matrix *m = NULL;
+    float *x = NULL;
+    int64_t *sel = NULL, *cand = NULL;
+    hitl_status s = hitl_matrix_open(&m, a->pass.path, a->embeddings, err);
+    if (s != HITL_OK) return s;
+    size_t d = hitl_matrix_cols(m), k = a->top_k, ns = 0, nc = 0;
+    if (hitl_matrix_rows(m) != n) {
+        s = hitl_error_set(err, HITL_ESHAPE, "'%s': %zu rows of embeddings for %zu pool rows",
+                           hitl_matrix_name(m), hitl_matrix_rows(m), n);
+        goto done;
+    }
+    x = n && d <= SIZE_MAX / sizeof(float) / n ? malloc(n * d * sizeof(float)) : NULL;
+    sel = malloc((n ? n : 1) * sizeof(int64_t));
+    cand = malloc((n ? n : 1) * sizeof(int64_t));
+    *out = malloc((k ? k : 1) * sizeof(int64_t));
+    if (!x || !sel || !cand || !*out) {
+        s = hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu x %zu embeddings", n, d);
+        goto done;
+    }
+    size_t block = hitl_block_rows(d);
+    for (size_t r = 0; r < n && s == HITL_OK; r += block)
+        s = hitl_matrix_read(m, r, n - r < block ? n - r : block, x + r * d, err);
+    if (s != HITL_OK) goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (taken[i])
+            sel[ns++] = (int64_t)i;
+        else if (!isnan(score[i]))
+            cand[nc++] = (int64_t)i;
+    }
+    hitl_kcenter_opts ko = {sel, ns, a->pick == PICK_KCENTER ? cand : NULL,
+                            a->pick == PICK_KCENTER ? nc : 0, 0};
+    if (a->pick == PICK_KCENTER)
+        s = hitl_kcenter_greedy(x, n, d, k, &ko, *out, NULL, n_out, err);
+    else
+        s = hitl_margin_kcenter(x, n, d, score, taken, a->candidates ? a->candidates : 10 * k, k,
+                                &ko, *out, NULL, n_out, err);
+done:
+    hitl_matrix_close(m);
+    free(x);
+    free(sel);
+    free(cand);
+    if (s != HITL_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return s;
 }
 
 /* The pool's item ids as text: the --ids dataset or the row numbers. */
@@ -280,6 +371,7 @@ int cmd_queue(int argc, char **argv)
     char **ids = NULL;
     uint8_t *taken = NULL;
     hitl_batch_entry *plan = NULL;
+    int64_t *picks = NULL;
     size_t nr = 0;
     hitl_queue_row *rows = NULL;
     char *data = NULL;
@@ -320,8 +412,19 @@ int cmd_queue(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         n_known += taken[i];
 
-    hitl_batch_opts bo = {a.top_k_given, a.top_k, a.blind,  a.seed,
-                          a.route,       a.high,  a.medium, settings.overlap};
+    hitl_batch_opts bo = {.use_top_k = a.top_k_given,
+                          .top_k = a.top_k,
+                          .blind = a.blind,
+                          .seed = a.seed,
+                          .route = a.route,
+                          .high = a.high,
+                          .medium = a.medium,
+                          .overlap = settings.overlap};
+    if (a.pick != PICK_SCORE) {
+        if ((s = kcenter_pick(&a, score, taken, n, &picks, &bo.n_chosen, &err)) != HITL_OK)
+            goto out;
+        bo.chosen = picks;
+    }
     hitl_batch_counts counts;
     if ((s = hitl_batch_plan(score, pred, p1, taken, n, &bo, &plan, &nr, &counts, &err)) != HITL_OK)
         goto out;
@@ -348,12 +451,15 @@ int cmd_queue(int argc, char **argv)
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(batch, sizeof(batch), "batch-%Y%m%dT%H%M%SZ", &tm);
+        size_t len = strftime(batch, sizeof(batch), "batch-%Y%m%dT%H%M%SZ", &tm);
+        snprintf(batch + len, sizeof(batch) - len, "-%ld", (long)getpid()); /* one per call */
     }
     char source[1024];
     snprintf(source, sizeof(source), "%s:%s", a.pass.path, a.pass.dset ? a.pass.dset : "");
     hitl_queue_batch qb = {a.batch ? a.batch : batch,
-                           hitl_method_name(a.pass.rank_by),
+                           a.pick == PICK_KCENTER          ? "kcenter"
+                           : a.pick == PICK_MARGIN_KCENTER ? "margin-kcenter"
+                                                           : hitl_method_name(a.pass.rank_by),
                            a.model,
                            source,
                            a.seed,
@@ -404,6 +510,7 @@ out:
     free(pred);
     free(taken);
     free(plan);
+    free(picks);
     free(rows);
     free(data);
     hitl_store_close(st);

@@ -23,20 +23,38 @@ hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float
     uint8_t *chosen = NULL, *is_top = calloc(n ? n : 1, 1);
     hitl_batch_entry *rows = NULL;
     hitl_topk top = {0};
-    size_t k = o->use_top_k ? o->top_k : n;
+    size_t k = o->chosen ? 0 : o->use_top_k ? o->top_k : n;
     if (!is_top || hitl_topk_init(&top, k) != HITL_OK) goto nomem;
 
     /* the uncertain candidates: the top-k of the free rows (or, routing without a top-k,
      * every free row above medium), best first */
-    for (size_t i = 0; i < n; i++) {
-        if ((taken && taken[i]) || isnan(score[i])) continue;
-        if (!o->use_top_k && !(score[i] > o->medium)) continue;
-        hitl_scored x = {score[i], p1 ? p1[i] : NAN, pred ? pred[i] : -1, (int64_t)i};
-        hitl_topk_offer(&top, &x);
+    size_t n_top;
+    if (o->chosen) { /* chosen elsewhere: take them as they come */
+        n_top = o->n_chosen;
+        if (!(best = malloc((n_top ? n_top : 1) * sizeof(*best)))) goto nomem;
+        for (size_t i = 0; i < n_top; i++) {
+            int64_t r = o->chosen[i];
+            if (r < 0 || (size_t)r >= n || (taken && taken[r]) || isnan(score[r]) || is_top[r]) {
+                s = hitl_error_set(err, HITL_EINVAL,
+                                   "chosen row %lld is out of range, taken, "
+                                   "unscored or repeated",
+                                   (long long)r);
+                goto done;
+            }
+            is_top[r] = 1;
+            best[i] = (hitl_scored){score[r], p1 ? p1[r] : NAN, pred ? pred[r] : -1, r};
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            if ((taken && taken[i]) || isnan(score[i])) continue;
+            if (!o->use_top_k && !(score[i] > o->medium)) continue;
+            hitl_scored x = {score[i], p1 ? p1[i] : NAN, pred ? pred[i] : -1, (int64_t)i};
+            hitl_topk_offer(&top, &x);
+        }
+        n_top = top.n;
+        if (!(best = malloc((n_top ? n_top : 1) * sizeof(*best)))) goto nomem;
+        hitl_topk_drain(&top, best);
     }
-    size_t n_top = top.n;
-    if (!(best = malloc((n_top ? n_top : 1) * sizeof(*best)))) goto nomem;
-    hitl_topk_drain(&top, best);
     for (size_t i = 0; i < n_top; i++)
         is_top[best[i].row] = 1;
 

@@ -184,6 +184,10 @@ typedef struct hitl_batch_opts {
     double high;   /*   score > high: review, `overlap` labels */
     double medium; /*   medium < score <= high: flag, one label; else proceed (not taken) */
     int overlap;   /* labels per item (R) */
+    /* Optional: the uncertain rows already chosen (e.g. by k-center), in queue order; then
+     * use_top_k and top_k are ignored. Borrowed, n_chosen rows, none taken or NaN. */
+    const int64_t *chosen;
+    size_t n_chosen;
 } hitl_batch_opts;
 
 typedef struct hitl_batch_entry {

@@ -219,6 +219,38 @@ class Store(unittest.TestCase):
         self.assertEqual(skipped, [(order[2],)])
         hitl("audit", "verify", db)
 
+    def test_kcenter_queue(self):
+        """--method kcenter queues the picks of k-center greedy over the embeddings (here the
+        probability rows themselves), as a float64 numpy reference makes them: the first pick
+        farthest from the mean, then each farthest from its nearest earlier pick."""
+        db = self.fresh("kcenter.db")
+        self.queue(db, 25, 0, 1, "--method", "kcenter", "--embeddings", "probs")
+        x = self.probs.astype(np.float64)
+        d = ((x - x.mean(0)) ** 2).sum(1)
+        picks = []
+        nearest = np.full(self.n, np.inf)
+        first = int(np.argmax(d))
+        picks.append(first)
+        nearest = np.minimum(nearest, ((x - x[first]) ** 2).sum(1))
+        while len(picks) < 25:
+            nearest[picks] = -1
+            p = int(np.argmax(nearest))
+            picks.append(p)
+            nearest = np.minimum(nearest, ((x - x[p]) ** 2).sum(1))
+        got = [int(p[4:]) for (p,) in db_rows(db, "SELECT pool_id FROM items ORDER BY position")]
+        self.assertEqual(got, picks)
+        self.assertEqual(db_rows(db, "SELECT DISTINCT method FROM items"), [("kcenter",)])
+        # a second batch starts from the rows already queued
+        self.queue(db, 5, 0, 1, "--method", "kcenter", "--embeddings", "probs")
+        more = [int(p[4:]) for (p,) in db_rows(db, "SELECT pool_id FROM items ORDER BY position")]
+        nearest[picks] = -1
+        for _ in range(5):
+            p = int(np.argmax(nearest))
+            self.assertEqual(more[len(picks)], p)
+            picks.append(p)
+            nearest = np.minimum(nearest, ((x - x[p]) ** 2).sum(1))
+            nearest[picks] = -1
+
     def test_routing_counts(self):
         db = self.fresh("route.db", overlap=3)
         r = self.queue(db, 500, 0, 1, "--route", "high=0.9,medium=0.6")
