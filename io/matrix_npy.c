@@ -351,7 +351,9 @@ static hitl_status parse_file(npy_matrix *s, hitl_matrix *m, uint64_t fsize, hit
                               name);
     if (cols == 0) return hitl_error_set(err, HITL_ESHAPE, "'%s': the matrix has no columns", name);
     size_t item = s->is_double ? sizeof(double) : sizeof(float);
-    if (h.dims_too_big || rows > SIZE_MAX / sizeof(double) / cols ||
+    /* with no rows the file's size does not bound cols: one row must still be addressable */
+    if (h.dims_too_big || cols > (uint64_t)INT64_MAX / sizeof(double) ||
+        rows > SIZE_MAX / sizeof(double) / cols ||
         rows > (uint64_t)INT64_MAX / sizeof(double) / cols)
         return hitl_error_set(err, HITL_ESHAPE, "'%s': shape is too large", name);
     uint64_t bytes = rows * cols * item;
@@ -390,10 +392,10 @@ hitl_status hitl__matrix_open_npy(hitl_matrix *m, const char *path, hitl_error *
         goto fail;
     }
     if ((st = parse_file(s, m, (uint64_t)sb.st_size, err)) != HITL_OK) goto fail;
-    if (s->is_double) {
+    if (s->is_double && m->rows > 0) { /* no reads of an empty matrix, no scratch */
         size_t rows = SCRATCH_BYTES / (m->cols * sizeof(double));
         s->scratch_rows = rows ? rows : 1;
-        if (s->scratch_rows > m->rows && m->rows > 0) s->scratch_rows = m->rows;
+        if (s->scratch_rows > m->rows) s->scratch_rows = m->rows;
         s->scratch = malloc(s->scratch_rows * m->cols * sizeof(double));
         if (!s->scratch) {
             st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);

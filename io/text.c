@@ -221,12 +221,16 @@ hitl_status hitl__csv_next(hitl__csv_reader *r, int *got, hitl_error *err)
     r->n_fields = 0;
     if (!r->f) return HITL_OK;
     int c = getc_unlocked(r->f);
-    if (r->line == 0 && c == 0xEF) { /* a UTF-8 byte order mark */
-        int c2 = getc_unlocked(r->f), c3 = getc_unlocked(r->f);
-        if (c2 != 0xBB || c3 != 0xBF)
-            return hitl_error_set(err, HITL_EDATA, "'%s': line 1: a broken byte order mark",
-                                  r->path);
-        c = getc_unlocked(r->f);
+    if (r->line == 0 && c == 0xEF) { /* a UTF-8 byte order mark, or text (U+F000-U+FEBF...) */
+        int c2 = getc_unlocked(r->f);
+        if (c2 == 0xBB) {
+            if (getc_unlocked(r->f) != 0xBF)
+                return hitl_error_set(err, HITL_EDATA, "'%s': line 1: a broken byte order mark",
+                                      r->path);
+            c = getc_unlocked(r->f);
+        } else if (c2 != EOF) {
+            ungetc(c2, r->f); /* 0xEF starts the first field */
+        }
     }
     if (c == EOF)
         return ferror(r->f)

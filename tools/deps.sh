@@ -4,10 +4,13 @@
 HITL_PACKAGES="build-essential cmake pkg-config libopenblas-dev libhdf5-dev libsqlite3-dev
   libjansson-dev check libssl-dev sqlite3 python3 python3-numpy python3-h5py python3-scipy
   python3-sklearn python3-statsmodels python3-nltk python3-nbformat jupyter-nbconvert python3-ipykernel"
+# Only tests/fuzz/run.sh needs these: clang with libFuzzer and the OpenMP runtime it links.
+HITL_FUZZ_PACKAGES="clang libclang-rt-14-dev libomp-dev"
 
+# hitl_install_deps [PACKAGE...]: the given packages, by default $HITL_PACKAGES.
 hitl_install_deps() {
     missing=""
-    for p in $HITL_PACKAGES; do
+    for p in ${*:-$HITL_PACKAGES}; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
             missing="$missing $p"
     done

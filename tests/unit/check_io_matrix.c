@@ -756,6 +756,14 @@ START_TEST(test_err_npy_shape)
             "1), }",
             data, 24);
     expect_open_fail(p, NULL, HITL_ESHAPE, "too large");
+    /* fuzz_npy: no rows, so no data to bound cols; cols * 8 wrapped to 0 (division by zero) */
+    npy_put(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 2305843009213693952), }",
+            NULL, 0);
+    expect_open_fail(p, NULL, HITL_ESHAPE, "too large");
+    /* fuzz_npy: the same, cols * 8 wrapped to a huge float64 scratch allocation */
+    npy_put(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 2202393686278988685), }",
+            NULL, 0);
+    expect_open_fail(p, NULL, HITL_ESHAPE, "too large");
     unlink(p);
     free(p);
 }

@@ -129,6 +129,22 @@ START_TEST(reader_rfc4180_cases)
     expect_records("\"x,y\",\"say \"\"hi\"\"\",z\n\"two\nlines\",end", want2);
     const char *want3[] = {"id|v", "<>", "7|8", NULL}; /* BOM skipped, blank line kept */
     expect_records("\xef\xbb\xbfid,v\n\n7,8\n", want3);
+    /* fuzz_text: a first field starting with U+F000-U+FEBF (0xEF, not 0xBB) is text, not a
+     * broken byte order mark: U+FF71 (halfwidth katakana) and the reproducer's invalid 0xEF 0xDB */
+    const char *want7[] = {"\xef\xbd\xb1"
+                           "d|v",
+                           "7|8", NULL};
+    expect_records("\xef\xbd\xb1"
+                   "d,v\n7,8\n",
+                   want7);
+    const char *want8[] = {"\xef\xdb"
+                           "d7|x",
+                           NULL};
+    expect_records("\xef\xdb"
+                   "d7,x\n",
+                   want8);
+    const char *want9[] = {"\xef", NULL};
+    expect_records("\xef", want9);
     const char *want4[] = {"<>|<>", NULL};
     expect_records("\"\",\n", want4);
     const char *want5[] = {"a\"b|c", NULL}; /* a quote inside an unquoted field is data */
