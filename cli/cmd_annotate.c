@@ -10,7 +10,10 @@ static const char usage_text[] =
     "\n"
     "Labels items one after another. At the prompt type a class number (1..C) or name and\n"
     "Enter; s to skip, u to undo your last label, q to quit (your lease is kept until it\n"
-    "expires, so the same item comes back first next time).\n";
+    "expires, so the same item comes back first next time). A refused answer (the lease\n"
+    "expired, the item is already labelled) is shown and asked again; a write that fails (a\n"
+    "full disk, an I/O error) ends the session with the error and exit 1, keeping the labels\n"
+    "already given.\n";
 
 static void chomp(char *s)
 {
@@ -109,6 +112,11 @@ int cmd_annotate(int argc, char **argv)
                 printf("type 1..%zu, a class name, s, u or q\n> ", set.n_classes);
                 fflush(stdout);
                 continue;
+            }
+            if (r != HITL_OK && cli_exit_code(r) == CLI_EXIT_FAILURE) {
+                s = r; /* the store cannot be written: stop instead of asking again */
+                quit = 1;
+                break;
             }
             if (r != HITL_OK) {
                 printf("%s\n> ", err.msg);

@@ -27,7 +27,9 @@ static const char usage_text[] =
     "guess itself is pre-filled only where the project shows predictions (the store's\n"
     "show-prediction setting, or --show-prediction; never on blind items). --from-name and\n"
     "--to-name name the labelling config's Choices and object tags (default choice, text).\n"
-    "The file appears whole or not at all; the export is audited.\n";
+    "The file appears whole or not at all; the export is audited. A failed write (a full\n"
+    "disk) exits 1 and leaves an earlier FILE as it was; if only the audit event cannot be\n"
+    "written, FILE is in place and the error says so.\n";
 
 enum { O_FORMAT = 256, O_OUT, O_FINAL, O_FEATURES, O_FROM, O_TO, O_SHOW, O_ACTOR, O_JSON, O_HELP };
 

@@ -22,7 +22,8 @@ static const char usage_text[] =
     "labelled are never queued again. Each entry records why it was queued (uncertain or\n"
     "blind), its score, the method, model, seed and batch; annotators never see why.\n"
     "  --ids DSET       the pool's item ids (int or string dataset); default: the row number\n"
-    "  --data FILE      JSON lines, one object per item with an \"id\": the display payload\n"
+    "  --data FILE      JSON lines, one object per item with an \"id\": the display payload,\n"
+    "                   stored with the batch in one transaction (a bad line: neither)\n"
     "  --route h=X,m=Y  risk routing: rows scoring above high need R labels (review), between\n"
     "                   medium and high one label (flag), at or below medium proceed (counted,\n"
     "                   not queued). Without --top-k every row above medium is a candidate.\n"
@@ -465,18 +466,15 @@ int cmd_queue(int argc, char **argv)
                            a.seed,
                            cli_actor(a.actor),
                            counts.proceed};
-    size_t added = 0, attached = 0, ignored = 0;
-    if ((s = hitl_store_enqueue(st, &qb, rows, nr, &added, &err)) != HITL_OK) goto out;
-    if (a.data) {
-        if (!(data = read_file(a.data, &err))) {
-            s = err.status;
-            goto out;
-        }
-        if ((s = hitl_store_attach_data(st, data, &attached, &ignored, &err)) != HITL_OK) {
-            hitl_error_prefix(&err, "'%s'", a.data);
-            goto out;
-        }
+    /* the batch and its payloads in one transaction: a killed queue leaves both or neither */
+    if (a.data && !(data = read_file(a.data, &err))) {
+        s = err.status;
+        goto out;
     }
+    hitl_queue_counts qc;
+    if ((s = hitl_store_enqueue_data(st, &qb, rows, nr, data, a.data, &qc, &err)) != HITL_OK)
+        goto out;
+    size_t added = qc.added, attached = qc.attached, ignored = qc.ignored;
     size_t q_blind = counts.blind, n_review = counts.review, n_flag = counts.flag,
            n_proceed = counts.proceed;
     if (a.json) {

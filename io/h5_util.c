@@ -18,12 +18,16 @@ void hitl__h5_quiet(void)
 {
     static _Thread_local int quiet;
     if (quiet) return;
+    /* Before the library starts: HDF5 1.10 crashes in its exit handler when an H5Fclose has
+     * failed (a full disk), after hitl has already reported the error and removed the file.
+     * Every file hitl writes is closed explicitly, so the handler has nothing left to do. */
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     quiet = 1;
 }
 
 typedef struct walk_state {
-    char desc[256];
+    char desc[1024];
     hid_t min_num;
     int have;
 } walk_state;
@@ -40,6 +44,23 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
         w->min_num = e->min_num;
     }
     return 0;
+}
+
+/* HDF5's file drivers describe a failed system call at length ("file write failed: time = ...,
+ * filename = ..., errno = 28, error message = 'No space left on device', buf = ..."): keep what
+ * failed and the system's message. */
+static void system_error(char *s)
+{
+    static const char key[] = "error message = '";
+    char *m = strstr(s, key), *colon = strchr(s, ':');
+    if (!m || !colon || colon > m) return;
+    m += sizeof(key) - 1;
+    char *end = strchr(m, '\'');
+    if (!end) return;
+    size_t n = (size_t)(end - m);
+    memmove(colon + 2, m, n);
+    colon[1] = ' ';
+    colon[2 + n] = '\0';
 }
 
 /* One line, no trailing period or blanks. */
@@ -63,6 +84,7 @@ hitl_status hitl__h5_error(hitl_error *err, hitl_status st, const char *fmt, ...
     }
     H5Eclear2(H5E_DEFAULT);
     if (!w.have) snprintf(w.desc, sizeof(w.desc), "unknown HDF5 error");
+    system_error(w.desc);
     tidy(w.desc);
     if (!err) return st;
 

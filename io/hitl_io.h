@@ -220,6 +220,21 @@ hitl_status hitl_store_enqueue(hitl_store *st, const hitl_queue_batch *b,
 hitl_status hitl_store_attach_data(hitl_store *st, const char *jsonl, size_t *attached,
                                    size_t *ignored, hitl_error *err);
 
+/* What hitl_store_enqueue_data did. */
+typedef struct hitl_queue_counts {
+    size_t added;    /* new items */
+    size_t attached; /* payloads attached, to new or earlier items */
+    size_t ignored;  /* payload lines for ids not queued */
+} hitl_queue_counts;
+
+/* hitl_store_enqueue, then hitl_store_attach_data(jsonl) when jsonl is not NULL, in one
+ * transaction: the batch and its payloads are stored together or not at all, even when the
+ * process dies between them. Errors in jsonl are prefixed with 'jsonl_name' (the file). */
+hitl_status hitl_store_enqueue_data(hitl_store *st, const hitl_queue_batch *b,
+                                    const hitl_queue_row *rows, size_t n, const char *jsonl,
+                                    const char *jsonl_name, hitl_queue_counts *counts,
+                                    hitl_error *err);
+
 /* A leased item as an annotator sees it: never why it was queued. */
 typedef struct hitl_lease {
     char *pool_id;

@@ -84,6 +84,7 @@ void hitl__now_iso(char out[32])
 
 hitl_status hitl__store_sqlerr(hitl_store *st, int rc, hitl_error *err, const char *what)
 {
+    int saved_errno = errno; /* what the failed system call left, before anything else runs */
     int prim = rc & 0xff;
     hitl_status s = prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB ? HITL_EDATA
                     : prim == SQLITE_BUSY || prim == SQLITE_LOCKED  ? HITL_EBUSY
@@ -91,7 +92,13 @@ hitl_status hitl__store_sqlerr(hitl_store *st, int rc, hitl_error *err, const ch
                     : prim == SQLITE_CONSTRAINT                     ? HITL_ECONFLICT
                                                                     : HITL_EIO;
     const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
-    return hitl_error_set(err, s, "'%s': %s: %s", st && st->path ? st->path : "?", what, msg);
+    /* "disk I/O error" alone does not say that the disk is full or the file too large: name the
+     * system error (SQLite records it on some paths only; errno still holds it on the others) */
+    int sys = 0;
+    if (st && st->db && (prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN))
+        sys = sqlite3_system_errno(st->db) ? sqlite3_system_errno(st->db) : saved_errno;
+    return hitl_error_set(err, s, "'%s': %s: %s%s%s%s", st && st->path ? st->path : "?", what, msg,
+                          sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
 }
 
 /* Writers hold the lock for a fraction of a millisecond, so a waiter first yields the CPU (the
@@ -475,7 +482,8 @@ hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err)
     if (!st) return r;
     int app = 0, version = 0, rc = SQLITE_OK;
     if (r == HITL_OK && (rc = pragma_int(st, "PRAGMA application_id", &app)) != SQLITE_OK)
-        r = hitl__store_sqlerr(st, rc, err, "not a hitl store");
+        r = hitl__store_sqlerr(st, rc, err,
+                               (rc & 0xff) == SQLITE_NOTADB ? "not a hitl store" : "cannot open");
     if (r == HITL_OK && app != APPLICATION_ID)
         r = hitl_error_set(err, HITL_EDATA, "'%s' is not a hitl store", path);
     if (r == HITL_OK && (rc = pragma_int(st, "PRAGMA user_version", &version)) != SQLITE_OK)

@@ -1,6 +1,6 @@
 /* hitl_store_export: runs the records cursor into the chosen writer (or the Label Studio task
- * writer), writing beside the target and renaming it into place so no half file is left, then
- * audits the export. Also the streaming item and throughput queries the report reads. */
+ * writer), writing beside the target and renaming it into place so no half file is left, inside
+ * the transaction that audits the export. Also the streaming item and throughput queries. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -60,6 +60,25 @@ static hitl_status write_records(hitl_store *st, const hitl_export_opts *o,
     return s;
 }
 
+/* Starts the write transaction and appends the export's event; the caller commits it. */
+static hitl_status audit_export(hitl_store *st, const hitl_export_opts *o,
+                                const hitl_export_result *res, hitl_error *err)
+{
+    hitl_status s = hitl__store_begin(st, err);
+    if (s != HITL_OK) return s;
+    json_t *payload = json_pack("{s:s, s:s, s:I}", "format", hitl_export_format_name(o->format),
+                                "path", o->path, "count", (json_int_t)res->counts.records);
+    if (o->format != HITL_EXPORT_LABEL_STUDIO && payload) {
+        json_object_set_new(payload, "final", json_string(hitl_final_rule_name(o->final)));
+        json_object_set_new(payload, "ties", json_integer(res->counts.ties));
+        json_object_set_new(payload, "pending", json_integer(res->counts.pending));
+        if (o->features_path)
+            json_object_set_new(payload, "features", json_string(o->features_path));
+    }
+    return hitl__audit_append(st, o->actor ? o->actor : "unknown", "human", "export", NULL, payload,
+                              err);
+}
+
 hitl_status hitl_store_export(hitl_store *st, const hitl_export_opts *o, hitl_export_result *res,
                               hitl_error *err)
 {
@@ -98,31 +117,25 @@ hitl_status hitl_store_export(hitl_store *st, const hitl_export_opts *o, hitl_ex
         s = write_records(st, o, &ctx, &res->counts, err);
     }
     hitl_matrix_close(ctx.features);
+    /* the audit event is written before the file goes into place and committed right after:
+     * an event never names a file that is not there, and only a commit that fails (a full
+     * disk) or is killed leaves the file without its event */
+    if (s == HITL_OK) s = audit_export(st, o, res, err);
     if (s == HITL_OK && rename(tmp, o->path) != 0)
         s = hitl_error_set(err, HITL_EIO, "cannot write '%s': %s", o->path, strerror(errno));
     if (s != HITL_OK) {
+        hitl__store_rollback(st);
         unlink(tmp);
         free(tmp);
         return s;
     }
     free(tmp);
-    if ((s = hitl__store_begin(st, err)) != HITL_OK) return s;
-    json_t *payload = json_pack("{s:s, s:s, s:I}", "format", hitl_export_format_name(o->format),
-                                "path", o->path, "count", (json_int_t)res->counts.records);
-    if (o->format != HITL_EXPORT_LABEL_STUDIO && payload) {
-        json_object_set_new(payload, "final", json_string(hitl_final_rule_name(o->final)));
-        json_object_set_new(payload, "ties", json_integer(res->counts.ties));
-        json_object_set_new(payload, "pending", json_integer(res->counts.pending));
-        if (o->features_path)
-            json_object_set_new(payload, "features", json_string(o->features_path));
-    }
-    s = hitl__audit_append(st, o->actor ? o->actor : "unknown", "human", "export", NULL, payload,
-                           err);
-    if (s != HITL_OK) {
-        hitl__store_rollback(st);
+    if ((s = hitl__store_commit(st, err)) != HITL_OK) {
+        hitl_error_prefix(err, "'%s' is written, but the export is not in the audit trail",
+                          o->path);
         return s;
     }
-    return hitl__store_commit(st, err);
+    return HITL_OK;
 }
 
 /* ---- report data ------------------------------------------------------------------------- */

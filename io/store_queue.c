@@ -41,12 +41,12 @@ hitl_status hitl_store_known(hitl_store *st, char *const *ids, size_t n, uint8_t
     return r;
 }
 
-hitl_status hitl_store_enqueue(hitl_store *st, const hitl_queue_batch *b,
-                               const hitl_queue_row *rows, size_t n, size_t *added, hitl_error *err)
+/* The rows and the batch's audit event, inside the caller's write transaction. */
+static hitl_status enqueue_rows(hitl_store *st, const hitl_queue_batch *b,
+                                const hitl_queue_row *rows, size_t n, size_t *added,
+                                hitl_error *err)
 {
-    if (added) *added = 0;
-    hitl_status r = hitl__store_begin(st, err);
-    if (r != HITL_OK) return r;
+    hitl_status r = HITL_OK;
     sqlite3_stmt *pos = NULL, *ins = NULL;
     int64_t base = 0;
     size_t n_added = 0, n_blind = 0, n_review = 0, n_flag = 0;
@@ -113,29 +113,23 @@ hitl_status hitl_store_enqueue(hitl_store *st, const hitl_queue_batch *b,
         goto fail;
     hitl__store_finish(st, pos);
     hitl__store_finish(st, ins);
-    if ((r = hitl__store_commit(st, err)) != HITL_OK) return r;
-    if (added) *added = n_added;
+    *added = n_added;
     return HITL_OK;
 fail:
     if (r == HITL_OK) r = err ? err->status : HITL_EIO;
     hitl__store_finish(st, pos);
     hitl__store_finish(st, ins);
-    hitl__store_rollback(st);
     return r;
 }
 
-hitl_status hitl_store_attach_data(hitl_store *st, const char *jsonl, size_t *attached,
-                                   size_t *ignored, hitl_error *err)
+/* The payloads and their audit event, inside the caller's write transaction. */
+static hitl_status attach_rows(hitl_store *st, const char *jsonl, size_t *attached, size_t *ignored,
+                               hitl_error *err)
 {
-    *attached = *ignored = 0;
-    hitl_status r = hitl__store_begin(st, err);
-    if (r != HITL_OK) return r;
+    hitl_status r = HITL_OK;
     sqlite3_stmt *up =
         hitl__store_prepare(st, "UPDATE items SET data = ?2 WHERE pool_id = ?1", err);
-    if (!up) {
-        hitl__store_rollback(st);
-        return err ? err->status : HITL_EIO;
-    }
+    if (!up) return err ? err->status : HITL_EIO;
     size_t lineno = 0;
     for (const char *p = jsonl; *p && r == HITL_OK;) {
         const char *nl = strchr(p, '\n');
@@ -184,11 +178,56 @@ hitl_status hitl_store_attach_data(hitl_store *st, const char *jsonl, size_t *at
                                json_pack("{s:I, s:I}", "attached", (json_int_t)*attached, "ignored",
                                          (json_int_t)*ignored),
                                err);
+    return r;
+}
+
+hitl_status hitl_store_enqueue_data(hitl_store *st, const hitl_queue_batch *b,
+                                    const hitl_queue_row *rows, size_t n, const char *jsonl,
+                                    const char *jsonl_name, hitl_queue_counts *counts,
+                                    hitl_error *err)
+{
+    memset(counts, 0, sizeof(*counts));
+    hitl_status r = hitl__store_begin(st, err);
+    if (r != HITL_OK) return r;
+    size_t added = 0, attached = 0, ignored = 0;
+    r = enqueue_rows(st, b, rows, n, &added, err);
+    if (r == HITL_OK && jsonl && (r = attach_rows(st, jsonl, &attached, &ignored, err)) != HITL_OK)
+        hitl_error_prefix(err, "'%s'", jsonl_name ? jsonl_name : "data");
     if (r != HITL_OK) {
         hitl__store_rollback(st);
         return r;
     }
-    return hitl__store_commit(st, err);
+    if ((r = hitl__store_commit(st, err)) != HITL_OK) return r;
+    counts->added = added;
+    counts->attached = attached;
+    counts->ignored = ignored;
+    return HITL_OK;
+}
+
+hitl_status hitl_store_enqueue(hitl_store *st, const hitl_queue_batch *b,
+                               const hitl_queue_row *rows, size_t n, size_t *added, hitl_error *err)
+{
+    hitl_queue_counts c;
+    hitl_status r = hitl_store_enqueue_data(st, b, rows, n, NULL, NULL, &c, err);
+    if (added) *added = c.added;
+    return r;
+}
+
+hitl_status hitl_store_attach_data(hitl_store *st, const char *jsonl, size_t *attached,
+                                   size_t *ignored, hitl_error *err)
+{
+    *attached = *ignored = 0;
+    hitl_status r = hitl__store_begin(st, err);
+    if (r != HITL_OK) return r;
+    size_t a = 0, i = 0;
+    if ((r = attach_rows(st, jsonl, &a, &i, err)) != HITL_OK) {
+        hitl__store_rollback(st);
+        return r;
+    }
+    if ((r = hitl__store_commit(st, err)) != HITL_OK) return r;
+    *attached = a;
+    *ignored = i;
+    return HITL_OK;
 }
 
 /* Expired leases go back to the pool, each audited as a system event. */

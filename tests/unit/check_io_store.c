@@ -201,6 +201,39 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/* A batch and its payloads are one transaction: a bad payload line leaves neither. */
+START_TEST(test_enqueue_data_all_or_nothing)
+{
+    hitl_store *st = make_store(1, 2);
+    hitl_queue_row rows[] = {{"n0", 10, HITL_REASON_UNCERTAIN, 1, 0, 1, 0, NULL, NULL},
+                             {"n1", 11, HITL_REASON_BLIND, 1, 0, 1, 0, NULL, NULL}};
+    hitl_queue_batch b = {"b2", "margin", NULL, NULL, 1, "tester", 0};
+    hitl_queue_counts c;
+    hitl_error err;
+    ck_assert_int_eq(hitl_store_enqueue_data(st, &b, rows, 2, "{\"id\": \"n0\"}\nnot json\n",
+                                             "items.jsonl", &c, &err),
+                     HITL_EDATA);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'items.jsonl': line 2: not a JSON object"));
+    ck_assert_uint_eq(c.added, 0);
+    hitl_store_stats stats;
+    int64_t seq, n_events, before;
+    ck_assert_int_eq(hitl_store_stats_get(st, &stats, NULL), HITL_OK);
+    ck_assert_int_eq(stats.items_queued, 2); /* neither n0 nor n1 */
+    hitl_store_stats_release(&stats);
+    ck_assert_int_eq(hitl_audit_verify(st, &seq, &before, NULL), HITL_OK);
+    const char *data = "{\"id\": \"n1\", \"text\": \"x\"}\n{\"id\": \"i0\"}\n{\"id\": \"zz\"}\n";
+    ck_assert_int_eq(hitl_store_enqueue_data(st, &b, rows, 2, data, "items.jsonl", &c, &err),
+                     HITL_OK);
+    ck_assert_uint_eq(c.added, 2);
+    ck_assert_uint_eq(c.attached, 2); /* n1, and i0 of the earlier batch */
+    ck_assert_uint_eq(c.ignored, 1);
+    ck_assert_int_eq(hitl_audit_verify(st, &seq, &n_events, NULL), HITL_OK);
+    ck_assert_int_eq(n_events, before + 2); /* queue and data */
+    hitl_store_close(st);
+    remove_store();
+}
+END_TEST
+
 START_TEST(test_open_errors)
 {
     hitl_store *st;
@@ -233,6 +266,7 @@ int main(void)
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, test_refusals);
+    tcase_add_test(errors, test_enqueue_data_all_or_nothing);
     tcase_add_test(errors, test_open_errors);
     suite_add_tcase(s, errors);
     SRunner *sr = srunner_create(s);
