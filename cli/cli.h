@@ -53,6 +53,8 @@ CLI_COMMAND int cmd_export(int argc, char **argv);
 CLI_COMMAND int cmd_import(int argc, char **argv);
 CLI_COMMAND int cmd_report(int argc, char **argv);
 CLI_COMMAND int cmd_train(int argc, char **argv);
+CLI_COMMAND int cmd_convert(int argc, char **argv);
+CLI_COMMAND int cmd_simulate(int argc, char **argv);
 
 /* Maps a library status to an exit code. */
 int cli_exit_code(hitl_status st);

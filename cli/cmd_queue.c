@@ -11,7 +11,8 @@
 
 static const char usage_text[] =
     "usage: hitl queue DB --from FILE (--probs DSET | --logits DSET | --features DSET\n"
-    "                  --head HEAD.h5) --method lc|margin|ratio|entropy|kcenter|margin-kcenter\n"
+    "                  --head HEAD.h5)\n"
+    "                  --method lc|margin|ratio|entropy|kcenter|margin-kcenter|badge\n"
     "                  --top-k K --blind B\n"
     "                  --seed S [--batch NAME] [--model NAME] [--ids DSET] [--data ITEMS.jsonl]\n"
     "                  [--route high=0.7,medium=0.4] [--normalize] [--temperature T]\n"
@@ -31,8 +32,11 @@ static const char usage_text[] =
     "  --method kcenter        K rows spread over the embeddings (k-center greedy from the\n"
     "                          rows already queued), not the K most uncertain\n"
     "  --method margin-kcenter k-center among the --candidates M most uncertain (default 10 K)\n"
-    "  --embeddings DSET       the embeddings for k-center (default: the --features dataset);\n"
-    "                          read whole: N x D floats in memory\n";
+    "  --method badge          BADGE: k-means++ (seeded by --seed) over gradient embeddings\n"
+    "                          (p - onehot(argmax p)) x [embedding, 1], from the model's\n"
+    "                          probabilities (read whole: N x C floats)\n"
+    "  --embeddings DSET       the embeddings for k-center and badge (default: the --features\n"
+    "                          dataset); read whole: N x D floats in memory\n";
 
 enum {
     O_FROM = 256,
@@ -81,7 +85,7 @@ static const struct option long_opts[] = {{"from", required_argument, NULL, O_FR
                                           {"candidates", required_argument, NULL, O_CANDIDATES},
                                           {NULL, 0, NULL, 0}};
 
-typedef enum { PICK_SCORE = 0, PICK_KCENTER, PICK_MARGIN_KCENTER } pick_kind;
+typedef enum { PICK_SCORE = 0, PICK_KCENTER, PICK_MARGIN_KCENTER, PICK_BADGE } pick_kind;
 
 typedef struct queue_args {
     hitl_score_pass_opts pass;
@@ -147,6 +151,7 @@ static int parse_args(int argc, char **argv, queue_args *a)
         case O_METHOD:
             a->pick = strcmp(optarg, "kcenter") == 0          ? PICK_KCENTER
                       : strcmp(optarg, "margin-kcenter") == 0 ? PICK_MARGIN_KCENTER
+                      : strcmp(optarg, "badge") == 0          ? PICK_BADGE
                                                               : PICK_SCORE;
             if (a->pick != PICK_SCORE)
                 m = HITL_METHOD_MARGIN; /* recorded beside each pick */
@@ -227,18 +232,75 @@ static int parse_args(int argc, char **argv, queue_args *a)
     if (a->pick != PICK_SCORE) {
         if (!a->embeddings && o->kind == HITL_POOL_FEATURES) a->embeddings = o->dset;
         if (!a->embeddings)
-            return cli_usage_error(cmd, "k-center needs --embeddings DSET (or --features)");
+            return cli_usage_error(cmd, "%s needs --embeddings DSET (or --features)",
+                                   a->pick == PICK_BADGE ? "badge" : "k-center");
         if (!a->top_k_given || a->route)
-            return cli_usage_error(cmd, "k-center takes --top-k K and no --route");
+            return cli_usage_error(cmd, "%s takes --top-k K and no --route",
+                                   a->pick == PICK_BADGE ? "badge" : "k-center");
     }
     o->score.methods = HITL_METHOD_BIT(m);
     o->rank_by = m;
     return -1;
 }
 
+/* Every row's class probabilities [n, *c] for BADGE, from what the pass read: the --probs
+ * dataset, the softmax of --logits (with the temperature), or the head applied to the features
+ * (x, already read, when they are the embeddings). Caller frees *out. */
+static hitl_status pool_probs(const queue_args *a, size_t n, const float *x, size_t d, float **out,
+                              size_t *c, hitl_error *err)
+{
+    const hitl_score_pass_opts *o = &a->pass;
+    hitl_matrix *m = NULL;
+    hitl_head h = {0};
+    float *p = NULL, *feat = NULL;
+    hitl_status s = HITL_OK;
+    *out = NULL;
+    if (o->kind == HITL_POOL_FEATURES) {
+        if ((s = hitl_head_load(&h, o->head_path, err)) != HITL_OK) return s;
+        if (strcmp(a->embeddings, o->dset) != 0) { /* the head's input is not the embeddings */
+            if ((s = hitl_matrix_open(&m, o->path, o->dset, err)) == HITL_OK)
+                s = hitl_matrix_load(m, &feat, err);
+            if (s == HITL_OK && hitl_matrix_cols(m) != h.d)
+                s = hitl_error_set(err, HITL_ESHAPE, "'%s': %zu features for a head of %zu",
+                                   hitl_matrix_name(m), hitl_matrix_cols(m), h.d);
+        } else if (d != h.d) {
+            s = hitl_error_set(err, HITL_ESHAPE, "%zu features for a head of %zu", d, h.d);
+        }
+        *c = h.c;
+        if (s == HITL_OK && !(p = malloc(n * h.c * sizeof(float) + 1)))
+            s = hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu x %zu logits", n, h.c);
+        if (s == HITL_OK) s = hitl_head_logits(feat ? feat : x, n, h.d, h.w, h.b, h.c, p, err);
+    } else {
+        if ((s = hitl_matrix_open(&m, o->path, o->dset, err)) == HITL_OK)
+            s = hitl_matrix_load(m, &p, err);
+        if (s == HITL_OK) *c = hitl_matrix_cols(m);
+    }
+    if (s == HITL_OK && o->kind != HITL_POOL_PROBS) { /* softmax of logits / T */
+        float t = o->score.temperature > 0 ? o->score.temperature : 1.0f;
+        for (size_t i = 0; i < n; i++) {
+            float *z = p + i * *c, mx = z[0], sum = 0;
+            for (size_t j = 1; j < *c; j++)
+                mx = z[j] > mx ? z[j] : mx;
+            for (size_t j = 0; j < *c; j++)
+                sum += z[j] = expf((z[j] - mx) / t);
+            for (size_t j = 0; j < *c; j++)
+                z[j] /= sum;
+        }
+    }
+    hitl_matrix_close(m);
+    hitl_head_release(&h);
+    free(feat);
+    if (s != HITL_OK) {
+        free(p);
+        return s;
+    }
+    *out = p;
+    return HITL_OK;
+}
+
 /* The k-center picks: K rows spread over the embeddings (kcenter), or over the most uncertain
- * rows (margin-kcenter), starting from the rows already queued. The embeddings are read whole:
- * n x d floats in memory. Caller frees *out. */
+ * rows (margin-kcenter), starting from the rows already queued; or BADGE's. The embeddings are read
+ * whole: n x d floats in memory. Caller frees *out. */
 static hitl_status kcenter_pick(const queue_args *a, const float *score, const uint8_t *taken,
                                 size_t n, int64_t **out, size_t *n_out, hitl_error *err)
 {
@@ -271,9 +333,26 @@ static hitl_status kcenter_pick(const queue_args *a, const float *score, const u
         else if (!isnan(score[i]))
             cand[nc++] = (int64_t)i;
     }
-    hitl_kcenter_opts ko = {sel, ns, a->pick == PICK_KCENTER ? cand : NULL,
-                            a->pick == PICK_KCENTER ? nc : 0, 0};
-    if (a->pick == PICK_KCENTER)
+    hitl_kcenter_opts ko = {.selected = sel,
+                            .n_selected = ns,
+                            .candidates = a->pick == PICK_KCENTER ? cand : NULL,
+                            .n_candidates = a->pick == PICK_KCENTER ? nc : 0};
+    if (a->pick == PICK_BADGE) {
+        uint8_t *skip = malloc(n ? n : 1); /* queued rows and rows the pass skipped */
+        float *probs = NULL;
+        size_t c = 0;
+        if (!skip) {
+            s = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            skip[i] = taken[i] || isnan(score[i]);
+        s = pool_probs(a, n, x, d, &probs, &c, err);
+        if (s == HITL_OK)
+            s = hitl_badge_select(x, n, d, probs, c, skip, k, a->seed, *out, n_out, err);
+        free(skip);
+        free(probs);
+    } else if (a->pick == PICK_KCENTER)
         s = hitl_kcenter_greedy(x, n, d, k, &ko, *out, NULL, n_out, err);
     else
         s = hitl_margin_kcenter(x, n, d, score, taken, a->candidates ? a->candidates : 10 * k, k,
@@ -460,6 +539,7 @@ int cmd_queue(int argc, char **argv)
     hitl_queue_batch qb = {a.batch ? a.batch : batch,
                            a.pick == PICK_KCENTER          ? "kcenter"
                            : a.pick == PICK_MARGIN_KCENTER ? "margin-kcenter"
+                           : a.pick == PICK_BADGE          ? "badge"
                                                            : hitl_method_name(a.pass.rank_by),
                            a.model,
                            source,

@@ -438,7 +438,7 @@ int cmd_report(int argc, char **argv)
     hitl_report r = {.title = title,
                      .store_path = db_abs ? db_abs : a.db,
                      .generated_at = now,
-                     .version = "0.1.0",
+                     .version = HITL_VERSION,
                      .classes = (const char *const *)set.classes,
                      .n_classes = set.n_classes,
                      .items_queued = stats.items_queued,

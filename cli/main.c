@@ -27,6 +27,8 @@ static const cli_command commands[] = {
     {"export", cmd_export, "final labels for retraining (hdf5, jsonl, csv) or Label Studio tasks"},
     {"import", cmd_import, "Label Studio annotations back into the store (idempotent)"},
     {"train", cmd_train, "fit the linear head (logistic regression, L-BFGS) on labelled rows"},
+    {"convert", cmd_convert, "IDX files (MNIST, Fashion-MNIST) into a pool file"},
+    {"simulate", cmd_simulate, "learning curves: the active-learning loop with an oracle"},
     {"report", cmd_report, "a QA notebook: progress, agreement, calibration, charts, retraining"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -71,7 +73,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("hitl 0.1.0\n");
+        printf("hitl %s\n", HITL_VERSION);
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {

@@ -1,6 +1,6 @@
-/* Diverse batches: k-center greedy over embeddings and its margin-first hybrid. Distances come
- * from BLAS (sgemv per new centre, sgemm against the starting centres) over row blocks, with one
- * running minimum per candidate: memory is O(n + block), never an n x n matrix. */
+/* Diverse batches: k-center greedy over embeddings, its margin-first hybrid, and BADGE. Distances
+ * come from BLAS (sgemv per new centre, sgemm against the starting centres) over row blocks, with
+ * one running minimum per candidate: memory is O(n + block), never an n x n matrix. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@ typedef struct kc {
     float *xn;          /* [m] squared norms */
     float *mind;        /* [m] squared distance to the nearest centre; -1: never pick */
     float *dots;        /* [block] */
+    int mind_kept;      /* the caller keeps mind: leave it exact for every pick */
 } kc;
 
 static int64_t row_of(const kc *k, size_t i)
@@ -90,11 +91,141 @@ static hitl_status init_selected(kc *k, const float *x, const int64_t *sel, size
     return HITL_OK;
 }
 
-static hitl_status bad_row(hitl_error *err, int64_t row)
+static hitl_status bad_row(hitl_error *err, const char *what, int64_t row)
 {
-    hitl_error_set(err, HITL_EDATA, "kcenter: row %lld has a non-finite value", (long long)row);
+    hitl_error_set(err, HITL_EDATA, "%s: row %lld has a non-finite value", what, (long long)row);
     if (err) err->row = row;
     return HITL_EDATA;
+}
+
+/* The picks after the first, lazily (the "lazy greedy" of submodular maximisation, exact here):
+ * mind[i] only ever decreases, so a stale value is an upper bound. Rows sit in a max-heap on
+ * (mind, -row) and remember how many of this call's centres their mind has seen (seen[i]); the
+ * top row is brought up to date (its distances to the centres it has not seen, one sgemv) and
+ * sifted down, until the top is up to date: its exact distance then beats every other row's
+ * bound, and ties go to the lower row as in the eager pass. In high dimensions a new centre
+ * lowers few rows' minimum, so a pick touches a few rows instead of all n. */
+typedef struct lazy {
+    kc *k;
+    int32_t *heap; /* candidates, max-heap on (mind, -row) */
+    size_t nh;
+    uint32_t *seen; /* [m] centres of cbuf applied to mind[i] */
+    float *cbuf;    /* [k, d] this call's centres */
+    float *cn;      /* [k] their squared norms */
+    size_t nc;
+    float *dots; /* [k] */
+} lazy;
+
+static int above(const kc *k, int32_t a, int32_t b)
+{
+    return k->mind[a] > k->mind[b] || (k->mind[a] == k->mind[b] && row_of(k, a) < row_of(k, b));
+}
+
+static void sift_down(lazy *z, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, top = i;
+        if (l < z->nh && above(z->k, z->heap[l], z->heap[top])) top = l;
+        if (r < z->nh && above(z->k, z->heap[r], z->heap[top])) top = r;
+        if (top == i) return;
+        int32_t t = z->heap[i];
+        z->heap[i] = z->heap[top];
+        z->heap[top] = t;
+        i = top;
+    }
+}
+
+/* mind[i] = min over the centres row i has not seen; then it has seen them all. */
+static void catch_up(lazy *z, int32_t i)
+{
+    kc *k = z->k;
+    size_t from = z->seen[i], q = z->nc - from, d = k->d;
+    if (q == 0) return;
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)q, (int)d, 1.0f, z->cbuf + from * d, (int)d,
+                k->xc + (size_t)i * d, 1, 0.0f, z->dots, 1);
+    for (size_t j = 0; j < q; j++) {
+        float dist = k->xn[i] + z->cn[from + j] - 2.0f * z->dots[j];
+        if (dist < 0) dist = 0;
+        if (dist < k->mind[i]) k->mind[i] = dist;
+    }
+    z->seen[i] = (uint32_t)z->nc;
+}
+
+/* Every row's mind up to date with all of this call's centres, by sgemm over row blocks (for a
+ * caller that keeps mind across calls). */
+static hitl_status catch_up_all(lazy *z, hitl_error *err)
+{
+    kc *k = z->k;
+    size_t d = k->d, bs = k->block, q = z->nc;
+    float *prod = malloc(bs * q * sizeof(float));
+    if (!prod) return hitl_error_set(err, HITL_ENOMEM, "kcenter: out of memory");
+    for (size_t r0 = 0; r0 < k->m; r0 += bs) {
+        size_t b = k->m - r0 < bs ? k->m - r0 : bs;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)q, (int)d, 1.0f,
+                    k->xc + r0 * d, (int)d, z->cbuf, (int)d, 0.0f, prod, (int)q);
+        for (size_t i = 0; i < b; i++) {
+            float *md = &k->mind[r0 + i];
+            if (*md < 0) continue;
+            for (size_t j = z->seen[r0 + i]; j < q; j++) {
+                float dist = k->xn[r0 + i] + z->cn[j] - 2.0f * prod[i * q + j];
+                if (dist < 0) dist = 0;
+                if (dist < *md) *md = dist;
+            }
+        }
+    }
+    free(prod);
+    return HITL_OK;
+}
+
+/* Picks until k (*got counts the first pick, `first`, already made). `seen_first`: every row's
+ * mind already includes the first pick. */
+static hitl_status lazy_picks(kc *k, size_t want, size_t first, int seen_first, int64_t *out,
+                              float *d2, size_t *got, hitl_error *err)
+{
+    lazy z = {.k = k};
+    z.heap = malloc(k->m * sizeof(int32_t));
+    z.seen = malloc(k->m * sizeof(uint32_t));
+    z.cbuf = malloc(want * k->d * sizeof(float));
+    z.cn = malloc(want * sizeof(float));
+    z.dots = malloc(want * sizeof(float));
+    hitl_status rc = HITL_OK;
+    if (!z.heap || !z.seen || !z.cbuf || !z.cn || !z.dots) {
+        rc = hitl_error_set(err, HITL_ENOMEM, "kcenter: out of memory");
+        goto done;
+    }
+    memcpy(z.cbuf, k->xc + first * k->d, k->d * sizeof(float));
+    z.cn[0] = k->xn[first];
+    z.nc = 1;
+    for (size_t i = 0; i < k->m; i++) {
+        z.seen[i] = seen_first ? 1 : 0;
+        if (k->mind[i] >= 0) z.heap[z.nh++] = (int32_t)i;
+    }
+    for (size_t i = z.nh / 2; i-- > 0;)
+        sift_down(&z, i);
+    while (*got < want && z.nh > 0) {
+        int32_t top = z.heap[0];
+        if (z.seen[top] < z.nc) {
+            catch_up(&z, top);
+            sift_down(&z, 0);
+            continue;
+        }
+        out[*got] = row_of(k, (size_t)top);
+        if (d2) d2[*got] = k->mind[top];
+        (*got)++;
+        k->mind[top] = -1;
+        z.heap[0] = z.heap[--z.nh];
+        sift_down(&z, 0);
+        memcpy(z.cbuf + z.nc * k->d, k->xc + (size_t)top * k->d, k->d * sizeof(float));
+        z.cn[z.nc++] = k->xn[top];
+    }
+    if (k->mind_kept) rc = catch_up_all(&z, err);
+done:
+    free(z.heap);
+    free(z.seen);
+    free(z.cbuf);
+    free(z.cn);
+    free(z.dots);
+    return rc;
 }
 
 hitl_status hitl_kcenter_greedy(const float *x, size_t n, size_t d, size_t k,
@@ -105,19 +236,19 @@ hitl_status hitl_kcenter_greedy(const float *x, size_t n, size_t d, size_t k,
     if (!opts) opts = &none;
     if (n_out) *n_out = 0;
     if (!x || !out || !n_out || d == 0 || (opts->n_selected && !opts->selected) ||
-        (opts->candidates && opts->n_candidates == 0 && n > 0))
+        (opts->candidates && opts->n_candidates == 0 && n > 0) || (opts->mind && opts->candidates))
         return hitl_error_set(err, HITL_EINVAL, "kcenter: missing argument or empty shape");
     if (n > INT32_MAX || d > INT32_MAX)
         return hitl_error_set(err, HITL_ESHAPE, "kcenter: shape too large for BLAS");
     if (k == 0 || n == 0) return HITL_OK;
 
     size_t m = opts->candidates ? opts->n_candidates : n;
-    kc st = {.m = m, .d = d, .row = opts->candidates};
+    kc st = {.m = m, .d = d, .row = opts->candidates, .mind_kept = opts->mind != NULL};
     st.block = opts->block_rows ? opts->block_rows : 1024;
     int32_t *pos = malloc(n * sizeof(int32_t)); /* row -> candidate, -1 when not one */
     float *gathered = NULL;
     st.xn = malloc(m * sizeof(float));
-    st.mind = malloc(m * sizeof(float));
+    st.mind = opts->mind ? opts->mind : malloc(m * sizeof(float));
     st.dots = malloc(st.block * sizeof(float));
     hitl_status rc = HITL_OK;
     if (!pos || !st.xn || !st.mind || !st.dots) {
@@ -150,10 +281,10 @@ hitl_status hitl_kcenter_greedy(const float *x, size_t n, size_t d, size_t k,
     for (size_t i = 0; i < m; i++) {
         st.xn[i] = cblas_sdot((int)d, st.xc + i * d, 1, st.xc + i * d, 1);
         if (!isfinite(st.xn[i])) {
-            rc = bad_row(err, row_of(&st, i));
+            rc = bad_row(err, "kcenter", row_of(&st, i));
             goto done;
         }
-        st.mind[i] = INFINITY;
+        if (!opts->mind) st.mind[i] = INFINITY;
     }
     for (size_t j = 0; j < opts->n_selected; j++) {
         int64_t r = opts->selected[j];
@@ -164,16 +295,21 @@ hitl_status hitl_kcenter_greedy(const float *x, size_t n, size_t d, size_t k,
         }
         const float *xr = x + (size_t)r * d;
         if (!isfinite(cblas_sdot((int)d, xr, 1, xr, 1))) {
-            rc = bad_row(err, r);
+            rc = bad_row(err, "kcenter", r);
             goto done;
         }
         if (pos[r] >= 0) st.mind[pos[r]] = -1;
     }
 
     size_t best;
+    int centres = opts->n_selected > 0; /* else the first pick is the farthest from the mean */
+    for (size_t i = 0; opts->mind && !centres && i < m; i++)
+        centres = st.mind[i] >= 0 && st.mind[i] < INFINITY;
     if (opts->n_selected) {
         rc = init_selected(&st, x, opts->selected, opts->n_selected, err);
         if (rc != HITL_OK) goto done;
+    }
+    if (centres) {
         /* a pass with a far-away centre that changes nothing finds the first pick; cheaper
          * to scan directly */
         best = SIZE_MAX;
@@ -206,24 +342,25 @@ hitl_status hitl_kcenter_greedy(const float *x, size_t n, size_t d, size_t k,
     }
 
     size_t got = 0;
-    while (got < k && best != SIZE_MAX) {
+    if (best != SIZE_MAX) {
         out[got] = row_of(&st, best);
         if (d2) d2[got] = st.mind[best];
         got++;
-        if (got == 1 && !opts->n_selected) {
-            for (size_t i = 0; i < m; i++) /* distances to the mean were only for the first */
+        if (!centres) { /* distances to the mean were only for the first pick */
+            for (size_t i = 0; i < m; i++)
                 st.mind[i] = st.mind[i] < 0 ? -1 : INFINITY;
+            st.mind[best] = -1;
+            update(&st, st.xc + best * d, st.xn[best]); /* every row exact: a cheap pass */
         }
         st.mind[best] = -1;
-        if (got == k) break;
-        best = update(&st, st.xc + best * d, st.xn[best]);
+        if (got < k || opts->mind) rc = lazy_picks(&st, k, best, !centres, out, d2, &got, err);
     }
     *n_out = got;
 done:
     free(pos);
     free(gathered);
     free(st.xn);
-    free(st.mind);
+    if (!opts->mind) free(st.mind);
     free(st.dots);
     return rc;
 }
@@ -264,5 +401,103 @@ hitl_status hitl_margin_kcenter(const float *x, size_t n, size_t d, const float 
     free(best);
     free(cand);
     hitl_topk_release(&top);
+    return rc;
+}
+
+/* BADGE: D^2 sampling over gradient embeddings, with the distances factored as in the header.
+ * a = p - onehot(argmax p) [n, c] is small; x stays the caller's. */
+hitl_status hitl_badge_select(const float *x, size_t n, size_t d, const float *probs, size_t c,
+                              const uint8_t *taken, size_t k, uint64_t seed, int64_t *out,
+                              size_t *n_out, hitl_error *err)
+{
+    if (n_out) *n_out = 0;
+    if (!x || !probs || !out || !n_out || d == 0 || c < 2)
+        return hitl_error_set(err, HITL_EINVAL, "badge: missing argument or empty shape");
+    if (n > INT32_MAX || d > INT32_MAX || c > INT32_MAX)
+        return hitl_error_set(err, HITL_ESHAPE, "badge: shape too large for BLAS");
+    if (k == 0 || n == 0) return HITL_OK;
+    const size_t block = 1024;
+    float *a = malloc(n * c * sizeof(float)), *xn = malloc(n * sizeof(float));
+    float *an = malloc(n * sizeof(float)), *mind = malloc(n * sizeof(float));
+    float *dx = malloc(block * sizeof(float)), *da = malloc(block * sizeof(float));
+    hitl_status rc = HITL_OK;
+    if (!a || !xn || !an || !mind || !dx || !da) {
+        rc = hitl_error_set(err, HITL_ENOMEM, "badge: out of memory for %zu rows", n);
+        goto done;
+    }
+    size_t left = 0, best = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const float *p = probs + i * c;
+        float *ai = a + i * c;
+        size_t top = 0;
+        for (size_t j = 0; j < c; j++) {
+            ai[j] = p[j];
+            if (p[j] > p[top]) top = j;
+        }
+        ai[top] -= 1.0f;
+        an[i] = cblas_sdot((int)c, ai, 1, ai, 1);
+        xn[i] = cblas_sdot((int)d, x + i * d, 1, x + i * d, 1) + 1.0f;
+        mind[i] = taken && taken[i] ? -1.0f : INFINITY;
+        if (mind[i] < 0) continue;
+        if (!isfinite(an[i]) || !isfinite(xn[i])) {
+            rc = bad_row(err, "badge", (int64_t)i);
+            goto done;
+        }
+        left++;
+        if (best == SIZE_MAX || an[i] * xn[i] > an[best] * xn[best]) best = i;
+    }
+    hitl_rng rng;
+    hitl_rng_seed(&rng, seed);
+    size_t got = 0;
+    while (got < k && got < left) {
+        out[got++] = (int64_t)best;
+        mind[best] = -1;
+        if (got == k || got == left) break;
+        /* mind = min(mind, ||g_i - g_best||^2), summed for the draw */
+        const float *xb = x + best * d, *ab = a + best * c;
+        float gb = an[best] * xn[best];
+        double total = 0;
+        for (size_t r0 = 0; r0 < n; r0 += block) {
+            size_t b = n - r0 < block ? n - r0 : block;
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)b, (int)d, 1.0f, x + r0 * d, (int)d, xb,
+                        1, 0.0f, dx, 1);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)b, (int)c, 1.0f, a + r0 * c, (int)c, ab,
+                        1, 0.0f, da, 1);
+            for (size_t i = 0; i < b; i++) {
+                float *md = &mind[r0 + i];
+                if (*md < 0) continue;
+                float dist = an[r0 + i] * xn[r0 + i] + gb - 2.0f * da[i] * (dx[i] + 1.0f);
+                if (dist < 0) dist = 0;
+                if (dist < *md) *md = dist;
+                total += *md;
+            }
+        }
+        /* the next pick: P(i) = mind_i / total; uniform among the rows left when all are 0 */
+        best = SIZE_MAX;
+        if (total > 0) {
+            double u = hitl_rng_uniform(&rng) * total, acc = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (mind[i] <= 0) continue;
+                best = i; /* the last positive row, should rounding leave u beyond the sum */
+                acc += mind[i];
+                if (acc > u) break;
+            }
+        } else {
+            uint64_t t = hitl_rng_below(&rng, left - got);
+            for (size_t i = 0; i < n; i++)
+                if (mind[i] >= 0 && t-- == 0) {
+                    best = i;
+                    break;
+                }
+        }
+    }
+    *n_out = got;
+done:
+    free(a);
+    free(xn);
+    free(an);
+    free(mind);
+    free(dx);
+    free(da);
     return rc;
 }

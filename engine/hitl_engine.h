@@ -548,14 +548,16 @@ hitl_status hitl_latency_summarize(double *secs, size_t n, hitl_latency *out, hi
  * scikit-learn's LogisticRegression(C, class_weight) objective divided by C S, so the minimiser
  * is the same with l2 = 1 / (C S); unweighted, l2 = 1 / (C n). Targets are class indices or soft
  * labels (rows summing to 1). L-BFGS (two-loop recursion, 10 pairs) with a backtracking Armijo
- * line search from W = 0, b = 0: deterministic. Loss and gradient are sgemm calls over row
- * blocks (logits = X W + b, grad_W = X^T G); sums accumulate in double. sum_c b_c stays 0. */
+ * line search from W = 0, b = 0 (or a warm start): deterministic. Loss and gradient are sgemm calls
+ * over row blocks (logits = X W + b, grad_W = X^T G); sums accumulate in double. sum_c b_c stays 0.
+ */
 typedef struct hitl_train_opts {
     double l2;                  /* >= 0 */
     int max_iter;               /* L-BFGS iterations; 200 when 0 */
     double tol;                 /* stop when max |gradient| <= tol; 1e-5 when 0 */
     const float *class_weights; /* borrowed [c], each > 0, or NULL (all 1) */
     size_t block_rows;          /* rows per GEMM block; 4096 when 0 */
+    int warm_start;             /* start from the given w, b (e.g. the last round's) instead of 0 */
 } hitl_train_opts;
 
 typedef enum {
@@ -601,6 +603,12 @@ typedef struct hitl_kcenter_opts {
     const int64_t *candidates; /* borrowed [n_candidates] rows that may be picked; NULL: all */
     size_t n_candidates;
     size_t block_rows; /* rows per BLAS block; 1024 when 0 */
+    /* Optional [n], one per row of x, kept by the caller across calls (candidates must then be
+     * NULL): on entry each row's squared distance to the centres so far (INFINITY when there are
+     * none; negative: never pick, e.g. labelled rows), to which `selected` rows are added as
+     * centres; on return updated with this call's picks (negative). Saves recomputing the
+     * distances to every earlier centre in a loop that adds a batch at a time. */
+    float *mind;
 } hitl_kcenter_opts;
 
 /* Picks up to k rows of x (borrowed, row-major float32 [n, d]) into out (caller-sized [k]) in
@@ -620,6 +628,89 @@ hitl_status hitl_margin_kcenter(const float *x, size_t n, size_t d, const float 
                                 const uint8_t *taken, size_t m, size_t k,
                                 const hitl_kcenter_opts *opts, int64_t *out, float *d2,
                                 size_t *n_out, hitl_error *err);
+
+/* BADGE seeding (Ash et al. 2020): k-means++ over the rows' gradient embeddings
+ * g_i = (p_i - onehot(argmax p_i)) (x) [x_i, 1], the gradient of the cross-entropy at the
+ * predicted label with respect to a linear head's W and b. The first pick is the row of largest
+ * ||g||, each next one is drawn with probability proportional to its squared distance to the
+ * nearest pick. Since <g_i, g_j> = <a_i, a_j> (<x_i, x_j> + 1) with a = p - onehot, distances
+ * come from two sgemv per pick over row blocks: the N x (C D) embeddings are never formed.
+ * x: borrowed [n, d]; probs: borrowed [n, c] rows (the head's softmax); rows with taken[i] != 0
+ * (may be NULL) are never picked. Picks up to k rows into out (caller-sized [k]) in pick order;
+ * *n_out = min(k, rows left). Deterministic for a seed. HITL_EDATA (err->row) for a non-finite
+ * value in a row that may be picked. */
+hitl_status hitl_badge_select(const float *x, size_t n, size_t d, const float *probs, size_t c,
+                              const uint8_t *taken, size_t k, uint64_t seed, int64_t *out,
+                              size_t *n_out, hitl_error *err);
+
+/* ---- active-learning simulation ------------------------------------------------------------
+ * The whole loop on a labelled pool, with an oracle (or simulated annotators) standing in for
+ * people: label seed_labels random rows, then each round train the head on the labelled rows
+ * (hitl_train_linear, warm-started from the last round), measure its accuracy on the test rows,
+ * and label the batch the strategy picks among the unlabelled rows. A point of the learning curve
+ * is recorded after each training: rounds + 1 of them. Deterministic for a seed and a BLAS thread
+ * count (BLAS sums in another order on more threads): `hitl simulate` runs BLAS on one thread
+ * and several simulations side by side. */
+typedef enum {
+    HITL_STRATEGY_RANDOM = 0,
+    HITL_STRATEGY_LC,
+    HITL_STRATEGY_MARGIN,
+    HITL_STRATEGY_ENTROPY,
+    HITL_STRATEGY_KCENTER,        /* k-center greedy over the features */
+    HITL_STRATEGY_MARGIN_KCENTER, /* k-center among the `candidates` most uncertain by margin */
+    HITL_STRATEGY_BADGE,
+    HITL_STRATEGY_COUNT
+} hitl_strategy;
+
+/* "random", "lc", "margin", "entropy", "kcenter", "margin-kcenter", "badge". */
+const char *hitl_strategy_name(hitl_strategy s);
+/* HITL_EINVAL when unknown. */
+hitl_status hitl_strategy_parse(const char *name, hitl_strategy *out);
+
+typedef struct hitl_sim_opts {
+    hitl_strategy strategy;
+    size_t seed_labels, batch, rounds; /* seed_labels and batch >= 1 */
+    uint64_t seed;
+    double C;          /* l2 = 1 / (C n_labelled) each round, as scikit-learn's C; 1 when 0 */
+    int max_iter;      /* L-BFGS iterations of the first training (from 0); 100 when 0 */
+    int warm_iter;     /* of later ones, warm-started from the last head; 30 when 0 */
+    double tol;        /* 1e-4 when 0 */
+    size_t candidates; /* margin-kcenter: the m most uncertain first; 10 batch when 0 */
+    /* simulated annotators: none (0) is an oracle. Each labels every picked row, wrongly with
+     * probability error_rate[a] (uniformly among the other classes); their labels are combined
+     * by majority vote (ties drawn at random) or Dawid-Skene over all ratings so far. */
+    size_t n_annotators;
+    const double *error_rate; /* borrowed [n_annotators], each in [0, 1] */
+    int dawid_skene;
+    void (*progress)(void *ctx, uint64_t done, uint64_t total); /* per round; may be NULL */
+    void *progress_ctx;
+    int64_t *rows_out; /* may be NULL, else caller-sized [min(n, seed_labels + rounds batch)]:
+                          the pool rows in the order they were labelled (curve[r].labelled of
+                          them at point r) */
+} hitl_sim_opts;
+
+typedef struct hitl_sim_point {
+    size_t labelled;       /* rows labelled so far */
+    size_t annotations;    /* labels spent: rows x max(1, n_annotators) */
+    double accuracy;       /* of the head on the test rows */
+    double label_accuracy; /* share of training labels equal to the truth (1 with an oracle) */
+    double train_secs;     /* this round's training */
+    double select_secs;    /* picking the batch after it (0 for the last point) */
+    int train_iters;
+} hitl_sim_point;
+
+/* x: borrowed pool features [n, d] with true labels y [n] in [0, c); xt, yt: the test rows
+ * [nt, d], [nt]. curve: caller-sized [rounds + 1]; *n_points (may be NULL) gets how many were
+ * filled (fewer when the pool runs out). HITL_EINVAL for bad options, HITL_EDATA (err->row) for
+ * a label out of range or a non-finite feature. */
+hitl_status hitl_simulate(const float *x, size_t n, size_t d, const int32_t *y, size_t c,
+                          const float *xt, size_t nt, const int32_t *yt, const hitl_sim_opts *opts,
+                          hitl_sim_point *curve, size_t *n_points, hitl_error *err);
+
+/* The labels at which a learning curve (x increasing, y its accuracy, both [n]) first reaches
+ * `target`, interpolated linearly between the two points around the crossing; x[0] when y[0]
+ * already does; NaN when it never does. */
+double hitl_curve_reach(const double *x, const double *y, size_t n, double target);
 
 #ifdef __cplusplus
 }

@@ -260,6 +260,16 @@ hitl_status hitl_train_linear(const float *x, size_t n, size_t d, const int32_t 
         s[i] = buf + (5 + 2 * (size_t)i) * np;
         y[i] = s[i] + np;
     }
+    if (opts->warm_start) {
+        for (size_t i = 0; i < np; i++) {
+            theta[i] = i < d * c ? w[i] : b[i - d * c];
+            if (!isfinite(theta[i])) {
+                problem_release(&p);
+                free(buf);
+                return hitl_error_set(err, HITL_EINVAL, "train: the warm start is not finite");
+            }
+        }
+    }
     int count = 0, first = 0, iter = 0, evals = 1;
     hitl_train_stop stop = HITL_TRAIN_MAX_ITER;
     double f = evaluate(&p, theta, g), ginf = inf_norm(g, np);

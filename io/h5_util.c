@@ -432,3 +432,37 @@ done:
     H5Eclear2(H5E_DEFAULT);
     return st;
 }
+
+hitl_status hitl__h5_write(hid_t loc, const char *path, const char *name, hid_t ftype, hid_t mtype,
+                           int rank, const hsize_t *dims, const void *v, hitl_error *err)
+{
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t d = space >= 0
+                  ? H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
+                  : H5I_INVALID_HID;
+    hitl_status st = HITL_OK;
+    if (d < 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s': dataset '%s'", path, name);
+    if (d >= 0) H5Dclose(d);
+    if (space >= 0) H5Sclose(space);
+    return st;
+}
+
+hitl_status hitl__h5_write_strings_attr(hid_t obj, const char *path, const char *attr,
+                                        char *const *v, size_t n, hitl_error *err)
+{
+    hsize_t dim = n;
+    hid_t type = H5Tcopy(H5T_C_S1);
+    hid_t space = H5Screate_simple(1, &dim, NULL);
+    hid_t a = H5I_INVALID_HID;
+    hitl_status st = HITL_OK;
+    if (type < 0 || space < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
+        H5Tset_cset(type, H5T_CSET_UTF8) < 0 ||
+        (a = H5Acreate2(obj, attr, type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+        H5Awrite(a, type, v) < 0)
+        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s': attribute '%s'", path, attr);
+    if (a >= 0) H5Aclose(a);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return st;
+}

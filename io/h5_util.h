@@ -48,4 +48,12 @@ hitl_status hitl__h5_read_strings(hid_t obj, int is_attr, hid_t ftype, hid_t msp
 hitl_status hitl__h5_attr_strings(hid_t obj, const char *attr, const char *where, char ***names,
                                   size_t *n, int *found, hitl_error *err);
 
+/* Creates dataset `name` in `loc` (of the file `path`, for messages) with file type `ftype`,
+ * and writes `v` (memory type `mtype`, `rank` dims) whole. HITL_EIO naming the dataset. */
+hitl_status hitl__h5_write(hid_t loc, const char *path, const char *name, hid_t ftype, hid_t mtype,
+                           int rank, const hsize_t *dims, const void *v, hitl_error *err);
+/* Writes `n` strings as a variable-length UTF-8 string-array attribute (h5py reads str). */
+hitl_status hitl__h5_write_strings_attr(hid_t obj, const char *path, const char *attr,
+                                        char *const *v, size_t n, hitl_error *err);
+
 #endif /* HITL_H5_UTIL_H */

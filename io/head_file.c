@@ -106,41 +106,6 @@ done:
     return st;
 }
 
-static hitl_status write_floats(hid_t file, const char *path, const char *name, int rank,
-                                const hsize_t *dims, const float *v, hitl_error *err)
-{
-    hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t d = space >= 0 ? H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                                      H5P_DEFAULT)
-                         : H5I_INVALID_HID;
-    hitl_status st = HITL_OK;
-    if (d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
-        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:%s'", path, name);
-    if (d >= 0) H5Dclose(d);
-    if (space >= 0) H5Sclose(space);
-    return st;
-}
-
-/* Variable-length UTF-8 strings, which h5py reads back as str. */
-static hitl_status write_classes(hid_t file, const char *path, char *const *classes, size_t c,
-                                 hitl_error *err)
-{
-    hsize_t dim = c;
-    hid_t type = H5Tcopy(H5T_C_S1);
-    hid_t space = H5Screate_simple(1, &dim, NULL);
-    hid_t a = H5I_INVALID_HID;
-    hitl_status st = HITL_OK;
-    if (type < 0 || space < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
-        H5Tset_cset(type, H5T_CSET_UTF8) < 0 ||
-        (a = H5Acreate2(file, "classes", type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
-        H5Awrite(a, type, classes) < 0)
-        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s': attribute 'classes'", path);
-    if (a >= 0) H5Aclose(a);
-    if (space >= 0) H5Sclose(space);
-    if (type >= 0) H5Tclose(type);
-    return st;
-}
-
 hitl_status hitl_head_save(const char *path, const float *w, const float *b, size_t d, size_t c,
                            char *const *classes, hitl_error *err)
 {
@@ -154,9 +119,11 @@ hitl_status hitl_head_save(const char *path, const float *w, const float *b, siz
     hitl_status st = hitl__h5_create_file(path, &file, err);
     if (st != HITL_OK) return st;
     hsize_t wd[2] = {d, c}, bd[1] = {c};
-    st = write_floats(file, path, "/W", 2, wd, w, err);
-    if (st == HITL_OK) st = write_floats(file, path, "/b", 1, bd, b, err);
-    if (st == HITL_OK && classes) st = write_classes(file, path, classes, c, err);
+    st = hitl__h5_write(file, path, "/W", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, wd, w, err);
+    if (st == HITL_OK)
+        st = hitl__h5_write(file, path, "/b", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, bd, b, err);
+    if (st == HITL_OK && classes)
+        st = hitl__h5_write_strings_attr(file, path, "classes", classes, c, err);
     if (H5Fclose(file) < 0 && st == HITL_OK)
         st = hitl__h5_error(err, HITL_EIO, "cannot write '%s'", path);
     H5Eclear2(H5E_DEFAULT);

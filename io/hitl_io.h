@@ -358,6 +358,56 @@ hitl_status hitl_aggregate_csv_write(const char *path, const hitl_ratings_file *
 hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **labels, size_t *n,
                              hitl_error *err);
 
+/* ---- IDX files and pool files ----------------------------------------------------------------
+ * IDX (MNIST's format, gzipped or plain) read whole into float32: values are small integers or
+ * floats, exact in float32 for uint8/int8/int16. A pool file is what `hitl score`, `hitl train`
+ * and `hitl simulate` read: /features float32 [N, D], /labels int64 [N] (optional), a `classes`
+ * string-array attribute and a `source` attribute on the root group. */
+#define HITL_IDX_MAX_RANK   8
+#define HITL_IDX_MAX_VALUES ((size_t)1 << 40)
+
+typedef struct hitl_idx {
+    const char *type; /* "uint8", "int8", "int16", "int32", "float32", "float64" */
+    int rank;
+    size_t dims[HITL_IDX_MAX_RANK];
+    size_t rows, cols; /* dims[0] and the product of the others (1 for rank 1) */
+    float *values;     /* [rows, cols] */
+} hitl_idx;
+
+/* HITL_EIO (cannot open), HITL_EDATA (not IDX, truncated, trailing data), HITL_ETYPE (unknown
+ * type code), HITL_ESHAPE (rank 0 or above HITL_IDX_MAX_RANK, or more than HITL_IDX_MAX_VALUES
+ * values). Caller-allocated *out; release with hitl_idx_release(). */
+hitl_status hitl_idx_read(const char *path, hitl_idx *out, hitl_error *err);
+void hitl_idx_release(hitl_idx *idx);
+
+/* Writes a pool file (created or truncated; removed again on failure). labels (may be NULL),
+ * classes (may be NULL, else n_classes names) and source (may be NULL) are borrowed. */
+hitl_status hitl_pool_save(const char *path, const float *x, size_t n, size_t d,
+                           const int32_t *labels, char *const *classes, size_t n_classes,
+                           const char *source, hitl_error *err);
+
+/* Reads a whole matrix (all rows) into *out (caller frees). HITL_ENOMEM when it does not fit. */
+hitl_status hitl_matrix_load(hitl_matrix *m, float **out, hitl_error *err);
+
+/* ---- learning curves ---------------------------------------------------------------------------
+ * `hitl simulate`'s results: root attributes `strategies` (string array, in order) and `seeds`
+ * (int64); per strategy a group /<strategy> holding float64 datasets labelled [points],
+ * annotations [points], and accuracy, label_accuracy, seconds [seeds, points] (seconds: training
+ * plus selecting per round). */
+typedef struct hitl_curves {
+    const char *strategy;
+    size_t seeds, points;
+    const double *labelled, *annotations;              /* [points] */
+    const double *accuracy, *label_accuracy, *seconds; /* [seeds, points] */
+} hitl_curves;
+
+hitl_status hitl_curves_save(const char *path, const hitl_curves *c, size_t n,
+                             const uint64_t *seeds, size_t n_seeds, hitl_error *err);
+
+/* Writes `text` to `path` through a temporary sibling renamed into place: the file is complete
+ * or unchanged. HITL_EIO with the reason. */
+hitl_status hitl_text_save(const char *path, const char *text, hitl_error *err);
+
 /* ---- final labels out of the store --------------------------------------------------------
  * A cursor over the items that have a final label under a rule, in queue order, read in one
  * snapshot with memory bounded by one item (Dawid-Skene alone holds the ratings table: 8 bytes

@@ -96,3 +96,25 @@ hitl_status hitl_matrix_classes(hitl_matrix *m, char ***names, size_t *n, hitl_e
     if (!m->ops->classes) return HITL_OK;
     return m->ops->classes(m, names, n, err);
 }
+
+hitl_status hitl_matrix_load(hitl_matrix *m, float **out, hitl_error *err)
+{
+    size_t n = hitl_matrix_rows(m), d = hitl_matrix_cols(m), block = hitl_block_rows(d);
+    *out = NULL;
+    if (n && d > SIZE_MAX / sizeof(float) / n)
+        return hitl_error_set(err, HITL_ENOMEM, "'%s': %zu x %zu floats do not fit in memory",
+                              hitl_matrix_name(m), n, d);
+    float *x = malloc(n && d ? n * d * sizeof(float) : 1);
+    if (!x)
+        return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory for %zu x %zu floats",
+                              hitl_matrix_name(m), n, d);
+    hitl_status st = HITL_OK;
+    for (size_t r = 0; st == HITL_OK && r < n; r += block)
+        st = hitl_matrix_read(m, r, n - r < block ? n - r : block, x + r * d, err);
+    if (st != HITL_OK) {
+        free(x);
+        return st;
+    }
+    *out = x;
+    return HITL_OK;
+}

@@ -137,6 +137,55 @@ hitl_status hitl_report_notebook(const hitl_report *r, char **text, hitl_error *
 /* Writes the notebook to `path` (HITL_EIO when it cannot be written). */
 hitl_status hitl_report_write(const hitl_report *r, const char *path, hitl_error *err);
 
+/* ---- learning curves (hitl simulate) ---------------------------------------------------------
+ * One series per strategy: test accuracy against labels spent, over several seeds. */
+typedef struct hitl_sim_series {
+    const char *name; /* the strategy, e.g. "margin" */
+    size_t seeds, points;
+    const double *labelled; /* [points] labels spent at each point (the x axis): the curves
+                               file's `annotations`, rows labelled x annotators per row */
+    const double *accuracy; /* [seeds, points] test accuracy of each seed's run */
+    const double *seconds;  /* [seeds, points] seconds per round (train + select), or NULL;
+                               the table's median leaves out each seed's last point */
+} hitl_sim_series;
+
+/* Mean accuracy against labels per series (1 to 64), a line with point markers, with a shaded
+ * band from the lowest to the highest seed at each point (no band with one seed), a legend, and
+ * the y axis fitted to the data. A series named "random" is drawn as the baseline, grey and
+ * dashed; the others take distinct colours. NaN accuracies are left out of the mean and band (a
+ * point without any breaks the line). HITL_EINVAL for a series without name, labels,
+ * accuracies, seeds or points, or with labels that are not finite. */
+hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *title,
+                            const char *xlabel, char **svg, hitl_error *err);
+
+typedef struct hitl_sim_report {
+    const char *title, *generated_at, *version;
+    const char *command;                  /* the hitl simulate command line, shown verbatim */
+    const char *features, *labels, *test; /* what the data was, as given on the command line;
+                                             NULL: not given (test: held out from the pool) */
+    size_t n_pool, n_test, d, n_classes;
+    size_t seed_labels, batch, rounds;
+    const char *annotators; /* e.g. "3 annotators, error rates 0.1, 0.2, 0.3, majority vote";
+                               NULL for an oracle */
+    const char *baseline;   /* the series others are compared with ("random"); NULL, or a name
+                               no series has, compares nothing */
+    const hitl_sim_series *series;
+    size_t n_series;
+    const char *curves_path; /* required: the HDF5 curves file the code cells read, as the
+                                notebook opens it (a path relative to the notebook) */
+} hitl_sim_report;
+
+/* The learning-curve notebook as JSON text (caller owns *text; free()), and written to `path`
+ * (HITL_EIO when it cannot be). The table gives per series the labels at the end, the final
+ * accuracy (mean and sample sd over seeds), the labels at which the mean curve reaches the
+ * baseline's final mean accuracy (hitl_curve_reach) with the saving against the baseline's own,
+ * and the median seconds per round (over the rounds that picked a batch). The code cells read
+ * the curves file back (x axis: `annotations`, else `labelled`) and print the same table.
+ * HITL_EINVAL for a report without series or curves path, two series of one name, or a series
+ * hitl_svg_curves refuses; HITL_EDATA for text that is not UTF-8; HITL_ENOMEM. */
+hitl_status hitl_sim_notebook(const hitl_sim_report *r, char **text, hitl_error *err);
+hitl_status hitl_sim_report_write(const hitl_sim_report *r, const char *path, hitl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,6 @@
-/* The report's charts as standalone SVG text, drawn here so the notebook shows them without any
+/* The reports' charts as standalone SVG text, drawn here so the notebooks show them without any
  * plotting library: reliability diagram, overlaid histograms, agreement heatmap, confusion
- * matrix and stacked bars. Every name is XML-escaped; sizes follow the data. */
+ * matrix, stacked bars and learning curves. Every name is XML-escaped; sizes follow the data. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +11,11 @@
 #include "hitl_banned.h"
 
 static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"};
+/* Learning curves: the first five as above, then three more; the random baseline is grey. */
+static const char *const curve_palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728",
+                                            "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+#define N_CURVE_COLORS (sizeof(curve_palette) / sizeof(curve_palette[0]))
+#define BASELINE_GREY  "#7f7f7f"
 
 /* ---- drawing helpers --------------------------------------------------------------------- */
 
@@ -45,6 +50,7 @@ static hitl_status finish(hitl__sbuf *s, char **svg, hitl_error *err)
 typedef struct frame {
     double x0, y0, x1, y1;     /* plot area in pixels (y0 top) */
     double xlo, xhi, ylo, yhi; /* data range */
+    double yticks;             /* about how many steps between y ticks; 0: 5 */
 } frame;
 
 static double px(const frame *f, double x)
@@ -57,11 +63,17 @@ static double py(const frame *f, double y)
     return f->y1 - (y - f->ylo) / (f->yhi - f->ylo) * (f->y1 - f->y0);
 }
 
-/* A round tick step (1, 2 or 5 times a power of ten) giving at most about 6 ticks. */
+/* A round tick step (1, 2 or 5 times a power of ten) giving at most about steps + 1 ticks. */
+static double nice_step_n(double range, double steps)
+{
+    double raw = range / steps, p = pow(10, floor(log10(raw))), m = raw / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+}
+
+/* At most about 6 ticks. */
 static double nice_step(double range)
 {
-    double raw = range / 5, p = pow(10, floor(log10(raw))), m = raw / p;
-    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+    return nice_step_n(range, 5);
 }
 
 /* Axes with round ticks and their labels. */
@@ -71,7 +83,8 @@ static void axes(hitl__sbuf *s, const frame *f, const char *xlabel, const char *
                       "<g stroke=\"#333\" fill=\"none\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
                       "y2=\"%.1f\"/><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/></g>\n",
                       f->x0, f->y1, f->x1, f->y1, f->x0, f->y0, f->x0, f->y1);
-    double dx = nice_step(f->xhi - f->xlo), dy = nice_step(f->yhi - f->ylo);
+    double dx = nice_step(f->xhi - f->xlo);
+    double dy = nice_step_n(f->yhi - f->ylo, f->yticks > 0 ? f->yticks : 5);
     for (double x = ceil(f->xlo / dx - 1e-9) * dx; x <= f->xhi + dx * 1e-9; x += dx)
         hitl__sbuf_printf(s,
                           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
@@ -105,6 +118,23 @@ static void legend(hitl__sbuf *s, double x, double y, const char *color, const c
     hitl__sbuf_puts(s, "</text>\n");
 }
 
+/* A legend entry for a line: a short stroke (dashed when `dash` is not NULL) with a marker. */
+static void legend_line(hitl__sbuf *s, double x, double y, const char *color, const char *dash,
+                        const char *name)
+{
+    hitl__sbuf_printf(s,
+                      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                      "stroke-width=\"2\"",
+                      x, y - 4, x + 22, y - 4, color);
+    if (dash) hitl__sbuf_printf(s, " stroke-dasharray=\"%s\"", dash);
+    hitl__sbuf_printf(s,
+                      "/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>"
+                      "<text x=\"%.1f\" y=\"%.1f\">",
+                      x + 11, y - 4, color, x + 28, y);
+    hitl__sbuf_xml(s, name, 22);
+    hitl__sbuf_puts(s, "</text>\n");
+}
+
 /* White to dark blue. */
 static void shade(double v, char out[8])
 {
@@ -133,7 +163,7 @@ hitl_status hitl_svg_reliability(const hitl_reliability *r, const char *title, c
     const int W = 480, H = 420;
     hitl__sbuf s = {0};
     head(&s, W, H, title);
-    frame f = {70, 40, W - 30, H - 60, 0, 1, 0, 1};
+    frame f = {70, 40, W - 30, H - 60, 0, 1, 0, 1, 0};
     axes(&s, &f, "confidence (the model's top probability)", "accuracy");
     hitl__sbuf_printf(&s,
                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" "
@@ -186,7 +216,7 @@ hitl_status hitl_svg_histograms(const hitl_histogram *const *h, const char *cons
     hitl__sbuf s = {0};
     head(&s, W, H, title);
     double top = ymax > 0 ? ymax * 1.1 : 1, step = nice_step(top);
-    frame f = {70, 40, W - 30, H - 60, h[0]->lo, h[0]->hi, 0, ceil(top / step) * step};
+    frame f = {70, 40, W - 30, H - 60, h[0]->lo, h[0]->hi, 0, ceil(top / step) * step, 0};
     axes(&s, &f, xlabel ? xlabel : "score", "share of the series' items");
     size_t B = h[0]->bins;
     for (size_t i = 0; i < n; i++) {
@@ -350,4 +380,202 @@ hitl_status hitl_svg_bars(const double *a, const double *b, const char *const *n
         hitl__sbuf_puts(&s, "</text>\n");
     }
     return finish(&s, svg, err);
+}
+
+/* ---- learning curves --------------------------------------------------------------------- */
+
+/* Mean, lowest and highest of the finite accuracies over seeds at point j (NaN when none). */
+static void curve_point(const hitl_sim_series *c, size_t j, double *mean, double *lo, double *hi)
+{
+    double sum = 0;
+    size_t k = 0;
+    *lo = *hi = NAN;
+    for (size_t r = 0; r < c->seeds; r++) {
+        double v = c->accuracy[r * c->points + j];
+        if (!isfinite(v)) continue;
+        sum += v;
+        if (k == 0 || v < *lo) *lo = v;
+        if (k == 0 || v > *hi) *hi = v;
+        k++;
+    }
+    *mean = k ? sum / (double)k : NAN;
+}
+
+static int is_random(const hitl_sim_series *c)
+{
+    return strcmp(c->name, "random") == 0;
+}
+
+/* Series i's colour and dash (NULL: solid): grey and dashed for the random baseline, else the
+ * palette in order (the baseline takes no colour); past eight colours the cycle restarts dotted. */
+static void curve_style(const hitl_sim_series *s, size_t i, const char **color, const char **dash)
+{
+    if (is_random(&s[i])) {
+        *color = BASELINE_GREY;
+        *dash = "6 4";
+        return;
+    }
+    size_t k = 0;
+    for (size_t t = 0; t < i; t++)
+        k += !is_random(&s[t]);
+    *color = curve_palette[k % N_CURVE_COLORS];
+    *dash = k >= N_CURVE_COLORS ? "2 2" : NULL;
+}
+
+hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *title,
+                            const char *xlabel, char **svg, hitl_error *err)
+{
+    if (!svg) return hitl_error_set(err, HITL_EINVAL, "no place for the chart given");
+    *svg = NULL;
+    if (!s || n == 0 || n > 64) return hitl_error_set(err, HITL_EINVAL, "give 1 to 64 curves");
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    size_t most = 0; /* points of the longest series */
+    for (size_t i = 0; i < n; i++) {
+        const hitl_sim_series *c = &s[i];
+        if (!c->name || !c->labelled || !c->accuracy)
+            return hitl_error_set(err, HITL_EINVAL, "curve %zu has no name, labels or accuracies",
+                                  i);
+        if (c->seeds == 0 || c->points == 0)
+            return hitl_error_set(err, HITL_EINVAL, "curve '%s' has no seeds or no points",
+                                  c->name);
+        for (size_t j = 0; j < c->points; j++) {
+            double x = c->labelled[j];
+            if (!isfinite(x))
+                return hitl_error_set(err, HITL_EINVAL, "curve '%s': labels at point %zu are %g",
+                                      c->name, j, x);
+            if (x < xlo) xlo = x;
+            if (x > xhi) xhi = x;
+            for (size_t r = 0; r < c->seeds; r++) {
+                double y = c->accuracy[r * c->points + j];
+                if (!isfinite(y)) continue;
+                if (y < ylo) ylo = y;
+                if (y > yhi) yhi = y;
+            }
+        }
+        if (c->points > most) most = c->points;
+    }
+    int empty = !(ylo <= yhi);
+    if (empty) {
+        ylo = 0;
+        yhi = 1;
+    } else {
+        /* a little room around the data, not past [0, 1] when the data stays within it */
+        double pad = (yhi - ylo) * 0.05 > 0.01 ? (yhi - ylo) * 0.05 : 0.01;
+        ylo = ylo >= 0 && ylo - pad < 0 ? 0 : ylo - pad;
+        yhi = yhi <= 1 && yhi + pad > 1 ? 1 : yhi + pad;
+    }
+    if (xhi <= xlo) { /* every point at the same labels: centre them */
+        double pad = fabs(xlo) * 0.05 > 1 ? fabs(xlo) * 0.05 : 1;
+        xlo -= pad;
+        xhi += pad;
+    }
+
+    const int W = 680, H = n <= 17 ? 420 : 100 + 18 * (int)n; /* room for the legend */
+    const double radius = most <= 30 ? 3 : most <= 100 ? 2 : 1.2;
+    hitl__sbuf b = {0};
+    head(&b, W, H, title);
+    frame f = {70, 40, W - 190, H - 60, xlo, xhi, ylo, yhi, 8};
+    /* light lines across at the y ticks, under everything, to read accuracies off */
+    double dy = nice_step_n(yhi - ylo, f.yticks);
+    hitl__sbuf_puts(&b, "<g stroke=\"#eeeeee\">");
+    for (double y = ceil(ylo / dy - 1e-9) * dy; y <= yhi + dy * 1e-9; y += dy)
+        hitl__sbuf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", f.x0,
+                          py(&f, y), f.x1, py(&f, y));
+    hitl__sbuf_puts(&b, "</g>\n");
+    axes(&b, &f, xlabel ? xlabel : "labels", "test accuracy");
+
+    int banded = 0;
+    for (size_t i = 0; i < n; i++)
+        banded |= s[i].seeds > 1;
+
+    /* bands first, so that no band covers a line: one closed outline per run of points with
+     * data, along the highest seed and back along the lowest */
+    for (size_t i = 0; i < n; i++) {
+        const hitl_sim_series *c = &s[i];
+        const char *color, *dash;
+        if (c->seeds < 2) continue;
+        curve_style(s, i, &color, &dash);
+        hitl__sbuf_printf(&b, "<path class=\"band\" fill=\"%s\" fill-opacity=\"0.15\" d=\"", color);
+        for (size_t j = 0; j < c->points;) {
+            double m, lo, hi;
+            curve_point(c, j, &m, &lo, &hi);
+            if (isnan(m)) {
+                j++;
+                continue;
+            }
+            size_t end = j;
+            for (;;) {
+                hitl__sbuf_printf(&b, "%s%.1f,%.1f ", end == j ? "M" : "L",
+                                  px(&f, c->labelled[end]), py(&f, hi));
+                if (end + 1 == c->points) break;
+                curve_point(c, end + 1, &m, &lo, &hi);
+                if (isnan(m)) break;
+                end++;
+            }
+            for (size_t t = end + 1; t-- > j;) {
+                curve_point(c, t, &m, &lo, &hi);
+                hitl__sbuf_printf(&b, "L%.1f,%.1f ", px(&f, c->labelled[t]), py(&f, lo));
+            }
+            hitl__sbuf_puts(&b, "Z ");
+            j = end + 1;
+        }
+        hitl__sbuf_puts(&b, "\"/>\n");
+    }
+
+    /* the mean over seeds: one path per series, broken where a point has no data */
+    for (size_t i = 0; i < n; i++) {
+        const hitl_sim_series *c = &s[i];
+        const char *color, *dash;
+        curve_style(s, i, &color, &dash);
+        int drawn = 0, gap = 1;
+        for (size_t j = 0; j < c->points; j++) {
+            double m, lo, hi;
+            curve_point(c, j, &m, &lo, &hi);
+            if (isnan(m)) {
+                gap = 1;
+                continue;
+            }
+            if (!drawn) {
+                hitl__sbuf_printf(&b,
+                                  "<path class=\"mean\" fill=\"none\" stroke=\"%s\" "
+                                  "stroke-width=\"2\"",
+                                  color);
+                if (dash) hitl__sbuf_printf(&b, " stroke-dasharray=\"%s\"", dash);
+                hitl__sbuf_puts(&b, " d=\"");
+                drawn = 1;
+            }
+            hitl__sbuf_printf(&b, "%s%.1f,%.1f ", gap ? "M" : "L", px(&f, c->labelled[j]),
+                              py(&f, m));
+            gap = 0;
+        }
+        if (!drawn) continue;
+        hitl__sbuf_puts(&b, "\"><title>");
+        hitl__sbuf_xml(&b, c->name, 0);
+        hitl__sbuf_printf(&b, "</title></path>\n<g class=\"markers\" fill=\"%s\">", color);
+        for (size_t j = 0; j < c->points; j++) {
+            double m, lo, hi;
+            curve_point(c, j, &m, &lo, &hi);
+            if (isnan(m)) continue;
+            hitl__sbuf_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"><title>",
+                              px(&f, c->labelled[j]), py(&f, m), radius);
+            hitl__sbuf_xml(&b, c->name, 0);
+            hitl__sbuf_printf(&b, ": %.6g labels, accuracy %.4f", c->labelled[j], m);
+            if (c->seeds > 1) hitl__sbuf_printf(&b, " (seeds %.4f to %.4f)", lo, hi);
+            hitl__sbuf_puts(&b, "</title></circle>");
+        }
+        hitl__sbuf_puts(&b, "</g>\n");
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        const char *color, *dash;
+        curve_style(s, i, &color, &dash);
+        legend_line(&b, f.x1 + 20, f.y0 + 12 + 18 * (double)i, color, dash, s[i].name);
+    }
+    if (banded)
+        hitl__sbuf_printf(&b,
+                          "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#555\">line: mean "
+                          "over seeds; band: lowest to highest seed</text>\n",
+                          f.x0, H - 8);
+    if (empty) centred_note(&b, W, H, "no finite accuracy to draw");
+    return finish(&b, svg, err);
 }

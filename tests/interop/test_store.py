@@ -251,6 +251,32 @@ class Store(unittest.TestCase):
             nearest = np.minimum(nearest, ((x - x[p]) ** 2).sum(1))
             nearest[picks] = -1
 
+    def test_badge_queue(self):
+        """--method badge: k-means++ over gradient embeddings (here embeddings = probabilities):
+        the first pick is the row of largest ||p - onehot||^2 (||x||^2 + 1) (numpy, float64),
+        the picks are distinct, reproducible for a seed, lean to uncertain rows, and a second
+        batch never repeats a queued row."""
+        def picks(db):
+            return [int(p[4:]) for (p,) in db_rows(db, "SELECT pool_id FROM items ORDER BY position")]
+        db = self.fresh("badge.db")
+        self.queue(db, 20, 0, 7, "--method", "badge", "--embeddings", "probs")
+        got = picks(db)
+        self.assertEqual(len(set(got)), 20)
+        x = self.probs.astype(np.float64)
+        a = x.copy()
+        a[np.arange(self.n), x.argmax(1)] -= 1
+        g2 = (a ** 2).sum(1) * ((x ** 2).sum(1) + 1)
+        self.assertEqual(got[0], int(np.argmax(g2)))
+        self.assertEqual(db_rows(db, "SELECT DISTINCT method FROM items"), [("badge",)])
+        self.assertGreater(np.mean(margin(self.probs[got])), np.mean(margin(self.probs)))
+        again = self.fresh("badge2.db")
+        self.queue(again, 20, 0, 7, "--method", "badge", "--embeddings", "probs")
+        self.assertEqual(picks(again), got)
+        self.queue(db, 30, 0, 7, "--method", "badge", "--embeddings", "probs")
+        more = picks(db)
+        self.assertEqual(more[:20], got)
+        self.assertEqual(len(set(more)), 50)
+
     def test_routing_counts(self):
         db = self.fresh("route.db", overlap=3)
         r = self.queue(db, 500, 0, 1, "--route", "high=0.9,medium=0.6")

@@ -1,5 +1,5 @@
-/* Unit tests for diverse batches: k-center greedy and margin-k-center against a plain-loop
- * reference (double distances, ties to the lower row) on random and tie-heavy integer data, for
+/* Unit tests for diverse batches: k-center greedy, margin-k-center and BADGE against plain-loop
+ * references (double distances, ties to the lower row) on random and tie-heavy integer data, for
  * several shapes and block sizes; the reported distances against naive ones; the error paths. */
 #include <check.h>
 #include <math.h>
@@ -220,6 +220,185 @@ START_TEST(test_kcenter_errors)
 }
 END_TEST
 
+START_TEST(test_kcenter_mind_carried)
+{
+    /* picking 4 batches of 10 with the distances carried over equals one call picking 40 */
+    size_t n = 700, d = 12, k = 40;
+    float *x = random_x(n, d, 99, 0);
+    int64_t sel[2] = {3, 500}, one[40], batches[40];
+    size_t got;
+    hitl_kcenter_opts o = {.selected = sel, .n_selected = 2};
+    ck_assert_int_eq(hitl_kcenter_greedy(x, n, d, k, &o, one, NULL, &got, NULL), HITL_OK);
+    ck_assert_uint_eq(got, k);
+    float *mind = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        mind[i] = INFINITY;
+    for (size_t b = 0; b < 4; b++) {
+        hitl_kcenter_opts ob = {.selected = sel, .n_selected = b == 0 ? 2 : 0, .mind = mind};
+        ck_assert_int_eq(hitl_kcenter_greedy(x, n, d, 10, &ob, batches + 10 * b, NULL, &got, NULL),
+                         HITL_OK);
+        ck_assert_uint_eq(got, 10);
+    }
+    for (size_t i = 0; i < k; i++)
+        ck_assert_int_eq(batches[i], one[i]);
+    ck_assert(mind[3] < 0 && mind[500] < 0 && mind[one[39]] < 0);
+    /* without centres, a carried array of INFINITY starts from the mean as a plain call */
+    for (size_t i = 0; i < n; i++)
+        mind[i] = INFINITY;
+    hitl_kcenter_opts om = {.mind = mind};
+    ck_assert_int_eq(hitl_kcenter_greedy(x, n, d, 5, &om, batches, NULL, &got, NULL), HITL_OK);
+    ck_assert_int_eq(hitl_kcenter_greedy(x, n, d, 5, NULL, one, NULL, &got, NULL), HITL_OK);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(batches[i], one[i]);
+    hitl_kcenter_opts bad = {.mind = mind, .candidates = sel, .n_candidates = 2};
+    ck_assert_int_eq(hitl_kcenter_greedy(x, n, d, 5, &bad, one, NULL, &got, NULL), HITL_EINVAL);
+    free(mind);
+    free(x);
+}
+END_TEST
+
+/* BADGE written the obvious way: the gradient embeddings materialised in double, k-means++
+ * with the engine's generator and the same draw rule. */
+static size_t ref_badge(const float *x, size_t n, size_t d, const float *p, size_t c,
+                        const uint8_t *taken, size_t k, uint64_t seed, int64_t *out)
+{
+    size_t e = c * (d + 1);
+    double *g = calloc(n * e, sizeof(double)), *md = malloc(n * sizeof(double));
+    size_t left = 0, best = SIZE_MAX, got = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t top = 0;
+        for (size_t j = 1; j < c; j++)
+            if (p[i * c + j] > p[i * c + top]) top = j;
+        for (size_t j = 0; j < c; j++) {
+            double a = p[i * c + j] - (j == top);
+            for (size_t t = 0; t < d; t++)
+                g[i * e + j * (d + 1) + t] = a * x[i * d + t];
+            g[i * e + j * (d + 1) + d] = a;
+        }
+        md[i] = taken && taken[i] ? -1 : INFINITY;
+        if (md[i] < 0) continue;
+        left++;
+        double nb = best == SIZE_MAX ? -1 : 0, ni = 0;
+        for (size_t t = 0; t < e; t++) {
+            ni += g[i * e + t] * g[i * e + t];
+            if (best != SIZE_MAX) nb += g[best * e + t] * g[best * e + t];
+        }
+        if (ni > nb) best = i;
+    }
+    hitl_rng rng;
+    hitl_rng_seed(&rng, seed);
+    while (got < k && got < left) {
+        out[got++] = (int64_t)best;
+        md[best] = -1;
+        if (got == k || got == left) break;
+        double total = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (md[i] < 0) continue;
+            double s = 0;
+            for (size_t t = 0; t < e; t++) {
+                double v = g[i * e + t] - g[best * e + t];
+                s += v * v;
+            }
+            md[i] = fmin(md[i], s);
+            total += md[i];
+        }
+        best = SIZE_MAX;
+        if (total > 0) {
+            double u = hitl_rng_uniform(&rng) * total, acc = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (md[i] <= 0) continue;
+                best = i;
+                acc += md[i];
+                if (acc > u) break;
+            }
+        } else {
+            uint64_t t = hitl_rng_below(&rng, left - got);
+            for (size_t i = 0; i < n && best == SIZE_MAX; i++)
+                if (md[i] >= 0 && t-- == 0) best = i;
+        }
+    }
+    free(g);
+    free(md);
+    return got;
+}
+
+START_TEST(test_badge_matches_reference)
+{
+    /* features in {0, 1, 2} and probabilities in quarters: every product and sum is exact in
+     * float32 and double alike, so the factored distances and the draws must agree exactly */
+    size_t n = 300, d = 5, c = 4, k = 30;
+    float *x = random_x(n, d, 5, 1), *p = malloc(n * c * sizeof(float));
+    static const float rows[][4] = {{0.25f, 0.25f, 0.25f, 0.25f},
+                                    {0.5f, 0.25f, 0.25f, 0},
+                                    {0.75f, 0.25f, 0, 0},
+                                    {0, 0.5f, 0.5f, 0},
+                                    {1, 0, 0, 0}};
+    tu_rng r;
+    tu_rng_seed(&r, 11);
+    uint8_t *taken = calloc(n, 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t t = tu_rng_u64(&r) % 5, shift = tu_rng_u64(&r) % 4;
+        for (size_t j = 0; j < c; j++)
+            p[i * c + j] = rows[t][(j + shift) % c];
+        taken[i] = tu_rng_u64(&r) % 7 == 0;
+    }
+    int64_t out[300], ref[300];
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        size_t got, want;
+        ck_assert_int_eq(hitl_badge_select(x, n, d, p, c, taken, k, seed, out, &got, NULL),
+                         HITL_OK);
+        want = ref_badge(x, n, d, p, c, taken, k, seed, ref);
+        ck_assert_uint_eq(got, want);
+        for (size_t i = 0; i < got; i++) {
+            ck_assert_msg(out[i] == ref[i], "seed %d pick %zu: %lld vs %lld", (int)seed, i,
+                          (long long)out[i], (long long)ref[i]);
+            ck_assert(!taken[out[i]]);
+        }
+    }
+    /* every row left: each picked once, then no more */
+    size_t got, left = 0;
+    for (size_t i = 0; i < n; i++)
+        left += !taken[i];
+    ck_assert_int_eq(hitl_badge_select(x, n, d, p, c, taken, n, 9, out, &got, NULL), HITL_OK);
+    ck_assert_uint_eq(got, left);
+    uint8_t *seen = calloc(n, 1);
+    for (size_t i = 0; i < got; i++) {
+        ck_assert(!taken[out[i]] && !seen[out[i]]);
+        seen[out[i]] = 1;
+    }
+    p[7 * c] = NAN;
+    taken[7] = 0;
+    hitl_error err;
+    ck_assert_int_eq(hitl_badge_select(x, n, d, p, c, taken, k, 1, out, &got, &err), HITL_EDATA);
+    ck_assert_int_eq(err.row, 7);
+    ck_assert_int_eq(hitl_badge_select(x, n, d, p, 1, taken, k, 1, out, &got, &err), HITL_EINVAL);
+    free(seen);
+    free(x);
+    free(p);
+    free(taken);
+}
+END_TEST
+
+START_TEST(test_badge_random_data)
+{
+    /* continuous data: the same picks as the explicit embeddings for a seed (the draws agree
+     * unless a float rounding moves a boundary, which these seeds do not hit) */
+    size_t n = 400, d = 8, c = 3, k = 25;
+    float *x = random_x(n, d, 21, 0), *p = malloc(n * c * sizeof(float));
+    tu_rng r;
+    tu_rng_seed(&r, 3);
+    tu_random_probs(&r, p, n, c);
+    int64_t out[25], ref[25];
+    size_t got;
+    ck_assert_int_eq(hitl_badge_select(x, n, d, p, c, NULL, k, 42, out, &got, NULL), HITL_OK);
+    ck_assert_uint_eq(ref_badge(x, n, d, p, c, NULL, k, 42, ref), got);
+    for (size_t i = 0; i < got; i++)
+        ck_assert_int_eq(out[i], ref[i]);
+    free(x);
+    free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("engine_diversity");
@@ -227,6 +406,9 @@ int main(void)
     tcase_set_timeout(core, 120);
     tcase_add_test(core, test_kcenter_matches_reference);
     tcase_add_test(core, test_margin_kcenter);
+    tcase_add_test(core, test_kcenter_mind_carried);
+    tcase_add_test(core, test_badge_matches_reference);
+    tcase_add_test(core, test_badge_random_data);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_kcenter_ties);

@@ -1,5 +1,6 @@
-/* Check tests for the io files other than the pool: item ids, linear head files and the score
- * output file. Fixtures are written and read back through the HDF5 C API. */
+/* Check tests for the io files other than the pool: item ids, linear head files, the score
+ * output file, IDX files, pool files and learning curves. Fixtures are written and read back
+ * through the HDF5 C API and zlib. */
 #include <check.h>
 #include <hdf5.h>
 #include <math.h>
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "hitl_io.h"
 #include "testutil.h"
@@ -552,6 +555,166 @@ START_TEST(test_err_score_file)
 }
 END_TEST
 
+/* ---- IDX, pool and curves files ------------------------------------------------------------ */
+
+/* An IDX file: the header for `type` and dims, then `nbytes` of payload, gzipped or not. */
+static void write_idx(const char *path, int gz, unsigned char type, int rank, const uint32_t *dims,
+                      const void *payload, size_t nbytes)
+{
+    unsigned char head[4 + 4 * 8] = {0, 0, type, (unsigned char)rank};
+    for (int i = 0; i < rank; i++) {
+        head[4 + 4 * i] = (unsigned char)(dims[i] >> 24);
+        head[5 + 4 * i] = (unsigned char)(dims[i] >> 16);
+        head[6 + 4 * i] = (unsigned char)(dims[i] >> 8);
+        head[7 + 4 * i] = (unsigned char)dims[i];
+    }
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        gzwrite(f, head, 4 + 4 * (unsigned)rank);
+        if (nbytes) gzwrite(f, payload, (unsigned)nbytes);
+        gzclose(f);
+    } else {
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        fwrite(head, 1, 4 + 4 * (size_t)rank, f);
+        fwrite(payload, 1, nbytes, f);
+        fclose(f);
+    }
+}
+
+START_TEST(test_idx_read)
+{
+    char *p = tmp("images.idx.gz"), *q = tmp("labels.idx");
+    /* 3 images of 2 x 2 uint8, gzipped */
+    unsigned char img[12] = {0, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    uint32_t dims[3] = {3, 2, 2};
+    write_idx(p, 1, 0x08, 3, dims, img, sizeof(img));
+    hitl_idx x;
+    hitl_error err;
+    ck_assert_int_eq(hitl_idx_read(p, &x, &err), HITL_OK);
+    ck_assert_str_eq(x.type, "uint8");
+    ck_assert_int_eq(x.rank, 3);
+    ck_assert_uint_eq(x.rows, 3);
+    ck_assert_uint_eq(x.cols, 4);
+    for (size_t i = 0; i < 12; i++)
+        ck_assert(x.values[i] == img[i]);
+    hitl_idx_release(&x);
+    /* big-endian int16 and float32, plain */
+    unsigned char i16[4] = {0xFF, 0xFE, 0x01, 0x00}; /* -2, 256 */
+    uint32_t d2[1] = {2};
+    write_idx(q, 0, 0x0B, 1, d2, i16, sizeof(i16));
+    ck_assert_int_eq(hitl_idx_read(q, &x, &err), HITL_OK);
+    ck_assert_uint_eq(x.cols, 1);
+    ck_assert(x.values[0] == -2 && x.values[1] == 256);
+    hitl_idx_release(&x);
+    unsigned char f32[4] = {0x3F, 0xC0, 0x00, 0x00}; /* 1.5 */
+    uint32_t d1[1] = {1};
+    write_idx(q, 0, 0x0D, 1, d1, f32, sizeof(f32));
+    ck_assert_int_eq(hitl_idx_read(q, &x, &err), HITL_OK);
+    ck_assert(x.values[0] == 1.5f);
+    hitl_idx_release(&x);
+    unlink(p);
+    unlink(q);
+    free(p);
+    free(q);
+}
+END_TEST
+
+START_TEST(test_idx_errors)
+{
+    char *p = tmp("bad.idx");
+    hitl_idx x;
+    hitl_error err;
+    unsigned char img[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint32_t dims[2] = {3, 3};
+    write_idx(p, 1, 0x08, 2, dims, img, sizeof(img)); /* 9 values declared, 8 there */
+    ck_assert_int_eq(hitl_idx_read(p, &x, &err), HITL_EDATA);
+    ck_assert_ptr_nonnull(strstr(err.msg, "truncated"));
+    ck_assert_ptr_null(x.values);
+    uint32_t two[2] = {2, 3};
+    write_idx(p, 0, 0x08, 2, two, img, sizeof(img)); /* 6 declared, 8 there */
+    ck_assert_int_eq(hitl_idx_read(p, &x, &err), HITL_EDATA);
+    ck_assert_ptr_nonnull(strstr(err.msg, "past"));
+    write_idx(p, 0, 0x07, 2, two, img, 6);
+    ck_assert_int_eq(hitl_idx_read(p, &x, &err), HITL_ETYPE);
+    write_idx(p, 0, 0x08, 0, two, img, 0);
+    ck_assert_int_eq(hitl_idx_read(p, &x, &err), HITL_EDATA);
+    /* a header claiming 2^32-1 x 2^32-1 x 2^32-1 values: refused before any allocation */
+    uint32_t huge[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
+    write_idx(p, 0, 0x08, 3, huge, img, 8);
+    ck_assert_int_eq(hitl_idx_read(p, &x, &err), HITL_ESHAPE);
+    /* 4e9 rows of one byte claimed, 8 there: fails as truncated, memory as read */
+    uint32_t many[1] = {0xFFFFFFF0u};
+    write_idx(p, 1, 0x08, 1, many, img, 8);
+    ck_assert_int_eq(hitl_idx_read(p, &x, &err), HITL_EDATA);
+    FILE *f = fopen(p, "wb");
+    fputs("P5\n2 2\n255\n", f);
+    fclose(f);
+    ck_assert_int_eq(hitl_idx_read(p, &x, &err), HITL_EDATA);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not an IDX file"));
+    unlink(p);
+    ck_assert_int_eq(hitl_idx_read(p, &x, &err), HITL_EIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "No such file"));
+    free(p);
+}
+END_TEST
+
+START_TEST(test_pool_and_curves_files)
+{
+    char *p = tmp("pool.h5");
+    float x[6] = {0, 0.5f, 1, 1.5f, 2, 2.5f};
+    int32_t y[3] = {2, 0, 1};
+    char *names[3] = {"a", "b", "c"};
+    hitl_error err;
+    ck_assert_int_eq(hitl_pool_save(p, x, 3, 2, y, names, 3, "a test", &err), HITL_OK);
+    hitl_matrix *m;
+    ck_assert_int_eq(hitl_matrix_open(&m, p, "features", &err), HITL_OK);
+    float *back;
+    ck_assert_int_eq(hitl_matrix_load(m, &back, &err), HITL_OK);
+    ck_assert_mem_eq(back, x, sizeof(x));
+    char **cl;
+    size_t nc;
+    ck_assert_int_eq(hitl_matrix_classes(m, &cl, &nc, &err), HITL_OK);
+    ck_assert_uint_eq(nc, 3);
+    ck_assert_str_eq(cl[2], "c");
+    hitl_strings_free(cl, nc);
+    hitl_matrix_close(m);
+    free(back);
+    int32_t *lab;
+    size_t nl;
+    ck_assert_int_eq(hitl_labels_read(p, "labels", &lab, &nl, &err), HITL_OK);
+    ck_assert_uint_eq(nl, 3);
+    ck_assert_mem_eq(lab, y, sizeof(y));
+    free(lab);
+
+    double lx[2] = {10, 20}, acc[4] = {0.5, 0.6, 0.55, 0.65}, sec[4] = {0.1, 0, 0.2, 0};
+    hitl_curves c = {"margin", 2, 2, lx, lx, acc, acc, sec};
+    uint64_t seeds[2] = {1, 2};
+    ck_assert_int_eq(hitl_curves_save(p, &c, 1, seeds, 2, &err), HITL_OK);
+    hid_t f = H5Fopen(p, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "/margin/accuracy", H5P_DEFAULT);
+    double got[4];
+    ck_assert_int_ge(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, got), 0);
+    ck_assert_mem_eq(got, acc, sizeof(acc));
+    H5Dclose(d);
+    H5Fclose(f);
+    /* a directory that does not exist: an error naming the path, nothing written */
+    ck_assert_int_eq(hitl_pool_save("no-such-dir/pool.h5", x, 3, 2, y, NULL, 0, NULL, &err),
+                     HITL_EIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no-such-dir/pool.h5"));
+    ck_assert_int_eq(hitl_text_save(p, "<svg/>", &err), HITL_OK);
+    FILE *t = fopen(p, "r");
+    char buf[16] = {0};
+    ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), t));
+    fclose(t);
+    ck_assert_str_eq(buf, "<svg/>");
+    ck_assert_int_eq(hitl_text_save("no-such-dir/x.svg", "<svg/>", &err), HITL_EIO);
+    unlink(p);
+    free(p);
+}
+END_TEST
+
 static Suite *io_files_suite(void)
 {
     Suite *s = suite_create("io_files");
@@ -562,6 +725,8 @@ static Suite *io_files_suite(void)
     tcase_add_test(core, test_head_round_trip);
     tcase_add_test(core, test_head_float64);
     tcase_add_test(core, test_score_file);
+    tcase_add_test(core, test_idx_read);
+    tcase_add_test(core, test_pool_and_curves_files);
     suite_add_tcase(s, core);
 
     TCase *limits = tcase_create("limits");
@@ -573,6 +738,7 @@ static Suite *io_files_suite(void)
     tcase_add_test(errors, test_err_ids);
     tcase_add_test(errors, test_err_head);
     tcase_add_test(errors, test_err_score_file);
+    tcase_add_test(errors, test_idx_errors);
     suite_add_tcase(s, errors);
     return s;
 }

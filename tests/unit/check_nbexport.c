@@ -1,6 +1,6 @@
 /* Check tests for notebooks-export: histogram and reliability accumulators against plain-loop
  * references on random inputs, SVG charts checked for well-formed XML and escaping, and the
- * notebook's nbformat 4.5 structure read back with jansson. */
+ * notebooks' nbformat 4.5 structure (QA report, learning curves) read back with jansson. */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -472,6 +472,340 @@ START_TEST(bad_reports)
 }
 END_TEST
 
+/* ---- learning curves (hitl simulate) --------------------------------------------------------- */
+
+/* Hand-computed: random's final accuracies 0.70 and 0.74 give 0.7200 +- 0.0283 (sample sd,
+ * sqrt(2 * 0.02^2 / 1)); its mean curve 0.52, 0.62, 0.72 first reaches 0.72 at its last point,
+ * 30 labels. margin's mean curve 0.51, 0.68, 0.82 crosses 0.72 between 20 and 30 labels at
+ * 20 + 10 (0.72 - 0.68) / (0.82 - 0.68) = 22.857, a saving of 1 - 22.857 / 30 = 23.8%. lc has one
+ * seed and a NaN point and never gets there. random's seconds of the rounds that picked a batch
+ * (all but each seed's last point), 0.1, 0.2, 0.4 and 0.5, have median 0.3. */
+static const double sim_x[3] = {10, 20, 30};
+static const double sim_random[6] = {0.50, 0.60, 0.70, 0.54, 0.64, 0.74};
+static const double sim_random_secs[6] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6};
+static const double sim_margin[6] = {0.50, 0.66, 0.80, 0.52, 0.70, 0.84};
+static const double sim_lc[3] = {0.40, NAN, 0.60};
+
+static void fill_sim(hitl_sim_series s[3], hitl_sim_report *r)
+{
+    s[0] = (hitl_sim_series){"random", 2, 3, sim_x, sim_random, sim_random_secs};
+    s[1] = (hitl_sim_series){"margin", 2, 3, sim_x, sim_margin, NULL};
+    s[2] = (hitl_sim_series){"lc", 1, 3, sim_x, sim_lc, NULL};
+    memset(r, 0, sizeof(*r));
+    r->title = "Learning curves: digits";
+    r->generated_at = "2026-01-01T00:00:00Z";
+    r->version = "0.1.0";
+    r->command = "hitl simulate digits.h5 --strategies random,margin,lc --seeds 2\nrm -rf /";
+    r->features = "digits.h5:features";
+    r->labels = "digits.h5:labels";
+    r->test = "digits_test.h5";
+    r->n_pool = 1500;
+    r->n_test = 297;
+    r->d = 64;
+    r->n_classes = 10;
+    r->seed_labels = 10;
+    r->batch = 10;
+    r->rounds = 2;
+    r->baseline = "random";
+    r->series = s;
+    r->n_series = 3;
+    r->curves_path = "curves \"x\".h5";
+}
+
+/* The value of attribute `attr` of the k-th element that holds `marker` (static buffer). */
+static const char *nth_attr(const char *svg, const char *marker, int k, const char *attr)
+{
+    static char buf[4096];
+    const char *p = svg;
+    for (int i = 0; p && i <= k; i++)
+        p = strstr(i ? p + 1 : p, marker);
+    ck_assert_ptr_nonnull(p);
+    char key[32];
+    snprintf(key, sizeof(key), " %s=\"", attr);
+    const char *a = strstr(p, key), *end = strchr(p, '>');
+    ck_assert(a && a < end);
+    a += strlen(key);
+    size_t n = strcspn(a, "\"");
+    ck_assert_uint_lt(n, sizeof(buf));
+    memcpy(buf, a, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+START_TEST(curves_are_well_formed)
+{
+    hitl_sim_series s[3];
+    hitl_sim_report r;
+    fill_sim(s, &r);
+    s[1].name = "a<b&c>";
+    char *svg;
+    ck_assert_int_eq(hitl_svg_curves(s, 3, "Curves <&>", "labels", &svg, NULL), HITL_OK);
+    check_svg(svg);
+    ck_assert_ptr_nonnull(strstr(svg, "Curves &lt;&amp;&gt;"));
+    ck_assert_ptr_nonnull(strstr(svg, ">a&lt;b&amp;c&gt;</text>")); /* in the legend */
+    ck_assert_ptr_null(strstr(svg, "a<b"));
+    ck_assert_ptr_nonnull(strstr(svg, ">test accuracy</text>"));
+    ck_assert_ptr_nonnull(strstr(svg, ">labels</text>"));
+    /* one mean line per series; a band for the two with two seeds, none for lc */
+    ck_assert_int_eq(count(svg, "class=\"mean\""), 3);
+    ck_assert_int_eq(count(svg, "class=\"band\""), 2);
+    ck_assert_int_eq(count(svg, "band: lowest to highest seed"), 1);
+    /* random is the grey dashed baseline, the others take the palette in order */
+    ck_assert_str_eq(nth_attr(svg, "class=\"mean\"", 0, "stroke"), "#7f7f7f");
+    ck_assert_str_eq(nth_attr(svg, "class=\"mean\"", 0, "stroke-dasharray"), "6 4");
+    ck_assert_str_eq(nth_attr(svg, "class=\"mean\"", 1, "stroke"), "#1f77b4");
+    ck_assert_str_eq(nth_attr(svg, "class=\"mean\"", 2, "stroke"), "#ff7f0e");
+    /* the NaN point is not drawn: lc's line breaks there, and it has two markers of three */
+    const char *d = nth_attr(svg, "class=\"mean\"", 2, "d");
+    ck_assert_int_eq(count(d, "M"), 2);
+    ck_assert_int_eq(count(d, "L"), 0);
+    ck_assert_int_eq(count(svg, "r=\"3.0\"><title>"), 3 + 3 + 2);
+    ck_assert_ptr_null(strstr(svg, "nan"));
+    ck_assert_ptr_null(strstr(svg, "inf"));
+    /* random's band: along the highest seed and back along the lowest, one closed outline */
+    d = nth_attr(svg, "class=\"band\"", 0, "d");
+    ck_assert_int_eq(count(d, "M"), 1);
+    ck_assert_int_eq(count(d, "L"), 5);
+    ck_assert_int_eq(count(d, "Z"), 1);
+    free(svg);
+
+    /* one seed each: no band and no note about it */
+    ck_assert_int_eq(hitl_svg_curves(s + 2, 1, NULL, NULL, &svg, NULL), HITL_OK);
+    check_svg(svg);
+    ck_assert_int_eq(count(svg, "class=\"band\""), 0);
+    ck_assert_int_eq(count(svg, "band: lowest"), 0);
+    free(svg);
+}
+END_TEST
+
+static const char *cell_source(json_t *cells, const char *id_part)
+{
+    for (size_t i = 0; i < json_array_size(cells); i++) {
+        json_t *c = json_array_get(cells, i);
+        if (strstr(json_string_value(json_object_get(c, "id")), id_part))
+            return json_string_value(json_object_get(c, "source"));
+    }
+    ck_abort_msg("no cell '%s'", id_part);
+    return NULL;
+}
+
+START_TEST(sim_notebook_numbers)
+{
+    hitl_sim_series s[3];
+    hitl_sim_report r;
+    fill_sim(s, &r);
+    const char *path = tu_tmp_path("sim.ipynb");
+    ck_assert_int_eq(hitl_sim_report_write(&r, path, NULL), HITL_OK);
+    json_error_t je;
+    json_t *nb = json_load_file(path, 0, &je);
+    ck_assert_msg(nb != NULL, "not JSON: %s", je.text);
+    unlink(path);
+    ck_assert_int_eq(json_integer_value(json_object_get(nb, "nbformat")), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(nb, "nbformat_minor")), 5);
+    json_t *meta = json_object_get(nb, "metadata");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(meta, "kernelspec"), "name")), "python3");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meta, "hitl"), "curves")),
+                     "curves \"x\".h5");
+    json_t *cells = json_object_get(nb, "cells");
+    size_t n = json_array_size(cells), charts = 0, code = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = json_array_get(cells, i);
+        const char *id = json_string_value(json_object_get(c, "id"));
+        ck_assert_ptr_nonnull(id);
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(id,
+                             json_string_value(json_object_get(json_array_get(cells, j), "id")));
+        ck_assert(json_is_string(json_object_get(c, "source")));
+        if (strcmp(json_string_value(json_object_get(c, "cell_type")), "code") != 0) continue;
+        code++;
+        json_t *outs = json_object_get(c, "outputs");
+        ck_assert(json_is_null(json_object_get(c, "execution_count")));
+        if (json_array_size(outs) == 0) continue;
+        charts++;
+        json_t *tags = json_object_get(json_object_get(c, "metadata"), "tags");
+        ck_assert_str_eq(json_string_value(json_array_get(tags, 0)), "skip-execution");
+        json_t *o = json_array_get(outs, 0);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "output_type")), "display_data");
+        const char *svg =
+            json_string_value(json_object_get(json_object_get(o, "data"), "image/svg+xml"));
+        check_svg(svg);
+        ck_assert_int_eq(count(svg, "class=\"mean\""), 3);
+    }
+    ck_assert_uint_eq(charts, 1);
+    ck_assert_uint_eq(code, 5); /* chart, load, table, plot, label quality */
+
+    const char *md = cell_source(cells, "summary");
+    ck_assert_ptr_nonnull(strstr(md, "# Learning curves: digits\n"));
+    ck_assert_ptr_nonnull(strstr(md, "```sh\nhitl simulate digits.h5 --strategies"));
+    ck_assert_ptr_nonnull(strstr(md, "1500 rows, 64 features, 10 classes"));
+    ck_assert_ptr_nonnull(strstr(md, "an oracle"));
+    md = cell_source(cells, "results");
+    ck_assert_ptr_nonnull(strstr(md, "| labels to reach 0.7200 | saving vs random |"));
+    ck_assert_ptr_nonnull(
+        strstr(md, "\n| random | 2 | 30 | 0.7200 \xC2\xB1 0.0283 | 30.0 | baseline | 0.3 |\n"));
+    ck_assert_ptr_nonnull(
+        strstr(md, "\n| margin | 2 | 30 | 0.8200 \xC2\xB1 0.0283 | 22.9 | 23.8% | n/a |\n"));
+    ck_assert_ptr_nonnull(strstr(md, "\n| lc | 1 | 30 | 0.6000 | never | n/a | n/a |\n"));
+    /* the code cells open the curves file by a Python literal; the command stays a comment */
+    const char *load = cell_source(cells, "load");
+    ck_assert_ptr_nonnull(strstr(load, "CURVES = \"curves \\\"x\\\".h5\"\n"));
+    ck_assert_ptr_nonnull(strstr(load, "BASELINE = \"random\""));
+    ck_assert_ptr_null(strstr(load, "\nrm -rf"));
+    ck_assert_ptr_nonnull(strstr(cell_source(cells, "plot"), "except ImportError"));
+    json_decref(nb);
+}
+END_TEST
+
+/* Without a baseline nothing is compared; a baseline no series has says so. Seconds all NaN
+ * leave the column out. */
+START_TEST(sim_notebook_without_baseline)
+{
+    hitl_sim_series s[3];
+    hitl_sim_report r;
+    fill_sim(s, &r);
+    double nan_secs[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
+    s[0].seconds = nan_secs;
+    char *text;
+    r.baseline = NULL;
+    ck_assert_int_eq(hitl_sim_notebook(&r, &text, NULL), HITL_OK);
+    json_t *nb = json_loads(text, 0, NULL);
+    const char *md = cell_source(json_object_get(nb, "cells"), "results");
+    ck_assert_ptr_null(strstr(md, "labels to reach"));
+    ck_assert_ptr_null(strstr(md, "median seconds"));
+    ck_assert_ptr_nonnull(strstr(md, "| margin | 2 | 30 | 0.8200 \xC2\xB1 0.0283 |\n"));
+    ck_assert_ptr_nonnull(
+        strstr(cell_source(json_object_get(nb, "cells"), "load"), "BASELINE = None"));
+    json_decref(nb);
+    free(text);
+
+    r.baseline = "badge";
+    ck_assert_int_eq(hitl_sim_notebook(&r, &text, NULL), HITL_OK);
+    nb = json_loads(text, 0, NULL);
+    md = cell_source(json_object_get(nb, "cells"), "results");
+    ck_assert_ptr_null(strstr(md, "labels to reach"));
+    ck_assert_ptr_nonnull(strstr(md, "No series is the baseline `badge`"));
+    json_decref(nb);
+    free(text);
+
+    /* a baseline whose last point has no accuracy */
+    double lc_last_nan[3] = {0.4, 0.5, NAN};
+    s[2].accuracy = lc_last_nan;
+    r.baseline = "lc";
+    ck_assert_int_eq(hitl_sim_notebook(&r, &text, NULL), HITL_OK);
+    nb = json_loads(text, 0, NULL);
+    md = cell_source(json_object_get(nb, "cells"), "results");
+    ck_assert_ptr_null(strstr(md, "labels to reach"));
+    ck_assert_ptr_nonnull(strstr(md, "| lc | 1 | 30 | n/a |"));
+    ck_assert_ptr_nonnull(strstr(md, "has no final accuracy"));
+    json_decref(nb);
+    free(text);
+}
+END_TEST
+
+/* Curves with no finite accuracy, a single point, and more series than colours. */
+START_TEST(curves_limits)
+{
+    double x1[1] = {50}, all_nan[2] = {NAN, NAN}, one[1] = {0.9};
+    hitl_sim_series s = {"empty", 2, 1, x1, all_nan, NULL};
+    char *svg;
+    ck_assert_int_eq(hitl_svg_curves(&s, 1, "t", "labels", &svg, NULL), HITL_OK);
+    check_svg(svg);
+    ck_assert_ptr_nonnull(strstr(svg, "no finite accuracy to draw"));
+    ck_assert_int_eq(count(svg, "class=\"mean\""), 0);
+    ck_assert_int_eq(count(svg, "<path class=\"band\" fill=\"#1f77b4\" fill-opacity=\"0.15\" "
+                                "d=\"\"/>"),
+                     1); /* an empty outline, drawn as nothing */
+    free(svg);
+    s = (hitl_sim_series){"single", 1, 1, x1, one, NULL};
+    ck_assert_int_eq(hitl_svg_curves(&s, 1, "t", "labels", &svg, NULL), HITL_OK);
+    check_svg(svg);
+    ck_assert_int_eq(count(svg, "class=\"mean\""), 1);
+    ck_assert_ptr_null(strstr(svg, "nan"));
+    free(svg);
+
+    enum { N = 12 };
+    hitl_sim_series many[N];
+    char names[N][16];
+    double acc[N][3];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "s%d", i);
+        for (int j = 0; j < 3; j++)
+            acc[i][j] = 0.5 + 0.01 * i + 0.1 * j;
+        many[i] = (hitl_sim_series){names[i], 1, 3, sim_x, acc[i], NULL};
+    }
+    many[3].name = "random";
+    ck_assert_int_eq(hitl_svg_curves(many, N, "many", "labels", &svg, NULL), HITL_OK);
+    check_svg(svg);
+    ck_assert_int_eq(count(svg, "class=\"mean\""), N);
+    ck_assert_str_eq(nth_attr(svg, "class=\"mean\"", 3, "stroke"), "#7f7f7f");
+    ck_assert_str_eq(nth_attr(svg, "class=\"mean\"", 4, "stroke"), "#d62728"); /* 4th colour */
+    ck_assert_str_eq(nth_attr(svg, "class=\"mean\"", 9, "stroke"), "#1f77b4"); /* cycle again */
+    ck_assert_str_eq(nth_attr(svg, "class=\"mean\"", 9, "stroke-dasharray"), "2 2");
+    free(svg);
+}
+END_TEST
+
+START_TEST(bad_curves)
+{
+    hitl_error err;
+    hitl_sim_series s[3];
+    hitl_sim_report r;
+    fill_sim(s, &r);
+    char *svg = (char *)1;
+    ck_assert_int_eq(hitl_svg_curves(NULL, 1, "t", "x", &svg, &err), HITL_EINVAL);
+    ck_assert_ptr_null(svg);
+    ck_assert_int_eq(hitl_svg_curves(s, 0, "t", "x", &svg, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_svg_curves(s, 3, "t", "x", NULL, &err), HITL_EINVAL);
+    hitl_sim_series bad = s[0];
+    bad.seeds = 0;
+    ck_assert_int_eq(hitl_svg_curves(&bad, 1, "t", "x", &svg, &err), HITL_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'random' has no seeds or no points"));
+    bad = s[0];
+    bad.points = 0;
+    ck_assert_int_eq(hitl_svg_curves(&bad, 1, "t", "x", &svg, &err), HITL_EINVAL);
+    bad = s[0];
+    bad.labelled = NULL;
+    ck_assert_int_eq(hitl_svg_curves(&bad, 1, "t", "x", &svg, &err), HITL_EINVAL);
+    bad = s[0];
+    bad.accuracy = NULL;
+    ck_assert_int_eq(hitl_svg_curves(&bad, 1, "t", "x", &svg, &err), HITL_EINVAL);
+    bad = s[0];
+    bad.name = NULL;
+    ck_assert_int_eq(hitl_svg_curves(&bad, 1, "t", "x", &svg, &err), HITL_EINVAL);
+    double nan_x[3] = {10, NAN, 30};
+    bad = s[0];
+    bad.labelled = nan_x;
+    ck_assert_int_eq(hitl_svg_curves(&bad, 1, "t", "x", &svg, &err), HITL_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "labels at point 1"));
+    ck_assert_ptr_null(svg);
+
+    char *text = (char *)1;
+    ck_assert_int_eq(hitl_sim_notebook(NULL, &text, &err), HITL_EINVAL);
+    ck_assert_ptr_null(text);
+    r.n_series = 0;
+    ck_assert_int_eq(hitl_sim_notebook(&r, &text, &err), HITL_EINVAL);
+    r.n_series = 3;
+    r.curves_path = "";
+    ck_assert_int_eq(hitl_sim_notebook(&r, &text, &err), HITL_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "curves' path"));
+    r.curves_path = "c.h5";
+    s[2].name = "margin";
+    ck_assert_int_eq(hitl_sim_notebook(&r, &text, &err), HITL_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "two series are named 'margin'"));
+    s[2].name = "l\xff";
+    ck_assert_int_eq(hitl_sim_notebook(&r, &text, &err), HITL_EDATA);
+    ck_assert_ptr_nonnull(strstr(err.msg, "UTF-8"));
+    s[2].name = "lc";
+    s[2].points = 0;
+    ck_assert_int_eq(hitl_sim_notebook(&r, &text, &err), HITL_EINVAL);
+    s[2].points = 3;
+    ck_assert_int_eq(hitl_sim_report_write(&r, "/nonexistent-dir/s.ipynb", &err), HITL_EIO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "cannot write '/nonexistent-dir/s.ipynb'"));
+    ck_assert_int_eq(hitl_sim_report_write(&r, NULL, &err), HITL_EINVAL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("nbexport");
@@ -480,14 +814,19 @@ static Suite *suite(void)
     tcase_add_test(core, reliability_matches_reference);
     tcase_add_test(core, charts_are_well_formed_and_escaped);
     tcase_add_test(core, notebook_structure);
+    tcase_add_test(core, curves_are_well_formed);
+    tcase_add_test(core, sim_notebook_numbers);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, reliability_perfect_and_empty);
     tcase_add_test(limits, minimal_report);
+    tcase_add_test(limits, curves_limits);
+    tcase_add_test(limits, sim_notebook_without_baseline);
     suite_add_tcase(s, limits);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, bad_arguments);
     tcase_add_test(errors, bad_reports);
+    tcase_add_test(errors, bad_curves);
     suite_add_tcase(s, errors);
     return s;
 }

@@ -1,0 +1,858 @@
+/* hitl simulate: learning curves. Runs the active-learning loop (hitl_simulate in the engine)
+ * for each strategy and seed on a labelled pool, and reports test accuracy against labels spent:
+ * a table on stdout, and with --out the curves as JSON, HDF5, an SVG plot and a notebook. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "hitl_nbexport.h"
+
+static const char usage_text[] =
+    "usage: hitl simulate --features FILE[:DSET] [--labels FILE:DSET]\n"
+    "                     [--test FILE[:DSET] [--test-labels FILE:DSET] | --test-fraction F]\n"
+    "                     [--strategies S,...] [--seed-labels N] [--batch N] [--rounds N]\n"
+    "                     [--seeds K] [--seed S] [--C C] [--max-iter N] [--warm-iter N]\n"
+    "                     [--candidates M]\n"
+    "                     [--annotators E,E,...|KxE] [--aggregate majority|dawid-skene]\n"
+    "                     [--out PREFIX] [--json]\n"
+    "\n"
+    "Runs the active-learning loop on a pool whose labels are known, with an oracle (or\n"
+    "simulated annotators) in place of people: label --seed-labels random rows, then for each\n"
+    "of --rounds rounds train the linear head (as hitl train, warm-started), measure its test\n"
+    "accuracy, and label the --batch rows the strategy picks. Every strategy starts from the\n"
+    "same seed rows for a seed; --seeds K runs seeds S .. S+K-1 and reports mean and spread.\n"
+    "\n"
+    "strategies: random, lc, margin, entropy (top-k by that uncertainty), kcenter (k-center\n"
+    "greedy over the features), margin-kcenter (k-center among the --candidates most uncertain\n"
+    "by margin), badge (k-means++ over gradient embeddings). Default: random,lc,margin,entropy,\n"
+    "kcenter,margin-kcenter.\n"
+    "\n"
+    "options:\n"
+    "  --features FILE[:DSET]  pool features [N, D] (default dataset: features; or FILE.npy)\n"
+    "  --labels FILE:DSET      the pool's true classes (default: the features file's labels)\n"
+    "  --test FILE[:DSET]      test features (default dataset: features)\n"
+    "  --test-labels FILE:DSET test classes (default: the test file's labels)\n"
+    "  --test-fraction F       without --test: hold out this share of the pool (default 0.25,\n"
+    "                          drawn with --seed, the same for every strategy and seed)\n"
+    "  --seed-labels N         random rows labelled before the first round (default 100)\n"
+    "  --batch N               rows labelled per round (default 100)\n"
+    "  --rounds N              rounds after the seed (default 20)\n"
+    "  --seeds K               runs per strategy (default 3)\n"
+    "  --seed S                the first seed (default 1)\n"
+    "  --C C                   inverse L2 strength as scikit-learn's: l2 = 1 / (C n) (default 1)\n"
+    "  --max-iter N            L-BFGS iterations of the first training (default 100)\n"
+    "  --warm-iter N           of each later one, which starts from the last round's head\n"
+    "                          (default 30: as accurate as 100, see tests/bench/README.md)\n"
+    "  --candidates M          margin-kcenter's shortlist (default 10 x batch)\n"
+    "  --annotators SPEC       simulated annotators instead of an oracle: their error rates\n"
+    "                          (0.1,0.2,0.3) or K of one rate (3x0.2); a wrong label is uniform\n"
+    "                          among the other classes. Every picked row is labelled by each.\n"
+    "  --aggregate RULE        majority (ties drawn at random; default) or dawid-skene\n"
+    "  --out PREFIX            write PREFIX.json, PREFIX.h5 (curves), PREFIX.svg (plot) and\n"
+    "                          PREFIX.ipynb (a notebook reading PREFIX.h5)\n"
+    "  --json                  one JSON object on stdout instead of the table\n"
+    "\n"
+    "\"reach\" in the table: the labels a strategy needed to reach random sampling's final mean\n"
+    "accuracy (interpolated on its mean curve; \"never\" when it did not).\n"
+    "\n"
+    "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data\n";
+
+enum {
+    O_FEATURES = 256,
+    O_LABELS,
+    O_TEST,
+    O_TEST_LABELS,
+    O_TEST_FRACTION,
+    O_STRATEGIES,
+    O_SEED_LABELS,
+    O_BATCH,
+    O_ROUNDS,
+    O_SEEDS,
+    O_SEED,
+    O_C,
+    O_MAX_ITER,
+    O_WARM_ITER,
+    O_CANDIDATES,
+    O_ANNOTATORS,
+    O_AGGREGATE,
+    O_OUT,
+    O_JSON,
+    O_HELP,
+};
+
+static const struct option long_opts[] = {
+    {"features", required_argument, NULL, O_FEATURES},
+    {"labels", required_argument, NULL, O_LABELS},
+    {"test", required_argument, NULL, O_TEST},
+    {"test-labels", required_argument, NULL, O_TEST_LABELS},
+    {"test-fraction", required_argument, NULL, O_TEST_FRACTION},
+    {"strategies", required_argument, NULL, O_STRATEGIES},
+    {"seed-labels", required_argument, NULL, O_SEED_LABELS},
+    {"batch", required_argument, NULL, O_BATCH},
+    {"rounds", required_argument, NULL, O_ROUNDS},
+    {"seeds", required_argument, NULL, O_SEEDS},
+    {"seed", required_argument, NULL, O_SEED},
+    {"C", required_argument, NULL, O_C},
+    {"max-iter", required_argument, NULL, O_MAX_ITER},
+    {"warm-iter", required_argument, NULL, O_WARM_ITER},
+    {"candidates", required_argument, NULL, O_CANDIDATES},
+    {"annotators", required_argument, NULL, O_ANNOTATORS},
+    {"aggregate", required_argument, NULL, O_AGGREGATE},
+    {"out", required_argument, NULL, O_OUT},
+    {"json", no_argument, NULL, O_JSON},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+#define MAX_ANNOTATORS 64
+
+typedef struct sim_args {
+    const char *features, *labels, *test, *test_labels, *out;
+    double test_fraction;
+    hitl_strategy strategies[HITL_STRATEGY_COUNT];
+    size_t n_strategies, seeds;
+    uint64_t seed;
+    hitl_sim_opts o;
+    double rates[MAX_ANNOTATORS];
+    int json;
+} sim_args;
+
+static int parse_strategies(const char *cmd, const char *spec, sim_args *a)
+{
+    a->n_strategies = 0;
+    const char *p = spec;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char name[32];
+        hitl_strategy s;
+        if (len == 0 || len >= sizeof(name))
+            return cli_usage_error(cmd, "bad --strategies '%s'", spec);
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (hitl_strategy_parse(name, &s) != HITL_OK)
+            return cli_usage_error(cmd,
+                                   "unknown strategy '%s' (random, lc, margin, entropy, kcenter, "
+                                   "margin-kcenter, badge)",
+                                   name);
+        for (size_t i = 0; i < a->n_strategies; i++)
+            if (a->strategies[i] == s)
+                return cli_usage_error(cmd, "strategy '%s' given twice", name);
+        a->strategies[a->n_strategies++] = s;
+        p += len;
+        if (*p == ',') p++;
+    }
+    return a->n_strategies ? -1 : cli_usage_error(cmd, "--strategies is empty");
+}
+
+static int parse_annotators(const char *cmd, const char *spec, sim_args *a)
+{
+    size_t k;
+    const char *x = strchr(spec, 'x');
+    if (x) { /* KxE */
+        char count[24];
+        size_t len = (size_t)(x - spec);
+        if (len == 0 || len >= sizeof(count)) return cli_usage_error(cmd, "bad --annotators");
+        memcpy(count, spec, len);
+        count[len] = '\0';
+        if (cli_parse_size(count, &k) || k == 0 || k > MAX_ANNOTATORS ||
+            cli_parse_float(x + 1, &a->rates[0]) || !(a->rates[0] >= 0 && a->rates[0] <= 1))
+            return cli_usage_error(cmd, "bad --annotators '%s' (K x a rate in [0, 1], K <= %d)",
+                                   spec, MAX_ANNOTATORS);
+        for (size_t i = 1; i < k; i++)
+            a->rates[i] = a->rates[0];
+    } else {
+        char **parts = NULL;
+        hitl_error err;
+        if (hitl_strings_split(spec, &parts, &k, &err) != HITL_OK || k == 0 || k > MAX_ANNOTATORS) {
+            hitl_strings_free(parts, k);
+            return cli_usage_error(cmd, "bad --annotators '%s'", spec);
+        }
+        for (size_t i = 0; i < k; i++)
+            if (cli_parse_float(parts[i], &a->rates[i]) ||
+                !(a->rates[i] >= 0 && a->rates[i] <= 1)) {
+                hitl_strings_free(parts, k);
+                return cli_usage_error(cmd, "bad --annotators '%s' (error rates in [0, 1])", spec);
+            }
+        hitl_strings_free(parts, k);
+    }
+    a->o.n_annotators = k;
+    a->o.error_rate = a->rates;
+    return -1;
+}
+
+static int parse_size_opt(const char *cmd, const char *name, const char *v, size_t lo, size_t hi,
+                          size_t *out)
+{
+    if (cli_parse_size(v, out) || *out < lo || *out > hi)
+        return cli_usage_error(cmd, "bad --%s '%s' (an integer in [%zu, %zu])", name, v, lo, hi);
+    return -1;
+}
+
+static int parse_args(int argc, char **argv, sim_args *a)
+{
+    const char *cmd = "simulate";
+    int o, rc;
+    size_t v;
+    memset(a, 0, sizeof(*a));
+    a->test_fraction = 0.25;
+    a->seeds = 3;
+    a->seed = 1;
+    a->o.seed_labels = 100;
+    a->o.batch = 100;
+    a->o.rounds = 20;
+    a->o.C = 1;
+    static const hitl_strategy defaults[] = {HITL_STRATEGY_RANDOM,  HITL_STRATEGY_LC,
+                                             HITL_STRATEGY_MARGIN,  HITL_STRATEGY_ENTROPY,
+                                             HITL_STRATEGY_KCENTER, HITL_STRATEGY_MARGIN_KCENTER};
+    a->n_strategies = sizeof(defaults) / sizeof(defaults[0]);
+    memcpy(a->strategies, defaults, sizeof(defaults));
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        rc = -1;
+        switch (o) {
+        case O_FEATURES:
+            a->features = optarg;
+            break;
+        case O_LABELS:
+            a->labels = optarg;
+            break;
+        case O_TEST:
+            a->test = optarg;
+            break;
+        case O_TEST_LABELS:
+            a->test_labels = optarg;
+            break;
+        case O_TEST_FRACTION:
+            if (cli_parse_float(optarg, &a->test_fraction) ||
+                !(a->test_fraction > 0 && a->test_fraction < 1))
+                return cli_usage_error(cmd, "bad --test-fraction '%s' (in (0, 1))", optarg);
+            break;
+        case O_STRATEGIES:
+            rc = parse_strategies(cmd, optarg, a);
+            break;
+        case O_SEED_LABELS:
+            rc = parse_size_opt(cmd, "seed-labels", optarg, 1, SIZE_MAX, &a->o.seed_labels);
+            break;
+        case O_BATCH:
+            rc = parse_size_opt(cmd, "batch", optarg, 1, SIZE_MAX, &a->o.batch);
+            break;
+        case O_ROUNDS:
+            rc = parse_size_opt(cmd, "rounds", optarg, 0, 100000, &a->o.rounds);
+            break;
+        case O_SEEDS:
+            rc = parse_size_opt(cmd, "seeds", optarg, 1, 1000, &a->seeds);
+            break;
+        case O_SEED:
+            rc = parse_size_opt(cmd, "seed", optarg, 0, SIZE_MAX, &v);
+            a->seed = v;
+            break;
+        case O_C:
+            if (cli_parse_float(optarg, &a->o.C) || !(a->o.C > 0) || !isfinite(a->o.C))
+                return cli_usage_error(cmd, "bad --C '%s' (a number > 0)", optarg);
+            break;
+        case O_MAX_ITER:
+            rc = parse_size_opt(cmd, "max-iter", optarg, 1, 100000, &v);
+            a->o.max_iter = (int)v;
+            break;
+        case O_WARM_ITER:
+            rc = parse_size_opt(cmd, "warm-iter", optarg, 1, 100000, &v);
+            a->o.warm_iter = (int)v;
+            break;
+        case O_CANDIDATES:
+            rc = parse_size_opt(cmd, "candidates", optarg, 1, SIZE_MAX, &a->o.candidates);
+            break;
+        case O_ANNOTATORS:
+            rc = parse_annotators(cmd, optarg, a);
+            break;
+        case O_AGGREGATE:
+            if (strcmp(optarg, "majority") == 0)
+                a->o.dawid_skene = 0;
+            else if (strcmp(optarg, "dawid-skene") == 0)
+                a->o.dawid_skene = 1;
+            else
+                return cli_usage_error(cmd, "bad --aggregate '%s' (majority, dawid-skene)", optarg);
+            break;
+        case O_OUT:
+            a->out = optarg;
+            break;
+        case O_JSON:
+            a->json = 1;
+            break;
+        case 'h':
+        case O_HELP:
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+        if (rc >= 0) return rc;
+    }
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!a->features) return cli_usage_error(cmd, "need --features");
+    if (a->test_labels && !a->test) return cli_usage_error(cmd, "--test-labels needs --test");
+    return -1;
+}
+
+/* ---- data ---------------------------------------------------------------------------------- */
+
+typedef struct dataset {
+    float *x;
+    int32_t *y;
+    int64_t *file_row; /* [n] each row's row in the file it came from; NULL: the same */
+    size_t n, d;
+    char **classes;
+    size_t n_classes;
+} dataset;
+
+static void dataset_release(dataset *ds)
+{
+    free(ds->x);
+    free(ds->y);
+    free(ds->file_row);
+    hitl_strings_free(ds->classes, ds->n_classes);
+    memset(ds, 0, sizeof(*ds));
+}
+
+/* Features from FILE[:DSET] (DSET "features" when left out) and labels from `labels`, else the
+ * same file's "labels". */
+static hitl_status load(const char *features, const char *labels, dataset *ds, hitl_error *err)
+{
+    char *fpath = NULL, *lpath = NULL;
+    const char *fdset = NULL, *ldset = NULL;
+    hitl_matrix *m = NULL;
+    size_t nl = 0;
+    hitl_status st = HITL_OK;
+    if (strchr(features, ':')) {
+        if (cli_split_dset(features, &fpath, &fdset))
+            return hitl_error_set(err, HITL_EINVAL, "bad features '%s' (FILE:DSET)", features);
+    } else if (!(fpath = strdup(features))) {
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
+    int npy = strlen(fpath) > 4 && strcmp(fpath + strlen(fpath) - 4, ".npy") == 0;
+    if (!fdset && !npy) fdset = "features";
+    if ((st = hitl_matrix_open(&m, fpath, fdset, err)) != HITL_OK) goto done;
+    ds->n = hitl_matrix_rows(m);
+    ds->d = hitl_matrix_cols(m);
+    if ((st = hitl_matrix_load(m, &ds->x, err)) != HITL_OK) goto done;
+    if ((st = hitl_matrix_classes(m, &ds->classes, &ds->n_classes, err)) != HITL_OK) goto done;
+    if (labels) {
+        if (cli_split_dset(labels, &lpath, &ldset) || !ldset) {
+            st = hitl_error_set(err, HITL_EINVAL, "bad labels '%s' (FILE:DSET)", labels);
+            goto done;
+        }
+    } else if (npy) {
+        st = hitl_error_set(err, HITL_EINVAL, "'%s': give its labels (FILE:DSET)", fpath);
+        goto done;
+    }
+    st = hitl_labels_read(lpath ? lpath : fpath, ldset ? ldset : "labels", &ds->y, &nl, err);
+    if (st == HITL_OK && nl != ds->n)
+        st = hitl_error_set(err, HITL_ESHAPE, "%zu labels for %zu rows of '%s'", nl, ds->n,
+                            features);
+done:
+    hitl_matrix_close(m);
+    free(fpath);
+    free(lpath);
+    if (st != HITL_OK) dataset_release(ds);
+    return st;
+}
+
+/* Moves a random share of `pool` (drawn with `seed`) into `test`. */
+static hitl_status hold_out(dataset *pool, double fraction, uint64_t seed, dataset *test,
+                            hitl_error *err)
+{
+    size_t n = pool->n, d = pool->d, nt = (size_t)floor(fraction * (double)n + 0.5);
+    if (nt == 0 || nt >= n)
+        return hitl_error_set(err, HITL_EDATA, "%zu rows cannot be split %g for testing", n,
+                              fraction);
+    uint8_t *is_test = calloc(n, 1);
+    size_t *perm = malloc(n * sizeof(size_t));
+    test->x = malloc(nt * d * sizeof(float));
+    test->y = malloc(nt * sizeof(int32_t));
+    pool->file_row = malloc(n * sizeof(int64_t));
+    if (!is_test || !perm || !test->x || !test->y || !pool->file_row) {
+        free(is_test);
+        free(perm);
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
+    hitl_rng rng;
+    hitl_rng_seed(&rng, seed ^ 0x7e57u); /* not the simulation's own stream */
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (size_t j = 0; j < nt; j++) {
+        size_t t = j + (size_t)hitl_rng_below(&rng, n - j), v = perm[t];
+        perm[t] = perm[j];
+        perm[j] = v;
+        is_test[v] = 1;
+    }
+    size_t kt = 0, kp = 0;
+    for (size_t i = 0; i < n; i++) { /* both keep the pool's row order */
+        if (is_test[i]) {
+            memcpy(test->x + kt * d, pool->x + i * d, d * sizeof(float));
+            test->y[kt++] = pool->y[i];
+        } else {
+            memmove(pool->x + kp * d, pool->x + i * d, d * sizeof(float));
+            pool->file_row[kp] = (int64_t)i;
+            pool->y[kp++] = pool->y[i];
+        }
+    }
+    pool->n = kp;
+    test->n = kt;
+    test->d = d;
+    free(is_test);
+    free(perm);
+    return HITL_OK;
+}
+
+/* ---- results ------------------------------------------------------------------------------- */
+
+typedef struct series {
+    hitl_strategy strategy;
+    size_t points;                               /* common to every seed */
+    double *labelled, *annotations;              /* [points] */
+    double *accuracy, *label_accuracy, *seconds; /* [seeds, points] */
+    double *train_secs, *select_secs, *iters;    /* [seeds, points] */
+    double *mean, *sd;                           /* [points] over seeds */
+    int64_t *rows;                               /* [seeds, cap] labelled rows */
+    size_t cap, *n_rows, *got;                   /* [seeds] rows, points */
+    double final_mean, final_sd, reach, median_seconds;
+} series;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void summarize(series *s, size_t seeds)
+{
+    size_t p = s->points;
+    for (size_t j = 0; j < p; j++) {
+        double sum = 0, ss = 0;
+        for (size_t k = 0; k < seeds; k++)
+            sum += s->accuracy[k * p + j];
+        double mean = sum / (double)seeds;
+        for (size_t k = 0; k < seeds; k++) {
+            double e = s->accuracy[k * p + j] - mean;
+            ss += e * e;
+        }
+        s->mean[j] = mean;
+        s->sd[j] = seeds > 1 ? sqrt(ss / (double)(seeds - 1)) : 0;
+    }
+    s->final_mean = p ? s->mean[p - 1] : NAN;
+    s->final_sd = p ? s->sd[p - 1] : NAN;
+    /* the median time per round, over rounds that selected a batch */
+    size_t m = seeds * (p ? p - 1 : 0);
+    double *t = malloc((m ? m : 1) * sizeof(double));
+    s->median_seconds = NAN;
+    if (t && m) {
+        for (size_t k = 0; k < seeds; k++)
+            memcpy(t + k * (p - 1), s->seconds + k * p, (p - 1) * sizeof(double));
+        qsort(t, m, sizeof(double), cmp_double);
+        s->median_seconds = m % 2 ? t[m / 2] : 0.5 * (t[m / 2 - 1] + t[m / 2]);
+    }
+    free(t);
+}
+
+static void series_release(series *s)
+{
+    free(s->labelled);
+    free(s->annotations);
+    free(s->accuracy);
+    free(s->label_accuracy);
+    free(s->seconds);
+    free(s->mean);
+    free(s->sd);
+    free(s->rows);
+    free(s->n_rows);
+    free(s->got);
+    free(s->train_secs);
+    free(s->select_secs);
+    free(s->iters);
+}
+
+typedef struct progress_ctx {
+    cli_progress bar;
+    uint64_t done, total;
+} progress_ctx;
+
+static void on_round(void *ctx, uint64_t done, uint64_t total)
+{
+    progress_ctx *p = ctx;
+#pragma omp critical(sim_progress)
+    cli_progress_update(&p->bar, ++p->done, p->total);
+}
+
+/* Seed k of series v: one hitl_simulate run into its slot of v's arrays. */
+static hitl_status run_job(const sim_args *a, const dataset *pool, const dataset *test, size_t c,
+                           series *v, size_t k, progress_ctx *prog, hitl_error *err)
+{
+    size_t p = a->o.rounds + 1, got = 0;
+    hitl_sim_point *curve = malloc(p * sizeof(*curve));
+    if (!curve) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    hitl_sim_opts o = a->o;
+    o.strategy = v->strategy;
+    o.seed = a->seed + k;
+    o.rows_out = v->rows + k * v->cap;
+    o.progress = on_round;
+    o.progress_ctx = prog;
+    hitl_status st = hitl_simulate(pool->x, pool->n, pool->d, pool->y, c, test->x, test->n, test->y,
+                                   &o, curve, &got, err);
+    if (st != HITL_OK) {
+        hitl_error_prefix(err, "%s, seed %llu: ", hitl_strategy_name(v->strategy),
+                          (unsigned long long)o.seed);
+        free(curve);
+        return st;
+    }
+    v->got[k] = got;
+    v->n_rows[k] = got ? curve[got - 1].labelled : 0;
+    for (size_t j = 0; j < got; j++) {
+        if (k == 0) { /* the same counts for every seed while the pool lasts */
+            v->labelled[j] = (double)curve[j].labelled;
+            v->annotations[j] = (double)curve[j].annotations;
+        }
+        v->accuracy[k * p + j] = curve[j].accuracy;
+        v->label_accuracy[k * p + j] = curve[j].label_accuracy;
+        v->seconds[k * p + j] = curve[j].train_secs + curve[j].select_secs;
+        v->train_secs[k * p + j] = curve[j].train_secs;
+        v->select_secs[k * p + j] = curve[j].select_secs;
+        v->iters[k * p + j] = curve[j].train_iters;
+    }
+    free(curve);
+    return HITL_OK;
+}
+
+static json_t *doubles(const double *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, cli_json_real(v[i]));
+    return a;
+}
+
+/* The labelled rows of a run as rows of the features file. */
+static json_t *file_rows(const dataset *pool, const int64_t *rows, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(pool->file_row ? pool->file_row[rows[i]] : rows[i]));
+    return a;
+}
+
+static json_t *to_json(const sim_args *a, const dataset *pool, const dataset *test, size_t c,
+                       const series *s, size_t ns)
+{
+    json_t *strategies = json_array();
+    for (size_t i = 0; i < ns; i++) {
+        const series *v = &s[i];
+        json_t *runs = json_array();
+        for (size_t k = 0; k < a->seeds; k++)
+            json_array_append_new(
+                runs, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seed",
+                                (json_int_t)(a->seed + k), "accuracy",
+                                doubles(v->accuracy + k * v->points, v->points), "label_accuracy",
+                                doubles(v->label_accuracy + k * v->points, v->points), "seconds",
+                                doubles(v->seconds + k * v->points, v->points), "train_seconds",
+                                doubles(v->train_secs + k * v->points, v->points), "select_seconds",
+                                doubles(v->select_secs + k * v->points, v->points),
+                                "train_iterations", doubles(v->iters + k * v->points, v->points),
+                                "rows", file_rows(pool, v->rows + k * v->cap, v->n_rows[k])));
+        json_array_append_new(
+            strategies,
+            json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "strategy",
+                      hitl_strategy_name(v->strategy), "labelled", doubles(v->labelled, v->points),
+                      "annotations", doubles(v->annotations, v->points), "accuracy_mean",
+                      doubles(v->mean, v->points), "accuracy_sd", doubles(v->sd, v->points),
+                      "final_accuracy_mean", cli_json_real(v->final_mean), "final_accuracy_sd",
+                      cli_json_real(v->final_sd), "reach_random_final", cli_json_real(v->reach),
+                      "median_seconds_per_round", cli_json_real(v->median_seconds), "runs", runs));
+    }
+    json_t *ann = json_null();
+    if (a->o.n_annotators)
+        ann = json_pack("{s:o, s:s}", "error_rates", doubles(a->rates, a->o.n_annotators),
+                        "aggregate", a->o.dawid_skene ? "dawid-skene" : "majority");
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:o}", "pool_rows",
+                     (json_int_t)pool->n, "test_rows", (json_int_t)test->n, "features",
+                     (json_int_t)pool->d, "classes", (json_int_t)c, "seed_labels",
+                     (json_int_t)a->o.seed_labels, "batch", (json_int_t)a->o.batch, "rounds",
+                     (json_int_t)a->o.rounds, "seeds", (json_int_t)a->seeds, "first_seed",
+                     (json_int_t)a->seed, "C", a->o.C, "annotators", ann, "strategies", strategies);
+}
+
+static void print_table(const sim_args *a, const dataset *pool, const dataset *test, size_t c,
+                        const series *s, size_t ns)
+{
+    printf("%zu pool rows, %zu test rows, %zu features, %zu classes; %zu seed labels, then %zu "
+           "rounds of %zu; %zu seed%s\n",
+           pool->n, test->n, pool->d, c, a->o.seed_labels, a->o.rounds, a->o.batch, a->seeds,
+           a->seeds == 1 ? "" : "s");
+    printf("%-16s %8s %18s %14s %10s\n", "strategy", "labels", "final accuracy", "reach random",
+           "s/round");
+    const series *rnd = NULL;
+    for (size_t i = 0; i < ns; i++)
+        if (s[i].strategy == HITL_STRATEGY_RANDOM) rnd = &s[i];
+    for (size_t i = 0; i < ns; i++) {
+        const series *v = &s[i];
+        char reach[32] = "-";
+        if (rnd && isnan(v->reach))
+            snprintf(reach, sizeof(reach), "never");
+        else if (rnd)
+            snprintf(reach, sizeof(reach), "%.0f (%+.0f%%)", v->reach,
+                     100.0 * (v->reach / rnd->reach - 1.0));
+        printf("%-16s %8.0f %11.4f ± %.4f %14s %10.3f\n", hitl_strategy_name(v->strategy),
+               v->points ? v->annotations[v->points - 1] : 0.0, v->final_mean, v->final_sd, reach,
+               v->median_seconds);
+    }
+}
+
+/* PREFIX.json, PREFIX.h5, PREFIX.svg, PREFIX.ipynb */
+static hitl_status write_outputs(const sim_args *a, int argc, char **argv, const dataset *pool,
+                                 const dataset *test, size_t c, const series *s, size_t ns,
+                                 json_t *j, hitl_error *err)
+{
+    size_t len = strlen(a->out) + 8;
+    char *path = malloc(len), *text = NULL, *svg = NULL, *cmdline = NULL;
+    hitl_curves *cv = calloc(ns, sizeof(*cv));
+    hitl_sim_series *ss = calloc(ns, sizeof(*ss));
+    uint64_t *seeds = malloc(a->seeds * sizeof(uint64_t));
+    hitl_status st = HITL_OK;
+    if (!path || !cv || !ss || !seeds) {
+        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < a->seeds; k++)
+        seeds[k] = a->seed + k;
+    for (size_t i = 0; i < ns; i++) {
+        cv[i] = (hitl_curves){hitl_strategy_name(s[i].strategy),
+                              a->seeds,
+                              s[i].points,
+                              s[i].labelled,
+                              s[i].annotations,
+                              s[i].accuracy,
+                              s[i].label_accuracy,
+                              s[i].seconds};
+        ss[i] = (hitl_sim_series){hitl_strategy_name(s[i].strategy),
+                                  a->seeds,
+                                  s[i].points,
+                                  s[i].annotations,
+                                  s[i].accuracy,
+                                  s[i].seconds};
+    }
+    if (!(text = json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(9)))) {
+        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        goto done;
+    }
+    snprintf(path, len, "%s.json", a->out);
+    if ((st = hitl_text_save(path, text, err)) != HITL_OK) goto done;
+    snprintf(path, len, "%s.h5", a->out);
+    if ((st = hitl_curves_save(path, cv, ns, seeds, a->seeds, err)) != HITL_OK) goto done;
+    if ((st = hitl_svg_curves(ss, ns, "Test accuracy against labels spent", "labels spent", &svg,
+                              err)) != HITL_OK)
+        goto done;
+    snprintf(path, len, "%s.svg", a->out);
+    if ((st = hitl_text_save(path, svg, err)) != HITL_OK) goto done;
+
+    size_t cl = 8;
+    for (int i = 0; i < argc; i++)
+        cl += strlen(argv[i]) + 1;
+    if (!(cmdline = malloc(cl))) {
+        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t at = (size_t)snprintf(cmdline, cl, "hitl");
+    for (int i = 0; i < argc; i++) /* argv[0] is the subcommand */
+        at += (size_t)snprintf(cmdline + at, cl - at, " %s", argv[i]);
+    char ann[MAX_ANNOTATORS * 8 + 64] = "";
+    if (a->o.n_annotators) {
+        at = (size_t)snprintf(ann, sizeof(ann), "%zu annotators, error rates", a->o.n_annotators);
+        for (size_t i = 0; i < a->o.n_annotators && at < sizeof(ann); i++)
+            at += (size_t)snprintf(ann + at, sizeof(ann) - at, "%s %g", i ? "," : "", a->rates[i]);
+        if (at < sizeof(ann))
+            snprintf(ann + at, sizeof(ann) - at, "; %s",
+                     a->o.dawid_skene ? "Dawid-Skene" : "majority vote");
+    }
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+    const char *base = strrchr(a->out, '/');
+    size_t hl = strlen(base ? base + 1 : a->out) + 4;
+    char *h5name = malloc(hl);
+    if (!h5name) {
+        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        goto done;
+    }
+    snprintf(h5name, hl, "%s.h5", base ? base + 1 : a->out);
+    hitl_sim_report r = {.title = "hitl learning curves",
+                         .generated_at = when,
+                         .version = HITL_VERSION,
+                         .command = cmdline,
+                         .features = a->features,
+                         .labels = a->labels,
+                         .test = a->test,
+                         .n_pool = pool->n,
+                         .n_test = test->n,
+                         .d = pool->d,
+                         .n_classes = c,
+                         .seed_labels = a->o.seed_labels,
+                         .batch = a->o.batch,
+                         .rounds = a->o.rounds,
+                         .annotators = a->o.n_annotators ? ann : NULL,
+                         .baseline = "random",
+                         .series = ss,
+                         .n_series = ns,
+                         .curves_path = h5name};
+    snprintf(path, len, "%s.ipynb", a->out);
+    st = hitl_sim_report_write(&r, path, err);
+    free(h5name);
+done:
+    free(path);
+    free(text);
+    free(svg);
+    free(cmdline);
+    free(cv);
+    free(ss);
+    free(seeds);
+    return st;
+}
+
+int cmd_simulate(int argc, char **argv)
+{
+    const char *cmd = "simulate";
+    sim_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+
+    hitl_error err;
+    hitl_error_clear(&err);
+    dataset pool = {0}, test = {0};
+    series *s = calloc(a.n_strategies, sizeof(*s));
+    json_t *out = NULL;
+    hitl_status st = HITL_OK;
+    if (!s) st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
+    if (st == HITL_OK) st = load(a.features, a.labels, &pool, &err);
+    if (st == HITL_OK && a.test) {
+        st = load(a.test, a.test_labels, &test, &err);
+        if (st == HITL_OK && test.d != pool.d)
+            st = hitl_error_set(&err, HITL_ESHAPE, "'%s' has %zu features, the pool %zu", a.test,
+                                test.d, pool.d);
+    } else if (st == HITL_OK) {
+        st = hold_out(&pool, a.test_fraction, a.seed, &test, &err);
+    }
+    size_t c = 0;
+    for (size_t i = 0; st == HITL_OK && i < pool.n; i++)
+        c = (size_t)pool.y[i] + 1 > c ? (size_t)pool.y[i] + 1 : c;
+    for (size_t i = 0; st == HITL_OK && i < test.n; i++)
+        c = (size_t)test.y[i] + 1 > c ? (size_t)test.y[i] + 1 : c;
+    if (st == HITL_OK && pool.n_classes) {
+        if (pool.n_classes < c)
+            st = hitl_error_set(&err, HITL_EDATA, "label %zu is past the %zu class names", c - 1,
+                                pool.n_classes);
+        c = pool.n_classes;
+    }
+    if (st == HITL_OK && c < 2)
+        st = hitl_error_set(&err, HITL_EDATA, "the labels hold fewer than two classes");
+
+    progress_ctx prog = {.total = (uint64_t)a.n_strategies * a.seeds * a.o.rounds};
+    cli_progress_init(&prog.bar, "simulating");
+    size_t p = a.o.rounds + 1;
+    for (size_t i = 0; st == HITL_OK && i < a.n_strategies; i++) {
+        series *v = &s[i];
+        v->strategy = a.strategies[i];
+        v->labelled = calloc(p, sizeof(double));
+        v->annotations = calloc(p, sizeof(double));
+        v->accuracy = calloc(a.seeds * p, sizeof(double));
+        v->label_accuracy = calloc(a.seeds * p, sizeof(double));
+        v->seconds = calloc(a.seeds * p, sizeof(double));
+        v->train_secs = calloc(a.seeds * p, sizeof(double));
+        v->select_secs = calloc(a.seeds * p, sizeof(double));
+        v->iters = calloc(a.seeds * p, sizeof(double));
+        v->mean = calloc(p, sizeof(double));
+        v->sd = calloc(p, sizeof(double));
+        v->cap = a.o.seed_labels < pool.n ? a.o.seed_labels : pool.n; /* as the engine counts */
+        for (size_t r = 0; r < a.o.rounds && v->cap < pool.n; r++)
+            v->cap = pool.n - v->cap < a.o.batch ? pool.n : v->cap + a.o.batch;
+        v->rows = malloc(a.seeds * v->cap * sizeof(int64_t));
+        v->n_rows = calloc(a.seeds, sizeof(size_t));
+        v->got = calloc(a.seeds, sizeof(size_t));
+        if (!v->labelled || !v->annotations || !v->accuracy || !v->label_accuracy || !v->seconds ||
+            !v->train_secs || !v->select_secs || !v->iters || !v->mean || !v->sd || !v->rows ||
+            !v->n_rows || !v->got)
+            st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
+    }
+
+    /* Every (strategy, seed) run is independent: run them side by side, each with BLAS on one
+     * thread, so that the results do not depend on the number of threads. */
+    int blas_threads = hitl_blas_set_threads(1);
+    size_t jobs = st == HITL_OK ? a.n_strategies * a.seeds : 0;
+    volatile int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t job = 0; job < jobs; job++) {
+        if (failed) continue;
+        hitl_error jerr;
+        hitl_error_clear(&jerr);
+        hitl_status js =
+            run_job(&a, &pool, &test, c, &s[job / a.seeds], job % a.seeds, &prog, &jerr);
+        if (js != HITL_OK) {
+#pragma omp critical(sim_error)
+            if (!failed) {
+                failed = 1;
+                st = js;
+                err = jerr;
+            }
+        }
+    }
+    hitl_blas_set_threads(blas_threads);
+    for (size_t i = 0; st == HITL_OK && i < a.n_strategies; i++) {
+        s[i].points = p; /* the pool ran out: keep what every seed has */
+        for (size_t k = 0; k < a.seeds; k++)
+            s[i].points = s[i].got[k] < s[i].points ? s[i].got[k] : s[i].points;
+    }
+    cli_progress_done(&prog.bar);
+    if (st == HITL_OK) {
+        for (size_t i = 0; i < a.n_strategies; i++) { /* seeds' rows were stored p apart */
+            series *v = &s[i];
+            for (size_t k = 1; k < a.seeds && v->points < p; k++) {
+                memmove(v->accuracy + k * v->points, v->accuracy + k * p,
+                        v->points * sizeof(double));
+                memmove(v->label_accuracy + k * v->points, v->label_accuracy + k * p,
+                        v->points * sizeof(double));
+                memmove(v->seconds + k * v->points, v->seconds + k * p, v->points * sizeof(double));
+                memmove(v->train_secs + k * v->points, v->train_secs + k * p,
+                        v->points * sizeof(double));
+                memmove(v->select_secs + k * v->points, v->select_secs + k * p,
+                        v->points * sizeof(double));
+                memmove(v->iters + k * v->points, v->iters + k * p, v->points * sizeof(double));
+            }
+            summarize(v, a.seeds);
+        }
+        const series *rnd = NULL;
+        for (size_t i = 0; i < a.n_strategies; i++)
+            if (s[i].strategy == HITL_STRATEGY_RANDOM) rnd = &s[i];
+        for (size_t i = 0; i < a.n_strategies; i++)
+            s[i].reach =
+                rnd ? hitl_curve_reach(s[i].annotations, s[i].mean, s[i].points, rnd->final_mean)
+                    : NAN;
+        out = to_json(&a, &pool, &test, c, s, a.n_strategies);
+        if (!out) st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
+    }
+    if (st == HITL_OK && a.out)
+        st = write_outputs(&a, argc, argv, &pool, &test, c, s, a.n_strategies, out, &err);
+    if (st == HITL_OK) {
+        if (a.json) {
+            cli_print_json(out);
+            out = NULL;
+        } else {
+            print_table(&a, &pool, &test, c, s, a.n_strategies);
+            if (a.out)
+                printf("wrote %s.json, %s.h5, %s.svg and %s.ipynb\n", a.out, a.out, a.out, a.out);
+        }
+    }
+    json_decref(out);
+    for (size_t i = 0; s && i < a.n_strategies; i++)
+        series_release(&s[i]);
+    free(s);
+    dataset_release(&pool);
+    dataset_release(&test);
+    return st == HITL_OK ? CLI_EXIT_OK : cli_fail(cmd, st, &err);
+}
