@@ -1,7 +1,9 @@
 /* hitl_store_export: runs the records cursor into the chosen writer (or the Label Studio task
  * writer), writing beside the target and renaming it into place so no half file is left, inside
  * the transaction that audits the export. Also the streaming item and throughput queries. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,31 @@ static hitl_status audit_export(hitl_store *st, const hitl_export_opts *o,
                               err);
 }
 
+/* Removes `path`.part-PID files that exports killed mid-write left beside `path`: those whose
+ * process no longer runs on this machine (a running export's file is never touched). */
+static void remove_stale_parts(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    /* the folder: "." without a slash, "/" for a file at the root */
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    char full[4096];
+    if (!dir) return;
+    DIR *d = opendir(dir);
+    size_t blen = strlen(base);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".part-", 6) != 0) continue;
+        char *end;
+        long pid = strtol(n + blen + 6, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, n) < sizeof(full)) unlink(full);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
 hitl_status hitl_store_export(hitl_store *st, const hitl_export_opts *o, hitl_export_result *res,
                               hitl_error *err)
 {
@@ -108,6 +135,7 @@ hitl_status hitl_store_export(hitl_store *st, const hitl_export_opts *o, hitl_ex
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
     snprintf(tmp, len, "%s.part-%ld", o->path, (long)getpid());
+    remove_stale_parts(o->path);
     ctx.path = tmp;
     if (o->format == HITL_EXPORT_LABEL_STUDIO) {
         s = hitl__store_exec(st, "BEGIN", err);

@@ -88,13 +88,13 @@ static void axes(hitl__sbuf *s, const frame *f, const char *xlabel, const char *
     for (double x = ceil(f->xlo / dx - 1e-9) * dx; x <= f->xhi + dx * 1e-9; x += dx)
         hitl__sbuf_printf(s,
                           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
-                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.3g</text>\n",
+                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.6g</text>\n",
                           px(f, x), f->y1, px(f, x), f->y1 + 4, px(f, x), f->y1 + 16,
                           fabs(x) < dx * 1e-9 ? 0 : x);
     for (double y = ceil(f->ylo / dy - 1e-9) * dy; y <= f->yhi + dy * 1e-9; y += dy)
         hitl__sbuf_printf(s,
                           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
-                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n",
+                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.6g</text>\n",
                           f->x0 - 4, py(f, y), f->x0, py(f, y), f->x0 - 6, py(f, y) + 4,
                           fabs(y) < dy * 1e-9 ? 0 : y);
     hitl__sbuf_printf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (f->x0 + f->x1) / 2,

@@ -6,7 +6,9 @@ loop:    the active-learning loop on Fashion-MNIST (60,000 train / 10,000 test, 
          (LogisticRegression(C=1), lbfgs) and modAL's margin selection (predict_proba on the
          unlabelled pool, top-2 by np.partition, multi_argmax by np.argpartition), from the same
          seed rows, with the same rounds, batch and iteration budget. Time per round = training
-         plus selection (test scoring is left out of both); accuracy per round for both.
+         plus selection (test scoring is left out of both); accuracy per round for both. Also
+         scikit-learn warm-started as hitl is (warm_start=True, 30 iterations after the first
+         fit). The three loops run in turn --repeats times; medians over the repeats.
 kcenter: k-center greedy picking 1,000 rows of a 100,000 x 512 float32 matrix (standard
          normal, fixed seed): hitl_kcenter_greedy (tests/bench/kcenter_bench.c) against the
          straightforward numpy loop (per pick: ((X - X[c]) ** 2).sum(1), np.minimum, argmax) and
@@ -94,31 +96,40 @@ def case_loop(args, out):
     cmd = [args.hitl, "simulate", "--features", paths["train"], "--test", paths["test"],
            "--strategies", "margin", "--seeds", "1", "--rounds", str(rounds), "--batch",
            str(batch), "--seed-labels", str(seed_labels), "--json"]
-    log("hitl:", " ".join(cmd))
-    t0 = time.perf_counter()
-    j = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-    hitl_wall = time.perf_counter() - t0
-    run = j["strategies"][0]["runs"][0]
-    hitl_secs = run["seconds"]  # train + select per round; the last point trains only
-
     with h5py.File(paths["train"], "r") as f:
         x, y = f["features"][()], f["labels"][()]
     with h5py.File(paths["test"], "r") as f:
         xt, yt = f["features"][()], f["labels"][()]
-    log("scikit-learn + modAL-style loop ...")
-    t0 = time.perf_counter()
-    sk_secs, sk_acc = sklearn_loop(x, y, xt, yt, run["rows"][:seed_labels], batch, rounds, 100)
-    sk_wall = time.perf_counter() - t0
-    log("scikit-learn warm-started (30 iterations after the first fit) ...")
-    t0 = time.perf_counter()
-    skw_secs, skw_acc = sklearn_loop(x, y, xt, yt, run["rows"][:seed_labels], batch, rounds, 100,
-                                     warm_iter=30)
-    skw_wall = time.perf_counter() - t0
-    hm, sm = statistics.median(hitl_secs[:-1]), statistics.median(sk_secs[:-1])
-    wm = statistics.median(skw_secs[:-1])
+    # the three loops in turn, --repeats times; each statistic is the median over the repeats
+    hms, sms, wms, hws, sws, wws = [], [], [], [], [], []
+    for rep in range(args.repeats):
+        log(f"run {rep + 1}/{args.repeats}: hitl:", " ".join(cmd))
+        t0 = time.perf_counter()
+        j = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        hws.append(time.perf_counter() - t0)
+        run = j["strategies"][0]["runs"][0]
+        hitl_secs = run["seconds"]  # train + select per round; the last point trains only
+        hms.append(statistics.median(hitl_secs[:-1]))
+        log("  scikit-learn + modAL-style loop ...")
+        t0 = time.perf_counter()
+        sk_secs, sk_acc = sklearn_loop(x, y, xt, yt, run["rows"][:seed_labels], batch, rounds,
+                                       100)
+        sws.append(time.perf_counter() - t0)
+        sms.append(statistics.median(sk_secs[:-1]))
+        log("  scikit-learn warm-started (30 iterations after the first fit) ...")
+        t0 = time.perf_counter()
+        skw_secs, skw_acc = sklearn_loop(x, y, xt, yt, run["rows"][:seed_labels], batch, rounds,
+                                         100, warm_iter=30)
+        wws.append(time.perf_counter() - t0)
+        wms.append(statistics.median(skw_secs[:-1]))
+    hm, sm, wm = statistics.median(hms), statistics.median(sms), statistics.median(wms)
+    hitl_wall, sk_wall, skw_wall = (statistics.median(v) for v in (hws, sws, wws))
     res = {
         "data": "Fashion-MNIST 60000 x 784 train, 10000 test",
         "rounds": rounds, "batch": batch, "seed_labels": seed_labels,
+        "repeats": args.repeats,
+        "per_repeat_median_round_seconds": {"hitl": hms, "sklearn_modal": sms,
+                                            "sklearn_warm": wms},
         "hitl": {"median_round_seconds": hm, "wall_seconds": hitl_wall,
                  "accuracy": run["accuracy"], "round_seconds": hitl_secs},
         "sklearn_modal": {"median_round_seconds": sm, "wall_seconds": sk_wall,
@@ -130,7 +141,7 @@ def case_loop(args, out):
         "ratio_wall": sk_wall / hitl_wall,
     }
     out["loop"] = res
-    print(f"loop, margin, {rounds} rounds of {batch} on Fashion-MNIST:")
+    print(f"loop, margin, {rounds} rounds of {batch} on Fashion-MNIST (medians of {args.repeats}):")
     print(f"  time per round (median)  hitl {hm:.3f} s   sklearn+modAL {sm:.3f} s   "
           f"ratio {sm / hm:.1f}x")
     print(f"  whole loop (wall)        hitl {hitl_wall:.1f} s   sklearn+modAL {sk_wall:.1f} s   "
