@@ -4,9 +4,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-#include <jansson.h>
 
 #include "nbexport_internal.h"
 #include "hitl_banned.h"
@@ -16,109 +13,9 @@
 #define ALPHA_LOW   0.667 /* Krippendorff's lowest level for tentative conclusions */
 #define MIN_BLIND   30
 
-typedef struct nb {
-    json_t *cells;
-    int next_id;
-    int bad;      /* out of memory */
-    int bad_utf8; /* a name or text that is not UTF-8 */
-} nb;
-
-/* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), as JSON needs. */
-static int utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p++;
-        int more = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-        if (more < 0 || (more == 1 && c < 0xC2)) return 0;
-        unsigned cp = more == 0 ? c : more == 1 ? c & 0x1F : more == 2 ? c & 0x0F : c & 0x07;
-        for (int i = 0; i < more; i++, p++) {
-            if ((*p & 0xC0) != 0x80) return 0;
-            cp = cp << 6 | (*p & 0x3F);
-        }
-        if ((more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
-    }
-    return 1;
-}
-
-static json_t *text_value(nb *b, const char *s)
-{
-    if (!utf8_valid(s)) {
-        b->bad_utf8 = 1;
-        return NULL;
-    }
-    json_t *v = json_string(s);
-    if (!v) b->bad = 1;
-    return v;
-}
-
-static json_t *cell_base(nb *b, const char *type, const char *slug)
-{
-    char id[64];
-    snprintf(id, sizeof(id), "hitl-%02d-%s", b->next_id++, slug);
-    json_t *c = json_pack("{s:s, s:s, s:{}}", "id", id, "cell_type", type, "metadata");
-    if (!c || json_array_append_new(b->cells, c)) b->bad = 1;
-    return c;
-}
-
-static void markdown(nb *b, const char *slug, hitl__sbuf *text)
-{
-    json_t *c = cell_base(b, "markdown", slug);
-    json_t *v = text->oom ? NULL : text_value(b, text->p ? text->p : "");
-    if (!c || !v || json_object_set_new(c, "source", v)) b->bad |= !b->bad_utf8;
-    hitl__sbuf_release(text);
-}
-
-static json_t *code(nb *b, const char *slug, const char *source)
-{
-    json_t *c = cell_base(b, "code", slug);
-    json_t *v = text_value(b, source);
-    if (!c || !v || json_object_set_new(c, "source", v) ||
-        json_object_set_new(c, "execution_count", json_null()) ||
-        json_object_set_new(c, "outputs", json_array()))
-        b->bad = 1;
-    return c;
-}
-
-/* A chart: its SVG is the cell's output; the cell is not run (skip-execution) so executing the
- * notebook keeps the picture, and its one-line source is hidden. */
-static void chart(nb *b, const char *slug, const char *title, char *svg)
-{
-    if (!svg) {
-        b->bad = 1;
-        return;
-    }
-    char src[300];
-    snprintf(src, sizeof(src),
-             "# %s: drawn by `hitl report` from the store (tagged skip-execution: running the "
-             "notebook keeps the chart)",
-             title);
-    json_t *c = code(b, slug, src);
-    json_t *image = text_value(b, svg);
-    json_t *out = json_pack("{s:s, s:{s:o, s:s}, s:{}}", "output_type", "display_data", "data",
-                            "image/svg+xml", image, "text/plain", title, "metadata");
-    free(svg);
-    if (!c || !out ||
-        json_object_set_new(c, "metadata",
-                            json_pack("{s:[s], s:{s:b}}", "tags", "skip-execution", "jupyter",
-                                      "source_hidden", 1)) ||
-        json_array_append_new(json_object_get(c, "outputs"), out))
-        b->bad = 1;
-}
-
-static void num(hitl__sbuf *s, double v, const char *fmt)
-{
-    if (isfinite(v))
-        hitl__sbuf_printf(s, fmt, v);
-    else
-        hitl__sbuf_puts(s, "n/a");
-}
-
 static void pct(hitl__sbuf *s, double v)
 {
-    num(s, 100 * v, "%.1f%%");
+    hitl__sbuf_num(s, 100 * v, "%.1f%%");
 }
 
 /* ---- health ------------------------------------------------------------------------------ */
@@ -190,7 +87,7 @@ static void assess(const hitl_report *r, const hitl_reliability_summary *cal, he
 
 /* ---- sections ---------------------------------------------------------------------------- */
 
-static void summary(nb *b, const hitl_report *r, const hitl_reliability_summary *cal)
+static void summary(hitl__nb *b, const hitl_report *r, const hitl_reliability_summary *cal)
 {
     hitl__sbuf s = {0};
     hitl__sbuf_puts(&s, "# ");
@@ -213,7 +110,7 @@ static void summary(nb *b, const hitl_report *r, const hitl_reliability_summary 
                       (long long)r->labels, (long long)r->skips, (long long)r->leases);
     if (r->agreement) {
         hitl__sbuf_puts(&s, "- agreement: Krippendorff's alpha ");
-        num(&s, r->agreement->coef[HITL_COEF_ALPHA], "%.3f");
+        hitl__sbuf_num(&s, r->agreement->coef[HITL_COEF_ALPHA], "%.3f");
         hitl__sbuf_puts(&s, ", percent agreement ");
         pct(&s, r->agreement->coef[HITL_COEF_PERCENT]);
         hitl__sbuf_printf(&s, " over %zu items with two or more labels\n",
@@ -227,7 +124,7 @@ static void summary(nb *b, const hitl_report *r, const hitl_reliability_summary 
         hitl__sbuf_puts(&s, " to ");
         pct(&s, cal->accuracy_ci.hi);
         hitl__sbuf_puts(&s, "), ECE ");
-        num(&s, cal->ece, "%.3f");
+        hitl__sbuf_num(&s, cal->ece, "%.3f");
         hitl__sbuf_puts(&s, "\n");
     }
     hitl__sbuf_printf(&s, "- exported for retraining: %lld items (final labels: %s) to `",
@@ -235,7 +132,7 @@ static void summary(nb *b, const hitl_report *r, const hitl_reliability_summary 
     hitl__sbuf_md(&s, r->export_path);
     hitl__sbuf_puts(&s, "`\n\nThe charts below are drawn from the store; the code cells at the "
                         "end load the export and retrain a baseline when the notebook is run.\n");
-    markdown(b, "summary", &s);
+    hitl__nb_markdown(b, "summary", &s);
 
     health h = {0};
     assess(r, cal, &h);
@@ -248,10 +145,10 @@ static void summary(nb *b, const hitl_report *r, const hitl_reliability_summary 
     else if (h.why.p)
         hitl__sbuf_puts(&s, h.why.p);
     hitl__sbuf_release(&h.why);
-    markdown(b, "health", &s);
+    hitl__nb_markdown(b, "health", &s);
 }
 
-static void progress(nb *b, const hitl_report *r)
+static void progress(hitl__nb *b, const hitl_report *r)
 {
     hitl__sbuf s = {0};
     hitl__sbuf_puts(&s, "## Queue progress\n\n| batch | queued | blind | complete | done |\n"
@@ -266,10 +163,10 @@ static void progress(nb *b, const hitl_report *r)
         hitl__sbuf_puts(&s, " |\n");
     }
     if (r->n_batches == 0) hitl__sbuf_puts(&s, "| (none) | | | | |\n");
-    markdown(b, "progress", &s);
+    hitl__nb_markdown(b, "progress", &s);
 }
 
-static void annotators(nb *b, const hitl_report *r)
+static void annotators(hitl__nb *b, const hitl_report *r)
 {
     hitl__sbuf s = {0};
     hitl__sbuf_puts(&s, "## Annotators\n\nThroughput, and how often each annotator's label is the "
@@ -281,15 +178,15 @@ static void annotators(nb *b, const hitl_report *r)
         hitl__sbuf_puts(&s, "| ");
         hitl__sbuf_md(&s, a->name);
         hitl__sbuf_printf(&s, " | %lld | %lld | ", (long long)a->labels, (long long)a->skips);
-        num(&s, a->mean_seconds, "%.1f");
+        hitl__sbuf_num(&s, a->mean_seconds, "%.1f");
         hitl__sbuf_puts(&s, " | ");
-        num(&s, a->mean_seconds > 0 ? 3600 / a->mean_seconds : NAN, "%.0f");
+        hitl__sbuf_num(&s, a->mean_seconds > 0 ? 3600 / a->mean_seconds : NAN, "%.0f");
         hitl__sbuf_puts(&s, " | ");
         pct(&s, a->scored ? (double)a->agree / (double)a->scored : NAN);
         hitl__sbuf_printf(&s, " (%lld) |\n", (long long)a->scored);
     }
     if (r->n_annotators == 0) hitl__sbuf_puts(&s, "| (nobody yet) | | | | | |\n");
-    markdown(b, "annotators", &s);
+    hitl__nb_markdown(b, "annotators", &s);
     if (r->n_annotators == 0) return;
     double *la = malloc(r->n_annotators * sizeof(double));
     double *sk = malloc(r->n_annotators * sizeof(double));
@@ -307,10 +204,11 @@ static void annotators(nb *b, const hitl_report *r)
     free(la);
     free(sk);
     free(names);
-    chart(b, "throughput-chart", "Labels and skips per annotator", svg);
+    hitl__nb_chart(b, "throughput-chart", "Labels and skips per annotator",
+                   "`hitl report` from the store", svg);
 }
 
-static void agreement(nb *b, const hitl_report *r)
+static void agreement(hitl__nb *b, const hitl_report *r)
 {
     hitl__sbuf s = {0};
     hitl__sbuf_puts(&s, "## Agreement between annotators\n\n");
@@ -319,7 +217,7 @@ static void agreement(nb *b, const hitl_report *r)
         hitl__sbuf_puts(&s, "Not available: ");
         hitl__sbuf_md(&s, r->agreement_note ? r->agreement_note : "no labels yet");
         hitl__sbuf_puts(&s, ".\n");
-        markdown(b, "agreement", &s);
+        hitl__nb_markdown(b, "agreement", &s);
         return;
     }
     hitl__sbuf_printf(&s,
@@ -333,12 +231,12 @@ static void agreement(nb *b, const hitl_report *r)
                                                        "Gwet's AC1", "Scott's pi"};
     for (int c = 0; c < HITL_COEF_COUNT; c++) {
         hitl__sbuf_printf(&s, "| %s | ", names[c]);
-        num(&s, a->coef[c], "%.3f");
+        hitl__sbuf_num(&s, a->coef[c], "%.3f");
         hitl__sbuf_puts(&s, " | ");
         if (a->bootstrap && isfinite(a->ci[c].lo)) {
-            num(&s, a->ci[c].lo, "%.3f");
+            hitl__sbuf_num(&s, a->ci[c].lo, "%.3f");
             hitl__sbuf_puts(&s, " to ");
-            num(&s, a->ci[c].hi, "%.3f");
+            hitl__sbuf_num(&s, a->ci[c].hi, "%.3f");
         }
         hitl__sbuf_puts(&s, " |\n");
     }
@@ -352,14 +250,14 @@ static void agreement(nb *b, const hitl_report *r)
             hitl__sbuf_puts(&s, "| ");
             hitl__sbuf_md(&s, r->classes[c]);
             hitl__sbuf_puts(&s, " | ");
-            num(&s, a->per_label[c], "%.3f");
+            hitl__sbuf_num(&s, a->per_label[c], "%.3f");
             hitl__sbuf_puts(&s, " |\n");
         }
     }
     size_t n = a->n_annotators < MAX_HEATMAP ? a->n_annotators : MAX_HEATMAP;
     if (n < a->n_annotators)
         hitl__sbuf_printf(&s, "\nThe heatmap shows the first %zu annotators by name.\n", n);
-    markdown(b, "agreement", &s);
+    hitl__nb_markdown(b, "agreement", &s);
     if (n < 2 || !r->agreement_names) return;
     double *v = malloc(n * n * sizeof(double));
     char *svg = NULL;
@@ -376,10 +274,11 @@ static void agreement(nb *b, const hitl_report *r)
                          &svg, NULL);
         free(v);
     }
-    chart(b, "agreement-chart", "Pairwise agreement between annotators", svg);
+    hitl__nb_chart(b, "agreement-chart", "Pairwise agreement between annotators",
+                   "`hitl report` from the store", svg);
 }
 
-static void calibration(nb *b, const hitl_report *r, const hitl_reliability_summary *cal)
+static void calibration(hitl__nb *b, const hitl_report *r, const hitl_reliability_summary *cal)
 {
     hitl__sbuf s = {0};
     hitl__sbuf_puts(&s, "## Model calibration on the blind sample\n\nBlind items were drawn "
@@ -390,11 +289,12 @@ static void calibration(nb *b, const hitl_report *r, const hitl_reliability_summ
     const hitl_reliability *rel = r->calibration;
     if (!rel || cal->n == 0) {
         hitl__sbuf_puts(&s, "No blind item has a final label yet.\n");
-        markdown(b, "calibration", &s);
+        hitl__nb_markdown(b, "calibration", &s);
         if (rel) {
             char *svg = NULL;
             hitl_svg_reliability(rel, "Reliability on the blind items", &svg, NULL);
-            chart(b, "reliability-chart", "Reliability diagram", svg);
+            hitl__nb_chart(b, "reliability-chart", "Reliability diagram",
+                           "`hitl report` from the store", svg);
         }
         return;
     }
@@ -407,13 +307,13 @@ static void calibration(nb *b, const hitl_report *r, const hitl_reliability_summ
     hitl__sbuf_puts(&s, " to ");
     pct(&s, cal->accuracy_ci.hi);
     hitl__sbuf_puts(&s, " |\n| mean confidence | ");
-    num(&s, cal->confidence, "%.3f");
+    hitl__sbuf_num(&s, cal->confidence, "%.3f");
     hitl__sbuf_printf(&s, " |\n| ECE (%zu equal-width bins) | ", rel->bins);
-    num(&s, cal->ece, "%.4f");
+    hitl__sbuf_num(&s, cal->ece, "%.4f");
     hitl__sbuf_puts(&s, " |\n| MCE | ");
-    num(&s, cal->mce, "%.4f");
+    hitl__sbuf_num(&s, cal->mce, "%.4f");
     hitl__sbuf_puts(&s, " |\n| Brier score (top label) | ");
-    num(&s, cal->brier, "%.4f");
+    hitl__sbuf_num(&s, cal->brier, "%.4f");
     hitl__sbuf_puts(&s, " |\n\n| confidence bin | items | accuracy | mean confidence |\n"
                         "| --- | ---: | ---: | ---: |\n");
     for (size_t i = 0; i < rel->bins; i++) {
@@ -424,15 +324,16 @@ static void calibration(nb *b, const hitl_report *r, const hitl_reliability_summ
                           (long long)rel->count[i], (double)rel->hits[i] / nb_,
                           rel->conf_sum[i] / nb_);
     }
-    markdown(b, "calibration", &s);
+    hitl__nb_markdown(b, "calibration", &s);
     char title[128], *svg = NULL;
     snprintf(title, sizeof(title), "Reliability on %lld blind items (ECE %.3f)", (long long)cal->n,
              cal->ece);
     hitl_svg_reliability(rel, title, &svg, NULL);
-    chart(b, "reliability-chart", "Reliability diagram", svg);
+    hitl__nb_chart(b, "reliability-chart", "Reliability diagram", "`hitl report` from the store",
+                   svg);
 }
 
-static void confusion(nb *b, const hitl_report *r)
+static void confusion(hitl__nb *b, const hitl_report *r)
 {
     if (!r->confusion) return;
     size_t c = r->n_classes;
@@ -466,14 +367,14 @@ static void confusion(nb *b, const hitl_report *r)
         pct(&s, col ? (double)r->confusion[i * c + i] / (double)col : NAN);
         hitl__sbuf_puts(&s, " |\n");
     }
-    markdown(b, "confusion", &s);
+    hitl__nb_markdown(b, "confusion", &s);
     char *svg = NULL;
     hitl_svg_confusion(r->confusion, c, r->classes, "Model prediction vs final label",
                        "final label", "model prediction", &svg, NULL);
-    chart(b, "confusion-chart", "Confusion matrix", svg);
+    hitl__nb_chart(b, "confusion-chart", "Confusion matrix", "`hitl report` from the store", svg);
 }
 
-static void scores(nb *b, const hitl_report *r)
+static void scores(hitl__nb *b, const hitl_report *r)
 {
     if (!r->scores_uncertain || !r->scores_blind) return;
     hitl__sbuf s = {0};
@@ -484,17 +385,18 @@ static void scores(nb *b, const hitl_report *r)
                       r->method ? r->method : "");
     hitl__sbuf_puts(&s, r->scores_pool ? " and of the whole pool.\n"
                                        : "; give `--pool FILE:DSET` to draw the pool itself.\n");
-    markdown(b, "scores", &s);
+    hitl__nb_markdown(b, "scores", &s);
     const hitl_histogram *h[3] = {r->scores_uncertain, r->scores_blind, r->scores_pool};
     const char *names[3] = {"queued as uncertain", "blind sample", "pool"};
     char *svg = NULL;
     char xl[96];
     snprintf(xl, sizeof(xl), "%s score", r->method ? r->method : "uncertainty");
     hitl_svg_histograms(h, names, r->scores_pool ? 3 : 2, "Score distribution", xl, &svg, NULL);
-    chart(b, "scores-chart", "Score histogram: queued vs pool", svg);
+    hitl__nb_chart(b, "scores-chart", "Score histogram: queued vs pool",
+                   "`hitl report` from the store", svg);
 }
 
-static void actors(nb *b, const hitl_report *r)
+static void actors(hitl__nb *b, const hitl_report *r)
 {
     hitl__sbuf s = {0};
     hitl__sbuf_printf(&s,
@@ -512,19 +414,10 @@ static void actors(nb *b, const hitl_report *r)
         hitl__sbuf_printf(&s, " | %s |\n", a->rate > r->override_alert ? "**alert**" : "");
     }
     if (r->n_actors == 0) hitl__sbuf_puts(&s, "| (no decisions yet) | | | | |\n");
-    markdown(b, "overrides", &s);
+    hitl__nb_markdown(b, "overrides", &s);
 }
 
-/* A Python string literal for `s` (JSON's escapes are Python's). */
-static char *py_str(const char *s)
-{
-    json_t *j = json_string(s);
-    char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    json_decref(j);
-    return out;
-}
-
-static void retrain(nb *b, const hitl_report *r)
+static void retrain(hitl__nb *b, const hitl_report *r)
 {
     hitl__sbuf s = {0};
     hitl__sbuf_puts(&s, "## Retrain a baseline on the corrected labels\n\nThe cells below read "
@@ -537,9 +430,8 @@ static void retrain(nb *b, const hitl_report *r)
                       "Jupyter from this directory.\n",
                       r->final_rule ? r->final_rule : "adjudicated",
                       r->export_has_features ? ", /features" : "");
-    markdown(b, "retrain", &s);
+    hitl__nb_markdown(b, "retrain", &s);
 
-    char *path = py_str(r->export_path);
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "%s", r->export_command ? r->export_command : "hitl export ...");
     for (char *p = cmd; *p; p++)
@@ -549,82 +441,86 @@ static void retrain(nb *b, const hitl_report *r)
         "# Load the labels this report describes. After more labelling, refresh the export with\n"
         "#   %s\n"
         "import os\n\nimport h5py\nimport numpy as np\n\n"
-        "EXPORT = %s\n"
-        "if not os.path.exists(EXPORT):\n"
-        "    raise FileNotFoundError(f\"{EXPORT} is not next to the notebook: run the command "
-        "above\")\n"
-        "with h5py.File(EXPORT, \"r\") as f:\n"
-        "    classes = [c.decode() if isinstance(c, bytes) else str(c) for c in "
-        "f.attrs[\"classes\"]]\n"
-        "    ids = f[\"ids\"].asstr()[()]\n"
-        "    labels = f[\"labels\"][()]\n"
-        "    soft = f[\"soft_labels\"][()]\n"
-        "    is_blind = f[\"is_blind\"][()].astype(bool)\n"
-        "    pred = f[\"pred\"][()]\n"
-        "    X = f[\"features\"][()] if \"features\" in f else None\n"
-        "print(f\"{len(labels)} items with a final label ({is_blind.sum()} blind), "
-        "{len(classes)} classes\")\n"
-        "for name, count in zip(classes, np.bincount(labels, minlength=len(classes))):\n"
-        "    print(f\"  {name}: {count}\")\n",
-        cmd, path ? path : "\"\"");
-    free(path);
-    code(b, "load", s.p ? s.p : "");
-    hitl__sbuf_release(&s);
+        "EXPORT = ",
+        cmd);
+    hitl__sbuf_py_str(&s, r->export_path);
+    hitl__sbuf_puts(
+        &s, "\n"
+            "if not os.path.exists(EXPORT):\n"
+            "    raise FileNotFoundError(f\"{EXPORT} is not next to the notebook: run the command "
+            "above\")\n"
+            "with h5py.File(EXPORT, \"r\") as f:\n"
+            "    classes = [c.decode() if isinstance(c, bytes) else str(c) for c in "
+            "f.attrs[\"classes\"]]\n"
+            "    ids = f[\"ids\"].asstr()[()]\n"
+            "    labels = f[\"labels\"][()]\n"
+            "    soft = f[\"soft_labels\"][()]\n"
+            "    is_blind = f[\"is_blind\"][()].astype(bool)\n"
+            "    pred = f[\"pred\"][()]\n"
+            "    X = f[\"features\"][()] if \"features\" in f else None\n"
+            "print(f\"{len(labels)} items with a final label ({is_blind.sum()} blind), "
+            "{len(classes)} classes\")\n"
+            "for name, count in zip(classes, np.bincount(labels, minlength=len(classes))):\n"
+            "    print(f\"  {name}: {count}\")\n");
+    hitl__nb_code_sbuf(b, "load", &s);
 
-    code(b, "model-vs-labels",
-         "# How often the model's guess at query time is the corrected label. Uncertain items\n"
-         "# were picked because the model hesitated: only the blind (uniformly drawn) items\n"
-         "# estimate its accuracy on the pool.\n"
-         "known = pred >= 0\n"
-         "for name, mask in ((\"all items\", known), (\"blind items\", known & is_blind)):\n"
-         "    if mask.any():\n"
-         "        agree = np.mean(pred[mask] == labels[mask])\n"
-         "        print(f\"{name}: the model's class is the final label on {agree:.1%} of "
-         "{mask.sum()}\")\n");
+    hitl__nb_code(
+        b, "model-vs-labels",
+        "# How often the model's guess at query time is the corrected label. Uncertain items\n"
+        "# were picked because the model hesitated: only the blind (uniformly drawn) items\n"
+        "# estimate its accuracy on the pool.\n"
+        "known = pred >= 0\n"
+        "for name, mask in ((\"all items\", known), (\"blind items\", known & is_blind)):\n"
+        "    if mask.any():\n"
+        "        agree = np.mean(pred[mask] == labels[mask])\n"
+        "        print(f\"{name}: the model's class is the final label on {agree:.1%} of "
+        "{mask.sum()}\")\n");
 
-    code(b, "baseline",
-         "# Retrain: logistic regression on the pool features of the labelled rows (hitl report\n"
-         "# --features copies them into the export). The blind items are the fair test set.\n"
-         "import warnings\n\n"
-         "from sklearn.exceptions import ConvergenceWarning, FitFailedWarning\n"
-         "from sklearn.linear_model import LogisticRegression\n"
-         "from sklearn.model_selection import KFold, cross_val_score\n\n"
-         "warnings.filterwarnings(\"ignore\", category=ConvergenceWarning)\n"
-         "warnings.filterwarnings(\"ignore\", category=FitFailedWarning)\n"
-         "warnings.filterwarnings(\"ignore\", category=UserWarning)\n"
-         "baseline = None\n"
-         "if X is None:\n"
-         "    print(\"the export has no /features: run hitl report with --features POOL.h5:DSET "
-         "to retrain here\")\n"
-         "elif len(np.unique(labels)) < 2:\n"
-         "    print(\"the corrected labels hold a single class: nothing to learn yet\")\n"
-         "else:\n"
-         "    folds = int(min(5, len(labels)))\n"
-         "    cv = KFold(folds, shuffle=True, random_state=0)\n"
-         "    scores = cross_val_score(LogisticRegression(max_iter=2000), X, labels, cv=cv,\n"
-         "                             error_score=np.nan)\n"
-         "    if np.isfinite(scores).any():\n"
-         "        print(f\"{folds}-fold cross-validated accuracy: {np.nanmean(scores):.1%}\")\n"
-         "    train = ~is_blind\n"
-         "    if is_blind.sum() >= 5 and len(np.unique(labels[train])) >= 2:\n"
-         "        held_out = LogisticRegression(max_iter=2000).fit(X[train], labels[train])\n"
-         "        acc = np.mean(held_out.predict(X[is_blind]) == labels[is_blind])\n"
-         "        print(f\"trained on {train.sum()} queued items, tested on {is_blind.sum()} "
-         "blind ones: {acc:.1%}\")\n"
-         "    baseline = LogisticRegression(max_iter=2000).fit(X, labels)\n"
-         "    print(f\"baseline fitted on all {len(labels)} items ({X.shape[1]} features)\")\n");
+    hitl__nb_code(
+        b, "baseline",
+        "# Retrain: logistic regression on the pool features of the labelled rows (hitl report\n"
+        "# --features copies them into the export). The blind items are the fair test set.\n"
+        "import warnings\n\n"
+        "from sklearn.exceptions import ConvergenceWarning, FitFailedWarning\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.model_selection import KFold, cross_val_score\n\n"
+        "warnings.filterwarnings(\"ignore\", category=ConvergenceWarning)\n"
+        "warnings.filterwarnings(\"ignore\", category=FitFailedWarning)\n"
+        "warnings.filterwarnings(\"ignore\", category=UserWarning)\n"
+        "baseline = None\n"
+        "if X is None:\n"
+        "    print(\"the export has no /features: run hitl report with --features POOL.h5:DSET "
+        "to retrain here\")\n"
+        "elif len(np.unique(labels)) < 2:\n"
+        "    print(\"the corrected labels hold a single class: nothing to learn yet\")\n"
+        "else:\n"
+        "    folds = int(min(5, len(labels)))\n"
+        "    cv = KFold(folds, shuffle=True, random_state=0)\n"
+        "    scores = cross_val_score(LogisticRegression(max_iter=2000), X, labels, cv=cv,\n"
+        "                             error_score=np.nan)\n"
+        "    if np.isfinite(scores).any():\n"
+        "        print(f\"{folds}-fold cross-validated accuracy: {np.nanmean(scores):.1%}\")\n"
+        "    train = ~is_blind\n"
+        "    if is_blind.sum() >= 5 and len(np.unique(labels[train])) >= 2:\n"
+        "        held_out = LogisticRegression(max_iter=2000).fit(X[train], labels[train])\n"
+        "        acc = np.mean(held_out.predict(X[is_blind]) == labels[is_blind])\n"
+        "        print(f\"trained on {train.sum()} queued items, tested on {is_blind.sum()} "
+        "blind ones: {acc:.1%}\")\n"
+        "    baseline = LogisticRegression(max_iter=2000).fit(X, labels)\n"
+        "    print(f\"baseline fitted on all {len(labels)} items ({X.shape[1]} features)\")\n");
 
-    code(b, "soft-labels",
-         "# The soft labels (each class's share of the votes, or Dawid-Skene's posterior) can\n"
-         "# weight the training instead: an item counts once per class, weighted by its share.\n"
-         "if baseline is not None:\n"
-         "    rows, cls = np.nonzero(soft > 0)\n"
-         "    if len(np.unique(cls)) >= 2:\n"
-         "        soft_model = LogisticRegression(max_iter=2000)\n"
-         "        soft_model.fit(X[rows], cls, sample_weight=soft[rows, cls])\n"
-         "        same = np.mean(soft_model.predict(X) == baseline.predict(X))\n"
-         "        print(f\"trained on soft labels, it agrees with the baseline on {same:.1%} of "
-         "items\")\n");
+    hitl__nb_code(
+        b, "soft-labels",
+        "# The soft labels (each class's share of the votes, or Dawid-Skene's posterior) can\n"
+        "# weight the training instead: an item counts once per class, weighted by its share.\n"
+        "if baseline is not None:\n"
+        "    rows, cls = np.nonzero(soft > 0)\n"
+        "    if len(np.unique(cls)) >= 2:\n"
+        "        soft_model = LogisticRegression(max_iter=2000)\n"
+        "        soft_model.fit(X[rows], cls, sample_weight=soft[rows, cls])\n"
+        "        same = np.mean(soft_model.predict(X) == baseline.predict(X))\n"
+        "        print(f\"trained on soft labels, it agrees with the baseline on {same:.1%} of "
+        "items\")\n");
 }
 
 hitl_status hitl_report_notebook(const hitl_report *r, char **text, hitl_error *err)
@@ -636,8 +532,9 @@ hitl_status hitl_report_notebook(const hitl_report *r, char **text, hitl_error *
         return hitl_error_set(err, HITL_EINVAL, "a report needs the export's path");
     for (size_t c = 0; c < r->n_classes; c++)
         if (!r->classes[c]) return hitl_error_set(err, HITL_EINVAL, "class %zu has no name", c);
-    nb b = {json_array(), 1, 0, 0};
-    if (!b.cells) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    hitl__nb b;
+    hitl_status st = hitl__nb_init(&b, err);
+    if (st != HITL_OK) return st;
     hitl_reliability_summary cal = {0};
     if (r->calibration) hitl_reliability_summarize(r->calibration, &cal);
     summary(&b, r, &cal);
@@ -649,23 +546,9 @@ hitl_status hitl_report_notebook(const hitl_report *r, char **text, hitl_error *
     scores(&b, r);
     actors(&b, r);
     retrain(&b, r);
-    json_t *nbk = json_pack(
-        "{s:i, s:i, s:{s:{s:s, s:s, s:s}, s:{s:s}, s:{s:s?, s:s?, s:s?}}, s:o}", "nbformat", 4,
-        "nbformat_minor", 5, "metadata", "kernelspec", "display_name", "Python 3", "language",
-        "python", "name", "python3", "language_info", "name", "python", "hitl", "store",
-        r->store_path, "export", r->export_path, "generated_at", r->generated_at, "cells", b.cells);
-    if (b.bad_utf8) {
-        json_decref(nbk);
-        return hitl_error_set(err, HITL_EDATA, "a name in the report is not valid UTF-8");
-    }
-    if (b.bad || !nbk) {
-        json_decref(nbk);
-        return hitl_error_set(err, HITL_ENOMEM, "out of memory for the notebook");
-    }
-    *text = json_dumps(nbk, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    json_decref(nbk);
-    if (!*text) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    return HITL_OK;
+    const hitl__nb_meta meta[] = {
+        {"store", r->store_path}, {"export", r->export_path}, {"generated_at", r->generated_at}};
+    return hitl__nb_finish(&b, meta, sizeof(meta) / sizeof(meta[0]), text, err);
 }
 
 hitl_status hitl_report_write(const hitl_report *r, const char *path, hitl_error *err)
@@ -673,14 +556,5 @@ hitl_status hitl_report_write(const hitl_report *r, const char *path, hitl_error
     char *text;
     hitl_status st = hitl_report_notebook(r, &text, err);
     if (st != HITL_OK) return st;
-    FILE *f = fopen(path, "wb");
-    size_t n = strlen(text);
-    int bad = !f || fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF;
-    if (f && fclose(f) != 0) bad = 1;
-    free(text);
-    if (bad) {
-        if (f) remove(path);
-        return hitl_error_set(err, HITL_EIO, "cannot write '%s'", path);
-    }
-    return HITL_OK;
+    return hitl__nb_write(text, path, err);
 }

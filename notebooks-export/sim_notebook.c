@@ -6,114 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "nbexport_internal.h"
 #include "hitl_banned.h"
 
-/* ---- cells (as notebook.c builds them) --------------------------------------------------- */
-
-typedef struct nb {
-    json_t *cells;
-    int next_id;
-    int bad;      /* out of memory */
-    int bad_utf8; /* a name or text that is not UTF-8 */
-} nb;
-
-/* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), as JSON needs. */
-static int utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p++;
-        int more = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-        if (more < 0 || (more == 1 && c < 0xC2)) return 0;
-        unsigned cp = more == 0 ? c : more == 1 ? c & 0x1F : more == 2 ? c & 0x0F : c & 0x07;
-        for (int i = 0; i < more; i++, p++) {
-            if ((*p & 0xC0) != 0x80) return 0;
-            cp = cp << 6 | (*p & 0x3F);
-        }
-        if ((more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
-    }
-    return 1;
-}
-
-static json_t *text_value(nb *b, const char *s)
-{
-    if (!utf8_valid(s)) {
-        b->bad_utf8 = 1;
-        return NULL;
-    }
-    json_t *v = json_string(s);
-    if (!v) b->bad = 1;
-    return v;
-}
-
-static json_t *cell_base(nb *b, const char *type, const char *slug)
-{
-    char id[64];
-    snprintf(id, sizeof(id), "hitl-%02d-%s", b->next_id++, slug);
-    json_t *c = json_pack("{s:s, s:s, s:{}}", "id", id, "cell_type", type, "metadata");
-    if (!c || json_array_append_new(b->cells, c)) b->bad = 1;
-    return c;
-}
-
-static void markdown(nb *b, const char *slug, hitl__sbuf *text)
-{
-    json_t *c = cell_base(b, "markdown", slug);
-    json_t *v = text->oom ? NULL : text_value(b, text->p ? text->p : "");
-    if (!c || !v || json_object_set_new(c, "source", v)) b->bad |= !b->bad_utf8;
-    hitl__sbuf_release(text);
-}
-
-static json_t *code(nb *b, const char *slug, hitl__sbuf *source)
-{
-    json_t *c = cell_base(b, "code", slug);
-    json_t *v = source->oom ? NULL : text_value(b, source->p ? source->p : "");
-    if (!c || !v || json_object_set_new(c, "source", v) ||
-        json_object_set_new(c, "execution_count", json_null()) ||
-        json_object_set_new(c, "outputs", json_array()))
-        b->bad |= !b->bad_utf8;
-    hitl__sbuf_release(source);
-    return c;
-}
-
-/* The chart: its SVG is the cell's output; the cell is not run (skip-execution) so executing the
- * notebook keeps the picture, and its one-line source is hidden. Steals svg. */
-static void chart(nb *b, const char *slug, const char *title, char *svg)
-{
-    hitl__sbuf src = {0};
-    hitl__sbuf_printf(&src,
-                      "# %s: drawn by `hitl simulate` (tagged skip-execution: running the "
-                      "notebook keeps the chart)",
-                      title);
-    json_t *c = code(b, slug, &src);
-    json_t *image = text_value(b, svg);
-    json_t *out = json_pack("{s:s, s:{s:o, s:s}, s:{}}", "output_type", "display_data", "data",
-                            "image/svg+xml", image, "text/plain", title, "metadata");
-    free(svg);
-    if (!c || !out ||
-        json_object_set_new(c, "metadata",
-                            json_pack("{s:[s], s:{s:b}}", "tags", "skip-execution", "jupyter",
-                                      "source_hidden", 1)) ||
-        json_array_append_new(json_object_get(c, "outputs"), out))
-        b->bad |= !b->bad_utf8;
-}
-
-/* A Python string literal for `s` (JSON's escapes are Python's), or None for NULL. */
-static void py_str(hitl__sbuf *s, const char *text)
-{
-    json_t *j = text ? json_string(text) : NULL;
-    char *lit = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    if (text && !lit)
-        s->oom = 1; /* not UTF-8 (caught earlier) or out of memory */
-    else
-        hitl__sbuf_puts(s, lit ? lit : "None");
-    free(lit);
-    json_decref(j);
-}
+/* ---- markdown ---------------------------------------------------------------------------- */
 
 static size_t longest_backticks(const char *text)
 {
@@ -222,17 +118,9 @@ static hitl_status series_median_secs(const hitl_sim_series *c, double *out)
     return HITL_OK;
 }
 
-static void num(hitl__sbuf *s, double v, const char *fmt)
-{
-    if (isfinite(v))
-        hitl__sbuf_printf(s, fmt, v);
-    else
-        hitl__sbuf_puts(s, "n/a");
-}
-
 /* ---- sections ---------------------------------------------------------------------------- */
 
-static void summary(nb *b, const hitl_sim_report *r)
+static void summary(hitl__nb *b, const hitl_sim_report *r)
 {
     hitl__sbuf s = {0};
     hitl__sbuf_puts(&s, "# ");
@@ -289,10 +177,11 @@ static void summary(nb *b, const hitl_sim_report *r)
     hitl__sbuf_puts(&s, "\n- curves: ");
     code_span(&s, r->curves_path);
     hitl__sbuf_puts(&s, ", read by the code cells at the end\n");
-    markdown(b, "summary", &s);
+    hitl__nb_markdown(b, "summary", &s);
 }
 
-static void table(nb *b, const hitl_sim_report *r, const sim_stats *st, size_t base, double target)
+static void table(hitl__nb *b, const hitl_sim_report *r, const sim_stats *st, size_t base,
+                  double target)
 {
     int compare = base < r->n_series && isfinite(target), secs = 0;
     for (size_t i = 0; i < r->n_series; i++)
@@ -330,7 +219,7 @@ static void table(nb *b, const hitl_sim_report *r, const sim_stats *st, size_t b
         hitl__sbuf_puts(&s, "| ");
         hitl__sbuf_md(&s, r->series[i].name);
         hitl__sbuf_printf(&s, " | %zu | %.0f | ", r->series[i].seeds, t->end_labels);
-        num(&s, t->final_mean, "%.4f");
+        hitl__sbuf_num(&s, t->final_mean, "%.4f");
         if (isfinite(t->final_mean) && isfinite(t->final_sd))
             hitl__sbuf_printf(&s, " \xC2\xB1 %.4f", t->final_sd);
         hitl__sbuf_puts(&s, " |");
@@ -342,13 +231,14 @@ static void table(nb *b, const hitl_sim_report *r, const sim_stats *st, size_t b
             else {
                 hitl__sbuf_printf(&s, " %.1f | ", t->reach);
                 double base_reach = st[base].reach;
-                num(&s, base_reach > 0 ? 100 * (1 - t->reach / base_reach) : NAN, "%.1f%%");
+                hitl__sbuf_num(&s, base_reach > 0 ? 100 * (1 - t->reach / base_reach) : NAN,
+                               "%.1f%%");
                 hitl__sbuf_puts(&s, " |");
             }
         }
         if (secs) {
             hitl__sbuf_putc(&s, ' ');
-            num(&s, t->median_secs, "%.3g");
+            hitl__sbuf_num(&s, t->median_secs, "%.3g");
             hitl__sbuf_puts(&s, " |");
         }
         hitl__sbuf_putc(&s, '\n');
@@ -362,10 +252,10 @@ static void table(nb *b, const hitl_sim_report *r, const sim_stats *st, size_t b
         code_span(&s, r->baseline);
         hitl__sbuf_puts(&s, " has no final accuracy: the strategies are not compared with it.\n");
     }
-    markdown(b, "results", &s);
+    hitl__nb_markdown(b, "results", &s);
 }
 
-static void curves_chart(nb *b, const hitl_sim_report *r, char *svg)
+static void curves_chart(hitl__nb *b, const hitl_sim_report *r, char *svg)
 {
     hitl__sbuf s = {0};
     hitl__sbuf_puts(&s, "## Learning curves\n\nTest accuracy against the labels spent: the line "
@@ -375,11 +265,11 @@ static void curves_chart(nb *b, const hitl_sim_report *r, char *svg)
         hitl__sbuf_puts(&s, " A strategy above the random baseline (grey, dashed) gets the same "
                             "accuracy with fewer labels.");
     hitl__sbuf_putc(&s, '\n');
-    markdown(b, "curves", &s);
-    chart(b, "curves-chart", "Learning curves", svg);
+    hitl__nb_markdown(b, "curves", &s);
+    hitl__nb_chart(b, "curves-chart", "Learning curves", "`hitl simulate`", svg);
 }
 
-static void rerun(nb *b, const hitl_sim_report *r)
+static void rerun(hitl__nb *b, const hitl_sim_report *r)
 {
     hitl__sbuf s = {0};
     hitl__sbuf_puts(&s, "## The curves, read back\n\nThe cells below read ");
@@ -391,7 +281,7 @@ static void rerun(nb *b, const hitl_sim_report *r)
             "the table "
             "above again and plot the curves with matplotlib when it is installed. Run them with "
             "`jupyter nbconvert --execute` or in Jupyter from this directory.\n");
-    markdown(b, "read-back", &s);
+    hitl__nb_markdown(b, "read-back", &s);
 
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "%s", r->command ? r->command : "hitl simulate ...");
@@ -401,9 +291,9 @@ static void rerun(nb *b, const hitl_sim_report *r)
                       "# The learning curves, as written by\n#   %s\nimport os\n"
                       "import warnings\n\nimport h5py\nimport numpy as np\n\nCURVES = ",
                       cmd);
-    py_str(&s, r->curves_path);
+    hitl__sbuf_py_str(&s, r->curves_path);
     hitl__sbuf_puts(&s, "\nBASELINE = ");
-    py_str(&s, r->baseline);
+    hitl__sbuf_py_str(&s, r->baseline);
     hitl__sbuf_puts(
         &s, "  # the strategy the others are compared with\n"
             "if not os.path.exists(CURVES):\n"
@@ -428,7 +318,7 @@ static void rerun(nb *b, const hitl_sim_report *r)
             "        curves[name] = c\n"
             "print(f\"{len(names)} strategies over {len(seeds)} seeds "
             "({', '.join(str(s) for s in seeds)}): {', '.join(names)}\")\n");
-    code(b, "load", &s);
+    hitl__nb_code_sbuf(b, "load", &s);
 
     hitl__sbuf_puts(
         &s,
@@ -505,7 +395,7 @@ static void rerun(nb *b, const hitl_sim_report *r)
         "enumerate(zip(r, widths))))\n"
         "if BASELINE is not None and not compare:\n"
         "    print(f\"no final accuracy for the baseline {BASELINE!r}: nothing compared\")\n");
-    code(b, "table", &s);
+    hitl__nb_code_sbuf(b, "table", &s);
 
     hitl__sbuf_puts(&s, "# The curves again, with matplotlib when it is installed (the chart "
                         "above needs nothing).\ntry:\n"
@@ -532,12 +422,12 @@ static void rerun(nb *b, const hitl_sim_report *r)
                         "    ax.set_xlabel(\"labels spent\")\n"
                         "    ax.set_ylabel(\"test accuracy\")\n"
                         "    ax.set_title(");
-    py_str(&s, r->title ? r->title : "Learning curves");
+    hitl__sbuf_py_str(&s, r->title ? r->title : "Learning curves");
     hitl__sbuf_puts(&s, ")\n"
                         "    ax.grid(alpha=0.3)\n"
                         "    ax.legend()\n"
                         "    plt.show()\n");
-    code(b, "plot", &s);
+    hitl__nb_code_sbuf(b, "plot", &s);
 
     hitl__sbuf_puts(
         &s, "# How right the training labels were after the last round: 1 with an oracle, less "
@@ -549,7 +439,7 @@ static void rerun(nb *b, const hitl_sim_report *r)
             "    print(f\"{n}: {fmt(m, '.4f')} of the labels on the {c['labelled'][-1]:.0f} "
             "training rows \"\n"
             "          f\"are right ({c['spent'][-1]:.0f} labels spent)\")\n");
-    code(b, "label-quality", &s);
+    hitl__nb_code_sbuf(b, "label-quality", &s);
 }
 
 /* ---- the notebook ------------------------------------------------------------------------ */
@@ -607,34 +497,21 @@ hitl_status hitl_sim_notebook(const hitl_sim_report *r, char **text, hitl_error 
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
 
-    nb b = {json_array(), 1, 0, 0};
-    if (!b.cells) {
+    hitl__nb b;
+    st = hitl__nb_init(&b, err);
+    if (st != HITL_OK) {
         free(svg);
         free(stats);
-        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        return st;
     }
     summary(&b, r);
     table(&b, r, stats, base, target);
     curves_chart(&b, r, svg);
     rerun(&b, r);
     free(stats);
-    json_t *nbk = json_pack(
-        "{s:i, s:i, s:{s:{s:s, s:s, s:s}, s:{s:s}, s:{s:s?, s:s?, s:s?}}, s:o}", "nbformat", 4,
-        "nbformat_minor", 5, "metadata", "kernelspec", "display_name", "Python 3", "language",
-        "python", "name", "python3", "language_info", "name", "python", "hitl", "curves",
-        r->curves_path, "command", r->command, "generated_at", r->generated_at, "cells", b.cells);
-    if (b.bad_utf8) {
-        json_decref(nbk);
-        return hitl_error_set(err, HITL_EDATA, "a name in the report is not valid UTF-8");
-    }
-    if (b.bad || !nbk) {
-        json_decref(nbk);
-        return hitl_error_set(err, HITL_ENOMEM, "out of memory for the notebook");
-    }
-    *text = json_dumps(nbk, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    json_decref(nbk);
-    if (!*text) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    return HITL_OK;
+    const hitl__nb_meta meta[] = {
+        {"curves", r->curves_path}, {"command", r->command}, {"generated_at", r->generated_at}};
+    return hitl__nb_finish(&b, meta, sizeof(meta) / sizeof(meta[0]), text, err);
 }
 
 hitl_status hitl_sim_report_write(const hitl_sim_report *r, const char *path, hitl_error *err)
@@ -643,14 +520,5 @@ hitl_status hitl_sim_report_write(const hitl_sim_report *r, const char *path, hi
     char *text;
     hitl_status st = hitl_sim_notebook(r, &text, err);
     if (st != HITL_OK) return st;
-    FILE *f = fopen(path, "wb");
-    size_t n = strlen(text);
-    int bad = !f || fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF;
-    if (f && fclose(f) != 0) bad = 1;
-    free(text);
-    if (bad) {
-        if (f) remove(path);
-        return hitl_error_set(err, HITL_EIO, "cannot write '%s'", path);
-    }
-    return HITL_OK;
+    return hitl__nb_write(text, path, err);
 }
