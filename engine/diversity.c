@@ -1,6 +1,6 @@
-/* Diverse batches: k-center greedy over embeddings, its margin-first hybrid, and BADGE. Distances
- * come from BLAS (sgemv per new centre, sgemm against the starting centres) over row blocks, with
- * one running minimum per candidate: memory is O(n + block), never an n x n matrix. */
+/* Diverse batches: k-center greedy over embeddings (lazy, exact), its margin-first hybrid, and
+ * BADGE. Distances come from BLAS (sgemv per new centre, sgemm against the starting centres) over
+ * row blocks, with one running minimum per candidate: memory is O(n + block), never n x n. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>

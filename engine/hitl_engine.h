@@ -596,7 +596,9 @@ hitl_status hitl_train_loss(const float *x, size_t n, size_t d, const int32_t *l
  * start as the given selected rows (any rows of x, e.g. those already labelled); when there are
  * none, the first pick is the candidate farthest from the candidates' mean. Distances are
  * ||x||^2 + ||c||^2 - 2 x.c (clamped at 0) through sgemv/sgemm over row blocks, with a running
- * minimum of one float per candidate: never an n x n matrix. Deterministic. */
+ * minimum of one float per candidate: never an n x n matrix. The picks after the first are lazy
+ * (exact): a row's minimum is brought up to date only when its stale value, an upper bound, tops
+ * a max-heap, so a pick touches few rows. Deterministic. */
 typedef struct hitl_kcenter_opts {
     const int64_t *selected; /* borrowed [n_selected] rows of x already chosen, or NULL */
     size_t n_selected;

@@ -62,6 +62,7 @@ hitl_status hitl_idx_read(const char *path, hitl_idx *out, hitl_error *err)
 {
     memset(out, 0, sizeof(*out));
     if (!path) return hitl_error_set(err, HITL_EINVAL, "no IDX file given");
+    errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f)
         return hitl_error_set(err, HITL_EIO, "cannot open '%s': %s", path,
@@ -103,11 +104,11 @@ hitl_status hitl_idx_read(const char *path, hitl_idx *out, hitl_error *err)
         }
         *acc *= dim;
     }
-    size_t total = out->rows * out->cols;
     if (out->rows && out->cols > HITL_IDX_MAX_VALUES / out->rows) {
         st = hitl_error_set(err, HITL_ESHAPE, "'%s': the IDX header claims too many values", path);
         goto done;
     }
+    size_t total = out->rows * out->cols;
     /* read in chunks, growing the output as values arrive */
     unsigned char buf[1 << 16];
     size_t have = 0, cap = 0, per = sizeof(buf) / ty->size;
