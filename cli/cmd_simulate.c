@@ -54,8 +54,9 @@ static const char usage_text[] =
     "                          PREFIX.ipynb (a notebook reading PREFIX.h5)\n"
     "  --json                  one JSON object on stdout instead of the table\n"
     "\n"
-    "\"reach\" in the table: the labels a strategy needed to reach random sampling's final mean\n"
-    "accuracy (interpolated on its mean curve; \"never\" when it did not).\n"
+    "\"reach random\" in the table: the labels a strategy needed to reach random sampling's final\n"
+    "mean accuracy (interpolated on its mean curve; \"never\" when it did not), and how many\n"
+    "fewer than random's own curve needed (base: random's first point at that accuracy).\n"
     "\n"
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data\n";
 
@@ -597,6 +598,8 @@ static void print_table(const sim_args *a, const dataset *pool, const dataset *t
         char reach[32] = "-";
         if (rnd && isnan(v->reach))
             snprintf(reach, sizeof(reach), "never");
+        else if (v == rnd) /* the first point of its own mean curve at its final mean */
+            snprintf(reach, sizeof(reach), "%.0f (base)", v->reach);
         else if (rnd)
             snprintf(reach, sizeof(reach), "%.0f (%+.0f%%)", v->reach,
                      100.0 * (v->reach / rnd->reach - 1.0));
