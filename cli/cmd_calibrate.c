@@ -430,6 +430,7 @@ int cmd_calibrate(int argc, char **argv)
                                a.probs);
     if (cli_split_dset(a.labels, &lpath, &ldset) || !ldset) {
         free(ppath);
+        free(lpath); /* a FILE.npy splits without a dataset */
         return cli_usage_error("calibrate", "--labels needs FILE:DSET, got '%s'", a.labels);
     }
     hitl_error err;

@@ -105,7 +105,9 @@ int cmd_convert(int argc, char **argv)
             st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
         for (size_t i = 0; st == HITL_OK && i < y.rows; i++) {
             float v = y.values[i];
-            if (!(v >= 0 && v <= INT32_MAX - 1 && v == floorf(v))) {
+            /* compared in double: INT32_MAX - 1 rounds up to 2^31 as a float, which no
+             * int32_t holds */
+            if (!(v >= 0 && (double)v < INT32_MAX && v == floorf(v))) {
                 st = hitl_error_set(&err, HITL_EDATA, "'%s': label %zu is %g, not a class index",
                                     labels, i, (double)v);
                 break;

@@ -200,7 +200,9 @@ static int parse_args(int argc, char **argv, queue_args *a)
             o->score.normalize_entropy = 1;
             break;
         case O_TEMP:
-            if (cli_parse_float(optarg, &d) || !(d > 0))
+            /* as float32, and 1/T too: a T that rounds to 0 would mean the default, 1 */
+            if (cli_parse_float(optarg, &d) || !(d > 0) || !((float)d > 0) ||
+                !isfinite(1.0f / (float)d) || !isfinite((float)d))
                 return cli_usage_error(cmd, "bad --temperature '%s'", optarg);
             o->score.temperature = (float)d;
             break;

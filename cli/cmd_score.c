@@ -2,6 +2,7 @@
  * logits, or embeddings through a linear head), printing the top-k and the rows above a
  * threshold as a table or one JSON object, and optionally every score to an HDF5 file. */
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,7 +171,9 @@ static int parse_args(int argc, char **argv, score_args *a)
             a->json = 1;
             break;
         case OPT_TEMPERATURE:
-            if (cli_parse_float(optarg, &d) || !(d > 0))
+            /* as float32, and 1/T too: a T that rounds to 0 would mean the default, 1 */
+            if (cli_parse_float(optarg, &d) || !(d > 0) || !((float)d > 0) ||
+                !isfinite(1.0f / (float)d) || !isfinite((float)d))
                 return cli_usage_error(cmd, "bad --temperature '%s' (need T > 0)", optarg);
             o->score.temperature = (float)d;
             break;

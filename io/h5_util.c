@@ -224,6 +224,58 @@ hitl_status hitl__h5_open_dataset(hid_t file, const char *path, const char *dset
     return HITL_EIO;
 }
 
+hitl_status hitl__h5_check_written(hid_t dset, const char *name, hitl_error *err)
+{
+    hid_t dcpl = H5Dget_create_plist(dset), space = H5Dget_space(dset);
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK], need = 1, have = 0;
+    hitl_status st = HITL_OK;
+    if (rank < 0 || layout == H5D_LAYOUT_ERROR) {
+        st = hitl__h5_error(err, HITL_EIO, "'%s': cannot read the storage layout", name);
+        goto done;
+    }
+    hssize_t npoints = H5Sget_simple_extent_npoints(space);
+    if (npoints == 0 || layout == H5D_COMPACT || layout == H5D_VIRTUAL ||
+        H5Pget_external_count(dcpl) > 0)
+        goto done;
+    if (layout == H5D_CONTIGUOUS) {
+        H5D_space_status_t status;
+        if (H5Dget_space_status(dset, &status) < 0) {
+            st = hitl__h5_error(err, HITL_EIO, "'%s': cannot read the storage status", name);
+        } else if (status != H5D_SPACE_STATUS_ALLOCATED) {
+            st = hitl_error_set(err, HITL_EDATA,
+                                "'%s': its values were never written (the file holds only the "
+                                "shape)",
+                                name);
+        }
+        goto done;
+    }
+    /* chunked: every chunk the extent spans must be in the file */
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    if (H5Pget_chunk(dcpl, rank, chunk) != rank) {
+        st = hitl__h5_error(err, HITL_EIO, "'%s': cannot read the chunk shape", name);
+        goto done;
+    }
+    for (int i = 0; i < rank; i++) {
+        hsize_t per = chunk[i] ? dims[i] / chunk[i] + (dims[i] % chunk[i] != 0) : 0;
+        need = per && need > UINT64_MAX / per ? UINT64_MAX : need * per;
+    }
+    if (H5Dget_num_chunks(dset, space, &have) < 0) {
+        st = hitl__h5_error(err, HITL_EIO, "'%s': cannot count the chunks", name);
+    } else if (have < need) {
+        st = hitl_error_set(err, HITL_EDATA,
+                            "'%s': only %llu of its %llu chunks were written (the rest would be "
+                            "fill values)",
+                            name, (unsigned long long)have, (unsigned long long)need);
+    }
+done:
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    H5Eclear2(H5E_DEFAULT);
+    return st;
+}
+
 void hitl__h5_type_name(hid_t type, char *buf, size_t cap)
 {
     size_t bits = H5Tget_size(type) * 8;

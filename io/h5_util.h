@@ -32,6 +32,13 @@ hitl_status hitl__h5_create_file(const char *path, hid_t *file, hitl_error *err)
 hitl_status hitl__h5_open_dataset(hid_t file, const char *path, const char *dset, hid_t dapl,
                                   hid_t *out, hitl_error *err);
 
+/* HITL_OK when every value of dataset `dset` (`name`, for messages) was written to the file:
+ * contiguous storage allocated, every chunk of a chunked dataset present (compact and external
+ * storage always hold their values). HITL_EDATA otherwise: a dataset that only claims a shape
+ * (HDF5 returns fill values for it) is refused before anything its shape implies is allocated,
+ * so a small file cannot stand for a huge one. Datasets with no values pass. */
+hitl_status hitl__h5_check_written(hid_t dset, const char *name, hitl_error *err);
+
 /* A short name for a file type: "int64", "uint8", "float32", "string", "compound", ... */
 void hitl__h5_type_name(hid_t type, char *buf, size_t cap);
 

@@ -1,6 +1,7 @@
 /* Linear head files: /W float32 [D, C], /b float32 [C] and an optional `classes` string-array
  * attribute on the root group, loaded whole (heads are small) and saved in the same layout. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,7 +78,8 @@ hitl_status hitl_head_load(hitl_head *h, const char *path, hitl_error *err)
                             (unsigned long long)wd[0], (unsigned long long)wd[1]);
         goto done;
     }
-    if (wd[0] > SIZE_MAX / sizeof(float) / wd[1]) {
+    /* D and C are the columns of the features and of the logits: the pool's limit holds */
+    if (wd[0] > HITL_MATRIX_MAX_COLS || wd[1] > HITL_MATRIX_MAX_COLS) {
         st = hitl_error_set(err, HITL_ESHAPE, "'%s:/W': shape (%llu, %llu) is too large", path,
                             (unsigned long long)wd[0], (unsigned long long)wd[1]);
         goto done;
@@ -88,6 +90,13 @@ hitl_status hitl_head_load(hitl_head *h, const char *path, hitl_error *err)
                             path, (unsigned long long)bd[0], (unsigned long long)wd[1]);
         goto done;
     }
+    /* loaded whole: a shape whose values are not in the file allocates nothing */
+    char wname[1024], bname[1024];
+    snprintf(wname, sizeof(wname), "%s:/W", path);
+    snprintf(bname, sizeof(bname), "%s:/b", path);
+    if ((st = hitl__h5_check_written(w, wname, err)) != HITL_OK ||
+        (st = hitl__h5_check_written(b, bname, err)) != HITL_OK)
+        goto done;
     h->d = (size_t)wd[0];
     h->c = (size_t)wd[1];
     if ((st = read_floats(w, h->d * h->c, &h->w, path, "/W", err)) != HITL_OK) goto done;

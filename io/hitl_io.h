@@ -18,6 +18,9 @@ typedef struct hitl_matrix hitl_matrix;
 
 /* Default block of a streaming pass: about this many bytes of float32 input per block. */
 #define HITL_BLOCK_BYTES ((size_t)8 << 20)
+/* The widest matrix the readers accept: a row must fit in one default block (2^21 columns).
+ * Wider shapes (pools, and a head's D or C) are refused (HITL_ESHAPE) before any allocation. */
+#define HITL_MATRIX_MAX_COLS (HITL_BLOCK_BYTES / sizeof(float))
 /* Rows per default block for `cols` columns (at least 1). */
 size_t hitl_block_rows(size_t cols);
 
@@ -25,7 +28,9 @@ size_t hitl_block_rows(size_t cols);
  * (any `dset` is then ignored). Errors: HITL_EIO (cannot open the file, not HDF5),
  * HITL_ENOTFOUND (no such dataset), HITL_ESHAPE (not rank 2, or zero columns), HITL_ETYPE (not
  * float32/float64, fortran order, big-endian), HITL_EDATA (a bad or truncated .npy), HITL_EINVAL
- * (an HDF5 path with no dataset name). Caller owns *out; close with hitl_matrix_close(). */
+ * (an HDF5 path with no dataset name). More than HITL_MATRIX_MAX_COLS columns is HITL_ESHAPE;
+ * an HDF5 dataset whose values were never written (only its shape is in the file) is
+ * HITL_EDATA. Caller owns *out; close with hitl_matrix_close(). */
 hitl_status hitl_matrix_open(hitl_matrix **out, const char *path, const char *dset,
                              hitl_error *err);
 void hitl_matrix_close(hitl_matrix *m);
@@ -73,7 +78,9 @@ typedef struct hitl_head {
     size_t n_classes; /* 0 or c */
 } hitl_head;
 
-/* Caller-allocated *h; release with hitl_head_release(). */
+/* HITL_ESHAPE when D or C is past HITL_MATRIX_MAX_COLS or /b does not match, HITL_EDATA when
+ * /W's or /b's values were never written. Caller-allocated *h; release with
+ * hitl_head_release(). */
 hitl_status hitl_head_load(hitl_head *h, const char *path, hitl_error *err);
 void hitl_head_release(hitl_head *h);
 /* Writes a head in the layout hitl_head_load() reads (classes may be NULL). */
@@ -354,7 +361,8 @@ hitl_status hitl_aggregate_csv_write(const char *path, const hitl_ratings_file *
 /* ---- label datasets ------------------------------------------------------------------------
  * A rank-1 integer dataset of class indices (any integer type), read whole. HITL_EIO (file),
  * HITL_ENOTFOUND (dataset), HITL_ETYPE (not integer), HITL_ESHAPE (not rank 1), HITL_EDATA (a
- * negative value or one past INT32_MAX, naming the row). Caller owns *labels (free()). */
+ * negative value or one past INT32_MAX, naming the row; values never written to the file).
+ * Caller owns *labels (free()). */
 hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **labels, size_t *n,
                              hitl_error *err);
 

@@ -50,6 +50,8 @@ hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **label
         goto done;
     }
     size_t count = (size_t)len;
+    /* read whole: a length whose values are not in the file allocates nothing */
+    if ((st = hitl__h5_check_written(d, name, err)) != HITL_OK) goto done;
     int big_unsigned = H5Tget_sign(type) == H5T_SGN_NONE && H5Tget_size(type) >= 8;
     buf = malloc((count ? count : 1) * sizeof(int64_t));
     outv = malloc((count ? count : 1) * sizeof(int32_t));

@@ -178,6 +178,13 @@ hitl_status hitl__matrix_open_h5(hitl_matrix *m, const char *path, const char *d
                             (unsigned long long)dims[0], (unsigned long long)dims[1]);
         goto fail;
     }
+    if (dims[1] > HITL_MATRIX_MAX_COLS) {
+        st =
+            hitl_error_set(err, HITL_ESHAPE, "'%s': %llu columns, more than the %zu a row may have",
+                           m->name, (unsigned long long)dims[1], (size_t)HITL_MATRIX_MAX_COLS);
+        goto fail;
+    }
+    if ((st = hitl__h5_check_written(s->dset, m->name, err)) != HITL_OK) goto fail;
     m->rows = (size_t)dims[0];
     m->cols = (size_t)dims[1];
 

@@ -356,6 +356,10 @@ static hitl_status parse_file(npy_matrix *s, hitl_matrix *m, uint64_t fsize, hit
         rows > SIZE_MAX / sizeof(double) / cols ||
         rows > (uint64_t)INT64_MAX / sizeof(double) / cols)
         return hitl_error_set(err, HITL_ESHAPE, "'%s': shape is too large", name);
+    if (cols > HITL_MATRIX_MAX_COLS)
+        return hitl_error_set(err, HITL_ESHAPE,
+                              "'%s': %llu columns, more than the %zu a row may have", name,
+                              (unsigned long long)cols, (size_t)HITL_MATRIX_MAX_COLS);
     uint64_t bytes = rows * cols * item;
     s->data_off = hoff + hlen;
     if (bytes > fsize - s->data_off)

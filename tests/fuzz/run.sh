@@ -9,9 +9,12 @@ cd "$root"
 hitl_install_deps
 hitl_install_deps $HITL_FUZZ_PACKAGES
 dir="${HITL_FUZZ_BUILD:-build-fuzz}"
+# absolute: fuzz_cli runs each command in a scratch directory, where libFuzzer may write a crash
+case "$dir" in /*) ;; *) dir="$root/$dir" ;; esac
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DHITL_FUZZ=ON >/dev/null
 cmake --build "$dir" -j"$(nproc)" --target hitl_fuzz
-harnesses="${HITL_FUZZ_ONLY:-fuzz_npy fuzz_ratings_csv fuzz_text fuzz_labelstudio}"
+harnesses="${HITL_FUZZ_ONLY:-fuzz_npy fuzz_ratings_csv fuzz_text fuzz_labelstudio fuzz_idx fuzz_jsonl
+  fuzz_h5 fuzz_cli}"
 out="$dir/fuzz-out"
 mkdir -p "$out"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"

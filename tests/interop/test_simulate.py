@@ -114,6 +114,13 @@ class Convert(unittest.TestCase):
                  check=False)
         self.assertEqual(p.returncode, 3)
         self.assertIn("class names", p.stderr)
+        # int32 2147483647 is 2^31 as a float32: no class index (it once passed the check and
+        # was cast to int32, undefined behaviour)
+        write_idx(lab, np.array([0, 1, 2147483647, 1], np.int32), 0x0C, gz=False)
+        p = hitl("convert", "--images", good, "--labels", lab, "--out", out, check=False)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("label 2 is 2.14748e+09, not a class index", p.stderr)
+        self.assertFalse(os.path.exists(out))
 
     @unittest.skipUnless(os.path.isdir(FMNIST), "dataset-fashion-mnist is not installed")
     def test_fashion_mnist(self):

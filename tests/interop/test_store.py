@@ -309,6 +309,10 @@ class Store(unittest.TestCase):
             (("skip", db, "no-such-item", "--annotator", "ann"), 3, "unknown item"),
             (("label", db, x, "cat"), 2, "--annotator"),
             (("audit", "show", db, "--item", "no-such-item"), 3, "unknown item"),
+            # 1e-50 is 0 as a float32, which once meant the default temperature, 1
+            (("queue", db, "--from", "pool.h5", "--logits", "logits", "--method", "margin",
+              "--top-k", "1", "--blind", "0", "--seed", "1", "--temperature", "1e-50"), 2,
+             "bad --temperature '1e-50'"),
         ]
         for args, code, msg in cases:
             p = hitl(*args, ok=False)
