@@ -719,14 +719,7 @@ END_TEST
 
 /* ---- resource bounds ----------------------------------------------------------------------- */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-#ifdef TEST_ASAN
+#ifdef TU_ASAN
 /* ASan's shadow memory needs terabytes of address space, so no RLIMIT_AS under it: its own
  * allocation cap makes a giant malloc fail (return NULL) instead. */
 const char *__asan_default_options(void)
@@ -734,33 +727,6 @@ const char *__asan_default_options(void)
     return "allocator_may_return_null=1:max_allocation_size_mb=2048";
 }
 #endif
-
-/* Runs fn(path) in a child whose memory is capped at 2 GiB (RLIMIT_AS), so that an allocation
- * sized by a claimed shape fails instead of being granted lazily. Returns fn's status (the
- * child's exit code); a failure whose message lacks `sub` exits 100, a death is -1. */
-static int capped(hitl_status (*fn)(const char *, hitl_error *), const char *path, const char *sub)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-#ifndef TEST_ASAN
-        struct rlimit rl = {(rlim_t)2 << 30, (rlim_t)2 << 30};
-        if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(101);
-#endif
-        hitl_error err;
-        hitl_error_clear(&err);
-        hitl_status st = fn(path, &err);
-        if (st != HITL_OK && !strstr(err.msg, sub)) {
-            fprintf(stderr, "message '%s' lacks '%s'\n", err.msg, sub);
-            _exit(100);
-        }
-        _exit((int)st);
-    }
-    int ws;
-    ck_assert(waitpid(pid, &ws, 0) == pid);
-    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-}
 
 static hitl_status idx_claim(const char *path, hitl_error *err)
 {
@@ -814,32 +780,32 @@ START_TEST(test_limits_huge_claims)
     unsigned char img[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     uint32_t rows[3] = {0xFFFFFFFFu, 8, 8}; /* 2.7e11 values claimed, 8 there */
     write_idx(p, 0, 0x08, 3, rows, img, sizeof(img));
-    ck_assert_int_eq(capped(idx_claim, p, "truncated"), HITL_EDATA);
+    ck_assert_int_eq(tu_capped(idx_claim, p, "truncated"), HITL_EDATA);
     write_idx(p, 1, 0x0E, 3, rows, img, sizeof(img));
-    ck_assert_int_eq(capped(idx_claim, p, "truncated"), HITL_EDATA);
+    ck_assert_int_eq(tu_capped(idx_claim, p, "truncated"), HITL_EDATA);
     rows[1] = rows[2] = 28; /* 3.4e12: past HITL_IDX_MAX_VALUES */
     write_idx(p, 0, 0x08, 3, rows, img, sizeof(img));
-    ck_assert_int_eq(capped(idx_claim, p, "too many values"), HITL_ESHAPE);
+    ck_assert_int_eq(tu_capped(idx_claim, p, "too many values"), HITL_ESHAPE);
 
     /* a head with C = 10^9 */
     hsize_t wd[2] = {4, 1000000000}, wc[2] = {4, 1024}, bd = 1000000000, bc = 1024;
     h5_claim(q, 1, "/W", H5T_IEEE_F32LE, 2, wd, wc);
     h5_claim(q, 0, "/b", H5T_IEEE_F32LE, 1, &bd, &bc);
-    ck_assert_int_eq(capped(head_claim, q, "is too large"), HITL_ESHAPE);
+    ck_assert_int_eq(tu_capped(head_claim, q, "is too large"), HITL_ESHAPE);
     /* D and C within bounds (4e8 weights claimed), values never written */
     wd[0] = 20000;
     wd[1] = bd = 20000;
     h5_claim(q, 1, "/W", H5T_IEEE_F32LE, 2, wd, wc);
     h5_claim(q, 0, "/b", H5T_IEEE_F32LE, 1, &bd, NULL);
-    ck_assert_int_eq(capped(head_claim, q, ":/W': only 0 of its"), HITL_EDATA);
+    ck_assert_int_eq(tu_capped(head_claim, q, ":/W': only 0 of its"), HITL_EDATA);
 
     /* labels read whole: 10^12 claimed (chunked), 10^8 claimed (contiguous), none written */
     hsize_t ld = 1000000000000ull, lc = 4096;
     h5_claim(q, 1, "/labels", H5T_STD_I64LE, 1, &ld, &lc);
-    ck_assert_int_eq(capped(labels_claim, q, "chunks were written"), HITL_EDATA);
+    ck_assert_int_eq(tu_capped(labels_claim, q, "chunks were written"), HITL_EDATA);
     ld = 100000000;
     h5_claim(q, 1, "/labels", H5T_STD_I64LE, 1, &ld, NULL);
-    ck_assert_int_eq(capped(labels_claim, q, "never written"), HITL_EDATA);
+    ck_assert_int_eq(tu_capped(labels_claim, q, "never written"), HITL_EDATA);
     unlink(p);
     unlink(q);
     free(p);

@@ -863,14 +863,7 @@ END_TEST
 
 /* ---- resource bounds ----------------------------------------------------------------------- */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-#ifdef TEST_ASAN
+#ifdef TU_ASAN
 /* ASan's shadow memory needs terabytes of address space, so no RLIMIT_AS under it: its own
  * allocation cap makes a giant malloc fail (return NULL) instead. */
 const char *__asan_default_options(void)
@@ -887,36 +880,6 @@ static hitl_status open_claim(const char *path, hitl_error *err)
     hitl_status st = hitl_matrix_open(&m, path, claim_dset, err);
     hitl_matrix_close(m);
     return st;
-}
-
-/* Runs fn(path) in a child whose memory is capped at 2 GiB (RLIMIT_AS), so that an allocation
- * sized by a claimed shape fails instead of being granted lazily. Returns fn's status (the
- * child's exit code); a failure whose message lacks `sub` or does not follow the house style
- * exits 100, a death (a sanitizer report, a signal) is -1. */
-static int capped(hitl_status (*fn)(const char *, hitl_error *), const char *path, const char *sub)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-#ifndef TEST_ASAN
-        struct rlimit rl = {(rlim_t)2 << 30, (rlim_t)2 << 30};
-        if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(101);
-#endif
-        hitl_error err;
-        hitl_error_clear(&err);
-        hitl_status st = fn(path, &err);
-        size_t len = strlen(err.msg);
-        if (st != HITL_OK && (!strstr(err.msg, sub) || len == 0 || err.msg[len - 1] == '.' ||
-                              strchr(err.msg, '\n'))) {
-            fprintf(stderr, "message '%s' lacks '%s'\n", err.msg, sub);
-            _exit(100);
-        }
-        _exit((int)st);
-    }
-    int ws;
-    ck_assert(waitpid(pid, &ws, 0) == pid);
-    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
 
 /* A float32 dataset of shape dims[rank], chunked by chunk[rank], of which only the first
@@ -958,33 +921,33 @@ START_TEST(test_limits_huge_claims)
     claim_dset = NULL;
     npy_put(p, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 10), }", few,
             sizeof(few));
-    ck_assert_int_eq(capped(open_claim, p, "truncated"), HITL_EDATA);
+    ck_assert_int_eq(tu_capped(open_claim, p, "truncated"), HITL_EDATA);
     npy_put(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 3000000), }", NULL, 0);
-    ck_assert_int_eq(capped(open_claim, p, "columns"), HITL_ESHAPE);
+    ck_assert_int_eq(tu_capped(open_claim, p, "columns"), HITL_ESHAPE);
 
     claim_dset = "/x";
     hsize_t rows[2] = {1000000000000ull, 10}, rchunk[2] = {1024, 10};
     h5_claim(q, "/x", 2, rows, rchunk, 0); /* 10^12 rows, no chunk written */
-    ck_assert_int_eq(capped(open_claim, q, "chunks were written"), HITL_EDATA);
+    ck_assert_int_eq(tu_capped(open_claim, q, "chunks were written"), HITL_EDATA);
     h5_claim(q, "/x", 2, rows, rchunk, 1); /* one chunk of them written */
-    ck_assert_int_eq(capped(open_claim, q, "only 1 of"), HITL_EDATA);
+    ck_assert_int_eq(tu_capped(open_claim, q, "only 1 of"), HITL_EDATA);
     hsize_t wide[2] = {10, 1000000000}, wchunk[2] = {1, 1024};
     h5_claim(q, "/x", 2, wide, wchunk, 0); /* C = 10^9 */
-    ck_assert_int_eq(capped(open_claim, q, "columns"), HITL_ESHAPE);
+    ck_assert_int_eq(tu_capped(open_claim, q, "columns"), HITL_ESHAPE);
     hsize_t small[2] = {1000, 10};
     h5_claim(q, "/x", 2, small, NULL, 0); /* contiguous, never written */
-    ck_assert_int_eq(capped(open_claim, q, "never written"), HITL_EDATA);
+    ck_assert_int_eq(tu_capped(open_claim, q, "never written"), HITL_EDATA);
 
     /* the widest row allowed still opens (written: a few compressed chunks of zeros) */
     hsize_t edge[2] = {1, HITL_MATRIX_MAX_COLS}, echunk[2] = {1, HITL_MATRIX_MAX_COLS / 4};
     h5_claim(q, "/x", 2, edge, echunk, 1);
-    ck_assert_int_eq(capped(open_claim, q, "chunks"), HITL_EDATA); /* 1 of 4 chunks */
+    ck_assert_int_eq(tu_capped(open_claim, q, "chunks"), HITL_EDATA); /* 1 of 4 chunks */
     echunk[1] = HITL_MATRIX_MAX_COLS;
     h5_claim(q, "/x", 2, edge, echunk, 1);
-    ck_assert_int_eq(capped(open_claim, q, ""), HITL_OK);
+    ck_assert_int_eq(tu_capped(open_claim, q, ""), HITL_OK);
     edge[1]++;
     h5_claim(q, "/x", 2, edge, echunk, 1);
-    ck_assert_int_eq(capped(open_claim, q, "columns"), HITL_ESHAPE);
+    ck_assert_int_eq(tu_capped(open_claim, q, "columns"), HITL_ESHAPE);
     unlink(p);
     unlink(q);
     free(p);

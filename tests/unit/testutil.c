@@ -1,6 +1,10 @@
-/* Shared helpers for the Check unit tests. */
+/* Shared helpers for the Check unit tests: seeded inputs, temp paths, a memory-capped child. */
+#include <check.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -42,4 +46,30 @@ const char *tu_tmp_path(const char *name)
     static char buf[512];
     snprintf(buf, sizeof(buf), "tmp-%ld-%s", (long)getpid(), name);
     return buf;
+}
+
+int tu_capped(hitl_status (*fn)(const char *, hitl_error *), const char *path, const char *sub)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+#ifndef TU_ASAN
+        struct rlimit rl = {(rlim_t)2 << 30, (rlim_t)2 << 30};
+        if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(101);
+#endif
+        hitl_error err;
+        hitl_error_clear(&err);
+        hitl_status st = fn(path, &err);
+        size_t len = strlen(err.msg);
+        if (st != HITL_OK && (!strstr(err.msg, sub) || len == 0 || err.msg[len - 1] == '.' ||
+                              strchr(err.msg, '\n'))) {
+            fprintf(stderr, "message '%s' lacks '%s'\n", err.msg, sub);
+            _exit(100);
+        }
+        _exit((int)st);
+    }
+    int ws;
+    ck_assert(waitpid(pid, &ws, 0) == pid);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
