@@ -317,18 +317,14 @@ static hitl_status kcenter_pick(const queue_args *a, const float *score, const u
                            hitl_matrix_name(m), hitl_matrix_rows(m), n);
         goto done;
     }
-    x = n && d <= SIZE_MAX / sizeof(float) / n ? malloc(n * d * sizeof(float)) : NULL;
+    if ((s = hitl_matrix_load(m, &x, err)) != HITL_OK) goto done;
     sel = malloc((n ? n : 1) * sizeof(int64_t));
     cand = malloc((n ? n : 1) * sizeof(int64_t));
     *out = malloc((k ? k : 1) * sizeof(int64_t));
-    if (!x || !sel || !cand || !*out) {
-        s = hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu x %zu embeddings", n, d);
+    if (!sel || !cand || !*out) {
+        s = hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu rows", n);
         goto done;
     }
-    size_t block = hitl_block_rows(d);
-    for (size_t r = 0; r < n && s == HITL_OK; r += block)
-        s = hitl_matrix_read(m, r, n - r < block ? n - r : block, x + r * d, err);
-    if (s != HITL_OK) goto done;
     for (size_t i = 0; i < n; i++) {
         if (taken[i])
             sel[ns++] = (int64_t)i;
