@@ -1,6 +1,7 @@
 /* The linear head: logits = X W + b for a block of embeddings, one cblas_sgemm call with the bias
  * broadcast into the output first (beta = 1), so no extra pass over the logits. */
 #include <cblas.h>
+#include <omp.h>
 #include <string.h>
 
 #include "hitl_engine.h"
@@ -24,9 +25,16 @@ hitl_status hitl_head_logits(const float *x, size_t n, size_t d, const float *w,
     return HITL_OK;
 }
 
+/* OpenBLAS's OpenMP build also sets OpenMP's default team size here (and runs every call made
+ * inside a parallel region on one thread anyway); keep OpenMP's default as it was, so a parallel
+ * region after this call still gets every core. */
 int hitl_blas_set_threads(int n)
 {
     int before = openblas_get_num_threads();
-    if (n > 0) openblas_set_num_threads(n);
+    if (n > 0) {
+        int team = omp_get_max_threads();
+        openblas_set_num_threads(n);
+        omp_set_num_threads(team);
+    }
     return before;
 }

@@ -218,8 +218,9 @@ hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float
  * `logits` is caller-sized to n * c. b may be NULL. */
 hitl_status hitl_head_logits(const float *x, size_t n, size_t d, const float *w, const float *b,
                              size_t c, float *logits, hitl_error *err);
-/* Sets the BLAS library's thread count (n > 0; else unchanged) and returns the previous one.
- * Callers that run BLAS on several threads of their own set it to 1. Process-wide. */
+/* Sets the BLAS library's thread count (n > 0; else unchanged) and returns the previous one;
+ * OpenMP's default team size stays as it was. Callers that run BLAS on several threads of their
+ * own set it to 1 (OpenBLAS's OpenMP build needs no telling). Process-wide. */
 int hitl_blas_set_threads(int n);
 
 /* ---- ratings tables -------------------------------------------------------------------------

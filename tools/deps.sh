@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages hitl builds, tests and benchmarks with, when any is missing.
 # Sourced by tools/demo.sh and tools/test.sh; safe to run again (does nothing when all are there).
-HITL_PACKAGES="build-essential cmake pkg-config libopenblas-dev libhdf5-dev libsqlite3-dev
+HITL_PACKAGES="build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libhdf5-dev libsqlite3-dev
   libjansson-dev zlib1g-dev check libssl-dev sqlite3 python3 python3-numpy python3-h5py python3-scipy
   python3-sklearn python3-statsmodels python3-nltk python3-nbformat jupyter-nbconvert python3-ipykernel"
 # Fashion-MNIST (gzipped IDX files in /usr/share/datasets/fashion-mnist), for the learning-curve
