@@ -52,11 +52,13 @@ int cmd_status(int argc, char **argv)
                                 (json_int_t)s.actors[i].overrides, "override_rate",
                                 s.actors[i].rate, "alert", s.actors[i].rate > OVERRIDE_ALERT));
         for (size_t i = 0; i < s.n_batches; i++)
-            json_array_append_new(bat,
-                                  json_pack("{s:s, s:I, s:I, s:I}", "batch", s.batches[i].batch,
-                                            "queued", (json_int_t)s.batches[i].queued, "complete",
-                                            (json_int_t)s.batches[i].complete, "blind",
-                                            (json_int_t)s.batches[i].blind));
+            json_array_append_new(
+                bat, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "batch", s.batches[i].batch,
+                               "queued", (json_int_t)s.batches[i].queued, "complete",
+                               (json_int_t)s.batches[i].complete, "blind",
+                               (json_int_t)s.batches[i].blind, "awaiting_adjudication",
+                               (json_int_t)s.batches[i].awaiting_adjudication, "queue_depth",
+                               (json_int_t)s.batches[i].queue_depth));
         cli_print_json(json_pack(
             "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "items_queued",
             (json_int_t)s.items_queued, "items_complete", (json_int_t)s.items_complete, "labels",

@@ -291,6 +291,7 @@ typedef struct hitl_store_actor {
 typedef struct hitl_store_batch_stats {
     char *batch;
     int64_t queued, complete, blind;
+    int64_t awaiting_adjudication, queue_depth; /* as in hitl_store_stats, for this batch */
 } hitl_store_batch_stats;
 
 typedef struct hitl_store_stats {

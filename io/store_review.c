@@ -182,16 +182,14 @@ static void batch_row(void *dst, sqlite3_stmt *q)
     b->queued = sqlite3_column_int64(q, 1);
     b->complete = sqlite3_column_int64(q, 2);
     b->blind = sqlite3_column_int64(q, 3);
+    b->awaiting_adjudication = sqlite3_column_int64(q, 4);
+    b->queue_depth = sqlite3_column_int64(q, 5);
 }
 
 hitl_status hitl_store_stats_get(hitl_store *st, hitl_store_stats *out, hitl_error *err)
 {
     memset(out, 0, sizeof(*out));
     hitl_status r = hitl__store_exec(st, "BEGIN", err); /* one snapshot */
-    out->items_queued = scalar(st, "SELECT count(*) FROM items", &r, err);
-    out->items_complete = scalar(st, "SELECT count(*) FROM items WHERE state = 2", &r, err);
-    out->awaiting_adjudication = scalar(st, "SELECT count(*) FROM items WHERE state = 1", &r, err);
-    out->queue_depth = scalar(st, "SELECT count(*) FROM items WHERE state = 0", &r, err);
     out->labels = scalar(st, "SELECT count(*) FROM labels", &r, err);
     out->skips = scalar(st, "SELECT count(*) FROM skips", &r, err);
     out->leases = scalar(st, "SELECT count(*) FROM leases", &r, err);
@@ -208,12 +206,20 @@ hitl_status hitl_store_stats_get(hitl_store *st, hitl_store_stats *out, hitl_err
                     " ORDER BY actor",
                     (void **)&out->actors, &out->n_actors, sizeof(hitl_store_actor), actor_row,
                     err);
+    /* one scan of the items gives every batch's counts, and the totals are their sums */
     if (r == HITL_OK)
         r = collect(st,
-                    "SELECT batch, count(*), sum(state = 2), sum(reason = 1) FROM items"
-                    " GROUP BY batch ORDER BY min(position)",
+                    "SELECT batch, count(*), sum(state = 2), sum(reason = 1), sum(state = 1),"
+                    " sum(state = 0) FROM items GROUP BY batch ORDER BY min(position)",
                     (void **)&out->batches, &out->n_batches, sizeof(hitl_store_batch_stats),
                     batch_row, err);
+    for (size_t i = 0; r == HITL_OK && i < out->n_batches; i++) {
+        const hitl_store_batch_stats *b = &out->batches[i];
+        out->items_queued += b->queued;
+        out->items_complete += b->complete;
+        out->awaiting_adjudication += b->awaiting_adjudication;
+        out->queue_depth += b->queue_depth;
+    }
     hitl__store_rollback(st);
     if (r != HITL_OK) hitl_store_stats_release(out);
     return r;

@@ -86,6 +86,48 @@ START_TEST(test_queue_order_and_breadth_first)
 }
 END_TEST
 
+/* Status per batch and in total, from one scan: batch b1 holds i0..i3 (i3 blind), b2 holds
+ * j0, j1; with R = 2, i0 agreed (complete), i1 disagreed (awaiting), the rest open. */
+START_TEST(test_status_per_batch)
+{
+    hitl_store *st = make_store(2, 4);
+    hitl_queue_row rows[2] = {{"j0", 10, HITL_REASON_BLIND, 0.5f, 1, 0.5f, 0, NULL, NULL},
+                              {"j1", 11, HITL_REASON_UNCERTAIN, 0.4f, 1, 0.5f, 0, NULL, NULL}};
+    hitl_queue_batch b2 = {"b2", "margin", "m1", "pool.h5:probs", 8, "tester", 0};
+    size_t added = 0;
+    ck_assert_int_eq(hitl_store_enqueue(st, &b2, rows, 2, &added, NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_label(st, "i0", "a", "ann", NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_label(st, "i0", "a", "bob", NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_label(st, "i1", "a", "ann", NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_label(st, "i1", "b", "bob", NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_label(st, "j0", "c", "ann", NULL), HITL_OK); /* 1 of 2 */
+    hitl_store_stats s;
+    ck_assert_int_eq(hitl_store_stats_get(st, &s, NULL), HITL_OK);
+    ck_assert_uint_eq(s.n_batches, 2);
+    const hitl_store_batch_stats *a = &s.batches[0], *b = &s.batches[1];
+    ck_assert_str_eq(a->batch, "b1");
+    ck_assert_int_eq(a->queued, 4);
+    ck_assert_int_eq(a->blind, 1);
+    ck_assert_int_eq(a->complete, 1);
+    ck_assert_int_eq(a->awaiting_adjudication, 1);
+    ck_assert_int_eq(a->queue_depth, 2);
+    ck_assert_str_eq(b->batch, "b2");
+    ck_assert_int_eq(b->queued, 2);
+    ck_assert_int_eq(b->blind, 1);
+    ck_assert_int_eq(b->complete, 0);
+    ck_assert_int_eq(b->awaiting_adjudication, 0);
+    ck_assert_int_eq(b->queue_depth, 2);
+    ck_assert_int_eq(s.items_queued, 6);
+    ck_assert_int_eq(s.items_complete, 1);
+    ck_assert_int_eq(s.awaiting_adjudication, 1);
+    ck_assert_int_eq(s.queue_depth, 4);
+    ck_assert_int_eq(s.labels, 5);
+    hitl_store_stats_release(&s);
+    hitl_store_close(st);
+    remove_store();
+}
+END_TEST
+
 START_TEST(test_settle_agree_and_disagree)
 {
     hitl_store *st = make_store(2, 3);
@@ -261,6 +303,7 @@ int main(void)
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_queue_order_and_breadth_first);
     tcase_add_test(core, test_settle_agree_and_disagree);
+    tcase_add_test(core, test_status_per_batch);
     tcase_add_test(core, test_undo);
     tcase_add_test(core, test_settings);
     suite_add_tcase(s, core);
