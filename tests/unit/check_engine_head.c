@@ -2,6 +2,7 @@
  * with and without bias, for shapes that are not multiples of any blocking. */
 #include <check.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #include "hitl_engine.h"
@@ -47,6 +48,20 @@ START_TEST(test_sgemm_matches_loop)
 }
 END_TEST
 
+/* Turning BLAS down to one thread (as the score pass does around its own threads) leaves
+ * OpenMP's default team alone: OpenBLAS's OpenMP build sets that too, and a parallel region
+ * after the call would then run on one thread. */
+START_TEST(test_blas_threads_keep_openmp_team)
+{
+    omp_set_num_threads(3);
+    int before = hitl_blas_set_threads(1);
+    ck_assert_int_eq(omp_get_max_threads(), 3);
+    ck_assert_int_eq(hitl_blas_set_threads(before), 1);
+    ck_assert_int_eq(omp_get_max_threads(), 3);
+    check_shape(64, 768, 1000, 1);
+}
+END_TEST
+
 START_TEST(test_head_errors)
 {
     float x[4] = {0}, w[4] = {0}, z[4];
@@ -62,6 +77,7 @@ int main(void)
     Suite *s = suite_create("engine_head");
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_sgemm_matches_loop);
+    tcase_add_test(core, test_blas_threads_keep_openmp_team);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, test_head_errors);
