@@ -2,7 +2,6 @@
  * one pass: argument checks, the per-ISA kernel chosen once at run time, and the slow path that
  * validates rows one by one and names the first bad one. */
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "uncertainty_impl.h"
@@ -45,12 +44,18 @@ static void emit_skipped(const hitl_score_out *out, size_t i)
     if (out->p1) out->p1[i] = NAN;
 }
 
+/* Names row i in the message already in ctx->err ("row N: ...") and records it. */
+static hitl_status row_error(hitl__score_ctx *ctx, size_t i, hitl_status st)
+{
+    int64_t row = ctx->row0 + (int64_t)i;
+    hitl_error_prefix(ctx->err, "row %lld", (long long)row);
+    if (ctx->err) ctx->err->row = row;
+    return st;
+}
+
 static hitl_status bad_row(hitl__score_ctx *ctx, size_t i, const char *why)
 {
-    hitl_status st = hitl_error_set(ctx->err, HITL_EDATA, "row %lld: %s",
-                                    (long long)(ctx->row0 + (int64_t)i), why);
-    if (ctx->err) ctx->err->row = ctx->row0 + (int64_t)i;
-    return st;
+    return row_error(ctx, i, hitl_error_set(ctx->err, HITL_EDATA, "%s", why));
 }
 
 /* Slow path for a tile holding an invalid row or a sum off 1: validates row by row. */
@@ -82,11 +87,10 @@ hitl_status hitl__finish_tile_checked(hitl__score_ctx *ctx, const hitl__tile_sta
             }
             goto skip;
         } else if (fabs(s - 1.0) > ctx->tol) {
-            if (!o->renormalize) {
-                char why[96];
-                snprintf(why, sizeof(why), "probabilities sum to %.6g, not 1", s);
-                return bad_row(ctx, i, why);
-            }
+            if (!o->renormalize)
+                return row_error(
+                    ctx, i,
+                    hitl_error_set(ctx->err, HITL_EDATA, "probabilities sum to %.6g, not 1", s));
             if (!(s > 0)) goto skip;
             p1 = (float)(t->m1[k] / s);
             p2 = (float)(t->m2[k] / s);
