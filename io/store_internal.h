@@ -19,6 +19,7 @@ struct hitl_store {
     char *path;
     hitl_store_settings settings; /* read at open; settings changes go through the database */
     hitl_rng jitter;              /* busy-handler back-off jitter */
+    double busy_since;            /* when the current wait for the write lock began */
 };
 
 /* Fills err from the connection's last error: "'<path>': <what>: <sqlite message>". A full
