@@ -15,6 +15,20 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* A predecessor SIGKILLed in the middle of writing a record (a write that crosses a page of the
+ * file can stop short) may have left half a line: end it, so every record starts a line of its
+ * own. The checkers skip such fragments (fewer than three fields). */
+static void end_torn_line(FILE *log, const char *path)
+{
+    FILE *r = fopen(path, "rb");
+    if (!r) return;
+    if (fseek(r, -1, SEEK_END) == 0 && fgetc(r) != '\n') {
+        fputc('\n', log);
+        fflush(log);
+    }
+    fclose(r);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -24,6 +38,7 @@ int main(int argc, char **argv)
     const char *db = argv[1], *name = argv[2];
     uint64_t seed = strtoull(argv[3], NULL, 10);
     FILE *log = argc > 4 && argv[4][0] != '-' ? fopen(argv[4], "a") : NULL;
+    if (log) end_torn_line(log, argv[4]);
     long max = -1;
     int agree = 0;
     for (int i = 4; i < argc; i++) {
