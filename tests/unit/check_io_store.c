@@ -12,21 +12,11 @@
 
 static char db[512];
 
-static void remove_store(void)
-{
-    char side[600];
-    unlink(db);
-    snprintf(side, sizeof(side), "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", db);
-    unlink(side);
-}
-
 /* A fresh store with classes a, b, c, overlap r, and items i0..i(n-1) queued in order. */
 static hitl_store *make_store(int r, int n)
 {
     snprintf(db, sizeof(db), "%s", tu_tmp_path("store.db"));
-    remove_store();
+    tu_remove_store(db);
     char *classes[] = {"a", "b", "c"};
     hitl_store_settings s = {classes, 3, r, 600, HITL_SHOW_NEVER, 20};
     hitl_error err;
@@ -82,7 +72,7 @@ START_TEST(test_queue_order_and_breadth_first)
     free(z);
     free(again);
     hitl_store_close(st);
-    remove_store();
+    tu_remove_store(db);
 }
 END_TEST
 
@@ -124,7 +114,7 @@ START_TEST(test_status_per_batch)
     ck_assert_int_eq(s.labels, 5);
     hitl_store_stats_release(&s);
     hitl_store_close(st);
-    remove_store();
+    tu_remove_store(db);
 }
 END_TEST
 
@@ -163,7 +153,7 @@ START_TEST(test_settle_agree_and_disagree)
     ck_assert_int_eq(bad, -1);
     ck_assert_int_gt(n, 8);
     hitl_store_close(st);
-    remove_store();
+    tu_remove_store(db);
 }
 END_TEST
 
@@ -185,7 +175,7 @@ START_TEST(test_undo)
     ck_assert_int_eq(hitl_store_undo(st, "ann", &pid, &err), HITL_ECONFLICT);
     ck_assert_ptr_nonnull(strstr(err.msg, "adjudicated"));
     hitl_store_close(st);
-    remove_store();
+    tu_remove_store(db);
 }
 END_TEST
 
@@ -207,7 +197,7 @@ START_TEST(test_settings)
     ck_assert_str_eq(s.classes[2], "c");
     hitl_store_settings_release(&s);
     hitl_store_close(st);
-    remove_store();
+    tu_remove_store(db);
 }
 END_TEST
 
@@ -239,7 +229,7 @@ START_TEST(test_refusals)
     ck_assert_int_eq(hitl_store_known(st, ids, 3, known, NULL), HITL_OK);
     ck_assert(known[0] && known[1] && !known[2]);
     hitl_store_close(st);
-    remove_store();
+    tu_remove_store(db);
 }
 END_TEST
 
@@ -272,7 +262,7 @@ START_TEST(test_enqueue_data_all_or_nothing)
     ck_assert_int_eq(hitl_audit_verify(st, &seq, &n_events, NULL), HITL_OK);
     ck_assert_int_eq(n_events, before + 2); /* queue and data */
     hitl_store_close(st);
-    remove_store();
+    tu_remove_store(db);
 }
 END_TEST
 

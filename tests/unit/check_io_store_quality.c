@@ -7,29 +7,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hitl_io.h"
 #include "testutil.h"
 
 static char db[512];
 
-static void remove_store(void)
-{
-    char side[600];
-    unlink(db);
-    snprintf(side, sizeof(side), "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", db);
-    unlink(side);
-}
-
 /* Classes a, b, c; overlap 2; items i0..i5 queued in order, i3 blind (the others uncertain),
  * rows 100 + i, the model predicting class 0 with p1 0.6 + 0.05 i. */
 static hitl_store *make_store(hitl_show_prediction show)
 {
     snprintf(db, sizeof(db), "%s", tu_tmp_path("quality.db"));
-    remove_store();
+    tu_remove_store(db);
     char *classes[] = {"a", "b", "c"};
     hitl_store_settings s = {classes, 3, 2, 600, show, 5};
     hitl_error err;

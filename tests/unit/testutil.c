@@ -48,6 +48,16 @@ const char *tu_tmp_path(const char *name)
     return buf;
 }
 
+void tu_remove_store(const char *path)
+{
+    char side[600];
+    unlink(path);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    unlink(side);
+}
+
 int tu_capped(hitl_status (*fn)(const char *, hitl_error *), const char *path, const char *sub)
 {
     fflush(NULL);

@@ -28,6 +28,8 @@ double tu_rng_uniform(tu_rng *r); /* [0, 1) */
 void tu_random_probs(tu_rng *r, float *x, size_t n, size_t c);
 /* A path "<name>" unique to this process in the current directory; static buffer. */
 const char *tu_tmp_path(const char *name);
+/* Removes the SQLite database at path and its -wal and -shm files, where they exist. */
+void tu_remove_store(const char *path);
 
 /* Runs fn(path) in a forked child whose memory is capped at 2 GiB (RLIMIT_AS; under ASan, whose
  * shadow memory needs terabytes of address space, the test binary's __asan_default_options caps
