@@ -39,6 +39,10 @@
  * go into a hash table for the multiset measures, and the table is walked by annotator for the
  * pairs, with memory bounded by blocking. The bootstrap always resamples items through the
  * patterns: a resample only changes how often each pattern occurs.
+ * A dense item x annotator matrix (hitl_agreement_compute_matrix) goes straight to the
+ * histogram: its rows are read through look-up tables two columns at a time, with no table
+ * built, so the usual shape (a few annotators, a few labels, a million items) costs about one
+ * read of the matrix.
  * All counts are integers, so no result depends on the thread count. */
 
 #define DEFAULT_DENSE_CELLS ((size_t)1 << 18)
@@ -373,25 +377,33 @@ static int hist_pass(const hitl_ratings *r, size_t H, int nt, uint32_t *scratch,
 }
 
 typedef struct shape {
-    size_t n_rated, n_pairable, min_m, max_m;
+    size_t n_rated, n_pairable, min_m, max_m, n_ratings;
 } shape;
 
-/* Spreads the configuration counts over the dense table (d->M = A). */
-static void hist_expand(const int64_t *hist, size_t H, dense *d, shape *sh)
+/* Spreads the counts of configurations [c0, c1) over tab (laid out as d's: d->M = A). */
+static void hist_expand(const int64_t *hist, size_t c0, size_t c1, const dense *d, int64_t *tab,
+                        shape *sh)
 {
     size_t A = d->A, L = d->L, B = L + 1, LL = d->LL, P = d->P;
-    int64_t *items_m = d->tab + d->cells, *single = items_m + d->M + 1;
+    int64_t *items_m = tab + d->cells, *single = items_m + d->M + 1;
     int32_t la[16], ln[16];
-    for (size_t code = 1; code < H; code++) {
+    size_t digit[16], start = c0 ? c0 : 1; /* code 0: no rating */
+    for (size_t a = 0, x = start; a < A; a++, x /= B)
+        digit[a] = x % B;
+    for (size_t code = start; code < c1; code++) {
+        if (code > start) /* the next code's digits, as an odometer steps: no divisions */
+            for (size_t a = 0; a < A && ++digit[a] == B; a++)
+                digit[a] = 0;
         int64_t cnt = hist[code];
         if (!cnt) continue;
-        size_t m = 0, x = code;
-        for (size_t a = 0; a < A; a++, x /= B)
-            if (x % B) {
+        size_t m = 0;
+        for (size_t a = 0; a < A; a++)
+            if (digit[a]) {
                 la[m] = (int32_t)a;
-                ln[m++] = (int32_t)(x % B) - 1;
+                ln[m++] = (int32_t)digit[a] - 1;
             }
         sh->n_rated += (size_t)cnt;
+        sh->n_ratings += m * (size_t)cnt;
         if (m < sh->min_m) sh->min_m = m;
         if (m > sh->max_m) sh->max_m = m;
         if (m == 1) {
@@ -400,7 +412,7 @@ static void hist_expand(const int64_t *hist, size_t H, dense *d, shape *sh)
         }
         sh->n_pairable += (size_t)cnt;
         items_m[m] += cnt;
-        int64_t *base = d->tab + (m - 2) * P * LL;
+        int64_t *base = tab + (m - 2) * P * LL;
         for (size_t i = 0; i < m; i++)
             for (size_t j = i + 1; j < m; j++)
                 base[pair_index(A, (size_t)la[i], (size_t)la[j]) * LL + (size_t)ln[i] * L +
@@ -408,7 +420,179 @@ static void hist_expand(const int64_t *hist, size_t H, dense *d, shape *sh)
     }
 }
 
-static hitl_status dense_finish(const hitl_ratings *r, const hitl_agreement_opts *o, const dense *d,
+/* hist_expand over every configuration into d->tab, the codes split between nt threads (each
+ * into its own table, summed after). Returns 1 when out of memory. */
+static int hist_expand_all(const int64_t *hist, size_t H, dense *d, shape *sh, int nt)
+{
+    size_t per = d->cells + d->M + 1 + d->L;
+    shape part[64];
+    if (H < ((size_t)1 << 12)) nt = 1;
+    if (nt > 64) nt = 64;
+    int64_t *more = nt > 1 ? zalloc_array((size_t)(nt - 1) * per, sizeof(int64_t)) : NULL;
+    if (nt > 1 && !more) return 1;
+    size_t chunk = (H + (size_t)nt - 1) / (size_t)nt;
+#pragma omp parallel num_threads(nt)
+    {
+        size_t t = (size_t)omp_get_thread_num(), c0 = t * chunk, c1 = c0 + chunk;
+        if (c1 > H) c1 = H;
+        part[t] = (shape){.min_m = SIZE_MAX};
+        if (c0 < c1) hist_expand(hist, c0, c1, d, t ? more + (t - 1) * per : d->tab, &part[t]);
+    }
+    for (int t = 0; t < nt; t++) {
+        if (t > 0)
+            for (size_t k = 0; k < per; k++)
+                d->tab[k] += more[(size_t)(t - 1) * per + k];
+        sh->n_rated += part[t].n_rated;
+        sh->n_pairable += part[t].n_pairable;
+        sh->n_ratings += part[t].n_ratings;
+        if (part[t].min_m < sh->min_m) sh->min_m = part[t].min_m;
+        if (part[t].max_m > sh->max_m) sh->max_m = part[t].max_m;
+    }
+    free(more);
+    return 0;
+}
+
+/* ---- the histogram path on a dense matrix ---------------------------------------------------
+ * A row's code, sum over annotators of (label + 1) (L + 1)^a (0 for a missing rating), is looked
+ * up two columns at a time: lut[j << 16 | x], x the 16 bits of columns 2j and 2j + 1 (an odd last
+ * column: 8 bits), is the two ratings' share of the code, or BAD_LABEL (above any code) for a
+ * label >= L, so a row with one lands in bin H: three loads per row of 5 instead of a load and
+ * a check per rating. Counts go first to 16-bit bins, which stay in L1 (32-bit ones for 7,776
+ * configurations do not), emptied into 32-bit ones every 65,535 rows. (Interleaving rows over
+ * several histograms, so that increments of one bin never queue, measured slower.) */
+#define BAD_LABEL   ((uint32_t)1 << 24)
+#define BLOCK_ROWS  ((size_t)UINT16_MAX)
+#define LUT_ENTRIES ((size_t)1 << 16)
+
+/* Column a's share of a code for each byte value x (a label, or negative for none). */
+static void code_parts(size_t A, size_t L, uint32_t part[][256])
+{
+    uint32_t pw = 1;
+    for (size_t a = 0; a < A; a++, pw *= (uint32_t)(L + 1))
+        for (int x = 0; x < 256; x++) {
+            int v = (int8_t)(uint8_t)x;
+            part[a][x] = v < 0 ? 0 : (size_t)v < L ? (uint32_t)(v + 1) * pw : BAD_LABEL;
+        }
+}
+
+static inline __attribute__((always_inline)) uint32_t row_code(const uint8_t *p,
+                                                               const uint32_t *lut, size_t A)
+{
+    uint32_t c = 0;
+    size_t j = 0;
+    for (; 2 * j + 1 < A; j++) /* j << 16: a constant offset once unrolled */
+        c += lut[(j << 16) + ((uint32_t)p[2 * j] | (uint32_t)p[2 * j + 1] << 8)];
+    if (A & 1) c += lut[(j << 16) + p[A - 1]];
+    return c;
+}
+
+/* Rows [0, n) from p into h[H + 1] (zero on entry and on return), then onto acc[H + 1]; A is a
+ * constant where this is inlined. */
+static inline __attribute__((always_inline)) void matrix_rows(const uint8_t *p, size_t n, size_t A,
+                                                              const uint32_t *lut, uint32_t H,
+                                                              uint16_t *h, uint32_t *acc)
+{
+    for (size_t u0 = 0; u0 < n; u0 += BLOCK_ROWS) {
+        size_t u = u0, u1 = n - u0 < BLOCK_ROWS ? n : u0 + BLOCK_ROWS;
+        for (; u + 4 <= u1; u += 4, p += 4 * A) { /* four codes' loads ahead of their bins */
+            uint32_t c0 = row_code(p, lut, A), c1 = row_code(p + A, lut, A);
+            uint32_t c2 = row_code(p + 2 * A, lut, A), c3 = row_code(p + 3 * A, lut, A);
+            h[c0 < H ? c0 : H]++;
+            h[c1 < H ? c1 : H]++;
+            h[c2 < H ? c2 : H]++;
+            h[c3 < H ? c3 : H]++;
+        }
+        for (; u < u1; u++, p += A) {
+            uint32_t c = row_code(p, lut, A);
+            h[c < H ? c : H]++;
+        }
+        for (size_t c = 0; c <= H; c++) {
+            acc[c] += h[c];
+            h[c] = 0;
+        }
+    }
+}
+
+/* One unrolled loop per width (the look-ups are the whole cost); a case per line reads better
+ * than clang-format's layout of fifteen. */
+static void matrix_rows_any(const uint8_t *p, size_t n, size_t A, const uint32_t *lut, uint32_t H,
+                            uint16_t *h, uint32_t *acc)
+{
+    // clang-format off
+    switch (A) {
+    case 2: matrix_rows(p, n, 2, lut, H, h, acc); break;
+    case 3: matrix_rows(p, n, 3, lut, H, h, acc); break;
+    case 4: matrix_rows(p, n, 4, lut, H, h, acc); break;
+    case 5: matrix_rows(p, n, 5, lut, H, h, acc); break;
+    case 6: matrix_rows(p, n, 6, lut, H, h, acc); break;
+    case 7: matrix_rows(p, n, 7, lut, H, h, acc); break;
+    case 8: matrix_rows(p, n, 8, lut, H, h, acc); break;
+    case 9: matrix_rows(p, n, 9, lut, H, h, acc); break;
+    case 10: matrix_rows(p, n, 10, lut, H, h, acc); break;
+    case 11: matrix_rows(p, n, 11, lut, H, h, acc); break;
+    case 12: matrix_rows(p, n, 12, lut, H, h, acc); break;
+    case 13: matrix_rows(p, n, 13, lut, H, h, acc); break;
+    case 14: matrix_rows(p, n, 14, lut, H, h, acc); break;
+    case 15: matrix_rows(p, n, 15, lut, H, h, acc); break;
+    case 16: matrix_rows(p, n, 16, lut, H, h, acc); break;
+    default: matrix_rows(p, n, A, lut, H, h, acc);
+    }
+    // clang-format on
+}
+
+/* Counts the configurations of the matrix's rows into hist[H] (A <= 16). Returns 1 when a label
+ * is >= n_labels (the caller's table build names it), -1 when out of memory. */
+static int matrix_hist_pass(const hitl_ratings_matrix *m, size_t H, int nt, int64_t *hist)
+{
+    size_t n = m->n_items, A = m->n_annotators, n_lut = (A + 1) / 2;
+    size_t per = (H + 1) * (sizeof(uint32_t) + sizeof(uint16_t));
+    if (n < ((size_t)1 << 14)) nt = 1; /* a team costs more than it saves */
+    uint32_t(*part)[256] = alloc_array(A, sizeof(*part));
+    uint32_t *lut = alloc_array(n_lut * LUT_ENTRIES, sizeof(uint32_t));
+    unsigned char *scratch = zalloc_array((size_t)nt, per);
+    if (!part || !lut || !scratch) {
+        free(part);
+        free(lut);
+        free(scratch);
+        return -1;
+    }
+    code_parts(A, m->n_labels, part);
+    size_t chunk = (n + (size_t)nt - 1) / (size_t)nt;
+#pragma omp parallel num_threads(nt)
+    {
+        /* the tables: row hi of pair j (256 entries) for each (j, hi); an odd last column's
+         * table is its first row */
+#pragma omp for schedule(static)
+        for (size_t k = 0; k < n_lut * 256; k++) {
+            size_t j = k / 256, hi = k % 256;
+            uint32_t *row = lut + (j << 16) + (hi << 8);
+            if (2 * j + 1 < A)
+                for (size_t x = 0; x < 256; x++)
+                    row[x] = part[2 * j + 1][hi] + part[2 * j][x];
+            else if (hi == 0)
+                memcpy(row, part[2 * j], sizeof(part[0]));
+        }
+        size_t t = (size_t)omp_get_thread_num(), u0 = t * chunk, u1 = u0 + chunk;
+        uint32_t *acc = (uint32_t *)(void *)(scratch + t * per);
+        if (u1 > n) u1 = n;
+        if (u0 < u1)
+            matrix_rows_any((const uint8_t *)m->m + u0 * A, u1 - u0, A, lut, (uint32_t)H,
+                            (uint16_t *)(void *)(acc + H + 1), acc);
+    }
+    int64_t bad = 0;
+    for (size_t t = 0; t < (size_t)nt; t++) {
+        const uint32_t *acc = (const uint32_t *)(const void *)(scratch + t * per);
+        for (size_t c = 0; c < H; c++)
+            hist[c] += acc[c];
+        bad += acc[H];
+    }
+    free(part);
+    free(lut);
+    free(scratch);
+    return bad != 0;
+}
+
+static hitl_status dense_finish(const double *value, const hitl_agreement_opts *o, const dense *d,
                                 hitl_agreement *out, int balanced, hitl_error *err)
 {
     size_t L = d->L, LL = d->LL, P = d->P, A = d->A, M = d->M;
@@ -488,7 +672,7 @@ static hitl_status dense_finish(const hitl_ratings *r, const hitl_agreement_opts
                 o_ck[c * L + k] += (double)om[c * L + k] / (dm - 1);
         }
     }
-    s.de_sum = expected_disagreement(nc, L, o->level, r->value, x, &s.n_distinct);
+    s.de_sum = expected_disagreement(nc, L, o->level, value, x, &s.n_distinct);
     for (size_t c = 0; c < L; c++) {
         s.n_values += nc[c];
         for (size_t k = 0; k < L; k++) {
@@ -497,8 +681,8 @@ static hitl_status dense_finish(const hitl_ratings *r, const hitl_agreement_opts
             if (o->level == HITL_LEVEL_NOMINAL) {
                 dd = 1;
             } else if (o->level == HITL_LEVEL_RATIO) {
-                double sum = r->value[c] + r->value[k];
-                dd = sum != 0 ? (r->value[c] - r->value[k]) / sum : 0;
+                double sum = value[c] + value[k];
+                dd = sum != 0 ? (value[c] - value[k]) / sum : 0;
                 dd *= dd;
             } else {
                 dd = (x[c] - x[k]) * (x[c] - x[k]);
@@ -1043,36 +1227,79 @@ static hitl_status bootstrap(const hitl_ratings *r, const hitl_agreement_opts *o
     return HITL_OK;
 }
 
-/* ---- entry point ---------------------------------------------------------------------------- */
-static hitl_status check_opts(const hitl_ratings *r, const hitl_agreement_opts *o, hitl_error *err)
+/* ---- entry points --------------------------------------------------------------------------- */
+static hitl_status check_opts(size_t n_items, size_t A, size_t L, const double *value,
+                              const hitl_agreement_opts *o, hitl_error *err)
 {
     if ((unsigned)o->level >= HITL_LEVEL_COUNT || (unsigned)o->weights >= HITL_WEIGHTS_COUNT ||
         (unsigned)o->path > HITL_AGREE_SPARSE)
         return hitl_error_set(err, HITL_EINVAL, "unknown level, weights or path");
-    if (!r->item_ptr) return hitl_error_set(err, HITL_EINVAL, "ratings table without arrays");
-    if (r->n_items > INT32_MAX || r->n_annotators > INT32_MAX || r->n_labels > INT32_MAX)
+    if (n_items > INT32_MAX || A > INT32_MAX || L > INT32_MAX)
         return hitl_error_set(err, HITL_EINVAL, "table too large");
-    if ((o->level == HITL_LEVEL_INTERVAL || o->level == HITL_LEVEL_RATIO) && !r->value)
+    if ((o->level == HITL_LEVEL_INTERVAL || o->level == HITL_LEVEL_RATIO) && !value)
         return hitl_error_set(err, HITL_EINVAL, "the %s level needs numeric label values",
                               hitl_level_name(o->level));
-    for (size_t c = 0; r->value && c < r->n_labels; c++) {
-        if (!isfinite(r->value[c]))
+    for (size_t c = 0; value && c < L; c++) {
+        if (!isfinite(value[c]))
             return hitl_error_set(err, HITL_EINVAL, "label %zu has a non-finite value", c);
-        if (o->level == HITL_LEVEL_RATIO && r->value[c] < 0)
+        if (o->level == HITL_LEVEL_RATIO && value[c] < 0)
             return hitl_error_set(err, HITL_EDATA, "the ratio level needs values >= 0, got %g",
-                                  r->value[c]);
+                                  value[c]);
     }
     if (o->final_label)
-        for (size_t u = 0; u < r->n_items; u++)
-            if (o->final_label[u] < -1 || o->final_label[u] >= (int64_t)r->n_labels) {
+        for (size_t u = 0; u < n_items; u++)
+            if (o->final_label[u] < -1 || o->final_label[u] >= (int64_t)L) {
                 hitl_error_set(err, HITL_EINVAL, "item %zu: final label %d out of range", u,
                                o->final_label[u]);
                 if (err) err->row = (int64_t)u;
                 return HITL_EINVAL;
             }
-    if (r->n_annotators < 2)
+    if (A < 2)
         return hitl_error_set(err, HITL_EDATA, "only one annotator: agreement needs at least two");
     return HITL_OK;
+}
+
+/* The counts' shape into *out, with per_label allocated and no intervals yet. */
+static hitl_status set_shape(hitl_agreement *out, size_t n_items, size_t A, size_t L,
+                             size_t n_ratings, const shape *sh, hitl_error *err)
+{
+    if (sh->n_pairable == 0)
+        return hitl_error_set(err, HITL_EDATA,
+                              "no item has two ratings: agreement needs items rated twice");
+    out->n_items = n_items;
+    out->n_annotators = A;
+    out->n_labels = L;
+    out->n_ratings = n_ratings;
+    out->n_rated = sh->n_rated;
+    out->n_pairable = sh->n_pairable;
+    out->min_ratings = sh->min_m;
+    out->max_ratings = sh->max_m;
+    for (int c = 0; c < HITL_COEF_COUNT; c++)
+        out->ci[c].lo = out->ci[c].hi = NAN;
+    out->per_label = zalloc_array(L, sizeof(double));
+    if (!out->per_label) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    return HITL_OK;
+}
+
+/* Every measure but vs_final and the intervals from the configuration counts hist[H]. */
+static hitl_status from_hist(const int64_t *hist, size_t H, size_t n_items, size_t A, size_t L,
+                             const double *value, const hitl_agreement_opts *o, int nt,
+                             hitl_agreement *out, hitl_error *err)
+{
+    dense d = {.A = A, .L = L, .M = A, .P = A * (A - 1) / 2, .LL = L * L};
+    d.cells = (A - 1) * d.P * d.LL;
+    d.tab = zalloc_array(d.cells + A + 1 + L, sizeof(int64_t));
+    if (!d.tab) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    shape sh = {.min_m = SIZE_MAX};
+    if (hist_expand_all(hist, H, &d, &sh, nt)) {
+        free(d.tab);
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
+    hitl_status st = set_shape(out, n_items, A, L, sh.n_ratings, &sh, err);
+    if (st == HITL_OK)
+        st = dense_finish(value, o, &d, out, sh.min_m == sh.max_m && sh.min_m >= 2, err);
+    free(d.tab);
+    return st;
 }
 
 hitl_status hitl_agreement_compute(const hitl_ratings *r, const hitl_agreement_opts *opts,
@@ -1082,7 +1309,8 @@ hitl_status hitl_agreement_compute(const hitl_ratings *r, const hitl_agreement_o
     memset(out, 0, sizeof(*out));
     if (!opts || !r) return hitl_error_set(err, HITL_EINVAL, "no ratings or options given");
     const hitl_agreement_opts *o = opts;
-    hitl_status st = check_opts(r, o, err);
+    if (!r->item_ptr) return hitl_error_set(err, HITL_EINVAL, "ratings table without arrays");
+    hitl_status st = check_opts(r->n_items, r->n_annotators, r->n_labels, r->value, o, err);
     if (st != HITL_OK) return st;
 
     int nt = n_threads(o->threads);
@@ -1099,25 +1327,20 @@ hitl_status hitl_agreement_compute(const hitl_ratings *r, const hitl_agreement_o
     patterns pt = {0};
 
     if (path == HITL_AGREE_HISTOGRAM) {
-        d.M = A;
-        d.cells = (A - 1) * P * LL;
         uint32_t *scratch = zalloc_array((size_t)nt * H, sizeof(uint32_t));
         int64_t *hist = zalloc_array(H, sizeof(int64_t));
-        d.tab = zalloc_array(d.cells + A + 1 + L, sizeof(int64_t));
-        int bad = 0;
-        if (scratch && hist && d.tab) bad = hist_pass(r, H, nt, scratch, hist);
-        if (scratch && hist && d.tab && !bad) hist_expand(hist, H, &d, &sh);
+        int bad = scratch && hist ? hist_pass(r, H, nt, scratch, hist) : 0;
         free(scratch);
-        free(hist);
-        if (!scratch || !hist || !d.tab) {
+        if (!scratch || !hist)
             st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-            goto fail;
-        }
-        if (bad) {
-            st = hitl_ratings_check(r, err);
-            if (st == HITL_OK) st = hitl_error_set(err, HITL_EINTERNAL, "table check disagrees");
-            goto fail;
-        }
+        else if (bad && (st = hitl_ratings_check(r, err)) == HITL_OK)
+            st = hitl_error_set(err, HITL_EINTERNAL, "table check disagrees");
+        else if (!bad)
+            st = from_hist(hist, H, r->n_items, A, L, r->value, o, nt, out, err);
+        free(hist);
+        if (st != HITL_OK) goto fail;
+        sh.min_m = out->min_ratings;
+        sh.max_m = out->max_ratings;
     } else {
         if ((st = hitl_ratings_check(r, err)) != HITL_OK) goto fail;
         for (size_t u = 0; u < r->n_items; u++) {
@@ -1137,32 +1360,13 @@ hitl_status hitl_agreement_compute(const hitl_ratings *r, const hitl_agreement_o
                                 cells, budget);
             goto fail;
         }
-        d.M = sh.max_m;
-        d.cells = fits ? (size_t)cells : 0;
-    }
-    if (sh.n_pairable == 0) {
-        st = hitl_error_set(err, HITL_EDATA,
-                            "no item has two ratings: agreement needs items rated twice");
-        goto fail;
+        if ((st = set_shape(out, r->n_items, A, L, r->n_ratings, &sh, err)) != HITL_OK) goto fail;
     }
     int balanced = sh.min_m == sh.max_m && sh.min_m >= 2;
-    out->n_items = r->n_items;
-    out->n_annotators = A;
-    out->n_labels = L;
-    out->n_ratings = r->n_ratings;
-    out->n_rated = sh.n_rated;
-    out->n_pairable = sh.n_pairable;
-    out->min_ratings = sh.min_m;
-    out->max_ratings = sh.max_m;
-    for (int c = 0; c < HITL_COEF_COUNT; c++)
-        out->ci[c].lo = out->ci[c].hi = NAN;
-    out->per_label = zalloc_array(L, sizeof(double));
-    if (!out->per_label) {
-        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        goto fail;
-    }
 
     if (path == HITL_AGREE_DENSE) {
+        d.M = sh.max_m;
+        d.cells = (sh.max_m - 1) * P * LL;
         size_t per = d.cells + (d.M + 1) + L;
         d.tab = zalloc_array((size_t)nt * per, sizeof(int64_t));
         if (!d.tab) {
@@ -1170,13 +1374,10 @@ hitl_status hitl_agreement_compute(const hitl_ratings *r, const hitl_agreement_o
             goto fail;
         }
         dense_pass(r, &d, nt);
-    }
-    if (path == HITL_AGREE_HISTOGRAM || path == HITL_AGREE_DENSE) {
-        st = dense_finish(r, o, &d, out, balanced, err);
+        st = dense_finish(r->value, o, &d, out, balanced, err);
         free(d.tab);
-        d.tab = NULL;
         if (st != HITL_OK) goto fail;
-    } else {
+    } else if (path == HITL_AGREE_SPARSE) {
         if ((st = sparse_pairs(r, o, budget, nt, out, err)) != HITL_OK) goto fail;
         if ((st = patterns_build(r, sh.max_m, o, &pt, err)) != HITL_OK) goto fail;
         double *scratch = zalloc_array(5 * L, sizeof(double));
@@ -1201,8 +1402,39 @@ hitl_status hitl_agreement_compute(const hitl_ratings *r, const hitl_agreement_o
     patterns_release(&pt);
     return HITL_OK;
 fail:
-    free(d.tab);
     patterns_release(&pt);
     hitl_agreement_release(out);
+    return st;
+}
+
+hitl_status hitl_agreement_compute_matrix(const hitl_ratings_matrix *m,
+                                          const hitl_agreement_opts *opts, hitl_agreement *out,
+                                          hitl_error *err)
+{
+    if (!out) return hitl_error_set(err, HITL_EINVAL, "no output given");
+    memset(out, 0, sizeof(*out));
+    if (!opts || !m || (!m->m && m->n_items && m->n_annotators))
+        return hitl_error_set(err, HITL_EINVAL, "no ratings matrix or options given");
+    size_t A = m->n_annotators, L = m->n_labels, H = hist_size(A, L);
+    int direct = H && L >= 1 && L <= 127 && A <= 16 && !opts->final_label && !opts->bootstrap &&
+                 (opts->path == HITL_AGREE_AUTO || opts->path == HITL_AGREE_HISTOGRAM);
+    if (direct) {
+        hitl_status st = check_opts(m->n_items, A, L, m->value, opts, err);
+        if (st != HITL_OK) return st;
+        int nt = n_threads(opts->threads);
+        int64_t *hist = zalloc_array(H, sizeof(int64_t));
+        int bad = hist ? matrix_hist_pass(m, H, nt, hist) : -1;
+        if (bad < 0) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        if (!bad) st = from_hist(hist, H, m->n_items, A, L, m->value, opts, nt, out, err);
+        free(hist);
+        if (st != HITL_OK) hitl_agreement_release(out);
+        if (bad <= 0) return st;
+        /* a label out of range: the table's build below names it */
+    }
+    hitl_ratings r;
+    hitl_status st = hitl_ratings_from_matrix(&r, m, err);
+    if (st != HITL_OK) return st;
+    st = hitl_agreement_compute(&r, opts, out, err);
+    hitl_ratings_release(&r);
     return st;
 }

@@ -250,6 +250,21 @@ void hitl_ratings_release(hitl_ratings *r);
  * HITL_EINVAL for a malformed table (err->row = the rating), HITL_EDATA for a duplicate. */
 hitl_status hitl_ratings_check(const hitl_ratings *r, hitl_error *err);
 
+/* A dense item x annotator matrix, the form crowd labels often come in (one column per
+ * annotator): m[u * n_annotators + a] is annotator a's label for item u, in [0, n_labels), or
+ * negative for no rating. int8, so at most 127 labels (more go through a ratings table).
+ * value is as in hitl_ratings (borrowed; may be NULL). */
+typedef struct hitl_ratings_matrix {
+    const int8_t *m;
+    size_t n_items, n_annotators, n_labels;
+    const double *value;
+} hitl_ratings_matrix;
+
+/* Builds the ratings table of a matrix (value copied). HITL_EINVAL for a label >= n_labels
+ * (err->row = its item); release with hitl_ratings_release(). */
+hitl_status hitl_ratings_from_matrix(hitl_ratings *r, const hitl_ratings_matrix *m,
+                                     hitl_error *err);
+
 /* ---- inter-rater agreement ------------------------------------------------------------------
  * Over a ratings table, with missing ratings anywhere. Definitions (and the papers they follow
  * are cited in engine/agreement.c):
@@ -354,6 +369,14 @@ typedef struct hitl_agreement {
  * options (interval/ratio without values, a final label out of range). */
 hitl_status hitl_agreement_compute(const hitl_ratings *r, const hitl_agreement_opts *opts,
                                    hitl_agreement *out, hitl_error *err);
+/* The same measures of a dense matrix (borrowed). With few annotators and labels (the
+ * histogram path's (labels + 1)^annotators <= 65536) and neither final labels nor a bootstrap,
+ * one pass over the matrix counts the items' configurations: no table is built. Otherwise it
+ * builds the ratings table and runs hitl_agreement_compute() on it. Same errors, and
+ * HITL_EINVAL for a label >= n_labels. */
+hitl_status hitl_agreement_compute_matrix(const hitl_ratings_matrix *m,
+                                          const hitl_agreement_opts *opts, hitl_agreement *out,
+                                          hitl_error *err);
 void hitl_agreement_release(hitl_agreement *a);
 
 /* ---- label aggregation ----------------------------------------------------------------------

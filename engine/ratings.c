@@ -114,6 +114,60 @@ done:
     return st;
 }
 
+/* One pass counts each item's ratings (and checks every label), a second fills the table: a
+ * row's annotators already ascend. */
+hitl_status hitl_ratings_from_matrix(hitl_ratings *r, const hitl_ratings_matrix *m, hitl_error *err)
+{
+    if (!r) return hitl_error_set(err, HITL_EINVAL, "no ratings table given");
+    memset(r, 0, sizeof(*r));
+    if (!m || (!m->m && m->n_items && m->n_annotators))
+        return hitl_error_set(err, HITL_EINVAL, "no ratings matrix given");
+    size_t n = m->n_items, A = m->n_annotators, L = m->n_labels;
+    if (n > INT32_MAX || A > INT32_MAX || L > 127 || (A && n > SIZE_MAX / A))
+        return hitl_error_set(err, HITL_EINVAL, "matrix too large");
+    hitl_status st = check_values(m->value, L, err);
+    if (st != HITL_OK) return st;
+    r->item_ptr = calloc(n + 1, sizeof(int64_t));
+    if (!r->item_ptr) return hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu items", n);
+    for (size_t u = 0; u < n; u++) {
+        const int8_t *row = m->m + u * A;
+        int64_t k = 0;
+        for (size_t a = 0; a < A; a++) {
+            if (row[a] >= (int)L) {
+                hitl_ratings_release(r);
+                hitl_error_set(err, HITL_EINVAL,
+                               "item %zu, annotator %zu: label %d out of range (%zu labels)", u, a,
+                               row[a], L);
+                if (err) err->row = (int64_t)u;
+                return HITL_EINVAL;
+            }
+            k += row[a] >= 0;
+        }
+        r->item_ptr[u + 1] = r->item_ptr[u] + k;
+    }
+    size_t total = (size_t)r->item_ptr[n];
+    r->annotator = alloc_array(total, sizeof(int32_t));
+    r->label = alloc_array(total, sizeof(int32_t));
+    if (m->value) r->value = alloc_array(L, sizeof(double));
+    if (!r->annotator || !r->label || (m->value && !r->value)) {
+        hitl_ratings_release(r);
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu ratings", total);
+    }
+    size_t k = 0;
+    for (size_t u = 0; u < n; u++)
+        for (size_t a = 0; a < A; a++)
+            if (m->m[u * A + a] >= 0) {
+                r->annotator[k] = (int32_t)a;
+                r->label[k++] = m->m[u * A + a];
+            }
+    if (m->value) memcpy(r->value, m->value, L * sizeof(double));
+    r->n_items = n;
+    r->n_annotators = A;
+    r->n_labels = L;
+    r->n_ratings = total;
+    return HITL_OK;
+}
+
 hitl_status hitl_ratings_check(const hitl_ratings *r, hitl_error *err)
 {
     if (!r) return hitl_error_set(err, HITL_EINVAL, "no ratings table given");

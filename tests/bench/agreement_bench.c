@@ -1,6 +1,8 @@
 /* Times the agreement engine in-process for tests/bench/bench_agreement.py: loads a dense int8
- * ratings matrix [N, A] (-1 = missing) written by numpy, builds the ratings table (timed apart),
- * then runs Krippendorff's alpha + every pairwise Cohen kappa R times and prints JSON. */
+ * ratings matrix [N, A] (-1 = missing) written by numpy, then runs Krippendorff's alpha + every
+ * pairwise Cohen kappa R times and prints JSON: on the ratings table built from the matrix's
+ * triplets (the build timed apart), or with --input matrix on the matrix itself, as numpy's
+ * runners get it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +21,14 @@ int main(int argc, char **argv)
 {
     if (argc < 5) {
         fprintf(stderr, "usage: hitl_agreement_bench FILE N A L [--repeats R] [--threads T] "
-                        "[--level nominal|ordinal|interval|ratio]\n");
+                        "[--level nominal|ordinal|interval|ratio] [--input table|matrix]\n");
         return 2;
     }
     size_t n = strtoull(argv[2], NULL, 10), A = strtoull(argv[3], NULL, 10);
     size_t L = strtoull(argv[4], NULL, 10);
     int repeats = 5, threads = 0;
     hitl_level level = HITL_LEVEL_NOMINAL;
+    int on_matrix = 0;
     for (int i = 5; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--repeats") == 0)
             repeats = atoi(argv[i + 1]);
@@ -33,6 +36,8 @@ int main(int argc, char **argv)
             threads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--level") == 0 && hitl_level_parse(argv[i + 1], &level))
             return 2;
+        else if (strcmp(argv[i], "--input") == 0)
+            on_matrix = strcmp(argv[i + 1], "matrix") == 0;
     }
     signed char *m = malloc(n * A);
     FILE *f = fopen(argv[1], "rb");
@@ -65,14 +70,17 @@ int main(int argc, char **argv)
     hitl_agreement_opts o = {.level = level, .threads = threads};
     hitl_agreement res = {0};
     printf("{\"n_ratings\": %zu, \"build_s\": %.6f, \"compute_s\": [", k, build);
-    for (int i = 0; i < repeats; i++) {
+    for (int i = -1; i < repeats; i++) { /* one untimed warm-up, as numpy's runners get */
         hitl_agreement_release(&res);
         t0 = now();
-        if (hitl_agreement_compute(&r, &o, &res, &err) != HITL_OK) {
+        hitl_ratings_matrix mx = {(const int8_t *)m, n, A, L, values};
+        hitl_status st = on_matrix ? hitl_agreement_compute_matrix(&mx, &o, &res, &err)
+                                   : hitl_agreement_compute(&r, &o, &res, &err);
+        if (st != HITL_OK) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
-        printf("%s%.6f", i ? ", " : "", now() - t0);
+        if (i >= 0) printf("%s%.6f", i ? ", " : "", now() - t0);
     }
     printf("], \"alpha\": %.17g, \"pairs\": [", res.coef[HITL_COEF_ALPHA]);
     for (size_t i = 0; i < res.n_pairs; i++)

@@ -1,8 +1,10 @@
 /* Unit tests for inter-rater agreement: Krippendorff's, Fleiss', Gwet's and Cohen's published
- * examples to their printed digits, all three counting paths against plain-loop references on
- * random tables, bootstrap reproducibility, and every error path with its exact status. */
+ * examples to their printed digits, all three counting paths and the dense matrix entry against
+ * plain-loop references on random tables, bootstrap reproducibility, and every error path with
+ * its exact status. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,15 +57,39 @@ static void from_table(hitl_ratings *r, const int *tab, size_t L)
 
 /* The three ways of counting (every test runs each that can take its table). */
 static const hitl_agree_path paths[3] = {HITL_AGREE_HISTOGRAM, HITL_AGREE_DENSE, HITL_AGREE_SPARSE};
+/* ... and a fourth way in: the same table as a dense int8 matrix */
+#define N_WAYS     4
+#define WAY_MATRIX 3
 
-/* Computes with a forced path; returns 0 when the histogram path cannot take the table. */
-static int compute(const hitl_ratings *r, hitl_level level, hitl_weights w, hitl_agree_path path,
+/* The table as a dense [n_items x n_annotators] int8 matrix, -1 where no rating (caller frees). */
+static int8_t *to_int8(const hitl_ratings *r)
+{
+    int8_t *m = malloc(r->n_items * r->n_annotators + 1);
+    memset(m, -1, r->n_items * r->n_annotators);
+    for (size_t u = 0; u < r->n_items; u++)
+        for (int64_t k = r->item_ptr[u]; k < r->item_ptr[u + 1]; k++)
+            m[u * r->n_annotators + (size_t)r->annotator[k]] = (int8_t)r->label[k];
+    return m;
+}
+
+/* Computes by way 0-2 (a forced path) or WAY_MATRIX (hitl_agreement_compute_matrix); returns 0
+ * when the histogram path cannot take the table. */
+static int compute(const hitl_ratings *r, hitl_level level, hitl_weights w, int way,
                    hitl_agreement *a)
 {
-    hitl_agreement_opts o = {.level = level, .weights = w, .path = path};
+    hitl_agreement_opts o = {.level = level, .weights = w};
     hitl_error err;
-    hitl_status st = hitl_agreement_compute(r, &o, a, &err);
-    if (st == HITL_EINVAL && path == HITL_AGREE_HISTOGRAM) return 0;
+    hitl_status st;
+    if (way == WAY_MATRIX) {
+        int8_t *m = to_int8(r);
+        hitl_ratings_matrix mx = {m, r->n_items, r->n_annotators, r->n_labels, r->value};
+        st = hitl_agreement_compute_matrix(&mx, &o, a, &err);
+        free(m);
+    } else {
+        o.path = paths[way];
+        st = hitl_agreement_compute(r, &o, a, &err);
+        if (st == HITL_EINVAL && o.path == HITL_AGREE_HISTOGRAM) return 0;
+    }
     ck_assert_msg(st == HITL_OK, "%s", err.msg);
     return 1;
 }
@@ -116,9 +142,9 @@ START_TEST(test_krippendorff_2011_example)
     hitl_ratings r;
     kripp_table(&r);
     for (int lv = 0; lv < HITL_LEVEL_COUNT; lv++)
-        for (int path = 0; path < 3; path++) {
+        for (int path = 0; path < N_WAYS; path++) {
             hitl_agreement a;
-            ck_assert(compute(&r, (hitl_level)lv, HITL_WEIGHTS_NONE, paths[path], &a));
+            ck_assert(compute(&r, (hitl_level)lv, HITL_WEIGHTS_NONE, path, &a));
             double alpha = a.coef[HITL_COEF_ALPHA];
             ck_assert_msg(fabs(alpha - want[lv]) < 1e-12, "%s path %d: %.15f",
                           hitl_level_name((hitl_level)lv), path, alpha);
@@ -149,9 +175,9 @@ START_TEST(test_gwet_abstractors)
     static const int tab[9] = {13, 0, 0, 0, 20, 7, 0, 4, 56};
     hitl_ratings r;
     from_table(&r, tab, 3);
-    for (int path = 0; path < 3; path++) {
+    for (int path = 0; path < N_WAYS; path++) {
         hitl_agreement a;
-        ck_assert(compute(&r, HITL_LEVEL_NOMINAL, HITL_WEIGHTS_NONE, paths[path], &a));
+        ck_assert(compute(&r, HITL_LEVEL_NOMINAL, HITL_WEIGHTS_NONE, path, &a));
         ck_assert_uint_eq(a.n_pairs, 1);
         ck_assert_int_eq(a.pairs[0].n, 100);
         ck_assert_double_eq_tol(a.pairs[0].agreement, 0.89, 1e-12);
@@ -188,9 +214,9 @@ START_TEST(test_fleiss_1971_example)
     hitl_ratings r;
     from_matrix(&r, m, 30, 6, 5, NULL);
     static const double per_cat[5] = {0.245, 0.245, 0.520, 0.471, 0.566};
-    for (int path = 0; path < 3; path++) {
+    for (int path = 0; path < N_WAYS; path++) {
         hitl_agreement a;
-        ck_assert(compute(&r, HITL_LEVEL_NOMINAL, HITL_WEIGHTS_NONE, paths[path], &a));
+        ck_assert(compute(&r, HITL_LEVEL_NOMINAL, HITL_WEIGHTS_NONE, path, &a));
         ck_assert_double_eq_tol(a.coef[HITL_COEF_FLEISS], 0.4302445, 1e-7);
         ck_assert_double_eq_tol(round(a.coef[HITL_COEF_FLEISS] * 1000) / 1000, 0.430, 1e-12);
         for (int c = 0; c < 5; c++)
@@ -201,7 +227,8 @@ START_TEST(test_fleiss_1971_example)
         ck_assert_uint_eq(a.n_pairs, 15);
         hitl_agreement_release(&a);
         /* on the same resamples, Fleiss' interval is Scott's (they coincide here) */
-        hitl_agreement_opts bo = {.bootstrap = 200, .seed = 1, .path = paths[path]};
+        hitl_agreement_opts bo = {
+            .bootstrap = 200, .seed = 1, .path = path < 3 ? paths[path] : HITL_AGREE_AUTO};
         ck_assert_int_eq(hitl_agreement_compute(&r, &bo, &a, NULL), HITL_OK);
         ck_assert_double_eq(a.ci[HITL_COEF_FLEISS].lo, a.ci[HITL_COEF_SCOTT].lo);
         ck_assert_double_eq(a.ci[HITL_COEF_FLEISS].hi, a.ci[HITL_COEF_SCOTT].hi);
@@ -224,9 +251,9 @@ START_TEST(test_cohen_sas_example)
     static const double want[3] = {0.4842, 0.4701, 0.4501608};
     static const double tol[3] = {5e-5, 5e-5, 1e-7};
     for (int w = 0; w < 3; w++)
-        for (int path = 0; path < 3; path++) {
+        for (int path = 0; path < N_WAYS; path++) {
             hitl_agreement a;
-            ck_assert(compute(&r, HITL_LEVEL_NOMINAL, (hitl_weights)w, paths[path], &a));
+            ck_assert(compute(&r, HITL_LEVEL_NOMINAL, (hitl_weights)w, path, &a));
             ck_assert_uint_eq(a.n_pairs, 1);
             ck_assert_double_eq_tol(a.pairs[0].kappa, want[w], tol[w]);
             ck_assert_double_eq_tol(a.pairs[0].agreement, 13.0 / 19.0, 1e-12);
@@ -397,9 +424,9 @@ START_TEST(test_random_tables_against_references)
         for (int lv = 0; lv < HITL_LEVEL_COUNT; lv++) {
             double want = ref_alpha(m, n_items, n_ann, L, v, (hitl_level)lv);
             for (int w = 0; w < HITL_WEIGHTS_COUNT; w++)
-                for (int path = 0; path < 3; path++) {
+                for (int path = 0; path < N_WAYS; path++) {
                     hitl_agreement a;
-                    if (!compute(&r, (hitl_level)lv, (hitl_weights)w, paths[path], &a)) {
+                    if (!compute(&r, (hitl_level)lv, (hitl_weights)w, path, &a)) {
                         ck_assert_int_eq(s, 2); /* 4^12 configurations: too many */
                         continue;
                     }
@@ -420,7 +447,7 @@ START_TEST(test_random_tables_against_references)
         }
         /* the paths agree on every other measure too (the sparse one in blocks of 3 pairs) */
         hitl_agreement d, sp;
-        compute(&r, HITL_LEVEL_NOMINAL, HITL_WEIGHTS_NONE, HITL_AGREE_DENSE, &d);
+        compute(&r, HITL_LEVEL_NOMINAL, HITL_WEIGHTS_NONE, 1, &d); /* dense */
         hitl_agreement_opts bo = {.path = HITL_AGREE_SPARSE, .max_cells = 3 * (4 + 2 * L)};
         ck_assert_int_eq(hitl_agreement_compute(&r, &bo, &sp, NULL), HITL_OK);
         ck_assert_uint_eq(d.n_pairs, sp.n_pairs);
@@ -541,9 +568,9 @@ START_TEST(test_no_variation_is_undefined)
     int m[3 * 2] = {0, 0, 0, 0, 0, 0};
     hitl_ratings r;
     from_matrix(&r, m, 3, 2, 2, NULL);
-    for (int path = 0; path < 3; path++) {
+    for (int path = 0; path < N_WAYS; path++) {
         hitl_agreement a;
-        compute(&r, HITL_LEVEL_NOMINAL, HITL_WEIGHTS_NONE, paths[path], &a);
+        compute(&r, HITL_LEVEL_NOMINAL, HITL_WEIGHTS_NONE, path, &a);
         ck_assert_double_eq(a.coef[HITL_COEF_PERCENT], 1.0);
         ck_assert(isnan(a.coef[HITL_COEF_ALPHA]));
         ck_assert(isnan(a.coef[HITL_COEF_SCOTT]));
@@ -582,7 +609,7 @@ START_TEST(test_many_annotators)
     hitl_ratings r;
     from_matrix(&r, m, n_items, A, L, NULL);
     hitl_agreement a;
-    compute(&r, HITL_LEVEL_NOMINAL, HITL_WEIGHTS_QUADRATIC, 0, &a);
+    compute(&r, HITL_LEVEL_NOMINAL, HITL_WEIGHTS_QUADRATIC, 2, &a); /* sparse */
     ck_assert_double_eq_tol(a.coef[HITL_COEF_ALPHA],
                             ref_alpha(m, n_items, A, L, NULL, HITL_LEVEL_NOMINAL), 1e-12);
     ck_assert_double_eq(a.coef[HITL_COEF_FLEISS], a.coef[HITL_COEF_SCOTT]);
@@ -705,6 +732,133 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Every output of the two entries matches exactly (the counts are the same integers). */
+static void assert_same(const hitl_agreement *x, const hitl_agreement *y, size_t L)
+{
+    ck_assert_uint_eq(x->n_items, y->n_items);
+    ck_assert_uint_eq(x->n_ratings, y->n_ratings);
+    ck_assert_uint_eq(x->n_rated, y->n_rated);
+    ck_assert_uint_eq(x->n_pairable, y->n_pairable);
+    ck_assert_uint_eq(x->min_ratings, y->min_ratings);
+    ck_assert_uint_eq(x->max_ratings, y->max_ratings);
+    for (int c = 0; c < HITL_COEF_COUNT; c++)
+        ck_assert_msg(x->coef[c] == y->coef[c] || (isnan(x->coef[c]) && isnan(y->coef[c])),
+                      "coef %d: %.17g vs %.17g", c, x->coef[c], y->coef[c]);
+    for (size_t c = 0; c < L; c++)
+        ck_assert(x->per_label[c] == y->per_label[c] ||
+                  (isnan(x->per_label[c]) && isnan(y->per_label[c])));
+    ck_assert_uint_eq(x->n_pairs, y->n_pairs);
+    ck_assert_mem_eq(x->pairs, y->pairs, x->n_pairs * sizeof(hitl_pair_agreement));
+}
+
+/* The dense matrix entry against the table on random matrices: every width from 2 to 16
+ * annotators (odd ones end in a one-column look-up), row counts that are not a multiple of 4,
+ * over 65,535 rows on one thread (the 16-bit bins are emptied), several threads, any negative
+ * value as no rating, and shapes past the histogram (17 annotators) that go through a table. */
+START_TEST(test_matrix_entry_against_table)
+{
+    tu_rng g;
+    tu_rng_seed(&g, 41);
+    static const size_t shapes[][4] = {
+        /* items, annotators, labels, threads */
+        {3, 2, 2, 0},     {4099, 2, 9, 0},   {4101, 3, 5, 2},  {5003, 4, 4, 0}, {20001, 5, 5, 2},
+        {6007, 6, 3, 0},  {7001, 7, 3, 1},   {3001, 8, 2, 0},  {3001, 9, 2, 2}, {2003, 11, 1, 0},
+        {1009, 16, 1, 2}, {140001, 5, 5, 1}, {3001, 17, 1, 0}, {500, 3, 127, 0}};
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        size_t n = shapes[s][0], A = shapes[s][1], L = shapes[s][2];
+        int *m = random_matrix(&g, n, A, L, 0.25);
+        int8_t *m8 = malloc(n * A);
+        for (size_t k = 0; k < n * A; k++) /* any negative value is no rating */
+            m8[k] = m[k] == MISSING ? (int8_t)(-1 - (int)(tu_rng_u64(&g) % 128)) : (int8_t)m[k];
+        hitl_ratings r;
+        from_matrix(&r, m, n, A, L, NULL);
+        hitl_agreement want, got;
+        hitl_agreement_opts o = {.threads = (int)shapes[s][3]};
+        hitl_error err;
+        ck_assert_int_eq(hitl_agreement_compute(&r, &o, &want, NULL), HITL_OK);
+        hitl_ratings_matrix mx = {m8, n, A, L, NULL};
+        ck_assert_msg(hitl_agreement_compute_matrix(&mx, &o, &got, &err) == HITL_OK, "%s", err.msg);
+        assert_same(&want, &got, L);
+        hitl_agreement_release(&got);
+        /* the matrix's own table is the same table */
+        hitl_ratings r2;
+        ck_assert_int_eq(hitl_ratings_from_matrix(&r2, &mx, NULL), HITL_OK);
+        ck_assert_uint_eq(r2.n_ratings, r.n_ratings);
+        ck_assert_mem_eq(r2.item_ptr, r.item_ptr, (n + 1) * sizeof(int64_t));
+        ck_assert_mem_eq(r2.annotator, r.annotator, r.n_ratings * sizeof(int32_t));
+        ck_assert_mem_eq(r2.label, r.label, r.n_ratings * sizeof(int32_t));
+        hitl_ratings_release(&r2);
+        /* with final labels and a bootstrap it builds that table: the same numbers again */
+        int32_t *final = malloc(n * sizeof(int32_t));
+        for (size_t u = 0; u < n; u++)
+            final[u] = (int32_t)(u % (L + 1)) - 1;
+        o.final_label = final;
+        o.bootstrap = 20;
+        o.seed = 3;
+        hitl_agreement_release(&want);
+        ck_assert_int_eq(hitl_agreement_compute(&r, &o, &want, NULL), HITL_OK);
+        ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &got, NULL), HITL_OK);
+        assert_same(&want, &got, L);
+        ck_assert_mem_eq(want.ci, got.ci, sizeof(want.ci));
+        ck_assert_mem_eq(want.vs_final, got.vs_final, A * sizeof(hitl_pair_agreement));
+        hitl_agreement_release(&want);
+        hitl_agreement_release(&got);
+        free(final);
+        hitl_ratings_release(&r);
+        free(m);
+        free(m8);
+    }
+}
+END_TEST
+
+/* The matrix entry's refusals: a label past n_labels (at any position of a row, with its item
+ * named), more than 127 labels, no matrix, one annotator, no item rated twice. */
+START_TEST(test_matrix_errors)
+{
+    hitl_error err;
+    hitl_agreement a;
+    hitl_agreement_opts o = {0};
+    hitl_ratings r;
+    int8_t m[6 * 5];
+    for (size_t col = 0; col < 5; col++) {
+        for (size_t k = 0; k < 30; k++)
+            m[k] = (int8_t)(k % 3);
+        m[4 * 5 + col] = 3; /* item 4 */
+        hitl_ratings_matrix mx = {m, 6, 5, 3, NULL};
+        ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &a, &err), HITL_EINVAL);
+        ck_assert_int_eq(err.row, 4);
+        char want[96];
+        snprintf(want, sizeof(want), "item 4, annotator %zu: label 3 out of range (3 labels)", col);
+        ck_assert_str_eq(err.msg, want);
+        m[4 * 5 + col] = 127;
+        ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &a, &err), HITL_EINVAL);
+        ck_assert_int_eq(hitl_ratings_from_matrix(&r, &mx, &err), HITL_EINVAL);
+        ck_assert_int_eq(err.row, 4);
+        ck_assert_ptr_null(r.item_ptr);
+    }
+    for (size_t k = 0; k < 30; k++)
+        m[k] = (int8_t)(k % 3);
+    hitl_ratings_matrix mx = {m, 6, 5, 128, NULL};
+    ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &a, &err), HITL_EINVAL);
+    ck_assert_str_eq(err.msg, "matrix too large");
+    mx = (hitl_ratings_matrix){NULL, 6, 5, 3, NULL};
+    ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &a, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_agreement_compute_matrix(NULL, &o, &a, &err), HITL_EINVAL);
+    mx = (hitl_ratings_matrix){m, 6, 5, 3, NULL};
+    ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, NULL, &a, &err), HITL_EINVAL);
+    mx = (hitl_ratings_matrix){m, 30, 1, 3, NULL};
+    ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &a, &err), HITL_EDATA);
+    ck_assert_str_eq(err.msg, "only one annotator: agreement needs at least two");
+    int8_t apart[4] = {0, -1, -1, 1};
+    mx = (hitl_ratings_matrix){apart, 2, 2, 2, NULL};
+    ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &a, &err), HITL_EDATA);
+    ck_assert_str_eq(err.msg, "no item has two ratings: agreement needs items rated twice");
+    o.level = HITL_LEVEL_INTERVAL; /* no values */
+    mx = (hitl_ratings_matrix){m, 6, 5, 3, NULL};
+    ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &a, &err), HITL_EINVAL);
+}
+END_TEST
+
 START_TEST(test_build_errors)
 {
     hitl_error err;
@@ -753,6 +907,7 @@ int main(void)
     tcase_add_test(core, test_threads_do_not_change_results);
     tcase_add_test(core, test_bootstrap_intervals);
     tcase_add_test(core, test_versus_final);
+    tcase_add_test(core, test_matrix_entry_against_table);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_no_variation_is_undefined);
@@ -762,6 +917,7 @@ int main(void)
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, test_errors);
     tcase_add_test(errors, test_build_errors);
+    tcase_add_test(errors, test_matrix_errors);
     suite_add_tcase(s, errors);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
