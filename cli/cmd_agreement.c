@@ -1,6 +1,7 @@
-/* hitl agreement: inter-rater agreement of a ratings file (percent agreement, Cohen's kappa per
- * pair, Fleiss, Krippendorff's alpha, Gwet's AC1, Scott's pi, per-label kappa, vs final labels)
- * with seeded bootstrap intervals, as tables or one JSON object. */
+/* hitl agreement: inter-rater agreement of a store, a ratings file or a rating matrix (percent
+ * agreement, Cohen's kappa per pair, Fleiss, Krippendorff's alpha, Gwet's AC1, Scott's pi,
+ * per-label kappa, vs final labels) with seeded bootstrap intervals, as tables or one JSON
+ * object. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,14 @@ static const char usage_text[] =
     "                      [--weights none|linear|quadratic] [--bootstrap B] [--seed S]\n"
     "                      [--threads N] [--json]\n"
     "       hitl agreement --ratings FILE [same options] [--labels A,B,...] [--final FILE]\n"
+    "       hitl agreement --matrix FILE.npy|FILE:DSET [same options] [--labels A,B,...]\n"
     "\n"
     "Chance-corrected agreement between the annotators of the store DB (every label in it, the\n"
-    "classes in the project's order, each annotator also against the items' final labels), or\n"
-    "of FILE, a CSV with a header naming the columns item, annotator and label (one row per\n"
-    "rating; any annotator may skip any item).\n"
+    "classes in the project's order, each annotator also against the items' final labels), of\n"
+    "FILE, a CSV with a header naming the columns item, annotator and label (one row per\n"
+    "rating; any annotator may skip any item), or of a rating matrix: a row per item, a column\n"
+    "per annotator, class indices 0-126 (any integer or float type; negative or NaN: no\n"
+    "rating), as a .npy file or an HDF5 dataset.\n"
     "\n"
     "  percent agreement    mean over items with 2+ ratings of the share of agreeing pairs\n"
     "  Cohen's kappa        each annotator pair, on the items both rated (--weights)\n"
@@ -28,12 +32,17 @@ static const char usage_text[] =
     "options:\n"
     "  DB                   an annotation store (hitl init)\n"
     "  --ratings FILE       the ratings CSV\n"
+    "  --matrix M           the rating matrix; its labels are named by --labels, else by a\n"
+    "                       `classes` attribute (HDF5), else by their indices; annotators by\n"
+    "                       column index\n"
     "  --level L            nominal (default), ordinal, interval or ratio (alpha); interval\n"
     "                       and ratio need numeric labels\n"
     "  --weights W          none (default), linear or quadratic Cohen weights on label ranks\n"
     "  --labels A,B,...     (FILE) the classes in order (ordinal order, weights, and any label\n"
     "                       outside them is an error); default: the labels seen, by value\n"
-    "                       when all are numbers, else by byte order\n"
+    "                       when all are numbers, else by byte order. (M) the names of\n"
+    "                       classes 0, 1, ...; numeric names give the interval and ratio\n"
+    "                       levels their values (else the indices are the values)\n"
     "  --final FILE         (FILE) CSV item,label of final labels: each annotator against them\n"
     "  --bootstrap B        resamples of items for 95% percentile intervals (default 1000;\n"
     "                       0: none)\n"
@@ -42,10 +51,11 @@ static const char usage_text[] =
     "  --json               one JSON object on stdout instead of tables\n"
     "\n"
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data (the message names the\n"
-    "file and the line)\n";
+    "file and the line, or the matrix's row and column)\n";
 
 enum {
     OPT_RATINGS = 256,
+    OPT_MATRIX,
     OPT_LEVEL,
     OPT_WEIGHTS,
     OPT_LABELS,
@@ -59,6 +69,7 @@ enum {
 
 static const struct option long_opts[] = {
     {"ratings", required_argument, NULL, OPT_RATINGS},
+    {"matrix", required_argument, NULL, OPT_MATRIX},
     {"level", required_argument, NULL, OPT_LEVEL},
     {"weights", required_argument, NULL, OPT_WEIGHTS},
     {"labels", required_argument, NULL, OPT_LABELS},
@@ -72,7 +83,7 @@ static const struct option long_opts[] = {
 };
 
 typedef struct agreement_args {
-    const char *ratings, *labels, *final, *db;
+    const char *ratings, *matrix, *labels, *final, *db;
     hitl_agreement_opts opts;
     int json;
 } agreement_args;
@@ -92,6 +103,9 @@ static int parse_args(int argc, char **argv, agreement_args *a)
         switch (c) {
         case OPT_RATINGS:
             a->ratings = optarg;
+            break;
+        case OPT_MATRIX:
+            a->matrix = optarg;
             break;
         case OPT_LEVEL:
             if (hitl_level_parse(optarg, &a->opts.level) != HITL_OK)
@@ -134,14 +148,23 @@ static int parse_args(int argc, char **argv, agreement_args *a)
     }
     if (optind < argc) a->db = argv[optind++];
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (a->db && a->ratings)
-        return cli_usage_error(cmd, "give a store DB or --ratings FILE, not both");
-    if (!a->db && !a->ratings) return cli_usage_error(cmd, "no store DB or --ratings FILE");
+    if (!!a->db + !!a->ratings + !!a->matrix > 1)
+        return cli_usage_error(cmd, "give one of a store DB, --ratings FILE or --matrix M");
+    if (!a->db && !a->ratings && !a->matrix)
+        return cli_usage_error(cmd, "no store DB, --ratings FILE or --matrix M");
+    if (a->matrix && a->final)
+        return cli_usage_error(cmd, "--final goes with --ratings (a matrix has no item names)");
     if (a->db && (a->labels || a->final))
         return cli_usage_error(cmd,
                                "--labels and --final go with --ratings (a store has its classes "
                                "and final labels)");
     return -1;
+}
+
+/* The input named in messages and output: the store, the ratings file or the matrix. */
+static const char *source(const agreement_args *a)
+{
+    return a->db ? a->db : a->ratings ? a->ratings : a->matrix;
 }
 
 static void fleiss_reason(const hitl_agreement *r, char *buf, size_t cap)
@@ -159,7 +182,11 @@ static void print_json(const agreement_args *a, const hitl_ratings_file *rf,
                        const hitl_agreement *r)
 {
     json_t *root = json_object();
-    json_object_set_new(root, a->db ? "store" : "ratings", json_string(a->db ? a->db : a->ratings));
+    json_object_set_new(root,
+                        a->db        ? "store"
+                        : a->ratings ? "ratings"
+                                     : "matrix",
+                        json_string(source(a)));
     json_object_set_new(root, "level", json_string(hitl_level_name(a->opts.level)));
     json_object_set_new(root, "weights", json_string(hitl_weights_name(a->opts.weights)));
     json_object_set_new(root, "n_items", json_integer((json_int_t)r->n_items));
@@ -224,8 +251,8 @@ static void print_value(double v)
 static void print_tables(const agreement_args *a, const hitl_ratings_file *rf,
                          const hitl_agreement *r)
 {
-    printf("%s: %zu items, %zu annotators, %zu ratings, %zu labels\n", a->db ? a->db : a->ratings,
-           r->n_items, r->n_annotators, r->n_ratings, r->n_labels);
+    printf("%s: %zu items, %zu annotators, %zu ratings, %zu labels\n", source(a), r->n_items,
+           r->n_annotators, r->n_ratings, r->n_labels);
     printf("level %s, Cohen weights %s", hitl_level_name(a->opts.level),
            hitl_weights_name(a->opts.weights));
     if (r->bootstrap)
@@ -306,17 +333,21 @@ static void print_tables(const agreement_args *a, const hitl_ratings_file *rf,
     }
 }
 
-/* The measures of a loaded ratings table (from a file or a store), printed. */
-static int report(const agreement_args *a, const hitl_ratings_file *rf, const int32_t *final)
+/* The measures of a loaded ratings table (from a file or a store), or of the matrix mx when
+ * given (rf then only names its annotators and labels), printed. */
+static int report(const agreement_args *a, const hitl_ratings_file *rf, const int32_t *final,
+                  const hitl_ratings_matrix *mx)
 {
     hitl_error err;
     hitl_error_clear(&err);
     hitl_agreement r;
     hitl_agreement_opts o = a->opts;
     o.final_label = final;
-    hitl_status st = hitl_agreement_compute(&rf->table, &o, &r, &err);
+    hitl_status st = mx ? hitl_agreement_compute_matrix(mx, &o, &r, &err)
+                        : hitl_agreement_compute(&rf->table, &o, &r, &err);
     if (st != HITL_OK) {
-        hitl_error_prefix(&err, "'%s'", a->db ? a->db : a->ratings);
+        if (mx && st == HITL_EINVAL) st = HITL_EDATA; /* a label past --labels: the data's */
+        hitl_error_prefix(&err, "'%s'", source(a));
         return cli_fail("agreement", st, &err);
     }
     if (a->json)
@@ -364,10 +395,90 @@ static int from_store(const agreement_args *a)
         hitl_error_prefix(&err, "'%s'", a->db);
         rc = cli_fail("agreement", s, &err);
     } else {
-        rc = report(a, &rf, final);
+        rc = report(a, &rf, final, NULL);
     }
     free(final);
     hitl_ratings_file_release(&rf);
+    return rc;
+}
+
+/* "0", "1", ... "n - 1" (NULL when out of memory). */
+static char **index_names(size_t n)
+{
+    char **v = calloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; v && i < n; i++) {
+        char buf[24];
+        snprintf(buf, sizeof(buf), "%zu", i);
+        if (!(v[i] = strdup(buf))) {
+            hitl_strings_free(v, i);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* Names the matrix's labels (--labels, else its `classes` when they cover every label, else
+ * the indices) and annotators (column indices) in rf, with the label values the interval and
+ * ratio levels need (numeric names, else the indices). Takes m's classes when it uses them. */
+static hitl_status matrix_names(const agreement_args *a, hitl_rating_matrix *m, char **labels,
+                                size_t n_labels, hitl_ratings_file *rf, hitl_error *err)
+{
+    if (labels) {
+        rf->labels = labels;
+        rf->n_labels = n_labels;
+    } else if (m->classes && m->n_classes >= m->n_labels) {
+        rf->labels = m->classes;
+        rf->n_labels = m->n_classes;
+        m->classes = NULL;
+        m->n_classes = 0;
+    } else if ((rf->labels = index_names(m->n_labels))) {
+        rf->n_labels = m->n_labels;
+    }
+    rf->annotators = index_names(m->n_annotators);
+    if (!rf->labels || !rf->annotators) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    rf->n_annotators = m->n_annotators;
+    if (labels) return class_values(rf, a->opts.level, err);
+    if (a->opts.level != HITL_LEVEL_INTERVAL && a->opts.level != HITL_LEVEL_RATIO) return HITL_OK;
+    rf->table.value = malloc((rf->n_labels ? rf->n_labels : 1) * sizeof(double));
+    if (!rf->table.value) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t l = 0; l < rf->n_labels; l++)
+        rf->table.value[l] = (double)l;
+    return HITL_OK;
+}
+
+static int from_matrix(const agreement_args *a)
+{
+    const char *cmd = "agreement";
+    hitl_error err;
+    hitl_error_clear(&err);
+    char **labels = NULL, *path = NULL;
+    size_t n_labels = 0;
+    const char *dset;
+    if (a->labels && hitl_strings_split(a->labels, &labels, &n_labels, &err) != HITL_OK)
+        return cli_usage_error(cmd, "bad --labels '%s': %s", a->labels, err.msg);
+    if (cli_split_dset(a->matrix, &path, &dset)) {
+        hitl_strings_free(labels, n_labels);
+        return cli_usage_error(cmd, "--matrix needs FILE.npy or FILE:DSET, got '%s'", a->matrix);
+    }
+    hitl_rating_matrix m;
+    hitl_ratings_file rf = {0}; /* names only: the counts come from the matrix */
+    hitl_status st = hitl_rating_matrix_read(path, dset, &m, &err);
+    free(path);
+    if (st != HITL_OK) {
+        hitl_strings_free(labels, n_labels);
+        return cli_fail(cmd, st, &err);
+    }
+    int rc;
+    if ((st = matrix_names(a, &m, labels, n_labels, &rf, &err)) != HITL_OK) {
+        if (!rf.labels) hitl_strings_free(labels, n_labels);
+        hitl_error_prefix(&err, "'%s'", a->matrix);
+        rc = cli_fail(cmd, st, &err);
+    } else {
+        hitl_ratings_matrix mx = {m.m, m.n_items, m.n_annotators, rf.n_labels, rf.table.value};
+        rc = report(a, &rf, NULL, &mx);
+    }
+    hitl_ratings_file_release(&rf);
+    hitl_rating_matrix_release(&m);
     return rc;
 }
 
@@ -377,6 +488,7 @@ int cmd_agreement(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
     if (a.db) return from_store(&a);
+    if (a.matrix) return from_matrix(&a);
     hitl_ratings_file rf;
     rc = cli_load_ratings("agreement", a.ratings, a.opts.level, a.labels, &rf);
     if (rc >= 0) return rc;
@@ -393,7 +505,7 @@ int cmd_agreement(int argc, char **argv)
             return cli_fail("agreement", st, &err);
         }
     }
-    rc = report(&a, &rf, final);
+    rc = report(&a, &rf, final, NULL);
     free(final);
     hitl_ratings_file_release(&rf);
     return rc;

@@ -33,6 +33,11 @@ size_t hitl_block_rows(size_t cols);
  * HITL_EDATA. Caller owns *out; close with hitl_matrix_close(). */
 hitl_status hitl_matrix_open(hitl_matrix **out, const char *path, const char *dset,
                              hitl_error *err);
+/* As hitl_matrix_open, and integer element types are read too (any width, signed or unsigned;
+ * .npy '|i1', '|u1', '<i2' ... '<u8'), converted to float32, exact up to 2^24: for matrices
+ * of labels. */
+hitl_status hitl_matrix_open_numeric(hitl_matrix **out, const char *path, const char *dset,
+                                     hitl_error *err);
 void hitl_matrix_close(hitl_matrix *m);
 size_t hitl_matrix_rows(const hitl_matrix *m);
 size_t hitl_matrix_cols(const hitl_matrix *m);
@@ -358,6 +363,28 @@ hitl_status hitl_final_labels_csv_read(const char *path, const hitl_ratings_file
 hitl_status hitl_aggregate_csv_write(const char *path, const hitl_ratings_file *f,
                                      const hitl_vote *votes, const hitl_ds_result *ds,
                                      hitl_error *err);
+
+/* ---- rating matrices -------------------------------------------------------------------------
+ * An item x annotator matrix of class indices, a row per item and a column per annotator (the
+ * form crowd labels such as CIFAR-10H's come in): an HDF5 dataset or a .npy file of any integer
+ * or float type. A negative value or NaN is no rating; a label is a whole number from 0 to 126.
+ * Read whole into int8, a byte per cell (HITL_ENOMEM when that does not fit). n_labels is the
+ * largest label + 1 (0 when nothing is rated); classes are the names in a `classes` string
+ * attribute on the dataset or the file's root group (HDF5 only; NULL when none). Errors: those
+ * of hitl_matrix_open_numeric, and HITL_EDATA naming the row and column of a value that is not a
+ * whole number or is above 126. Release with hitl_rating_matrix_release(). */
+typedef struct hitl_rating_matrix {
+    int8_t *m; /* [n_items, n_annotators], -1 where no rating */
+    size_t n_items, n_annotators, n_labels;
+    char **classes;
+    size_t n_classes;
+} hitl_rating_matrix;
+
+#define HITL_RATING_MATRIX_MAX_LABEL 126
+
+hitl_status hitl_rating_matrix_read(const char *path, const char *dset, hitl_rating_matrix *out,
+                                    hitl_error *err);
+void hitl_rating_matrix_release(hitl_rating_matrix *r);
 
 /* ---- label datasets ------------------------------------------------------------------------
  * A rank-1 integer dataset of class indices (any integer type), read whole. HITL_EIO (file),

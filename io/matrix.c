@@ -26,7 +26,8 @@ static char *make_name(const char *path, const char *dset)
     return name;
 }
 
-hitl_status hitl_matrix_open(hitl_matrix **out, const char *path, const char *dset, hitl_error *err)
+static hitl_status open_matrix(hitl_matrix **out, const char *path, const char *dset, int integers,
+                               hitl_error *err)
 {
     if (!out) return hitl_error_set(err, HITL_EINVAL, "no matrix handle given");
     *out = NULL;
@@ -42,8 +43,8 @@ hitl_status hitl_matrix_open(hitl_matrix **out, const char *path, const char *ds
         free(m);
         return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
     }
-    hitl_status st =
-        npy ? hitl__matrix_open_npy(m, path, err) : hitl__matrix_open_h5(m, path, dset, err);
+    hitl_status st = npy ? hitl__matrix_open_npy(m, path, integers, err)
+                         : hitl__matrix_open_h5(m, path, dset, integers, err);
     if (st != HITL_OK) {
         free(m->name);
         free(m);
@@ -51,6 +52,17 @@ hitl_status hitl_matrix_open(hitl_matrix **out, const char *path, const char *ds
     }
     *out = m;
     return HITL_OK;
+}
+
+hitl_status hitl_matrix_open(hitl_matrix **out, const char *path, const char *dset, hitl_error *err)
+{
+    return open_matrix(out, path, dset, 0, err);
+}
+
+hitl_status hitl_matrix_open_numeric(hitl_matrix **out, const char *path, const char *dset,
+                                     hitl_error *err)
+{
+    return open_matrix(out, path, dset, 1, err);
 }
 
 void hitl_matrix_close(hitl_matrix *m)

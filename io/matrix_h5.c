@@ -1,5 +1,6 @@
-/* HDF5 backend of hitl_matrix: a rank-2 float32/float64 dataset read by row hyperslabs straight
- * into the caller's buffer (one H5Dread per block: this path is the project's read floor). */
+/* HDF5 backend of hitl_matrix: a rank-2 float32/float64 dataset (or, when asked, any integer
+ * type, which HDF5 converts) read by row hyperslabs straight into the caller's buffer (one
+ * H5Dread per block: this path is the project's read floor). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ static hid_t chunk_cache_dapl(hid_t dset, size_t cols, size_t elem)
     return dapl;
 }
 
-hitl_status hitl__matrix_open_h5(hitl_matrix *m, const char *path, const char *dset,
+hitl_status hitl__matrix_open_h5(hitl_matrix *m, const char *path, const char *dset, int integers,
                                  hitl_error *err)
 {
     h5_matrix *s = calloc(1, sizeof(*s));
@@ -147,14 +148,15 @@ hitl_status hitl__matrix_open_h5(hitl_matrix *m, const char *path, const char *d
         goto fail;
     }
     size_t elem = H5Tget_size(type);
-    if (H5Tget_class(type) != H5T_FLOAT || (elem != 4 && elem != 8)) {
+    int is_int = integers && H5Tget_class(type) == H5T_INTEGER; /* HDF5 converts to float32 */
+    if (!is_int && (H5Tget_class(type) != H5T_FLOAT || (elem != 4 && elem != 8))) {
         char tn[32];
         hitl__h5_type_name(type, tn, sizeof(tn));
-        st = hitl_error_set(err, HITL_ETYPE, "'%s': unsupported type %s (need float32 or float64)",
-                            m->name, tn);
+        st = hitl_error_set(err, HITL_ETYPE, "'%s': unsupported type %s (need %s)", m->name, tn,
+                            integers ? "integers, float32 or float64" : "float32 or float64");
         goto fail;
     }
-    s->is_double = elem == 8;
+    s->is_double = !is_int && elem == 8;
 
     s->fspace = H5Dget_space(s->dset);
     int rank = s->fspace >= 0 ? H5Sget_simple_extent_ndims(s->fspace) : -1;

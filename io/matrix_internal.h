@@ -22,9 +22,10 @@ struct hitl_matrix {
 };
 
 /* Backends: fill ops, rows, cols and impl of a zeroed *m whose name is set; on error leave
- * nothing to release (impl NULL). Errors are prefixed with m->name where they concern data. */
-hitl_status hitl__matrix_open_h5(hitl_matrix *m, const char *path, const char *dset,
+ * nothing to release (impl NULL). Errors are prefixed with m->name where they concern data.
+ * With `integers`, integer element types are read too (converted to float32). */
+hitl_status hitl__matrix_open_h5(hitl_matrix *m, const char *path, const char *dset, int integers,
                                  hitl_error *err);
-hitl_status hitl__matrix_open_npy(hitl_matrix *m, const char *path, hitl_error *err);
+hitl_status hitl__matrix_open_npy(hitl_matrix *m, const char *path, int integers, hitl_error *err);
 
 #endif /* HITL_MATRIX_INTERNAL_H */

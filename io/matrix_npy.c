@@ -1,6 +1,6 @@
 /* .npy backend of hitl_matrix: a bounded parser for the header dict (the file is untrusted input:
- * every length is checked before use) and pread() of row blocks, float64 converted through a
- * bounded scratch. */
+ * every length is checked before use) and pread() of row blocks, float64 (and, when asked,
+ * integers) converted through a bounded scratch. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -26,11 +26,17 @@
 #define HOST_LITTLE 1
 #endif
 
+/* Element types: float32 is read in place, the others through the scratch. */
+typedef enum { T_F4 = 0, T_F8, T_I1, T_U1, T_I2, T_U2, T_I4, T_U4, T_I8, T_U8, T_COUNT } npy_type;
+static const char *const type_code[T_COUNT] = {"f4", "f8", "i1", "u1", "i2",
+                                               "u2", "i4", "u4", "i8", "u8"};
+static const size_t type_size[T_COUNT] = {4, 8, 1, 1, 2, 2, 4, 4, 8, 8};
+
 typedef struct npy_matrix {
     int fd;
     uint64_t data_off;
-    int is_double;
-    double *scratch;
+    npy_type type;
+    unsigned char *scratch;
     size_t scratch_rows;
 } npy_matrix;
 
@@ -190,23 +196,29 @@ static int parse_dict(cursor *c, npy_header *h)
     return 1;
 }
 
-/* '<f4' / '<f8' (and '=f4', 'f4' on a little-endian host). */
-static hitl_status check_descr(const char *name, const char *d, int *is_double, hitl_error *err)
+/* '<f4' / '<f8' (and '=f4', 'f4' on a little-endian host); with `integers` also '|i1', '|u1'
+ * and '<i2' ... '<u8'. */
+static hitl_status check_descr(const char *name, const char *d, int integers, npy_type *type,
+                               hitl_error *err)
 {
     char order = (d[0] == '<' || d[0] == '>' || d[0] == '|' || d[0] == '=') ? d[0] : 0;
     const char *t = order ? d + 1 : d;
-    int f4 = strcmp(t, "f4") == 0, f8 = strcmp(t, "f8") == 0;
-    if ((f4 || f8) && order == '>')
-        return hitl_error_set(err, HITL_ETYPE,
-                              "'%s': big-endian dtype '%s' is not supported (save with "
-                              "astype('<%s'))",
-                              name, d, t);
-    if ((f4 || f8) && (order == '<' || (HOST_LITTLE && (order == '=' || order == 0)))) {
-        *is_double = f8;
-        return HITL_OK;
+    int k = 0;
+    while (k < (integers ? T_COUNT : T_I1) && strcmp(t, type_code[k]) != 0)
+        k++;
+    if (k < (integers ? T_COUNT : T_I1)) {
+        if (type_size[k] > 1 && order == '>')
+            return hitl_error_set(err, HITL_ETYPE,
+                                  "'%s': big-endian dtype '%s' is not supported (save with "
+                                  "astype('<%s'))",
+                                  name, d, t);
+        if (type_size[k] == 1 || order == '<' || (HOST_LITTLE && (order == '=' || order == 0))) {
+            *type = (npy_type)k;
+            return HITL_OK;
+        }
     }
-    return hitl_error_set(err, HITL_ETYPE, "'%s': unsupported dtype '%s' (need float32 or float64)",
-                          name, d);
+    return hitl_error_set(err, HITL_ETYPE, "'%s': unsupported dtype '%s' (need %s)", name, d,
+                          integers ? "integers, float32 or float64" : "float32 or float64");
 }
 
 /* ---- reading -------------------------------------------------------------------------------- */
@@ -244,12 +256,52 @@ static void swap_bytes(void *buf, size_t count, size_t size)
 }
 #endif
 
+/* in[0..len) of `type` (little-endian on disk) to float32 */
+static void to_float(npy_type type, unsigned char *in, size_t len, float *out)
+{
+#if !HOST_LITTLE
+    swap_bytes(in, len, type_size[type]);
+#endif
+#define CONVERT(T)                                                                                 \
+    for (size_t i = 0; i < len; i++) {                                                             \
+        T v;                                                                                       \
+        memcpy(&v, in + i * sizeof(T), sizeof(T));                                                 \
+        out[i] = (float)v;                                                                         \
+    }                                                                                              \
+    break
+    switch (type) {
+    case T_F4:
+        CONVERT(float);
+    case T_F8:
+        CONVERT(double);
+    case T_I1:
+        CONVERT(int8_t);
+    case T_U1:
+        CONVERT(uint8_t);
+    case T_I2:
+        CONVERT(int16_t);
+    case T_U2:
+        CONVERT(uint16_t);
+    case T_I4:
+        CONVERT(int32_t);
+    case T_U4:
+        CONVERT(uint32_t);
+    case T_I8:
+        CONVERT(int64_t);
+    case T_U8:
+        CONVERT(uint64_t);
+    default:
+        break;
+    }
+#undef CONVERT
+}
+
 static hitl_status npy_read(hitl_matrix *m, size_t row0, size_t n, float *dst, hitl_error *err)
 {
     npy_matrix *s = m->impl;
-    size_t item = s->is_double ? sizeof(double) : sizeof(float);
+    size_t item = type_size[s->type];
     uint64_t off = s->data_off + (uint64_t)row0 * m->cols * item;
-    if (!s->is_double) {
+    if (s->type == T_F4) {
         hitl_status st = pread_full(s->fd, dst, n * m->cols * sizeof(float), off, m->name, err);
 #if !HOST_LITTLE
         if (st == HITL_OK) swap_bytes(dst, n * m->cols, sizeof(float));
@@ -259,15 +311,10 @@ static hitl_status npy_read(hitl_matrix *m, size_t row0, size_t n, float *dst, h
     for (size_t done = 0; done < n;) {
         size_t k = n - done < s->scratch_rows ? n - done : s->scratch_rows;
         size_t len = k * m->cols;
-        hitl_status st = pread_full(s->fd, s->scratch, len * sizeof(double), off, m->name, err);
+        hitl_status st = pread_full(s->fd, s->scratch, len * item, off, m->name, err);
         if (st != HITL_OK) return st;
-#if !HOST_LITTLE
-        swap_bytes(s->scratch, len, sizeof(double));
-#endif
-        float *out = dst + done * m->cols;
-        for (size_t i = 0; i < len; i++)
-            out[i] = (float)s->scratch[i];
-        off += (uint64_t)len * sizeof(double);
+        to_float(s->type, s->scratch, len, dst + done * m->cols);
+        off += (uint64_t)len * item;
         done += k;
     }
     return HITL_OK;
@@ -287,7 +334,8 @@ static const hitl__matrix_ops npy_ops = {npy_read, NULL, npy_close};
 
 /* ---- opening ------------------------------------------------------------------------------- */
 
-static hitl_status parse_file(npy_matrix *s, hitl_matrix *m, uint64_t fsize, hitl_error *err)
+static hitl_status parse_file(npy_matrix *s, hitl_matrix *m, uint64_t fsize, int integers,
+                              hitl_error *err)
 {
     const char *name = m->name;
     unsigned char pre[12];
@@ -338,7 +386,7 @@ static hitl_status parse_file(npy_matrix *s, hitl_matrix *m, uint64_t fsize, hit
                               "'%s': structured dtypes are not supported (need float32 or "
                               "float64)",
                               name);
-    if ((st = check_descr(name, h.descr, &s->is_double, err)) != HITL_OK) return st;
+    if ((st = check_descr(name, h.descr, integers, &s->type, err)) != HITL_OK) return st;
     if (h.rank != 2)
         return hitl_error_set(err, HITL_ESHAPE, "'%s': expected a rank-2 matrix, got rank %d", name,
                               h.rank);
@@ -350,7 +398,7 @@ static hitl_status parse_file(npy_matrix *s, hitl_matrix *m, uint64_t fsize, hit
                               "np.ascontiguousarray)",
                               name);
     if (cols == 0) return hitl_error_set(err, HITL_ESHAPE, "'%s': the matrix has no columns", name);
-    size_t item = s->is_double ? sizeof(double) : sizeof(float);
+    size_t item = type_size[s->type];
     /* with no rows the file's size does not bound cols: one row must still be addressable */
     if (h.dims_too_big || cols > (uint64_t)INT64_MAX / sizeof(double) ||
         rows > SIZE_MAX / sizeof(double) / cols ||
@@ -373,7 +421,7 @@ static hitl_status parse_file(npy_matrix *s, hitl_matrix *m, uint64_t fsize, hit
     return HITL_OK;
 }
 
-hitl_status hitl__matrix_open_npy(hitl_matrix *m, const char *path, hitl_error *err)
+hitl_status hitl__matrix_open_npy(hitl_matrix *m, const char *path, int integers, hitl_error *err)
 {
     npy_matrix *s = calloc(1, sizeof(*s));
     if (!s) return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
@@ -395,12 +443,12 @@ hitl_status hitl__matrix_open_npy(hitl_matrix *m, const char *path, hitl_error *
                             S_ISDIR(sb.st_mode) ? strerror(EISDIR) : "not a regular file");
         goto fail;
     }
-    if ((st = parse_file(s, m, (uint64_t)sb.st_size, err)) != HITL_OK) goto fail;
-    if (s->is_double && m->rows > 0) { /* no reads of an empty matrix, no scratch */
-        size_t rows = SCRATCH_BYTES / (m->cols * sizeof(double));
+    if ((st = parse_file(s, m, (uint64_t)sb.st_size, integers, err)) != HITL_OK) goto fail;
+    if (s->type != T_F4 && m->rows > 0) { /* no reads of an empty matrix, no scratch */
+        size_t rows = SCRATCH_BYTES / (m->cols * type_size[s->type]);
         s->scratch_rows = rows ? rows : 1;
         if (s->scratch_rows > m->rows) s->scratch_rows = m->rows;
-        s->scratch = malloc(s->scratch_rows * m->cols * sizeof(double));
+        s->scratch = malloc(s->scratch_rows * m->cols * type_size[s->type]);
         if (!s->scratch) {
             st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
             goto fail;

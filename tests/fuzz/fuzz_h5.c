@@ -1,10 +1,11 @@
 /* libFuzzer harness for hitl's HDF5 readers: the pool matrix (hitl_matrix_open, reads by block,
- * class names), the head (hitl_head_load), labels (hitl_labels_read) and ids
- * (hitl_ids_read_rows). Structure-aware: the input chooses the objects, types, shapes, layouts,
- * filters, values and `classes` attributes of a file that the harness writes with the HDF5 API,
- * so the mutations land on what hitl reads rather than on libhdf5's own parser. With
- * HITL_FUZZ_H5_RAW set, an input that starts with the HDF5 signature byte 0x89 is instead the
- * file itself; off by default, since libhdf5 hangs and leaks on corrupt files (README.md). */
+ * class names), rating matrices (hitl_rating_matrix_read), the head (hitl_head_load), labels
+ * (hitl_labels_read) and ids (hitl_ids_read_rows). Structure-aware: the input chooses the objects,
+ * types, shapes, layouts, filters, values and `classes` attributes of a file that the harness
+ * writes with the HDF5 API, so the mutations land on what hitl reads rather than on libhdf5's own
+ * parser. With HITL_FUZZ_H5_RAW set, an input that starts with the HDF5 signature byte 0x89 is
+ * instead the file itself; off by default, since libhdf5 hangs and leaks on corrupt files
+ * (README.md). */
 #include <hdf5.h>
 #include <sanitizer/lsan_interface.h>
 
@@ -314,6 +315,19 @@ static void read_all(const char *path, src *s)
         h.classes = NULL;
         h.n_classes = 0;
         hitl_head_release(&h);
+    }
+
+    /* rating matrices: the numeric reader on any dataset, every cell -1 or below n_labels */
+    static const char *const rating_dsets[] = {"probs", "labels"};
+    for (size_t d = 0; d < 2; d++) {
+        hitl_rating_matrix rm;
+        if (hitl_rating_matrix_read(path, rating_dsets[d], &rm, &err) != HITL_OK) continue;
+        for (size_t i = 0; i < rm.n_items * rm.n_annotators; i++)
+            if (rm.m[i] < -1 || (rm.m[i] >= 0 && (size_t)rm.m[i] >= rm.n_labels)) __builtin_trap();
+        check_names(rm.classes, rm.n_classes);
+        rm.classes = NULL;
+        rm.n_classes = 0;
+        hitl_rating_matrix_release(&rm);
     }
 
     int32_t *labels = NULL;

@@ -1,5 +1,6 @@
-/* libFuzzer harness for the .npy reader: the input is a whole .npy file, opened with
- * hitl_matrix_open and read in blocks of rows (header parser, shape checks, body reads). */
+/* libFuzzer harness for the .npy reader: the input is a whole .npy file, read as a rating matrix
+ * (the numeric reader, integers too, every cell checked), then opened with hitl_matrix_open and
+ * read in blocks of rows (header parser, shape checks, body reads). */
 #include "fuzz_util.h"
 #include "hitl_io.h"
 
@@ -11,6 +12,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!path) return 0;
     hitl_matrix *m = NULL;
     hitl_error err;
+    hitl_rating_matrix rm;
+    if (hitl_rating_matrix_read(path, NULL, &rm, &err) == HITL_OK) {
+        /* every cell is -1 or a label below n_labels */
+        for (size_t i = 0; i < rm.n_items * rm.n_annotators; i++)
+            if (rm.m[i] < -1 || (rm.m[i] >= 0 && (size_t)rm.m[i] >= rm.n_labels)) __builtin_trap();
+        hitl_rating_matrix_release(&rm);
+    }
     if (hitl_matrix_open(&m, path, NULL, &err) != HITL_OK) return 0;
     size_t rows = hitl_matrix_rows(m), cols = hitl_matrix_cols(m);
     /* with rows, the data must fit in the file: rows * cols <= size / 4 */

@@ -12,7 +12,9 @@ digits, hence the 1e-8 tolerances):
 sklearn's brier_score_loss is binary: on a binary problem hitl's multiclass Brier is twice it
 (both classes' squared errors are equal), and on C classes it is the sum of the C one-vs-rest
 binary scores; both identities are checked. Gwet's AC1, Scott's pi and percent agreement have
-no Debian peer; they are checked against numpy written from Gwet (2014)'s formulas."""
+no Debian peer; they are checked against numpy written from Gwet (2014)'s formulas. Rating
+matrices (`--matrix`, .npy in every dtype and HDF5) give exactly the numbers of the same table
+as a ratings CSV, and match scikit-learn and NLTK."""
 import argparse
 import csv
 import json
@@ -169,6 +171,129 @@ class AgreementInterop(unittest.TestCase):
         lo, hi = a["ci"]["krippendorff_alpha"]
         self.assertLess(lo, a["krippendorff_alpha"])
         self.assertGreater(hi, a["krippendorff_alpha"])
+
+
+def run_rc(*args):
+    p = subprocess.run([HITL, *map(str, args)], capture_output=True, text=True, timeout=600)
+    return p.returncode, p.stdout, p.stderr
+
+
+class MatrixInterop(unittest.TestCase):
+    """`hitl agreement --matrix`: the same numbers as the ratings CSV of the same table (which
+    the tests above check against the peers), and scikit-learn and NLTK directly, for .npy in
+    every dtype and HDF5 with class names."""
+
+    def check_same(self, mat, csv_js, n_ann):
+        for key in ("n_annotators", "n_ratings", "percent_agreement", "fleiss_kappa",
+                    "krippendorff_alpha", "gwet_ac1", "scott_pi"):
+            self.assertEqual(mat[key], csv_js[key], key)
+        self.assertEqual(list(mat["per_label"].values()), list(csv_js["per_label"].values()))
+        self.assertEqual(len(mat["pairs"]), n_ann * (n_ann - 1) // 2)
+        # the CSV numbers annotators as they first appear: match pairs by name
+        ref = {tuple(sorted((int(q["a"][3:]), int(q["b"][3:])))): q for q in csv_js["pairs"]}
+        for p in mat["pairs"]:
+            q = ref[(int(p["a"]), int(p["b"]))]
+            self.assertEqual((p["n"], p["agreement"], p["cohen_kappa"]),
+                             (q["n"], q["agreement"], q["cohen_kappa"]))
+
+    def test_matrix_matches_csv_and_peers(self):
+        rng = np.random.default_rng(21)
+        shapes = ((300, 4, 5, 0.3, "i1"), (500, 6, 3, 0.5, "i8"), (200, 2, 7, 0.0, "u1"),
+                  (400, 3, 4, 0.2, "f4"), (250, 5, 3, 0.4, "f8"), (300, 7, 2, 0.3, "i2"))
+        for n_items, n_ann, n_labels, missing, dtype in shapes:
+            m = random_table(rng, n_items, n_ann, n_labels, missing)
+            m[:, 0] = np.where((m >= 0).sum(1) == 0, 0, m[:, 0])  # every item rated: same items
+            names = [str(c) for c in range(n_labels)]
+            csv_path = os.path.join(WORK, "matrix.csv")
+            write_ratings(csv_path, m, names)
+            x = m.astype(dtype)
+            if dtype.startswith("f"):
+                x[m < 0] = np.nan if dtype == "f4" else -2.5  # NaN or any negative: no rating
+            npy = os.path.join(WORK, f"matrix_{dtype}.npy")
+            np.save(npy, x)
+            for weights in ("none", "quadratic"):
+                mat = hitl("agreement", "--matrix", npy, "--weights", weights, "--bootstrap", 0,
+                           "--json")
+                ref = hitl("agreement", "--ratings", csv_path, "--weights", weights,
+                           "--bootstrap", 0, "--json")
+                self.assertEqual(mat["matrix"], npy)
+                self.assertEqual(mat["n_items"], n_items)
+                self.check_same(mat, ref, n_ann)
+                for p in mat["pairs"]:
+                    a, b = int(p["a"]), int(p["b"])
+                    both = (m[:, a] >= 0) & (m[:, b] >= 0)
+                    want = cohen_kappa_score(m[both, a], m[both, b], labels=range(n_labels),
+                                             weights=None if weights == "none" else weights)
+                    self.assertAlmostEqual(p["cohen_kappa"], want, delta=TOL, msg=dtype)
+            # alpha against NLTK: nominal, and interval on the label indices
+            data = triples(m, np.arange(n_labels, dtype=float))
+            for level, dist in (("nominal", binary_distance), ("interval", interval_distance)):
+                mat = hitl("agreement", "--matrix", npy, "--level", level, "--bootstrap", 0,
+                           "--json")
+                want = AnnotationTask(data, distance=dist).alpha()
+                self.assertAlmostEqual(mat["krippendorff_alpha"], want, delta=TOL, msg=level)
+            # with a bootstrap (through a ratings table), the estimate is unchanged
+            boot = hitl("agreement", "--matrix", npy, "--bootstrap", 50, "--json")
+            lo, hi = boot["ci"]["krippendorff_alpha"]
+            self.assertLessEqual(lo, boot["krippendorff_alpha"])
+            self.assertGreaterEqual(hi, boot["krippendorff_alpha"])
+
+    def test_hdf5_matrix_with_class_names(self):
+        rng = np.random.default_rng(22)
+        m = random_table(rng, 300, 4, 3, 0.25)
+        m[:, 0] = np.where((m >= 0).sum(1) == 0, 1, m[:, 0])
+        path = os.path.join(WORK, "matrix.h5")
+        with h5py.File(path, "w") as f:
+            d = f.create_dataset("crowd/labels", data=m.astype(np.int32), chunks=(64, 4))
+            d.attrs["classes"] = ["cat", "dog", "owl"]
+        csv_path = os.path.join(WORK, "matrix_h5.csv")
+        write_ratings(csv_path, m, ["cat", "dog", "owl"])
+        labels = "cat,dog,owl"  # the CSV's order is then the matrix's
+        mat = hitl("agreement", "--matrix", path + ":crowd/labels", "--bootstrap", 0, "--json")
+        ref = hitl("agreement", "--ratings", csv_path, "--labels", labels, "--bootstrap", 0,
+                   "--json")
+        self.assertEqual(mat["labels"], ["cat", "dog", "owl"])
+        self.assertEqual(list(mat["per_label"]), ["cat", "dog", "owl"])
+        self.check_same(mat, ref, 4)
+        # --labels renames them; numeric names are the interval level's values
+        mat = hitl("agreement", "--matrix", path + ":/crowd/labels", "--labels", "1,2,10",
+                   "--level", "interval", "--bootstrap", 0, "--json")
+        data = triples(m, np.array([1.0, 2.0, 10.0]))
+        self.assertAlmostEqual(mat["krippendorff_alpha"],
+                               AnnotationTask(data, distance=interval_distance).alpha(), delta=TOL)
+
+    def test_matrix_refusals(self):
+        bad = os.path.join(WORK, "bad.npy")
+        np.save(bad, np.array([[0, 1], [1, 2.5]]))
+        rc, out, err = run_rc("agreement", "--matrix", bad)
+        self.assertEqual(rc, 3)
+        self.assertIn("row 1, column 1: 2.5 is not a label", err)
+        self.assertEqual(err.count("\n"), 1)
+        np.save(bad, np.array([[0, 1], [127, 1]], dtype=np.int16))
+        rc, out, err = run_rc("agreement", "--matrix", bad)
+        self.assertEqual(rc, 3)
+        self.assertIn("row 1, column 0: 127 is not a label (a whole number from 0 to 126", err)
+        np.save(bad, np.array([[0, 1], [2, 1]], dtype=np.int8))
+        rc, out, err = run_rc("agreement", "--matrix", bad, "--labels", "a,b")
+        self.assertEqual(rc, 3)
+        self.assertIn("item 1, annotator 0: label 2 out of range (2 labels)", err)
+        np.save(bad, np.array([["a", "b"], ["c", "d"]]))
+        rc, out, err = run_rc("agreement", "--matrix", bad)
+        self.assertEqual(rc, 3)
+        self.assertIn("unsupported dtype '<U1' (need integers, float32 or float64)", err)
+        np.save(bad, np.array([[0], [1]], dtype=np.int8))
+        rc, out, err = run_rc("agreement", "--matrix", bad)
+        self.assertEqual(rc, 3)
+        self.assertIn("only one annotator", err)
+        rc, out, err = run_rc("agreement", "--matrix", bad, "--final", "x.csv")
+        self.assertEqual(rc, 2)
+        rc, out, err = run_rc("agreement", "--matrix", bad, "--ratings", "x.csv")
+        self.assertEqual(rc, 2)
+        rc, out, err = run_rc("agreement", "--matrix", os.path.join(WORK, "matrix.h5"))
+        self.assertEqual(rc, 2)  # an HDF5 file needs :DSET
+        rc, out, err = run_rc("agreement", "--matrix", os.path.join(WORK, "none.npy"))
+        self.assertEqual(rc, 1)
+        self.assertIn("cannot open", err)
 
 
 def numpy_dawid_skene(m, k, iters, smoothing=0.01):

@@ -2,6 +2,7 @@
  * made here: HDF5 files through the C API, .npy files byte by byte. */
 #include <check.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,6 +430,109 @@ START_TEST(test_block_rows)
     ck_assert_uint_eq(hitl_block_rows(HITL_BLOCK_BYTES), 1);
     ck_assert_uint_eq(hitl_block_rows(SIZE_MAX), 1);
     ck_assert(hitl_block_rows(1000) * 1000 * sizeof(float) <= HITL_BLOCK_BYTES);
+}
+END_TEST
+
+/* ---- rating matrices ------------------------------------------------------------------------
+ * The same 4 x 3 labels in every .npy integer and float dtype (missing: -1 where signed, NaN
+ * where float, none where unsigned), an HDF5 int16 dataset with class names, and the cells that
+ * are refused, named by row and column. */
+static const int rm_vals[12] = {0, 2, -1, 1, 1, 1, -1, -1, 5, 3, 0, 2};
+
+static void rm_expect(const hitl_rating_matrix *r, int has_missing)
+{
+    ck_assert_uint_eq(r->n_items, 4);
+    ck_assert_uint_eq(r->n_annotators, 3);
+    ck_assert_uint_eq(r->n_labels, has_missing ? 6 : 8); /* unsigned: 7 stands for missing */
+    for (int i = 0; i < 12; i++)
+        ck_assert_int_eq(r->m[i], has_missing || rm_vals[i] >= 0 ? rm_vals[i] : 7);
+}
+
+START_TEST(test_rating_matrix)
+{
+    char *p = tmp("ratings.npy");
+    static const char *const codes[] = {"|i1", "|u1", "<i2", "<u2", "<i4",
+                                        "<u4", "<i8", "<u8", "<f4", "<f8"};
+    static const size_t sizes[] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
+    for (size_t t = 0; t < sizeof(codes) / sizeof(codes[0]); t++) {
+        unsigned char data[12 * 8];
+        int is_signed = codes[t][1] == 'i', is_float = codes[t][1] == 'f';
+        for (int i = 0; i < 12; i++) {
+            int v = rm_vals[i] >= 0 || is_signed ? rm_vals[i] : 7; /* unsigned: no missing */
+            unsigned char *d = data + (size_t)i * sizes[t];
+            if (is_float && sizes[t] == 4) {
+                float f = rm_vals[i] < 0 ? NAN : (float)v;
+                memcpy(d, &f, 4);
+            } else if (is_float) {
+                double f = rm_vals[i] < 0 ? -3.5 : v; /* any negative: no rating */
+                memcpy(d, &f, 8);
+            } else {
+                int64_t w = v; /* little-endian host: the low bytes */
+                memcpy(d, &w, sizes[t]);
+            }
+        }
+        char dict[128];
+        snprintf(dict, sizeof(dict), "{'descr': '%s', 'fortran_order': False, 'shape': (4, 3), }",
+                 codes[t]);
+        npy_put(p, 1, dict, data, 12 * sizes[t]);
+        hitl_rating_matrix r;
+        hitl_error err;
+        ck_assert_msg(hitl_rating_matrix_read(p, NULL, &r, &err) == HITL_OK, "%s: %s", codes[t],
+                      err.msg);
+        rm_expect(&r, is_signed || is_float);
+        ck_assert_ptr_null(r.classes);
+        hitl_rating_matrix_release(&r);
+    }
+    /* the float readers still refuse integers */
+    npy_put(p, 1, "{'descr': '|i1', 'fortran_order': False, 'shape': (4, 3), }", rm_vals, 12);
+    expect_open_fail(p, NULL, HITL_ETYPE, "unsupported dtype '|i1' (need float32 or float64)");
+    unlink(p);
+
+    /* HDF5 int16 with class names on the dataset */
+    char *h = tmp("ratings.h5");
+    int16_t v16[12];
+    for (int i = 0; i < 12; i++)
+        v16[i] = (int16_t)rm_vals[i];
+    hsize_t dims[2] = {4, 3};
+    h5_put(h, 1, "/crowd/labels", H5T_STD_I16LE, 2, dims, NULL, H5T_NATIVE_INT16, v16);
+    static const char *const names[6] = {"cat", "dog", "owl", "fox", "elk", "emu"};
+    h5_names(h, "/crowd/labels", names, 6, 0);
+    hitl_rating_matrix r;
+    ck_assert_int_eq(hitl_rating_matrix_read(h, "crowd/labels", &r, NULL), HITL_OK);
+    rm_expect(&r, 1);
+    ck_assert_uint_eq(r.n_classes, 6);
+    ck_assert_str_eq(r.classes[5], "emu");
+    hitl_rating_matrix_release(&r);
+
+    /* refusals: a label above 126, a fraction, a type that is neither */
+    hitl_error err;
+    char want[600];
+    v16[7] = 127;
+    h5_put(h, 1, "/labels", H5T_STD_I16LE, 2, dims, NULL, H5T_NATIVE_INT16, v16);
+    ck_assert_int_eq(hitl_rating_matrix_read(h, "/labels", &r, &err), HITL_EDATA);
+    snprintf(want, sizeof(want),
+             "'%s:/labels' row 2, column 1: 127 is not a label (a whole number from 0 to 126; "
+             "negative or NaN for no rating)",
+             h);
+    ck_assert_str_eq(err.msg, want);
+    ck_assert_int_eq(err.row, 2);
+    ck_assert_ptr_null(r.m);
+    double half[12] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1.5, 2};
+    npy_put(p, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 3), }", half, 96);
+    ck_assert_int_eq(hitl_rating_matrix_read(p, NULL, &r, &err), HITL_EDATA);
+    ck_assert(strstr(err.msg, "row 3, column 1: 1.5 is not a label") != NULL);
+    npy_put(p, 1, "{'descr': '>i4', 'fortran_order': False, 'shape': (4, 3), }", half, 48);
+    ck_assert_int_eq(hitl_rating_matrix_read(p, NULL, &r, &err), HITL_ETYPE);
+    ck_assert(strstr(err.msg, "big-endian dtype '>i4'") != NULL);
+    npy_put(p, 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (4, 3), }", half, 24);
+    ck_assert_int_eq(hitl_rating_matrix_read(p, NULL, &r, &err), HITL_ETYPE);
+    ck_assert(strstr(err.msg, "unsupported dtype '<f2' (need integers, float32 or float64)"));
+    ck_assert_int_eq(hitl_rating_matrix_read("/nonexistent/x.npy", NULL, &r, &err), HITL_EIO);
+    ck_assert_int_eq(hitl_rating_matrix_read(h, "/nope", &r, &err), HITL_ENOTFOUND);
+    unlink(p);
+    unlink(h);
+    free(p);
+    free(h);
 }
 END_TEST
 
@@ -968,6 +1072,7 @@ static Suite *io_matrix_suite(void)
     tcase_add_test(core, test_classes);
     tcase_add_test(core, test_strings_split);
     tcase_add_test(core, test_block_rows);
+    tcase_add_test(core, test_rating_matrix);
     suite_add_tcase(s, core);
 
     TCase *limits = tcase_create("limits");
