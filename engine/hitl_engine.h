@@ -336,6 +336,8 @@ typedef struct hitl_agreement_opts {
     size_t max_cells;           /* 8-byte counters per thread for the count tables; 0: 2^18.
                                    The sparse path works through annotator pairs in blocks
                                    that fit */
+    int portable;               /* matrix entry: the portable loop even where AVX-512 VBMI is
+                                   (tests and benchmarks compare them) */
 } hitl_agreement_opts;
 
 typedef struct hitl_pair_agreement {

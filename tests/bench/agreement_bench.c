@@ -20,15 +20,17 @@ static double now(void)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: hitl_agreement_bench FILE N A L [--repeats R] [--threads T] "
-                        "[--level nominal|ordinal|interval|ratio] [--input table|matrix]\n");
+        fprintf(
+            stderr,
+            "usage: hitl_agreement_bench FILE N A L [--repeats R] [--threads T] "
+            "[--level nominal|ordinal|interval|ratio] [--input table|matrix] [--portable 0|1]\n");
         return 2;
     }
     size_t n = strtoull(argv[2], NULL, 10), A = strtoull(argv[3], NULL, 10);
     size_t L = strtoull(argv[4], NULL, 10);
     int repeats = 5, threads = 0;
     hitl_level level = HITL_LEVEL_NOMINAL;
-    int on_matrix = 0;
+    int on_matrix = 0, portable = 0;
     for (int i = 5; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--repeats") == 0)
             repeats = atoi(argv[i + 1]);
@@ -38,6 +40,8 @@ int main(int argc, char **argv)
             return 2;
         else if (strcmp(argv[i], "--input") == 0)
             on_matrix = strcmp(argv[i + 1], "matrix") == 0;
+        else if (strcmp(argv[i], "--portable") == 0)
+            portable = atoi(argv[i + 1]);
     }
     signed char *m = malloc(n * A);
     FILE *f = fopen(argv[1], "rb");
@@ -67,7 +71,7 @@ int main(int argc, char **argv)
         return 1;
     }
     double build = now() - t0;
-    hitl_agreement_opts o = {.level = level, .threads = threads};
+    hitl_agreement_opts o = {.level = level, .threads = threads, .portable = portable};
     hitl_agreement res = {0};
     printf("{\"n_ratings\": %zu, \"build_s\": %.6f, \"compute_s\": [", k, build);
     for (int i = -1; i < repeats; i++) { /* one untimed warm-up, as numpy's runners get */

@@ -751,8 +751,9 @@ static void assert_same(const hitl_agreement *x, const hitl_agreement *y, size_t
     ck_assert_mem_eq(x->pairs, y->pairs, x->n_pairs * sizeof(hitl_pair_agreement));
 }
 
-/* The dense matrix entry against the table on random matrices: every width from 2 to 16
- * annotators (odd ones end in a one-column look-up), row counts that are not a multiple of 4,
+/* The dense matrix entry against the table on random matrices, by the portable loop and by the
+ * AVX-512 VBMI one where the CPU has it: every width from 2 to 16 annotators (odd ones end in a
+ * one-column look-up, or pair a register with itself), row counts that are not a multiple of 64,
  * over 65,535 rows on one thread (the 16-bit bins are emptied), several threads, any negative
  * value as no rating, and shapes past the histogram (17 annotators) that go through a table. */
 START_TEST(test_matrix_entry_against_table)
@@ -777,9 +778,13 @@ START_TEST(test_matrix_entry_against_table)
         hitl_error err;
         ck_assert_int_eq(hitl_agreement_compute(&r, &o, &want, NULL), HITL_OK);
         hitl_ratings_matrix mx = {m8, n, A, L, NULL};
-        ck_assert_msg(hitl_agreement_compute_matrix(&mx, &o, &got, &err) == HITL_OK, "%s", err.msg);
-        assert_same(&want, &got, L);
-        hitl_agreement_release(&got);
+        for (int portable = 0; portable < 2; portable++) { /* AVX-512 VBMI where there */
+            o.portable = portable;
+            ck_assert_msg(hitl_agreement_compute_matrix(&mx, &o, &got, &err) == HITL_OK, "%s",
+                          err.msg);
+            assert_same(&want, &got, L);
+            hitl_agreement_release(&got);
+        }
         /* the matrix's own table is the same table */
         hitl_ratings r2;
         ck_assert_int_eq(hitl_ratings_from_matrix(&r2, &mx, NULL), HITL_OK);
@@ -825,6 +830,7 @@ START_TEST(test_matrix_errors)
             m[k] = (int8_t)(k % 3);
         m[4 * 5 + col] = 3; /* item 4 */
         hitl_ratings_matrix mx = {m, 6, 5, 3, NULL};
+        o.portable = !o.portable; /* both loops, in turn */
         ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &a, &err), HITL_EINVAL);
         ck_assert_int_eq(err.row, 4);
         char want[96];
