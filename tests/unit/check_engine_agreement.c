@@ -842,6 +842,25 @@ START_TEST(test_matrix_errors)
         ck_assert_int_eq(err.row, 4);
         ck_assert_ptr_null(r.item_ptr);
     }
+    /* a bad label past the 64-row groups, then in one; 2^16 configurations too (16 x 1 label) */
+    static const size_t wa[2] = {7, 16}, wl[2] = {3, 1};
+    int8_t wide[70 * 16];
+    for (int s = 0; s < 2; s++)
+        for (int portable = 0; portable < 2; portable++) {
+            size_t A = wa[s], L = wl[s];
+            for (size_t k = 0; k < 70 * A; k++)
+                wide[k] = (int8_t)(k % 3 == 0 ? -1 : (int)(k % L));
+            hitl_ratings_matrix w = {wide, 70, A, L, NULL};
+            o.portable = portable;
+            wide[69 * A + A - 1] = (int8_t)L;
+            ck_assert_int_eq(hitl_agreement_compute_matrix(&w, &o, &a, &err), HITL_EINVAL);
+            ck_assert_int_eq(err.row, 69);
+            wide[69 * A + A - 1] = 0;
+            wide[3 * A + 1] = 100; /* now the only one */
+            ck_assert_int_eq(hitl_agreement_compute_matrix(&w, &o, &a, &err), HITL_EINVAL);
+            ck_assert_int_eq(err.row, 3);
+        }
+    o.portable = 0;
     for (size_t k = 0; k < 30; k++)
         m[k] = (int8_t)(k % 3);
     hitl_ratings_matrix mx = {m, 6, 5, 128, NULL};
