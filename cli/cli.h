@@ -81,6 +81,16 @@ json_t *cli_json_real(double v);
 int cli_load_ratings(const char *cmd, const char *path, hitl_level level, const char *classes,
                      hitl_ratings_file *rf);
 int cli_split_dset(const char *arg, char **path, const char **dset);
+/* --matrix M (FILE.npy or FILE:DSET) with --labels `classes` (may be NULL): the matrix into *m
+ * and its names into *rf (labels: `classes`, else the file's, else indices; annotators and,
+ * with `table`, items by index), with label values for the interval and ratio levels and, with
+ * `table`, rf->table built. Returns -1, else the exit code after printing the error (then
+ * nothing is left to release). */
+int cli_load_matrix(const char *cmd, const char *arg, hitl_level level, const char *classes,
+                    int table, hitl_rating_matrix *m, hitl_ratings_file *rf);
+/* Interval and ratio levels need numbers: rf's label names as its values, when they all are
+ * (HITL_EDATA naming the first that is not); other levels: nothing to do. */
+hitl_status cli_class_values(hitl_ratings_file *rf, hitl_level level, hitl_error *err);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal. */
 typedef struct cli_progress {

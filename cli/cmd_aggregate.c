@@ -1,4 +1,5 @@
-/* hitl aggregate: one label per item from a ratings file, by majority vote (ties listed for
+/* hitl aggregate: one label per item from a store, a ratings file or a rating matrix, by
+ * majority vote (ties listed for
  * adjudication, never broken) or by Dawid-Skene EM (annotator confusion matrices, soft labels),
  * printed, as JSON, or written to a CSV. */
 #include <math.h>
@@ -8,13 +9,15 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "usage: hitl aggregate DB|--ratings FILE --method majority|dawid-skene [--out FILE.csv]\n"
-    "                      [--labels A,B,...] [--tol X] [--max-iter N] [--smoothing X]\n"
-    "                      [--threads N] [--json]\n"
+    "usage: hitl aggregate DB|--ratings FILE|--matrix M --method majority|dawid-skene\n"
+    "                      [--out FILE.csv] [--labels A,B,...] [--tol X] [--max-iter N]\n"
+    "                      [--smoothing X] [--threads N] [--json]\n"
     "\n"
     "One label per labelled item of the store DB (every label in it, the project's classes),\n"
-    "or of FILE (a CSV with columns item, annotator, label). The store is only read: final\n"
-    "labels are set by hitl label and hitl adjudicate.\n"
+    "of FILE (a CSV with columns item, annotator, label), or of the rating matrix M (FILE.npy\n"
+    "or FILE:DSET: a row per item, a column per annotator, class indices 0-126, negative or\n"
+    "NaN for no rating; items and annotators are named by index, labels as in hitl agreement).\n"
+    "The store is only read: final labels are set by hitl label and hitl adjudicate.\n"
     "  majority      the most frequent label; a tie is never broken: the item is listed for\n"
     "                adjudication (status 'tie', no label)\n"
     "  dawid-skene   EM over per-annotator confusion matrices and class priors (Dawid & Skene\n"
@@ -24,10 +27,11 @@ static const char usage_text[] =
     "options:\n"
     "  DB                 an annotation store (hitl init)\n"
     "  --ratings FILE     the ratings CSV\n"
+    "  --matrix M         the rating matrix\n"
     "  --method M         majority or dawid-skene\n"
     "  --out FILE.csv     write one row per item (item,label,status,...; see README)\n"
-    "  --labels A,B,...   (FILE) the classes (labels outside them are an error; unused ones "
-    "count)\n"
+    "  --labels A,B,...   (FILE, M) the classes (labels outside them are an error; unused\n"
+    "                     ones count)\n"
     "  --tol X            EM stops once the log-likelihood changes by at most X times its\n"
     "                     value between iterations (default 1e-6)\n"
     "  --max-iter N       EM iteration cap (default 1000)\n"
@@ -39,6 +43,7 @@ static const char usage_text[] =
 
 enum {
     OPT_RATINGS = 256,
+    OPT_MATRIX,
     OPT_METHOD,
     OPT_OUT,
     OPT_LABELS,
@@ -52,6 +57,7 @@ enum {
 
 static const struct option long_opts[] = {
     {"ratings", required_argument, NULL, OPT_RATINGS},
+    {"matrix", required_argument, NULL, OPT_MATRIX},
     {"method", required_argument, NULL, OPT_METHOD},
     {"out", required_argument, NULL, OPT_OUT},
     {"labels", required_argument, NULL, OPT_LABELS},
@@ -65,7 +71,7 @@ static const struct option long_opts[] = {
 };
 
 typedef struct aggregate_args {
-    const char *ratings, *out, *labels, *db;
+    const char *ratings, *matrix, *out, *labels, *db;
     int ds, method_given, json;
     hitl_ds_opts opts;
 } aggregate_args;
@@ -84,6 +90,9 @@ static int parse_args(int argc, char **argv, aggregate_args *a)
         switch (c) {
         case OPT_RATINGS:
             a->ratings = optarg;
+            break;
+        case OPT_MATRIX:
+            a->matrix = optarg;
             break;
         case OPT_METHOD:
             if (strcmp(optarg, "majority") == 0)
@@ -133,9 +142,10 @@ static int parse_args(int argc, char **argv, aggregate_args *a)
     }
     if (optind < argc) a->db = argv[optind++];
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (a->db && a->ratings)
-        return cli_usage_error(cmd, "give a store DB or --ratings FILE, not both");
-    if (!a->db && !a->ratings) return cli_usage_error(cmd, "no store DB or --ratings FILE");
+    if (!!a->db + !!a->ratings + !!a->matrix > 1)
+        return cli_usage_error(cmd, "give one of a store DB, --ratings FILE or --matrix M");
+    if (!a->db && !a->ratings && !a->matrix)
+        return cli_usage_error(cmd, "no store DB, --ratings FILE or --matrix M");
     if (a->db && a->labels)
         return cli_usage_error(cmd, "--labels goes with --ratings (a store has its classes)");
     if (!a->method_given) return cli_usage_error(cmd, "no --method (majority or dawid-skene)");
@@ -179,7 +189,10 @@ static void majority_out(const aggregate_args *a, const hitl_ratings_file *rf, c
                           "status", status_name(v[u].status), "votes", v[u].votes, "ratings",
                           v[u].n));
         json_t *root =
-            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}", a->db ? "store" : "ratings",
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}",
+                      a->db       ? "store"
+                      : a->matrix ? "matrix"
+                                  : "ratings",
                       a->ratings, "method", "majority", "n_items", (json_int_t)rf->n_items,
                       "n_decided", (json_int_t)(rf->n_items - n_ties - n_none), "n_ties",
                       (json_int_t)n_ties, "n_unrated", (json_int_t)n_none, "items", items);
@@ -249,13 +262,16 @@ static void ds_out(const aggregate_args *a, const hitl_ratings_file *rf, const h
                           d->label[u] >= 0 ? json_string(rf->labels[d->label[u]]) : json_null(),
                           "posterior", post));
         }
-        json_t *root = json_pack(
-            "{s:s, s:s, s:i, s:b, s:f, s:i, s:f, s:f, s:f, s:I, s:o, s:o, s:o, s:o}",
-            a->db ? "store" : "ratings", a->ratings, "method", "dawid-skene", "iterations",
-            d->iterations, "converged", d->converged, "tolerance", d->tol, "max_iter", d->max_iter,
-            "smoothing", d->smoothing, "max_change", d->max_change, "log_likelihood",
-            d->log_likelihood, "n_ties", (json_int_t)d->n_ties, "labels", labels, "priors", priors,
-            "annotators", anns, "items", items);
+        json_t *root =
+            json_pack("{s:s, s:s, s:i, s:b, s:f, s:i, s:f, s:f, s:f, s:I, s:o, s:o, s:o, s:o}",
+                      a->db       ? "store"
+                      : a->matrix ? "matrix"
+                                  : "ratings",
+                      a->ratings, "method", "dawid-skene", "iterations", d->iterations, "converged",
+                      d->converged, "tolerance", d->tol, "max_iter", d->max_iter, "smoothing",
+                      d->smoothing, "max_change", d->max_change, "log_likelihood",
+                      d->log_likelihood, "n_ties", (json_int_t)d->n_ties, "labels", labels,
+                      "priors", priors, "annotators", anns, "items", items);
         if (a->out) json_object_set_new(root, "out", json_string(a->out));
         cli_print_json(root);
         return;
@@ -307,6 +323,12 @@ int cmd_aggregate(int argc, char **argv)
         hitl_store_close(store);
         if (st != HITL_OK) return cli_fail("aggregate", st, &err);
         a.ratings = a.db; /* the name printed */
+    } else if (a.matrix) {
+        hitl_rating_matrix m;
+        rc = cli_load_matrix("aggregate", a.matrix, HITL_LEVEL_NOMINAL, a.labels, 1, &m, &rf);
+        if (rc >= 0) return rc;
+        hitl_rating_matrix_release(&m); /* rf holds its table */
+        a.ratings = a.matrix;
     } else {
         rc = cli_load_ratings("aggregate", a.ratings, HITL_LEVEL_NOMINAL, a.labels, &rf);
         if (rc >= 0) return rc;

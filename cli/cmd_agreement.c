@@ -358,27 +358,6 @@ static int report(const agreement_args *a, const hitl_ratings_file *rf, const in
     return CLI_EXIT_OK;
 }
 
-/* Interval and ratio levels need numbers: the project's class names, when they all are. */
-static hitl_status class_values(hitl_ratings_file *rf, hitl_level level, hitl_error *err)
-{
-    if (level != HITL_LEVEL_INTERVAL && level != HITL_LEVEL_RATIO) return HITL_OK;
-    double *v = malloc((rf->n_labels ? rf->n_labels : 1) * sizeof(double));
-    if (!v) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    for (size_t l = 0; l < rf->n_labels; l++) {
-        char *end;
-        v[l] = strtod(rf->labels[l], &end);
-        if (end == rf->labels[l] || *end || !isfinite(v[l])) {
-            free(v);
-            return hitl_error_set(err, HITL_EDATA,
-                                  "class '%s' is not a number (the %s level needs numeric classes)",
-                                  rf->labels[l], hitl_level_name(level));
-        }
-    }
-    rf->table.value = v;
-    rf->numeric = 1;
-    return HITL_OK;
-}
-
 static int from_store(const agreement_args *a)
 {
     hitl_store *st;
@@ -391,7 +370,7 @@ static int from_store(const agreement_args *a)
     hitl_status s = hitl_store_ratings_file(st, &rf, &final, &err);
     hitl_store_close(st);
     if (s != HITL_OK) return cli_fail("agreement", s, &err);
-    if ((s = class_values(&rf, a->opts.level, &err)) != HITL_OK) {
+    if ((s = cli_class_values(&rf, a->opts.level, &err)) != HITL_OK) {
         hitl_error_prefix(&err, "'%s'", a->db);
         rc = cli_fail("agreement", s, &err);
     } else {
@@ -402,81 +381,14 @@ static int from_store(const agreement_args *a)
     return rc;
 }
 
-/* "0", "1", ... "n - 1" (NULL when out of memory). */
-static char **index_names(size_t n)
-{
-    char **v = calloc(n ? n : 1, sizeof(char *));
-    for (size_t i = 0; v && i < n; i++) {
-        char buf[24];
-        snprintf(buf, sizeof(buf), "%zu", i);
-        if (!(v[i] = strdup(buf))) {
-            hitl_strings_free(v, i);
-            return NULL;
-        }
-    }
-    return v;
-}
-
-/* Names the matrix's labels (--labels, else its `classes` when they cover every label, else
- * the indices) and annotators (column indices) in rf, with the label values the interval and
- * ratio levels need (numeric names, else the indices). Takes m's classes when it uses them. */
-static hitl_status matrix_names(const agreement_args *a, hitl_rating_matrix *m, char **labels,
-                                size_t n_labels, hitl_ratings_file *rf, hitl_error *err)
-{
-    if (labels) {
-        rf->labels = labels;
-        rf->n_labels = n_labels;
-    } else if (m->classes && m->n_classes >= m->n_labels) {
-        rf->labels = m->classes;
-        rf->n_labels = m->n_classes;
-        m->classes = NULL;
-        m->n_classes = 0;
-    } else if ((rf->labels = index_names(m->n_labels))) {
-        rf->n_labels = m->n_labels;
-    }
-    rf->annotators = index_names(m->n_annotators);
-    if (!rf->labels || !rf->annotators) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    rf->n_annotators = m->n_annotators;
-    if (labels) return class_values(rf, a->opts.level, err);
-    if (a->opts.level != HITL_LEVEL_INTERVAL && a->opts.level != HITL_LEVEL_RATIO) return HITL_OK;
-    rf->table.value = malloc((rf->n_labels ? rf->n_labels : 1) * sizeof(double));
-    if (!rf->table.value) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    for (size_t l = 0; l < rf->n_labels; l++)
-        rf->table.value[l] = (double)l;
-    return HITL_OK;
-}
-
 static int from_matrix(const agreement_args *a)
 {
-    const char *cmd = "agreement";
-    hitl_error err;
-    hitl_error_clear(&err);
-    char **labels = NULL, *path = NULL;
-    size_t n_labels = 0;
-    const char *dset;
-    if (a->labels && hitl_strings_split(a->labels, &labels, &n_labels, &err) != HITL_OK)
-        return cli_usage_error(cmd, "bad --labels '%s': %s", a->labels, err.msg);
-    if (cli_split_dset(a->matrix, &path, &dset)) {
-        hitl_strings_free(labels, n_labels);
-        return cli_usage_error(cmd, "--matrix needs FILE.npy or FILE:DSET, got '%s'", a->matrix);
-    }
     hitl_rating_matrix m;
-    hitl_ratings_file rf = {0}; /* names only: the counts come from the matrix */
-    hitl_status st = hitl_rating_matrix_read(path, dset, &m, &err);
-    free(path);
-    if (st != HITL_OK) {
-        hitl_strings_free(labels, n_labels);
-        return cli_fail(cmd, st, &err);
-    }
-    int rc;
-    if ((st = matrix_names(a, &m, labels, n_labels, &rf, &err)) != HITL_OK) {
-        if (!rf.labels) hitl_strings_free(labels, n_labels);
-        hitl_error_prefix(&err, "'%s'", a->matrix);
-        rc = cli_fail(cmd, st, &err);
-    } else {
-        hitl_ratings_matrix mx = {m.m, m.n_items, m.n_annotators, rf.n_labels, rf.table.value};
-        rc = report(a, &rf, NULL, &mx);
-    }
+    hitl_ratings_file rf; /* names only: the counts come from the matrix */
+    int rc = cli_load_matrix("agreement", a->matrix, a->opts.level, a->labels, 0, &m, &rf);
+    if (rc >= 0) return rc;
+    hitl_ratings_matrix mx = {m.m, m.n_items, m.n_annotators, rf.n_labels, rf.table.value};
+    rc = report(a, &rf, NULL, &mx);
     hitl_ratings_file_release(&rf);
     hitl_rating_matrix_release(&m);
     return rc;

@@ -262,6 +262,34 @@ class MatrixInterop(unittest.TestCase):
         self.assertAlmostEqual(mat["krippendorff_alpha"],
                                AnnotationTask(data, distance=interval_distance).alpha(), delta=TOL)
 
+    def test_aggregate_matrix_matches_csv(self):
+        rng = np.random.default_rng(23)
+        m = random_table(rng, 400, 5, 4, 0.3)
+        m[:, 0] = np.where((m >= 0).sum(1) == 0, 2, m[:, 0])
+        npy = os.path.join(WORK, "agg.npy")
+        np.save(npy, m.astype(np.int16))
+        csv_path = os.path.join(WORK, "agg.csv")
+        write_ratings(csv_path, m, ["a", "b", "c", "d"])
+        common = ["--labels", "a,b,c,d", "--json"]
+        mat = hitl("aggregate", "--matrix", npy, "--method", "majority", *common)
+        ref = hitl("aggregate", "--ratings", csv_path, "--method", "majority", *common)
+        self.assertEqual(mat["matrix"], npy)
+        for key in ("n_items", "n_decided", "n_ties"):
+            self.assertEqual(mat[key], ref[key], key)
+        self.assertEqual([i["item"] for i in mat["items"]], [str(u) for u in range(400)])
+        strip = [{k: v for k, v in i.items() if k != "item"} for i in mat["items"]]
+        self.assertEqual(strip, [{k: v for k, v in i.items() if k != "item"}
+                                 for i in ref["items"]])
+        # Dawid-Skene: the same fit (the CSV numbers annotators in another order)
+        mat = hitl("aggregate", "--matrix", npy, "--method", "dawid-skene", *common)
+        ref = hitl("aggregate", "--ratings", csv_path, "--method", "dawid-skene", *common)
+        self.assertAlmostEqual(mat["log_likelihood"], ref["log_likelihood"],
+                               delta=1e-9 * abs(ref["log_likelihood"]))
+        self.assertEqual([i["label"] for i in mat["items"]], [i["label"] for i in ref["items"]])
+        for p, q in zip(mat["items"], ref["items"]):
+            for k in "abcd":
+                self.assertAlmostEqual(p["posterior"][k], q["posterior"][k], delta=1e-7)
+
     def test_matrix_refusals(self):
         bad = os.path.join(WORK, "bad.npy")
         np.save(bad, np.array([[0, 1], [1, 2.5]]))
