@@ -123,7 +123,10 @@ hitl_status hitl_ratings_from_matrix(hitl_ratings *r, const hitl_ratings_matrix 
     if (!m || (!m->m && m->n_items && m->n_annotators))
         return hitl_error_set(err, HITL_EINVAL, "no ratings matrix given");
     size_t n = m->n_items, A = m->n_annotators, L = m->n_labels;
-    if (n > INT32_MAX || A > INT32_MAX || L > 127 || (A && n > SIZE_MAX / A))
+    if (L > 127)
+        return hitl_error_set(err, HITL_EINVAL, "an int8 matrix holds at most 127 labels, not %zu",
+                              L);
+    if (n > INT32_MAX || A > INT32_MAX || (A && n > SIZE_MAX / A))
         return hitl_error_set(err, HITL_EINVAL, "matrix too large");
     hitl_status st = check_values(m->value, L, err);
     if (st != HITL_OK) return st;

@@ -865,7 +865,7 @@ START_TEST(test_matrix_errors)
         m[k] = (int8_t)(k % 3);
     hitl_ratings_matrix mx = {m, 6, 5, 128, NULL};
     ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &a, &err), HITL_EINVAL);
-    ck_assert_str_eq(err.msg, "matrix too large");
+    ck_assert_str_eq(err.msg, "an int8 matrix holds at most 127 labels, not 128");
     mx = (hitl_ratings_matrix){NULL, 6, 5, 3, NULL};
     ck_assert_int_eq(hitl_agreement_compute_matrix(&mx, &o, &a, &err), HITL_EINVAL);
     ck_assert_int_eq(hitl_agreement_compute_matrix(NULL, &o, &a, &err), HITL_EINVAL);
