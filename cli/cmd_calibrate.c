@@ -34,7 +34,8 @@ static const char usage_text[] =
     "  DB                   an annotation store (hitl init)\n"
     "  --probs FILE:DSET    probabilities [n, C] (HDF5 float32/float64; or FILE.npy); with DB,\n"
     "                       the pool's probabilities, a row per pool row\n"
-    "  --labels FILE:DSET   true class indices [n] (HDF5, any integer type, rank 1); not with DB\n"
+    "  --labels FILE:DSET   true class indices [n] (HDF5, any integer type, rank 1, or a .npy\n"
+    "                       vector); not with DB\n"
     "  --bins B             bins for ECE, MCE and the reliability table (default 15)\n"
     "  --fit-temperature    also fit T minimising the NLL of softmax(ln p / T) and report the\n"
     "                       NLL and ECE after scaling\n"
@@ -428,10 +429,10 @@ int cmd_calibrate(int argc, char **argv)
     if (cli_split_dset(a.probs, &ppath, &pdset))
         return cli_usage_error("calibrate", "--probs needs FILE:DSET (or FILE.npy), got '%s'",
                                a.probs);
-    if (cli_split_dset(a.labels, &lpath, &ldset) || !ldset) {
+    if (cli_split_dset(a.labels, &lpath, &ldset)) { /* FILE.npy: no dataset */
         free(ppath);
-        free(lpath); /* a FILE.npy splits without a dataset */
-        return cli_usage_error("calibrate", "--labels needs FILE:DSET, got '%s'", a.labels);
+        return cli_usage_error("calibrate", "--labels needs FILE:DSET or FILE.npy, got '%s'",
+                               a.labels);
     }
     hitl_error err;
     hitl_error_clear(&err);

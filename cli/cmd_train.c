@@ -21,12 +21,13 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "  --features FILE:DSET  the pool's features [N, D] (HDF5 float32/float64, or FILE.npy)\n"
-    "  --labels FILE:DSET    class indices (any integer type, rank 1): N of them (one per pool\n"
-    "                        row), or one per --rows entry\n"
+    "  --labels FILE:DSET    class indices (any integer type, rank 1; or a .npy vector): N of\n"
+    "                        them (one per pool row), or one per --rows entry\n"
     "  --labels EXPORT.h5    an `hitl export --format hdf5` file: /rows (pool rows), /labels and\n"
     "                        /soft_labels [n, C], class names in its `classes` attribute\n"
     "  --soft                with an export: train on /soft_labels instead of /labels\n"
-    "  --rows FILE:DSET      the pool rows to train on (integers); default: every row\n"
+    "  --rows FILE:DSET      the pool rows to train on (integers; or a .npy vector); default:\n"
+    "                        every row\n"
     "  --l2 L                L2 strength (default: as --C 1)\n"
     "  --C C                 scikit-learn's inverse regularisation: l2 = 1 / (C S)\n"
     "  --max-iter N          L-BFGS iterations (default 500)\n"
@@ -260,16 +261,17 @@ static hitl_status load(const train_args *a, train_data *t, hitl_error *err)
             st = hitl_error_set(err, HITL_EINVAL, "--soft needs --labels EXPORT.h5");
             goto done;
         }
-        if (cli_split_dset(a->labels, &lpath, &ldset) || !ldset) {
-            st = hitl_error_set(err, HITL_EINVAL, "bad --labels '%s' (FILE:DSET or EXPORT.h5)",
-                                a->labels);
+        if (cli_split_dset(a->labels, &lpath, &ldset)) {
+            st = hitl_error_set(err, HITL_EINVAL,
+                                "bad --labels '%s' (FILE:DSET, FILE.npy or EXPORT.h5)", a->labels);
             goto done;
         }
         st = hitl_labels_read(lpath, ldset, &labels, &nl, err);
         if (st != HITL_OK) goto done;
         if (a->rows) {
-            if (cli_split_dset(a->rows, &rpath, &rdset) || !rdset) {
-                st = hitl_error_set(err, HITL_EINVAL, "bad --rows '%s' (FILE:DSET)", a->rows);
+            if (cli_split_dset(a->rows, &rpath, &rdset)) {
+                st = hitl_error_set(err, HITL_EINVAL, "bad --rows '%s' (FILE:DSET or FILE.npy)",
+                                    a->rows);
                 goto done;
             }
             st = hitl_labels_read(rpath, rdset, &rows, &nr, err);

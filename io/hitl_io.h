@@ -387,10 +387,11 @@ hitl_status hitl_rating_matrix_read(const char *path, const char *dset, hitl_rat
 void hitl_rating_matrix_release(hitl_rating_matrix *r);
 
 /* ---- label datasets ------------------------------------------------------------------------
- * A rank-1 integer dataset of class indices (any integer type), read whole. HITL_EIO (file),
- * HITL_ENOTFOUND (dataset), HITL_ETYPE (not integer), HITL_ESHAPE (not rank 1), HITL_EDATA (a
- * negative value or one past INT32_MAX, naming the row; values never written to the file).
- * Caller owns *labels (free()). */
+ * A rank-1 integer dataset of class indices (any integer type), read whole; with dset NULL,
+ * `path` is a .npy vector (rank 1 or one column; any integer type, or floats holding whole
+ * numbers). HITL_EIO (file), HITL_ENOTFOUND (dataset), HITL_ETYPE (not integer), HITL_ESHAPE
+ * (not rank 1), HITL_EDATA (a negative value, one past INT32_MAX or a fraction, naming the row;
+ * values never written to the file). Caller owns *labels (free()). */
 hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **labels, size_t *n,
                              hitl_error *err);
 

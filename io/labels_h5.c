@@ -1,11 +1,51 @@
-/* Class labels for calibration: a rank-1 integer HDF5 dataset read whole as int64 (so that any
- * integer type converts, and values past int32 are caught rather than wrapped). */
+/* Class labels (and row numbers): a rank-1 integer HDF5 dataset read whole as int64 (so that any
+ * integer type converts, and values past int32 are caught rather than wrapped), or a .npy
+ * vector read exactly by the .npy backend. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "h5_util.h"
+#include "matrix_internal.h"
 #include "hitl_banned.h"
+
+/* buf[0..count) (uint64 in int64's bits when big_unsigned) into int32 class indices. */
+static hitl_status narrow(const char *name, const int64_t *buf, size_t count, int big_unsigned,
+                          int32_t *outv, hitl_error *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint64_t u = (uint64_t)buf[i];
+        if ((big_unsigned && u > INT32_MAX) ||
+            (!big_unsigned && (buf[i] < 0 || buf[i] > INT32_MAX))) {
+            hitl_error_set(
+                err, HITL_EDATA, "'%s' row %zu: label %lld is not a class index", name, i,
+                big_unsigned ? (long long)(u > INT64_MAX ? -1 : (int64_t)u) : (long long)buf[i]);
+            if (err) err->row = (int64_t)i;
+            return HITL_EDATA;
+        }
+        outv[i] = (int32_t)buf[i];
+    }
+    return HITL_OK;
+}
+
+static hitl_status read_npy(const char *path, int32_t **labels, size_t *n, hitl_error *err)
+{
+    int64_t *buf;
+    size_t count;
+    hitl_status st = hitl__npy_read_ints(path, &buf, &count, err);
+    if (st != HITL_OK) return st;
+    int32_t *outv = malloc((count ? count : 1) * sizeof(int32_t));
+    st = outv ? narrow(path, buf, count, 0, outv, err)
+              : hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
+    free(buf);
+    if (st != HITL_OK) {
+        free(outv);
+        return st;
+    }
+    *labels = outv;
+    *n = count;
+    return HITL_OK;
+}
 
 hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **labels, size_t *n,
                              hitl_error *err)
@@ -13,8 +53,9 @@ hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **label
     if (!labels || !n) return hitl_error_set(err, HITL_EINVAL, "no output for labels given");
     *labels = NULL;
     *n = 0;
-    if (!path || !dset || !dset[0])
+    if (!path || (dset && !dset[0]))
         return hitl_error_set(err, HITL_EINVAL, "no labels file or dataset given");
+    if (!dset) return read_npy(path, labels, n, err);
     char name[1024];
     snprintf(name, sizeof(name), "%s:%s%s", path, hitl__h5_slash(dset), dset);
     hid_t file = H5I_INVALID_HID, d = H5I_INVALID_HID, type = H5I_INVALID_HID;
@@ -64,18 +105,7 @@ hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **label
         st = hitl__h5_error(err, HITL_EIO, "'%s': cannot read labels", name);
         goto done;
     }
-    for (size_t i = 0; i < count; i++) {
-        uint64_t u = (uint64_t)buf[i];
-        if ((big_unsigned && u > INT32_MAX) ||
-            (!big_unsigned && (buf[i] < 0 || buf[i] > INT32_MAX))) {
-            st = hitl_error_set(
-                err, HITL_EDATA, "'%s' row %zu: label %lld is not a class index", name, i,
-                big_unsigned ? (long long)(u > INT64_MAX ? -1 : (int64_t)u) : (long long)buf[i]);
-            if (err) err->row = (int64_t)i;
-            goto done;
-        }
-        outv[i] = (int32_t)buf[i];
-    }
+    if ((st = narrow(name, buf, count, big_unsigned, outv, err)) != HITL_OK) goto done;
     *labels = outv;
     outv = NULL;
     *n = count;

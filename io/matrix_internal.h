@@ -28,4 +28,9 @@ hitl_status hitl__matrix_open_h5(hitl_matrix *m, const char *path, const char *d
                                  hitl_error *err);
 hitl_status hitl__matrix_open_npy(hitl_matrix *m, const char *path, int integers, hitl_error *err);
 
+/* A .npy vector (rank 1, or one column) of any integer type, or floats holding whole numbers,
+ * read whole and exactly into int64 (caller frees *out). HITL_ESHAPE for more columns,
+ * HITL_EDATA naming the row of a value that is not a whole number or is past INT64_MAX. */
+hitl_status hitl__npy_read_ints(const char *path, int64_t **out, size_t *n, hitl_error *err);
+
 #endif /* HITL_MATRIX_INTERNAL_H */

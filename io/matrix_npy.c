@@ -26,6 +26,11 @@
 #define HOST_LITTLE 1
 #endif
 
+/* What a caller takes: floats only, integers too, or integers and rank-1 vectors as a column. */
+#define NPY_FLOATS  0
+#define NPY_NUMERIC 1
+#define NPY_VECTOR  2
+
 /* Element types: float32 is read in place, the others through the scratch. */
 typedef enum { T_F4 = 0, T_F8, T_I1, T_U1, T_I2, T_U2, T_I4, T_U4, T_I8, T_U8, T_COUNT } npy_type;
 static const char *const type_code[T_COUNT] = {"f4", "f8", "i1", "u1", "i2",
@@ -387,6 +392,10 @@ static hitl_status parse_file(npy_matrix *s, hitl_matrix *m, uint64_t fsize, int
                               "float64)",
                               name);
     if ((st = check_descr(name, h.descr, integers, &s->type, err)) != HITL_OK) return st;
+    if (integers == NPY_VECTOR && h.rank == 1) {
+        h.rank = 2; /* a vector is one column */
+        h.dims[1] = 1;
+    }
     if (h.rank != 2)
         return hitl_error_set(err, HITL_ESHAPE, "'%s': expected a rank-2 matrix, got rank %d", name,
                               h.rank);
@@ -461,5 +470,116 @@ fail:
     npy_close(m);
     m->ops = NULL;
     m->rows = m->cols = 0;
+    return st;
+}
+
+/* A whole vector of integers, exactly (the matrix path's float32 is exact only to 2^24): for
+ * class indices and row numbers. Floats must hold whole numbers. */
+hitl_status hitl__npy_read_ints(const char *path, int64_t **out, size_t *n, hitl_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    hitl_matrix m = {.name = (char *)path};
+    hitl_status st = hitl__matrix_open_npy(&m, path, NPY_VECTOR, err);
+    if (st != HITL_OK) return st;
+    npy_matrix *s = m.impl;
+    size_t item = type_size[s->type], rows = m.rows;
+    unsigned char *raw = NULL;
+    int64_t *v = NULL;
+    if (m.cols != 1) {
+        st = hitl_error_set(err, HITL_ESHAPE,
+                            "'%s': expected a vector (rank 1, or one column), got %zu columns",
+                            path, m.cols);
+        goto done;
+    }
+    raw = malloc(rows ? rows * item : 1); /* parse_file checked the file holds them */
+    v = malloc(rows ? rows * sizeof(int64_t) : 1);
+    if (!raw || !v) {
+        st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory for %zu values", path, rows);
+        goto done;
+    }
+    if (rows && (st = pread_full(s->fd, raw, rows * item, s->data_off, path, err)) != HITL_OK)
+        goto done;
+#if !HOST_LITTLE
+    swap_bytes(raw, rows, item);
+#endif
+    for (size_t i = 0; i < rows; i++) {
+        const unsigned char *p = raw + i * item;
+        double d = 0;
+        int is_float = s->type == T_F4 || s->type == T_F8;
+        uint64_t u = 0;
+        int64_t x = 0;
+        switch (s->type) {
+        case T_F4: {
+            float f;
+            memcpy(&f, p, 4);
+            d = f;
+            break;
+        }
+        case T_F8:
+            memcpy(&d, p, 8);
+            break;
+        case T_I1:
+            x = (int8_t)p[0];
+            break;
+        case T_U1:
+            x = p[0];
+            break;
+        case T_I2: {
+            int16_t w;
+            memcpy(&w, p, 2);
+            x = w;
+            break;
+        }
+        case T_U2: {
+            uint16_t w;
+            memcpy(&w, p, 2);
+            x = w;
+            break;
+        }
+        case T_I4: {
+            int32_t w;
+            memcpy(&w, p, 4);
+            x = w;
+            break;
+        }
+        case T_U4: {
+            uint32_t w;
+            memcpy(&w, p, 4);
+            x = w;
+            break;
+        }
+        case T_I8:
+            memcpy(&x, p, 8);
+            break;
+        default: /* T_U8 */
+            memcpy(&u, p, 8);
+            if (u > INT64_MAX) {
+                st = hitl_error_set(err, HITL_EDATA, "'%s' row %zu: %llu is too large", path, i,
+                                    (unsigned long long)u);
+                if (err) err->row = (int64_t)i;
+                goto done;
+            }
+            x = (int64_t)u;
+            break;
+        }
+        if (is_float) {
+            if (!(d == d && d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d)) {
+                st = hitl_error_set(err, HITL_EDATA, "'%s' row %zu: %g is not a whole number", path,
+                                    i, d);
+                if (err) err->row = (int64_t)i;
+                goto done;
+            }
+            x = (int64_t)d;
+        }
+        v[i] = x;
+    }
+    *out = v;
+    v = NULL;
+    *n = rows;
+done:
+    free(raw);
+    free(v);
+    npy_close(&m);
     return st;
 }

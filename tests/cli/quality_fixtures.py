@@ -113,6 +113,10 @@ def make_quality_fixtures(work):
         f["probs_off"] = off
         f["one_class"] = np.ones((5, 1), np.float32)
     np.save(j("q-calib.npy"), probs)
+    np.save(j("q-y.npy"), np.array([0, 0, 0, 1, 1], np.uint16))  # .npy labels: any integer type
+    np.save(j("q-y-col.npy"), np.array([[0], [0], [0], [1], [1]], np.int64))  # one column
+    np.save(j("q-y-float.npy"), np.array([0, 0, 0.5, 1, 1]))  # not whole
+    np.save(j("q-y-big.npy"), np.array([0, 0, 2 ** 63, 1, 1], np.uint64))
     write(j("q-not-hdf5.h5"), "not HDF5\n")
 
 

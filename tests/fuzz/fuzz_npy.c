@@ -1,6 +1,7 @@
 /* libFuzzer harness for the .npy reader: the input is a whole .npy file, read as a rating matrix
- * (the numeric reader, integers too, every cell checked), then opened with hitl_matrix_open and
- * read in blocks of rows (header parser, shape checks, body reads). */
+ * (the numeric reader, integers too, every cell checked) and as a vector of class indices (the
+ * exact integer reader), then opened with hitl_matrix_open and read in blocks of rows (header
+ * parser, shape checks, body reads). */
 #include "fuzz_util.h"
 #include "hitl_io.h"
 
@@ -18,6 +19,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < rm.n_items * rm.n_annotators; i++)
             if (rm.m[i] < -1 || (rm.m[i] >= 0 && (size_t)rm.m[i] >= rm.n_labels)) __builtin_trap();
         hitl_rating_matrix_release(&rm);
+    }
+    int32_t *labels = NULL; /* as a vector of class indices (the exact integer reader) */
+    size_t n_labels = 0;
+    if (hitl_labels_read(path, NULL, &labels, &n_labels, &err) == HITL_OK) {
+        for (size_t i = 0; i < n_labels; i++)
+            if (labels[i] < 0) __builtin_trap();
+        free(labels);
     }
     if (hitl_matrix_open(&m, path, NULL, &err) != HITL_OK) return 0;
     size_t rows = hitl_matrix_rows(m), cols = hitl_matrix_cols(m);

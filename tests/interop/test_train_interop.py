@@ -91,6 +91,21 @@ class TrainInterop(unittest.TestCase):
             "--rows", f"{self.split}:train", "--l2", "0.01", "--out", head2)
         self.check_against_sklearn(head2, np.arange(1000), 0.1)
 
+    def test_npy_labels_and_rows(self):
+        # .npy vectors (int32 labels, uint16 rows) give the head the HDF5 datasets give
+        head = os.path.join(WORK, "head_npy.h5")
+        ref = os.path.join(WORK, "head_h5.h5")
+        labels, rows = os.path.join(WORK, "labels.npy"), os.path.join(WORK, "rows.npy")
+        np.save(labels, self.y.astype(np.int32))
+        np.save(rows, self.labelled.astype(np.uint16))
+        run("train", "--features", f"{DIGITS}:features", "--labels", labels, "--rows", rows,
+            "--C", "10", "--out", head)
+        run("train", "--features", f"{DIGITS}:features", "--labels", f"{DIGITS}:labels",
+            "--rows", f"{DIGITS}:labelled", "--C", "10", "--out", ref)
+        W, b, _ = load_head(head)
+        W2, b2, _ = load_head(ref)
+        self.assertTrue(np.array_equal(W, W2) and np.array_equal(b, b2))
+
     def test_labelled_rows(self):
         head = os.path.join(WORK, "head_labelled.h5")
         run("train", "--features", f"{DIGITS}:features", "--labels", f"{DIGITS}:labels", "--rows",
