@@ -503,76 +503,63 @@ hitl_status hitl__npy_read_ints(const char *path, int64_t **out, size_t *n, hitl
 #if !HOST_LITTLE
     swap_bytes(raw, rows, item);
 #endif
-    for (size_t i = 0; i < rows; i++) {
-        const unsigned char *p = raw + i * item;
-        double d = 0;
-        int is_float = s->type == T_F4 || s->type == T_F8;
-        uint64_t u = 0;
-        int64_t x = 0;
-        switch (s->type) {
-        case T_F4: {
-            float f;
-            memcpy(&f, p, 4);
-            d = f;
-            break;
-        }
-        case T_F8:
-            memcpy(&d, p, 8);
-            break;
-        case T_I1:
-            x = (int8_t)p[0];
-            break;
-        case T_U1:
-            x = p[0];
-            break;
-        case T_I2: {
-            int16_t w;
-            memcpy(&w, p, 2);
-            x = w;
-            break;
-        }
-        case T_U2: {
-            uint16_t w;
-            memcpy(&w, p, 2);
-            x = w;
-            break;
-        }
-        case T_I4: {
-            int32_t w;
-            memcpy(&w, p, 4);
-            x = w;
-            break;
-        }
-        case T_U4: {
-            uint32_t w;
-            memcpy(&w, p, 4);
-            x = w;
-            break;
-        }
-        case T_I8:
-            memcpy(&x, p, 8);
-            break;
-        default: /* T_U8 */
-            memcpy(&u, p, 8);
-            if (u > INT64_MAX) {
-                st = hitl_error_set(err, HITL_EDATA, "'%s' row %zu: %llu is too large", path, i,
-                                    (unsigned long long)u);
-                if (err) err->row = (int64_t)i;
-                goto done;
-            }
-            x = (int64_t)u;
-            break;
-        }
-        if (is_float) {
-            if (!(d == d && d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d)) {
-                st = hitl_error_set(err, HITL_EDATA, "'%s' row %zu: %g is not a whole number", path,
-                                    i, d);
-                if (err) err->row = (int64_t)i;
-                goto done;
-            }
-            x = (int64_t)d;
-        }
-        v[i] = x;
+    /* each type in its own loop: integers widen (a uint64 past INT64_MAX is refused), floats
+     * must hold whole numbers */
+    uint64_t bad = UINT64_MAX; /* the first refused row */
+    double what = 0;           /* its float */
+#define INTS(T)                                                                                    \
+    for (size_t i = 0; i < rows; i++) {                                                            \
+        T w;                                                                                       \
+        memcpy(&w, raw + i * sizeof(T), sizeof(T));                                                \
+        v[i] = (int64_t)w;                                                                         \
+    }                                                                                              \
+    break
+#define FLOATS(T)                                                                                  \
+    for (size_t i = 0; i < rows && bad == UINT64_MAX; i++) {                                       \
+        T w;                                                                                       \
+        memcpy(&w, raw + i * sizeof(T), sizeof(T));                                                \
+        double d = w;                                                                              \
+        if (!(d >= -9e18 && d <= 9e18 && d == (double)(int64_t)d))                                 \
+            bad = i, what = d;                                                                     \
+        else                                                                                       \
+            v[i] = (int64_t)d;                                                                     \
+    }                                                                                              \
+    break
+    switch (s->type) {
+    case T_F4:
+        FLOATS(float);
+    case T_F8:
+        FLOATS(double);
+    case T_I1:
+        INTS(int8_t);
+    case T_U1:
+        INTS(uint8_t);
+    case T_I2:
+        INTS(int16_t);
+    case T_U2:
+        INTS(uint16_t);
+    case T_I4:
+        INTS(int32_t);
+    case T_U4:
+        INTS(uint32_t);
+    case T_I8:
+        INTS(int64_t);
+    default:
+        INTS(uint64_t);
+    }
+#undef INTS
+#undef FLOATS
+    for (size_t i = 0; s->type == T_U8 && i < rows && bad == UINT64_MAX; i++)
+        if (v[i] < 0) bad = i; /* past INT64_MAX */
+    if (bad != UINT64_MAX) {
+        if (s->type == T_U8)
+            st = hitl_error_set(err, HITL_EDATA, "'%s' row %llu: %llu is too large", path,
+                                (unsigned long long)bad, (unsigned long long)v[bad]);
+        else
+            st = hitl_error_set(err, HITL_EDATA, "'%s' row %llu: %.9g is not a whole number", path,
+                                (unsigned long long)bad, what);
+        if (err) err->row = (int64_t)bad;
+        goto done;
     }
     *out = v;
     v = NULL;
