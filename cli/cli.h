@@ -88,6 +88,8 @@ int cli_split_dset(const char *arg, char **path, const char **dset);
  * nothing is left to release). */
 int cli_load_matrix(const char *cmd, const char *arg, hitl_level level, const char *classes,
                     int table, hitl_rating_matrix *m, hitl_ratings_file *rf);
+/* Exactly one of a store DB, --ratings FILE and --matrix M: -1, else the usage error's code. */
+int cli_one_source(const char *cmd, const char *db, const char *ratings, const char *matrix);
 /* Interval and ratio levels need numbers: rf's label names as its values, when they all are
  * (HITL_EDATA naming the first that is not); other levels: nothing to do. */
 hitl_status cli_class_values(hitl_ratings_file *rf, hitl_level level, hitl_error *err);

@@ -148,10 +148,8 @@ static int parse_args(int argc, char **argv, agreement_args *a)
     }
     if (optind < argc) a->db = argv[optind++];
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!!a->db + !!a->ratings + !!a->matrix > 1)
-        return cli_usage_error(cmd, "give one of a store DB, --ratings FILE or --matrix M");
-    if (!a->db && !a->ratings && !a->matrix)
-        return cli_usage_error(cmd, "no store DB, --ratings FILE or --matrix M");
+    int rc = cli_one_source(cmd, a->db, a->ratings, a->matrix);
+    if (rc >= 0) return rc;
     if (a->matrix && a->final)
         return cli_usage_error(cmd, "--final goes with --ratings (a matrix has no item names)");
     if (a->db && (a->labels || a->final))

@@ -155,3 +155,12 @@ int cli_load_matrix(const char *cmd, const char *arg, hitl_level level, const ch
     hitl_rating_matrix_release(m);
     return cli_fail(cmd, st, &err);
 }
+
+int cli_one_source(const char *cmd, const char *db, const char *ratings, const char *matrix)
+{
+    if (!!db + !!ratings + !!matrix > 1)
+        return cli_usage_error(cmd, "give one of a store DB, --ratings FILE or --matrix M");
+    if (!db && !ratings && !matrix)
+        return cli_usage_error(cmd, "no store DB, --ratings FILE or --matrix M");
+    return -1;
+}
