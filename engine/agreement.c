@@ -366,10 +366,12 @@ static int hist_pass(const hitl_ratings *r, size_t H, int nt, uint32_t *scratch,
     size_t n = r->n_items, chunk = (n + (size_t)nt - 1) / (size_t)nt;
     int bad = 0;
 #pragma omp parallel num_threads(nt) reduction(| : bad)
-    {
-        size_t t = (size_t)omp_get_thread_num(), u0 = t * chunk, u1 = u0 + chunk;
+    /* chunk t into scratch t, whatever the team's size (a nested call gets a team of one) */
+    for (size_t t = (size_t)omp_get_thread_num(); t < (size_t)nt;
+         t += (size_t)omp_get_num_threads()) {
+        size_t u0 = t * chunk, u1 = u0 + chunk;
         if (u1 > n) u1 = n;
-        if (u0 < u1) bad = hist_items(r, u0, u1, pw, scratch + t * H);
+        if (u0 < u1) bad |= hist_items(r, u0, u1, pw, scratch + t * H);
     }
     for (size_t c = 0; c < H; c++)
         for (int t = 0; t < nt; t++)
@@ -433,8 +435,9 @@ static int hist_expand_all(const int64_t *hist, size_t H, dense *d, shape *sh, i
     if (nt > 1 && !more) return 1;
     size_t chunk = (H + (size_t)nt - 1) / (size_t)nt;
 #pragma omp parallel num_threads(nt)
-    {
-        size_t t = (size_t)omp_get_thread_num(), c0 = t * chunk, c1 = c0 + chunk;
+    for (size_t t = (size_t)omp_get_thread_num(); t < (size_t)nt;
+         t += (size_t)omp_get_num_threads()) { /* any team size */
+        size_t c0 = t * chunk, c1 = c0 + chunk;
         if (c1 > H) c1 = H;
         part[t] = (shape){.min_m = SIZE_MAX};
         if (c0 < c1) hist_expand(hist, c0, c1, d, t ? more + (t - 1) * per : d->tab, &part[t]);

@@ -266,15 +266,19 @@ int hitl__matrix_hist(const hitl_ratings_matrix *m, size_t H, int nt, int portab
             else if (hi == 0)
                 memcpy(row, part[2 * j], sizeof(part[0]));
         }
-        size_t t = (size_t)omp_get_thread_num(), u0 = t * chunk, u1 = u0 + chunk;
-        uint32_t *acc = (uint32_t *)(void *)(scratch + t * per);
-        uint16_t *h = (uint16_t *)(void *)(acc + H + 1);
-        const uint8_t *p = (const uint8_t *)m->m + u0 * A;
-        if (u1 > n) u1 = n;
+        /* chunk t into scratch t, whatever the team's size (a nested call gets a team of one) */
+        for (size_t t = (size_t)omp_get_thread_num(); t < (size_t)nt;
+             t += (size_t)omp_get_num_threads()) {
+            size_t u0 = t * chunk, u1 = u0 + chunk;
+            uint32_t *acc = (uint32_t *)(void *)(scratch + t * per);
+            uint16_t *h = (uint16_t *)(void *)(acc + H + 1);
+            const uint8_t *p = (const uint8_t *)m->m + u0 * A;
+            if (u1 > n) u1 = n;
 #if HAVE_VBMI
-        if (u0 < u1 && vbmi) vbmi_rows_any(plan, p, u1 - u0, A, L, (uint32_t)H, h, acc);
+            if (u0 < u1 && vbmi) vbmi_rows_any(plan, p, u1 - u0, A, L, (uint32_t)H, h, acc);
 #endif
-        if (u0 < u1 && !vbmi) matrix_rows_any(p, u1 - u0, A, lut, (uint32_t)H, h, acc);
+            if (u0 < u1 && !vbmi) matrix_rows_any(p, u1 - u0, A, lut, (uint32_t)H, h, acc);
+        }
     }
     int64_t bad = 0;
     for (size_t t = 0; t < (size_t)nt; t++) {

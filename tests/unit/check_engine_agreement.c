@@ -4,6 +4,7 @@
  * its exact status. */
 #include <check.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,6 +494,48 @@ START_TEST(test_threads_do_not_change_results)
 }
 END_TEST
 
+/* Called from inside a parallel region, the engine's team has one thread (nested parallelism
+ * is off): every chunk must still be counted, the same numbers as outside. */
+START_TEST(test_called_from_a_parallel_region)
+{
+    tu_rng g;
+    tu_rng_seed(&g, 12);
+    size_t n = 40000, A = 5, L = 4;
+    int *m = random_matrix(&g, n, A, L, 0.2);
+    int8_t *m8 = malloc(n * A);
+    for (size_t k = 0; k < n * A; k++)
+        m8[k] = (int8_t)m[k];
+    hitl_ratings r;
+    from_matrix(&r, m, n, A, L, NULL);
+    hitl_ratings_matrix mx = {m8, n, A, L, NULL};
+    hitl_agreement want;
+    hitl_agreement_opts o = {.threads = 2};
+    ck_assert_int_eq(hitl_agreement_compute(&r, &o, &want, NULL), HITL_OK);
+    ck_assert_uint_eq(want.n_ratings, r.n_ratings);
+    int ok[4] = {0, 0, 0, 0};
+#pragma omp parallel num_threads(2)
+    {
+        int t = omp_get_thread_num();
+        for (int way = 0; way < 2; way++) { /* the table's histogram, then the matrix */
+            hitl_agreement got;
+            hitl_status st = way ? hitl_agreement_compute_matrix(&mx, &o, &got, NULL)
+                                 : hitl_agreement_compute(&r, &o, &got, NULL);
+            ok[2 * t + way] =
+                st == HITL_OK && got.n_ratings == want.n_ratings && got.n_pairs == want.n_pairs &&
+                memcmp(got.coef, want.coef, sizeof(want.coef)) == 0 &&
+                memcmp(got.pairs, want.pairs, want.n_pairs * sizeof(hitl_pair_agreement)) == 0;
+            hitl_agreement_release(&got);
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        ck_assert_msg(ok[k], "thread %d, %s", k / 2, k % 2 ? "matrix" : "table");
+    hitl_agreement_release(&want);
+    hitl_ratings_release(&r);
+    free(m);
+    free(m8);
+}
+END_TEST
+
 /* Bootstrap: the same seed gives the same intervals, another seed others; the 95% interval of
  * every coefficient brackets the estimate on a large table, and its width shrinks like 1/sqrt(n)
  * (4x the items: about half the width). */
@@ -930,6 +973,7 @@ int main(void)
     tcase_add_test(core, test_percent_agreement_by_hand);
     tcase_add_test(core, test_random_tables_against_references);
     tcase_add_test(core, test_threads_do_not_change_results);
+    tcase_add_test(core, test_called_from_a_parallel_region);
     tcase_add_test(core, test_bootstrap_intervals);
     tcase_add_test(core, test_versus_final);
     tcase_add_test(core, test_matrix_entry_against_table);
