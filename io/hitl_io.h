@@ -366,7 +366,7 @@ hitl_status hitl_aggregate_csv_write(const char *path, const hitl_ratings_file *
 
 /* ---- rating matrices -------------------------------------------------------------------------
  * An item x annotator matrix of class indices, a row per item and a column per annotator (the
- * form crowd labels such as CIFAR-10H's come in): an HDF5 dataset or a .npy file of any integer
+ * form crowd labels such as CIFAR-10N's come in): an HDF5 dataset or a .npy file of any integer
  * or float type. A negative value or NaN is no rating; a label is a whole number from 0 to 126.
  * Read whole into int8, a byte per cell (HITL_ENOMEM when that does not fit). n_labels is the
  * largest label + 1 (0 when nothing is rated); classes are the names in a `classes` string
