@@ -104,4 +104,8 @@ void cli_progress_init(cli_progress *p, const char *label);
 void cli_progress_update(void *ctx, uint64_t done, uint64_t total); /* a hitl_progress_fn */
 void cli_progress_done(cli_progress *p);
 
+/* "0", "1", ... "n - 1": names by index, for items and annotators that have none (NULL when out
+ * of memory; release with hitl_strings_free()). */
+char **cli_index_names(size_t n);
+
 #endif /* HITL_CLI_H */

@@ -370,20 +370,12 @@ done:
 /* The pool's item ids as text: the --ids dataset or the row numbers. */
 static hitl_status pool_ids(const queue_args *a, size_t n, char ***out, hitl_error *err)
 {
+    if (!a->ids) {
+        *out = cli_index_names(n);
+        return *out ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu ids", n);
+    }
     char **ids = calloc(n ? n : 1, sizeof(char *));
     if (!ids) return hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu ids", n);
-    if (!a->ids) {
-        for (size_t i = 0; i < n; i++) {
-            char buf[24];
-            snprintf(buf, sizeof(buf), "%zu", i);
-            if (!(ids[i] = strdup(buf))) {
-                hitl_strings_free(ids, i);
-                return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-            }
-        }
-        *out = ids;
-        return HITL_OK;
-    }
     int64_t *rows = malloc((n ? n : 1) * sizeof(int64_t));
     hitl_ids v = {0};
     hitl_status s = rows ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "out of memory");

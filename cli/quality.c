@@ -69,21 +69,6 @@ hitl_status cli_class_values(hitl_ratings_file *rf, hitl_level level, hitl_error
     return HITL_OK;
 }
 
-/* "0", "1", ... "n - 1" (NULL when out of memory). */
-static char **index_names(size_t n)
-{
-    char **v = calloc(n ? n : 1, sizeof(char *));
-    for (size_t i = 0; v && i < n; i++) {
-        char buf[24];
-        snprintf(buf, sizeof(buf), "%zu", i);
-        if (!(v[i] = strdup(buf))) {
-            hitl_strings_free(v, i);
-            return NULL;
-        }
-    }
-    return v;
-}
-
 /* Names m's labels (`labels`, taken; else its `classes` when they cover every label, taken
  * from m; else the indices), annotators (column indices) and, with `table`, items (row indices)
  * in rf, with the values the interval and ratio levels need (numeric names, else the indices),
@@ -99,12 +84,12 @@ static hitl_status matrix_file(hitl_rating_matrix *m, hitl_level level, char **l
         rf->n_labels = m->n_classes;
         m->classes = NULL;
         m->n_classes = 0;
-    } else if ((rf->labels = index_names(m->n_labels))) {
+    } else if ((rf->labels = cli_index_names(m->n_labels))) {
         rf->n_labels = m->n_labels;
     }
-    rf->annotators = index_names(m->n_annotators);
+    rf->annotators = cli_index_names(m->n_annotators);
     if (rf->annotators) rf->n_annotators = m->n_annotators;
-    if (table && (rf->items = index_names(m->n_items))) rf->n_items = m->n_items;
+    if (table && (rf->items = cli_index_names(m->n_items))) rf->n_items = m->n_items;
     if (!rf->labels || !rf->annotators || (table && !rf->items))
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     hitl_status st = HITL_OK;

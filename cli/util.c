@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -116,4 +117,18 @@ void cli_print_json(json_t *v)
     json_dumpf(v, stdout, JSON_COMPACT | JSON_REAL_PRECISION(9));
     fputc('\n', stdout);
     json_decref(v);
+}
+
+char **cli_index_names(size_t n)
+{
+    char **v = calloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; v && i < n; i++) {
+        char buf[24];
+        snprintf(buf, sizeof(buf), "%zu", i);
+        if (!(v[i] = strdup(buf))) {
+            hitl_strings_free(v, i);
+            return NULL;
+        }
+    }
+    return v;
 }
