@@ -31,7 +31,8 @@ static const char usage_text[] =
     "  --l2 L                L2 strength (default: as --C 1)\n"
     "  --C C                 scikit-learn's inverse regularisation: l2 = 1 / (C S)\n"
     "  --max-iter N          L-BFGS iterations (default 500)\n"
-    "  --tol X               stop when max |gradient| <= X (default 1e-5)\n"
+    "  --tol X               stop when max |gradient| <= X (default 1e-5), or when the loss\n"
+    "                        has stopped falling at float32 resolution (stop \"flat\")\n"
     "  --class-weight SPEC   `balanced` (n / (C count_c), as scikit-learn) or C weights > 0\n"
     "  --classes A,B,...     class names (default: the export's, else the features file's\n"
     "                        `classes` attribute); their number is C, else max label + 1\n"
@@ -389,6 +390,7 @@ static const char *stop_name(hitl_train_stop s)
 {
     return s == HITL_TRAIN_CONVERGED  ? "converged"
            : s == HITL_TRAIN_MAX_ITER ? "max_iter"
+           : s == HITL_TRAIN_FLAT     ? "flat"
                                       : "no_progress";
 }
 

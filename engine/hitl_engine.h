@@ -589,7 +589,9 @@ typedef struct hitl_train_opts {
 typedef enum {
     HITL_TRAIN_CONVERGED = 0, /* max |gradient| <= tol */
     HITL_TRAIN_MAX_ITER,      /* max_iter reached first */
-    HITL_TRAIN_NO_PROGRESS    /* the line search found no decrease (float32 rounding floor) */
+    HITL_TRAIN_NO_PROGRESS,   /* the line search found no decrease */
+    HITL_TRAIN_FLAT /* f fell by <= FLT_EPSILON * max(|f|, 1) over the last 10 iterations: the
+                     * float32 logits resolve no further progress (scipy's factr rule) */
 } hitl_train_stop;
 
 typedef struct hitl_train_report {
@@ -597,7 +599,7 @@ typedef struct hitl_train_report {
     int evaluations;  /* loss and gradient passes over the data */
     double loss;      /* f at the returned W, b */
     double grad_norm; /* max |gradient| there */
-    int converged;    /* stop == HITL_TRAIN_CONVERGED */
+    int converged;    /* stop is HITL_TRAIN_CONVERGED or HITL_TRAIN_FLAT */
     hitl_train_stop stop;
 } hitl_train_report;
 

@@ -2,6 +2,7 @@
  * and gradient as sgemm calls over row blocks and every sum in double, so a fit of a pool's
  * labelled rows takes tens of passes and gives the same minimiser as scikit-learn's lbfgs. */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,11 @@
 #define MAX_TRIES   40
 #define SOFT_SUMTOL 1e-3
 #define NOISE       1e-9
+/* The loss-change rule (scipy's L-BFGS-B "factr" test, scaled to float32): once f has fallen by
+ * less than FLT_EPSILON * max(|f|, 1) over the last FLAT_ITERS iterations, the logits' float32
+ * rounding hides any further progress, and where that floor lies depends on the BLAS kernel the
+ * CPU picks; the gradient rule alone would then run to max_iter on some kernels only. */
+#define FLAT_ITERS 10
 
 typedef struct problem {
     const float *x;
@@ -273,11 +279,18 @@ hitl_status hitl_train_linear(const float *x, size_t n, size_t d, const int32_t 
     int count = 0, first = 0, iter = 0, evals = 1;
     hitl_train_stop stop = HITL_TRAIN_MAX_ITER;
     double f = evaluate(&p, theta, g), ginf = inf_norm(g, np);
+    double fhist[FLAT_ITERS]; /* f after iteration i, at i % FLAT_ITERS */
     for (;;) {
         if (ginf <= tol) {
             stop = HITL_TRAIN_CONVERGED;
             break;
         }
+        double *then = &fhist[iter % FLAT_ITERS]; /* f after iteration iter - FLAT_ITERS */
+        if (iter >= FLAT_ITERS && *then - f <= FLT_EPSILON * fmax(fmax(fabs(*then), fabs(f)), 1)) {
+            stop = HITL_TRAIN_FLAT;
+            break;
+        }
+        *then = f;
         if (iter >= max_iter) break;
         lbfgs_direction(np, g, s, y, rho, alpha, count, first, dir);
         double dg = cblas_ddot((int)np, g, 1, dir, 1);
@@ -342,7 +355,7 @@ hitl_status hitl_train_linear(const float *x, size_t n, size_t d, const int32_t 
         report->loss = f;
         report->grad_norm = ginf;
         report->stop = stop;
-        report->converged = stop == HITL_TRAIN_CONVERGED;
+        report->converged = stop == HITL_TRAIN_CONVERGED || stop == HITL_TRAIN_FLAT;
     }
     problem_release(&p);
     free(buf);

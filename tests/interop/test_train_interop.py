@@ -91,6 +91,33 @@ class TrainInterop(unittest.TestCase):
             "--rows", f"{self.split}:train", "--l2", "0.01", "--out", head2)
         self.check_against_sklearn(head2, np.arange(1000), 0.1)
 
+    def test_every_blas_kernel_converges(self):
+        # The CPU picks OpenBLAS's kernel, and each rounds float32 differently: with a tolerance
+        # no float32 gradient reaches, every kernel this CPU runs must still stop converged (by
+        # the flat-loss rule) at sklearn's minimiser, and the kernels' heads must agree.
+        with open("/proc/cpuinfo") as f:
+            flags = f.read().split()
+        kernels = ["", "Prescott"] + [k for k, f in (("Sandybridge", "avx"), ("Haswell", "avx2"),
+                                                      ("SkylakeX", "avx512f")) if f in flags]
+        heads = []
+        for k in kernels:
+            head = os.path.join(WORK, f"head_kernel_{k or 'default'}.h5")
+            env = dict(os.environ, OPENBLAS_CORETYPE=k)
+            p = subprocess.run([HITL, "train", "--features", f"{DIGITS}:features", "--labels",
+                                f"{DIGITS}:labels", "--rows", f"{self.split}:train", "--tol",
+                                "1e-9", "--out", head, "--json"], capture_output=True, text=True,
+                               env=env, timeout=600)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stderr, "", k)  # no "stopped without converging" warning
+            rep = json.loads(p.stdout)
+            self.assertTrue(rep["converged"], (k, rep))
+            self.assertEqual(rep["stop"], "flat", (k, rep))
+            self.assertLess(rep["iterations"], 500, (k, rep))
+            heads.append(self.check_against_sklearn(head, np.arange(1000), 1.0))
+        # the minimiser is determined to max |grad| / (1 / (C n)) = 1e-5 / 1e-3: 1e-2
+        for W, b in heads[1:]:
+            self.assertLess(np.abs(W - heads[0][0]).max(), 1e-2)
+
     def test_npy_labels_and_rows(self):
         # .npy vectors (int32 labels, uint16 rows) give the head the HDF5 datasets give
         head = os.path.join(WORK, "head_npy.h5")

@@ -162,12 +162,14 @@ START_TEST(test_fit_converges_and_is_deterministic)
     hitl_train_report rep;
     ck_assert_int_eq(hitl_train_linear(p.x, p.n, p.d, p.y, NULL, p.c, &o, w1, b1, &rep, NULL),
                      HITL_OK);
-    /* from W = 0 the loss is ln C; the fit must go well below it and stop by the tolerance */
+    /* from W = 0 the loss is ln C; the fit must go well below it and stop converged: tol 1e-6
+     * is about the float32 logits' floor here, which some BLAS kernels reach and others do not
+     * (Haswell's stalls at 1.3e-6), so either the gradient rule or the flat-loss rule ends it */
     ck_assert_msg(rep.loss < 0.8 * log(4.0), "loss %g", rep.loss);
     ck_assert_msg(rep.converged == 1, "stop %d after %d iterations, grad %g loss %.10g", rep.stop,
                   rep.iterations, rep.grad_norm, rep.loss);
-    ck_assert_int_eq(rep.stop, HITL_TRAIN_CONVERGED);
-    ck_assert(rep.grad_norm <= 1e-6);
+    ck_assert(rep.stop == HITL_TRAIN_CONVERGED || rep.stop == HITL_TRAIN_FLAT);
+    ck_assert_msg(rep.grad_norm <= 1e-5, "grad %g", rep.grad_norm);
     ck_assert(rep.iterations > 1 && rep.iterations < 200);
     /* the report's loss and gradient are those of the returned parameters */
     double th[28], g[28];
@@ -202,6 +204,41 @@ START_TEST(test_fit_converges_and_is_deterministic)
     ck_assert_int_eq(rep.iterations, 2);
     ck_assert_int_eq(rep.stop, HITL_TRAIN_MAX_ITER);
     ck_assert_int_eq(rep.converged, 0);
+    prob_free(&p);
+}
+END_TEST
+
+/* The stop rules on their own: a tolerance no float32 gradient reaches ends by the flat loss, on
+ * every BLAS kernel (ctest runs this binary under several OPENBLAS_CORETYPE), at a true minimiser;
+ * a loose one ends by the gradient rule first. */
+START_TEST(test_stop_rules)
+{
+    prob p;
+    prob_make(&p, 400, 6, 4, 5);
+    float w[24], b[4];
+    hitl_train_opts o = {.l2 = 1e-2, .tol = 1e-12};
+    hitl_train_report rep;
+    ck_assert_int_eq(hitl_train_linear(p.x, p.n, p.d, p.y, NULL, p.c, &o, w, b, &rep, NULL),
+                     HITL_OK);
+    ck_assert_msg(rep.stop == HITL_TRAIN_FLAT, "stop %d after %d iterations, grad %g", rep.stop,
+                  rep.iterations, rep.grad_norm);
+    ck_assert_int_eq(rep.converged, 1);
+    ck_assert_msg(rep.iterations < 100, "%d iterations", rep.iterations);
+    double th[28], g[28], gi = 0;
+    for (size_t i = 0; i < 24; i++)
+        th[i] = w[i];
+    for (size_t j = 0; j < 4; j++)
+        th[24 + j] = b[j];
+    ref_loss(&p, 0, NULL, o.l2, th, g);
+    for (size_t i = 0; i < 28; i++)
+        gi = fmax(gi, fabs(g[i]));
+    ck_assert_msg(gi < 1e-5, "reference gradient at the fit %g", gi);
+
+    o.tol = 1e-3;
+    ck_assert_int_eq(hitl_train_linear(p.x, p.n, p.d, p.y, NULL, p.c, &o, w, b, &rep, NULL),
+                     HITL_OK);
+    ck_assert_int_eq(rep.stop, HITL_TRAIN_CONVERGED);
+    ck_assert(rep.grad_norm <= 1e-3);
     prob_free(&p);
 }
 END_TEST
@@ -268,6 +305,7 @@ int main(void)
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_gradient_matches_reference);
     tcase_add_test(core, test_fit_converges_and_is_deterministic);
+    tcase_add_test(core, test_stop_rules);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_soft_onehot_equals_hard);
