@@ -68,6 +68,25 @@ double hitl_rng_uniform(hitl_rng *r);
 /* Uniform in [0, n), unbiased; 0 when n is 0. */
 uint64_t hitl_rng_below(hitl_rng *r, uint64_t n);
 
+/* ---- a growable text buffer ------------------------------------------------------------------
+ * The one buffer every layer builds text in (exports, notebooks, HTTP bodies). NUL-terminated;
+ * after a failed allocation `oom` stays set and later appends do nothing, so a caller checks
+ * once at the end. Zero-initialise; release with hitl_buf_release(). */
+typedef struct hitl_buf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} hitl_buf;
+
+void hitl_buf_release(hitl_buf *b);
+void hitl_buf_reset(hitl_buf *b); /* empty again, keeping the memory (and clearing oom) */
+void hitl_buf_put(hitl_buf *b, const char *s, size_t n);
+void hitl_buf_puts(hitl_buf *b, const char *s);
+void hitl_buf_putc(hitl_buf *b, char c);
+void hitl_buf_printf(hitl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An integer in decimal, without printf. */
+void hitl_buf_int(hitl_buf *b, int64_t v);
+
 /* ---- uncertainty scores ---------------------------------------------------------------------
  * Every score is oriented so that higher means more uncertain. With p(1) >= p(2) the two largest
  * probabilities of a row (equal when the top is tied):

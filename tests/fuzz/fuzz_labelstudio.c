@@ -2,10 +2,10 @@
  * apart by content): every annotation it reports is checked and counted, no store needed. */
 #include <math.h>
 
-#include "export_internal.h"
+#include "hitl_io.h"
 #include "fuzz_util.h"
 
-static hitl_status on_annotation(void *ctx, const hitl__ls_annotation *a, hitl_error *err)
+static hitl_status on_annotation(void *ctx, const hitl_ls_annotation *a, hitl_error *err)
 {
     size_t *n = ctx;
     /* every pointer is valid for the call: touch each string */
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t tasks = 0;
     size_t n = 0;
     hitl_error err;
-    hitl__labelstudio_read(path, from[data[0] & 3], to[(data[0] >> 2) & 3], on_annotation, &n,
-                           &form, &tasks, &err);
+    hitl_labelstudio_read(path, from[data[0] & 3], to[(data[0] >> 2) & 3], on_annotation, &n, &form,
+                          &tasks, &err);
     return 0;
 }

@@ -8,9 +8,9 @@
 /* hitl__csv_field output read back by the reader must give the field again. */
 static void check_csv_round_trip(const char *field)
 {
-    hitl__text t = {0};
+    hitl_buf t = {0};
     hitl__csv_field(&t, field);
-    hitl__text_puts(&t, ",x\n");
+    hitl_buf_puts(&t, ",x\n");
     if (t.oom) goto out;
     hitl__csv_reader r;
     int got = 0;
@@ -23,13 +23,13 @@ static void check_csv_round_trip(const char *field)
     }
     hitl__csv_close(&r);
 out:
-    hitl__text_release(&t);
+    hitl_buf_release(&t);
 }
 
 /* hitl__json_quote output: quoted, no raw control character, no unescaped quote. */
 static void check_json_quote(const char *field)
 {
-    hitl__text t = {0};
+    hitl_buf t = {0};
     hitl__json_quote(&t, field);
     if (!t.oom) {
         if (t.n < 2 || t.p[0] != '"' || t.p[t.n - 1] != '"') __builtin_trap();
@@ -42,7 +42,7 @@ static void check_json_quote(const char *field)
                 __builtin_trap();
         }
     }
-    hitl__text_release(&t);
+    hitl_buf_release(&t);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -63,9 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (hitl__csv_get(&r, r.n_fields)[0] != '\0') __builtin_trap();
     }
     hitl__csv_close(&r);
-    hitl__text r2 = {0};
-    hitl__text_int(&r2, (int64_t)size * (size & 1 ? -1 : 1));
+    hitl_buf r2 = {0};
+    hitl_buf_int(&r2, (int64_t)size * (size & 1 ? -1 : 1));
     hitl__text_float(&r2, size ? (double)data[0] / 7.0 : 0.0);
-    hitl__text_release(&r2);
+    hitl_buf_release(&r2);
     return 0;
 }

@@ -13,16 +13,16 @@
 
 static const char *field(const char *s)
 {
-    static hitl__text t;
-    hitl__text_release(&t);
+    static hitl_buf t;
+    hitl_buf_release(&t);
     hitl__csv_field(&t, s);
     return t.p ? t.p : "";
 }
 
 static const char *jq(const char *s)
 {
-    static hitl__text t;
-    hitl__text_release(&t);
+    static hitl_buf t;
+    hitl_buf_release(&t);
     hitl__json_quote(&t, s);
     return t.p;
 }
@@ -82,25 +82,25 @@ END_TEST
 
 START_TEST(float_text_round_trips_float32)
 {
-    hitl__text t = {0};
+    hitl_buf t = {0};
     tu_rng rng;
     tu_rng_seed(&rng, 7);
     for (int i = 0; i < 10000; i++) {
         float v = (float)((tu_rng_uniform(&rng) - 0.5) * pow(10, (double)(i % 20) - 10));
-        hitl__text_reset(&t);
+        hitl_buf_reset(&t);
         hitl__text_float(&t, v);
         ck_assert_float_eq(strtof(t.p, NULL), v);
     }
-    hitl__text_reset(&t);
+    hitl_buf_reset(&t);
     hitl__text_float(&t, NAN);
     ck_assert_uint_eq(t.n, 0);
-    hitl__text_release(&t);
+    hitl_buf_release(&t);
 }
 END_TEST
 
 START_TEST(int_text_matches_printf)
 {
-    hitl__text t = {0};
+    hitl_buf t = {0};
     char want[32];
     tu_rng rng;
     tu_rng_seed(&rng, 13);
@@ -108,16 +108,16 @@ START_TEST(int_text_matches_printf)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]) + 1000; i++) {
         int64_t v =
             i < sizeof(cases) / sizeof(cases[0]) ? cases[i] : (int64_t)tu_rng_u64(&rng) >> (i % 60);
-        hitl__text_reset(&t);
-        hitl__text_int(&t, v);
+        hitl_buf_reset(&t);
+        hitl_buf_int(&t, v);
         snprintf(want, sizeof(want), "%lld", (long long)v);
         ck_assert_str_eq(t.p, want);
     }
-    hitl__text_reset(&t);
+    hitl_buf_reset(&t);
     hitl__text_float(&t, -3.0); /* integral numbers print as integers */
     hitl__text_float(&t, 0.0);
     ck_assert_str_eq(t.p, "-30");
-    hitl__text_release(&t);
+    hitl_buf_release(&t);
 }
 END_TEST
 
@@ -180,7 +180,7 @@ START_TEST(random_fields_round_trip)
     tu_rng_seed(&rng, 11);
     enum { RECORDS = 500, FIELDS = 6 };
     char *values[RECORDS][FIELDS];
-    hitl__text out = {0};
+    hitl_buf out = {0};
     for (int i = 0; i < RECORDS; i++) {
         for (int j = 0; j < FIELDS; j++) {
             size_t len = tu_rng_u64(&rng) % 12;
@@ -189,10 +189,10 @@ START_TEST(random_fields_round_trip)
                 v[k] = alphabet[tu_rng_u64(&rng) % (sizeof(alphabet) - 1)];
             v[len] = '\0';
             values[i][j] = v;
-            if (j) hitl__text_putc(&out, ',');
+            if (j) hitl_buf_putc(&out, ',');
             hitl__csv_field(&out, v);
         }
-        hitl__text_puts(&out, i % 2 ? "\r\n" : "\n");
+        hitl_buf_puts(&out, i % 2 ? "\r\n" : "\n");
     }
     const char *path = tu_tmp_path("roundtrip.csv");
     FILE *f = fopen(path, "wb");
@@ -215,7 +215,7 @@ START_TEST(random_fields_round_trip)
     ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
     ck_assert_int_eq(got, 0);
     hitl__csv_close(&r);
-    hitl__text_release(&out);
+    hitl_buf_release(&out);
     unlink(path);
 }
 END_TEST
@@ -225,14 +225,14 @@ END_TEST
 START_TEST(long_fields_and_many_columns)
 {
     size_t big = (size_t)1 << 20;
-    hitl__text t = {0};
-    hitl__text_putc(&t, '"');
+    hitl_buf t = {0};
+    hitl_buf_putc(&t, '"');
     for (size_t i = 0; i < big; i++)
-        hitl__text_putc(&t, i % 1000 == 999 ? '\n' : (char)('a' + i % 26));
-    hitl__text_puts(&t, "\"");
+        hitl_buf_putc(&t, i % 1000 == 999 ? '\n' : (char)('a' + i % 26));
+    hitl_buf_puts(&t, "\"");
     for (int i = 0; i < 10000; i++)
-        hitl__text_puts(&t, ",c");
-    hitl__text_putc(&t, '\n');
+        hitl_buf_puts(&t, ",c");
+    hitl_buf_putc(&t, '\n');
     ck_assert(!t.oom);
     hitl__csv_reader r;
     int got;
@@ -243,7 +243,7 @@ START_TEST(long_fields_and_many_columns)
     ck_assert_str_eq(hitl__csv_get(&r, 10000), "c");
     ck_assert_str_eq(hitl__csv_get(&r, 10001), ""); /* past the end */
     hitl__csv_close(&r);
-    hitl__text_release(&t);
+    hitl_buf_release(&t);
 }
 END_TEST
 
@@ -260,14 +260,14 @@ END_TEST
 
 START_TEST(text_printf_grows)
 {
-    hitl__text t = {0};
+    hitl_buf t = {0};
     char big[600];
     memset(big, 'z', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    hitl__text_printf(&t, "[%s]%d", big, 42);
+    hitl_buf_printf(&t, "[%s]%d", big, 42);
     ck_assert_uint_eq(t.n, strlen(big) + 4);
     ck_assert_str_eq(t.p + t.n - 3, "]42");
-    hitl__text_release(&t);
+    hitl_buf_release(&t);
 }
 END_TEST
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hitl_io.h"
+#include "hitl_files.h"
 #include "hitl_banned.h"
 
 #define MAX_FIELD  ((size_t)1 << 20) /* bytes in one field */

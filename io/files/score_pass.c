@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hitl_io.h"
+#include "hitl_files.h"
 #include "hitl_banned.h"
 
 /* One thread's block and outputs. */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hitl_io.h"
+#include "hitl_files.h"
 #include "hitl_banned.h"
 
 size_t hitl_block_rows(size_t cols)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "hitl_io.h"
+#include "hitl_files.h"
 #include "hitl_banned.h"
 
 typedef struct idx_type {

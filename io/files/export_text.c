@@ -13,14 +13,14 @@
 #define IO_BUFFER ((size_t)1 << 20)
 
 typedef struct text_writer {
-    hitl__writer base;
-    const hitl__export_ctx *ctx;
+    hitl_record_writer base;
+    const hitl_record_file *ctx;
     FILE *f;
     char *iobuf;
-    hitl__text line;
+    hitl_buf line;
 } text_writer;
 
-static const char *class_name(const hitl__export_ctx *ctx, int32_t c)
+static const char *class_name(const hitl_record_file *ctx, int32_t c)
 {
     return c >= 0 && (size_t)c < ctx->n_classes ? ctx->classes[c] : NULL;
 }
@@ -37,11 +37,11 @@ static void release(text_writer *w)
 {
     if (w->f) fclose(w->f);
     free(w->iobuf);
-    hitl__text_release(&w->line);
+    hitl_buf_release(&w->line);
     free(w);
 }
 
-static hitl_status text_close(hitl__writer *base, int ok, hitl_error *err)
+static hitl_status text_close(hitl_record_writer *base, int ok, hitl_error *err)
 {
     text_writer *w = (text_writer *)base;
     hitl_status st = HITL_OK;
@@ -57,7 +57,7 @@ static hitl_status text_close(hitl__writer *base, int ok, hitl_error *err)
     return st;
 }
 
-static hitl_status open_file(const hitl__export_ctx *ctx, text_writer **out, hitl_error *err)
+static hitl_status open_file(const hitl_record_file *ctx, text_writer **out, hitl_error *err)
 {
     text_writer *w = calloc(1, sizeof(*w));
     if (!w) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
@@ -76,70 +76,70 @@ static hitl_status open_file(const hitl__export_ctx *ctx, text_writer **out, hit
 /* ---- JSONL ------------------------------------------------------------------------------- */
 
 /* ,"key": */
-static void j_key(hitl__text *t, const char *key)
+static void j_key(hitl_buf *t, const char *key)
 {
-    hitl__text_put(t, ",\"", 2);
-    hitl__text_puts(t, key);
-    hitl__text_put(t, "\":", 2);
+    hitl_buf_put(t, ",\"", 2);
+    hitl_buf_puts(t, key);
+    hitl_buf_put(t, "\":", 2);
 }
 
 /* "key": then a string, or null. */
-static void j_str(hitl__text *t, const char *key, const char *v)
+static void j_str(hitl_buf *t, const char *key, const char *v)
 {
     j_key(t, key);
     if (v)
         hitl__json_quote(t, v);
     else
-        hitl__text_puts(t, "null");
+        hitl_buf_puts(t, "null");
 }
 
 /* "key": then a number (9 significant digits: a float32 reads back exactly), or null. */
-static void j_num(hitl__text *t, const char *key, double v)
+static void j_num(hitl_buf *t, const char *key, double v)
 {
     j_key(t, key);
     if (isfinite(v))
         hitl__text_float(t, v);
     else
-        hitl__text_puts(t, "null");
+        hitl_buf_puts(t, "null");
 }
 
 /* One object per line, written field by field: jansson would build and free some thirty values
  * per record, twice the time of the whole export. Strings go through hitl__json_quote; the
  * payload is the JSON text the store holds (written by jansson when it was attached). */
-static hitl_status jsonl_add(hitl__writer *base, const hitl_record *r, hitl_error *err)
+static hitl_status jsonl_add(hitl_record_writer *base, const hitl_record *r, hitl_error *err)
 {
     text_writer *w = (text_writer *)base;
-    const hitl__export_ctx *ctx = w->ctx;
-    hitl__text *t = &w->line;
-    hitl__text_reset(t);
-    hitl__text_puts(t, "{\"id\":");
+    const hitl_record_file *ctx = w->ctx;
+    hitl_buf *t = &w->line;
+    hitl_buf_reset(t);
+    hitl_buf_puts(t, "{\"id\":");
     hitl__json_quote(t, r->pool_id);
     j_key(t, "row");
-    hitl__text_int(t, r->row);
+    hitl_buf_int(t, r->row);
     j_str(t, "label", class_name(ctx, r->label));
     j_key(t, "label_index");
-    hitl__text_int(t, r->label);
+    hitl_buf_int(t, r->label);
     j_str(t, "final", r->final_kind);
-    hitl__text_puts(t, ",\"soft_label\":{");
+    hitl_buf_puts(t, ",\"soft_label\":{");
     for (size_t c = 0; c < ctx->n_classes; c++) {
-        if (c) hitl__text_putc(t, ',');
+        if (c) hitl_buf_putc(t, ',');
         hitl__json_quote(t, ctx->classes[c]);
-        hitl__text_putc(t, ':');
+        hitl_buf_putc(t, ':');
         hitl__text_float(t, r->soft[c]);
     }
-    hitl__text_putc(t, '}');
+    hitl_buf_putc(t, '}');
     j_key(t, "n_labels");
-    hitl__text_int(t, r->n_labels);
+    hitl_buf_int(t, r->n_labels);
     j_num(t, "agreement", r->agreement);
-    hitl__text_puts(t, ",\"labels\":[");
+    hitl_buf_puts(t, ",\"labels\":[");
     for (int32_t i = 0; i < r->n_labels; i++) {
-        hitl__text_puts(t, i ? ",{\"annotator\":" : "{\"annotator\":");
+        hitl_buf_puts(t, i ? ",{\"annotator\":" : "{\"annotator\":");
         hitl__json_quote(t, r->annotators[i]);
         j_str(t, "label", class_name(ctx, r->votes[i]));
         j_str(t, "at", r->voted_at[i]);
-        hitl__text_putc(t, '}');
+        hitl_buf_putc(t, '}');
     }
-    hitl__text_putc(t, ']');
+    hitl_buf_putc(t, ']');
     j_str(t, "labelled_at", r->labelled_at);
     j_str(t, "adjudicator", r->adjudicator);
     j_str(t, "justification", r->justification);
@@ -155,16 +155,16 @@ static hitl_status jsonl_add(hitl__writer *base, const hitl_record *r, hitl_erro
     j_str(t, "source", r->source);
     j_str(t, "queued_at", r->queued_at);
     j_str(t, "final_at", r->final_at);
-    hitl__text_puts(t, ",\"data\":");
-    hitl__text_puts(t, r->data ? r->data : "null");
-    hitl__text_puts(t, "}\n");
+    hitl_buf_puts(t, ",\"data\":");
+    hitl_buf_puts(t, r->data ? r->data : "null");
+    hitl_buf_puts(t, "}\n");
     if (t->oom) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     return put_line(w, t->p, t->n, err);
 }
 
-static const hitl__writer_ops jsonl_ops = {jsonl_add, text_close};
+static const hitl__writer_ops jsonl_ops = {jsonl_add, NULL, text_close};
 
-hitl_status hitl__writer_jsonl_open(const hitl__export_ctx *ctx, hitl__writer **out,
+hitl_status hitl__writer_jsonl_open(const hitl_record_file *ctx, hitl_record_writer **out,
                                     hitl_error *err)
 {
     *out = NULL;
@@ -185,87 +185,88 @@ static const char *const csv_columns[] = {
     "model",      "batch",      "route", "source",      "queued_at",   "final_at"};
 
 /* A JSON array of strings, itself one CSV field. */
-static void csv_list(hitl__text *t, hitl__text *tmp, const char *const *v, const int32_t *cls,
-                     const hitl__export_ctx *ctx, int32_t n)
+static void csv_list(hitl_buf *t, hitl_buf *tmp, const char *const *v, const int32_t *cls,
+                     const hitl_record_file *ctx, int32_t n)
 {
-    hitl__text_reset(tmp);
-    hitl__text_putc(tmp, '[');
+    hitl_buf_reset(tmp);
+    hitl_buf_putc(tmp, '[');
     for (int32_t i = 0; i < n; i++) {
-        if (i) hitl__text_putc(tmp, ',');
+        if (i) hitl_buf_putc(tmp, ',');
         const char *s = v ? v[i] : class_name(ctx, cls[i]);
         hitl__json_quote(tmp, s ? s : "");
     }
-    hitl__text_putc(tmp, ']');
+    hitl_buf_putc(tmp, ']');
     hitl__csv_field(t, tmp->p);
 }
 
 typedef struct csv_writer {
     text_writer t;
-    hitl__text tmp;
+    hitl_buf tmp;
 } csv_writer;
 
-static hitl_status csv_add(hitl__writer *base, const hitl_record *r, hitl_error *err)
+static hitl_status csv_add(hitl_record_writer *base, const hitl_record *r, hitl_error *err)
 {
     csv_writer *cw = (csv_writer *)base;
     text_writer *w = &cw->t;
-    const hitl__export_ctx *ctx = w->ctx;
-    hitl__text *t = &w->line;
-    hitl__text_reset(t);
+    const hitl_record_file *ctx = w->ctx;
+    hitl_buf *t = &w->line;
+    hitl_buf_reset(t);
     hitl__csv_field(t, r->pool_id);
-    hitl__text_putc(t, ',');
-    hitl__text_int(t, r->row);
-    hitl__text_putc(t, ',');
+    hitl_buf_putc(t, ',');
+    hitl_buf_int(t, r->row);
+    hitl_buf_putc(t, ',');
     hitl__csv_field(t, class_name(ctx, r->label));
-    hitl__text_putc(t, ',');
-    hitl__text_int(t, r->label);
-    hitl__text_putc(t, ',');
+    hitl_buf_putc(t, ',');
+    hitl_buf_int(t, r->label);
+    hitl_buf_putc(t, ',');
     hitl__csv_field(t, r->final_kind);
-    hitl__text_putc(t, ',');
-    hitl__text_int(t, r->n_labels);
-    hitl__text_putc(t, ',');
+    hitl_buf_putc(t, ',');
+    hitl_buf_int(t, r->n_labels);
+    hitl_buf_putc(t, ',');
     hitl__text_float(t, r->agreement);
-    hitl__text_putc(t, ',');
+    hitl_buf_putc(t, ',');
     csv_list(t, &cw->tmp, r->annotators, NULL, ctx, r->n_labels);
-    hitl__text_putc(t, ',');
+    hitl_buf_putc(t, ',');
     csv_list(t, &cw->tmp, NULL, r->votes, ctx, r->n_labels);
     const char *mid[] = {r->labelled_at, r->adjudicator, r->justification, r->decided_at,
                          r->blind ? "blind" : "uncertain"};
     for (size_t i = 0; i < 5; i++) {
-        hitl__text_putc(t, ',');
+        hitl_buf_putc(t, ',');
         hitl__csv_field(t, mid[i]);
     }
-    hitl__text_putc(t, ',');
+    hitl_buf_putc(t, ',');
     hitl__text_float(t, r->score);
-    hitl__text_putc(t, ',');
+    hitl_buf_putc(t, ',');
     hitl__csv_field(t, r->method);
-    hitl__text_putc(t, ',');
+    hitl_buf_putc(t, ',');
     hitl__csv_field(t, class_name(ctx, r->pred));
-    hitl__text_putc(t, ',');
+    hitl_buf_putc(t, ',');
     hitl__text_float(t, r->p1);
     const char *tail[] = {r->model, r->batch, r->route, r->source, r->queued_at, r->final_at};
     for (size_t i = 0; i < 6; i++) {
-        hitl__text_putc(t, ',');
+        hitl_buf_putc(t, ',');
         hitl__csv_field(t, tail[i]);
     }
     for (size_t c = 0; c < ctx->n_classes; c++) {
-        hitl__text_putc(t, ',');
+        hitl_buf_putc(t, ',');
         hitl__text_float(t, r->soft[c]);
     }
-    hitl__text_put(t, "\r\n", 2);
+    hitl_buf_put(t, "\r\n", 2);
     if (t->oom || cw->tmp.oom) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     return put_line(w, t->p, t->n, err);
 }
 
-static hitl_status csv_close(hitl__writer *base, int ok, hitl_error *err)
+static hitl_status csv_close(hitl_record_writer *base, int ok, hitl_error *err)
 {
     csv_writer *cw = (csv_writer *)base;
-    hitl__text_release(&cw->tmp);
+    hitl_buf_release(&cw->tmp);
     return text_close(base, ok, err);
 }
 
-static const hitl__writer_ops csv_ops = {csv_add, csv_close};
+static const hitl__writer_ops csv_ops = {csv_add, NULL, csv_close};
 
-hitl_status hitl__writer_csv_open(const hitl__export_ctx *ctx, hitl__writer **out, hitl_error *err)
+hitl_status hitl__writer_csv_open(const hitl_record_file *ctx, hitl_record_writer **out,
+                                  hitl_error *err)
 {
     *out = NULL;
     csv_writer *cw = calloc(1, sizeof(*cw));
@@ -280,18 +281,18 @@ hitl_status hitl__writer_csv_open(const hitl__export_ctx *ctx, hitl__writer **ou
         return st;
     }
     if ((w->iobuf = malloc(IO_BUFFER))) setvbuf(w->f, w->iobuf, _IOFBF, IO_BUFFER);
-    hitl__text *t = &w->line;
+    hitl_buf *t = &w->line;
     for (size_t i = 0; i < sizeof(csv_columns) / sizeof(csv_columns[0]); i++) {
-        if (i) hitl__text_putc(t, ',');
-        hitl__text_puts(t, csv_columns[i]);
+        if (i) hitl_buf_putc(t, ',');
+        hitl_buf_puts(t, csv_columns[i]);
     }
     for (size_t c = 0; c < ctx->n_classes; c++) {
-        hitl__text_putc(t, ',');
-        hitl__text_reset(&cw->tmp);
-        hitl__text_printf(&cw->tmp, "p_%s", ctx->classes[c]);
+        hitl_buf_putc(t, ',');
+        hitl_buf_reset(&cw->tmp);
+        hitl_buf_printf(&cw->tmp, "p_%s", ctx->classes[c]);
         hitl__csv_field(t, cw->tmp.p);
     }
-    hitl__text_put(t, "\r\n", 2);
+    hitl_buf_put(t, "\r\n", 2);
     hitl_status st = t->oom || cw->tmp.oom ? hitl_error_set(err, HITL_ENOMEM, "out of memory")
                                            : put_line(w, t->p, t->n, err);
     if (st != HITL_OK) {

@@ -34,13 +34,13 @@ typedef struct row_at {
 } row_at;
 
 typedef struct h5_writer {
-    hitl__writer base;
-    const hitl__export_ctx *ctx;
+    hitl_record_writer base;
+    const hitl_record_file *ctx;
     hid_t file, dset[D_N], str_type;
     size_t c, d, block, n, written;
     int created;
     /* the block being filled */
-    hitl__text arena;
+    hitl_buf arena;
     size_t *id_off;
     const char **ids;
     int64_t *rows;
@@ -191,16 +191,16 @@ static hitl_status flush(h5_writer *w, hitl_error *err)
         st = append(w, D_FEAT, H5T_NATIVE_FLOAT, w->d, k, w->feat, err);
     w->written += k;
     w->n = 0;
-    hitl__text_reset(&w->arena);
+    hitl_buf_reset(&w->arena);
     return st;
 }
 
-static hitl_status h5_add(hitl__writer *base, const hitl_record *r, hitl_error *err)
+static hitl_status h5_add(hitl_record_writer *base, const hitl_record *r, hitl_error *err)
 {
     h5_writer *w = (h5_writer *)base;
     size_t i = w->n;
     w->id_off[i] = w->arena.n;
-    hitl__text_put(&w->arena, r->pool_id, strlen(r->pool_id) + 1);
+    hitl_buf_put(&w->arena, r->pool_id, strlen(r->pool_id) + 1);
     w->rows[i] = r->row;
     w->labels[i] = r->label;
     memcpy(w->soft + i * w->c, r->soft, w->c * sizeof(float));
@@ -237,7 +237,7 @@ static void release(h5_writer *w)
     if (w->str_type >= 0) H5Tclose(w->str_type);
     if (w->file >= 0) H5Fclose(w->file);
     H5Eclear2(H5E_DEFAULT);
-    hitl__text_release(&w->arena);
+    hitl_buf_release(&w->arena);
     free(w->id_off);
     free(w->ids);
     free(w->rows);
@@ -255,12 +255,12 @@ static void release(h5_writer *w)
     free(w);
 }
 
-static hitl_status h5_close(hitl__writer *base, int ok, hitl_error *err)
+static hitl_status h5_close(hitl_record_writer *base, int ok, hitl_error *err)
 {
     h5_writer *w = (h5_writer *)base;
     hitl_status st = ok ? flush(w, err) : HITL_OK;
     if (ok && st == HITL_OK) {
-        char *final = (char *)hitl_final_rule_name(w->ctx->final);
+        char *final = (char *)w->ctx->final_rule;
         char *store = (char *)w->ctx->store_path;
         char *layout = "hitl-export-1";
         st = put_attr(w, w->file, "classes", w->ctx->classes, w->ctx->n_classes, 0, err);
@@ -290,9 +290,10 @@ static hitl_status h5_close(hitl__writer *base, int ok, hitl_error *err)
     return st;
 }
 
-static const hitl__writer_ops h5_ops = {h5_add, h5_close};
+static const hitl__writer_ops h5_ops = {h5_add, NULL, h5_close};
 
-hitl_status hitl__writer_h5_open(const hitl__export_ctx *ctx, hitl__writer **out, hitl_error *err)
+hitl_status hitl__writer_h5_open(const hitl_record_file *ctx, hitl_record_writer **out,
+                                 hitl_error *err)
 {
     *out = NULL;
     hitl__h5_quiet();

@@ -1,6 +1,6 @@
-/* Text plumbing for the exports and the Label Studio import: a growable buffer, RFC 4180 quoting
- * and reading, JSON string quoting. Kept free of SQLite, HDF5 and jansson so the Check tests can
- * exercise the quoting rules on their own. */
+/* Text plumbing for the exports and the Label Studio import: numbers as the exports write them,
+ * RFC 4180 quoting and reading, JSON string quoting (into the engine's hitl_buf). Kept free of
+ * SQLite, HDF5 and jansson so the Check tests can exercise the quoting rules on their own. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -10,124 +10,41 @@
 #include "text_internal.h"
 #include "hitl_banned.h"
 
-void hitl__text_release(hitl__text *t)
-{
-    free(t->p);
-    memset(t, 0, sizeof(*t));
-}
-
-void hitl__text_reset(hitl__text *t)
-{
-    t->n = 0;
-    if (t->p) t->p[0] = '\0';
-}
-
-static int reserve(hitl__text *t, size_t more)
-{
-    if (t->oom) return -1;
-    if (more > SIZE_MAX / 2 - t->n) {
-        t->oom = 1;
-        return -1;
-    }
-    if (t->n + more + 1 <= t->cap) return 0;
-    size_t cap = t->cap ? t->cap : 256;
-    while (cap < t->n + more + 1)
-        cap *= 2;
-    char *p = realloc(t->p, cap);
-    if (!p) {
-        t->oom = 1;
-        return -1;
-    }
-    t->p = p;
-    t->cap = cap;
-    return 0;
-}
-
-void hitl__text_put(hitl__text *t, const char *s, size_t n)
-{
-    if (reserve(t, n)) return;
-    memcpy(t->p + t->n, s, n);
-    t->n += n;
-    t->p[t->n] = '\0';
-}
-
-void hitl__text_puts(hitl__text *t, const char *s)
-{
-    hitl__text_put(t, s, strlen(s));
-}
-
-void hitl__text_putc(hitl__text *t, char c)
-{
-    if (reserve(t, 1)) return;
-    t->p[t->n++] = c;
-    t->p[t->n] = '\0';
-}
-
-void hitl__text_printf(hitl__text *t, const char *fmt, ...)
-{
-    char small[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
-    if (len < 0) return;
-    if ((size_t)len < sizeof(small)) {
-        hitl__text_put(t, small, (size_t)len);
-        return;
-    }
-    if (reserve(t, (size_t)len)) return;
-    va_start(ap, fmt);
-    vsnprintf(t->p + t->n, (size_t)len + 1, fmt, ap);
-    va_end(ap);
-    t->n += (size_t)len;
-}
-
-void hitl__text_int(hitl__text *t, int64_t v)
-{
-    char buf[24], *p = buf + sizeof(buf);
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do
-        *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0) *--p = '-';
-    hitl__text_put(t, p, (size_t)(buf + sizeof(buf) - p));
-}
-
-void hitl__text_float(hitl__text *t, double v)
+void hitl__text_float(hitl_buf *t, double v)
 {
     if (isnan(v)) return;
     /* integers (0 and 1 fill soft labels) skip printf, which costs ~0.2 us a number */
     if (v == (double)(int64_t)v && fabs(v) < 1e15) {
-        hitl__text_int(t, (int64_t)v);
+        hitl_buf_int(t, (int64_t)v);
         return;
     }
-    hitl__text_printf(t, "%.9g", v);
+    hitl_buf_printf(t, "%.9g", v);
 }
 
-void hitl__csv_field(hitl__text *t, const char *s)
+void hitl__csv_field(hitl_buf *t, const char *s)
 {
     if (!s) return;
     if (!strpbrk(s, ",\"\r\n")) {
-        hitl__text_puts(t, s);
+        hitl_buf_puts(t, s);
         return;
     }
-    hitl__text_putc(t, '"');
+    hitl_buf_putc(t, '"');
     for (const char *p = s; *p; p++) {
-        if (*p == '"') hitl__text_putc(t, '"');
-        hitl__text_putc(t, *p);
+        if (*p == '"') hitl_buf_putc(t, '"');
+        hitl_buf_putc(t, *p);
     }
-    hitl__text_putc(t, '"');
+    hitl_buf_putc(t, '"');
 }
 
-void hitl__json_quote(hitl__text *t, const char *s)
+void hitl__json_quote(hitl_buf *t, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    hitl__text_putc(t, '"');
+    hitl_buf_putc(t, '"');
     const char *run = s;
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c >= 0x20 && c != '"' && c != '\\') continue;
-        hitl__text_put(t, run, (size_t)(p - run));
+        hitl_buf_put(t, run, (size_t)(p - run));
         run = p + 1;
         char esc[7] = {'\\', 0};
         switch (c) {
@@ -155,10 +72,10 @@ void hitl__json_quote(hitl__text *t, const char *s)
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
         }
-        hitl__text_puts(t, esc);
+        hitl_buf_puts(t, esc);
     }
-    hitl__text_puts(t, run);
-    hitl__text_putc(t, '"');
+    hitl_buf_puts(t, run);
+    hitl_buf_putc(t, '"');
 }
 
 /* ---- the reader -------------------------------------------------------------------------- */
@@ -185,7 +102,7 @@ hitl_status hitl__csv_open_text(hitl__csv_reader *r, const char *text, size_t le
 void hitl__csv_close(hitl__csv_reader *r)
 {
     if (r->f) fclose(r->f);
-    hitl__text_release(&r->buf);
+    hitl_buf_release(&r->buf);
     free(r->start);
     memset(r, 0, sizeof(*r));
 }
@@ -211,13 +128,13 @@ static int new_field(hitl__csv_reader *r)
 /* Ends the current field with a NUL in the buffer. */
 static void end_field(hitl__csv_reader *r)
 {
-    hitl__text_putc(&r->buf, '\0');
+    hitl_buf_putc(&r->buf, '\0');
 }
 
 hitl_status hitl__csv_next(hitl__csv_reader *r, int *got, hitl_error *err)
 {
     *got = 0;
-    hitl__text_reset(&r->buf);
+    hitl_buf_reset(&r->buf);
     r->n_fields = 0;
     if (!r->f) return HITL_OK;
     int c = getc_unlocked(r->f);
@@ -249,7 +166,7 @@ hitl_status hitl__csv_next(hitl__csv_reader *r, int *got, hitl_error *err)
             if (c == '"') {
                 int n = getc_unlocked(r->f);
                 if (n == '"') {
-                    hitl__text_putc(&r->buf, '"');
+                    hitl_buf_putc(&r->buf, '"');
                     continue;
                 }
                 quoted = 0;
@@ -257,7 +174,7 @@ hitl_status hitl__csv_next(hitl__csv_reader *r, int *got, hitl_error *err)
                 c = n; /* handled below as the character after the field */
             } else {
                 if (c == '\n') r->line++;
-                hitl__text_putc(&r->buf, (char)c);
+                hitl_buf_putc(&r->buf, (char)c);
                 continue;
             }
         }
@@ -289,7 +206,7 @@ hitl_status hitl__csv_next(hitl__csv_reader *r, int *got, hitl_error *err)
             quoted = 1;
             continue;
         }
-        hitl__text_putc(&r->buf, (char)c);
+        hitl_buf_putc(&r->buf, (char)c);
     }
     if (r->buf.oom) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     if (ferror(r->f))

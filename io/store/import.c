@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "export_internal.h"
+#include "store_internal.h"
 #include "hitl_banned.h"
 
 /* Import keys live in their own table, made on first use (see the report: the schema could
@@ -25,7 +25,7 @@ typedef struct importer {
     char now[32];
 } importer;
 
-static void problem(importer *im, hitl_import_problem kind, const hitl__ls_annotation *a,
+static void problem(importer *im, hitl_import_problem kind, const hitl_ls_annotation *a,
                     const char *fmt, const char *x, const char *y)
 {
     if (!im->o->problem) return;
@@ -58,7 +58,7 @@ static double parse_time(const char *s)
     return t;
 }
 
-static void key_of(const hitl__ls_annotation *a, char *out, size_t cap)
+static void key_of(const hitl_ls_annotation *a, char *out, size_t cap)
 {
     if (a->annotation) {
         snprintf(out, cap, "ls:%s@%s", a->annotation, a->hitl_id);
@@ -81,7 +81,8 @@ static void key_of(const hitl__ls_annotation *a, char *out, size_t cap)
     snprintf(out, cap, "ls:h:%s", ok ? hex : "unhashable");
 }
 
-static hitl_status step_done(hitl_store *st, sqlite3_stmt *q, hitl_error *err, const char *what)
+/* Steps q, expected to finish without rows, and gives it back. */
+static hitl_status step_finish(hitl_store *st, sqlite3_stmt *q, hitl_error *err, const char *what)
 {
     int rc = sqlite3_step(q);
     hitl__store_finish(st, q);
@@ -92,14 +93,15 @@ static hitl_status step_done(hitl_store *st, sqlite3_stmt *q, hitl_error *err, c
 static hitl_status run(hitl_store *st, const char *sql, sqlite3_int64 a, const char *b,
                        hitl_error *err)
 {
-    sqlite3_stmt *q = hitl__store_prepare(st, sql, err);
-    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(st, sql, &q, err);
+    if (r != HITL_OK) return r;
     sqlite3_bind_int64(q, 1, a);
     if (b) sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
-    return step_done(st, q, err, "cannot import");
+    return step_finish(st, q, err, "cannot import");
 }
 
-static hitl_status apply(void *ctx, const hitl__ls_annotation *a, hitl_error *err)
+static hitl_status apply(void *ctx, const hitl_ls_annotation *a, hitl_error *err)
 {
     importer *im = ctx;
     hitl_store *st = im->st;
@@ -122,8 +124,9 @@ static hitl_status apply(void *ctx, const hitl__ls_annotation *a, hitl_error *er
     }
     char key[600];
     key_of(a, key, sizeof(key));
-    sqlite3_stmt *q = hitl__store_prepare(st, "SELECT 1 FROM imports WHERE key = ?1", err);
-    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(st, "SELECT 1 FROM imports WHERE key = ?1", &q, err);
+    if (r != HITL_OK) return r;
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     hitl__store_finish(st, q);
@@ -132,15 +135,15 @@ static hitl_status apply(void *ctx, const hitl__ls_annotation *a, hitl_error *er
         return HITL_OK;
     }
     if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot read import keys");
-    q = hitl__store_prepare(
+    r = hitl__store_prepare(
         st,
         "SELECT id, state, required,"
         " EXISTS (SELECT 1 FROM leases WHERE item = items.id AND annotator = ?2),"
         " EXISTS (SELECT 1 FROM labels WHERE item = items.id AND annotator = ?2),"
         " EXISTS (SELECT 1 FROM skips WHERE item = items.id AND annotator = ?2)"
         " FROM items WHERE pool_id = ?1",
-        err);
-    if (!q) return err ? err->status : HITL_EIO;
+        &q, err);
+    if (r != HITL_OK) return r;
     sqlite3_bind_text(q, 1, a->hitl_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
     rc = sqlite3_step(q);
@@ -181,7 +184,6 @@ static hitl_status apply(void *ctx, const hitl__ls_annotation *a, hitl_error *er
         problem(im, HITL_IMPORT_COMPLETE, a, "item '%s' already has its %s labels", a->hitl_id, n);
         return HITL_OK;
     }
-    hitl_status r = HITL_OK;
     if (held && ((r = run(st, "DELETE FROM leases WHERE item = ?1 AND annotator = ?2", item,
                           a->annotator, err)) != HITL_OK ||
                  (r = run(st, "UPDATE items SET n_leases = n_leases - 1 WHERE id = ?1", item, NULL,
@@ -194,18 +196,18 @@ static hitl_status apply(void *ctx, const hitl__ls_annotation *a, hitl_error *er
     json_t *payload = json_pack("{s:s, s:s, s:s?}", "source", "label-studio", "key", key,
                                 "annotation", a->annotation);
     if (a->cancelled) {
-        q = hitl__store_prepare(
-            st, "INSERT INTO skips(item, annotator, reason, created_at) VALUES(?1, ?2, ?3, ?4)",
+        r = hitl__store_prepare(
+            st, "INSERT INTO skips(item, annotator, reason, created_at) VALUES(?1, ?2, ?3, ?4)", &q,
             err);
-        if (!q) {
+        if (r != HITL_OK) {
             json_decref(payload);
-            return err ? err->status : HITL_EIO;
+            return r;
         }
         sqlite3_bind_int64(q, 1, item);
         sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, "cancelled in Label Studio", -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 4, created_iso, -1, SQLITE_STATIC);
-        if ((r = step_done(st, q, err, "cannot record the skip")) != HITL_OK) {
+        if ((r = step_finish(st, q, err, "cannot record the skip")) != HITL_OK) {
             json_decref(payload);
             return r;
         }
@@ -213,13 +215,13 @@ static hitl_status apply(void *ctx, const hitl__ls_annotation *a, hitl_error *er
         r = hitl__audit_append(st, a->annotator, "human", "skip", a->hitl_id, payload, err);
         res->skips++;
     } else {
-        q = hitl__store_prepare(st,
+        r = hitl__store_prepare(st,
                                 "INSERT INTO labels(item, annotator, label, leased_at, created,"
                                 " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                                err);
-        if (!q) {
+                                &q, err);
+        if (r != HITL_OK) {
             json_decref(payload);
-            return err ? err->status : HITL_EIO;
+            return r;
         }
         sqlite3_bind_int64(q, 1, item);
         sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
@@ -229,7 +231,7 @@ static hitl_status apply(void *ctx, const hitl__ls_annotation *a, hitl_error *er
             sqlite3_bind_double(q, 4, created - a->lead_time);
         sqlite3_bind_double(q, 5, created);
         sqlite3_bind_text(q, 6, created_iso, -1, SQLITE_STATIC);
-        if ((r = step_done(st, q, err, "cannot record the label")) != HITL_OK ||
+        if ((r = step_finish(st, q, err, "cannot record the label")) != HITL_OK ||
             (r = run(st, "UPDATE items SET n_labels = n_labels + 1 WHERE id = ?1", item, NULL,
                      err)) != HITL_OK) {
             json_decref(payload);
@@ -243,17 +245,17 @@ static hitl_status apply(void *ctx, const hitl__ls_annotation *a, hitl_error *er
         res->labels++;
     }
     if (r != HITL_OK) return r;
-    q = hitl__store_prepare(
+    r = hitl__store_prepare(
         st,
         "INSERT INTO imports(key, item, annotator, kind, created_at) VALUES(?1, ?2, ?3, ?4, ?5)",
-        err);
-    if (!q) return err ? err->status : HITL_EIO;
+        &q, err);
+    if (r != HITL_OK) return r;
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, item);
     sqlite3_bind_text(q, 3, a->annotator, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 4, a->cancelled ? "skip" : "label", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 5, im->now, -1, SQLITE_STATIC);
-    return step_done(st, q, err, "cannot record the import key");
+    return step_finish(st, q, err, "cannot record the import key");
 }
 
 hitl_status hitl_store_import_label_studio(hitl_store *st, const hitl_import_opts *o,
@@ -269,8 +271,8 @@ hitl_status hitl_store_import_label_studio(hitl_store *st, const hitl_import_opt
     }
     importer im = {st, o, res, ""};
     hitl__now_iso(im.now);
-    r = hitl__labelstudio_read(o->path, o->from_name, o->to_name, apply, &im, &res->form,
-                               &res->tasks, err);
+    r = hitl_labelstudio_read(o->path, o->from_name, o->to_name, apply, &im, &res->form,
+                              &res->tasks, err);
     if (r == HITL_OK && res->labels + res->skips == 0) {
         hitl__store_rollback(st); /* nothing new: nothing written, not even the audit event */
         return HITL_OK;

@@ -3,7 +3,7 @@
 #ifndef HITL_MATRIX_INTERNAL_H
 #define HITL_MATRIX_INTERNAL_H
 
-#include "hitl_io.h"
+#include "hitl_files.h"
 
 typedef struct hitl__matrix_ops {
     /* rows [row0, row0 + n) with n > 0, in range; dst holds n * cols floats */

@@ -5,7 +5,7 @@
 
 #include <hdf5.h>
 
-#include "hitl_io.h"
+#include "hitl_files.h"
 
 /* Turns HDF5's own printing of error stacks off for the calling thread (HDF5 keeps one default
  * stack per thread). Idempotent and cheap: every io entry point that touches HDF5 calls it. */

@@ -1,40 +1,24 @@
-/* Internal to io/: a growable text buffer, RFC 4180 field quoting, JSON string quoting and a
- * streaming RFC 4180 record reader, shared by the CSV/JSONL exports and the Label Studio import.
- * No SQLite, HDF5 or jansson here, so the Check tests can use it directly. */
+/* Internal to io/files: numbers as the exports write them, RFC 4180 field quoting, JSON string
+ * quoting and a streaming RFC 4180 record reader, shared by the CSV/JSONL exports, the Label
+ * Studio reader and the ratings CSV. No SQLite, HDF5 or jansson here, so the Check tests can use
+ * it directly. */
 #ifndef HITL_TEXT_INTERNAL_H
 #define HITL_TEXT_INTERNAL_H
 
 #include <stdio.h>
 
-#include "hitl_io.h"
+#include "hitl_files.h"
 
-/* A NUL-terminated byte buffer. After a failed allocation `oom` stays set and later appends do
- * nothing, so a caller checks once at the end. Zero-initialise; release with
- * hitl__text_release(). */
-typedef struct hitl__text {
-    char *p;
-    size_t n, cap;
-    int oom;
-} hitl__text;
-
-void hitl__text_release(hitl__text *t);
-void hitl__text_reset(hitl__text *t);
-void hitl__text_put(hitl__text *t, const char *s, size_t n);
-void hitl__text_puts(hitl__text *t, const char *s);
-void hitl__text_putc(hitl__text *t, char c);
-void hitl__text_printf(hitl__text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* An integer in decimal, without printf. */
-void hitl__text_int(hitl__text *t, int64_t v);
 /* A number as "%.9g" text (enough to read a float32 back exactly; integers as integers); ""
  * for NaN. */
-void hitl__text_float(hitl__text *t, double v);
+void hitl__text_float(hitl_buf *t, double v);
 
 /* Appends `s` (NULL: empty) as one RFC 4180 field: enclosed in double quotes when it holds a
  * comma, a double quote, CR or LF, with every double quote doubled. */
-void hitl__csv_field(hitl__text *t, const char *s);
+void hitl__csv_field(hitl_buf *t, const char *s);
 /* Appends `s` as a JSON string literal: quotes, backslash and control characters escaped
  * (\n, \t, ... or \u00XX); other bytes (UTF-8) copied as they are. */
-void hitl__json_quote(hitl__text *t, const char *s);
+void hitl__json_quote(hitl_buf *t, const char *s);
 
 /* Reads RFC 4180 records one at a time with memory bounded by the longest record: fields
  * separated by commas, optionally enclosed in double quotes (then they may hold commas, doubled
@@ -42,7 +26,7 @@ void hitl__json_quote(hitl__text *t, const char *s);
 typedef struct hitl__csv_reader {
     FILE *f;
     const char *path;
-    hitl__text buf;
+    hitl_buf buf;
     size_t *start; /* each field's offset in buf */
     size_t n_fields, cap_fields;
     int64_t line;        /* lines read so far */

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "store_internal.h"
-#include "text_internal.h"
 #include "hitl_banned.h"
 
 static const char *const rule_names[HITL_FINAL_COUNT] = {"adjudicated", "majority", "dawid-skene"};
@@ -42,12 +41,11 @@ static hitl_status grow(void **v, size_t *cap, size_t need, size_t size)
     return HITL_OK;
 }
 
-/* Reads the table inside the caller's read transaction; *item_ids[u] is item u's items.id. */
-static hitl_status read_ratings(hitl_store *st, hitl_ratings *r, int64_t **item_ids,
+hitl_status hitl__store_ratings(hitl_store *st, hitl_ratings *r, int64_t **item_ids,
                                 char ***annotators, size_t *n_annotators, hitl_error *err)
 {
     memset(r, 0, sizeof(*r));
-    *item_ids = NULL;
+    if (item_ids) *item_ids = NULL;
     *annotators = NULL;
     *n_annotators = 0;
     char **names = NULL;
@@ -57,9 +55,10 @@ static hitl_status read_ratings(hitl_store *st, hitl_ratings *r, int64_t **item_
     size_t n = 0, cap_t = 0, cap_a = 0, cap_l = 0, n_items = 0, cap_ids = 0;
     hitl_status s = HITL_OK;
     int rc;
-    sqlite3_stmt *q =
-        hitl__store_prepare(st, "SELECT DISTINCT annotator FROM labels ORDER BY annotator", err);
-    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_stmt *q;
+    s = hitl__store_prepare(st, "SELECT DISTINCT annotator FROM labels ORDER BY annotator", &q,
+                            err);
+    if (s != HITL_OK) return s;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (grow((void **)&names, &cap_names, n_names + 1, sizeof(char *)) ||
             !(names[n_names] = strdup((const char *)sqlite3_column_text(q, 0)))) {
@@ -72,12 +71,9 @@ static hitl_status read_ratings(hitl_store *st, hitl_ratings *r, int64_t **item_
         s = hitl__store_sqlerr(st, rc, err, "cannot read labels");
     hitl__store_finish(st, q);
     if (s != HITL_OK) goto fail;
-    q = hitl__store_prepare(
-        st, "SELECT item, annotator, label FROM labels ORDER BY item, annotator", err);
-    if (!q) {
-        s = err ? err->status : HITL_EIO;
-        goto fail;
-    }
+    s = hitl__store_prepare(
+        st, "SELECT item, annotator, label FROM labels ORDER BY item, annotator", &q, err);
+    if (s != HITL_OK) goto fail;
     int64_t last = -1;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         int64_t item = sqlite3_column_int64(q, 0);
@@ -129,7 +125,10 @@ static hitl_status read_ratings(hitl_store *st, hitl_ratings *r, int64_t **item_
     free(ti);
     free(ta);
     free(tl);
-    *item_ids = ids;
+    if (item_ids)
+        *item_ids = ids;
+    else
+        free(ids);
     *annotators = names;
     *n_annotators = n_names;
     return HITL_OK;
@@ -146,11 +145,9 @@ fail:
 hitl_status hitl_store_ratings_get(hitl_store *st, hitl_ratings *r, char ***annotators,
                                    size_t *n_annotators, hitl_error *err)
 {
-    hitl_status s = hitl__store_exec(st, "BEGIN", err);
+    hitl_status s = hitl__store_read(st, err);
     if (s != HITL_OK) return s;
-    int64_t *ids = NULL;
-    s = read_ratings(st, r, &ids, annotators, n_annotators, err);
-    free(ids);
+    s = hitl__store_ratings(st, r, NULL, annotators, n_annotators, err);
     hitl__store_rollback(st);
     return s;
 }
@@ -165,7 +162,7 @@ struct hitl_records {
     int label_row, decision_row; /* the cursor stands on a row not consumed yet */
     int done;
     hitl_record rec;
-    hitl__text arena; /* the current record's strings, NUL-separated */
+    hitl_buf arena; /* the current record's strings, NUL-separated */
     size_t *ann_off, *at_off;
     const char **ann, **at;
     int32_t *votes;
@@ -196,7 +193,7 @@ void hitl_records_close(hitl_records *rc)
     hitl__store_finish(rc->st, rc->labels);
     hitl__store_finish(rc->st, rc->decisions);
     hitl__store_rollback(rc->st);
-    hitl__text_release(&rc->arena);
+    hitl_buf_release(&rc->arena);
     free(rc->ann_off);
     free(rc->at_off);
     free(rc->ann);
@@ -258,7 +255,7 @@ hitl_status hitl_records_open(hitl_store *st, hitl_final_rule rule, const hitl_d
         free(rc);
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
-    hitl_status s = hitl__store_exec(st, "BEGIN", err); /* one snapshot for every cursor */
+    hitl_status s = hitl__store_read(st, err); /* one snapshot for every cursor */
     if (s != HITL_OK) {
         free(rc->soft);
         free(rc->counts);
@@ -269,7 +266,7 @@ hitl_status hitl_records_open(hitl_store *st, hitl_final_rule rule, const hitl_d
         hitl_ratings r;
         char **names = NULL;
         size_t n_names = 0;
-        s = read_ratings(st, &r, &rc->ds_ids, &names, &n_names, err);
+        s = hitl__store_ratings(st, &r, &rc->ds_ids, &names, &n_names, err);
         hitl_strings_free(names, n_names);
         if (s == HITL_OK && r.n_ratings == 0) {
             rc->have_ds = 0; /* nothing to fit: only decisions can be exported */
@@ -291,11 +288,12 @@ hitl_status hitl_records_open(hitl_store *st, hitl_final_rule rule, const hitl_d
         }
     }
     /* items with labels and no final label under this rule */
-    sqlite3_stmt *q = hitl__store_prepare(
-        st, "SELECT count(*) FROM items WHERE state < ?1 AND n_labels > 0", err);
-    if (!q) {
+    sqlite3_stmt *q;
+    s = hitl__store_prepare(st, "SELECT count(*) FROM items WHERE state < ?1 AND n_labels > 0", &q,
+                            err);
+    if (s != HITL_OK) {
         hitl_records_close(rc);
-        return err ? err->status : HITL_EIO;
+        return s;
     }
     sqlite3_bind_int(q, 1, rule == HITL_FINAL_ADJUDICATED ? 2 : 1);
     int step = sqlite3_step(q);
@@ -306,11 +304,9 @@ hitl_status hitl_records_open(hitl_store *st, hitl_final_rule rule, const hitl_d
         hitl_records_close(rc);
         return s;
     }
-    rc->items = hitl__store_prepare(st, items_sql, err);
-    rc->labels = rc->items ? hitl__store_prepare(st, labels_sql, err) : NULL;
-    rc->decisions = rc->labels ? hitl__store_prepare(st, decisions_sql, err) : NULL;
-    if (!rc->decisions) {
-        s = err ? err->status : HITL_EIO;
+    if ((s = hitl__store_prepare(st, items_sql, &rc->items, err)) != HITL_OK ||
+        (s = hitl__store_prepare(st, labels_sql, &rc->labels, err)) != HITL_OK ||
+        (s = hitl__store_prepare(st, decisions_sql, &rc->decisions, err)) != HITL_OK) {
         hitl_records_close(rc);
         return s;
     }
@@ -335,7 +331,7 @@ static size_t keep(hitl_records *rc, sqlite3_stmt *q, int i)
     const unsigned char *s = sqlite3_column_text(q, i);
     if (!s) return (size_t)-1;
     size_t off = rc->arena.n;
-    hitl__text_put(&rc->arena, (const char *)s, (size_t)sqlite3_column_bytes(q, i) + 1);
+    hitl_buf_put(&rc->arena, (const char *)s, (size_t)sqlite3_column_bytes(q, i) + 1);
     return off;
 }
 
@@ -363,7 +359,7 @@ hitl_status hitl_records_next(hitl_records *rc, const hitl_record **rec, hitl_er
         if (step != SQLITE_ROW) return hitl__store_sqlerr(st, step, err, "cannot read items");
         sqlite3_stmt *q = rc->items;
         int64_t id = sqlite3_column_int64(q, 0);
-        hitl__text_reset(&rc->arena);
+        hitl_buf_reset(&rc->arena);
         /* this item's labels */
         size_t nv = 0;
         size_t last_at = (size_t)-1;

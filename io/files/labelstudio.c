@@ -6,99 +6,118 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "export_internal.h"
 #include "text_internal.h"
 #include "hitl_banned.h"
 
 #define IO_BUFFER ((size_t)1 << 20)
 
-/* ---- export ------------------------------------------------------------------------------ */
+/* ---- export: one task per item still open ------------------------------------------------ */
 
-hitl_status hitl__labelstudio_write(hitl_store *st, const hitl__export_ctx *ctx,
-                                    const hitl_export_opts *o, int64_t *n, hitl_error *err)
+typedef struct ls_writer {
+    hitl_record_writer base;
+    const hitl_record_file *file;
+    FILE *f;
+    char *iobuf;
+    char *json; /* one task's JSON text */
+    size_t cap;
+    int64_t n; /* tasks written */
+} ls_writer;
+
+static void ls_release(ls_writer *w)
 {
-    *n = 0;
-    const char *from = o->from_name ? o->from_name : "choice";
-    const char *to = o->to_name ? o->to_name : "text";
-    int show = o->show_prediction >= 0 ? o->show_prediction : (int)st->settings.show_prediction;
-    FILE *f = fopen(ctx->path, "wb");
-    if (!f)
-        return hitl_error_set(err, HITL_EIO, "cannot write '%s': %s", ctx->name, strerror(errno));
-    char *iobuf = malloc(IO_BUFFER);
-    if (iobuf) setvbuf(f, iobuf, _IOFBF, IO_BUFFER);
-    sqlite3_stmt *q = hitl__store_prepare(st,
-                                          "SELECT pool_id, data, pred, p1, reason, model, method"
-                                          " FROM items WHERE state = 0 ORDER BY id",
-                                          err);
-    hitl_status s = q ? HITL_OK : (err ? err->status : HITL_EIO);
-    char *buf = NULL;
-    size_t cap = 0;
-    int rc = SQLITE_DONE;
-    if (s == HITL_OK && fputs("[", f) == EOF) s = HITL_EIO;
-    while (s == HITL_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(q, 0);
-        const char *data = (const char *)sqlite3_column_text(q, 1);
-        int pred = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 2);
-        int blind = sqlite3_column_int(q, 4) == HITL_REASON_BLIND;
-        const char *model = (const char *)sqlite3_column_text(q, 5);
-        const char *method = (const char *)sqlite3_column_text(q, 6);
-        json_t *d = data ? json_loads(data, 0, NULL) : NULL;
-        if (!json_is_object(d)) {
-            json_decref(d);
-            d = json_object();
-        }
-        json_object_set_new(d, "hitl_id", json_string(id));
-        char version[256];
-        snprintf(version, sizeof(version), "%s%s", model ? "" : "hitl-",
-                 model    ? model
-                 : method ? method
-                          : "model");
-        json_t *result = json_array();
-        /* the guess is a pre-annotation annotators see: only where the project shows it, and
-         * never on a blind item */
-        if (show != HITL_SHOW_NEVER && !blind && pred >= 0 && (size_t)pred < ctx->n_classes)
-            json_array_append_new(result, json_pack("{s:s, s:s, s:s, s:{s:[s]}}", "from_name", from,
-                                                    "to_name", to, "type", "choices", "value",
-                                                    "choices", ctx->classes[pred]));
-        json_t *pr = json_pack("{s:s, s:f, s:o}", "model_version", version, "score",
-                               sqlite3_column_double(q, 3), "result", result);
-        json_t *task = json_pack("{s:o, s:[o]}", "data", d, "predictions", pr);
-        if (!task) {
-            s = hitl_error_set(err, HITL_EDATA, "item '%s': cannot be written as JSON", id);
-            break;
-        }
-        size_t len = json_dumpb(task, buf, cap, JSON_COMPACT | JSON_REAL_PRECISION(9));
-        if (len > cap) {
-            char *p = realloc(buf, cap = len * 2);
-            if (!p) {
-                json_decref(task);
-                s = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-                break;
-            }
-            buf = p;
-            len = json_dumpb(task, buf, cap, JSON_COMPACT | JSON_REAL_PRECISION(9));
-        }
-        json_decref(task);
-        if (fputs(*n ? ",\n" : "\n", f) == EOF || fwrite(buf, 1, len, f) != len) s = HITL_EIO;
-        (*n)++;
+    if (w->f) fclose(w->f);
+    free(w->iobuf);
+    free(w->json);
+    free(w);
+}
+
+static hitl_status ls_write_error(ls_writer *w, hitl_error *err)
+{
+    return hitl_error_set(err, HITL_EIO, "cannot write '%s': %s", w->file->name, strerror(errno));
+}
+
+static hitl_status ls_add_task(hitl_record_writer *base, const hitl_ls_task *t, hitl_error *err)
+{
+    ls_writer *w = (ls_writer *)base;
+    json_t *d = t->data ? json_loads(t->data, 0, NULL) : NULL;
+    if (!json_is_object(d)) {
+        json_decref(d);
+        d = json_object();
     }
-    if (s == HITL_OK && rc != SQLITE_DONE) s = hitl__store_sqlerr(st, rc, err, "cannot read items");
-    hitl__store_finish(st, q);
-    free(buf);
-    if (s == HITL_OK && fputs("\n]\n", f) == EOF) s = HITL_EIO;
-    int bad = fclose(f) != 0;
-    free(iobuf);
-    if (s == HITL_OK && bad) s = HITL_EIO;
-    if (s == HITL_EIO && (!err || err->status != HITL_EIO || !err->msg[0]))
-        hitl_error_set(err, HITL_EIO, "cannot write '%s': %s", ctx->name, strerror(errno));
+    json_object_set_new(d, "hitl_id", json_string(t->id));
+    json_t *result = json_array();
+    if (t->prediction)
+        json_array_append_new(result, json_pack("{s:s, s:s, s:s, s:{s:[s]}}", "from_name",
+                                                t->from_name, "to_name", t->to_name, "type",
+                                                "choices", "value", "choices", t->prediction));
+    json_t *pr = json_pack("{s:s, s:f, s:o}", "model_version", t->model_version, "score", t->score,
+                           "result", result);
+    json_t *task = json_pack("{s:o, s:[o]}", "data", d, "predictions", pr);
+    if (!task)
+        return hitl_error_set(err, HITL_EDATA, "item '%s': cannot be written as JSON", t->id);
+    size_t len = json_dumpb(task, w->json, w->cap, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    if (len > w->cap) {
+        char *p = realloc(w->json, len * 2);
+        if (!p) {
+            json_decref(task);
+            return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        }
+        w->json = p;
+        w->cap = len * 2;
+        len = json_dumpb(task, w->json, w->cap, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    }
+    json_decref(task);
+    if (fputs(w->n ? ",\n" : "\n", w->f) == EOF || fwrite(w->json, 1, len, w->f) != len)
+        return ls_write_error(w, err);
+    w->n++;
+    return HITL_OK;
+}
+
+static hitl_status ls_close(hitl_record_writer *base, int ok, hitl_error *err)
+{
+    ls_writer *w = (ls_writer *)base;
+    hitl_status s = HITL_OK;
+    if (ok && fputs("\n]\n", w->f) == EOF) s = ls_write_error(w, err);
+    int bad = fclose(w->f) != 0;
+    w->f = NULL;
+    if (ok && s == HITL_OK && bad) s = ls_write_error(w, err);
+    ls_release(w);
     return s;
+}
+
+static const hitl__writer_ops ls_ops = {NULL, ls_add_task, ls_close};
+
+hitl_status hitl__writer_ls_open(const hitl_record_file *file, hitl_record_writer **out,
+                                 hitl_error *err)
+{
+    *out = NULL;
+    ls_writer *w = calloc(1, sizeof(*w));
+    if (!w) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    w->base.ops = &ls_ops;
+    w->file = file;
+    if (!(w->f = fopen(file->path, "wb"))) {
+        hitl_status s = ls_write_error(w, err);
+        free(w);
+        return s;
+    }
+    if ((w->iobuf = malloc(IO_BUFFER))) setvbuf(w->f, w->iobuf, _IOFBF, IO_BUFFER);
+    if (fputs("[", w->f) == EOF) {
+        hitl_status s = ls_write_error(w, err);
+        ls_release(w);
+        return s;
+    }
+    *out = &w->base;
+    return HITL_OK;
 }
 
 /* ---- reading: shared ----------------------------------------------------------------------- */
 
 typedef struct reader {
     const char *path, *from, *to;
-    hitl__ls_fn fn;
+    hitl_ls_annotation_fn fn;
     void *ctx;
     char where[96], id_buf[64], ann_buf[64], who_buf[64];
 } reader;
@@ -255,7 +274,7 @@ static hitl_status full_task(reader *rd, json_t *task, int64_t index, hitl_error
     if (!json_is_object(data))
         return hitl_error_set(err, HITL_EDATA, "'%s': %s has no \"data\" object", rd->path,
                               rd->where);
-    hitl__ls_annotation a = {.task = index, .where = rd->where};
+    hitl_ls_annotation a = {.task = index, .where = rd->where};
     a.hitl_id = id_text(json_object_get(data, "hitl_id"), rd->id_buf, sizeof(rd->id_buf));
     json_t *anns = json_object_get(task, "annotations");
     if (!anns) anns = json_object_get(task, "completions"); /* before Label Studio 1.0 */
@@ -300,7 +319,7 @@ static hitl_status full_task(reader *rd, json_t *task, int64_t index, hitl_error
 
 static hitl_status min_task(reader *rd, json_t *rec, int64_t index, hitl_error *err)
 {
-    hitl__ls_annotation a = {.task = index, .where = rd->where};
+    hitl_ls_annotation a = {.task = index, .where = rd->where};
     a.hitl_id = id_text(json_object_get(rec, "hitl_id"), rd->id_buf, sizeof(rd->id_buf));
     a.annotation = id_text(json_object_get(rec, "annotation_id"), rd->ann_buf, sizeof(rd->ann_buf));
     a.annotator =
@@ -437,7 +456,7 @@ static hitl_status read_csv(reader *rd, const char **form, int64_t *tasks, hitl_
         if (r.n_fields == 1 && !hitl__csv_get(&r, 0)[0]) continue; /* a blank line */
         snprintf(rd->where, sizeof(rd->where), "line %lld (record %lld)", (long long)r.record_line,
                  (long long)index);
-        hitl__ls_annotation a = {.task = index, .where = rd->where, .lead_time = NAN};
+        hitl_ls_annotation a = {.task = index, .where = rd->where, .lead_time = NAN};
 #define FIELD(i) (col[i] >= 0 ? hitl__csv_get(&r, (size_t)col[i]) : "")
         a.hitl_id = *FIELD(C_ID) ? FIELD(C_ID) : NULL;
         a.annotator = *FIELD(C_WHO) ? FIELD(C_WHO) : "unknown";
@@ -475,9 +494,9 @@ done:
     return st;
 }
 
-hitl_status hitl__labelstudio_read(const char *path, const char *from_name, const char *to_name,
-                                   hitl__ls_fn fn, void *ctx, const char **form, int64_t *tasks,
-                                   hitl_error *err)
+hitl_status hitl_labelstudio_read(const char *path, const char *from_name, const char *to_name,
+                                  hitl_ls_annotation_fn fn, void *ctx, const char **form,
+                                  int64_t *tasks, hitl_error *err)
 {
     *form = NULL;
     *tasks = 0;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hitl_io.h"
+#include "hitl_files.h"
 #include "hitl_banned.h"
 
 void hitl_rating_matrix_release(hitl_rating_matrix *r)

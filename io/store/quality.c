@@ -32,10 +32,10 @@ static hitl_status read_names(hitl_store *st, const char *sql, char ***out, size
     *out = NULL;
     *n = 0;
     size_t cap = 0;
-    sqlite3_stmt *q = hitl__store_prepare(st, sql, err);
-    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_stmt *q;
+    hitl_status s = hitl__store_prepare(st, sql, &q, err);
+    if (s != HITL_OK) return s;
     int rc;
-    hitl_status s = HITL_OK;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (grow((void **)out, &cap, *n + 1, sizeof(char *)) ||
             !((*out)[*n] = strdup((const char *)sqlite3_column_text(q, 0)))) {
@@ -80,12 +80,13 @@ static hitl_status ratings_in_snapshot(hitl_store *st, hitl_ratings_file *out, i
     if (!out->labels) return oom(err);
     for (size_t k = 0; k < C; k++)
         if (!(out->labels[out->n_labels++] = strdup(st->settings.classes[k]))) return oom(err);
-    sqlite3_stmt *q = hitl__store_prepare(
-        st,
-        "SELECT l.item, i.pool_id, i.final_label, l.annotator, l.label FROM labels l"
-        " JOIN items i ON i.id = l.item ORDER BY l.item, l.annotator",
-        err);
-    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_stmt *q;
+    if ((s = hitl__store_prepare(st,
+                                 "SELECT l.item, i.pool_id, i.final_label, l.annotator, l.label"
+                                 " FROM labels l JOIN items i ON i.id = l.item"
+                                 " ORDER BY l.item, l.annotator",
+                                 &q, err)) != HITL_OK)
+        return s;
     int64_t last = -1;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -145,7 +146,7 @@ hitl_status hitl_store_ratings_file(hitl_store *st, hitl_ratings_file *out, int3
 {
     memset(out, 0, sizeof(*out));
     if (final) *final = NULL;
-    hitl_status s = hitl__store_exec(st, "BEGIN", err);
+    hitl_status s = hitl__store_read(st, err);
     if (s != HITL_OK) return s;
     s = ratings_in_snapshot(st, out, final, err);
     hitl__store_rollback(st);
@@ -169,14 +170,14 @@ void hitl_blind_sample_release(hitl_blind_sample *b)
 hitl_status hitl_store_blind_sample(hitl_store *st, hitl_blind_sample *out, hitl_error *err)
 {
     memset(out, 0, sizeof(*out));
-    sqlite3_stmt *q = hitl__store_prepare(
+    sqlite3_stmt *q;
+    hitl_status s = hitl__store_prepare(
         st,
         "SELECT pool_id, pool_row, pred, p1, final_label FROM items"
         " WHERE reason = 1 AND state = 2 AND final_label IS NOT NULL ORDER BY id",
-        err);
-    if (!q) return err ? err->status : HITL_EIO;
+        &q, err);
+    if (s != HITL_OK) return s;
     size_t cap[5] = {0};
-    hitl_status s = HITL_OK;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (sqlite3_column_type(q, 2) == SQLITE_NULL || sqlite3_column_type(q, 3) == SQLITE_NULL ||
@@ -226,15 +227,15 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
 {
     /* labels shown with the model's prediction: uncertain-reason items with a prediction (blind
      * items never show it); counted only when the store shows predictions at all */
-    sqlite3_stmt *q = hitl__store_prepare(
+    sqlite3_stmt *q;
+    hitl_status s = hitl__store_prepare(
         st,
         "SELECT l.annotator, COUNT(*), TOTAL(i.reason = 0 AND i.pred IS NOT NULL),"
         " TOTAL(i.reason = 0 AND i.pred IS NOT NULL AND l.label = i.pred)"
         " FROM labels l JOIN items i ON i.id = l.item GROUP BY l.annotator ORDER BY l.annotator",
-        err);
-    if (!q) return err ? err->status : HITL_EIO;
+        &q, err);
+    if (s != HITL_OK) return s;
     size_t cap = 0;
-    hitl_status s = HITL_OK;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         hitl_health_annotator a = {0};
@@ -255,11 +256,12 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
     hitl__store_finish(st, q);
     if (s != HITL_OK) return s;
 
-    q = hitl__store_prepare(st,
-                            "SELECT actor, COUNT(*), TOTAL(overrode) FROM decisions GROUP BY actor"
-                            " ORDER BY actor",
-                            err);
-    if (!q) return err ? err->status : HITL_EIO;
+    if ((s = hitl__store_prepare(
+             st,
+             "SELECT actor, COUNT(*), TOTAL(overrode) FROM decisions GROUP BY actor"
+             " ORDER BY actor",
+             &q, err)) != HITL_OK)
+        return s;
     cap = 0;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         hitl_health_actor a = {0};
@@ -277,11 +279,12 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
     hitl__store_finish(st, q);
     if (s != HITL_OK) return s;
 
-    q = hitl__store_prepare(st,
-                            "SELECT created - leased_at FROM labels WHERE leased_at IS NOT NULL"
-                            " ORDER BY id",
-                            err);
-    if (!q) return err ? err->status : HITL_EIO;
+    if ((s = hitl__store_prepare(
+             st,
+             "SELECT created - leased_at FROM labels WHERE leased_at IS NOT NULL"
+             " ORDER BY id",
+             &q, err)) != HITL_OK)
+        return s;
     cap = 0;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (grow((void **)&h->latency, &cap, h->n_latency + 1, sizeof(double))) {
@@ -296,13 +299,13 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
     if (s != HITL_OK) return s;
 
     /* a label is audited when its annotator's "label" event for the item is in the trail */
-    q = hitl__store_prepare(
-        st,
-        "SELECT COUNT(*), TOTAL(EXISTS(SELECT 1 FROM audit a WHERE a.item = i.pool_id"
-        " AND a.event = 'label' AND a.actor = l.annotator))"
-        " FROM labels l JOIN items i ON i.id = l.item",
-        err);
-    if (!q) return err ? err->status : HITL_EIO;
+    if ((s = hitl__store_prepare(
+             st,
+             "SELECT COUNT(*), TOTAL(EXISTS(SELECT 1 FROM audit a WHERE a.item = i.pool_id"
+             " AND a.event = 'label' AND a.actor = l.annotator))"
+             " FROM labels l JOIN items i ON i.id = l.item",
+             &q, err)) != HITL_OK)
+        return s;
     if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         h->labels = sqlite3_column_int64(q, 0);
         h->labels_audited = (int64_t)sqlite3_column_double(q, 1);
@@ -318,7 +321,7 @@ hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_e
     memset(out, 0, sizeof(*out));
     out->show_prediction = st->settings.show_prediction;
     out->prediction_shown = st->settings.show_prediction != HITL_SHOW_NEVER;
-    hitl_status s = hitl__store_exec(st, "BEGIN", err);
+    hitl_status s = hitl__store_read(st, err);
     if (s != HITL_OK) return s;
     s = health_in_snapshot(st, out, err);
     hitl__store_rollback(st);

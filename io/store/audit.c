@@ -47,9 +47,10 @@ void hitl__audit_hash(const char *prev_hash, const char *canonical, char out[65]
  * caught too. Format: "<seq> <hash>". */
 static hitl_status read_head(hitl_store *st, int64_t *seq, char hash[65], hitl_error *err)
 {
-    sqlite3_stmt *q =
-        hitl__store_prepare(st, "SELECT value FROM meta WHERE key = 'audit_head'", err);
-    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_stmt *q;
+    hitl_status r =
+        hitl__store_prepare(st, "SELECT value FROM meta WHERE key = 'audit_head'", &q, err);
+    if (r != HITL_OK) return r;
     int rc = sqlite3_step(q);
     *seq = 0;
     memcpy(hash, genesis, 65);
@@ -92,14 +93,15 @@ hitl_status hitl__audit_append(hitl_store *st, const char *actor, const char *ac
     }
     hitl__audit_hash(prev, line, hash);
     free(line);
-    sqlite3_stmt *q = hitl__store_prepare(
+    sqlite3_stmt *q;
+    r = hitl__store_prepare(
         st,
         "INSERT INTO audit(seq, ts, actor, actor_type, event, item, payload, prev_hash, hash) "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        err);
-    if (!q) {
+        &q, err);
+    if (r != HITL_OK) {
         free(ptext);
-        return err ? err->status : HITL_EIO;
+        return r;
     }
     sqlite3_bind_int64(q, 1, seq);
     sqlite3_bind_text(q, 2, ts, -1, SQLITE_STATIC);
@@ -115,8 +117,8 @@ hitl_status hitl__audit_append(hitl_store *st, const char *actor, const char *ac
     free(ptext);
     if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot append to the audit log");
     snprintf(head, sizeof(head), "%lld %s", (long long)seq, hash);
-    q = hitl__store_prepare(st, "UPDATE meta SET value = ?1 WHERE key = 'audit_head'", err);
-    if (!q) return err ? err->status : HITL_EIO;
+    r = hitl__store_prepare(st, "UPDATE meta SET value = ?1 WHERE key = 'audit_head'", &q, err);
+    if (r != HITL_OK) return r;
     sqlite3_bind_text(q, 1, head, -1, SQLITE_STATIC);
     rc = sqlite3_step(q);
     hitl__store_finish(st, q);
@@ -135,7 +137,7 @@ hitl_status hitl_audit_verify(hitl_store *st, int64_t *bad_seq, int64_t *n_event
     *bad_seq = -1;
     if (n_events) *n_events = 0;
     /* one read transaction: a consistent snapshot while writers go on */
-    hitl_status r = hitl__store_exec(st, "BEGIN", err);
+    hitl_status r = hitl__store_read(st, err);
     if (r != HITL_OK) return r;
     int64_t head_seq;
     char head_hash[65], prev[65];
@@ -143,14 +145,15 @@ hitl_status hitl_audit_verify(hitl_store *st, int64_t *bad_seq, int64_t *n_event
         hitl__store_rollback(st);
         return r;
     }
-    sqlite3_stmt *q = hitl__store_prepare(
+    sqlite3_stmt *q;
+    r = hitl__store_prepare(
         st,
         "SELECT seq, ts, actor, actor_type, event, item, payload, prev_hash, hash FROM audit "
         "ORDER BY seq",
-        err);
-    if (!q) {
+        &q, err);
+    if (r != HITL_OK) {
         hitl__store_rollback(st);
-        return err ? err->status : HITL_EIO;
+        return r;
     }
     memcpy(prev, genesis, 65);
     int64_t expect = 1, bad = -1;
@@ -206,11 +209,11 @@ hitl_status hitl_audit_each(hitl_store *st, const char *item, hitl_audit_fn fn, 
         "SELECT seq, ts, actor, actor_type, event, item, payload, hash FROM audit WHERE item = ?1 "
         "OR (event = 'queue' AND json_extract(payload, '$.batch') = "
         "(SELECT batch FROM items WHERE pool_id = ?1)) ORDER BY seq";
-    sqlite3_stmt *q = hitl__store_prepare(st, item ? one : all, err);
-    if (!q) return err ? err->status : HITL_EIO;
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(st, item ? one : all, &q, err);
+    if (r != HITL_OK) return r;
     if (item) sqlite3_bind_text(q, 1, item, -1, SQLITE_STATIC);
     int rc;
-    hitl_status r = HITL_OK;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         const char *it = sqlite3_column_type(q, 5) == SQLITE_NULL ? NULL : col(q, 5);
         char *line = hitl__audit_canonical(sqlite3_column_int64(q, 0), col(q, 1), col(q, 2),

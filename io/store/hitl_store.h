@@ -1,0 +1,375 @@
+/* hitl store: the annotation store, one SQLite file. The queue, every label, skip and decision,
+ * and the audit chain; final labels out of it, exports and imports, and the counts that status,
+ * health and the reports read. Never prints. */
+#ifndef HITL_STORE_H
+#define HITL_STORE_H
+
+#include "hitl_files.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the annotation store (one SQLite file) -------------------------------------------------
+ * The queue, every label, skip and decision, and an append-only audit chain: every change
+ * appends its event (SHA-256 over the previous hash and the canonical event) in the same
+ * transaction as the change. WAL mode, short BEGIN IMMEDIATE transactions, a busy timeout: many
+ * annotator processes can work on one file at once. Items are named by their pool id. */
+typedef struct hitl_store hitl_store;
+
+typedef enum {
+    HITL_SHOW_NEVER = 0,
+    HITL_SHOW_UNCERTAIN, /* on uncertainty-queued items only, never on blind ones */
+    HITL_SHOW_ALWAYS     /* on every item except blind ones */
+} hitl_show_prediction;
+
+typedef struct hitl_store_settings {
+    char **classes;
+    size_t n_classes;
+    int overlap;       /* R: independent labels per item (routing may ask for 1) */
+    int lease_seconds; /* how long `next` reserves an item */
+    hitl_show_prediction show_prediction;
+    int min_justification; /* characters an adjudication or override must give */
+} hitl_store_settings;
+
+/* The schema version this build writes; a store with a higher one is refused. */
+#define HITL_STORE_SCHEMA 1
+
+/* Creates a new store at `path` (HITL_ECONFLICT if the file exists) with `s` (borrowed). */
+hitl_status hitl_store_init(const char *path, const hitl_store_settings *s, const char *actor,
+                            hitl_error *err);
+/* Opens an existing store. HITL_EIO when missing or not a hitl store, HITL_EDATA when corrupt,
+ * HITL_ECONFLICT when written by a newer schema. Caller owns *out; close with
+ * hitl_store_close(). */
+hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err);
+void hitl_store_close(hitl_store *st);
+/* Caller-allocated *out; release with hitl_store_settings_release(). */
+hitl_status hitl_store_settings_get(hitl_store *st, hitl_store_settings *out, hitl_error *err);
+void hitl_store_settings_release(hitl_store_settings *s);
+/* Validates one setting's text ("overlap", "lease", "show-prediction", "min-justification")
+ * and applies it to *s; HITL_EINVAL naming the rule otherwise. */
+hitl_status hitl_store_settings_apply(hitl_store_settings *s, const char *key, const char *value,
+                                      hitl_error *err);
+/* Changes one setting in the store, with the same rules; audited. */
+hitl_status hitl_store_setting_set(hitl_store *st, const char *key, const char *value,
+                                   const char *actor, hitl_error *err);
+
+typedef enum { HITL_REASON_UNCERTAIN = 0, HITL_REASON_BLIND } hitl_queue_reason;
+
+/* One row to enqueue; every pointer borrowed. */
+typedef struct hitl_queue_row {
+    const char *pool_id;
+    int64_t row;
+    hitl_queue_reason reason;
+    float score;
+    int32_t pred; /* the model's class, -1 when unknown */
+    float p1;
+    int required;      /* labels this item needs */
+    const char *route; /* "review", "flag" or NULL */
+    const char *data;  /* the display payload, JSON text, or NULL */
+} hitl_queue_row;
+
+/* What one `queue` call records on every entry it adds; every pointer borrowed. */
+typedef struct hitl_queue_batch {
+    const char *batch, *method, *model, *source;
+    uint64_t seed;
+    const char *actor;
+    size_t n_proceed; /* rows routed to "proceed": counted in the audit event, not queued */
+} hitl_queue_batch;
+
+/* Pool ids of `ids` (borrowed, n) already in the store: out[i] = 1 when known. */
+hitl_status hitl_store_known(hitl_store *st, char *const *ids, size_t n, uint8_t *out,
+                             hitl_error *err);
+/* Enqueues rows in the given order (their queue order); ids already known are skipped. One
+ * transaction and one audit event for the batch. *added (may be NULL) counts the new ones. */
+hitl_status hitl_store_enqueue(hitl_store *st, const hitl_queue_batch *b,
+                               const hitl_queue_row *rows, size_t n, size_t *added,
+                               hitl_error *err);
+/* Attaches display payloads: JSON objects (text) with an "id" member, one per line of `jsonl`
+ * (borrowed, NUL-terminated); lines for ids not queued are counted in *ignored. */
+hitl_status hitl_store_attach_data(hitl_store *st, const char *jsonl, size_t *attached,
+                                   size_t *ignored, hitl_error *err);
+
+/* What hitl_store_enqueue_data did. */
+typedef struct hitl_queue_counts {
+    size_t added;    /* new items */
+    size_t attached; /* payloads attached, to new or earlier items */
+    size_t ignored;  /* payload lines for ids not queued */
+} hitl_queue_counts;
+
+/* hitl_store_enqueue, then hitl_store_attach_data(jsonl) when jsonl is not NULL, in one
+ * transaction: the batch and its payloads are stored together or not at all, even when the
+ * process dies between them. Errors in jsonl are prefixed with 'jsonl_name' (the file). */
+hitl_status hitl_store_enqueue_data(hitl_store *st, const hitl_queue_batch *b,
+                                    const hitl_queue_row *rows, size_t n, const char *jsonl,
+                                    const char *jsonl_name, hitl_queue_counts *counts,
+                                    hitl_error *err);
+
+/* A leased item as an annotator sees it: never why it was queued. */
+typedef struct hitl_lease {
+    char *pool_id;
+    char *data;       /* JSON text or NULL */
+    char *prediction; /* class name, or NULL when not shown */
+    char *expires;    /* ISO-8601 UTC */
+    int64_t position; /* the item's place in the queue */
+} hitl_lease;
+
+/* Leases the next item for `annotator`: items others already started first (so overlap
+ * completes), then queue order; never one the annotator labelled, skipped or holds; never more
+ * leases + labels than the item needs. Expired leases return first. *found = 0 when nothing is
+ * left for this annotator. Caller-allocated *out; release with hitl_lease_release(). */
+hitl_status hitl_store_next(hitl_store *st, const char *annotator, hitl_lease *out, int *found,
+                            hitl_error *err);
+void hitl_lease_release(hitl_lease *l);
+/* Records `label` for item `pool_id` by `annotator`, who must hold the lease or find the item
+ * free. HITL_ENOTFOUND unknown item, HITL_EDATA unknown label, HITL_ECONFLICT no lease / already
+ * labelled by this annotator / item complete. */
+hitl_status hitl_store_label(hitl_store *st, const char *pool_id, const char *label,
+                             const char *annotator, hitl_error *err);
+/* Gives the item back without a label; the annotator is not offered it again. */
+hitl_status hitl_store_skip(hitl_store *st, const char *pool_id, const char *annotator,
+                            const char *reason, hitl_error *err);
+/* Removes the annotator's last label if its item has no final label yet; *pool_id (caller
+ * frees) names the item, NULL when there was nothing to undo. */
+hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_id, hitl_error *err);
+/* Sets the final label of an item: resolves a disagreement, or overrides a final label or a
+ * model prediction routed to review. The justification must have the configured length
+ * (HITL_EDATA otherwise; nothing written). *overrode (may be NULL) says whether it changed the
+ * previous outcome. */
+hitl_status hitl_store_adjudicate(hitl_store *st, const char *pool_id, const char *label,
+                                  const char *actor, const char *justification, int *overrode,
+                                  hitl_error *err);
+
+typedef struct hitl_store_annotator {
+    char *name;
+    int64_t labels, skips;
+} hitl_store_annotator;
+
+typedef struct hitl_store_actor {
+    char *name;
+    int64_t decisions, overrides;
+    double rate; /* overrides / decisions */
+} hitl_store_actor;
+
+typedef struct hitl_store_batch_stats {
+    char *batch;
+    int64_t queued, complete, blind;
+    int64_t awaiting_adjudication, queue_depth; /* as in hitl_store_stats, for this batch */
+} hitl_store_batch_stats;
+
+typedef struct hitl_store_stats {
+    int64_t items_queued, items_complete, labels, skips, leases, awaiting_adjudication;
+    int64_t queue_depth; /* items still needing labels */
+    hitl_store_annotator *annotators;
+    size_t n_annotators;
+    hitl_store_actor *actors;
+    size_t n_actors;
+    hitl_store_batch_stats *batches;
+    size_t n_batches;
+} hitl_store_stats;
+
+/* Caller-allocated *out; release with hitl_store_stats_release(). */
+hitl_status hitl_store_stats_get(hitl_store *st, hitl_store_stats *out, hitl_error *err);
+void hitl_store_stats_release(hitl_store_stats *s);
+
+/* Recomputes the audit chain. HITL_EDATA with *bad_seq = the first sequence number whose event
+ * was edited, inserted, deleted or moved; HITL_OK and *bad_seq = -1 when the chain verifies.
+ * *n_events (may be NULL) counts the events read. */
+hitl_status hitl_audit_verify(hitl_store *st, int64_t *bad_seq, int64_t *n_events, hitl_error *err);
+/* Calls `fn` with each event as one canonical JSON line (no newline), in sequence order; all
+ * events, or those of one item (pool_id) when item is non-NULL. A non-zero return stops. */
+typedef int (*hitl_audit_fn)(void *ctx, const char *json_line);
+hitl_status hitl_audit_each(hitl_store *st, const char *item, hitl_audit_fn fn, void *ctx,
+                            hitl_error *err);
+
+/* ---- final labels out of the store --------------------------------------------------------
+ * A cursor over the items that have a final label under a rule, in queue order, read in one
+ * snapshot with memory bounded by one item (Dawid-Skene alone holds the ratings table: 8 bytes
+ * per item and 20 per label, plus its posteriors).
+ *   adjudicated  items whose labels agreed or that an adjudicator decided (state final)
+ *   majority     those, and items with all their labels whose most voted label is unique (a tie
+ *                is never broken: it is counted and left out)
+ *   dawid-skene  items with all their labels (or a decision): a decision's label where an
+ *                adjudicator set one, else the argmax of Dawid & Skene's posterior, fitted on
+ *                every label in the store (ties left out and counted) */
+typedef enum {
+    HITL_FINAL_ADJUDICATED = 0,
+    HITL_FINAL_MAJORITY,
+    HITL_FINAL_DAWID_SKENE,
+    HITL_FINAL_COUNT
+} hitl_final_rule;
+
+/* "adjudicated", "majority", "dawid-skene"; the parser returns HITL_EINVAL for others. */
+const char *hitl_final_rule_name(hitl_final_rule r);
+hitl_status hitl_final_rule_parse(const char *name, hitl_final_rule *out);
+
+typedef struct hitl_records hitl_records;
+
+typedef struct hitl_records_counts {
+    int64_t records; /* returned so far */
+    int64_t ties;    /* left out: a tied vote or posterior */
+    int64_t pending; /* items with labels but no final label under the rule (at open) */
+    int ds_iterations, ds_converged; /* dawid-skene only */
+} hitl_records_counts;
+
+/* Opens the cursor in a read transaction: the store cannot be written through `st` until
+ * hitl_records_close(). ds may be NULL (defaults). Caller owns *out. */
+hitl_status hitl_records_open(hitl_store *st, hitl_final_rule rule, const hitl_ds_opts *ds,
+                              hitl_records **out, hitl_error *err);
+/* The next record in *rec (borrowed), or NULL at the end. */
+hitl_status hitl_records_next(hitl_records *rc, const hitl_record **rec, hitl_error *err);
+void hitl_records_counts_get(const hitl_records *rc, hitl_records_counts *out);
+/* Ends the read transaction; NULL is a no-op. */
+void hitl_records_close(hitl_records *rc);
+
+/* Every label in the store as a ratings table: items (those with labels, in queue order) by
+ * index, annotators sorted by name (*annotators: caller owns, hitl_strings_free()), labels the
+ * project's classes. Release r with hitl_ratings_release(). */
+hitl_status hitl_store_ratings_get(hitl_store *st, hitl_ratings *r, char ***annotators,
+                                   size_t *n_annotators, hitl_error *err);
+
+/* ---- exports ------------------------------------------------------------------------------
+ * One record per item with a final label (hdf5, jsonl, csv), or one Label Studio task per item
+ * still open for labelling (label-studio). The file appears whole or not at all (written
+ * beside it, then renamed), and the export is audited ("export": format, path, count). */
+typedef struct hitl_export_opts {
+    hitl_export_format format;
+    const char *path;
+    hitl_final_rule final;
+    const hitl_ds_opts *ds;                    /* may be NULL */
+    const char *features_path, *features_dset; /* hdf5: copy these pool rows to /features */
+    /* label-studio: the control and object tag names of the labelling config ("choice",
+     * "text" when NULL) and whose tasks carry the model's guess as a prediction result
+     * (-1: the store's show-prediction setting; never on blind items) */
+    const char *from_name, *to_name;
+    int show_prediction;
+    const char *actor;
+} hitl_export_opts;
+
+typedef struct hitl_export_result {
+    hitl_records_counts counts; /* counts.records: records (or tasks) written */
+} hitl_export_result;
+
+/* HITL_EINVAL for bad options (features without hdf5), HITL_EIO for the output file,
+ * HITL_EDATA / HITL_ESHAPE when a pool row is outside the features dataset. */
+hitl_status hitl_store_export(hitl_store *st, const hitl_export_opts *o, hitl_export_result *res,
+                              hitl_error *err);
+
+/* ---- Label Studio import ------------------------------------------------------------------
+ * Reads Label Studio's JSON export (tasks with "annotations"), its JSON_MIN form (flat objects)
+ * or its CSV form (quoted or not), told apart by their content, and records each annotation as
+ * a label by its annotator ("completed_by": the email, else the user id as text), a cancelled
+ * one as a skip. Items are found by data.hitl_id. Each annotation is imported once: its key
+ * ("ls:<annotation id>@<item>", else a hash of item, annotator, choice and time) is kept, so
+ * importing a file again writes nothing. Unknown items, empty annotations, labels by an
+ * annotator who already labelled the item and labels for complete items are counted and
+ * reported, not written. One transaction: a malformed file (truncated JSON, a task without
+ * "data", an unknown or multiple choice) is HITL_EDATA naming the task index, nothing written. */
+typedef enum {
+    HITL_IMPORT_UNKNOWN_ITEM = 0,
+    HITL_IMPORT_DUPLICATE,
+    HITL_IMPORT_COMPLETE,
+    HITL_IMPORT_EMPTY
+} hitl_import_problem;
+
+/* Called for every annotation not written (already imported ones excepted); `task` is the
+ * 0-based task (JSON) or record (CSV) index. */
+typedef void (*hitl_import_problem_fn)(void *ctx, hitl_import_problem kind, int64_t task,
+                                       const char *message);
+
+typedef struct hitl_import_opts {
+    const char *path;
+    const char *from_name, *to_name; /* "choice" when NULL; to_name checked only when given */
+    const char *actor;
+    hitl_import_problem_fn problem; /* may be NULL */
+    void *problem_ctx;
+} hitl_import_opts;
+
+typedef struct hitl_import_result {
+    const char *form; /* "json", "json-min" or "csv" (static) */
+    int64_t tasks, annotations, labels, skips;
+    int64_t already_imported, unknown_items, duplicates, complete, empty;
+} hitl_import_result;
+
+hitl_status hitl_store_import_label_studio(hitl_store *st, const hitl_import_opts *o,
+                                           hitl_import_result *res, hitl_error *err);
+
+/* ---- report data ----------------------------------------------------------------------------
+ * Streams every queued item (for score histograms): a non-zero return from fn stops. */
+typedef struct hitl_item_brief {
+    const char *pool_id;
+    int blind;
+    float score, p1;
+    int32_t pred;
+    int state; /* 0 open, 1 awaiting adjudication, 2 final */
+    int32_t n_labels;
+    const char *method;
+} hitl_item_brief;
+typedef int (*hitl_item_fn)(void *ctx, const hitl_item_brief *it);
+hitl_status hitl_store_items_each(hitl_store *st, hitl_item_fn fn, void *ctx, hitl_error *err);
+
+/* Per annotator: labels, skips, and the mean seconds from lease (or Label Studio's lead time)
+ * to label over the labels that have one (NaN when none). Sorted by name. */
+typedef struct hitl_store_throughput {
+    char *name;
+    int64_t labels, skips, timed;
+    double mean_seconds;
+    char *first_at, *last_at; /* first and last label, ISO-8601, or NULL */
+} hitl_store_throughput;
+
+/* Caller owns *out; release with hitl_store_throughput_free(). */
+hitl_status hitl_store_throughput_get(hitl_store *st, hitl_store_throughput **out, size_t *n,
+                                      hitl_error *err);
+void hitl_store_throughput_free(hitl_store_throughput *v, size_t n);
+
+/* ---- quality data (io/store_quality.c) ------------------------------------------------------
+ * Each read in one snapshot. The labels as a ratings file: items are the labelled items by pool
+ * id (in queue order), annotators by name (sorted), labels the project's classes in order (all
+ * of them, used or not). *final (may be NULL; caller owns, free()) gets each item's final label
+ * or -1. Caller-allocated *out; release with hitl_ratings_file_release(). */
+hitl_status hitl_store_ratings_file(hitl_store *st, hitl_ratings_file *out, int32_t **final,
+                                    hitl_error *err);
+
+/* The blind items (queued as random samples) that have a final label, in queue order, with the
+ * model's prediction and top probability as stored at queue time and their pool rows. */
+typedef struct hitl_blind_sample {
+    size_t n;
+    char **pool_ids;
+    int64_t *rows;
+    int32_t *pred, *label; /* class indices */
+    float *p1;
+    size_t n_unscored; /* left out: queued without a prediction or pool row */
+} hitl_blind_sample;
+
+/* Caller-allocated *out; release with hitl_blind_sample_release(). */
+hitl_status hitl_store_blind_sample(hitl_store *st, hitl_blind_sample *out, hitl_error *err);
+void hitl_blind_sample_release(hitl_blind_sample *b);
+
+/* What `hitl health` judges (engine: hitl_health_evaluate). A label was given with the model's
+ * prediction shown when the store shows predictions (show-prediction uncertain or always, the
+ * setting now) and the item is not blind and has one. A label is audited when the trail holds
+ * its annotator's "label" event for its item. Latency: seconds from lease to label, for the
+ * labels that had a lease. The chain is verified by hitl_audit_verify(). */
+typedef struct hitl_store_health {
+    int show_prediction;               /* hitl_show_prediction */
+    int prediction_shown;              /* show_prediction != never */
+    hitl_health_annotator *annotators; /* sorted by name; names owned */
+    size_t n_annotators;
+    hitl_health_actor *actors; /* decision makers, sorted by name; names owned */
+    size_t n_actors;
+    int64_t labels, labels_audited;
+    double *latency;
+    size_t n_latency;
+    int chain_ok;
+    int64_t chain_bad_seq, n_events;
+} hitl_store_health;
+
+/* Caller-allocated *out; release with hitl_store_health_release(). A broken chain is reported
+ * in chain_ok, not as an error. */
+hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_error *err);
+void hitl_store_health_release(hitl_store_health *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HITL_STORE_H */

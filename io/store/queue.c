@@ -1,0 +1,218 @@
+/* The queue: a batch of pool rows enqueued with its audit event, and display payloads attached
+ * to queued items, each one short BEGIN IMMEDIATE transaction; and which ids are known. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+#include "hitl_banned.h"
+
+hitl_status hitl_store_known(hitl_store *st, char *const *ids, size_t n, uint8_t *out,
+                             hitl_error *err)
+{
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(st, "SELECT 1 FROM items WHERE pool_id = ?1", &q, err);
+    if (r != HITL_OK) return r;
+    if ((r = hitl__store_read(st, err)) != HITL_OK) { /* one snapshot for all the lookups */
+        hitl__store_finish(st, q);
+        return r;
+    }
+    for (size_t i = 0; i < n && r == HITL_OK; i++) {
+        sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+            out[i] = 1;
+        else if (rc == SQLITE_DONE)
+            out[i] = 0;
+        else
+            r = hitl__store_sqlerr(st, rc, err, "cannot read the queue");
+        sqlite3_reset(q);
+    }
+    hitl__store_rollback(st);
+    hitl__store_finish(st, q);
+    return r;
+}
+
+/* The rows and the batch's audit event, inside the caller's write transaction. */
+static hitl_status enqueue_rows(hitl_store *st, const hitl_queue_batch *b,
+                                const hitl_queue_row *rows, size_t n, size_t *added,
+                                hitl_error *err)
+{
+    sqlite3_stmt *pos = NULL, *ins = NULL;
+    int64_t base = 0;
+    size_t n_added = 0, n_blind = 0, n_review = 0, n_flag = 0;
+    char now[32];
+    hitl__now_iso(now);
+    hitl_status r =
+        hitl__store_prepare(st, "SELECT coalesce(max(position), -1) + 1 FROM items", &pos, err);
+    if (r != HITL_OK) goto done;
+    int rc = sqlite3_step(pos);
+    if (rc != SQLITE_ROW) {
+        r = hitl__store_sqlerr(st, rc, err, "cannot read the queue");
+        goto done;
+    }
+    base = sqlite3_column_int64(pos, 0);
+    r = hitl__store_prepare(
+        st,
+        "INSERT INTO items(pool_id, pool_row, batch, reason, score, method, model, seed, source,"
+        " pred, p1, route, required, position, queued_at, data)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+        " ON CONFLICT(pool_id) DO NOTHING",
+        &ins, err);
+    if (r != HITL_OK) goto done;
+    sqlite3_bind_text(ins, 3, b->batch, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 6, b->method, -1, SQLITE_STATIC);
+    if (b->model) sqlite3_bind_text(ins, 7, b->model, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 8, (sqlite3_int64)b->seed);
+    if (b->source) sqlite3_bind_text(ins, 9, b->source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 15, now, -1, SQLITE_STATIC);
+    for (size_t i = 0; i < n; i++) {
+        const hitl_queue_row *q = &rows[i];
+        sqlite3_bind_text(ins, 1, q->pool_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, q->row);
+        sqlite3_bind_int(ins, 4, q->reason);
+        sqlite3_bind_double(ins, 5, q->score);
+        if (q->pred >= 0)
+            sqlite3_bind_int(ins, 10, q->pred);
+        else
+            sqlite3_bind_null(ins, 10);
+        sqlite3_bind_double(ins, 11, q->p1);
+        if (q->route)
+            sqlite3_bind_text(ins, 12, q->route, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(ins, 12);
+        sqlite3_bind_int(ins, 13, q->required > 0 ? q->required : st->settings.overlap);
+        sqlite3_bind_int64(ins, 14, base + (int64_t)i);
+        if (q->data)
+            sqlite3_bind_text(ins, 16, q->data, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(ins, 16);
+        if ((r = hitl__store_step_done(st, ins, err, "cannot enqueue")) != HITL_OK) goto done;
+        if (sqlite3_changes(st->db) == 1) {
+            n_added++;
+            n_blind += q->reason == HITL_REASON_BLIND;
+            n_review += q->route && strcmp(q->route, "review") == 0;
+            n_flag += q->route && strcmp(q->route, "flag") == 0;
+        }
+    }
+    json_t *payload = json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                                "batch", b->batch, "method", b->method, "model", b->model, "source",
+                                b->source, "seed", (json_int_t)b->seed, "added",
+                                (json_int_t)n_added, "uncertain", (json_int_t)(n_added - n_blind),
+                                "blind", (json_int_t)n_blind, "review", (json_int_t)n_review,
+                                "flag", (json_int_t)n_flag, "proceed", (json_int_t)b->n_proceed);
+    r = hitl__audit_append(st, b->actor, "human", "queue", NULL, payload, err);
+    if (r == HITL_OK) *added = n_added;
+done:
+    hitl__store_finish(st, pos);
+    hitl__store_finish(st, ins);
+    return r;
+}
+
+/* The payloads and their audit event, inside the caller's write transaction. */
+static hitl_status attach_rows(hitl_store *st, const char *jsonl, size_t *attached, size_t *ignored,
+                               hitl_error *err)
+{
+    sqlite3_stmt *up;
+    hitl_status r =
+        hitl__store_prepare(st, "UPDATE items SET data = ?2 WHERE pool_id = ?1", &up, err);
+    if (r != HITL_OK) return r;
+    size_t lineno = 0;
+    for (const char *p = jsonl; *p && r == HITL_OK;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        lineno++;
+        json_error_t je;
+        json_t *o = NULL;
+        size_t k = 0;
+        while (k < len && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r'))
+            k++;
+        if (k < len) { /* blank lines are allowed */
+            o = json_loadb(p, len, 0, &je);
+            json_t *id = o ? json_object_get(o, "id") : NULL;
+            char idbuf[32];
+            const char *ids = NULL;
+            if (json_is_string(id))
+                ids = json_string_value(id);
+            else if (json_is_integer(id)) {
+                snprintf(idbuf, sizeof(idbuf), "%lld", (long long)json_integer_value(id));
+                ids = idbuf;
+            }
+            if (!o || !json_is_object(o))
+                r = hitl_error_set(err, HITL_EDATA, "line %zu: not a JSON object%s%s", lineno,
+                                   o ? "" : ": ", o ? "" : je.text);
+            else if (!ids)
+                r = hitl_error_set(err, HITL_EDATA, "line %zu: no \"id\" (string or integer)",
+                                   lineno);
+            else {
+                char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                sqlite3_bind_text(up, 1, ids, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(up, 2, text, -1, SQLITE_TRANSIENT);
+                free(text);
+                r = hitl__store_step_done(st, up, err, "cannot attach data");
+                if (sqlite3_changes(st->db))
+                    (*attached)++;
+                else
+                    (*ignored)++;
+            }
+            json_decref(o);
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    hitl__store_finish(st, up);
+    if (r == HITL_OK)
+        r = hitl__audit_append(st, "hitl", "system", "data", NULL,
+                               json_pack("{s:I, s:I}", "attached", (json_int_t)*attached, "ignored",
+                                         (json_int_t)*ignored),
+                               err);
+    return r;
+}
+
+hitl_status hitl_store_enqueue_data(hitl_store *st, const hitl_queue_batch *b,
+                                    const hitl_queue_row *rows, size_t n, const char *jsonl,
+                                    const char *jsonl_name, hitl_queue_counts *counts,
+                                    hitl_error *err)
+{
+    memset(counts, 0, sizeof(*counts));
+    hitl_status r = hitl__store_begin(st, err);
+    if (r != HITL_OK) return r;
+    size_t added = 0, attached = 0, ignored = 0;
+    r = enqueue_rows(st, b, rows, n, &added, err);
+    if (r == HITL_OK && jsonl && (r = attach_rows(st, jsonl, &attached, &ignored, err)) != HITL_OK)
+        hitl_error_prefix(err, "'%s'", jsonl_name ? jsonl_name : "data");
+    if (r != HITL_OK) {
+        hitl__store_rollback(st);
+        return r;
+    }
+    if ((r = hitl__store_commit(st, err)) != HITL_OK) return r;
+    counts->added = added;
+    counts->attached = attached;
+    counts->ignored = ignored;
+    return HITL_OK;
+}
+
+hitl_status hitl_store_enqueue(hitl_store *st, const hitl_queue_batch *b,
+                               const hitl_queue_row *rows, size_t n, size_t *added, hitl_error *err)
+{
+    hitl_queue_counts c;
+    hitl_status r = hitl_store_enqueue_data(st, b, rows, n, NULL, NULL, &c, err);
+    if (added) *added = c.added;
+    return r;
+}
+
+hitl_status hitl_store_attach_data(hitl_store *st, const char *jsonl, size_t *attached,
+                                   size_t *ignored, hitl_error *err)
+{
+    *attached = *ignored = 0;
+    hitl_status r = hitl__store_begin(st, err);
+    if (r != HITL_OK) return r;
+    size_t a = 0, i = 0;
+    if ((r = attach_rows(st, jsonl, &a, &i, err)) != HITL_OK) {
+        hitl__store_rollback(st);
+        return r;
+    }
+    if ((r = hitl__store_commit(st, err)) != HITL_OK) return r;
+    *attached = a;
+    *ignored = i;
+    return HITL_OK;
+}

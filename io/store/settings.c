@@ -1,0 +1,175 @@
+/* The project's settings: their defaults and rules, their text as kept in the meta table, and
+ * reading them with the class names into the handle when a store opens. Changing one is an
+ * audited operation (project.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+#include "hitl_banned.h"
+
+static const char *const show_names[] = {"never", "uncertain", "always"};
+
+static int parse_show(const char *v)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, show_names[i]) == 0) return i;
+    return -1;
+}
+
+static int parse_int(const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) return -1;
+    *out = (int)x;
+    return 0;
+}
+
+void hitl__settings_default(hitl_store_settings *s)
+{
+    s->overlap = 1;
+    s->lease_seconds = 600;
+    s->show_prediction = HITL_SHOW_NEVER;
+    s->min_justification = 20;
+}
+
+const char *hitl__show_name(hitl_show_prediction s)
+{
+    return (unsigned)s < 3 ? show_names[s] : "unknown";
+}
+
+int hitl__store_class(const hitl_store *st, const char *name)
+{
+    for (size_t i = 0; i < st->settings.n_classes; i++)
+        if (strcmp(st->settings.classes[i], name) == 0) return (int)i;
+    return -1;
+}
+
+hitl_status hitl_store_settings_apply(hitl_store_settings *s, const char *key, const char *value,
+                                      hitl_error *err)
+{
+    int v;
+    if (strcmp(key, "overlap") == 0) {
+        if (parse_int(value, 1, 100, &v))
+            return hitl_error_set(err, HITL_EINVAL, "overlap must be 1..100, got '%s'", value);
+        s->overlap = v;
+    } else if (strcmp(key, "lease") == 0) {
+        if (parse_int(value, 1, 7 * 24 * 3600, &v))
+            return hitl_error_set(err, HITL_EINVAL, "lease must be 1..604800 seconds, got '%s'",
+                                  value);
+        s->lease_seconds = v;
+    } else if (strcmp(key, "show-prediction") == 0) {
+        if ((v = parse_show(value)) < 0)
+            return hitl_error_set(err, HITL_EINVAL,
+                                  "show-prediction must be never, uncertain or always, got '%s'",
+                                  value);
+        s->show_prediction = (hitl_show_prediction)v;
+    } else if (strcmp(key, "min-justification") == 0) {
+        if (parse_int(value, 0, 100000, &v))
+            return hitl_error_set(err, HITL_EINVAL, "min-justification must be 0..100000, got '%s'",
+                                  value);
+        s->min_justification = v;
+    } else {
+        return hitl_error_set(err, HITL_EINVAL,
+                              "unknown setting '%s' (overlap, lease, show-prediction, "
+                              "min-justification)",
+                              key);
+    }
+    return HITL_OK;
+}
+
+void hitl__setting_text(const hitl_store_settings *s, const char *key, char *buf, size_t cap)
+{
+    if (strcmp(key, "overlap") == 0)
+        snprintf(buf, cap, "%d", s->overlap);
+    else if (strcmp(key, "lease") == 0)
+        snprintf(buf, cap, "%d", s->lease_seconds);
+    else if (strcmp(key, "show-prediction") == 0)
+        snprintf(buf, cap, "%s", show_names[s->show_prediction]);
+    else
+        snprintf(buf, cap, "%d", s->min_justification);
+}
+
+const char *const hitl__setting_keys[HITL__N_SETTINGS] = {"overlap", "lease", "show-prediction",
+                                                          "min-justification"};
+
+hitl_status hitl__meta_write(hitl_store *st, const char *key, const char *value, hitl_error *err)
+{
+    sqlite3_stmt *q;
+    hitl_status r =
+        hitl__store_prepare(st, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", &q, err);
+    if (r != HITL_OK) return r;
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
+    r = hitl__store_step_done(st, q, err, "cannot write settings");
+    hitl__store_finish(st, q);
+    return r;
+}
+
+hitl_status hitl__settings_load(hitl_store *st, hitl_error *err)
+{
+    hitl_store_settings *s = &st->settings;
+    hitl__settings_default(s);
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(st, "SELECT key, value FROM meta", &q, err);
+    if (r != HITL_OK) return r;
+    int rc;
+    while (r == HITL_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(q, 0);
+        const char *v = (const char *)sqlite3_column_text(q, 1);
+        for (size_t i = 0; i < HITL__N_SETTINGS && k && v; i++)
+            if (strcmp(k, hitl__setting_keys[i]) == 0 &&
+                hitl_store_settings_apply(s, k, v, err) != HITL_OK)
+                r = hitl_error_set(err, HITL_EDATA, "'%s': bad setting %s = '%s'", st->path, k, v);
+    }
+    hitl__store_finish(st, q);
+    if (r != HITL_OK) return r;
+    if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot read settings");
+    if ((r = hitl__store_prepare(st, "SELECT name FROM classes ORDER BY idx", &q, err)) != HITL_OK)
+        return r;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (s->n_classes == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **v = realloc(s->classes, cap * sizeof(char *));
+            if (!v) {
+                hitl__store_finish(st, q);
+                return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+            }
+            s->classes = v;
+        }
+        if (!(s->classes[s->n_classes] = strdup((const char *)sqlite3_column_text(q, 0)))) {
+            hitl__store_finish(st, q);
+            return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        }
+        s->n_classes++;
+    }
+    hitl__store_finish(st, q);
+    if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot read classes");
+    return HITL_OK;
+}
+
+hitl_status hitl_store_settings_get(hitl_store *st, hitl_store_settings *out, hitl_error *err)
+{
+    *out = st->settings;
+    out->classes = calloc(st->settings.n_classes ? st->settings.n_classes : 1, sizeof(char *));
+    if (!out->classes) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < st->settings.n_classes; i++) {
+        if (!(out->classes[i] = strdup(st->settings.classes[i]))) {
+            hitl_store_settings_release(out);
+            return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        }
+    }
+    return HITL_OK;
+}
+
+void hitl_store_settings_release(hitl_store_settings *s)
+{
+    if (!s) return;
+    hitl_strings_free(s->classes, s->n_classes);
+    s->classes = NULL;
+    s->n_classes = 0;
+}
