@@ -87,6 +87,29 @@ void hitl_buf_printf(hitl_buf *b, const char *fmt, ...) __attribute__((format(pr
 /* An integer in decimal, without printf. */
 void hitl_buf_int(hitl_buf *b, int64_t v);
 
+/* ---- a string -> index map ---------------------------------------------------------------------
+ * Interns names (item ids, annotators, labels) into dense indices 0, 1, ... in order of first
+ * appearance: open addressing over FNV-1a hashes, the names kept in one arena. Zero-initialise;
+ * release with hitl_strmap_release(). */
+typedef struct hitl_strmap {
+    size_t n, n_slots;
+    uint32_t *slots; /* entry index or UINT32_MAX */
+    uint64_t *hash;  /* per entry */
+    size_t *off;     /* per entry: offset of its NUL-terminated name in arena */
+    size_t cap;
+    char *arena;
+    size_t arena_n, arena_cap;
+} hitl_strmap;
+
+void hitl_strmap_release(hitl_strmap *m);
+/* The index of `s` (len bytes, no NUL inside), added when new; -1 when out of memory or past
+ * 2^31 - 2 names. */
+int64_t hitl_strmap_intern(hitl_strmap *m, const char *s, size_t len);
+/* The index of `s`, or -1 when it is not in the map. */
+int64_t hitl_strmap_find(const hitl_strmap *m, const char *s, size_t len);
+/* Name i (borrowed, valid until the next intern or the release). */
+const char *hitl_strmap_name(const hitl_strmap *m, size_t i);
+
 /* ---- uncertainty scores ---------------------------------------------------------------------
  * Every score is oriented so that higher means more uncertain. With p(1) >= p(2) the two largest
  * probabilities of a row (equal when the top is tied):

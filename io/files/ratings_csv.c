@@ -15,101 +15,41 @@
 #define MAX_RECORD ((size_t)1 << 24) /* bytes in one record */
 #define MAX_FIELDS 100000
 
-/* ---- a string -> index map (open addressing, names kept in one arena) ----------------------- */
+/* ---- names and the line each was first seen on ------------------------------------------- */
 typedef struct strmap {
-    size_t n, n_slots;
-    uint32_t *slots; /* entry index or UINT32_MAX */
-    uint64_t *hash;  /* per entry */
-    size_t *off;     /* per entry: offset of the NUL-terminated name in arena */
-    int64_t *line;   /* per entry: first line it was seen on */
+    hitl_strmap map;
+    int64_t *line; /* per entry: first line it was seen on */
     size_t cap;
-    char *arena;
-    size_t arena_n, arena_cap;
 } strmap;
 
 static void strmap_release(strmap *m)
 {
-    free(m->slots);
-    free(m->hash);
-    free(m->off);
+    hitl_strmap_release(&m->map);
     free(m->line);
-    free(m->arena);
     memset(m, 0, sizeof(*m));
-}
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h ^ (h >> 31);
 }
 
 static const char *strmap_name(const strmap *m, size_t i)
 {
-    return m->arena + m->off[i];
+    return hitl_strmap_name(&m->map, i);
 }
 
-static int strmap_grow_slots(strmap *m)
-{
-    size_t ns = m->n_slots ? m->n_slots * 2 : 1024;
-    uint32_t *s = malloc(ns * sizeof(uint32_t));
-    if (!s) return -1;
-    memset(s, 0xff, ns * sizeof(uint32_t));
-    for (size_t i = 0; i < m->n; i++) {
-        size_t j = (size_t)m->hash[i] & (ns - 1);
-        while (s[j] != UINT32_MAX)
-            j = (j + 1) & (ns - 1);
-        s[j] = (uint32_t)i;
-    }
-    free(m->slots);
-    m->slots = s;
-    m->n_slots = ns;
-    return 0;
-}
-
-/* Index of `s` (len bytes, no NUL inside), added when new; -1 when out of memory or full. */
+/* Index of `s` (len bytes, no NUL inside), added (first seen on `line`) when new; -1 when out
+ * of memory or full. */
 static int64_t strmap_intern(strmap *m, const char *s, size_t len, int64_t line)
 {
-    if (!m->n_slots && strmap_grow_slots(m)) return -1;
-    uint64_t h = hash_bytes(s, len);
-    size_t j = (size_t)h & (m->n_slots - 1);
-    for (; m->slots[j] != UINT32_MAX; j = (j + 1) & (m->n_slots - 1)) {
-        uint32_t i = m->slots[j];
-        const char *name = strmap_name(m, i);
-        if (m->hash[i] == h && strncmp(name, s, len) == 0 && name[len] == '\0') return i;
-    }
-    if (m->n >= INT32_MAX - 1) return -1;
-    if (m->n == m->cap) {
+    size_t before = m->map.n;
+    int64_t i = hitl_strmap_intern(&m->map, s, len);
+    if (i < 0 || m->map.n == before) return i;
+    if ((size_t)i >= m->cap) {
         size_t nc = m->cap ? m->cap * 2 : 256;
-        uint64_t *nh = realloc(m->hash, nc * sizeof(uint64_t));
-        if (nh) m->hash = nh;
-        size_t *no = realloc(m->off, nc * sizeof(size_t));
-        if (no) m->off = no;
         int64_t *nl = realloc(m->line, nc * sizeof(int64_t));
-        if (nl) m->line = nl;
-        if (!nh || !no || !nl) return -1;
+        if (!nl) return -1;
+        m->line = nl;
         m->cap = nc;
     }
-    if (m->arena_n + len + 1 > m->arena_cap) {
-        size_t nc = m->arena_cap ? m->arena_cap : 4096;
-        while (nc < m->arena_n + len + 1)
-            nc *= 2;
-        char *na = realloc(m->arena, nc);
-        if (!na) return -1;
-        m->arena = na;
-        m->arena_cap = nc;
-    }
-    memcpy(m->arena + m->arena_n, s, len);
-    m->arena[m->arena_n + len] = '\0';
-    size_t i = m->n++;
-    m->off[i] = m->arena_n;
-    m->hash[i] = h;
     m->line[i] = line;
-    m->arena_n += len + 1;
-    m->slots[j] = (uint32_t)i;
-    if (m->n * 2 > m->n_slots && strmap_grow_slots(m)) return -1;
-    return (int64_t)i;
+    return i;
 }
 
 /* ---- the CSV record reader ------------------------------------------------------------------ */
@@ -432,7 +372,7 @@ static hitl_status order_labels(const strmap *lm, const hitl_ratings_read_opts *
                                 int32_t *map, char ***names, double **values, size_t *n_out,
                                 int *numeric, hitl_error *err)
 {
-    size_t P = lm->n;
+    size_t P = lm->map.n;
     label_key *k = calloc(P ? P : 1, sizeof(*k));
     if (!k) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     int all_numeric = 1;
@@ -620,14 +560,14 @@ hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts
         st = hitl_error_set(err, HITL_EDATA, "'%s': no ratings after the header", path);
         goto done;
     }
-    if (anns.n < 2) {
+    if (anns.map.n < 2) {
         st = hitl_error_set(err, HITL_EDATA,
                             "'%s': only one annotator ('%s'): agreement and aggregation need at "
                             "least two",
                             path, strmap_name(&anns, 0));
         goto done;
     }
-    map = malloc(labs.n * sizeof(int32_t));
+    map = malloc(labs.map.n * sizeof(int32_t));
     if (!map) {
         st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
         goto done;
@@ -638,8 +578,8 @@ hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts
     for (size_t i = 0; i < g.n; i++)
         g.lab[i] = map[g.lab[i]];
     hitl_error e2;
-    st = hitl_ratings_build(&out->table, items.n, anns.n, n_labels, g.item, g.ann, g.lab, g.n,
-                            numeric ? values : NULL, &e2);
+    st = hitl_ratings_build(&out->table, items.map.n, anns.map.n, n_labels, g.item, g.ann, g.lab,
+                            g.n, numeric ? values : NULL, &e2);
     if (st == HITL_EDATA && e2.row >= 0) { /* a duplicate (item, annotator): name both lines */
         size_t k = (size_t)e2.row, first = k;
         for (size_t i = 0; i < g.n && first == k; i++)
@@ -654,12 +594,12 @@ hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts
         if (err) *err = e2;
         goto done;
     }
-    out->n_items = items.n;
-    out->n_annotators = anns.n;
+    out->n_items = items.map.n;
+    out->n_annotators = anns.map.n;
     out->n_labels = n_labels;
     out->numeric = numeric;
-    out->items = copy_names(&items, NULL, items.n);
-    out->annotators = copy_names(&anns, NULL, anns.n);
+    out->items = copy_names(&items, NULL, items.map.n);
+    out->annotators = copy_names(&anns, NULL, anns.map.n);
     out->labels = label_names;
     label_names = NULL;
     if (!out->items || !out->annotators) {
