@@ -1,6 +1,8 @@
 /* The linear head: logits = X W + b for a block of embeddings, one cblas_sgemm call with the bias
- * broadcast into the output first (beta = 1), so no extra pass over the logits. */
+ * broadcast into the output first (beta = 1), so no extra pass over the logits; and the softmax
+ * that turns logits into probabilities. */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -23,6 +25,20 @@ hitl_status hitl_head_logits(const float *x, size_t n, size_t d, const float *w,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)c, (int)d, 1.0f, x, (int)d,
                 w, (int)c, b ? 1.0f : 0.0f, logits, (int)c);
     return HITL_OK;
+}
+
+void hitl_softmax_rows(float *z, size_t n, size_t c, float temperature)
+{
+    float t = temperature > 0 ? temperature : 1.0f;
+    for (size_t i = 0; i < n; i++) {
+        float *row = z + i * c, mx = row[0], sum = 0;
+        for (size_t j = 1; j < c; j++)
+            mx = row[j] > mx ? row[j] : mx;
+        for (size_t j = 0; j < c; j++)
+            sum += row[j] = expf((row[j] - mx) / t);
+        for (size_t j = 0; j < c; j++)
+            row[j] /= sum;
+    }
 }
 
 /* OpenBLAS's OpenMP build also sets OpenMP's default team size here (and runs every call made

@@ -260,6 +260,9 @@ hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float
  * `logits` is caller-sized to n * c. b may be NULL. */
 hitl_status hitl_head_logits(const float *x, size_t n, size_t d, const float *w, const float *b,
                              size_t c, float *logits, hitl_error *err);
+/* Turns n rows of c logits (row-major, in place) into probabilities: softmax(z / T) around each
+ * row's maximum. temperature <= 0 means 1. */
+void hitl_softmax_rows(float *z, size_t n, size_t c, float temperature);
 /* Sets the BLAS library's thread count (n > 0; else unchanged) and returns the previous one;
  * OpenMP's default team size stays as it was. Callers that run BLAS on several threads of their
  * own set it to 1 (OpenBLAS's OpenMP build needs no telling). Process-wide. */

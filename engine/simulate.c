@@ -188,13 +188,7 @@ static hitl_status select_batch(sim *s, size_t want, size_t *got, hitl_error *er
     }
     if ((rc = hitl_head_logits(s->x, n, s->d, s->w, s->b, c, s->logits, err)) != HITL_OK) return rc;
     if (o->strategy == HITL_STRATEGY_BADGE) {
-        for (size_t i = 0; i < n; i++) { /* softmax in place */
-            float *z = s->logits + i * c, mx = z[argmax(z, c)], sum = 0;
-            for (size_t j = 0; j < c; j++)
-                sum += z[j] = expf(z[j] - mx);
-            for (size_t j = 0; j < c; j++)
-                z[j] /= sum;
-        }
+        hitl_softmax_rows(s->logits, n, c, 1.0f);
         return hitl_badge_select(s->x, n, s->d, s->logits, c, s->taken, want,
                                  hitl_rng_next(&s->rng), s->pick, got, err);
     }

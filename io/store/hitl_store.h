@@ -105,6 +105,49 @@ hitl_status hitl_store_enqueue_data(hitl_store *st, const hitl_queue_batch *b,
                                     const char *jsonl_name, hitl_queue_counts *counts,
                                     hitl_error *err);
 
+/* ---- queueing a batch from a pool file -----------------------------------------------------
+ * One uncertainty pass over the pool (outside any transaction: it may take minutes), then, in one
+ * write transaction, the rows not yet queued are planned (hitl_batch_plan: the K most uncertain,
+ * or those chosen by k-center or BADGE, plus B blind rows drawn with the seed, routed when asked)
+ * and inserted with their payloads and the batch's audit event. What the result counts is what
+ * that transaction inserted. */
+typedef enum {
+    HITL_PICK_SCORE = 0,      /* the K most uncertain by the pass's rank_by method */
+    HITL_PICK_KCENTER,        /* K rows spread over the embeddings (k-center greedy) */
+    HITL_PICK_MARGIN_KCENTER, /* k-center among the `candidates` most uncertain */
+    HITL_PICK_BADGE           /* BADGE: k-means++ over gradient embeddings */
+} hitl_pick;
+
+typedef struct hitl_queue_opts {
+    hitl_score_pass_opts pass; /* the pool, what it holds, the method (rank_by), the threads */
+    hitl_pick pick;
+    const char *embeddings; /* k-center and BADGE: their dataset in the pool file */
+    size_t candidates;      /* margin-kcenter: the most uncertain to pick among (10 K when 0) */
+    const char *ids;        /* the pool's id dataset, or NULL: row numbers */
+    const char *data;       /* a JSONL file of display payloads, or NULL */
+    const char *batch;      /* the batch's name, or NULL: batch-<UTC time>-<pid> */
+    const char *model, *actor;
+    int use_top_k; /* else (routing) every row above medium */
+    size_t top_k, blind;
+    uint64_t seed;
+    int route; /* risk routing, with the thresholds: */
+    double high, medium;
+} hitl_queue_opts;
+
+typedef struct hitl_queue_result {
+    char batch[96];
+    const char *method; /* static */
+    size_t pool_rows, already_queued;
+    size_t added, uncertain, blind, review, flag, proceed;
+    size_t data_attached, data_ignored;
+    int overlap;
+} hitl_queue_result;
+
+/* HITL_ESHAPE when the pool's classes are not the project's; the errors of the pass, the id
+ * and payload files and the store otherwise. */
+hitl_status hitl_store_queue(hitl_store *st, const hitl_queue_opts *o, hitl_queue_result *res,
+                             hitl_error *err);
+
 /* A leased item as an annotator sees it: never why it was queued. */
 typedef struct hitl_lease {
     char *pool_id;

@@ -33,10 +33,9 @@ hitl_status hitl_store_known(hitl_store *st, char *const *ids, size_t n, uint8_t
     return r;
 }
 
-/* The rows and the batch's audit event, inside the caller's write transaction. */
-static hitl_status enqueue_rows(hitl_store *st, const hitl_queue_batch *b,
-                                const hitl_queue_row *rows, size_t n, size_t *added,
-                                hitl_error *err)
+hitl_status hitl__store_enqueue_rows(hitl_store *st, const hitl_queue_batch *b,
+                                     const hitl_queue_row *rows, size_t n, size_t *added,
+                                     hitl_error *err)
 {
     sqlite3_stmt *pos = NULL, *ins = NULL;
     int64_t base = 0;
@@ -109,9 +108,8 @@ done:
     return r;
 }
 
-/* The payloads and their audit event, inside the caller's write transaction. */
-static hitl_status attach_rows(hitl_store *st, const char *jsonl, size_t *attached, size_t *ignored,
-                               hitl_error *err)
+hitl_status hitl__store_attach_rows(hitl_store *st, const char *jsonl, size_t *attached,
+                                    size_t *ignored, hitl_error *err)
 {
     sqlite3_stmt *up;
     hitl_status r =
@@ -177,8 +175,9 @@ hitl_status hitl_store_enqueue_data(hitl_store *st, const hitl_queue_batch *b,
     hitl_status r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
     size_t added = 0, attached = 0, ignored = 0;
-    r = enqueue_rows(st, b, rows, n, &added, err);
-    if (r == HITL_OK && jsonl && (r = attach_rows(st, jsonl, &attached, &ignored, err)) != HITL_OK)
+    r = hitl__store_enqueue_rows(st, b, rows, n, &added, err);
+    if (r == HITL_OK && jsonl &&
+        (r = hitl__store_attach_rows(st, jsonl, &attached, &ignored, err)) != HITL_OK)
         hitl_error_prefix(err, "'%s'", jsonl_name ? jsonl_name : "data");
     if (r != HITL_OK) {
         hitl__store_rollback(st);
@@ -207,7 +206,7 @@ hitl_status hitl_store_attach_data(hitl_store *st, const char *jsonl, size_t *at
     hitl_status r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
     size_t a = 0, i = 0;
-    if ((r = attach_rows(st, jsonl, &a, &i, err)) != HITL_OK) {
+    if ((r = hitl__store_attach_rows(st, jsonl, &a, &i, err)) != HITL_OK) {
         hitl__store_rollback(st);
         return r;
     }

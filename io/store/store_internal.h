@@ -101,6 +101,15 @@ void hitl__audit_hash(const char *prev_hash, const char *canonical, char out[65]
 hitl_status hitl__store_settle(hitl_store *st, sqlite3_int64 item, const char *pool_id,
                                hitl_error *err);
 
+/* The queue (queue.c), inside the caller's write transaction: the rows (ids already queued are
+ * skipped; *added counts the new ones) with the batch's audit event; the JSONL payloads with
+ * theirs. */
+hitl_status hitl__store_enqueue_rows(hitl_store *st, const hitl_queue_batch *b,
+                                     const hitl_queue_row *rows, size_t n, size_t *added,
+                                     hitl_error *err);
+hitl_status hitl__store_attach_rows(hitl_store *st, const char *jsonl, size_t *attached,
+                                    size_t *ignored, hitl_error *err);
+
 /* The labels as a ratings table inside the caller's read snapshot (records.c): items with
  * labels in queue order, *item_ids[u] item u's items.id (may be NULL), annotators sorted by
  * name (caller owns, hitl_strings_free()). */
