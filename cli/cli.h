@@ -1,9 +1,9 @@
 /* The hitl command: a table of subcommands, each in cli/cmd_<name>.c. The only layer that prints
  * or exits. To add a command:
- *   1. write `int cmd_<name>(int argc, char **argv)` in cli/cmd_<name>.c: parse options with
- *      getopt_long (argv[0] is the command's name), answer --help with its usage on stdout and
- *      exit 0, call the library, print (human text, or one JSON object with --json), and return
- *      an exit code from cli_exit_code();
+ *   1. write `int cmd_<name>(int argc, char **argv)` in cli/cmd_<name>.c: list its options in a
+ *      cli_opt table and parse them with cli_options() (argv[0] is the command's name; --help
+ *      prints the usage), call one library function, print (human text, or one JSON object with
+ *      --json), and return an exit code from cli_exit_code();
  *   2. declare it below (CLI_COMMAND) and add a row to the table in cli/main.c;
  *   3. list its file in cli/CMakeLists.txt: HITL_CLI_LIGHT_COMMANDS when it needs neither HDF5
  *      nor BLAS (it then starts fast in `hitl`), else HITL_CLI_DATA_COMMANDS;
@@ -55,6 +55,58 @@ CLI_COMMAND int cmd_report(int argc, char **argv);
 CLI_COMMAND int cmd_train(int argc, char **argv);
 CLI_COMMAND int cmd_convert(int argc, char **argv);
 CLI_COMMAND int cmd_simulate(int argc, char **argv);
+
+/* ---- options (cli/options.c) ----------------------------------------------------------------
+ * Each command lists its options once; cli_options parses them, answers --help and words every
+ * usage error the same way ("bad --NAME 'VALUE' (RULE)"). */
+typedef enum { CLI_FLAG, CLI_STR, CLI_SIZE, CLI_NUM, CLI_CALL } cli_opt_type;
+
+typedef struct cli_opt {
+    const char *name; /* the long option, without the dashes */
+    cli_opt_type type;
+    /* where the value goes: int (CLI_FLAG sets 1), const char * (CLI_STR, non-empty), size_t
+     * (CLI_SIZE), double (CLI_NUM, finite); CLI_CALL: the context handed to `call` */
+    void *dst;
+    double lo, hi;    /* CLI_SIZE, CLI_NUM: the accepted range; hi <= lo: no upper bound */
+    int lo_open;      /* CLI_NUM: lo itself is refused (a number > lo) */
+    const char *rule; /* the range in words, for the message */
+    int (*call)(const char *cmd, const char *value, void *ctx); /* -1 to go on, or an exit code */
+} cli_opt;
+
+#define CLI_O_FLAG(n, p)                                                                           \
+    {                                                                                              \
+        n, CLI_FLAG, p, 0, 0, 0, NULL, NULL                                                        \
+    }
+#define CLI_O_STR(n, p)                                                                            \
+    {                                                                                              \
+        n, CLI_STR, p, 0, 0, 0, NULL, NULL                                                         \
+    }
+#define CLI_O_SIZE(n, p, lo, hi, rule)                                                             \
+    {                                                                                              \
+        n, CLI_SIZE, p, lo, hi, 0, rule, NULL                                                      \
+    }
+#define CLI_O_NUM(n, p, lo, hi, rule)                                                              \
+    {                                                                                              \
+        n, CLI_NUM, p, lo, hi, 0, rule, NULL                                                       \
+    }
+#define CLI_O_NUM_GT(n, p, lo, rule)                                                               \
+    {                                                                                              \
+        n, CLI_NUM, p, lo, 0, 1, rule, NULL                                                        \
+    }
+#define CLI_O_CALL(n, fn, ctx)                                                                     \
+    {                                                                                              \
+        n, CLI_CALL, ctx, 0, 0, 0, NULL, fn                                                        \
+    }
+#define CLI_O_END                                                                                  \
+    {                                                                                              \
+        NULL, CLI_FLAG, NULL, 0, 0, 0, NULL, NULL                                                  \
+    }
+
+/* Parses argv's options (argv[0] is the command) by the table; the positional arguments are
+ * then argv[optind, argc), between min_pos and max_pos of them (max_pos < 0: any). Returns -1
+ * to go on, CLI_EXIT_OK after --help, CLI_EXIT_USAGE after a usage error (printed). */
+int cli_options(const char *cmd, const char *usage, int argc, char **argv, const cli_opt *opts,
+                int min_pos, int max_pos);
 
 /* Maps a library status to an exit code. */
 int cli_exit_code(hitl_status st);

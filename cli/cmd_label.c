@@ -15,31 +15,17 @@ static const char skip_usage[] = "usage: hitl skip DB ITEM --annotator NAME [--r
                                  "\n"
                                  "Gives ITEM back without a label; NAME is not offered it again.\n";
 
-/* Shared option parsing: --annotator, --reason (skip only), --help. Returns -1 to go on. */
+/* The options of both: --annotator (required), --reason (skip only); npos positional
+ * arguments. Returns -1 to go on. */
 static int parse(const char *cmd, const char *usage, int argc, char **argv, int npos,
                  const char **who, const char **reason)
 {
-    static const struct option opts[] = {{"annotator", required_argument, NULL, 'a'},
-                                         {"reason", required_argument, NULL, 'r'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'a')
-            *who = optarg;
-        else if (c == 'r' && reason)
-            *reason = optarg;
-        else if (c == 'h') {
-            fputs(usage, stdout);
-            return CLI_EXIT_OK;
-        } else
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-    }
-    if (argc - optind != npos)
-        return cli_usage_error(cmd, npos == 3 ? "give DB ITEM LABEL" : "give DB ITEM");
-    if (!*who || !**who) return cli_usage_error(cmd, "--annotator NAME is required");
+    const cli_opt label_opts[] = {CLI_O_STR("annotator", who), CLI_O_END};
+    const cli_opt skip_opts[] = {CLI_O_STR("annotator", who), CLI_O_STR("reason", reason),
+                                 CLI_O_END};
+    int rc = cli_options(cmd, usage, argc, argv, reason ? skip_opts : label_opts, npos, npos);
+    if (rc >= 0) return rc;
+    if (!*who) return cli_usage_error(cmd, "--annotator NAME is required");
     return -1;
 }
 

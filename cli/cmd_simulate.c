@@ -298,230 +298,53 @@ static int parse_args(int argc, char **argv, sim_args *a)
 
 /* ---- data ---------------------------------------------------------------------------------- */
 
-typedef struct dataset {
-    float *x;
-    int32_t *y;
-    int64_t *file_row; /* [n] each row's row in the file it came from; NULL: the same */
-    size_t n, d;
-    char **classes;
-    size_t n_classes;
-} dataset;
-
-static void dataset_release(dataset *ds)
-{
-    free(ds->x);
-    free(ds->y);
-    free(ds->file_row);
-    hitl_strings_free(ds->classes, ds->n_classes);
-    memset(ds, 0, sizeof(*ds));
-}
-
-/* Features from FILE[:DSET] (DSET "features" when left out) and labels from `labels`, else the
- * same file's "labels". */
-static hitl_status load(const char *features, const char *labels, dataset *ds, hitl_error *err)
+/* Features FILE[:DSET] (DSET "features" when left out, nothing for .npy) with labels from
+ * `labels` (FILE:DSET), else the same file's "labels". */
+static hitl_status load(const char *features, const char *labels, hitl_labelled *ds,
+                        hitl_error *err)
 {
     char *fpath = NULL, *lpath = NULL;
-    const char *fdset = NULL, *ldset = NULL;
-    hitl_matrix *m = NULL;
-    size_t nl = 0;
+    const char *fdset = "features", *ldset = "labels";
     hitl_status st = HITL_OK;
-    if (strchr(features, ':')) {
+    if (strchr(features, ':') && !hitl_path_is_npy(features)) {
         if (cli_split_dset(features, &fpath, &fdset))
             return hitl_error_set(err, HITL_EINVAL, "bad features '%s' (FILE:DSET)", features);
     } else if (!(fpath = strdup(features))) {
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
-    int npy = strlen(fpath) > 4 && strcmp(fpath + strlen(fpath) - 4, ".npy") == 0;
-    if (!fdset && !npy) fdset = "features";
-    if ((st = hitl_matrix_open(&m, fpath, fdset, err)) != HITL_OK) goto done;
-    ds->n = hitl_matrix_rows(m);
-    ds->d = hitl_matrix_cols(m);
-    if ((st = hitl_matrix_load(m, &ds->x, err)) != HITL_OK) goto done;
-    if ((st = hitl_matrix_classes(m, &ds->classes, &ds->n_classes, err)) != HITL_OK) goto done;
-    if (labels) {
-        if (cli_split_dset(labels, &lpath, &ldset) || !ldset) {
-            st = hitl_error_set(err, HITL_EINVAL, "bad labels '%s' (FILE:DSET)", labels);
-            goto done;
-        }
-    } else if (npy) {
-        st = hitl_error_set(err, HITL_EINVAL, "'%s': give its labels (FILE:DSET)", fpath);
-        goto done;
-    }
-    st = hitl_labels_read(lpath ? lpath : fpath, ldset ? ldset : "labels", &ds->y, &nl, err);
-    if (st == HITL_OK && nl != ds->n)
-        st = hitl_error_set(err, HITL_ESHAPE, "%zu labels for %zu rows of '%s'", nl, ds->n,
-                            features);
-done:
-    hitl_matrix_close(m);
+    if (labels && (cli_split_dset(labels, &lpath, &ldset) || !ldset))
+        st = hitl_error_set(err, HITL_EINVAL, "bad labels '%s' (FILE:DSET)", labels);
+    if (st == HITL_OK) st = hitl_labelled_load(fpath, fdset, lpath, ldset, ds, err);
     free(fpath);
     free(lpath);
-    if (st != HITL_OK) dataset_release(ds);
     return st;
 }
 
-/* Moves a random share of `pool` (drawn with `seed`) into `test`. */
-static hitl_status hold_out(dataset *pool, double fraction, uint64_t seed, dataset *test,
-                            hitl_error *err)
+/* The held-out test rows, drawn from the pool with the seed; *file_row (caller frees) maps the
+ * rows left in the pool to the file's rows. */
+static hitl_status hold_out(hitl_labelled *pool, double fraction, uint64_t seed,
+                            hitl_labelled *test, int64_t **file_row, hitl_error *err)
 {
-    size_t n = pool->n, d = pool->d, nt = (size_t)floor(fraction * (double)n + 0.5);
-    if (nt == 0 || nt >= n)
-        return hitl_error_set(err, HITL_EDATA, "%zu rows cannot be split %g for testing", n,
-                              fraction);
-    uint8_t *is_test = calloc(n, 1);
-    size_t *perm = malloc(n * sizeof(size_t));
-    test->x = malloc(nt * d * sizeof(float));
-    test->y = malloc(nt * sizeof(int32_t));
-    pool->file_row = malloc(n * sizeof(int64_t));
-    if (!is_test || !perm || !test->x || !test->y || !pool->file_row) {
-        free(is_test);
-        free(perm);
+    size_t nt = hitl_holdout_size(pool->n, fraction);
+    test->x = malloc((nt ? nt : 1) * pool->d * sizeof(float));
+    test->y = malloc((nt ? nt : 1) * sizeof(int32_t));
+    *file_row = malloc((pool->n ? pool->n : 1) * sizeof(int64_t));
+    if (!test->x || !test->y || !*file_row)
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    }
-    hitl_rng rng;
-    hitl_rng_seed(&rng, seed ^ 0x7e57u); /* not the simulation's own stream */
-    for (size_t i = 0; i < n; i++)
-        perm[i] = i;
-    for (size_t j = 0; j < nt; j++) {
-        size_t t = j + (size_t)hitl_rng_below(&rng, n - j), v = perm[t];
-        perm[t] = perm[j];
-        perm[j] = v;
-        is_test[v] = 1;
-    }
-    size_t kt = 0, kp = 0;
-    for (size_t i = 0; i < n; i++) { /* both keep the pool's row order */
-        if (is_test[i]) {
-            memcpy(test->x + kt * d, pool->x + i * d, d * sizeof(float));
-            test->y[kt++] = pool->y[i];
-        } else {
-            memmove(pool->x + kp * d, pool->x + i * d, d * sizeof(float));
-            pool->file_row[kp] = (int64_t)i;
-            pool->y[kp++] = pool->y[i];
-        }
-    }
-    pool->n = kp;
-    test->n = kt;
-    test->d = d;
-    free(is_test);
-    free(perm);
-    return HITL_OK;
+    test->d = pool->d;
+    return hitl_holdout_split(pool->x, pool->y, &pool->n, pool->d, fraction, seed, test->x, test->y,
+                              &test->n, *file_row, err);
 }
 
 /* ---- results ------------------------------------------------------------------------------- */
 
-typedef struct series {
-    hitl_strategy strategy;
-    size_t points;                               /* common to every seed */
-    double *labelled, *annotations;              /* [points] */
-    double *accuracy, *label_accuracy, *seconds; /* [seeds, points] */
-    double *train_secs, *select_secs, *iters;    /* [seeds, points] */
-    double *mean, *sd;                           /* [points] over seeds */
-    int64_t *rows;                               /* [seeds, cap] labelled rows */
-    size_t cap, *n_rows, *got;                   /* [seeds] rows, points */
-    double final_mean, final_sd, reach, median_seconds;
-} series;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static void summarize(series *s, size_t seeds)
-{
-    size_t p = s->points;
-    for (size_t j = 0; j < p; j++) {
-        double sum = 0, ss = 0;
-        for (size_t k = 0; k < seeds; k++)
-            sum += s->accuracy[k * p + j];
-        double mean = sum / (double)seeds;
-        for (size_t k = 0; k < seeds; k++) {
-            double e = s->accuracy[k * p + j] - mean;
-            ss += e * e;
-        }
-        s->mean[j] = mean;
-        s->sd[j] = seeds > 1 ? sqrt(ss / (double)(seeds - 1)) : 0;
-    }
-    s->final_mean = p ? s->mean[p - 1] : NAN;
-    s->final_sd = p ? s->sd[p - 1] : NAN;
-    /* the median time per round, over rounds that selected a batch */
-    size_t m = seeds * (p ? p - 1 : 0);
-    double *t = malloc((m ? m : 1) * sizeof(double));
-    s->median_seconds = NAN;
-    if (t && m) {
-        for (size_t k = 0; k < seeds; k++)
-            memcpy(t + k * (p - 1), s->seconds + k * p, (p - 1) * sizeof(double));
-        qsort(t, m, sizeof(double), cmp_double);
-        s->median_seconds = m % 2 ? t[m / 2] : 0.5 * (t[m / 2 - 1] + t[m / 2]);
-    }
-    free(t);
-}
-
-static void series_release(series *s)
-{
-    free(s->labelled);
-    free(s->annotations);
-    free(s->accuracy);
-    free(s->label_accuracy);
-    free(s->seconds);
-    free(s->mean);
-    free(s->sd);
-    free(s->rows);
-    free(s->n_rows);
-    free(s->got);
-    free(s->train_secs);
-    free(s->select_secs);
-    free(s->iters);
-}
-
 typedef struct progress_ctx {
     cli_progress bar;
-    uint64_t done, total;
 } progress_ctx;
 
 static void on_round(void *ctx, uint64_t done, uint64_t total)
 {
-    progress_ctx *p = ctx;
-#pragma omp critical(sim_progress)
-    cli_progress_update(&p->bar, ++p->done, p->total);
-}
-
-/* Seed k of series v: one hitl_simulate run into its slot of v's arrays. */
-static hitl_status run_job(const sim_args *a, const dataset *pool, const dataset *test, size_t c,
-                           series *v, size_t k, progress_ctx *prog, hitl_error *err)
-{
-    size_t p = a->o.rounds + 1, got = 0;
-    hitl_sim_point *curve = malloc(p * sizeof(*curve));
-    if (!curve) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    hitl_sim_opts o = a->o;
-    o.strategy = v->strategy;
-    o.seed = a->seed + k;
-    o.rows_out = v->rows + k * v->cap;
-    o.progress = on_round;
-    o.progress_ctx = prog;
-    hitl_status st = hitl_simulate(pool->x, pool->n, pool->d, pool->y, c, test->x, test->n, test->y,
-                                   &o, curve, &got, err);
-    if (st != HITL_OK) {
-        hitl_error_prefix(err, "%s, seed %llu: ", hitl_strategy_name(v->strategy),
-                          (unsigned long long)o.seed);
-        free(curve);
-        return st;
-    }
-    v->got[k] = got;
-    v->n_rows[k] = got ? curve[got - 1].labelled : 0;
-    for (size_t j = 0; j < got; j++) {
-        if (k == 0) { /* the same counts for every seed while the pool lasts */
-            v->labelled[j] = (double)curve[j].labelled;
-            v->annotations[j] = (double)curve[j].annotations;
-        }
-        v->accuracy[k * p + j] = curve[j].accuracy;
-        v->label_accuracy[k * p + j] = curve[j].label_accuracy;
-        v->seconds[k * p + j] = curve[j].train_secs + curve[j].select_secs;
-        v->train_secs[k * p + j] = curve[j].train_secs;
-        v->select_secs[k * p + j] = curve[j].select_secs;
-        v->iters[k * p + j] = curve[j].train_iters;
-    }
-    free(curve);
-    return HITL_OK;
+    cli_progress_update(&((progress_ctx *)ctx)->bar, done, total);
 }
 
 static json_t *doubles(const double *v, size_t n)
@@ -532,21 +355,21 @@ static json_t *doubles(const double *v, size_t n)
     return a;
 }
 
-/* The labelled rows of a run as rows of the features file. */
-static json_t *file_rows(const dataset *pool, const int64_t *rows, size_t n)
+/* The labelled rows of a run as rows of the features file (file_row: NULL when the same). */
+static json_t *file_rows(const int64_t *file_row, const int64_t *rows, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_integer(pool->file_row ? pool->file_row[rows[i]] : rows[i]));
+        json_array_append_new(a, json_integer(file_row ? file_row[rows[i]] : rows[i]));
     return a;
 }
 
-static json_t *to_json(const sim_args *a, const dataset *pool, const dataset *test, size_t c,
-                       const series *s, size_t ns)
+static json_t *to_json(const sim_args *a, const hitl_labelled *pool, const hitl_labelled *test,
+                       const int64_t *file_row, size_t c, const hitl_curve_series *s, size_t ns)
 {
     json_t *strategies = json_array();
     for (size_t i = 0; i < ns; i++) {
-        const series *v = &s[i];
+        const hitl_curve_series *v = &s[i];
         json_t *runs = json_array();
         for (size_t k = 0; k < a->seeds; k++)
             json_array_append_new(
@@ -558,7 +381,7 @@ static json_t *to_json(const sim_args *a, const dataset *pool, const dataset *te
                                 doubles(v->train_secs + k * v->points, v->points), "select_seconds",
                                 doubles(v->select_secs + k * v->points, v->points),
                                 "train_iterations", doubles(v->iters + k * v->points, v->points),
-                                "rows", file_rows(pool, v->rows + k * v->cap, v->n_rows[k])));
+                                "rows", file_rows(file_row, v->rows + k * v->cap, v->n_rows[k])));
         json_array_append_new(
             strategies,
             json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "strategy",
@@ -581,8 +404,8 @@ static json_t *to_json(const sim_args *a, const dataset *pool, const dataset *te
                      (json_int_t)a->seed, "C", a->o.C, "annotators", ann, "strategies", strategies);
 }
 
-static void print_table(const sim_args *a, const dataset *pool, const dataset *test, size_t c,
-                        const series *s, size_t ns)
+static void print_table(const sim_args *a, const hitl_labelled *pool, const hitl_labelled *test,
+                        size_t c, const hitl_curve_series *s, size_t ns)
 {
     printf("%zu pool rows, %zu test rows, %zu features, %zu classes; %zu seed labels, then %zu "
            "rounds of %zu; %zu seed%s\n",
@@ -590,11 +413,11 @@ static void print_table(const sim_args *a, const dataset *pool, const dataset *t
            a->seeds == 1 ? "" : "s");
     printf("%-16s %8s %18s %14s %10s\n", "strategy", "labels", "final accuracy", "reach random",
            "s/round");
-    const series *rnd = NULL;
+    const hitl_curve_series *rnd = NULL;
     for (size_t i = 0; i < ns; i++)
         if (s[i].strategy == HITL_STRATEGY_RANDOM) rnd = &s[i];
     for (size_t i = 0; i < ns; i++) {
-        const series *v = &s[i];
+        const hitl_curve_series *v = &s[i];
         char reach[32] = "-";
         if (rnd && isnan(v->reach))
             snprintf(reach, sizeof(reach), "never");
@@ -610,9 +433,9 @@ static void print_table(const sim_args *a, const dataset *pool, const dataset *t
 }
 
 /* PREFIX.json, PREFIX.h5, PREFIX.svg, PREFIX.ipynb */
-static hitl_status write_outputs(const sim_args *a, int argc, char **argv, const dataset *pool,
-                                 const dataset *test, size_t c, const series *s, size_t ns,
-                                 json_t *j, hitl_error *err)
+static hitl_status write_outputs(const sim_args *a, int argc, char **argv,
+                                 const hitl_labelled *pool, const hitl_labelled *test, size_t c,
+                                 const hitl_curve_series *s, size_t ns, json_t *j, hitl_error *err)
 {
     size_t len = strlen(a->out) + 8;
     char *path = malloc(len), *text = NULL, *svg = NULL, *cmdline = NULL;
@@ -719,6 +542,25 @@ done:
     return st;
 }
 
+/* The number of classes: the pool's class names, else the largest label + 1 in either set. */
+static hitl_status count_classes(const hitl_labelled *pool, const hitl_labelled *test, size_t *c,
+                                 hitl_error *err)
+{
+    *c = 0;
+    for (size_t i = 0; i < pool->n; i++)
+        *c = (size_t)pool->y[i] + 1 > *c ? (size_t)pool->y[i] + 1 : *c;
+    for (size_t i = 0; i < test->n; i++)
+        *c = (size_t)test->y[i] + 1 > *c ? (size_t)test->y[i] + 1 : *c;
+    if (pool->n_classes) {
+        if (pool->n_classes < *c)
+            return hitl_error_set(err, HITL_EDATA, "label %zu is past the %zu class names", *c - 1,
+                                  pool->n_classes);
+        *c = pool->n_classes;
+    }
+    return *c < 2 ? hitl_error_set(err, HITL_EDATA, "the labels hold fewer than two classes")
+                  : HITL_OK;
+}
+
 int cmd_simulate(int argc, char **argv)
 {
     const char *cmd = "simulate";
@@ -728,117 +570,36 @@ int cmd_simulate(int argc, char **argv)
 
     hitl_error err;
     hitl_error_clear(&err);
-    dataset pool = {0}, test = {0};
-    series *s = calloc(a.n_strategies, sizeof(*s));
+    hitl_labelled pool = {0}, test = {0};
+    int64_t *file_row = NULL;
+    hitl_curve_series *s = NULL;
     json_t *out = NULL;
-    hitl_status st = HITL_OK;
-    if (!s) st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
-    if (st == HITL_OK) st = load(a.features, a.labels, &pool, &err);
+    size_t c = 0;
+    hitl_status st = load(a.features, a.labels, &pool, &err);
     if (st == HITL_OK && a.test) {
         st = load(a.test, a.test_labels, &test, &err);
         if (st == HITL_OK && test.d != pool.d)
             st = hitl_error_set(&err, HITL_ESHAPE, "'%s' has %zu features, the pool %zu", a.test,
                                 test.d, pool.d);
     } else if (st == HITL_OK) {
-        st = hold_out(&pool, a.test_fraction, a.seed, &test, &err);
+        st = hold_out(&pool, a.test_fraction, a.seed, &test, &file_row, &err);
     }
-    size_t c = 0;
-    for (size_t i = 0; st == HITL_OK && i < pool.n; i++)
-        c = (size_t)pool.y[i] + 1 > c ? (size_t)pool.y[i] + 1 : c;
-    for (size_t i = 0; st == HITL_OK && i < test.n; i++)
-        c = (size_t)test.y[i] + 1 > c ? (size_t)test.y[i] + 1 : c;
-    if (st == HITL_OK && pool.n_classes) {
-        if (pool.n_classes < c)
-            st = hitl_error_set(&err, HITL_EDATA, "label %zu is past the %zu class names", c - 1,
-                                pool.n_classes);
-        c = pool.n_classes;
-    }
-    if (st == HITL_OK && c < 2)
-        st = hitl_error_set(&err, HITL_EDATA, "the labels hold fewer than two classes");
-
-    progress_ctx prog = {.total = (uint64_t)a.n_strategies * a.seeds * a.o.rounds};
+    if (st == HITL_OK) st = count_classes(&pool, &test, &c, &err);
+    progress_ctx prog;
     cli_progress_init(&prog.bar, "simulating");
-    size_t p = a.o.rounds + 1;
-    for (size_t i = 0; st == HITL_OK && i < a.n_strategies; i++) {
-        series *v = &s[i];
-        v->strategy = a.strategies[i];
-        v->labelled = calloc(p, sizeof(double));
-        v->annotations = calloc(p, sizeof(double));
-        v->accuracy = calloc(a.seeds * p, sizeof(double));
-        v->label_accuracy = calloc(a.seeds * p, sizeof(double));
-        v->seconds = calloc(a.seeds * p, sizeof(double));
-        v->train_secs = calloc(a.seeds * p, sizeof(double));
-        v->select_secs = calloc(a.seeds * p, sizeof(double));
-        v->iters = calloc(a.seeds * p, sizeof(double));
-        v->mean = calloc(p, sizeof(double));
-        v->sd = calloc(p, sizeof(double));
-        v->cap = a.o.seed_labels < pool.n ? a.o.seed_labels : pool.n; /* as the engine counts */
-        for (size_t r = 0; r < a.o.rounds && v->cap < pool.n; r++)
-            v->cap = pool.n - v->cap < a.o.batch ? pool.n : v->cap + a.o.batch;
-        v->rows = malloc(a.seeds * v->cap * sizeof(int64_t));
-        v->n_rows = calloc(a.seeds, sizeof(size_t));
-        v->got = calloc(a.seeds, sizeof(size_t));
-        if (!v->labelled || !v->annotations || !v->accuracy || !v->label_accuracy || !v->seconds ||
-            !v->train_secs || !v->select_secs || !v->iters || !v->mean || !v->sd || !v->rows ||
-            !v->n_rows || !v->got)
-            st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
-    }
-
-    /* Every (strategy, seed) run is independent: run them side by side, each with BLAS on one
-     * thread, so that the results do not depend on the number of threads. */
-    int blas_threads = hitl_blas_set_threads(1);
-    size_t jobs = st == HITL_OK ? a.n_strategies * a.seeds : 0;
-    volatile int failed = 0;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (size_t job = 0; job < jobs; job++) {
-        if (failed) continue;
-        hitl_error jerr;
-        hitl_error_clear(&jerr);
-        hitl_status js =
-            run_job(&a, &pool, &test, c, &s[job / a.seeds], job % a.seeds, &prog, &jerr);
-        if (js != HITL_OK) {
-#pragma omp critical(sim_error)
-            if (!failed) {
-                failed = 1;
-                st = js;
-                err = jerr;
-            }
-        }
-    }
-    hitl_blas_set_threads(blas_threads);
-    for (size_t i = 0; st == HITL_OK && i < a.n_strategies; i++) {
-        s[i].points = p; /* the pool ran out: keep what every seed has */
-        for (size_t k = 0; k < a.seeds; k++)
-            s[i].points = s[i].got[k] < s[i].points ? s[i].got[k] : s[i].points;
-    }
+    hitl_experiment_opts eo = {.sim = a.o,
+                               .strategies = a.strategies,
+                               .n_strategies = a.n_strategies,
+                               .seeds = a.seeds,
+                               .first_seed = a.seed};
+    eo.sim.progress = on_round;
+    eo.sim.progress_ctx = &prog;
+    if (st == HITL_OK)
+        st = hitl_experiment_run(pool.x, pool.n, pool.d, pool.y, c, test.x, test.n, test.y, &eo, &s,
+                                 &err);
     cli_progress_done(&prog.bar);
-    if (st == HITL_OK) {
-        for (size_t i = 0; i < a.n_strategies; i++) { /* seeds' rows were stored p apart */
-            series *v = &s[i];
-            for (size_t k = 1; k < a.seeds && v->points < p; k++) {
-                memmove(v->accuracy + k * v->points, v->accuracy + k * p,
-                        v->points * sizeof(double));
-                memmove(v->label_accuracy + k * v->points, v->label_accuracy + k * p,
-                        v->points * sizeof(double));
-                memmove(v->seconds + k * v->points, v->seconds + k * p, v->points * sizeof(double));
-                memmove(v->train_secs + k * v->points, v->train_secs + k * p,
-                        v->points * sizeof(double));
-                memmove(v->select_secs + k * v->points, v->select_secs + k * p,
-                        v->points * sizeof(double));
-                memmove(v->iters + k * v->points, v->iters + k * p, v->points * sizeof(double));
-            }
-            summarize(v, a.seeds);
-        }
-        const series *rnd = NULL;
-        for (size_t i = 0; i < a.n_strategies; i++)
-            if (s[i].strategy == HITL_STRATEGY_RANDOM) rnd = &s[i];
-        for (size_t i = 0; i < a.n_strategies; i++)
-            s[i].reach =
-                rnd ? hitl_curve_reach(s[i].annotations, s[i].mean, s[i].points, rnd->final_mean)
-                    : NAN;
-        out = to_json(&a, &pool, &test, c, s, a.n_strategies);
-        if (!out) st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
-    }
+    if (st == HITL_OK && !(out = to_json(&a, &pool, &test, file_row, c, s, a.n_strategies)))
+        st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
     if (st == HITL_OK && a.out)
         st = write_outputs(&a, argc, argv, &pool, &test, c, s, a.n_strategies, out, &err);
     if (st == HITL_OK) {
@@ -852,10 +613,9 @@ int cmd_simulate(int argc, char **argv)
         }
     }
     json_decref(out);
-    for (size_t i = 0; s && i < a.n_strategies; i++)
-        series_release(&s[i]);
-    free(s);
-    dataset_release(&pool);
-    dataset_release(&test);
+    hitl_experiment_release(s, s ? a.n_strategies : 0);
+    hitl_labelled_release(&pool);
+    hitl_labelled_release(&test);
+    free(file_row);
     return st == HITL_OK ? CLI_EXIT_OK : cli_fail(cmd, st, &err);
 }

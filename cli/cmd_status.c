@@ -15,23 +15,12 @@ static const char usage_text[] =
 
 int cmd_status(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int json = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = 1;
-        else if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        } else
-            return cli_usage_error("status", "unknown or incomplete option '%s'", argv[optind - 1]);
-    }
-    if (argc - optind != 1) return cli_usage_error("status", "give one database path");
+    int json = 0;
+    const cli_opt opts[] = {CLI_O_FLAG("json", &json), CLI_O_END};
+    int rc = cli_options("status", usage_text, argc, argv, opts, 1, 1);
+    if (rc >= 0) return rc;
     hitl_store *st;
-    int rc = cli_open_store("status", argv[optind], &st);
+    rc = cli_open_store("status", argv[optind], &st);
     if (rc >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);

@@ -787,6 +787,54 @@ hitl_status hitl_simulate(const float *x, size_t n, size_t d, const int32_t *y, 
  * already does; NaN when it never does. */
 double hitl_curve_reach(const double *x, const double *y, size_t n, double target);
 
+/* ---- learning-curve experiments -------------------------------------------------------------
+ * Every (strategy, seed) run of hitl_simulate, side by side on OpenMP threads with BLAS on one
+ * thread each (so results do not depend on the thread count), then each strategy's curves
+ * summarised over the seeds. */
+typedef struct hitl_curve_series {
+    hitl_strategy strategy;
+    size_t points;                  /* common to every seed (fewer when the pool ran out) */
+    double *labelled, *annotations; /* [points] */
+    /* [seeds, points]: test accuracy, training-label accuracy, seconds per round (training plus
+     * selecting), and those two parts and the training's iterations */
+    double *accuracy, *label_accuracy, *seconds, *train_secs, *select_secs, *iters;
+    double *mean, *sd;   /* [points]: the accuracy's mean and sample sd over the seeds */
+    int64_t *rows;       /* [seeds, cap]: each run's pool rows in the order labelled */
+    size_t cap, *n_rows; /* [seeds]: how many of them */
+    double final_mean, final_sd;
+    double reach;          /* labels at which the mean curve reaches the random strategy's final
+                              mean accuracy (hitl_curve_reach); NaN without a random series */
+    double median_seconds; /* per round, over the rounds that selected a batch */
+} hitl_curve_series;
+
+typedef struct hitl_experiment_opts {
+    hitl_sim_opts sim; /* strategy, seed and rows_out are set per run; progress counts rounds of
+                          every run (called from one thread at a time) */
+    const hitl_strategy *strategies; /* borrowed [n_strategies] */
+    size_t n_strategies;
+    size_t seeds; /* runs per strategy, with seeds first_seed, first_seed + 1, ... */
+    uint64_t first_seed;
+} hitl_experiment_opts;
+
+/* Runs the experiment on the pool (x [n, d], y) and test rows (xt [nt, d], yt), as hitl_simulate
+ * takes them. Caller owns *out ([n_strategies], in the given order); release with
+ * hitl_experiment_release(). Errors: hitl_simulate's, naming the strategy and seed. */
+hitl_status hitl_experiment_run(const float *x, size_t n, size_t d, const int32_t *y, size_t c,
+                                const float *xt, size_t nt, const int32_t *yt,
+                                const hitl_experiment_opts *opts, hitl_curve_series **out,
+                                hitl_error *err);
+void hitl_experiment_release(hitl_curve_series *s, size_t n);
+
+/* Moves round(fraction n) rows of the pool (x [*n, d], y [*n], compacted in place) into xt and
+ * yt (caller-sized to that count), drawn with `seed`; both keep the pool's row order. *n becomes
+ * the rows left and *nt the test rows; file_row (caller-sized [n], may be NULL) gets each kept
+ * row's original row. HITL_EDATA when the split leaves either side empty. */
+hitl_status hitl_holdout_split(float *x, int32_t *y, size_t *n, size_t d, double fraction,
+                               uint64_t seed, float *xt, int32_t *yt, size_t *nt, int64_t *file_row,
+                               hitl_error *err);
+/* The number of test rows hitl_holdout_split takes: round(fraction n). */
+size_t hitl_holdout_size(size_t n, double fraction);
+
 #ifdef __cplusplus
 }
 #endif

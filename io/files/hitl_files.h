@@ -24,6 +24,10 @@ typedef struct hitl_matrix hitl_matrix;
 /* Rows per default block for `cols` columns (at least 1). */
 size_t hitl_block_rows(size_t cols);
 
+/* 1 when `path` names a .npy file: it ends in ".npy", in any case. The one test every reader
+ * and command uses. */
+int hitl_path_is_npy(const char *path);
+
 /* Opens `dset` in the HDF5 file `path`, or the .npy file `path` when the path ends in ".npy"
  * (any `dset` is then ignored). Errors: HITL_EIO (cannot open the file, not HDF5),
  * HITL_ENOTFOUND (no such dataset), HITL_ESHAPE (not rank 2, or zero columns), HITL_ETYPE (not
@@ -244,6 +248,23 @@ typedef struct hitl_idx {
  * values). Caller-allocated *out; release with hitl_idx_release(). */
 hitl_status hitl_idx_read(const char *path, hitl_idx *out, hitl_error *err);
 void hitl_idx_release(hitl_idx *idx);
+
+/* A labelled pool, read whole: features [n, d], a class index per row and the class names. */
+typedef struct hitl_labelled {
+    float *x;
+    int32_t *y;
+    size_t n, d;
+    char **classes; /* the features' `classes` attribute, or NULL */
+    size_t n_classes;
+} hitl_labelled;
+
+/* The float matrix `dset` of `path` (a .npy file: dset ignored) and the labels at
+ * labels_path:labels_dset (labels_path NULL: the same HDF5 file). HITL_EINVAL for a .npy file
+ * without labels_path, HITL_ESHAPE when the labels are not one per row; the readers' errors
+ * otherwise. Caller-allocated *out; release with hitl_labelled_release(). */
+hitl_status hitl_labelled_load(const char *path, const char *dset, const char *labels_path,
+                               const char *labels_dset, hitl_labelled *out, hitl_error *err);
+void hitl_labelled_release(hitl_labelled *l);
 
 /* Writes a pool file (created or truncated; removed again on failure). labels (may be NULL),
  * classes (may be NULL, else n_classes names) and source (may be NULL) are borrowed. */

@@ -8,9 +8,9 @@
 #include "matrix_internal.h"
 #include "hitl_banned.h"
 
-static int is_npy_path(const char *path)
+int hitl_path_is_npy(const char *path)
 {
-    size_t len = strlen(path);
+    size_t len = path ? strlen(path) : 0;
     return len >= 4 && strcasecmp(path + len - 4, ".npy") == 0;
 }
 
@@ -32,7 +32,7 @@ static hitl_status open_matrix(hitl_matrix **out, const char *path, const char *
     if (!out) return hitl_error_set(err, HITL_EINVAL, "no matrix handle given");
     *out = NULL;
     if (!path || !path[0]) return hitl_error_set(err, HITL_EINVAL, "no file name given");
-    int npy = !dset || is_npy_path(path);
+    int npy = !dset || hitl_path_is_npy(path);
     if (!npy && !dset[0])
         return hitl_error_set(err, HITL_EINVAL, "'%s': no dataset name given", path);
 

@@ -140,3 +140,40 @@ hitl_status hitl_text_save(const char *path, const char *text, hitl_error *err)
     free(tmp);
     return st;
 }
+
+/* ---- a labelled pool read back ------------------------------------------------------------ */
+
+void hitl_labelled_release(hitl_labelled *l)
+{
+    if (!l) return;
+    free(l->x);
+    free(l->y);
+    hitl_strings_free(l->classes, l->n_classes);
+    memset(l, 0, sizeof(*l));
+}
+
+hitl_status hitl_labelled_load(const char *path, const char *dset, const char *labels_path,
+                               const char *labels_dset, hitl_labelled *out, hitl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int npy = hitl_path_is_npy(path);
+    if (npy && !labels_path)
+        return hitl_error_set(err, HITL_EINVAL, "'%s': give its labels (FILE:DSET)", path);
+    hitl_matrix *m = NULL;
+    size_t nl = 0;
+    hitl_status st = hitl_matrix_open(&m, path, npy ? NULL : dset, err);
+    if (st == HITL_OK) {
+        out->n = hitl_matrix_rows(m);
+        out->d = hitl_matrix_cols(m);
+        st = hitl_matrix_load(m, &out->x, err);
+    }
+    if (st == HITL_OK) st = hitl_matrix_classes(m, &out->classes, &out->n_classes, err);
+    if (st == HITL_OK)
+        st = hitl_labels_read(labels_path ? labels_path : path, labels_dset, &out->y, &nl, err);
+    if (st == HITL_OK && nl != out->n)
+        st = hitl_error_set(err, HITL_ESHAPE, "%zu labels for %zu rows of '%s'", nl, out->n,
+                            hitl_matrix_name(m));
+    hitl_matrix_close(m);
+    if (st != HITL_OK) hitl_labelled_release(out);
+    return st;
+}
