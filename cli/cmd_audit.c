@@ -59,9 +59,10 @@ int cmd_audit(int argc, char **argv)
     hitl_error_clear(&err);
     hitl_status s;
     if (verify) {
-        int64_t bad, n;
-        s = hitl_audit_verify(st, &bad, &n, &err);
+        hitl_verify_report vr;
+        s = hitl_audit_verify(st, NULL, &vr, &err);
         hitl_store_close(st);
+        int64_t bad = vr.bad_seq, n = vr.events;
         if (json)
             cli_print_json(json_pack("{s:b, s:I, s:o}", "ok", s == HITL_OK, "events", (json_int_t)n,
                                      "first_broken", bad >= 0 ? json_integer(bad) : json_null()));

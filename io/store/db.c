@@ -143,7 +143,7 @@ void hitl__store_rollback(hitl_store *st)
 
 /* ---- open and close ---------------------------------------------------------------------- */
 
-hitl_status hitl__store_connect(hitl_store **out, const char *path, int create, hitl_error *err)
+hitl_status hitl__store_connect(hitl_store **out, const char *path, int mode, hitl_error *err)
 {
     *out = NULL;
     hitl_store *st = calloc(1, sizeof(*st));
@@ -152,8 +152,26 @@ hitl_status hitl__store_connect(hitl_store **out, const char *path, int create, 
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
     hitl_rng_seed(&st->jitter, (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)time(NULL));
-    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+    /* read-only media: no -shm can be made there, so the file is opened as immutable, which
+     * reads it without any lock (the WAL was merged into it when its last writer closed) */
+    char *uri = NULL;
+    int flags = SQLITE_OPEN_NOMUTEX;
+    if (mode == HITL__CONNECT_CREATE)
+        flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    else if (mode == HITL__CONNECT_WRITE)
+        flags |= SQLITE_OPEN_READWRITE;
+    else
+        flags |= SQLITE_OPEN_READONLY;
+    /* an URI reads %, # and ? as syntax: such paths cannot be opened as immutable */
+    if (mode == HITL__CONNECT_IMMUTABLE && !strpbrk(path, "%#?")) {
+        uri = sqlite3_mprintf("file:%s?immutable=1", path);
+        flags |= SQLITE_OPEN_URI;
+    }
+    st->read_only = mode == HITL__CONNECT_READ || mode == HITL__CONNECT_IMMUTABLE;
+    int rc = mode == HITL__CONNECT_IMMUTABLE && !uri
+                 ? SQLITE_CANTOPEN
+                 : sqlite3_open_v2(uri ? uri : path, &st->db, flags, NULL);
+    sqlite3_free(uri);
     hitl_status r = HITL_OK;
     if (rc != SQLITE_OK) {
         r = hitl_error_set(err, HITL_EIO, "cannot open store '%s': %s", path,
@@ -161,9 +179,8 @@ hitl_status hitl__store_connect(hitl_store **out, const char *path, int create, 
     } else {
         sqlite3_busy_handler(st->db, busy_handler, st);
         sqlite3_extended_result_codes(st->db, 1);
-        /* a command is one short connection: leave the WAL to the automatic checkpoints of
-         * later writes instead of checkpointing and deleting it at every close */
-        sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        /* the last connection to close merges the WAL into the file and removes it (SQLite's
+         * default), so that a copy of the file made between commands is the whole store */
     }
     *out = st;
     return r;
@@ -180,45 +197,7 @@ void hitl__store_disconnect(hitl_store *st)
     free(st);
 }
 
-hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err)
-{
-    *out = NULL;
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return hitl_error_set(err, HITL_EIO, "cannot open store '%s': %s", path, strerror(errno));
-    hitl_store *st = NULL;
-    hitl_status r = hitl__store_connect(&st, path, 0, err);
-    if (!st) return r;
-    if (r == HITL_OK) r = hitl__schema_check(st, err);
-    /* synchronous=NORMAL in WAL mode: a commit survives a killed process (not a power cut
-     * between checkpoints) */
-    if (r == HITL_OK) r = hitl__store_exec(st, "PRAGMA synchronous=NORMAL", err);
-    if (r == HITL_OK) r = hitl__settings_load(st, err);
-    if (r != HITL_OK) {
-        hitl_store_close(st);
-        return r;
-    }
-    *out = st;
-    return HITL_OK;
-}
-
-/* Each new process rebuilds the WAL index by reading the whole WAL, and forgets what earlier
- * processes checkpointed, so the WAL would only grow. Past WAL_TRUNCATE_FRAMES frames, a closing
- * connection checkpoints and truncates it, unless another connection is busy (then a later
- * close does it): about one close in fifty pays for the flush. */
-#define WAL_TRUNCATE_FRAMES 512
-
 void hitl_store_close(hitl_store *st)
 {
-    if (!st) return;
-    char wal[4096];
-    struct stat sb;
-    snprintf(wal, sizeof(wal), "%s-wal", st->path);
-    if (st->db && stat(wal, &sb) == 0 && sb.st_size > (off_t)WAL_TRUNCATE_FRAMES * 4120) {
-        for (size_t i = 0; i < st->n_stmts; i++) /* a checkpoint needs no statement running */
-            sqlite3_reset(st->stmts[i]);
-        sqlite3_busy_handler(st->db, NULL, NULL); /* never wait for it */
-        sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    }
     hitl__store_disconnect(st);
 }

@@ -32,16 +32,30 @@ typedef struct hitl_store_settings {
     int min_justification; /* characters an adjudication or override must give */
 } hitl_store_settings;
 
+/* ---- what people type -----------------------------------------------------------------------
+ * A name (annotator, actor, account) is 1 to 64 characters of UTF-8 without control characters,
+ * not only spaces: HITL_EINVAL naming `what` otherwise, HITL_EDATA for invalid UTF-8. */
+hitl_status hitl_name_check(const char *name, const char *what, hitl_error *err);
+/* The characters of s that are neither white space nor control characters (a justification's
+ * length); -1 for invalid UTF-8. */
+int64_t hitl_text_visible(const char *s);
+/* 1 when s is valid UTF-8 (NULL is). */
+int hitl_text_utf8(const char *s);
+
 /* The schema version this build writes; a store with a higher one is refused. */
-#define HITL_STORE_SCHEMA 1
+#define HITL_STORE_SCHEMA 2
 
 /* Creates a new store at `path` (HITL_ECONFLICT if the file exists) with `s` (borrowed). */
 hitl_status hitl_store_init(const char *path, const hitl_store_settings *s, const char *actor,
                             hitl_error *err);
-/* Opens an existing store. HITL_EIO when missing or not a hitl store, HITL_EDATA when corrupt,
- * HITL_ECONFLICT when written by a newer schema. Caller owns *out; close with
- * hitl_store_close(). */
+/* Opens an existing store for writing; a store of an older schema is upgraded (audited).
+ * HITL_EIO when missing or not a hitl store, HITL_EDATA when corrupt, HITL_ECONFLICT when
+ * written by a newer schema. Caller owns *out; close with hitl_store_close(), which merges the
+ * WAL into the file when it is the last connection (a copy of the file is then the store). */
 hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err);
+/* Opens a store for reading only (status, audit, agreement, export): also on a read-only file or
+ * a read-only mount, where it is read without locks (immutable). Writes fail. */
+hitl_status hitl_store_open_read(hitl_store **out, const char *path, hitl_error *err);
 void hitl_store_close(hitl_store *st);
 /* Caller-allocated *out; release with hitl_store_settings_release(). */
 hitl_status hitl_store_settings_get(hitl_store *st, hitl_store_settings *out, hitl_error *err);
@@ -215,10 +229,51 @@ typedef struct hitl_store_stats {
 hitl_status hitl_store_stats_get(hitl_store *st, hitl_store_stats *out, hitl_error *err);
 void hitl_store_stats_release(hitl_store_stats *s);
 
-/* Recomputes the audit chain. HITL_EDATA with *bad_seq = the first sequence number whose event
- * was edited, inserted, deleted or moved; HITL_OK and *bad_seq = -1 when the chain verifies.
- * *n_events (may be NULL) counts the events read. */
-hitl_status hitl_audit_verify(hitl_store *st, int64_t *bad_seq, int64_t *n_events, hitl_error *err);
+/* The chain's newest event: its sequence number and hash (64 hex digits); seq 0 and 64 zeros
+ * for an empty chain. Written and read as "SEQ:HASH". */
+typedef struct hitl_audit_head {
+    int64_t seq;
+    char hash[65];
+} hitl_audit_head;
+
+hitl_status hitl_audit_head_get(hitl_store *st, hitl_audit_head *h, hitl_error *err);
+/* Parses "SEQ:HASH"; HITL_EINVAL otherwise. */
+hitl_status hitl_audit_head_parse(const char *text, hitl_audit_head *h);
+
+/* ---- verifying the store against its chain ------------------------------------------------
+ * The chain is recomputed (each event's hash over the one before and its canonical line) and
+ * replayed into the state it explains: every label, skip, decision, final label, import key and
+ * setting, and through the digests its queue and data events recorded, every queued item's
+ * fixed fields and payload. That state is compared with every table. What it proves, and what
+ * only a head or signature kept outside the file can (README, "Integrity"). */
+typedef void (*hitl_verify_problem_fn)(void *ctx, const char *problem);
+
+typedef struct hitl_verify_opts {
+    const hitl_audit_head *head; /* the chain must still hold this event with this hash */
+    const char *pubkey;          /* a PEM Ed25519 public key: every checkpoint must verify with
+                                    it, and there must be one */
+    hitl_verify_problem_fn problem; /* each difference found, up to max_problems; may be NULL */
+    void *ctx;
+    size_t max_problems; /* 20 when 0 */
+} hitl_verify_opts;
+
+typedef struct hitl_verify_report {
+    int64_t events;  /* in the chain */
+    int64_t bad_seq; /* the first event that does not chain, -1 */
+    int covers_rows; /* 0: a schema-1 store read without upgrading: its chain checked alone */
+    int64_t items, labels, skips, decisions; /* rows compared */
+    int64_t problems;                        /* differences found (the first in err) */
+    int64_t checkpoints, signed_seq;         /* signed_seq: the newest head signed, with pubkey */
+} hitl_verify_report;
+
+/* HITL_OK when everything agrees; HITL_EDATA with the first problem in err (and each through
+ * o->problem) otherwise; the report says what was compared. o may be NULL. */
+hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_verify_report *r,
+                              hitl_error *err);
+/* Appends a checkpoint event: the Ed25519 signature (with the PEM private key at key_path) of
+ * the current head, which *signed (may be NULL) gets. */
+hitl_status hitl_audit_sign(hitl_store *st, const char *key_path, const char *actor,
+                            hitl_audit_head *signed_head, hitl_error *err);
 /* Calls `fn` with each event as one canonical JSON line (no newline), in sequence order; all
  * events, or those of one item (pool_id) when item is non-NULL. A non-zero return stops. */
 typedef int (*hitl_audit_fn)(void *ctx, const char *json_line);

@@ -11,13 +11,6 @@
 #include "store_internal.h"
 #include "hitl_banned.h"
 
-/* Import keys live in their own table, made on first use (see the report: the schema could
- * hold it from the start). */
-static const char imports_sql[] =
-    "CREATE TABLE IF NOT EXISTS imports(key TEXT PRIMARY KEY, item INTEGER NOT NULL"
-    " REFERENCES items(id), annotator TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL)"
-    " WITHOUT ROWID";
-
 typedef struct importer {
     hitl_store *st;
     const hitl_import_opts *o;
@@ -193,8 +186,8 @@ static hitl_status apply(void *ctx, const hitl_ls_annotation *a, hitl_error *err
     if (!isfinite(created)) created = hitl__now();
     char created_iso[32];
     hitl__time_iso(created, created_iso);
-    json_t *payload = json_pack("{s:s, s:s, s:s?}", "source", "label-studio", "key", key,
-                                "annotation", a->annotation);
+    json_t *payload = json_pack("{s:s, s:s, s:s?, s:s}", "source", "label-studio", "key", key,
+                                "annotation", a->annotation, "created_at", created_iso);
     if (a->cancelled) {
         r = hitl__store_prepare(
             st, "INSERT INTO skips(item, annotator, reason, created_at) VALUES(?1, ?2, ?3, ?4)", &q,
@@ -212,7 +205,8 @@ static hitl_status apply(void *ctx, const hitl_ls_annotation *a, hitl_error *err
             return r;
         }
         json_object_set_new(payload, "reason", json_string("cancelled in Label Studio"));
-        r = hitl__audit_append(st, a->annotator, "human", "skip", a->hitl_id, payload, err);
+        r = hitl__audit_append_at(st, im->now, a->annotator, "human", "skip", a->hitl_id, payload,
+                                  err);
         res->skips++;
     } else {
         r = hitl__store_prepare(st,
@@ -238,9 +232,10 @@ static hitl_status apply(void *ctx, const hitl_ls_annotation *a, hitl_error *err
             return r;
         }
         json_object_set_new(payload, "label", json_string(a->choice));
-        if (isfinite(a->lead_time))
+        if (isfinite(a->lead_time) && a->lead_time >= 0)
             json_object_set_new(payload, "seconds", json_real(a->lead_time));
-        r = hitl__audit_append(st, a->annotator, "human", "label", a->hitl_id, payload, err);
+        r = hitl__audit_append_at(st, im->now, a->annotator, "human", "label", a->hitl_id,
+                                  payload, err);
         if (r == HITL_OK) r = hitl__store_settle(st, item, a->hitl_id, err);
         res->labels++;
     }
@@ -265,10 +260,6 @@ hitl_status hitl_store_import_label_studio(hitl_store *st, const hitl_import_opt
     if (!o || !o->path) return hitl_error_set(err, HITL_EINVAL, "no file to import given");
     hitl_status r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
-    if ((r = hitl__store_exec(st, imports_sql, err)) != HITL_OK) {
-        hitl__store_rollback(st);
-        return r;
-    }
     importer im = {st, o, res, ""};
     hitl__now_iso(im.now);
     r = hitl_labelstudio_read(o->path, o->from_name, o->to_name, apply, &im, &res->form,

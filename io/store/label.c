@@ -247,8 +247,8 @@ hitl_status hitl__store_settle(hitl_store *st, sqlite3_int64 item, const char *p
     r = hitl__store_step_done(st, q, err, "cannot finalise the item");
     hitl__store_finish(st, q);
     if (r != HITL_OK) return r;
-    return hitl__audit_append(
-        st, "hitl", "system", "final", pool_id,
+    return hitl__audit_append_at(
+        st, now, "hitl", "system", "final", pool_id,
         json_pack("{s:s, s:s}", "label", st->settings.classes[label], "kind", "agreed"), err);
 }
 
@@ -315,7 +315,8 @@ static hitl_status record_label(hitl_store *st, const char *pool_id, const char 
     json_t *payload = json_pack("{s:s, s:b}", "label", label, "leased", v.held);
     if (payload && leased_at > 0)
         json_object_set_new(payload, "seconds", json_real(now - leased_at));
-    if ((r = hitl__audit_append(st, annotator, "human", "label", pool_id, payload, err)) != HITL_OK)
+    if ((r = hitl__audit_append_at(st, now_iso, annotator, "human", "label", pool_id, payload,
+                                   err)) != HITL_OK)
         return r;
     return hitl__store_settle(st, v.id, pool_id, err);
 }
@@ -359,8 +360,8 @@ static hitl_status record_skip(hitl_store *st, const char *pool_id, const char *
     r = hitl__store_step_done(st, q, err, "cannot record the skip");
     hitl__store_finish(st, q);
     if (r != HITL_OK) return r;
-    return hitl__audit_append(st, annotator, "human", "skip", pool_id,
-                              json_pack("{s:s?}", "reason", reason), err);
+    return hitl__audit_append_at(st, now, annotator, "human", "skip", pool_id,
+                                 json_pack("{s:s?}", "reason", reason), err);
 }
 
 hitl_status hitl_store_skip(hitl_store *st, const char *pool_id, const char *annotator,

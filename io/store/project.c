@@ -1,8 +1,11 @@
-/* The project's definition, both audited: creating a store (schema, classes, settings and the
- * chain's first event, all in one transaction) and changing one setting. */
+/* The project's definition, each audited: creating a store (schema, classes, settings and the
+ * chain's first event, all in one transaction), opening it (a store of an older schema is
+ * upgraded, and the chain records what it then covers) and changing one setting. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_internal.h"
 #include "hitl_banned.h"
@@ -53,11 +56,12 @@ hitl_status hitl_store_init(const char *path, const hitl_store_settings *s, cons
         return hitl_error_set(err, HITL_ECONFLICT,
                               "'%s' already exists (hitl init makes a new store)", path);
     hitl_store *st = NULL;
-    hitl_status r = hitl__store_connect(&st, path, 1, err);
+    hitl_status r = hitl__store_connect(&st, path, HITL__CONNECT_CREATE, err);
     if (!st) return r;
     if (r == HITL_OK) r = hitl__store_exec(st, "PRAGMA journal_mode=WAL", err);
     if (r == HITL_OK) r = hitl__store_begin(st, err);
     if (r == HITL_OK) r = hitl__schema_create(st, err);
+    st->schema = HITL_STORE_SCHEMA;
     if (r == HITL_OK) r = write_project(st, s, actor, err);
     if (r == HITL_OK)
         r = hitl__store_commit(st, err);
@@ -99,4 +103,88 @@ hitl_status hitl_store_setting_set(hitl_store *st, const char *key, const char *
     st->settings.show_prediction = next.show_prediction;
     st->settings.min_justification = next.min_justification;
     return HITL_OK;
+}
+
+/* A schema-1 store's chain records no digests: from this event on, the chain covers every item
+ * queued and every payload set before it by the digests it records. */
+static hitl_status upgrade(hitl_store *st, int from, hitl_error *err)
+{
+    int64_t seq, n_items = 0, n_data = 0;
+    char items[65], data[65];
+    hitl_status r = hitl__store_begin(st, err);
+    if (r != HITL_OK) return r;
+    sqlite3_stmt *q;
+    if ((r = hitl__schema_upgrade(st, from, err)) == HITL_OK &&
+        (r = hitl__audit_next_seq(st, &seq, err)) == HITL_OK &&
+        (r = hitl__store_prepare(st,
+                                 "UPDATE items SET queued_seq = ?1,"
+                                 " data_seq = CASE WHEN data IS NULL THEN NULL ELSE ?1 END",
+                                 &q, err)) == HITL_OK) {
+        sqlite3_bind_int64(q, 1, seq);
+        r = hitl__store_step_done(st, q, err, "cannot upgrade the store");
+        hitl__store_finish(st, q);
+    }
+    if (r == HITL_OK) r = hitl__items_digest(st, seq, items, &n_items, err);
+    if (r == HITL_OK) r = hitl__data_digest(st, seq, data, &n_data, err);
+    if (r == HITL_OK)
+        r = hitl__audit_append(st, "hitl", "system", "upgrade", NULL,
+                               json_pack("{s:i, s:i, s:s, s:I, s:s, s:I}", "from", from, "to",
+                                         HITL_STORE_SCHEMA, "digest", items, "added",
+                                         (json_int_t)n_items, "data_digest", data, "data_count",
+                                         (json_int_t)n_data),
+                               err);
+    if (r != HITL_OK) {
+        hitl__store_rollback(st);
+        return r;
+    }
+    return hitl__store_commit(st, err);
+}
+
+/* Opens `path` for writing (upgrading an older schema) or for reading (immutable where neither
+ * the file nor its folder can be written: read-only media). */
+static hitl_status open_store(hitl_store **out, const char *path, int write, hitl_error *err)
+{
+    *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return hitl_error_set(err, HITL_EIO, "cannot open store '%s': %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return hitl_error_set(err, HITL_EINVAL, "'%s' is a directory, not a store", path);
+    int mode = HITL__CONNECT_WRITE;
+    if (!write) {
+        char *slash = strrchr(path, '/');
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path + 1) : 1,
+                 slash ? path : ".");
+        mode = access(path, W_OK) == 0 && access(dir, W_OK) == 0 ? HITL__CONNECT_READ
+                                                                 : HITL__CONNECT_IMMUTABLE;
+    }
+    hitl_store *st = NULL;
+    hitl_status r = hitl__store_connect(&st, path, mode, err);
+    if (!st) return r;
+    if (r == HITL_OK) r = hitl__schema_check(st, &st->schema, err);
+    /* synchronous=NORMAL in WAL mode: a commit survives a killed process (not a power cut
+     * between checkpoints) */
+    if (r == HITL_OK && write) r = hitl__store_exec(st, "PRAGMA synchronous=NORMAL", err);
+    if (r == HITL_OK) r = hitl__settings_load(st, err);
+    if (r == HITL_OK && write && st->schema < HITL_STORE_SCHEMA) {
+        r = upgrade(st, st->schema, err);
+        if (r == HITL_OK) st->schema = HITL_STORE_SCHEMA;
+    }
+    if (r != HITL_OK) {
+        hitl_store_close(st);
+        return r;
+    }
+    *out = st;
+    return HITL_OK;
+}
+
+hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err)
+{
+    return open_store(out, path, 1, err);
+}
+
+hitl_status hitl_store_open_read(hitl_store **out, const char *path, hitl_error *err)
+{
+    return open_store(out, path, 0, err);
 }

@@ -326,10 +326,12 @@ hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_e
     s = health_in_snapshot(st, out, err);
     hitl__store_rollback(st);
     if (s == HITL_OK) { /* its own snapshot: the chain is read whole */
-        out->chain_bad_seq = -1;
         hitl_error e2;
         hitl_error_clear(&e2);
-        s = hitl_audit_verify(st, &out->chain_bad_seq, &out->n_events, &e2);
+        hitl_verify_report vr;
+        s = hitl_audit_verify(st, NULL, &vr, &e2);
+        out->chain_bad_seq = vr.bad_seq;
+        out->n_events = vr.events;
         out->chain_ok = s == HITL_OK;
         if (s == HITL_EDATA)
             s = HITL_OK; /* a broken chain is a finding, not a failure */

@@ -18,6 +18,8 @@ static const char schema_sql[] =
     "  n_labels INTEGER NOT NULL DEFAULT 0, n_leases INTEGER NOT NULL DEFAULT 0,"
     "  state INTEGER NOT NULL DEFAULT 0," /* 0 open, 1 awaiting adjudication, 2 final */
     "  final_label INTEGER, final_kind TEXT, final_by TEXT, final_at TEXT,"
+    /* the audit events that queued the item and set its payload (their digests cover it) */
+    "  queued_seq INTEGER, data_seq INTEGER,"
     /* derived, so no update can forget them; SQLite does not match a partial index on the
      * arithmetic itself, but it does on these columns */
     "  avail INTEGER GENERATED ALWAYS AS (state = 0 AND n_labels + n_leases < required) VIRTUAL,"
@@ -25,6 +27,7 @@ static const char schema_sql[] =
     /* the items an annotator may be offered, in offer order: started ones, then queue order */
     "CREATE INDEX items_offer ON items(started DESC, position) WHERE avail = 1;"
     "CREATE INDEX items_batch ON items(batch);"
+    "CREATE INDEX items_data_seq ON items(data_seq) WHERE data_seq IS NOT NULL;"
     "CREATE TABLE leases(item INTEGER NOT NULL REFERENCES items(id), annotator TEXT NOT NULL,"
     "  leased_at REAL NOT NULL, expires REAL NOT NULL, PRIMARY KEY(item, annotator))"
     "  WITHOUT ROWID;"
@@ -43,7 +46,10 @@ static const char schema_sql[] =
     "CREATE TABLE audit(seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, actor TEXT NOT NULL,"
     "  actor_type TEXT NOT NULL, event TEXT NOT NULL, item TEXT, payload TEXT NOT NULL,"
     "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
-    "CREATE INDEX audit_item ON audit(item) WHERE item IS NOT NULL;";
+    "CREATE INDEX audit_item ON audit(item) WHERE item IS NOT NULL;"
+    /* the keys of the Label Studio annotations imported, so that none is imported twice */
+    "CREATE TABLE imports(key TEXT PRIMARY KEY, item INTEGER NOT NULL REFERENCES items(id),"
+    "  annotator TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL) WITHOUT ROWID;";
 
 hitl_status hitl__schema_create(hitl_store *st, hitl_error *err)
 {
@@ -68,22 +74,42 @@ static int pragma_int(hitl_store *st, const char *sql, int *out)
     return rc;
 }
 
-hitl_status hitl__schema_check(hitl_store *st, hitl_error *err)
+hitl_status hitl__schema_check(hitl_store *st, int *version, hitl_error *err)
 {
-    int app = 0, version = 0, rc = pragma_int(st, "PRAGMA application_id", &app);
+    int app = 0, rc = pragma_int(st, "PRAGMA application_id", &app);
+    *version = 0;
     if (rc != SQLITE_OK)
-        return hitl__store_sqlerr(
-            st, rc, err, (rc & 0xff) == SQLITE_NOTADB ? "not a hitl store" : "cannot open");
+        return hitl__store_sqlerr(st, rc, err,
+                                  (rc & 0xff) == SQLITE_NOTADB ? "not a hitl store" : "cannot open");
     if (app != APPLICATION_ID)
         return hitl_error_set(err, HITL_EDATA, "'%s' is not a hitl store", st->path);
-    if ((rc = pragma_int(st, "PRAGMA user_version", &version)) != SQLITE_OK)
+    if ((rc = pragma_int(st, "PRAGMA user_version", version)) != SQLITE_OK)
         return hitl__store_sqlerr(st, rc, err, "cannot read the schema version");
-    if (version > HITL_STORE_SCHEMA)
+    if (*version > HITL_STORE_SCHEMA)
         return hitl_error_set(err, HITL_ECONFLICT,
                               "'%s' was written by a newer hitl (schema %d; this hitl reads up to "
                               "%d)",
-                              st->path, version, HITL_STORE_SCHEMA);
-    if (version < 1)
+                              st->path, *version, HITL_STORE_SCHEMA);
+    if (*version < 1)
         return hitl_error_set(err, HITL_EDATA, "'%s': no schema version recorded", st->path);
     return HITL_OK;
+}
+
+hitl_status hitl__schema_upgrade(hitl_store *st, int from, hitl_error *err)
+{
+    hitl_status r = HITL_OK;
+    if (from < 2)
+        r = hitl__store_exec(st,
+                             "ALTER TABLE items ADD COLUMN queued_seq INTEGER;"
+                             "ALTER TABLE items ADD COLUMN data_seq INTEGER;"
+                             "CREATE INDEX items_data_seq ON items(data_seq)"
+                             " WHERE data_seq IS NOT NULL;"
+                             "CREATE TABLE IF NOT EXISTS imports(key TEXT PRIMARY KEY,"
+                             " item INTEGER NOT NULL REFERENCES items(id), annotator TEXT NOT NULL,"
+                             " kind TEXT NOT NULL, created_at TEXT NOT NULL) WITHOUT ROWID;",
+                             err);
+    char buf[64];
+    snprintf(buf, sizeof(buf), "PRAGMA user_version=%d", HITL_STORE_SCHEMA);
+    if (r == HITL_OK) r = hitl__store_exec(st, buf, err);
+    return r;
 }

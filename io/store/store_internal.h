@@ -22,6 +22,8 @@ struct hitl_store {
     char *path;
     hitl_store_settings settings; /* read at open; settings changes go through the database */
     hitl_rng jitter;              /* busy-handler back-off jitter */
+    int read_only;                /* opened for reading: writes fail with SQLITE_READONLY */
+    int schema;                   /* the file's schema version (1: its chain covers no rows) */
     double busy_since;            /* when the current wait for the write lock began */
 };
 
@@ -48,18 +50,29 @@ hitl_status hitl__store_step_done(hitl_store *st, sqlite3_stmt *q, hitl_error *e
 /* Runs `sql` (no rows) once. */
 hitl_status hitl__store_exec(hitl_store *st, const char *sql, hitl_error *err);
 
-/* Opens the SQLite file at `path` (creating it when `create`): the busy handler, extended
- * result codes, no checkpoint on close. *out is set even on failure (close it). */
-hitl_status hitl__store_connect(hitl_store **out, const char *path, int create, hitl_error *err);
+/* How hitl__store_connect opens the file. */
+enum {
+    HITL__CONNECT_WRITE = 0,
+    HITL__CONNECT_CREATE,    /* a new file */
+    HITL__CONNECT_READ,      /* read-only, with the usual locks */
+    HITL__CONNECT_IMMUTABLE, /* read-only media: no locks, no -shm (SQLite's immutable=1) */
+};
+/* Opens the SQLite file at `path`: the busy handler, extended result codes. *out is set even on
+ * failure (close it). */
+hitl_status hitl__store_connect(hitl_store **out, const char *path, int mode, hitl_error *err);
 /* Closes the connection and frees the handle, without the WAL truncation hitl_store_close
  * does; NULL is a no-op. */
 void hitl__store_disconnect(hitl_store *st);
 
 /* The schema (schema.c): creates every table in an empty database inside the caller's
  * transaction and stamps it with the application id and schema version; checks an existing
- * file's stamp (HITL_EDATA not a hitl store, HITL_ECONFLICT newer than this build). */
+ * file's stamp and gives its version (HITL_EDATA not a hitl store, HITL_ECONFLICT newer than
+ * this build). */
 hitl_status hitl__schema_create(hitl_store *st, hitl_error *err);
-hitl_status hitl__schema_check(hitl_store *st, hitl_error *err);
+hitl_status hitl__schema_check(hitl_store *st, int *version, hitl_error *err);
+/* Adds what later schema versions hold to a store of version `from`, inside the caller's write
+ * transaction (project.c then records the upgrade in the chain). */
+hitl_status hitl__schema_upgrade(hitl_store *st, int from, hitl_error *err);
 
 /* Settings (settings.c): the defaults, their text as stored in meta, and reading them (with
  * the classes) into st->settings at open. */
@@ -82,16 +95,121 @@ void hitl__time_iso(double t, char out[32]);
 
 /* ---- the chain (audit.c) ------------------------------------------------------------------- */
 
-/* Appends an audit event inside the caller's open transaction: the next sequence number, UTC
- * time, actor and its type ("human" or "system"), event type, item (pool id or NULL), payload
- * (steals; a JSON object), chained by SHA-256 to the previous event. */
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+
+/* The hash before the first event: 64 zeros. */
+extern const char hitl__audit_genesis[65];
+
+/* Appends an audit event inside the caller's open transaction: the next sequence number, the
+ * time `ts` (ISO-8601; NULL: now; the rows the event describes carry the same), actor and its
+ * type ("human" or "system"), event type, item (pool id or NULL), payload (steals; a JSON
+ * object, stored as compact JSON with sorted keys), chained by SHA-256 to the previous event.
+ * HITL_EDATA when a text is not UTF-8. */
+hitl_status hitl__audit_append_at(hitl_store *st, const char *ts, const char *actor,
+                                  const char *actor_type, const char *event, const char *item,
+                                  json_t *payload, hitl_error *err);
 hitl_status hitl__audit_append(hitl_store *st, const char *actor, const char *actor_type,
                                const char *event, const char *item, json_t *payload,
                                hitl_error *err);
-/* The canonical line of one event (caller frees) and its chained hash (65 bytes, hex). */
-char *hitl__audit_canonical(int64_t seq, const char *ts, const char *actor, const char *actor_type,
-                            const char *event, const char *item, const char *payload_text);
-void hitl__audit_hash(const char *prev_hash, const char *canonical, char out[65]);
+/* The sequence number the next appended event gets, inside the caller's transaction (rows an
+ * event explains record it before the event is appended). */
+hitl_status hitl__audit_next_seq(hitl_store *st, int64_t *seq, hitl_error *err);
+/* The head recorded in meta, inside the caller's transaction. */
+hitl_status hitl__audit_head(hitl_store *st, hitl_audit_head *h, hitl_error *err);
+/* The canonical line of one event into b (reset first): the JSON object of its fields with sorted
+ * keys, the payload text as stored. -1 when a field is not UTF-8 or memory ran out. */
+int hitl__audit_canonical(hitl_buf *b, int64_t seq, const char *ts, const char *actor,
+                          const char *actor_type, const char *event, const char *item,
+                          const char *payload_text);
+/* sha256(prev_hash "\n" line) as 64 hex digits into out, with a caller's digest context. */
+int hitl__audit_hash(EVP_MD_CTX *ctx, const char *prev_hash, const char *line, size_t len,
+                     char out[65]);
+/* `s` as a JSON string literal, as jansson writes it with JSON_ENSURE_ASCII; -1 for invalid
+ * UTF-8. */
+int hitl__json_quote_ascii(hitl_buf *b, const char *s);
+
+/* Signed checkpoints (checkpoint.c): the Ed25519 public key in a PEM file (caller frees with
+ * EVP_PKEY_free); 1 when sig_b64 is its signature of the head SEQ:HASH. */
+typedef struct evp_pkey_st EVP_PKEY;
+hitl_status hitl__checkpoint_key(const char *pubkey_path, EVP_PKEY **out, hitl_error *err);
+int hitl__checkpoint_valid(EVP_PKEY *pub, int64_t seq, const char *hash, const char *sig_b64);
+
+/* ---- digests of many rows (digest.c) -------------------------------------------------------- */
+
+/* A queued item's fixed fields: what its queue event's digest covers. */
+typedef struct hitl__item_fields {
+    const char *pool_id;
+    int64_t pool_row;
+    const char *batch;
+    int reason;
+    double score; /* NaN: NULL */
+    const char *method, *model;
+    int64_t seed;
+    const char *source;
+    int pred; /* -1: NULL */
+    double p1;
+    const char *route;
+    int required;
+    int64_t position;
+    const char *queued_at;
+} hitl__item_fields;
+
+/* One tab-separated line of an item's fixed fields (\N for NULL, reals as %.17g), appended. */
+void hitl__item_line(hitl_buf *b, const hitl__item_fields *f);
+/* "pool_id <TAB> sha256(data) <NL>", appended: an item's display payload in a data digest. */
+void hitl__data_line(hitl_buf *b, const char *pool_id, const char *data);
+/* SHA-256 of len bytes as 64 hex digits. */
+int hitl__sha256_hex(const void *data, size_t len, char out[65]);
+
+/* The columns of an item's fixed fields, in hitl__item_fields order, for a SELECT; and those
+ * fields read from a statement's columns `first`... */
+#define HITL__ITEM_COLUMNS                                                                         \
+    "pool_id, pool_row, batch, reason, score, method, model, seed, source, pred, p1, route,"       \
+    " required, position, queued_at"
+void hitl__item_fields_of(hitl__item_fields *f, sqlite3_stmt *q, int first);
+/* The digest (and count) of the items the event `seq` queued, or whose payload it set, in queue
+ * order: what that event recorded when the rows are as it wrote them. */
+hitl_status hitl__items_digest(hitl_store *st, int64_t seq, char out[65], int64_t *count,
+                               hitl_error *err);
+hitl_status hitl__data_digest(hitl_store *st, int64_t seq, char out[65], int64_t *count,
+                              hitl_error *err);
+
+/* A running SHA-256 over lines, counting them. */
+typedef struct hitl__digest {
+    EVP_MD_CTX *ctx;
+    int64_t n;
+} hitl__digest;
+int hitl__digest_init(hitl__digest *d);
+void hitl__digest_add(hitl__digest *d, const hitl_buf *line);
+/* The hex digest; releases the context. */
+int hitl__digest_final(hitl__digest *d, char out[65]);
+void hitl__digest_release(hitl__digest *d);
+
+/* A display payload: one JSON object, no key twice (names.c). HITL_EDATA naming the item. */
+hitl_status hitl__payload_check(const char *text, const char *item, hitl_error *err);
+
+/* ---- flat JSON objects (flatjson.c) ---------------------------------------------------------- */
+
+/* One key and its scalar value, as raw slices of the text (strings with their quotes). */
+typedef struct hitl__fj_pair {
+    const char *key;
+    size_t klen;
+    char type; /* 's' string, 'n' number, 't' true, 'f' false, '0' null */
+    const char *val;
+    size_t vlen;
+} hitl__fj_pair;
+
+#define HITL__FJ_BAD    (-1) /* not JSON, or a key given twice */
+#define HITL__FJ_NESTED (-2) /* an object or array inside: read it with jansson */
+
+/* Splits `s`, one JSON object with scalar values, into at most max pairs; their count, or
+ * HITL__FJ_BAD / HITL__FJ_NESTED. scratch: a buffer for comparing escaped keys. */
+int hitl__fj_parse(const char *s, hitl__fj_pair *pairs, int max, hitl_buf *scratch);
+/* The pair of `key` (spelled without escapes), or NULL. */
+const hitl__fj_pair *hitl__fj_get(const hitl__fj_pair *pairs, int n, const char *key);
+/* A string literal's value (quotes included in lit) as UTF-8 into b (reset first); -1 when it
+ * holds a lone surrogate or \u0000. */
+int hitl__fj_unescape(hitl_buf *b, const char *lit, size_t len);
 
 /* ---- shared by the operations ---------------------------------------------------------------- */
 

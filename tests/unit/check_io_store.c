@@ -148,10 +148,12 @@ START_TEST(test_settle_agree_and_disagree)
     ck_assert_int_eq(s.actors[0].overrides, 1);
     ck_assert_double_eq_tol(s.actors[0].rate, 0.5, 1e-12);
     hitl_store_stats_release(&s);
-    int64_t bad, n;
-    ck_assert_int_eq(hitl_audit_verify(st, &bad, &n, NULL), HITL_OK);
-    ck_assert_int_eq(bad, -1);
-    ck_assert_int_gt(n, 8);
+    hitl_verify_report vr;
+    hitl_error verr;
+    ck_assert_msg(hitl_audit_verify(st, NULL, &vr, &verr) == HITL_OK, "%s", verr.msg);
+    ck_assert_int_eq(vr.bad_seq, -1);
+    ck_assert_int_gt(vr.events, 8);
+    ck_assert_int_eq(vr.problems, 0);
     hitl_store_close(st);
     tu_remove_store(db);
 }
@@ -248,19 +250,20 @@ START_TEST(test_enqueue_data_all_or_nothing)
     ck_assert_ptr_nonnull(strstr(err.msg, "'items.jsonl': line 2: not a JSON object"));
     ck_assert_uint_eq(c.added, 0);
     hitl_store_stats stats;
-    int64_t seq, n_events, before;
+    hitl_verify_report vr;
     ck_assert_int_eq(hitl_store_stats_get(st, &stats, NULL), HITL_OK);
     ck_assert_int_eq(stats.items_queued, 2); /* neither n0 nor n1 */
     hitl_store_stats_release(&stats);
-    ck_assert_int_eq(hitl_audit_verify(st, &seq, &before, NULL), HITL_OK);
+    ck_assert_msg(hitl_audit_verify(st, NULL, &vr, &err) == HITL_OK, "%s", err.msg);
+    int64_t before = vr.events;
     const char *data = "{\"id\": \"n1\", \"text\": \"x\"}\n{\"id\": \"i0\"}\n{\"id\": \"zz\"}\n";
     ck_assert_int_eq(hitl_store_enqueue_data(st, &b, rows, 2, data, "items.jsonl", &c, &err),
                      HITL_OK);
     ck_assert_uint_eq(c.added, 2);
     ck_assert_uint_eq(c.attached, 2); /* n1, and i0 of the earlier batch */
     ck_assert_uint_eq(c.ignored, 1);
-    ck_assert_int_eq(hitl_audit_verify(st, &seq, &n_events, NULL), HITL_OK);
-    ck_assert_int_eq(n_events, before + 2); /* queue and data */
+    ck_assert_msg(hitl_audit_verify(st, NULL, &vr, &err) == HITL_OK, "%s", err.msg);
+    ck_assert_int_eq(vr.events, before + 2); /* queue and data */
     hitl_store_close(st);
     tu_remove_store(db);
 }

@@ -1,0 +1,864 @@
+/* hitl_audit_verify: replays the audit chain into the state it explains (labels, skips,
+ * decisions, final labels, imports, settings, and the digests of queued items and payloads) and
+ * compares that state with every table, in one read snapshot. Any row the chain does not
+ * explain, or that differs from it, is a problem naming the item and the field. */
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+#include "hitl_banned.h"
+
+#define NO_TEXT ((size_t)-1)
+#define MAX_PAIRS 32
+
+/* An event whose digest covers many item rows: a queue (or upgrade) event's items, or an
+ * event's payloads. The table's rows are digested into `run` and compared at the end. */
+typedef struct covered {
+    int64_t seq;
+    char digest[65];
+    int64_t count;
+    hitl__digest run;
+} covered;
+
+typedef struct covered_vec {
+    covered *v;
+    size_t n, cap;
+} covered_vec;
+
+/* An item as the chain leaves it. */
+typedef struct vitem {
+    int state, final_label, n_labels, n_decisions;
+    const char *final_kind; /* static */
+    size_t final_by, final_at; /* text offsets */
+    int seen;
+} vitem;
+
+typedef struct vlabel {
+    int label, alive, seen;
+    size_t at;
+    double seconds; /* NaN: none */
+} vlabel;
+
+typedef struct vskip {
+    int alive, seen;
+    size_t reason, at;
+} vskip;
+
+typedef struct vdecision {
+    size_t actor, justification, at;
+    int label, previous, overrode, seen;
+    const char *kind;
+} vdecision;
+
+typedef struct vimport {
+    size_t item, annotator, at;
+    const char *kind;
+    int seen;
+} vimport;
+
+typedef struct verifier {
+    hitl_store *st;
+    const hitl_verify_opts *o;
+    hitl_verify_report *rep;
+    hitl_error *err;
+    hitl_status status; /* the first failure that is not a problem */
+    hitl_buf text;      /* every string the replay keeps, NUL-terminated */
+    hitl_buf key, val, scratch;
+    char **classes; /* the project's classes as the init event gave them */
+    size_t n_classes;
+    char settings[HITL__N_SETTINGS][64];
+    hitl_strmap items, labels, skips, decisions, imports; /* keys -> the arrays below */
+    vitem *vitems;
+    vlabel *vlabels;
+    vskip *vskips;
+    vdecision *vdecisions;
+    vimport *vimports;
+    size_t cap_items, cap_labels, cap_skips, cap_decisions, cap_imports;
+    covered_vec queued, data;
+    EVP_PKEY *pubkey;
+    int64_t decision_item, decision_ordinal; /* the decisions scan's item and its count so far */
+} verifier;
+
+/* ---- problems and memory -------------------------------------------------------------------- */
+
+static void problem(verifier *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(verifier *v, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (v->rep->problems++ == 0) hitl_error_set(v->err, HITL_EDATA, "'%s': %s", v->st->path, msg);
+    size_t max = v->o && v->o->max_problems ? v->o->max_problems : 20;
+    if (v->o && v->o->problem && (size_t)v->rep->problems <= max) v->o->problem(v->o->ctx, msg);
+}
+
+static void oom(verifier *v)
+{
+    if (v->status == HITL_OK)
+        v->status = hitl_error_set(v->err, HITL_ENOMEM, "out of memory verifying '%s'",
+                                   v->st->path);
+}
+
+/* Keeps a string in the text arena; its offset (NO_TEXT for NULL). */
+static size_t keep(verifier *v, const char *s)
+{
+    if (!s) return NO_TEXT;
+    size_t off = v->text.n;
+    hitl_buf_put(&v->text, s, strlen(s) + 1);
+    if (v->text.oom) oom(v);
+    return off;
+}
+
+static const char *text_at(const verifier *v, size_t off)
+{
+    return off == NO_TEXT || !v->text.p ? NULL : v->text.p + off;
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Grows *arr (of `size` bytes each) so that index i fits; zero-fills the new room. */
+static int room(void **arr, size_t *cap, size_t i, size_t size)
+{
+    if (i < *cap) return 0;
+    size_t c = *cap ? *cap : 1024;
+    while (c <= i)
+        c *= 2;
+    void *p = realloc(*arr, c * size);
+    if (!p) return -1;
+    memset((char *)p + *cap * size, 0, (c - *cap) * size);
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+/* "a \x1f b" into v->key. */
+static const char *pair_key(verifier *v, const char *a, const char *b)
+{
+    hitl_buf_reset(&v->key);
+    hitl_buf_puts(&v->key, a);
+    hitl_buf_putc(&v->key, '\x1f');
+    hitl_buf_puts(&v->key, b);
+    return v->key.p;
+}
+
+/* The index of "a \x1f b" in map, or -1. */
+static int64_t find_pair(verifier *v, const hitl_strmap *map, const char *a, const char *b)
+{
+    const char *key = pair_key(v, a, b);
+    return hitl_strmap_find(map, key, v->key.n);
+}
+
+/* The index of `key` in map, added (and its array grown) when new; -1 out of memory. */
+static int64_t slot(verifier *v, hitl_strmap *map, const char *key, void **arr, size_t *cap,
+                    size_t size)
+{
+    int64_t i = hitl_strmap_intern(map, key, strlen(key));
+    if (i < 0 || room(arr, cap, (size_t)i, size)) {
+        oom(v);
+        return -1;
+    }
+    return i;
+}
+
+static vitem *item_of(verifier *v, const char *pool_id)
+{
+    size_t before = v->items.n;
+    int64_t i = slot(v, &v->items, pool_id, (void **)&v->vitems, &v->cap_items, sizeof(vitem));
+    if (i < 0) return NULL;
+    vitem *it = &v->vitems[i];
+    if (v->items.n > before) { /* new: open, no final label */
+        it->final_label = -1;
+        it->final_by = it->final_at = NO_TEXT;
+    }
+    return it;
+}
+
+static int class_of(const verifier *v, const char *name)
+{
+    for (size_t i = 0; name && i < v->n_classes; i++)
+        if (strcmp(v->classes[i], name) == 0) return (int)i;
+    return -1;
+}
+
+static const char *class_name(const verifier *v, int c)
+{
+    return c >= 0 && (size_t)c < v->n_classes ? v->classes[c] : "?";
+}
+
+static int covered_add(verifier *v, covered_vec *cv, int64_t seq, const char *digest,
+                       int64_t count)
+{
+    if (room((void **)&cv->v, &cv->cap, cv->n, sizeof(covered))) {
+        oom(v);
+        return -1;
+    }
+    covered *c = &cv->v[cv->n++];
+    c->seq = seq;
+    snprintf(c->digest, sizeof(c->digest), "%s", digest ? digest : "");
+    c->count = count;
+    if (hitl__digest_init(&c->run)) {
+        oom(v);
+        return -1;
+    }
+    return 0;
+}
+
+/* The event a row names by its seq (the events are in seq order). */
+static covered *covered_find(covered_vec *cv, int64_t seq)
+{
+    size_t lo = 0, hi = cv->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cv->v[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < cv->n && cv->v[lo].seq == seq ? &cv->v[lo] : NULL;
+}
+
+/* ---- replaying one event ------------------------------------------------------------------- */
+
+/* A payload's fields: flat objects by the fast reader, others by jansson (root). */
+typedef struct payload {
+    hitl__fj_pair pairs[MAX_PAIRS];
+    int n;
+    json_t *root;
+} payload;
+
+/* String field `key` into buf (NULL when absent or not a string). */
+static const char *pl_str(verifier *v, const payload *p, const char *key, hitl_buf *buf)
+{
+    if (p->root) {
+        json_t *x = json_object_get(p->root, key);
+        return json_is_string(x) ? json_string_value(x) : NULL;
+    }
+    const hitl__fj_pair *f = hitl__fj_get(p->pairs, p->n, key);
+    if (!f || f->type != 's' || hitl__fj_unescape(buf, f->val, f->vlen) != 0) return NULL;
+    (void)v;
+    return buf->p ? buf->p : "";
+}
+
+static double pl_num(const payload *p, const char *key)
+{
+    if (p->root) {
+        json_t *x = json_object_get(p->root, key);
+        return json_is_number(x) ? json_number_value(x) : NAN;
+    }
+    const hitl__fj_pair *f = hitl__fj_get(p->pairs, p->n, key);
+    return f && f->type == 'n' ? strtod(f->val, NULL) : NAN;
+}
+
+static int pl_bool(const payload *p, const char *key)
+{
+    if (p->root) return json_is_true(json_object_get(p->root, key));
+    const hitl__fj_pair *f = hitl__fj_get(p->pairs, p->n, key);
+    return f && f->type == 't';
+}
+
+static void replay_init(verifier *v, const payload *p)
+{
+    json_t *classes = p->root ? json_object_get(p->root, "classes") : NULL;
+    size_t n = json_array_size(classes);
+    hitl_strings_free(v->classes, v->n_classes);
+    v->classes = calloc(n ? n : 1, sizeof(char *));
+    v->n_classes = 0;
+    for (size_t i = 0; v->classes && i < n; i++) {
+        const char *c = json_string_value(json_array_get(classes, i));
+        if (!(v->classes[v->n_classes++] = strdup(c ? c : ""))) oom(v);
+    }
+    if (!v->classes) oom(v);
+    hitl_store_settings s = {0};
+    hitl__settings_default(&s);
+    s.overlap = (int)pl_num(p, "overlap");
+    s.lease_seconds = (int)pl_num(p, "lease");
+    s.min_justification = (int)pl_num(p, "min_justification");
+    const char *show = pl_str(v, p, "show_prediction", &v->val);
+    if (show && hitl_store_settings_apply(&s, "show-prediction", show, NULL) != HITL_OK)
+        problem(v, "the init event names show-prediction '%s'", show);
+    for (size_t i = 0; i < HITL__N_SETTINGS; i++)
+        hitl__setting_text(&s, hitl__setting_keys[i], v->settings[i], sizeof(v->settings[i]));
+}
+
+static void replay_setting(verifier *v, const payload *p)
+{
+    const char *key = pl_str(v, p, "setting", &v->key);
+    const char *after = pl_str(v, p, "after", &v->val);
+    for (size_t i = 0; key && after && i < HITL__N_SETTINGS; i++)
+        if (strcmp(key, hitl__setting_keys[i]) == 0)
+            snprintf(v->settings[i], sizeof(v->settings[i]), "%s", after);
+}
+
+static void replay_label(verifier *v, int64_t seq, const char *ts, const char *who,
+                         const char *item, const payload *p)
+{
+    const char *name = pl_str(v, p, "label", &v->val);
+    int c = class_of(v, name);
+    if (c < 0) {
+        problem(v, "event %lld labels item '%s' with '%s', not a class", (long long)seq, item,
+                name ? name : "(none)");
+        return;
+    }
+    vitem *it = item_of(v, item);
+    int64_t i = slot(v, &v->labels, pair_key(v, item, who), (void **)&v->vlabels, &v->cap_labels,
+                     sizeof(vlabel));
+    if (!it || i < 0) return;
+    vlabel *l = &v->vlabels[i];
+    if (l->alive)
+        problem(v, "event %lld: '%s' labels item '%s' a second time", (long long)seq, who, item);
+    const char *created = pl_str(v, p, "created_at", &v->scratch);
+    *l = (vlabel){c, 1, 0, keep(v, created ? created : ts), pl_num(p, "seconds")};
+    it->n_labels++;
+    const char *key = pl_str(v, p, "key", &v->scratch);
+    if (key) {
+        int64_t k = slot(v, &v->imports, key, (void **)&v->vimports, &v->cap_imports,
+                         sizeof(vimport));
+        if (k >= 0)
+            v->vimports[k] = (vimport){keep(v, item), keep(v, who), keep(v, ts), "label", 0};
+    }
+}
+
+static void replay_skip(verifier *v, const char *ts, const char *who, const char *item,
+                        const payload *p)
+{
+    int64_t i = slot(v, &v->skips, pair_key(v, item, who), (void **)&v->vskips, &v->cap_skips,
+                     sizeof(vskip));
+    if (i < 0) return;
+    const char *created = pl_str(v, p, "created_at", &v->scratch);
+    size_t at = keep(v, created ? created : ts);
+    v->vskips[i] = (vskip){1, 0, keep(v, pl_str(v, p, "reason", &v->val)), at};
+    const char *key = pl_str(v, p, "key", &v->scratch);
+    if (key) {
+        int64_t k = slot(v, &v->imports, key, (void **)&v->vimports, &v->cap_imports,
+                         sizeof(vimport));
+        if (k >= 0) v->vimports[k] = (vimport){keep(v, item), keep(v, who), keep(v, ts), "skip", 0};
+    }
+}
+
+static void replay_undo(verifier *v, int64_t seq, const char *who, const char *item)
+{
+    int64_t i = find_pair(v, &v->labels, item, who);
+    vitem *it = item_of(v, item);
+    if (i < 0 || !v->vlabels[i].alive || !it) {
+        problem(v, "event %lld undoes a label of '%s' on item '%s' that the chain does not hold",
+                (long long)seq, who, item);
+        return;
+    }
+    v->vlabels[i].alive = 0;
+    it->n_labels--;
+    it->state = 0;
+    it->final_label = -1;
+    it->final_kind = NULL;
+    it->final_by = it->final_at = NO_TEXT;
+}
+
+static void replay_final(verifier *v, int64_t seq, const char *ts, const char *item,
+                         const payload *p)
+{
+    vitem *it = item_of(v, item);
+    int c = class_of(v, pl_str(v, p, "label", &v->val));
+    if (!it) return;
+    if (c < 0) problem(v, "event %lld sets a final label that is not a class", (long long)seq);
+    it->state = 2;
+    it->final_label = c;
+    it->final_kind = "agreed";
+    it->final_by = NO_TEXT;
+    it->final_at = keep(v, ts);
+}
+
+static void replay_decision(verifier *v, int64_t seq, const char *ts, const char *actor,
+                            const char *event, const char *item, const payload *p)
+{
+    vitem *it = item_of(v, item);
+    if (!it) return;
+    int c = class_of(v, pl_str(v, p, "after", &v->val));
+    const char *before = pl_str(v, p, "before", &v->val);
+    int previous = before ? class_of(v, before) : -1;
+    if (c < 0 || (before && previous < 0))
+        problem(v, "event %lld decides item '%s' with a label that is not a class", (long long)seq,
+                item);
+    char ordinal[24];
+    snprintf(ordinal, sizeof(ordinal), "%d", it->n_decisions++);
+    int64_t i = slot(v, &v->decisions, pair_key(v, item, ordinal), (void **)&v->vdecisions,
+                     &v->cap_decisions, sizeof(vdecision));
+    if (i < 0) return;
+    int override = strcmp(event, "override") == 0;
+    size_t at = keep(v, ts);
+    v->vdecisions[i] =
+        (vdecision){keep(v, actor), keep(v, pl_str(v, p, "justification", &v->val)), at, c,
+                    previous, pl_bool(p, "changed"), 0, override ? "override" : "adjudicate"};
+    it->state = 2;
+    it->final_label = c;
+    it->final_kind = override ? "override" : "adjudicated";
+    it->final_by = v->vdecisions[i].actor;
+    it->final_at = at;
+}
+
+/* What a queue, upgrade or data event's digests promise. */
+static void replay_covering(verifier *v, int64_t seq, const payload *p)
+{
+    const char *d = pl_str(v, p, "digest", &v->val);
+    if (d) covered_add(v, &v->queued, seq, d, (int64_t)pl_num(p, "added"));
+    const char *dd = pl_str(v, p, "data_digest", &v->val);
+    if (dd) covered_add(v, &v->data, seq, dd, (int64_t)pl_num(p, "data_count"));
+}
+
+/* A signed checkpoint of the head before it (checkpoint.c checks the signature). */
+static void replay_checkpoint(verifier *v, int64_t seq, const char *prev_hash, const payload *p)
+{
+    v->rep->checkpoints++;
+    if (!v->pubkey) return;
+    const char *hash = pl_str(v, p, "hash", &v->val);
+    if ((int64_t)pl_num(p, "seq") != seq - 1 || !hash || strcmp(hash, prev_hash) != 0) {
+        problem(v, "checkpoint %lld does not sign the event before it", (long long)seq);
+        return;
+    }
+    const char *sig = pl_str(v, p, "signature", &v->scratch);
+    if (!sig || !hitl__checkpoint_valid(v->pubkey, seq - 1, prev_hash, sig))
+        problem(v, "checkpoint %lld: the signature does not verify with the public key",
+                (long long)seq);
+    else
+        v->rep->signed_seq = seq - 1;
+}
+
+static void replay(verifier *v, int64_t seq, const char *ts, const char *actor, const char *event,
+                   const char *item, const char *prev_hash, const char *text)
+{
+    payload p = {.n = hitl__fj_parse(text, p.pairs, MAX_PAIRS, &v->scratch)};
+    if (p.n == HITL__FJ_NESTED) {
+        json_error_t je;
+        p.root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(p.root)) p.n = HITL__FJ_BAD;
+    }
+    if (p.n == HITL__FJ_BAD) {
+        problem(v, "event %lld: its payload is not one JSON object with unique keys",
+                (long long)seq);
+        json_decref(p.root);
+        return;
+    }
+    int needs_item = !strcmp(event, "label") || !strcmp(event, "skip") ||
+                     !strcmp(event, "undo") || !strcmp(event, "final") ||
+                     !strcmp(event, "disagreement") || !strcmp(event, "adjudicate") ||
+                     !strcmp(event, "override");
+    if (needs_item && !item) {
+        problem(v, "event %lld (%s) names no item", (long long)seq, event);
+    } else if (!strcmp(event, "init")) {
+        replay_init(v, &p);
+    } else if (!strcmp(event, "settings")) {
+        replay_setting(v, &p);
+    } else if (!strcmp(event, "queue") || !strcmp(event, "upgrade") || !strcmp(event, "data")) {
+        replay_covering(v, seq, &p);
+    } else if (!strcmp(event, "label")) {
+        replay_label(v, seq, ts, actor, item, &p);
+    } else if (!strcmp(event, "skip")) {
+        replay_skip(v, ts, actor, item, &p);
+    } else if (!strcmp(event, "undo")) {
+        replay_undo(v, seq, actor, item);
+    } else if (!strcmp(event, "disagreement")) {
+        vitem *it = item_of(v, item);
+        if (it) it->state = 1;
+    } else if (!strcmp(event, "final")) {
+        replay_final(v, seq, ts, item, &p);
+    } else if (!strcmp(event, "adjudicate") || !strcmp(event, "override")) {
+        replay_decision(v, seq, ts, actor, event, item, &p);
+    } else if (!strcmp(event, "checkpoint")) {
+        replay_checkpoint(v, seq, prev_hash, &p);
+    } /* lease, lease_renewed, lease_expired, export, import: no rows to explain */
+    json_decref(p.root);
+}
+
+/* ---- the chain ------------------------------------------------------------------------------ */
+
+static const char *col(sqlite3_stmt *q, int i)
+{
+    return (const char *)sqlite3_column_text(q, i);
+}
+
+static const char *col0(sqlite3_stmt *q, int i)
+{
+    const char *s = col(q, i);
+    return s ? s : "";
+}
+
+/* Every event in order: each must follow the one before (its prev_hash) and hash to what it
+ * says; then it is replayed. Stops at the first break (the rest cannot be trusted). */
+static void read_chain(verifier *v, int64_t *last_seq, char last_hash[65])
+{
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(
+        v->st,
+        "SELECT seq, ts, actor, actor_type, event, item, payload, prev_hash, hash FROM audit "
+        "ORDER BY seq",
+        &q, v->err);
+    if (r != HITL_OK) {
+        v->status = r;
+        return;
+    }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    hitl_buf line = {0};
+    char prev[65], hash[65];
+    memcpy(prev, hitl__audit_genesis, 65);
+    int64_t expect = 1;
+    int rc;
+    const hitl_audit_head *want = v->o ? v->o->head : NULL;
+    int head_found = 0;
+    while (md && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(q, 0);
+        if (seq != expect) { /* a deleted event leaves a gap; an inserted one, a stranger */
+            v->rep->bad_seq = seq < expect ? seq : expect;
+            problem(v, "audit chain broken at event %lld (events missing or out of order)",
+                    (long long)v->rep->bad_seq);
+            break;
+        }
+        const char *item = sqlite3_column_type(q, 5) == SQLITE_NULL ? NULL : col0(q, 5);
+        int bad = hitl__audit_canonical(&line, seq, col0(q, 1), col0(q, 2), col0(q, 3), col0(q, 4),
+                                        item, col0(q, 6)) != 0;
+        bad = bad || hitl__audit_hash(md, prev, line.p, line.n, hash) != 0;
+        if (bad || strcmp(col0(q, 7), prev) != 0 || strcmp(col0(q, 8), hash) != 0) {
+            v->rep->bad_seq = seq;
+            problem(v, "audit chain broken at event %lld (edited, or not chained to event %lld)",
+                    (long long)seq, (long long)seq - 1);
+            break;
+        }
+        if (want && seq == want->seq) head_found = strcmp(hash, want->hash) == 0 ? 1 : -1;
+        if (v->rep->covers_rows)
+            replay(v, seq, col0(q, 1), col0(q, 2), col0(q, 4), item, prev, col0(q, 6));
+        memcpy(prev, hash, 65);
+        expect++;
+    }
+    if (!md) oom(v);
+    if (md && rc != SQLITE_ROW && rc != SQLITE_DONE && v->status == HITL_OK)
+        v->status = hitl__store_sqlerr(v->st, rc, v->err, "cannot read the audit log");
+    hitl__store_finish(v->st, q);
+    hitl_buf_release(&line);
+    EVP_MD_CTX_free(md);
+    v->rep->events = expect - 1;
+    *last_seq = expect - 1;
+    memcpy(last_hash, prev, 65);
+    if (want && v->rep->bad_seq < 0 && head_found != 1)
+        problem(v,
+                head_found < 0 ? "event %lld is not the one the saved head %lld:%.12s... names "
+                                 "(the chain was rewritten)"
+                               : "the chain holds no event %lld: the saved head %lld:%.12s... is "
+                                 "gone (the chain was cut or deleted)",
+                (long long)want->seq, (long long)want->seq, want->hash);
+}
+
+/* ---- the tables ----------------------------------------------------------------------------- */
+
+/* Steps through `sql`'s rows calling fn; the status of the scan. */
+static void scan(verifier *v, const char *sql, void (*fn)(verifier *v, sqlite3_stmt *q))
+{
+    if (v->status != HITL_OK) return;
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(v->st, sql, &q, v->err);
+    if (r != HITL_OK) {
+        v->status = r;
+        return;
+    }
+    int rc;
+    while (v->status == HITL_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        fn(v, q);
+    if (v->status == HITL_OK && rc != SQLITE_DONE)
+        v->status = hitl__store_sqlerr(v->st, rc, v->err, "cannot read the store");
+    hitl__store_finish(v->st, q);
+}
+
+static void check_item(verifier *v, sqlite3_stmt *q)
+{
+    hitl__item_fields f;
+    hitl__item_fields_of(&f, q, 0);
+    v->rep->items++;
+    int64_t queued_seq = sqlite3_column_type(q, 15) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 15);
+    int64_t data_seq = sqlite3_column_type(q, 16) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 16);
+    const char *data = col(q, 17);
+    covered *c = covered_find(&v->queued, queued_seq);
+    if (!c) {
+        problem(v, "item '%s' was queued by no event of the chain (queued_seq %lld)", f.pool_id,
+                (long long)queued_seq);
+    } else {
+        hitl_buf_reset(&v->val);
+        hitl__item_line(&v->val, &f);
+        hitl__digest_add(&c->run, &v->val);
+    }
+    if (data) {
+        covered *d = covered_find(&v->data, data_seq);
+        if (!d) {
+            problem(v, "item '%s': its payload was set by no event of the chain", f.pool_id);
+        } else {
+            hitl_buf_reset(&v->val);
+            hitl__data_line(&v->val, f.pool_id, data);
+            hitl__digest_add(&d->run, &v->val);
+        }
+        hitl__fj_pair pairs[MAX_PAIRS];
+        int n = hitl__fj_parse(data, pairs, MAX_PAIRS, &v->scratch);
+        if (n < 0) { /* nested values, or a shape the fast reader refuses: jansson decides */
+            json_error_t je;
+            json_t *o = json_loads(data, JSON_REJECT_DUPLICATES, &je);
+            n = json_is_object(o) ? 0 : HITL__FJ_BAD;
+            json_decref(o);
+        }
+        if (n == HITL__FJ_BAD)
+            problem(v, "item '%s': its payload is not one JSON object with unique keys", f.pool_id);
+    } else if (data_seq >= 0) {
+        problem(v, "item '%s': the chain set a payload that the table does not hold", f.pool_id);
+    }
+    /* what the labels and decisions made of it */
+    int64_t i = hitl_strmap_find(&v->items, f.pool_id, strlen(f.pool_id));
+    vitem none = {0, -1, 0, 0, NULL, NO_TEXT, NO_TEXT, 0}, *it = i >= 0 ? &v->vitems[i] : &none;
+    it->seen = 1;
+    int state = sqlite3_column_int(q, 18), n_labels = sqlite3_column_int(q, 19);
+    int final = sqlite3_column_type(q, 20) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 20);
+    if (state != it->state)
+        problem(v, "item '%s': state is %d in the table, %d in the chain", f.pool_id, state,
+                it->state);
+    if (n_labels != it->n_labels)
+        problem(v, "item '%s': n_labels is %d in the table, %d in the chain", f.pool_id, n_labels,
+                it->n_labels);
+    if (final != it->final_label)
+        problem(v, "item '%s': final_label is '%s' in the table, '%s' in the chain", f.pool_id,
+                final < 0 ? "none" : class_name(v, final),
+                it->final_label < 0 ? "none" : class_name(v, it->final_label));
+    if (!same_text(col(q, 21), it->final_kind))
+        problem(v, "item '%s': final_kind differs from the chain", f.pool_id);
+    if (!same_text(col(q, 22), text_at(v, it->final_by)))
+        problem(v, "item '%s': final_by differs from the chain", f.pool_id);
+    if (!same_text(col(q, 23), text_at(v, it->final_at)))
+        problem(v, "item '%s': final_at differs from the chain", f.pool_id);
+}
+
+static void check_label(verifier *v, sqlite3_stmt *q)
+{
+    const char *item = col0(q, 0), *who = col0(q, 1);
+    v->rep->labels++;
+    int64_t i = find_pair(v, &v->labels, item, who);
+    if (i < 0 || !v->vlabels[i].alive) {
+        problem(v, "item '%s': the label by '%s' is not in the chain", item, who);
+        return;
+    }
+    vlabel *l = &v->vlabels[i];
+    l->seen = 1;
+    int label = sqlite3_column_int(q, 2);
+    if (label != l->label)
+        problem(v, "item '%s': the label by '%s' is '%s' in the table, '%s' in the chain", item,
+                who, class_name(v, label), class_name(v, l->label));
+    if (!same_text(col(q, 5), text_at(v, l->at)))
+        problem(v, "item '%s': the label by '%s' was given at %s in the table, %s in the chain",
+                item, who, col0(q, 5), text_at(v, l->at) ? text_at(v, l->at) : "?");
+    int leased = sqlite3_column_type(q, 3) != SQLITE_NULL;
+    double secs = leased ? sqlite3_column_double(q, 4) - sqlite3_column_double(q, 3) : NAN;
+    if (leased != !isnan(l->seconds) || (leased && fabs(secs - l->seconds) > 1e-6))
+        problem(v, "item '%s': the time '%s' spent on it differs from the chain", item, who);
+}
+
+static void check_skip(verifier *v, sqlite3_stmt *q)
+{
+    const char *item = col0(q, 0), *who = col0(q, 1);
+    v->rep->skips++;
+    int64_t i = find_pair(v, &v->skips, item, who);
+    if (i < 0 || !v->vskips[i].alive) {
+        problem(v, "item '%s': the skip by '%s' is not in the chain", item, who);
+        return;
+    }
+    vskip *s = &v->vskips[i];
+    s->seen = 1;
+    if (!same_text(col(q, 2), text_at(v, s->reason)) || !same_text(col(q, 3), text_at(v, s->at)))
+        problem(v, "item '%s': the skip by '%s' differs from the chain", item, who);
+}
+
+static void check_decision(verifier *v, sqlite3_stmt *q)
+{
+    const char *item = col0(q, 0);
+    v->rep->decisions++;
+    int64_t item_id = sqlite3_column_int64(q, 1);
+    if (item_id != v->decision_item) { /* the rows come by item, then in order */
+        v->decision_item = item_id;
+        v->decision_ordinal = 0;
+    }
+    char ordinal[24];
+    snprintf(ordinal, sizeof(ordinal), "%lld", (long long)v->decision_ordinal++);
+    int64_t i = find_pair(v, &v->decisions, item, ordinal);
+    if (i < 0) {
+        problem(v, "item '%s': decision %s is not in the chain", item, ordinal);
+        return;
+    }
+    vdecision *d = &v->vdecisions[i];
+    d->seen = 1;
+    int previous = sqlite3_column_type(q, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 4);
+    if (!same_text(col(q, 2), text_at(v, d->actor)) || sqlite3_column_int(q, 3) != d->label ||
+        previous != d->previous || sqlite3_column_int(q, 5) != d->overrode ||
+        !same_text(col(q, 6), d->kind) || !same_text(col(q, 7), text_at(v, d->justification)) ||
+        !same_text(col(q, 8), text_at(v, d->at)))
+        problem(v, "item '%s': decision %s (by '%s') differs from the chain", item, ordinal,
+                col0(q, 2));
+}
+
+static void check_import(verifier *v, sqlite3_stmt *q)
+{
+    const char *key = col0(q, 0);
+    int64_t i = hitl_strmap_find(&v->imports, key, strlen(key));
+    if (i < 0) {
+        problem(v, "import key '%s' is not in the chain", key);
+        return;
+    }
+    vimport *m = &v->vimports[i];
+    m->seen = 1;
+    if (!same_text(col(q, 1), text_at(v, m->item)) ||
+        !same_text(col(q, 2), text_at(v, m->annotator)) || !same_text(col(q, 3), m->kind) ||
+        !same_text(col(q, 4), text_at(v, m->at)))
+        problem(v, "import key '%s' differs from the chain", key);
+}
+
+static void check_setting(verifier *v, sqlite3_stmt *q)
+{
+    const char *key = col0(q, 0), *value = col0(q, 1);
+    for (size_t i = 0; i < HITL__N_SETTINGS; i++)
+        if (strcmp(key, hitl__setting_keys[i]) == 0 && strcmp(value, v->settings[i]) != 0)
+            problem(v, "setting %s is '%s' in the store, '%s' in the chain", key, value,
+                    v->settings[i]);
+}
+
+static void check_class(verifier *v, sqlite3_stmt *q)
+{
+    int64_t idx = sqlite3_column_int64(q, 0);
+    const char *name = col0(q, 1);
+    if (idx < 0 || (size_t)idx >= v->n_classes || strcmp(name, v->classes[idx]) != 0)
+        problem(v, "class %lld is '%s' in the store, not what the chain's init event named",
+                (long long)idx, name);
+}
+
+/* What the chain holds that no row showed, and the digests of the rows that did. */
+static void check_leftovers(verifier *v)
+{
+    for (size_t i = 0; i < v->labels.n; i++)
+        if (v->vlabels[i].alive && !v->vlabels[i].seen)
+            problem(v, "the chain's label '%s' is missing from the table",
+                    hitl_strmap_name(&v->labels, i));
+    for (size_t i = 0; i < v->skips.n; i++)
+        if (v->vskips[i].alive && !v->vskips[i].seen)
+            problem(v, "the chain's skip '%s' is missing from the table",
+                    hitl_strmap_name(&v->skips, i));
+    for (size_t i = 0; i < v->decisions.n; i++)
+        if (!v->vdecisions[i].seen)
+            problem(v, "the chain's decision '%s' is missing from the table",
+                    hitl_strmap_name(&v->decisions, i));
+    for (size_t i = 0; i < v->imports.n; i++)
+        if (!v->vimports[i].seen)
+            problem(v, "the chain's import key '%s' is missing from the table",
+                    hitl_strmap_name(&v->imports, i));
+    for (size_t i = 0; i < v->items.n; i++)
+        if (!v->vitems[i].seen)
+            problem(v, "item '%s' is in the chain but not in the table",
+                    hitl_strmap_name(&v->items, i));
+    covered_vec *sets[2] = {&v->queued, &v->data};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < sets[k]->n; i++) {
+            covered *c = &sets[k]->v[i];
+            char got[65];
+            int64_t n = c->run.n;
+            hitl__digest_final(&c->run, got);
+            if (n != c->count || strcmp(got, c->digest) != 0)
+                problem(v,
+                        "the %s of the %lld items event %lld %s differ from what it recorded "
+                        "(%lld rows now)",
+                        k ? "payloads" : "fields", (long long)c->count, (long long)c->seq,
+                        k ? "set" : "queued", (long long)n);
+        }
+}
+
+static void verifier_release(verifier *v)
+{
+    hitl_buf_release(&v->text);
+    hitl_buf_release(&v->key);
+    hitl_buf_release(&v->val);
+    hitl_buf_release(&v->scratch);
+    hitl_strings_free(v->classes, v->n_classes);
+    hitl_strmap_release(&v->items);
+    hitl_strmap_release(&v->labels);
+    hitl_strmap_release(&v->skips);
+    hitl_strmap_release(&v->decisions);
+    hitl_strmap_release(&v->imports);
+    free(v->vitems);
+    free(v->vlabels);
+    free(v->vskips);
+    free(v->vdecisions);
+    free(v->vimports);
+    covered_vec *sets[2] = {&v->queued, &v->data};
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < sets[k]->n; i++)
+            hitl__digest_release(&sets[k]->v[i].run);
+        free(sets[k]->v);
+    }
+    EVP_PKEY_free(v->pubkey);
+}
+
+hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_verify_report *rep,
+                              hitl_error *err)
+{
+    memset(rep, 0, sizeof(*rep));
+    rep->bad_seq = -1;
+    rep->covers_rows = st->schema >= 2;
+    verifier v = {.st = st, .o = o, .rep = rep, .err = err};
+    if (o && o->pubkey && (v.status = hitl__checkpoint_key(o->pubkey, &v.pubkey, err)) != HITL_OK)
+        return v.status;
+    hitl_status r = hitl__store_read(st, err); /* one snapshot while writers go on */
+    if (r != HITL_OK) {
+        verifier_release(&v);
+        return r;
+    }
+    hitl_audit_head head;
+    int64_t last = 0;
+    char last_hash[65];
+    if ((v.status = hitl__audit_head(st, &head, err)) == HITL_OK) read_chain(&v, &last, last_hash);
+    /* the newest events deleted, or events appended without moving the head */
+    if (v.status == HITL_OK && rep->bad_seq < 0 &&
+        (head.seq != last || strcmp(head.hash, last_hash) != 0)) {
+        rep->bad_seq = head.seq < last ? head.seq + 1 : last + 1;
+        problem(&v, "audit chain broken at event %lld (the recorded head is %lld, the chain ends "
+                    "at %lld)",
+                (long long)rep->bad_seq, (long long)head.seq, (long long)last);
+    }
+    if (rep->covers_rows && rep->bad_seq < 0) {
+        scan(&v,
+             "SELECT " HITL__ITEM_COLUMNS ", queued_seq, data_seq, data, state, n_labels,"
+             " final_label, final_kind, final_by, final_at FROM items ORDER BY position",
+             check_item);
+        scan(&v,
+             "SELECT i.pool_id, l.annotator, l.label, l.leased_at, l.created, l.created_at"
+             " FROM labels l JOIN items i ON i.id = l.item",
+             check_label);
+        scan(&v,
+             "SELECT i.pool_id, s.annotator, s.reason, s.created_at FROM skips s"
+             " JOIN items i ON i.id = s.item",
+             check_skip);
+        v.decision_item = -1;
+        scan(&v,
+             "SELECT i.pool_id, d.item, d.actor, d.label, d.previous, d.overrode, d.kind,"
+             " d.justification, d.created_at FROM decisions d JOIN items i ON i.id = d.item"
+             " ORDER BY d.item, d.id",
+             check_decision);
+        scan(&v,
+             "SELECT m.key, i.pool_id, m.annotator, m.kind, m.created_at FROM imports m"
+             " JOIN items i ON i.id = m.item",
+             check_import);
+        scan(&v, "SELECT key, value FROM meta", check_setting);
+        scan(&v, "SELECT idx, name FROM classes ORDER BY idx", check_class);
+        if (v.status == HITL_OK) check_leftovers(&v);
+    }
+    hitl__store_rollback(st);
+    if (o && o->pubkey && v.status == HITL_OK && rep->checkpoints == 0)
+        problem(&v, "the chain holds no signed checkpoint to verify with the public key");
+    r = v.status;
+    if (r == HITL_OK && rep->problems) r = HITL_EDATA;
+    verifier_release(&v);
+    return r;
+}
