@@ -273,6 +273,10 @@ static hitl_status h5_close(hitl_record_writer *base, int ok, hitl_error *err)
         if (st == HITL_OK) st = put_attr(w, w->file, "final", &final, 1, 1, err);
         if (st == HITL_OK) st = put_attr(w, w->file, "store", &store, 1, 1, err);
         if (st == HITL_OK) st = put_attr(w, w->file, "layout", &layout, 1, 1, err);
+        if (st == HITL_OK && w->ctx->audit_head) {
+            char *head = (char *)w->ctx->audit_head;
+            st = put_attr(w, w->file, "audit_head", &head, 1, 1, err);
+        }
         if (st == HITL_OK && w->ctx->features) {
             char *src = (char *)hitl_matrix_name(w->ctx->features);
             st = put_attr(w, w->dset[D_FEAT], "source", &src, 1, 1, err);

@@ -340,6 +340,8 @@ typedef struct hitl_record_file {
     const char *final_rule; /* how the final labels were reached (an HDF5 attribute) */
     const char *store_path; /* where they came from (an HDF5 attribute) */
     hitl_matrix *features;  /* hdf5: copy each record's pool row to /features; may be NULL */
+    const char *audit_head; /* "SEQ:HASH" of the store's audit chain the records come from:
+                               the hdf5 attribute audit_head, each task's meta.hitl_audit_head */
 } hitl_record_file;
 
 /* A writer of records (hdf5, jsonl, csv) or of Label Studio tasks (label-studio): opened on a

@@ -56,6 +56,9 @@ static hitl_status ls_add_task(hitl_record_writer *base, const hitl_ls_task *t, 
     json_t *pr = json_pack("{s:s, s:f, s:o}", "model_version", t->model_version, "score", t->score,
                            "result", result);
     json_t *task = json_pack("{s:o, s:[o]}", "data", d, "predictions", pr);
+    if (task && w->file->audit_head)
+        json_object_set_new(task, "meta",
+                            json_pack("{s:s}", "hitl_audit_head", w->file->audit_head));
     if (!task)
         return hitl_error_set(err, HITL_EDATA, "item '%s': cannot be written as JSON", t->id);
     size_t len = json_dumpb(task, w->json, w->cap, JSON_COMPACT | JSON_REAL_PRECISION(9));

@@ -60,8 +60,12 @@ int hitl__json_quote_ascii(hitl_buf *b, const char *s)
                 n_units = 2;
             }
             for (int u = 0; u < n_units; u++) {
-                char e[6] = {'\\', 'u', hex[units[u] >> 12 & 15], hex[units[u] >> 8 & 15],
-                             hex[units[u] >> 4 & 15], hex[units[u] & 15]};
+                char e[6] = {'\\',
+                             'u',
+                             hex[units[u] >> 12 & 15],
+                             hex[units[u] >> 8 & 15],
+                             hex[units[u] >> 4 & 15],
+                             hex[units[u] & 15]};
                 hitl_buf_put(b, e, 6);
             }
         }
@@ -188,8 +192,8 @@ hitl_status hitl__audit_append_at(hitl_store *st, const char *ts, const char *ac
     hitl_buf line = {0};
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int64_t seq = head.seq + 1;
-    if (r == HITL_OK && (!md || hitl__audit_canonical(&line, seq, ts, actor, actor_type, event, item,
-                                                     ptext) != 0))
+    if (r == HITL_OK &&
+        (!md || hitl__audit_canonical(&line, seq, ts, actor, actor_type, event, item, ptext) != 0))
         r = hitl_error_set(err, line.oom || !md ? HITL_ENOMEM : HITL_EDATA,
                            "cannot write an audit event for '%s' (not UTF-8?)", event);
     if (r == HITL_OK && hitl__audit_hash(md, head.hash, line.p, line.n, hash) != 0)

@@ -162,7 +162,8 @@ void hitl__item_fields_of(hitl__item_fields *f, sqlite3_stmt *q, int first)
     f->model = text_or_null(q, first + 6);
     f->seed = sqlite3_column_int64(q, first + 7);
     f->source = text_or_null(q, first + 8);
-    f->pred = sqlite3_column_type(q, first + 9) == SQLITE_NULL ? -1 : sqlite3_column_int(q, first + 9);
+    f->pred =
+        sqlite3_column_type(q, first + 9) == SQLITE_NULL ? -1 : sqlite3_column_int(q, first + 9);
     f->p1 = real_or_nan(q, first + 10);
     f->route = text_or_null(q, first + 11);
     f->required = sqlite3_column_int(q, first + 12);
@@ -185,8 +186,9 @@ static void data_row_line(hitl_buf *b, sqlite3_stmt *q)
 hitl_status hitl__items_digest(hitl_store *st, int64_t seq, char out[65], int64_t *count,
                                hitl_error *err)
 {
-    return digest_rows(st, "SELECT " HITL__ITEM_COLUMNS " FROM items WHERE queued_seq = ?1"
-                           " ORDER BY position",
+    return digest_rows(st,
+                       "SELECT " HITL__ITEM_COLUMNS " FROM items WHERE queued_seq = ?1"
+                       " ORDER BY position",
                        seq, item_row_line, out, count, err);
 }
 

@@ -57,6 +57,9 @@ hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err)
  * a read-only mount, where it is read without locks (immutable). Writes fail. */
 hitl_status hitl_store_open_read(hitl_store **out, const char *path, hitl_error *err);
 void hitl_store_close(hitl_store *st);
+/* A consistent copy of the store at `out` (a new file; HITL_EINVAL when it exists), made in
+ * one read snapshot while others write: the copy holds every commit made before it began. */
+hitl_status hitl_store_backup(hitl_store *st, const char *out, hitl_error *err);
 /* Caller-allocated *out; release with hitl_store_settings_release(). */
 hitl_status hitl_store_settings_get(hitl_store *st, hitl_store_settings *out, hitl_error *err);
 void hitl_store_settings_release(hitl_store_settings *s);
@@ -249,9 +252,9 @@ hitl_status hitl_audit_head_parse(const char *text, hitl_audit_head *h);
 typedef void (*hitl_verify_problem_fn)(void *ctx, const char *problem);
 
 typedef struct hitl_verify_opts {
-    const hitl_audit_head *head; /* the chain must still hold this event with this hash */
-    const char *pubkey;          /* a PEM Ed25519 public key: every checkpoint must verify with
-                                    it, and there must be one */
+    const hitl_audit_head *head;    /* the chain must still hold this event with this hash */
+    const char *pubkey;             /* a PEM Ed25519 public key: every checkpoint must verify with
+                                       it, and there must be one */
     hitl_verify_problem_fn problem; /* each difference found, up to max_problems; may be NULL */
     void *ctx;
     size_t max_problems; /* 20 when 0 */
@@ -308,6 +311,7 @@ typedef struct hitl_records_counts {
     int64_t ties;    /* left out: a tied vote or posterior */
     int64_t pending; /* items with labels but no final label under the rule (at open) */
     int ds_iterations, ds_converged; /* dawid-skene only */
+    hitl_audit_head head;            /* the chain's head in the cursor's snapshot */
 } hitl_records_counts;
 
 /* Opens the cursor in a read transaction: the store cannot be written through `st` until
@@ -345,11 +349,19 @@ typedef struct hitl_export_opts {
 } hitl_export_opts;
 
 typedef struct hitl_export_result {
-    hitl_records_counts counts; /* counts.records: records (or tasks) written */
+    hitl_records_counts counts; /* counts.records: records (or tasks) written; counts.head: the
+                                   chain's head the export was made from, which it records */
+    int audited;                /* 0: the store was opened read-only, no export event */
+    int streamed;               /* written in place: standard output, a device or a FIFO */
 } hitl_export_result;
 
-/* HITL_EINVAL for bad options (features without hdf5), HITL_EIO for the output file,
- * HITL_EDATA / HITL_ESHAPE when a pool row is outside the features dataset. */
+/* The path "-" is standard output; a path that exists and is not a regular file (a device, a
+ * FIFO, a symlink to one) is written in place; any other is written beside it and renamed into
+ * place. The export records the chain's head it was made from: an HDF5 attribute audit_head,
+ * Label Studio tasks' meta.hitl_audit_head, or for jsonl and csv a sidecar PATH.hitl-head
+ * (none when streamed). HITL_EINVAL for bad options (features without hdf5, hdf5 streamed, the
+ * output naming the store or the features file), HITL_EIO for the output file, HITL_EDATA /
+ * HITL_ESHAPE when a pool row is outside the features dataset. */
 hitl_status hitl_store_export(hitl_store *st, const hitl_export_opts *o, hitl_export_result *res,
                               hitl_error *err);
 

@@ -234,8 +234,8 @@ static hitl_status apply(void *ctx, const hitl_ls_annotation *a, hitl_error *err
         json_object_set_new(payload, "label", json_string(a->choice));
         if (isfinite(a->lead_time) && a->lead_time >= 0)
             json_object_set_new(payload, "seconds", json_real(a->lead_time));
-        r = hitl__audit_append_at(st, im->now, a->annotator, "human", "label", a->hitl_id,
-                                  payload, err);
+        r = hitl__audit_append_at(st, im->now, a->annotator, "human", "label", a->hitl_id, payload,
+                                  err);
         if (r == HITL_OK) r = hitl__store_settle(st, item, a->hitl_id, err);
         res->labels++;
     }

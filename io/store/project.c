@@ -154,8 +154,7 @@ static hitl_status open_store(hitl_store **out, const char *path, int write, hit
     if (!write) {
         char *slash = strrchr(path, '/');
         char dir[4096];
-        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path + 1) : 1,
-                 slash ? path : ".");
+        snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path + 1) : 1, slash ? path : ".");
         mode = access(path, W_OK) == 0 && access(dir, W_OK) == 0 ? HITL__CONNECT_READ
                                                                  : HITL__CONNECT_IMMUTABLE;
     }

@@ -48,8 +48,7 @@ hitl_status hitl__store_enqueue_rows(hitl_store *st, const hitl_queue_batch *b,
     if (r == HITL_OK && (hitl__digest_init(&items) || hitl__digest_init(&data)))
         r = hitl_error_set(err, HITL_ENOMEM, "out of memory");
     if (r == HITL_OK)
-        r = hitl__store_prepare(st, "SELECT coalesce(max(position), -1) + 1 FROM items", &pos,
-                                err);
+        r = hitl__store_prepare(st, "SELECT coalesce(max(position), -1) + 1 FROM items", &pos, err);
     if (r != HITL_OK) goto done;
     int rc = sqlite3_step(pos);
     if (rc != SQLITE_ROW) {
@@ -195,9 +194,8 @@ static hitl_status attach_one(hitl_store *st, int64_t seq, const char *id, const
     if (r == HITL_OK && before[0]) {
         char after[65];
         hitl__sha256_hex(text, strlen(text), after);
-        json_array_append_new(changed,
-                              json_pack("{s:s, s:s, s:s}", "item", id, "before", before, "after",
-                                        after));
+        json_array_append_new(
+            changed, json_pack("{s:s, s:s, s:s}", "item", id, "before", before, "after", after));
     }
     return r;
 }

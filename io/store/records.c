@@ -256,6 +256,8 @@ hitl_status hitl_records_open(hitl_store *st, hitl_final_rule rule, const hitl_d
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
     hitl_status s = hitl__store_read(st, err); /* one snapshot for every cursor */
+    if (s == HITL_OK) s = hitl__audit_head(st, &rc->n.head, err);
+    if (s != HITL_OK) hitl__store_rollback(st);
     if (s != HITL_OK) {
         free(rc->soft);
         free(rc->counts);

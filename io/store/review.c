@@ -101,9 +101,10 @@ static hitl_status decide(hitl_store *st, const char *pool_id, const char *label
     if (r != HITL_OK) return r;
     const char *before = d.previous >= 0 ? st->settings.classes[d.previous] : NULL;
     return hitl__audit_append_at(st, now, actor, "human", d.kind, pool_id,
-                              json_pack("{s:s?, s:s, s:s, s:b}", "before", before, "after", label,
-                                        "justification", justification, "changed", *changed),
-                              err);
+                                 json_pack("{s:s?, s:s, s:s, s:b}", "before", before, "after",
+                                           label, "justification", justification, "changed",
+                                           *changed),
+                                 err);
 }
 
 hitl_status hitl_store_adjudicate(hitl_store *st, const char *pool_id, const char *label,

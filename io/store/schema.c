@@ -79,8 +79,8 @@ hitl_status hitl__schema_check(hitl_store *st, int *version, hitl_error *err)
     int app = 0, rc = pragma_int(st, "PRAGMA application_id", &app);
     *version = 0;
     if (rc != SQLITE_OK)
-        return hitl__store_sqlerr(st, rc, err,
-                                  (rc & 0xff) == SQLITE_NOTADB ? "not a hitl store" : "cannot open");
+        return hitl__store_sqlerr(
+            st, rc, err, (rc & 0xff) == SQLITE_NOTADB ? "not a hitl store" : "cannot open");
     if (app != APPLICATION_ID)
         return hitl_error_set(err, HITL_EDATA, "'%s' is not a hitl store", st->path);
     if ((rc = pragma_int(st, "PRAGMA user_version", version)) != SQLITE_OK)

@@ -12,7 +12,9 @@
 #include "store_internal.h"
 #include "hitl_banned.h"
 
-#define NO_TEXT ((size_t)-1)
+#define NO_TEXT  ((size_t)-1)
+#define ANY_TEXT ((size_t)-2) /* a time a schema-1 event did not share with its row: not compared  \
+                               */
 #define MAX_PAIRS 32
 
 /* An event whose digest covers many item rows: a queue (or upgrade) event's items, or an
@@ -32,7 +34,7 @@ typedef struct covered_vec {
 /* An item as the chain leaves it. */
 typedef struct vitem {
     int state, final_label, n_labels, n_decisions;
-    const char *final_kind; /* static */
+    const char *final_kind;    /* static */
     size_t final_by, final_at; /* text offsets */
     int seen;
 } vitem;
@@ -81,6 +83,8 @@ typedef struct verifier {
     covered_vec queued, data;
     EVP_PKEY *pubkey;
     int64_t decision_item, decision_ordinal; /* the decisions scan's item and its count so far */
+    int64_t upgraded_at; /* the upgrade event's seq: times before it are not compared */
+    int64_t seq;         /* the event being replayed */
 } verifier;
 
 /* ---- problems and memory -------------------------------------------------------------------- */
@@ -101,8 +105,8 @@ static void problem(verifier *v, const char *fmt, ...)
 static void oom(verifier *v)
 {
     if (v->status == HITL_OK)
-        v->status = hitl_error_set(v->err, HITL_ENOMEM, "out of memory verifying '%s'",
-                                   v->st->path);
+        v->status =
+            hitl_error_set(v->err, HITL_ENOMEM, "out of memory verifying '%s'", v->st->path);
 }
 
 /* Keeps a string in the text arena; its offset (NO_TEXT for NULL). */
@@ -115,14 +119,27 @@ static size_t keep(verifier *v, const char *s)
     return off;
 }
 
-static const char *text_at(const verifier *v, size_t off)
-{
-    return off == NO_TEXT || !v->text.p ? NULL : v->text.p + off;
-}
-
 static int same_text(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static const char *text_at(const verifier *v, size_t off)
+{
+    return off == NO_TEXT || off == ANY_TEXT || !v->text.p ? NULL : v->text.p + off;
+}
+
+/* An event's time as its rows carry it; ANY_TEXT for events of a schema-1 store, which took
+ * their own time a moment after the row's. */
+static size_t keep_time(verifier *v, const char *ts)
+{
+    return v->seq < v->upgraded_at ? ANY_TEXT : keep(v, ts);
+}
+
+/* A table's time against the chain's. */
+static int same_time(const verifier *v, const char *table, size_t chain)
+{
+    return chain == ANY_TEXT || same_text(table, text_at(v, chain));
 }
 
 /* Grows *arr (of `size` bytes each) so that index i fits; zero-fills the new room. */
@@ -194,8 +211,7 @@ static const char *class_name(const verifier *v, int c)
     return c >= 0 && (size_t)c < v->n_classes ? v->classes[c] : "?";
 }
 
-static int covered_add(verifier *v, covered_vec *cv, int64_t seq, const char *digest,
-                       int64_t count)
+static int covered_add(verifier *v, covered_vec *cv, int64_t seq, const char *digest, int64_t count)
 {
     if (room((void **)&cv->v, &cv->cap, cv->n, sizeof(covered))) {
         oom(v);
@@ -316,14 +332,14 @@ static void replay_label(verifier *v, int64_t seq, const char *ts, const char *w
     if (l->alive)
         problem(v, "event %lld: '%s' labels item '%s' a second time", (long long)seq, who, item);
     const char *created = pl_str(v, p, "created_at", &v->scratch);
-    *l = (vlabel){c, 1, 0, keep(v, created ? created : ts), pl_num(p, "seconds")};
+    *l = (vlabel){c, 1, 0, keep_time(v, created ? created : ts), pl_num(p, "seconds")};
     it->n_labels++;
     const char *key = pl_str(v, p, "key", &v->scratch);
     if (key) {
-        int64_t k = slot(v, &v->imports, key, (void **)&v->vimports, &v->cap_imports,
-                         sizeof(vimport));
+        int64_t k =
+            slot(v, &v->imports, key, (void **)&v->vimports, &v->cap_imports, sizeof(vimport));
         if (k >= 0)
-            v->vimports[k] = (vimport){keep(v, item), keep(v, who), keep(v, ts), "label", 0};
+            v->vimports[k] = (vimport){keep(v, item), keep(v, who), keep_time(v, ts), "label", 0};
     }
 }
 
@@ -334,13 +350,14 @@ static void replay_skip(verifier *v, const char *ts, const char *who, const char
                      sizeof(vskip));
     if (i < 0) return;
     const char *created = pl_str(v, p, "created_at", &v->scratch);
-    size_t at = keep(v, created ? created : ts);
+    size_t at = keep_time(v, created ? created : ts);
     v->vskips[i] = (vskip){1, 0, keep(v, pl_str(v, p, "reason", &v->val)), at};
     const char *key = pl_str(v, p, "key", &v->scratch);
     if (key) {
-        int64_t k = slot(v, &v->imports, key, (void **)&v->vimports, &v->cap_imports,
-                         sizeof(vimport));
-        if (k >= 0) v->vimports[k] = (vimport){keep(v, item), keep(v, who), keep(v, ts), "skip", 0};
+        int64_t k =
+            slot(v, &v->imports, key, (void **)&v->vimports, &v->cap_imports, sizeof(vimport));
+        if (k >= 0)
+            v->vimports[k] = (vimport){keep(v, item), keep(v, who), keep_time(v, ts), "skip", 0};
     }
 }
 
@@ -372,7 +389,7 @@ static void replay_final(verifier *v, int64_t seq, const char *ts, const char *i
     it->final_label = c;
     it->final_kind = "agreed";
     it->final_by = NO_TEXT;
-    it->final_at = keep(v, ts);
+    it->final_at = keep_time(v, ts);
 }
 
 static void replay_decision(verifier *v, int64_t seq, const char *ts, const char *actor,
@@ -392,10 +409,15 @@ static void replay_decision(verifier *v, int64_t seq, const char *ts, const char
                      &v->cap_decisions, sizeof(vdecision));
     if (i < 0) return;
     int override = strcmp(event, "override") == 0;
-    size_t at = keep(v, ts);
-    v->vdecisions[i] =
-        (vdecision){keep(v, actor), keep(v, pl_str(v, p, "justification", &v->val)), at, c,
-                    previous, pl_bool(p, "changed"), 0, override ? "override" : "adjudicate"};
+    size_t at = keep_time(v, ts);
+    v->vdecisions[i] = (vdecision){keep(v, actor),
+                                   keep(v, pl_str(v, p, "justification", &v->val)),
+                                   at,
+                                   c,
+                                   previous,
+                                   pl_bool(p, "changed"),
+                                   0,
+                                   override ? "override" : "adjudicate"};
     it->state = 2;
     it->final_label = c;
     it->final_kind = override ? "override" : "adjudicated";
@@ -433,6 +455,7 @@ static void replay_checkpoint(verifier *v, int64_t seq, const char *prev_hash, c
 static void replay(verifier *v, int64_t seq, const char *ts, const char *actor, const char *event,
                    const char *item, const char *prev_hash, const char *text)
 {
+    v->seq = seq;
     payload p = {.n = hitl__fj_parse(text, p.pairs, MAX_PAIRS, &v->scratch)};
     if (p.n == HITL__FJ_NESTED) {
         json_error_t je;
@@ -445,10 +468,9 @@ static void replay(verifier *v, int64_t seq, const char *ts, const char *actor, 
         json_decref(p.root);
         return;
     }
-    int needs_item = !strcmp(event, "label") || !strcmp(event, "skip") ||
-                     !strcmp(event, "undo") || !strcmp(event, "final") ||
-                     !strcmp(event, "disagreement") || !strcmp(event, "adjudicate") ||
-                     !strcmp(event, "override");
+    int needs_item = !strcmp(event, "label") || !strcmp(event, "skip") || !strcmp(event, "undo") ||
+                     !strcmp(event, "final") || !strcmp(event, "disagreement") ||
+                     !strcmp(event, "adjudicate") || !strcmp(event, "override");
     if (needs_item && !item) {
         problem(v, "event %lld (%s) names no item", (long long)seq, event);
     } else if (!strcmp(event, "init")) {
@@ -578,7 +600,8 @@ static void check_item(verifier *v, sqlite3_stmt *q)
     hitl__item_fields f;
     hitl__item_fields_of(&f, q, 0);
     v->rep->items++;
-    int64_t queued_seq = sqlite3_column_type(q, 15) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 15);
+    int64_t queued_seq =
+        sqlite3_column_type(q, 15) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 15);
     int64_t data_seq = sqlite3_column_type(q, 16) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 16);
     const char *data = col(q, 17);
     covered *c = covered_find(&v->queued, queued_seq);
@@ -632,7 +655,7 @@ static void check_item(verifier *v, sqlite3_stmt *q)
         problem(v, "item '%s': final_kind differs from the chain", f.pool_id);
     if (!same_text(col(q, 22), text_at(v, it->final_by)))
         problem(v, "item '%s': final_by differs from the chain", f.pool_id);
-    if (!same_text(col(q, 23), text_at(v, it->final_at)))
+    if (!same_time(v, col(q, 23), it->final_at))
         problem(v, "item '%s': final_at differs from the chain", f.pool_id);
 }
 
@@ -651,7 +674,7 @@ static void check_label(verifier *v, sqlite3_stmt *q)
     if (label != l->label)
         problem(v, "item '%s': the label by '%s' is '%s' in the table, '%s' in the chain", item,
                 who, class_name(v, label), class_name(v, l->label));
-    if (!same_text(col(q, 5), text_at(v, l->at)))
+    if (!same_time(v, col(q, 5), l->at))
         problem(v, "item '%s': the label by '%s' was given at %s in the table, %s in the chain",
                 item, who, col0(q, 5), text_at(v, l->at) ? text_at(v, l->at) : "?");
     int leased = sqlite3_column_type(q, 3) != SQLITE_NULL;
@@ -671,7 +694,7 @@ static void check_skip(verifier *v, sqlite3_stmt *q)
     }
     vskip *s = &v->vskips[i];
     s->seen = 1;
-    if (!same_text(col(q, 2), text_at(v, s->reason)) || !same_text(col(q, 3), text_at(v, s->at)))
+    if (!same_text(col(q, 2), text_at(v, s->reason)) || !same_time(v, col(q, 3), s->at))
         problem(v, "item '%s': the skip by '%s' differs from the chain", item, who);
 }
 
@@ -697,7 +720,7 @@ static void check_decision(verifier *v, sqlite3_stmt *q)
     if (!same_text(col(q, 2), text_at(v, d->actor)) || sqlite3_column_int(q, 3) != d->label ||
         previous != d->previous || sqlite3_column_int(q, 5) != d->overrode ||
         !same_text(col(q, 6), d->kind) || !same_text(col(q, 7), text_at(v, d->justification)) ||
-        !same_text(col(q, 8), text_at(v, d->at)))
+        !same_time(v, col(q, 8), d->at))
         problem(v, "item '%s': decision %s (by '%s') differs from the chain", item, ordinal,
                 col0(q, 2));
 }
@@ -714,7 +737,7 @@ static void check_import(verifier *v, sqlite3_stmt *q)
     m->seen = 1;
     if (!same_text(col(q, 1), text_at(v, m->item)) ||
         !same_text(col(q, 2), text_at(v, m->annotator)) || !same_text(col(q, 3), m->kind) ||
-        !same_text(col(q, 4), text_at(v, m->at)))
+        !same_time(v, col(q, 4), m->at))
         problem(v, "import key '%s' differs from the chain", key);
 }
 
@@ -818,13 +841,23 @@ hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_ve
     hitl_audit_head head;
     int64_t last = 0;
     char last_hash[65];
-    if ((v.status = hitl__audit_head(st, &head, err)) == HITL_OK) read_chain(&v, &last, last_hash);
+    sqlite3_stmt *q;
+    if ((v.status = hitl__audit_head(st, &head, err)) == HITL_OK &&
+        (v.status = hitl__store_prepare(st,
+                                        "SELECT coalesce(min(seq), 0) FROM audit"
+                                        " WHERE event = 'upgrade'",
+                                        &q, err)) == HITL_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW) v.upgraded_at = sqlite3_column_int64(q, 0);
+        hitl__store_finish(st, q);
+        read_chain(&v, &last, last_hash);
+    }
     /* the newest events deleted, or events appended without moving the head */
     if (v.status == HITL_OK && rep->bad_seq < 0 &&
         (head.seq != last || strcmp(head.hash, last_hash) != 0)) {
         rep->bad_seq = head.seq < last ? head.seq + 1 : last + 1;
-        problem(&v, "audit chain broken at event %lld (the recorded head is %lld, the chain ends "
-                    "at %lld)",
+        problem(&v,
+                "audit chain broken at event %lld (the recorded head is %lld, the chain ends "
+                "at %lld)",
                 (long long)rep->bad_seq, (long long)head.seq, (long long)last);
     }
     if (rep->covers_rows && rep->bad_seq < 0) {
