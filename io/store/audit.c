@@ -108,9 +108,9 @@ int hitl__audit_hash(EVP_MD_CTX *ctx, const char *prev_hash, const char *line, s
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, prev_hash, 64) &&
-             EVP_DigestUpdate(ctx, "\n", 1) && EVP_DigestUpdate(ctx, line, len) &&
-             EVP_DigestFinal_ex(ctx, md, &n) && n == 32;
+    int ok = EVP_DigestInit_ex2(ctx, hitl__sha256(), NULL) &&
+             EVP_DigestUpdate(ctx, prev_hash, 64) && EVP_DigestUpdate(ctx, "\n", 1) &&
+             EVP_DigestUpdate(ctx, line, len) && EVP_DigestFinal_ex(ctx, md, &n) && n == 32;
     for (unsigned i = 0; i < 32; i++) {
         out[2 * i] = ok ? hex[md[i] >> 4] : '!'; /* never equal to a real hash */
         out[2 * i + 1] = ok ? hex[md[i] & 15] : '!';

@@ -91,7 +91,8 @@ typedef struct hitl_queue_batch {
     const char *batch, *method, *model, *source;
     uint64_t seed;
     const char *actor;
-    size_t n_proceed; /* rows routed to "proceed": counted in the audit event, not queued */
+    size_t n_proceed;   /* rows routed to "proceed": counted in the audit event, not queued */
+    const char *naming; /* how the items are named ("rows", "ids:DSET"), or NULL */
 } hitl_queue_batch;
 
 /* Pool ids of `ids` (borrowed, n) already in the store: out[i] = 1 when known. */

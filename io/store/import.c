@@ -63,7 +63,7 @@ static void key_of(const hitl_ls_annotation *a, char *out, size_t cap)
     const char *parts[] = {a->hitl_id, a->annotator, a->choice ? a->choice : "",
                            a->created_at ? a->created_at : "", a->cancelled ? "1" : "0"};
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    int ok = ctx && EVP_DigestInit_ex2(ctx, hitl__sha256(), NULL);
     for (size_t i = 0; ok && i < 5; i++)
         ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1); /* with the NUL separator */
     ok = ok && EVP_DigestFinal_ex(ctx, md, &len);

@@ -152,7 +152,9 @@ hitl_status hitl_store_next(hitl_store *st, const char *annotator, hitl_lease *o
 {
     memset(out, 0, sizeof(*out));
     *found = 0;
-    hitl_status r = hitl__store_begin(st, err);
+    hitl_status r = hitl_name_check(annotator, "the annotator's name", err);
+    if (r != HITL_OK) return r;
+    r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
     if ((r = lease_next(st, annotator, out, found, err)) == HITL_OK)
         r = hitl__store_commit(st, err);
@@ -273,6 +275,8 @@ static hitl_status record_label(hitl_store *st, const char *pool_id, const char 
     if (v.labelled)
         return hitl_error_set(err, HITL_ECONFLICT, "'%s' already labelled item '%s'", annotator,
                               pool_id);
+    if (v.skipped)
+        return hitl_error_set(err, HITL_ECONFLICT, "'%s' skipped item '%s'", annotator, pool_id);
     if (v.state != 0)
         return hitl_error_set(err, HITL_ECONFLICT, "item '%s' already has its %d labels%s", pool_id,
                               v.required, v.state == 2 ? " and a final label" : "");
@@ -324,9 +328,11 @@ static hitl_status record_label(hitl_store *st, const char *pool_id, const char 
 hitl_status hitl_store_label(hitl_store *st, const char *pool_id, const char *label,
                              const char *annotator, hitl_error *err)
 {
+    hitl_status r = hitl_name_check(annotator, "the annotator's name", err);
+    if (r != HITL_OK) return r;
     int cls = hitl__store_class(st, label);
     if (cls < 0) return unknown_label(st, label, err);
-    hitl_status r = hitl__store_begin(st, err);
+    r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
     if ((r = record_label(st, pool_id, label, cls, annotator, err)) != HITL_OK) {
         hitl__store_rollback(st);
@@ -367,7 +373,11 @@ static hitl_status record_skip(hitl_store *st, const char *pool_id, const char *
 hitl_status hitl_store_skip(hitl_store *st, const char *pool_id, const char *annotator,
                             const char *reason, hitl_error *err)
 {
-    hitl_status r = hitl__store_begin(st, err);
+    hitl_status r = hitl_name_check(annotator, "the annotator's name", err);
+    if (r == HITL_OK && !hitl_text_utf8(reason))
+        r = hitl_error_set(err, HITL_EDATA, "the reason is not valid UTF-8");
+    if (r != HITL_OK) return r;
+    r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
     if ((r = record_skip(st, pool_id, annotator, reason, err)) != HITL_OK) {
         hitl__store_rollback(st);
@@ -421,7 +431,9 @@ static hitl_status undo_last(hitl_store *st, const char *annotator, char **pool_
 hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_id, hitl_error *err)
 {
     *pool_id = NULL;
-    hitl_status r = hitl__store_begin(st, err);
+    hitl_status r = hitl_name_check(annotator, "the annotator's name", err);
+    if (r != HITL_OK) return r;
+    r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
     if ((r = undo_last(st, annotator, pool_id, err)) == HITL_OK && *pool_id)
         r = hitl__store_commit(st, err);

@@ -246,13 +246,42 @@ static const char *pick_name(const hitl_queue_opts *o)
     }
 }
 
+/* How this store's items are named: "rows" (the pool's row numbers) or "ids:DSET"; recorded by
+ * the first queue. One pool row named both ways would be two items, so a run naming them the
+ * other way is refused (HITL_EDATA). */
+static hitl_status check_naming(hitl_store *st, const hitl_queue_opts *o, char *naming, size_t cap,
+                                hitl_error *err)
+{
+    snprintf(naming, cap, "%s%s", o->ids ? "ids:" : "rows", o->ids ? o->ids : "");
+    sqlite3_stmt *q;
+    hitl_status r =
+        hitl__store_prepare(st, "SELECT value FROM meta WHERE key = 'pool_ids'", &q, err);
+    if (r != HITL_OK) return r;
+    int rc = sqlite3_step(q);
+    char before[256] = "";
+    if (rc == SQLITE_ROW) snprintf(before, sizeof(before), "%s", sqlite3_column_text(q, 0));
+    hitl__store_finish(st, q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return hitl__store_sqlerr(st, rc, err, "cannot read settings");
+    if (!before[0]) return hitl__meta_write(st, "pool_ids", naming, err);
+    if (strcmp(before, naming) == 0) return HITL_OK;
+    int by_ids = strncmp(before, "ids:", 4) == 0;
+    return hitl_error_set(err, HITL_EDATA,
+                          "this store names items by %s%s; this run names them by %s%s: one pool "
+                          "row would become two items",
+                          by_ids ? "the ids in " : "row number", by_ids ? before + 4 : "",
+                          o->ids ? "the ids in " : "row number", o->ids ? o->ids : "");
+}
+
 /* Inside the write transaction: the rows queued now, the plan over the others (k-center picks
  * queued meanwhile are dropped), the rows and payloads inserted. */
 static hitl_status plan_and_insert(hitl_store *st, const hitl_queue_opts *o, pool *p,
                                    int64_t *picks, size_t n_picks, const char *data,
                                    hitl_queue_result *res, hitl_error *err)
 {
-    hitl_status s = read_taken(st, p, &res->already_queued, err);
+    char naming[300];
+    hitl_status s = check_naming(st, o, naming, sizeof(naming), err);
+    if (s == HITL_OK) s = read_taken(st, p, &res->already_queued, err);
     if (s != HITL_OK) return s;
     size_t kept = 0;
     for (size_t i = 0; i < n_picks; i++)
@@ -292,8 +321,8 @@ static hitl_status plan_and_insert(hitl_store *st, const hitl_queue_opts *o, poo
     }
     char source[1024];
     snprintf(source, sizeof(source), "%s:%s", o->pass.path, o->pass.dset ? o->pass.dset : "");
-    hitl_queue_batch qb = {res->batch, res->method, o->model,      source,
-                           o->seed,    o->actor,    counts.proceed};
+    hitl_queue_batch qb = {res->batch, res->method, o->model,       source,
+                           o->seed,    o->actor,    counts.proceed, naming};
     s = hitl__store_enqueue_rows(st, &qb, rows, nr, &res->added, err);
     /* the rows queued before are marked taken, and the pool's ids are unique: every planned row
      * is new */

@@ -140,6 +140,7 @@ hitl_status hitl__store_enqueue_rows(hitl_store *st, const hitl_queue_batch *b,
         "added", (json_int_t)n_added, "uncertain", (json_int_t)(n_added - n_blind), "blind",
         (json_int_t)n_blind, "review", (json_int_t)n_review, "flag", (json_int_t)n_flag, "proceed",
         (json_int_t)b->n_proceed, "digest", items_digest, "first", (json_int_t)base);
+    if (payload && b->naming) json_object_set_new(payload, "ids", json_string(b->naming));
     if (payload && n_data) {
         json_object_set_new(payload, "data_digest", json_string(data_digest));
         json_object_set_new(payload, "data_count", json_integer(n_data));

@@ -112,14 +112,19 @@ hitl_status hitl_store_adjudicate(hitl_store *st, const char *pool_id, const cha
                                   hitl_error *err)
 {
     if (overrode) *overrode = 0;
+    hitl_status r = hitl_name_check(actor, "the actor's name", err);
+    if (r != HITL_OK) return r;
     int cls = hitl__store_class(st, label);
     if (cls < 0) return hitl_error_set(err, HITL_EDATA, "unknown label '%s'", label);
-    size_t jlen = justification ? strlen(justification) : 0;
-    if (jlen < (size_t)st->settings.min_justification)
-        return hitl_error_set(
-            err, HITL_EDATA, "a decision needs a justification of at least %d characters (got %zu)",
-            st->settings.min_justification, jlen);
-    hitl_status r = hitl__store_begin(st, err);
+    /* what a person wrote: characters that are neither spaces nor control characters */
+    int64_t visible = hitl_text_visible(justification);
+    if (visible < 0) return hitl_error_set(err, HITL_EDATA, "the justification is not valid UTF-8");
+    if (visible < st->settings.min_justification)
+        return hitl_error_set(err, HITL_EDATA,
+                              "a decision needs a justification of at least %d characters, not "
+                              "counting spaces (got %lld)",
+                              st->settings.min_justification, (long long)visible);
+    r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
     int changed = 0;
     if ((r = decide(st, pool_id, label, cls, actor, justification, &changed, err)) != HITL_OK) {

@@ -158,6 +158,9 @@ typedef struct hitl__item_fields {
 void hitl__item_line(hitl_buf *b, const hitl__item_fields *f);
 /* "pool_id <TAB> sha256(data) <NL>", appended: an item's display payload in a data digest. */
 void hitl__data_line(hitl_buf *b, const char *pool_id, const char *data);
+/* OpenSSL's SHA-256, fetched once per process. */
+typedef struct evp_md_st EVP_MD;
+const EVP_MD *hitl__sha256(void);
 /* SHA-256 of len bytes as 64 hex digits. */
 int hitl__sha256_hex(const void *data, size_t len, char out[65]);
 

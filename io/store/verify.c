@@ -12,9 +12,10 @@
 #include "store_internal.h"
 #include "hitl_banned.h"
 
-#define NO_TEXT  ((size_t)-1)
-#define ANY_TEXT ((size_t)-2) /* a time a schema-1 event did not share with its row: not compared  \
-                               */
+#define NO_TEXT ((size_t)-1)
+#define ANY_TEXT                                                                                   \
+    ((size_t)-2) /* a time a schema-1 event did not share with its row: not compared               \
+                  */
 #define MAX_PAIRS 32
 
 /* An event whose digest covers many item rows: a queue (or upgrade) event's items, or an
@@ -73,6 +74,7 @@ typedef struct verifier {
     char **classes; /* the project's classes as the init event gave them */
     size_t n_classes;
     char settings[HITL__N_SETTINGS][64];
+    char naming[300]; /* how the first queue event named items ("rows", "ids:DSET"), or "" */
     hitl_strmap items, labels, skips, decisions, imports; /* keys -> the arrays below */
     vitem *vitems;
     vlabel *vlabels;
@@ -428,6 +430,8 @@ static void replay_decision(verifier *v, int64_t seq, const char *ts, const char
 /* What a queue, upgrade or data event's digests promise. */
 static void replay_covering(verifier *v, int64_t seq, const payload *p)
 {
+    const char *naming = pl_str(v, p, "ids", &v->val);
+    if (naming && !v->naming[0]) snprintf(v->naming, sizeof(v->naming), "%s", naming);
     const char *d = pl_str(v, p, "digest", &v->val);
     if (d) covered_add(v, &v->queued, seq, d, (int64_t)pl_num(p, "added"));
     const char *dd = pl_str(v, p, "data_digest", &v->val);
@@ -744,6 +748,9 @@ static void check_import(verifier *v, sqlite3_stmt *q)
 static void check_setting(verifier *v, sqlite3_stmt *q)
 {
     const char *key = col0(q, 0), *value = col0(q, 1);
+    if (strcmp(key, "pool_ids") == 0 && strcmp(value, v->naming) != 0)
+        problem(v, "the store names items by '%s', its first queue event by '%s'", value,
+                v->naming);
     for (size_t i = 0; i < HITL__N_SETTINGS; i++)
         if (strcmp(key, hitl__setting_keys[i]) == 0 && strcmp(value, v->settings[i]) != 0)
             problem(v, "setting %s is '%s' in the store, '%s' in the chain", key, value,
@@ -833,6 +840,9 @@ hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_ve
     verifier v = {.st = st, .o = o, .rep = rep, .err = err};
     if (o && o->pubkey && (v.status = hitl__checkpoint_key(o->pubkey, &v.pubkey, err)) != HITL_OK)
         return v.status;
+    /* every row is read once, most by key: map the file and keep its pages (the store's own
+     * settings come back at close; a connection is one command) */
+    hitl__store_exec(st, "PRAGMA mmap_size=4294967296; PRAGMA cache_size=-262144", NULL);
     hitl_status r = hitl__store_read(st, err); /* one snapshot while writers go on */
     if (r != HITL_OK) {
         verifier_release(&v);
@@ -863,7 +873,7 @@ hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_ve
     if (rep->covers_rows && rep->bad_seq < 0) {
         scan(&v,
              "SELECT " HITL__ITEM_COLUMNS ", queued_seq, data_seq, data, state, n_labels,"
-             " final_label, final_kind, final_by, final_at FROM items ORDER BY position",
+             " final_label, final_kind, final_by, final_at FROM items ORDER BY id",
              check_item);
         scan(&v,
              "SELECT i.pool_id, l.annotator, l.label, l.leased_at, l.created, l.created_at"

@@ -43,7 +43,7 @@ static void fresh_store(void)
     hitl_queue_row rows[6];
     for (int i = 0; i < 6; i++)
         rows[i] = (hitl_queue_row){ids[i], i, HITL_REASON_UNCERTAIN, 0.5f, 0, 0.5f, 1, NULL, NULL};
-    hitl_queue_batch b = {"b1", "margin", NULL, NULL, 1, "fuzz", 0};
+    hitl_queue_batch b = {"b1", "margin", NULL, NULL, 1, "fuzz", 0, NULL};
     size_t added;
     hitl_error err;
     if (hitl_store_init(db, &s, "fuzz", &err) != HITL_OK ||
@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t attached = 0, ignored = 0;
     if (data[0] & 1) {
         hitl_queue_row row = {"1", 1, HITL_REASON_BLIND, 0.5f, -1, 0.5f, 1, NULL, NULL};
-        hitl_queue_batch b = {"b2", "margin", NULL, NULL, 2, "fuzz", 0};
+        hitl_queue_batch b = {"b2", "margin", NULL, NULL, 2, "fuzz", 0, NULL};
         hitl_queue_counts c;
         s = hitl_store_enqueue_data(store, &b, &row, 1, text, "items.jsonl", &c, &err);
         if (s == HITL_OK && c.added != 0) __builtin_trap(); /* "1" is queued already */

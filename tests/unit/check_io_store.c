@@ -37,7 +37,7 @@ static hitl_store *make_store(int r, int n)
                                    NULL,
                                    NULL};
     }
-    hitl_queue_batch b = {"b1", "margin", "m1", "pool.h5:probs", 7, "tester", 0};
+    hitl_queue_batch b = {"b1", "margin", "m1", "pool.h5:probs", 7, "tester", 0, NULL};
     size_t added = 0;
     ck_assert_int_eq(hitl_store_enqueue(st, &b, rows, (size_t)n, &added, &err), HITL_OK);
     ck_assert_uint_eq(added, (size_t)n);
@@ -83,7 +83,7 @@ START_TEST(test_status_per_batch)
     hitl_store *st = make_store(2, 4);
     hitl_queue_row rows[2] = {{"j0", 10, HITL_REASON_BLIND, 0.5f, 1, 0.5f, 0, NULL, NULL},
                               {"j1", 11, HITL_REASON_UNCERTAIN, 0.4f, 1, 0.5f, 0, NULL, NULL}};
-    hitl_queue_batch b2 = {"b2", "margin", "m1", "pool.h5:probs", 8, "tester", 0};
+    hitl_queue_batch b2 = {"b2", "margin", "m1", "pool.h5:probs", 8, "tester", 0, NULL};
     size_t added = 0;
     ck_assert_int_eq(hitl_store_enqueue(st, &b2, rows, 2, &added, NULL), HITL_OK);
     ck_assert_int_eq(hitl_store_label(st, "i0", "a", "ann", NULL), HITL_OK);
@@ -222,7 +222,7 @@ START_TEST(test_refusals)
     ck_assert_int_eq(hitl_store_skip(st, "i0", "ann", NULL, &err), HITL_ECONFLICT);
     /* duplicates across batches are never queued twice */
     hitl_queue_row dup = {"i0", 0, HITL_REASON_UNCERTAIN, 1, 0, 1, 0, NULL, NULL};
-    hitl_queue_batch b = {"b2", "margin", NULL, NULL, 1, "tester", 0};
+    hitl_queue_batch b = {"b2", "margin", NULL, NULL, 1, "tester", 0, NULL};
     size_t added = 9;
     ck_assert_int_eq(hitl_store_enqueue(st, &b, &dup, 1, &added, NULL), HITL_OK);
     ck_assert_uint_eq(added, 0);
@@ -241,7 +241,7 @@ START_TEST(test_enqueue_data_all_or_nothing)
     hitl_store *st = make_store(1, 2);
     hitl_queue_row rows[] = {{"n0", 10, HITL_REASON_UNCERTAIN, 1, 0, 1, 0, NULL, NULL},
                              {"n1", 11, HITL_REASON_BLIND, 1, 0, 1, 0, NULL, NULL}};
-    hitl_queue_batch b = {"b2", "margin", NULL, NULL, 1, "tester", 0};
+    hitl_queue_batch b = {"b2", "margin", NULL, NULL, 1, "tester", 0, NULL};
     hitl_queue_counts c;
     hitl_error err;
     ck_assert_int_eq(hitl_store_enqueue_data(st, &b, rows, 2, "{\"id\": \"n0\"}\nnot json\n",

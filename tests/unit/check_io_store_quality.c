@@ -34,7 +34,7 @@ static hitl_store *make_store(hitl_show_prediction show)
                              0.5f,   0,       0.6f + 0.05f * (float)i,
                              2,      NULL,    NULL};
     }
-    hitl_queue_batch b = {"b1", "margin", "m1", "pool.h5:probs", 7, "tester", 0};
+    hitl_queue_batch b = {"b1", "margin", "m1", "pool.h5:probs", 7, "tester", 0, NULL};
     size_t added = 0;
     ck_assert_int_eq(hitl_store_enqueue(st, &b, rows, 6, &added, &err), HITL_OK);
     return st;
