@@ -373,6 +373,20 @@ hitl_status hitl_record_writer_add_task(hitl_record_writer *w, const hitl_ls_tas
 /* Finishes the file (ok = 1) or only releases (ok = 0); always frees w. NULL is a no-op. */
 hitl_status hitl_record_writer_close(hitl_record_writer *w, int ok, hitl_error *err);
 
+/* ---- exports read back ------------------------------------------------------------------------
+ * An hdf5, jsonl or csv export's items (id, final label by class name), its final-label rule and
+ * the audit head it recorded ("SEQ:HASH": the HDF5 attribute, or PATH.hitl-head beside jsonl
+ * and csv). HITL_EDATA when the file is not an export or records no head, HITL_EINVAL for a
+ * Label Studio task file. Release with hitl_export_labels_release(). */
+typedef struct hitl_export_labels {
+    char head[96], final_rule[32];
+    char **ids, **labels;
+    size_t n;
+} hitl_export_labels;
+
+hitl_status hitl_export_labels_read(const char *path, hitl_export_labels *out, hitl_error *err);
+void hitl_export_labels_release(hitl_export_labels *e);
+
 /* ---- Label Studio exports read back --------------------------------------------------------
  * Label Studio's JSON export (tasks with "annotations"), its JSON_MIN form (flat objects) or its
  * CSV form (quoted or not), told apart by their content and streamed one task at a time. */

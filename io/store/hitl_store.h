@@ -256,6 +256,9 @@ typedef struct hitl_verify_opts {
     const hitl_audit_head *head;    /* the chain must still hold this event with this hash */
     const char *pubkey;             /* a PEM Ed25519 public key: every checkpoint must verify with
                                        it, and there must be one */
+    const char *export_path; /* an hdf5, jsonl or csv export (adjudicated or majority rule): the
+                                chain must hold the head it recorded, and its labels must be the
+                                final labels the chain gives at that head */
     hitl_verify_problem_fn problem; /* each difference found, up to max_problems; may be NULL */
     void *ctx;
     size_t max_problems; /* 20 when 0 */
@@ -268,6 +271,8 @@ typedef struct hitl_verify_report {
     int64_t items, labels, skips, decisions; /* rows compared */
     int64_t problems;                        /* differences found (the first in err) */
     int64_t checkpoints, signed_seq;         /* signed_seq: the newest head signed, with pubkey */
+    int64_t export_records;                  /* the export's items checked */
+    hitl_audit_head export_head;             /* the head it recorded */
 } hitl_verify_report;
 
 /* HITL_OK when everything agrees; HITL_EDATA with the first problem in err (and each through

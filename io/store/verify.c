@@ -86,6 +86,7 @@ typedef struct verifier {
     EVP_PKEY *pubkey;
     int64_t decision_item, decision_ordinal; /* the decisions scan's item and its count so far */
     int64_t upgraded_at; /* the upgrade event's seq: times before it are not compared */
+    int64_t stop;        /* replay only the events up to this seq (an export's head); 0: all */
     int64_t seq;         /* the event being replayed */
 } verifier;
 
@@ -556,7 +557,7 @@ static void read_chain(verifier *v, int64_t *last_seq, char last_hash[65])
             break;
         }
         if (want && seq == want->seq) head_found = strcmp(hash, want->hash) == 0 ? 1 : -1;
-        if (v->rep->covers_rows)
+        if (v->rep->covers_rows && (!v->stop || seq <= v->stop))
             replay(v, seq, col0(q, 1), col0(q, 2), col0(q, 4), item, prev, col0(q, 6));
         memcpy(prev, hash, 65);
         expect++;
@@ -831,6 +832,119 @@ static void verifier_release(verifier *v)
     EVP_PKEY_free(v->pubkey);
 }
 
+/* ---- an export against the chain at its head -------------------------------------------- */
+
+/* Each item's final label under `majority` (else adjudicated) at the replayed point: its final
+ * label, or for an item with all its labels in and no decision the unique most voted one. -1
+ * where there is none. Caller frees. */
+static int *finals_at_head(verifier *v, int majority)
+{
+    size_t n = v->items.n, c = v->n_classes;
+    int *final = malloc((n ? n : 1) * sizeof(int));
+    int64_t *votes = majority ? calloc(n * c + 1, sizeof(int64_t)) : NULL;
+    if (!final || (majority && !votes)) {
+        free(final);
+        free(votes);
+        oom(v);
+        return NULL;
+    }
+    for (size_t i = 0; majority && i < v->labels.n; i++) {
+        const char *key = hitl_strmap_name(&v->labels, i);
+        const char *sep = strchr(key, '\x1f');
+        int64_t it = sep ? hitl_strmap_find(&v->items, key, (size_t)(sep - key)) : -1;
+        if (it >= 0 && v->vlabels[i].alive && v->vlabels[i].label >= 0 &&
+            (size_t)v->vlabels[i].label < c)
+            votes[(size_t)it * c + (size_t)v->vlabels[i].label]++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const vitem *it = &v->vitems[i];
+        final[i] = it->state == 2 ? it->final_label : -1;
+        if (!majority || it->state != 1) continue;
+        int64_t top = 0;
+        int n_top = 0;
+        for (size_t k = 0; k < c; k++)
+            top = votes[i * c + k] > top ? votes[i * c + k] : top;
+        for (size_t k = 0; k < c; k++)
+            if (top > 0 && votes[i * c + k] == top) {
+                n_top++;
+                final[i] = (int)k;
+            }
+        if (n_top != 1) final[i] = -1; /* a tie is never broken */
+    }
+    free(votes);
+    return final;
+}
+
+/* The export's head must be in the chain (as --head), and its labels those the chain gives at
+ * that head: replays the chain again up to it. */
+static hitl_status check_export(hitl_store *st, const hitl_verify_opts *o, hitl_verify_report *rep,
+                                hitl_error *err)
+{
+    hitl_export_labels e;
+    hitl_status r = hitl_export_labels_read(o->export_path, &e, err);
+    if (r != HITL_OK) return r;
+    int majority = strcmp(e.final_rule, "majority") == 0;
+    if (!majority && strcmp(e.final_rule, "adjudicated") != 0) {
+        hitl_export_labels_release(&e);
+        return hitl_error_set(err, HITL_EINVAL,
+                              "'%s': a %s export: verify --export checks adjudicated and majority "
+                              "exports",
+                              o->export_path, e.final_rule);
+    }
+    if (hitl_audit_head_parse(e.head, &rep->export_head) != HITL_OK) {
+        hitl_export_labels_release(&e);
+        return hitl_error_set(err, HITL_EDATA, "'%s': its audit head '%s' is malformed",
+                              o->export_path, e.head);
+    }
+    hitl_verify_opts o2 = *o;
+    o2.head = &rep->export_head;
+    hitl_verify_report r2;
+    memset(&r2, 0, sizeof(r2));
+    r2.bad_seq = -1;
+    r2.covers_rows = 1;
+    verifier v = {.st = st, .o = &o2, .rep = &r2, .err = err, .stop = rep->export_head.seq};
+    int64_t last;
+    char last_hash[65];
+    if ((r = hitl__store_read(st, err)) == HITL_OK) {
+        read_chain(&v, &last, last_hash);
+        hitl__store_rollback(st);
+    }
+    int *final = v.status == HITL_OK && r2.bad_seq < 0 && r == HITL_OK
+                     ? finals_at_head(&v, majority)
+                     : NULL;
+    hitl_strmap seen = {0};
+    for (size_t i = 0; final && i < e.n; i++) {
+        rep->export_records++;
+        size_t len = strlen(e.ids[i]);
+        int64_t at = hitl_strmap_find(&v.items, e.ids[i], len);
+        size_t before = seen.n;
+        if (hitl_strmap_intern(&seen, e.ids[i], len) < 0) oom(&v);
+        if (seen.n == before)
+            problem(&v, "the export names item '%s' twice", e.ids[i]);
+        else if (at < 0 || final[at] < 0)
+            problem(&v, "the export labels item '%s' '%s'; at its head the chain gives it no %s label",
+                    e.ids[i], e.labels[i], e.final_rule);
+        else if (strcmp(class_name(&v, final[at]), e.labels[i]) != 0)
+            problem(&v, "the export labels item '%s' '%s'; at its head the chain gives '%s'",
+                    e.ids[i], e.labels[i], class_name(&v, final[at]));
+    }
+    for (size_t i = 0; final && i < v.items.n; i++) {
+        const char *id = hitl_strmap_name(&v.items, i);
+        if (final[i] >= 0 && hitl_strmap_find(&seen, id, strlen(id)) < 0)
+            problem(&v, "item '%s' had the final label '%s' at the export's head; the export "
+                        "leaves it out",
+                    id, class_name(&v, final[i]));
+    }
+    rep->problems += r2.problems;
+    if (r == HITL_OK) r = v.status;
+    if (r == HITL_OK && r2.problems) r = HITL_EDATA;
+    free(final);
+    hitl_strmap_release(&seen);
+    hitl_export_labels_release(&e);
+    verifier_release(&v);
+    return r;
+}
+
 hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_verify_report *rep,
                               hitl_error *err)
 {
@@ -903,5 +1017,6 @@ hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_ve
     r = v.status;
     if (r == HITL_OK && rep->problems) r = HITL_EDATA;
     verifier_release(&v);
+    if (r == HITL_OK && o && o->export_path) r = check_export(st, o, rep, err);
     return r;
 }
