@@ -24,14 +24,14 @@ static const char usage_text[] =
     "\n"
     "Writes an nbformat 4.5 notebook that reads well unrun: a summary, health with its\n"
     "reasons, queue progress, annotator throughput, agreement, the model's calibration on the\n"
-    "blind items (accuracy with a Wilson interval, ECE, Brier), a confusion matrix and score\n"
-    "histograms, as tables and SVG charts; then code cells that load the HDF5 export with h5py\n"
-    "and retrain a scikit-learn logistic regression on the corrected labels.\n"
+    "blind items (accuracy with a Wilson interval, top-label ECE and Brier), a confusion matrix\n"
+    "and score histograms, as tables and SVG charts; then code cells that load the HDF5 export\n"
+    "with h5py and retrain a scikit-learn logistic regression on the corrected labels.\n"
     "The export is written next to the notebook (OUT.h5, or --export) with the --final rule;\n"
     "--features copies the labelled rows' features into it so the baseline can be retrained.\n"
     "  --pool POOL.h5:DSET  the pool's probabilities: its score histogram next to the queued one\n"
     "  --normalize          the queue used normalized entropy (for --pool)\n"
-    "  --bins N             calibration bins (default 10)\n"
+    "  --bins N             calibration bins, as hitl calibrate's (default 15)\n"
     "  --bootstrap B        resamples for the agreement intervals (default 0: none)\n"
     "  --html               also render OUT.html with jupyter nbconvert, when it is installed\n";
 
@@ -76,7 +76,7 @@ static int parse(int argc, char **argv, args *a)
                                          {NULL, 0, NULL, 0}};
     const char *cmd = "report";
     int c;
-    a->bins = 10;
+    a->bins = HITL_CALIB_BINS;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -483,8 +483,10 @@ int cmd_report(int argc, char **argv)
         json_object_set_new(j, "blind_accuracy_ci",
                             json_pack("[o, o]", cli_json_real(cal.accuracy_ci.lo),
                                       cli_json_real(cal.accuracy_ci.hi)));
+        json_object_set_new(j, "n_bins", json_integer((json_int_t)cal.bins));
         json_object_set_new(j, "ece", cli_json_real(cal.ece));
-        json_object_set_new(j, "brier", cli_json_real(cal.brier));
+        json_object_set_new(j, "mce", cli_json_real(cal.mce));
+        json_object_set_new(j, "brier_top_label", cli_json_real(cal.brier_top_label));
         json_object_set_new(j, "alpha",
                             have_agr ? cli_json_real(agr.coef[HITL_COEF_ALPHA]) : json_null());
         if (a.html)

@@ -428,20 +428,62 @@ hitl_status hitl_dawid_skene(const hitl_ratings *r, const hitl_ds_opts *opts, hi
 void hitl_ds_result_release(hitl_ds_result *res);
 
 /* ---- calibration ----------------------------------------------------------------------------
- * From a blind (randomly drawn, hence unbiased) labelled sample: probabilities [n, C] and true
- * labels [n]. The confidence of a row is its top probability, its prediction the argmax (lowest
- * class on ties). Equal-width bin b of B holds confidences in (b/B, (b+1)/B], bin 0 also 0. */
-typedef struct hitl_calib_opts {
-    size_t bins;          /* 15 when 0 */
-    int fit_temperature;  /* fit T minimising the NLL of softmax(log p / T) */
-    double sum_tolerance; /* |row sum - 1| allowed; 1e-3 when 0 */
-} hitl_calib_opts;
+ * Top-label calibration from a blind (randomly drawn, hence unbiased) labelled sample, in one
+ * place for every command and report (engine/calibration.c). The confidence of a row is its top
+ * probability, its prediction the argmax (lowest class on ties); the row is correct when that is
+ * its true label. Equal-width bin b of B holds confidences in (b/B, (b+1)/B], bin 0 also 0 (Guo
+ * et al. 2017, as scikit-learn's calibration_curve): with B = 10 a confidence of exactly 0.8 is
+ * in (0.7, 0.8]. Confidences are binned as given, in double: a float64 0.8 stays 0.8 (its
+ * float32 rounding, 0.800000012, would be in (0.8, 0.9]). B is HITL_CALIB_BINS unless a caller
+ * asks for another. The two Brier scores are named apart:
+ *   brier_multiclass  mean over rows of sum_c (p_c - [y = c])^2, 0 to 2 (Brier 1950); it needs
+ *                     every class's probability
+ *   brier_top_label   mean over rows of (confidence - correct)^2, 0 to 1: the Brier score of the
+ *                     top-label forecast the reliability bins show; the confidence is enough */
+#define HITL_CALIB_BINS 15
 
 typedef struct hitl_calib_bin {
     double lo, hi;
     int64_t count;
     double confidence, accuracy; /* means over the bin; NaN when empty */
 } hitl_calib_bin;
+
+/* The reliability bins as a streaming accumulator of (confidence, correct) rows: memory is the
+ * bins whatever the number of rows, and the result does not depend on how rows are batched. */
+typedef struct hitl_reliability {
+    size_t bins;
+    int64_t *count, *hits;       /* [bins] rows, and correct rows, per bin */
+    double *conf_sum;            /* [bins] */
+    int64_t n, correct, skipped; /* skipped: confidence NaN or outside [0, 1] */
+    double brier_sum;            /* sum of (confidence - correct)^2 */
+} hitl_reliability;
+
+typedef struct hitl_reliability_summary {
+    int64_t n;
+    size_t bins;
+    double accuracy;           /* NaN when n = 0, as every figure below */
+    hitl_interval accuracy_ci; /* Wilson score, 95% */
+    double ece;                /* sum over bins of n_b / n |accuracy_b - confidence_b| */
+    double mce;                /* the largest such gap over non-empty bins */
+    double brier_top_label;    /* mean (confidence - correct)^2 */
+    double confidence;         /* mean confidence */
+} hitl_reliability_summary;
+
+/* Caller-allocated; bins 0 is HITL_CALIB_BINS, more than 1000000 is HITL_EINVAL. Release with
+ * hitl_reliability_release(). */
+hitl_status hitl_reliability_init(hitl_reliability *r, size_t bins, hitl_error *err);
+/* Adds one row; a confidence that is NaN or outside [0, 1] is only counted in r->skipped. */
+void hitl_reliability_add(hitl_reliability *r, double confidence, int correct);
+void hitl_reliability_summarize(const hitl_reliability *r, hitl_reliability_summary *out);
+/* Bin b (< r->bins) as a row of the reliability table. */
+hitl_calib_bin hitl_reliability_bin(const hitl_reliability *r, size_t b);
+void hitl_reliability_release(hitl_reliability *r);
+
+typedef struct hitl_calib_opts {
+    size_t bins;          /* HITL_CALIB_BINS when 0 */
+    int fit_temperature;  /* fit T minimising the NLL of softmax(log p / T) */
+    double sum_tolerance; /* |row sum - 1| allowed; 1e-3 when 0 */
+} hitl_calib_opts;
 
 typedef struct hitl_class_metrics {
     int64_t support, predicted, correct;
@@ -452,7 +494,8 @@ typedef struct hitl_calibration {
     size_t n, n_classes, n_bins;
     double accuracy;
     hitl_interval accuracy_ci; /* Wilson score, 95% */
-    double ece, ece_equal_mass, mce, brier, nll;
+    double ece, ece_equal_mass, mce;
+    double brier_multiclass, brier_top_label, nll;
     hitl_calib_bin *bins;          /* [n_bins] equal width: the reliability table */
     hitl_calib_bin *mass_bins;     /* [n_bins] equal mass (rows sorted by confidence) */
     hitl_class_metrics *per_class; /* [n_classes] */
@@ -461,11 +504,13 @@ typedef struct hitl_calibration {
     double temperature, nll_scaled, ece_scaled; /* T, and NLL and ECE after scaling by T */
 } hitl_calibration;
 
-/* probs (borrowed, row-major float32 [n, c]) and labels (borrowed, [n]). HITL_EDATA naming the
- * row (err->row) for a NaN/Inf/negative probability, a row sum off 1, or a label outside
- * [0, c); HITL_EINVAL for n = 0 or c < 2. Caller-allocated *out; release with
+/* probs (borrowed, row-major float64 [n, c], the values as stored: float32 data widens exactly)
+ * and labels (borrowed, [n]). The equal-width figures come from a hitl_reliability of the rows
+ * (a top probability above 1, from a row within the sum tolerance, counts as 1). HITL_EDATA
+ * naming the row (err->row) for a NaN/Inf/negative probability, a row sum off 1, or a label
+ * outside [0, c); HITL_EINVAL for n = 0 or c < 2. Caller-allocated *out; release with
  * hitl_calibration_release(). */
-hitl_status hitl_calibration_compute(const float *probs, const int32_t *labels, size_t n, size_t c,
+hitl_status hitl_calibration_compute(const double *probs, const int32_t *labels, size_t n, size_t c,
                                      const hitl_calib_opts *opts, hitl_calibration *out,
                                      hitl_error *err);
 void hitl_calibration_release(hitl_calibration *cal);

@@ -10,9 +10,9 @@
 extern "C" {
 #endif
 
-/* ---- streaming accumulators ------------------------------------------------------------------
+/* ---- score histograms ------------------------------------------------------------------------
  * Bounded memory whatever the number of items: the report's numbers are gathered one item at a
- * time. */
+ * time (its calibration through the engine's hitl_reliability, the same bins as calibrate). */
 
 /* Equal-width bins over [lo, hi]: bin b holds [lo + b w, lo + (b + 1) w), the last also hi.
  * Values outside are counted in `below` / `above`, NaN in `nan`; none enters a bin. */
@@ -31,38 +31,12 @@ hitl_status hitl_histogram_init(hitl_histogram *h, double lo, double hi, size_t 
 void hitl_histogram_add(hitl_histogram *h, double v);
 void hitl_histogram_release(hitl_histogram *h);
 
-/* Top-label calibration from (confidence, correct) pairs: the model's top probability p1 at
- * query time and whether its class was the final label. Equal-width bins as the engine's
- * calibration: bin b of B holds confidences in (b/B, (b+1)/B], bin 0 also 0. */
-typedef struct hitl_reliability {
-    size_t bins;
-    int64_t *count, *hits;       /* [bins] */
-    double *conf_sum;            /* [bins] */
-    int64_t n, correct, skipped; /* skipped: confidence NaN or outside [0, 1] */
-    double brier_sum;            /* sum of (p1 - correct)^2 */
-} hitl_reliability;
-
-typedef struct hitl_reliability_summary {
-    int64_t n;
-    double accuracy;           /* NaN when n = 0 */
-    hitl_interval accuracy_ci; /* Wilson score, 95% */
-    double ece;                /* sum over bins of n_b / n |accuracy_b - confidence_b| */
-    double mce;                /* the largest such gap over non-empty bins */
-    double brier;              /* top-label Brier score: mean (p1 - correct)^2 */
-    double confidence;         /* mean p1 */
-} hitl_reliability_summary;
-
-/* Caller-allocated; HITL_EINVAL for 0 bins. Release with hitl_reliability_release(). */
-hitl_status hitl_reliability_init(hitl_reliability *r, size_t bins, hitl_error *err);
-void hitl_reliability_add(hitl_reliability *r, double confidence, int correct);
-void hitl_reliability_summarize(const hitl_reliability *r, hitl_reliability_summary *out);
-void hitl_reliability_release(hitl_reliability *r);
-
 /* ---- SVG charts -------------------------------------------------------------------------------
  * Each writes a standalone SVG document (caller owns *svg; free()). Names are escaped for XML.
  * HITL_EINVAL for missing or inconsistent inputs, HITL_ENOMEM. */
 
-/* Reliability diagram: accuracy per confidence bin against the diagonal. */
+/* Reliability diagram: accuracy per confidence bin (the engine's hitl_reliability) against the
+ * diagonal. */
 hitl_status hitl_svg_reliability(const hitl_reliability *r, const char *title, char **svg,
                                  hitl_error *err);
 /* Overlaid histograms (each as shares of its own total) of n series sharing lo, hi and bins;

@@ -125,7 +125,7 @@ static void summary(hitl__nb *b, const hitl_report *r, const hitl_reliability_su
         pct(&s, cal->accuracy_ci.hi);
         hitl__sbuf_puts(&s, "), ECE ");
         hitl__sbuf_num(&s, cal->ece, "%.3f");
-        hitl__sbuf_puts(&s, "\n");
+        hitl__sbuf_printf(&s, " (top label, %zu equal-width bins)\n", cal->bins);
     }
     hitl__sbuf_printf(&s, "- exported for retraining: %lld items (final labels: %s) to `",
                       (long long)r->exported, r->final_rule ? r->final_rule : "adjudicated");
@@ -308,21 +308,21 @@ static void calibration(hitl__nb *b, const hitl_report *r, const hitl_reliabilit
     pct(&s, cal->accuracy_ci.hi);
     hitl__sbuf_puts(&s, " |\n| mean confidence | ");
     hitl__sbuf_num(&s, cal->confidence, "%.3f");
-    hitl__sbuf_printf(&s, " |\n| ECE (%zu equal-width bins) | ", rel->bins);
+    hitl__sbuf_printf(&s, " |\n| ECE (top label, %zu equal-width bins) | ", cal->bins);
     hitl__sbuf_num(&s, cal->ece, "%.4f");
-    hitl__sbuf_puts(&s, " |\n| MCE | ");
+    hitl__sbuf_printf(&s, " |\n| MCE (top label, %zu equal-width bins) | ", cal->bins);
     hitl__sbuf_num(&s, cal->mce, "%.4f");
-    hitl__sbuf_puts(&s, " |\n| Brier score (top label) | ");
-    hitl__sbuf_num(&s, cal->brier, "%.4f");
-    hitl__sbuf_puts(&s, " |\n\n| confidence bin | items | accuracy | mean confidence |\n"
-                        "| --- | ---: | ---: | ---: |\n");
+    hitl__sbuf_puts(&s, " |\n| Brier score, top label (0 to 1) | ");
+    hitl__sbuf_num(&s, cal->brier_top_label, "%.4f");
+    hitl__sbuf_puts(&s, " |\n\nThe multiclass Brier score needs every class's probability, which "
+                        "the store does not keep: `hitl calibrate DB --probs POOL:DSET` computes "
+                        "it on the same items.\n\n| confidence bin | items | accuracy | mean "
+                        "confidence |\n| --- | ---: | ---: | ---: |\n");
     for (size_t i = 0; i < rel->bins; i++) {
-        if (!rel->count[i]) continue;
-        double nb_ = (double)rel->count[i];
-        hitl__sbuf_printf(&s, "| (%.2f, %.2f] | %lld | %.3f | %.3f |\n",
-                          (double)i / (double)rel->bins, (double)(i + 1) / (double)rel->bins,
-                          (long long)rel->count[i], (double)rel->hits[i] / nb_,
-                          rel->conf_sum[i] / nb_);
+        hitl_calib_bin x = hitl_reliability_bin(rel, i);
+        if (!x.count) continue;
+        hitl__sbuf_printf(&s, "| (%.3f, %.3f] | %lld | %.3f | %.3f |\n", x.lo, x.hi,
+                          (long long)x.count, x.accuracy, x.confidence);
     }
     hitl__nb_markdown(b, "calibration", &s);
     char title[128], *svg = NULL;

@@ -97,7 +97,8 @@ def calib_reference(probs, y, B=15):
         "n": n, "accuracy": corr.mean(), "accuracy_ci": wilson(corr.sum(), n), "ece": ece,
         "ece_equal_mass": em / n, "mce": mce, "bins": bins,
         "confusion": [[int(((y == i) & (pred == j)).sum()) for j in range(C)] for i in range(C)],
-        "brier": ((p64 - onehot) ** 2).sum(axis=1).mean(),
+        "brier_multiclass": ((p64 - onehot) ** 2).sum(axis=1).mean(),
+        "brier_top_label": ((conf - corr) ** 2).mean(),
         "nll": -np.log(np.maximum(p64[np.arange(n), y], 1e-15)).mean(),
     }
 
@@ -239,7 +240,7 @@ class StoreQuality(unittest.TestCase):
 
     def check_calib(self, got, ref, full):
         self.assertEqual(got["n"], ref["n"])
-        for k in ("accuracy", "ece", "ece_equal_mass", "mce"):
+        for k in ("accuracy", "ece", "ece_equal_mass", "mce", "brier_top_label"):
             self.assertAlmostEqual(got[k], ref[k], places=6, msg=k)
         self.assertAlmostEqual(got["accuracy_ci"][0], ref["accuracy_ci"][0], places=8)
         self.assertAlmostEqual(got["accuracy_ci"][1], ref["accuracy_ci"][1], places=8)
@@ -250,7 +251,7 @@ class StoreQuality(unittest.TestCase):
                 self.assertAlmostEqual(g["confidence"], r[1], places=6)
                 self.assertAlmostEqual(g["accuracy"], r[2], places=8)
         if full:
-            self.assertAlmostEqual(got["brier"], ref["brier"], places=6)
+            self.assertAlmostEqual(got["brier_multiclass"], ref["brier_multiclass"], places=6)
             self.assertAlmostEqual(got["nll"], ref["nll"], places=6)
 
     def test_calibrate_from_stored_predictions(self):
@@ -265,9 +266,9 @@ class StoreQuality(unittest.TestCase):
         got = hjson("calibrate", self.db, "--bins", 10, "--json")
         ref = calib_reference(probs, y, B=10)
         self.check_calib(got, ref, full=False)
-        self.assertIsNone(got["brier"])
+        self.assertIsNone(got["brier_multiclass"])
         self.assertIsNone(got["nll"])
-        self.assertIn("--probs", got["brier_reason"])
+        self.assertIn("--probs", got["brier_multiclass_reason"])
         self.assertIsNone(got["temperature"])
         got = hjson("calibrate", self.db, "--fit-temperature", "--json")
         self.assertIsNone(got["temperature"])

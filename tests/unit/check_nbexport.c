@@ -1,6 +1,7 @@
-/* Check tests for notebooks-export: histogram and reliability accumulators against plain-loop
- * references on random inputs, SVG charts checked for well-formed XML and escaping, and the
- * notebooks' nbformat 4.5 structure (QA report, learning curves) read back with jansson. */
+/* Check tests for notebooks-export: the histogram accumulator against a plain-loop reference on
+ * random inputs (the reliability bins are the engine's, tested in check_engine_calibration), SVG
+ * charts checked for well-formed XML and escaping, and the notebooks' nbformat 4.5 structure (QA
+ * report, learning curves) read back with jansson. */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -84,7 +85,7 @@ static void check_svg(const char *svg)
     ck_assert_msg(xml_well_formed(svg, why, sizeof(why)), "not well formed: %s", why);
 }
 
-/* ---- accumulators ---------------------------------------------------------------------------- */
+/* ---- histograms ------------------------------------------------------------------------------ */
 
 START_TEST(histogram_matches_reference)
 {
@@ -124,80 +125,6 @@ START_TEST(histogram_matches_reference)
     ck_assert_int_eq(h.above, above);
     ck_assert_int_eq(h.nan, nan);
     hitl_histogram_release(&h);
-}
-END_TEST
-
-START_TEST(reliability_matches_reference)
-{
-    tu_rng rng;
-    tu_rng_seed(&rng, 5);
-    enum { N = 5000, B = 10 };
-    double *conf = malloc(N * sizeof(double));
-    int *hit = malloc(N * sizeof(int));
-    hitl_reliability r;
-    ck_assert_int_eq(hitl_reliability_init(&r, B, NULL), HITL_OK);
-    for (int i = 0; i < N; i++) {
-        conf[i] = i % 50 == 0 ? (double)(i % 11) / B : tu_rng_uniform(&rng); /* edges too */
-        if (conf[i] > 1) conf[i] = 1;
-        hit[i] = tu_rng_uniform(&rng) < conf[i] * 0.9;
-        hitl_reliability_add(&r, conf[i], hit[i]);
-    }
-    hitl_reliability_add(&r, NAN, 1);
-    hitl_reliability_add(&r, 1.5, 1);
-    ck_assert_int_eq(r.skipped, 2);
-    /* reference: bin b holds (b/B, (b+1)/B], 0 in bin 0 */
-    double cnt[B] = {0}, hits[B] = {0}, cs[B] = {0}, brier = 0, correct = 0;
-    for (int i = 0; i < N; i++) {
-        int b = 0;
-        while (b < B - 1 && conf[i] > (double)(b + 1) / B)
-            b++;
-        cnt[b]++;
-        hits[b] += hit[i];
-        cs[b] += conf[i];
-        brier += (conf[i] - hit[i]) * (conf[i] - hit[i]);
-        correct += hit[i];
-    }
-    double ece = 0, mce = 0;
-    for (int b = 0; b < B; b++) {
-        ck_assert_int_eq(r.count[b], (int64_t)cnt[b]);
-        if (!cnt[b]) continue;
-        double gap = fabs(hits[b] / cnt[b] - cs[b] / cnt[b]);
-        ece += cnt[b] / N * gap;
-        mce = gap > mce ? gap : mce;
-    }
-    hitl_reliability_summary s;
-    hitl_reliability_summarize(&r, &s);
-    ck_assert_int_eq(s.n, N);
-    ck_assert_double_eq_tol(s.accuracy, correct / N, 1e-12);
-    ck_assert_double_eq_tol(s.ece, ece, 1e-12);
-    ck_assert_double_eq_tol(s.mce, mce, 1e-12);
-    ck_assert_double_eq_tol(s.brier, brier / N, 1e-12);
-    hitl_interval w = hitl_wilson_interval((int64_t)correct, N, 1.959963984540054);
-    ck_assert_double_eq(s.accuracy_ci.lo, w.lo);
-    ck_assert_double_eq(s.accuracy_ci.hi, w.hi);
-    hitl_reliability_release(&r);
-    free(conf);
-    free(hit);
-}
-END_TEST
-
-/* A perfectly calibrated, fully confident model: ECE 0, Brier 0. */
-START_TEST(reliability_perfect_and_empty)
-{
-    hitl_reliability r;
-    ck_assert_int_eq(hitl_reliability_init(&r, 15, NULL), HITL_OK);
-    hitl_reliability_summary s;
-    hitl_reliability_summarize(&r, &s);
-    ck_assert_int_eq(s.n, 0);
-    ck_assert(isnan(s.accuracy) && isnan(s.ece) && isnan(s.accuracy_ci.lo));
-    for (int i = 0; i < 100; i++)
-        hitl_reliability_add(&r, 1.0, 1);
-    hitl_reliability_summarize(&r, &s);
-    ck_assert_double_eq(s.ece, 0);
-    ck_assert_double_eq(s.brier, 0);
-    ck_assert_double_eq(s.accuracy, 1);
-    ck_assert_int_eq(r.count[14], 100);
-    hitl_reliability_release(&r);
 }
 END_TEST
 
@@ -425,8 +352,6 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(hitl_histogram_init(&h, 1, 1, 10, &err), HITL_EINVAL);
     ck_assert_int_eq(hitl_histogram_init(&h, 0, NAN, 10, &err), HITL_EINVAL);
     ck_assert_int_eq(hitl_histogram_init(&h, 0, 1, 0, &err), HITL_EINVAL);
-    hitl_reliability r;
-    ck_assert_int_eq(hitl_reliability_init(&r, 0, &err), HITL_EINVAL);
     char *svg = (char *)1;
     ck_assert_int_eq(hitl_svg_reliability(NULL, "t", &svg, &err), HITL_EINVAL);
     ck_assert_ptr_null(svg);
@@ -811,14 +736,12 @@ static Suite *suite(void)
     Suite *s = suite_create("nbexport");
     TCase *core = tcase_create("core");
     tcase_add_test(core, histogram_matches_reference);
-    tcase_add_test(core, reliability_matches_reference);
     tcase_add_test(core, charts_are_well_formed_and_escaped);
     tcase_add_test(core, notebook_structure);
     tcase_add_test(core, curves_are_well_formed);
     tcase_add_test(core, sim_notebook_numbers);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
-    tcase_add_test(limits, reliability_perfect_and_empty);
     tcase_add_test(limits, minimal_report);
     tcase_add_test(limits, curves_limits);
     tcase_add_test(limits, sim_notebook_without_baseline);
