@@ -12,9 +12,13 @@ static const char usage_text[] =
     "\n"
     "The review process of the store DB, judged:\n"
     "  latency          seconds from lease to label: mean, median (p50), p90\n"
-    "  model agreement  per annotator, the share of their labels equal to the model's prediction\n"
-    "                   where it was shown to them (show-prediction uncertain or always: the\n"
-    "                   items not drawn blind; never: not applicable)\n"
+    "  approval         per annotator, on the labels given where the model's prediction was\n"
+    "                   shown (show-prediction uncertain or always: the items not drawn blind;\n"
+    "                   never: not applicable) and the item has a final label: the share of\n"
+    "                   the suggestions the final label rejected that they approved anyway\n"
+    "                   (rubber-stamp rate) and of those it kept that they approved. The raw\n"
+    "                   agreement with the shown prediction is printed but judges nothing:\n"
+    "                   uncertain items are where the model is often wrong\n"
     "  override rate    per actor, the share of their decisions that changed a final label or\n"
     "                   a review-routed prediction\n"
     "  audit            completeness: the share of labels whose 'label' event is in the trail;\n"
@@ -22,12 +26,14 @@ static const char usage_text[] =
     "  human agreement  Krippendorff's alpha (nominal) over all labels\n"
     "\n"
     "status:\n"
-    "  degraded   an annotator's model agreement above 0.95 (rubber stamping) or below 0.5\n"
-    "             (inefficient), or the audit chain broken\n"
+    "  degraded   an annotator approved more than 0.95 of the wrong suggestions (rubber\n"
+    "             stamping) or less than 0.5 of the right ones (inefficient), or the audit chain\n"
+    "             broken\n"
     "  at_risk    audit completeness below 0.99, an actor's override rate above 0.3, or alpha\n"
     "             below 0.667 (Krippendorff's floor for tentative conclusions)\n"
     "  healthy    none of these\n"
-    "Agreement and override rates are judged only with at least N shown labels or decisions.\n"
+    "Approval and override rates are judged only on at least N labels or decisions (the rate's\n"
+    "denominator).\n"
     "\n"
     "options:\n"
     "  --min-sample N   evidence needed to judge a person (default 20)\n"
@@ -152,10 +158,16 @@ static void print_json(const health_args *a, const hitl_store_health *h, const h
     json_t *anns = json_array();
     for (size_t i = 0; i < h->n_annotators; i++) {
         const hitl_health_annotator *x = &h->annotators[i];
-        json_array_append_new(anns, json_pack("{s:s, s:I, s:I, s:I, s:o}", "name", x->name,
-                                              "labels", (json_int_t)x->labels, "shown",
-                                              (json_int_t)x->shown, "agreed", (json_int_t)x->agreed,
-                                              "model_agreement", num(v->model_agreement[i])));
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:o}", "name", x->name, "labels",
+                              (json_int_t)x->labels, "shown", (json_int_t)x->shown, "agreed",
+                              (json_int_t)x->agreed, "model_agreement", num(v->model_agreement[i]));
+        json_object_update_new(
+            o,
+            json_pack("{s:I, s:I, s:o, s:I, s:I, s:o}", "right", (json_int_t)x->right,
+                      "right_approved", (json_int_t)x->right_approved, "right_approval",
+                      num(v->right_approval[i]), "wrong", (json_int_t)x->wrong, "wrong_approved",
+                      (json_int_t)x->wrong_approved, "wrong_approval", num(v->wrong_approval[i])));
+        json_array_append_new(anns, o);
     }
     json_object_set_new(root, "annotators", anns);
     json_t *acts = json_array();
@@ -194,6 +206,15 @@ static void print_rate(double v)
         printf(" %9s", "n/a");
 }
 
+/* " k/n" right-aligned in 13 columns, then the rate */
+static void print_share(int64_t k, int64_t n, double rate)
+{
+    char buf[48];
+    snprintf(buf, sizeof(buf), "%lld/%lld", (long long)k, (long long)n);
+    printf(" %13s", buf);
+    print_rate(rate);
+}
+
 static void print_tables(const health_args *a, const hitl_store_health *h, const hitl_latency *lat,
                          double alpha, const char *alpha_why, const hitl_health_verdict *v)
 {
@@ -214,13 +235,17 @@ static void print_tables(const health_args *a, const hitl_store_health *h, const
         printf(": mean %.3f s, p50 %.3f s, p90 %.3f s\n", lat->mean, lat->p50, lat->p90);
     else
         printf(": n/a\n");
-    printf("\nannotators (predictions shown: %s)\n%-20s %8s %8s %8s %9s\n",
-           show_names[h->show_prediction], "name", "labels", "shown", "agreed", "agreement");
+    printf("\nannotators (predictions shown: %s; approval against the final labels)\n"
+           "%-20s %8s %8s %8s %9s %13s %9s %13s %9s\n",
+           show_names[h->show_prediction], "name", "labels", "shown", "agreed", "agreement",
+           "right appr.", "rate", "wrong appr.", "rate");
     for (size_t i = 0; i < h->n_annotators; i++) {
         const hitl_health_annotator *x = &h->annotators[i];
         printf("%-20s %8lld %8lld %8lld", x->name, (long long)x->labels, (long long)x->shown,
                (long long)x->agreed);
         print_rate(v->model_agreement[i]);
+        print_share(x->right_approved, x->right, v->right_approval[i]);
+        print_share(x->wrong_approved, x->wrong, v->wrong_approval[i]);
         printf("\n");
     }
     printf("\nactors\n%-20s %9s %9s %9s\n", "name", "decisions", "overrides", "rate");

@@ -519,10 +519,19 @@ void hitl_calibration_release(hitl_calibration *cal);
 hitl_interval hitl_wilson_interval(int64_t k, int64_t n, double z);
 
 /* ---- review health --------------------------------------------------------------------------
- * The governance scorecard: rules over metrics the store gathers (engine/health.c). A rule is
- * judged only on enough evidence (min_sample shown labels or decisions) and on defined values.
- *   degraded  an annotator agrees with the shown prediction more than rubber_stamp (0.95: rubber
- *             stamping) or less than inefficient (0.5); the audit chain does not verify
+ * The governance scorecard: rules over metrics the store gathers (engine/health.c), and the one
+ * verdict every view shows. A rule is judged only on enough evidence (min_sample labels or
+ * decisions in the rate's denominator) and on defined values.
+ * Approval is measured against the final labels, not as raw agreement with the shown
+ * prediction: predictions are shown on the items queued because the model was unsure, where it
+ * is often wrong, so an accurate annotator agrees with it rarely and the raw rate says more
+ * about the queue than about the person. (Blind items cannot serve instead: they never show the
+ * prediction, so nothing is approved on them.) Of the shown suggestions the final label
+ * rejected, the share an annotator gave anyway is their rubber-stamp rate; of those it kept,
+ * the share they gave is their approval of right suggestions.
+ *   degraded  an annotator approved more than rubber_stamp (0.95) of the wrong suggestions
+ *             (rubber stamping) or fewer than inefficient (0.5) of the right ones; the audit
+ *             chain does not verify
  *   at_risk   audit completeness below 0.99; an actor's override rate above 0.3; Krippendorff's
  *             alpha (nominal) below 0.667, his floor for tentative conclusions
  *   healthy   none of these. */
@@ -552,13 +561,18 @@ typedef struct hitl_health_thresholds {
     int64_t min_sample;
 } hitl_health_thresholds;
 
-/* 0.95, 0.5, 0.3, 0.99, 0.667 and a minimum sample of 20. */
+/* 0.95, 0.5, 0.3, 0.99, 0.667 and a minimum sample of 20: the only place the defaults live.
+ * Views take a hitl_health_thresholds and pass it on, so a per-store setting can replace them. */
 void hitl_health_thresholds_default(hitl_health_thresholds *t);
 
 typedef struct hitl_health_annotator {
     const char *name;      /* borrowed */
     int64_t labels;        /* all their labels */
     int64_t shown, agreed; /* labels given with the model's prediction shown; equal to it */
+    /* of the shown labels on items with a final label: where the final label is the shown
+     * prediction (right) and where it is not (wrong), and of each the labels equal to the
+     * prediction (approved) */
+    int64_t right, right_approved, wrong, wrong_approved;
 } hitl_health_annotator;
 
 typedef struct hitl_health_actor {
@@ -567,7 +581,7 @@ typedef struct hitl_health_actor {
 } hitl_health_actor;
 
 typedef struct hitl_health_metrics {
-    int prediction_shown; /* 0: predictions are never shown, model agreement does not apply */
+    int prediction_shown; /* 0: predictions are never shown, approval does not apply */
     const hitl_health_annotator *annotators; /* borrowed [n_annotators] */
     size_t n_annotators;
     const hitl_health_actor *actors; /* borrowed [n_actors] */
@@ -588,16 +602,22 @@ typedef struct hitl_health_reason {
 typedef struct hitl_health_verdict {
     hitl_health_status status;
     double completeness;         /* labels_audited / labels; NaN without labels */
-    double *model_agreement;     /* [n_annotators] agreed / shown; NaN when not applicable */
+    double *model_agreement;     /* [n_annotators] agreed / shown (raw: judges nothing); NaN
+                                    when not applicable */
+    double *wrong_approval;      /* [n_annotators] wrong_approved / wrong: the rubber-stamp rate;
+                                    NaN when not applicable */
+    double *right_approval;      /* [n_annotators] right_approved / right; NaN likewise */
     double *override_rate;       /* [n_actors] overrides / decisions; NaN without decisions */
-    hitl_health_reason *reasons; /* [n_reasons]: degraded ones first, then in rule order */
+    hitl_health_reason *reasons; /* [n_reasons]: degraded ones first, then in rule order; the
+                                    value of an annotator's reason is the rate it judged */
     size_t n_reasons;
 } hitl_health_verdict;
 
 /* Judges m (borrowed) by t (NULL: the defaults). HITL_EINVAL for a threshold outside [0, 1]
  * (alpha: [-1, 1]) or a negative min_sample, a NULL array with a non-zero count, or counts that
- * cannot be (agreed > shown > labels, overrides > decisions, labels_audited > labels, a negative
- * count). Caller-allocated *out; release with hitl_health_verdict_release(). */
+ * cannot be (agreed > shown > labels, right + wrong > shown, an approved count above its own,
+ * right_approved + wrong_approved > agreed, overrides > decisions, labels_audited > labels, a
+ * negative count). Caller-allocated *out; release with hitl_health_verdict_release(). */
 hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health_thresholds *t,
                                  hitl_health_verdict *out, hitl_error *err);
 void hitl_health_verdict_release(hitl_health_verdict *v);
