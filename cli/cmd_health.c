@@ -1,6 +1,6 @@
-/* hitl health: the review governance scorecard of a store (latency, model agreement per
- * annotator, override rate per actor, audit completeness and chain, human agreement) and its
- * status, healthy, at_risk or degraded, with the reasons (rules in engine/health.c). */
+/* hitl health: the review governance scorecard of a store (latency, approval per annotator,
+ * override rate per actor, audit completeness and chain, human agreement) and its status,
+ * healthy, at_risk or degraded, with the reasons: cli/scorecard.c, as hitl report shows it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,61 +96,15 @@ static int parse_args(int argc, char **argv, health_args *a)
     return -1;
 }
 
-/* Krippendorff's alpha (nominal) over the store's labels; NaN with the reason when undefined. */
-static hitl_status human_alpha(hitl_store *st, double *alpha, char *why, size_t cap,
-                               hitl_error *err)
+static void print_json(const health_args *a, const cli_scorecard *sc)
 {
-    *alpha = NAN;
-    why[0] = '\0';
-    hitl_ratings_file rf;
-    hitl_status s = hitl_store_ratings_file(st, &rf, NULL, err);
-    if (s != HITL_OK) return s;
-    hitl_agreement_opts o = {.level = HITL_LEVEL_NOMINAL};
-    hitl_agreement r;
-    hitl_error e;
-    hitl_error_clear(&e);
-    s = hitl_agreement_compute(&rf.table, &o, &r, &e);
-    if (s == HITL_OK) {
-        *alpha = r.coef[HITL_COEF_ALPHA];
-        if (isnan(*alpha)) snprintf(why, cap, "alpha is undefined on these labels");
-        hitl_agreement_release(&r);
-    } else if (s == HITL_EDATA) { /* too few annotators or overlapping items: not a failure */
-        snprintf(why, cap, "%s", e.msg);
-        s = HITL_OK;
-    } else if (err) {
-        *err = e;
-    }
-    hitl_ratings_file_release(&rf);
-    return s;
-}
-
-static const char *subject_name(const hitl_store_health *h, const hitl_health_reason *r)
-{
-    if (r->subject == SIZE_MAX) return NULL;
-    if (r->rule == HITL_HEALTH_OVERRIDES) return h->actors[r->subject].name;
-    return h->annotators[r->subject].name;
-}
-
-static void print_json(const health_args *a, const hitl_store_health *h, const hitl_latency *lat,
-                       double alpha, const char *alpha_why, const hitl_health_verdict *v)
-{
+    const hitl_store_health *h = &sc->store;
+    const hitl_latency *lat = &sc->latency;
+    const hitl_health_verdict *v = &sc->verdict;
     json_t *root = json_object();
     json_object_set_new(root, "store", json_string(a->db));
     json_object_set_new(root, "status", json_string(hitl_health_status_name(v->status)));
-    json_t *reasons = json_array();
-    for (size_t i = 0; i < v->n_reasons; i++) {
-        const hitl_health_reason *r = &v->reasons[i];
-        const char *who = subject_name(h, r);
-        json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "rule", hitl_health_rule_name(r->rule),
-                              "severity", hitl_health_status_name(r->severity), "subject",
-                              who ? json_string(who) : json_null(), "threshold", num(r->threshold));
-        if (r->rule == HITL_HEALTH_CHAIN_BROKEN)
-            json_object_set_new(o, "value", json_integer((json_int_t)r->value));
-        else
-            json_object_set_new(o, "value", num(r->value));
-        json_array_append_new(reasons, o);
-    }
-    json_object_set_new(root, "reasons", reasons);
+    json_object_set_new(root, "reasons", cli_scorecard_reasons_json(sc));
     json_object_set_new(root, "latency",
                         json_pack("{s:I, s:o, s:o, s:o}", "n", (json_int_t)lat->n, "mean",
                                   num(lat->mean), "p50", num(lat->p50), "p90", num(lat->p90)));
@@ -186,15 +140,16 @@ static void print_json(const health_args *a, const hitl_store_health *h, const h
                   h->chain_ok, "bad_seq",
                   h->chain_ok ? json_null() : json_integer((json_int_t)h->chain_bad_seq), "events",
                   (json_int_t)h->n_events));
-    json_object_set_new(root, "krippendorff_alpha", num(alpha));
-    if (alpha_why[0])
-        json_object_set_new(root, "krippendorff_alpha_reason", json_string(alpha_why));
+    json_object_set_new(root, "krippendorff_alpha", num(sc->alpha));
+    if (sc->alpha_why[0])
+        json_object_set_new(root, "krippendorff_alpha_reason", json_string(sc->alpha_why));
     json_object_set_new(root, "thresholds",
                         json_pack("{s:f, s:f, s:f, s:f, s:f, s:I}", "rubber_stamp",
-                                  a->t.rubber_stamp, "inefficient", a->t.inefficient,
-                                  "override_rate", a->t.override_rate, "completeness",
-                                  a->t.completeness, "alpha", a->t.alpha, "min_sample",
-                                  (json_int_t)a->t.min_sample));
+                                  sc->thresholds.rubber_stamp, "inefficient",
+                                  sc->thresholds.inefficient, "override_rate",
+                                  sc->thresholds.override_rate, "completeness",
+                                  sc->thresholds.completeness, "alpha", sc->thresholds.alpha,
+                                  "min_sample", (json_int_t)sc->thresholds.min_sample));
     cli_print_json(root);
 }
 
@@ -215,13 +170,15 @@ static void print_share(int64_t k, int64_t n, double rate)
     print_rate(rate);
 }
 
-static void print_tables(const health_args *a, const hitl_store_health *h, const hitl_latency *lat,
-                         double alpha, const char *alpha_why, const hitl_health_verdict *v)
+static void print_tables(const health_args *a, const cli_scorecard *sc)
 {
+    const hitl_store_health *h = &sc->store;
+    const hitl_latency *lat = &sc->latency;
+    const hitl_health_verdict *v = &sc->verdict;
     printf("%s: %s\n", a->db, hitl_health_status_name(v->status));
     for (size_t i = 0; i < v->n_reasons; i++) {
         const hitl_health_reason *r = &v->reasons[i];
-        const char *who = subject_name(h, r);
+        const char *who = cli_scorecard_subject(sc, r);
         printf("  %-8s %s", r->severity == HITL_HEALTH_DEGRADED ? "degraded" : "at_risk",
                hitl_health_rule_name(r->rule));
         if (who) printf(" (%s)", who);
@@ -262,10 +219,10 @@ static void print_tables(const health_args *a, const hitl_store_health *h, const
         printf("; chain of %lld events verifies\n", (long long)h->n_events);
     else
         printf("; chain BROKEN at event %lld\n", (long long)h->chain_bad_seq);
-    if (isfinite(alpha))
-        printf("human agreement: Krippendorff's alpha (nominal) %.4f\n", alpha);
+    if (isfinite(sc->alpha))
+        printf("human agreement: Krippendorff's alpha (nominal) %.4f\n", sc->alpha);
     else
-        printf("human agreement: n/a (%s)\n", alpha_why);
+        printf("human agreement: n/a (%s)\n", sc->alpha_why);
 }
 
 int cmd_health(int argc, char **argv)
@@ -277,35 +234,14 @@ int cmd_health(int argc, char **argv)
     if ((rc = cli_open_store("health", a.db, &st)) >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);
-    hitl_store_health h;
-    hitl_latency lat = {0};
-    hitl_health_verdict v = {0};
-    double alpha = NAN;
-    char why[512];
-    hitl_status s = hitl_store_health_get(st, &h, &err);
+    cli_scorecard sc;
+    hitl_status s = cli_scorecard_judge(st, &a.t, &sc, &err);
     if (s == HITL_OK) {
-        if ((s = human_alpha(st, &alpha, why, sizeof(why), &err)) == HITL_OK &&
-            (s = hitl_latency_summarize(h.latency, h.n_latency, &lat, &err)) == HITL_OK) {
-            hitl_health_metrics m = {.prediction_shown = h.prediction_shown,
-                                     .annotators = h.annotators,
-                                     .n_annotators = h.n_annotators,
-                                     .actors = h.actors,
-                                     .n_actors = h.n_actors,
-                                     .labels = h.labels,
-                                     .labels_audited = h.labels_audited,
-                                     .chain_ok = h.chain_ok,
-                                     .chain_bad_seq = h.chain_bad_seq,
-                                     .alpha = alpha};
-            s = hitl_health_evaluate(&m, &a.t, &v, &err);
-        }
-        if (s == HITL_OK) {
-            if (a.json)
-                print_json(&a, &h, &lat, alpha, why, &v);
-            else
-                print_tables(&a, &h, &lat, alpha, why, &v);
-        }
-        hitl_health_verdict_release(&v);
-        hitl_store_health_release(&h);
+        if (a.json)
+            print_json(&a, &sc);
+        else
+            print_tables(&a, &sc);
+        cli_scorecard_release(&sc);
     }
     hitl_store_close(st);
     return s == HITL_OK ? CLI_EXIT_OK : cli_fail("health", s, &err);

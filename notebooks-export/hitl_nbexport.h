@@ -69,12 +69,6 @@ typedef struct hitl_report_annotator {
     int64_t scored, agree; /* labels on items with a final label, and those equal to it */
 } hitl_report_annotator;
 
-typedef struct hitl_report_actor {
-    const char *name;
-    int64_t decisions, overrides;
-    double rate;
-} hitl_report_actor;
-
 typedef struct hitl_report {
     const char *title, *store_path, *generated_at, *version;
     const char *const *classes;
@@ -85,9 +79,12 @@ typedef struct hitl_report {
     size_t n_batches;
     const hitl_report_annotator *annotators;
     size_t n_annotators;
-    const hitl_report_actor *actors;
-    size_t n_actors;
-    double override_alert; /* an actor's override rate above this is an alert (0.3) */
+    /* review health: the metrics `hitl health` judges, judged here by the same engine scorecard
+     * (hitl_health_evaluate) under health_thresholds (NULL: the defaults), so the report's
+     * verdict, reasons and override table are health's; NULL: not judged. Rejected metrics fail
+     * the report with the engine's status. */
+    const hitl_health_metrics *health;
+    const hitl_health_thresholds *health_thresholds;
     /* agreement: NULL with a note saying why when it cannot be computed */
     const hitl_agreement *agreement;
     const char *const *agreement_names; /* [agreement->n_annotators] */
@@ -106,7 +103,7 @@ typedef struct hitl_report {
 } hitl_report;
 
 /* The notebook as JSON text (caller owns *text; free()). HITL_EINVAL for a report without
- * classes or export path, HITL_ENOMEM. */
+ * classes or export path, or with health metrics the scorecard refuses; HITL_ENOMEM. */
 hitl_status hitl_report_notebook(const hitl_report *r, char **text, hitl_error *err);
 /* Writes the notebook to `path` (HITL_EIO when it cannot be written). */
 hitl_status hitl_report_write(const hitl_report *r, const char *path, hitl_error *err);

@@ -402,8 +402,13 @@ class Project(unittest.TestCase):
         text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
         queued, final = q(self.db, "SELECT count(*), sum(state = 2) FROM items")[0]
         self.assertIn(f"**{queued}** items queued; **{final}** have a final label", text)
-        self.assertIn("## Health: alert", text)  # rev2 overrode 1 of 1 decisions
-        self.assertIn("rev2 overrides 100% of their decisions", text)
+        # health is hitl health's verdict (rev2's 1 override of 1 decision is too little to judge)
+        h = json.loads(hitl("health", self.db, "--json").stdout)
+        self.assertEqual(j["health"]["status"], h["status"])
+        self.assertEqual(j["health"]["reasons"], h["reasons"])
+        self.assertIn(f"## Health: {h['status']}\n", text)
+        self.assertNotIn("override_rate", [x["rule"] for x in h["reasons"]])
+        self.assertIn("| rev2 | 1 | 1 | 100.0% |  |", text)
         svgs = [o.data["image/svg+xml"] for c in nb.cells if c.cell_type == "code"
                 for o in c.outputs]
         self.assertEqual(len(svgs), 5)

@@ -104,6 +104,59 @@ def calib_reference(probs, y, B=15):
     }
 
 
+def plant(db, pool, rng, skill, rubber=0, top_k=60, blind=30):
+    """A store queued from `pool` (margin, top_k uncertain and blind random items, two labels
+    each, predictions shown on the uncertain ones) and labelled through the CLI: first `rubber`
+    labels by 'rub', who gives whatever the model says where it is shown, then the annotators
+    of `skill` (the share of their labels that are the truth) in turn; ties adjudicated to the
+    truth by 'qa'. The truth is the model's class on 80% of the blind items but only 25% of
+    those queued because it was unsure, where accurate annotators then rarely agree with it."""
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    hitl("init", db, "--classes", ",".join(CLASSES), "--overlap", 2, "--show-prediction",
+         "uncertain", "--min-justification", 5, "--actor", "admin")
+    hitl("queue", db, "--from", pool, "--probs", "probs", "--ids", "ids", "--method", "margin",
+         "--top-k", top_k, "--blind", blind, "--seed", 1, "--actor", "admin")
+    items = rows(db, "SELECT pool_id, pred, reason FROM items")
+    truth = {pid: (pred if rng.random() < (0.8 if reason == 1 else 0.25)
+                   else (pred + rng.integers(1, 3)) % 3) for pid, pred, reason in items}
+
+    def choose(who, pid, shown):
+        if who == "rub":  # agrees with whatever the model says, else labels honestly
+            return CLASSES.index(shown) if shown else truth[pid]
+        if rng.random() < skill[who]:
+            return truth[pid]
+        return (truth[pid] + rng.integers(1, 3)) % 3
+
+    def work(who, limit):
+        done = 0
+        while done < limit:
+            j = hjson("next", db, "--annotator", who, "--json")
+            if j["item"] is None:
+                return False
+            hitl("label", db, j["item"], CLASSES[choose(who, j["item"], j["prediction"])],
+                 "--annotator", who)
+            done += 1
+        return True
+
+    if rubber:
+        work("rub", rubber)
+    active = list(skill)
+    while active:
+        active = [w for w in active if work(w, 1)]
+    for (pid,) in rows(db, "SELECT pool_id FROM items WHERE state = 1"):
+        hitl("adjudicate", db, pid, CLASSES[truth[pid]], "--actor", "qa", "--justification",
+             "checked the picture")
+    return truth
+
+
+def markdown(nb_path):
+    with open(nb_path) as f:
+        nb = json.load(f)
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
 class StoreQuality(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -116,45 +169,7 @@ class StoreQuality(unittest.TestCase):
             f["probs"] = cls.probs
             f["ids"] = np.array([f"img-{i:04d}" for i in range(n)], dtype=object).astype("S")
         cls.db = os.path.join(WORK, "quality.db")
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(cls.db + suffix):
-                os.remove(cls.db + suffix)
-        hitl("init", cls.db, "--classes", ",".join(CLASSES), "--overlap", 2, "--show-prediction",
-             "uncertain", "--min-justification", 5, "--actor", "admin")
-        hitl("queue", cls.db, "--from", cls.pool, "--probs", "probs", "--ids", "ids", "--method",
-             "margin", "--top-k", 60, "--blind", 30, "--seed", 1, "--actor", "admin")
-        items = rows(cls.db, "SELECT pool_id, pred, reason FROM items")
-        # the truth: the model's class on 80% of the blind (random) items but only 25% of those
-        # queued because it was unsure, where the accurate annotators then rarely agree with it
-        truth = {pid: (pred if rng.random() < (0.8 if reason == 1 else 0.25)
-                       else (pred + rng.integers(1, 3)) % 3) for pid, pred, reason in items}
-        skill = {"ann": 0.92, "bob": 0.88, "cy": 0.85}
-
-        def choose(who, pid, shown):
-            if who == "rub":  # agrees with whatever the model says, else labels honestly
-                return CLASSES.index(shown) if shown else truth[pid]
-            if rng.random() < skill[who]:
-                return truth[pid]
-            return (truth[pid] + rng.integers(1, 3)) % 3
-
-        def work(who, limit):
-            done = 0
-            while done < limit:
-                j = hjson("next", cls.db, "--annotator", who, "--json")
-                if j["item"] is None:
-                    return False
-                hitl("label", cls.db, j["item"], CLASSES[choose(who, j["item"], j["prediction"])],
-                     "--annotator", who)
-                done += 1
-            return True
-
-        work("rub", 45)
-        active = ["ann", "bob", "cy"]
-        while active:
-            active = [w for w in active if work(w, 1)]
-        for (pid,) in rows(cls.db, "SELECT pool_id FROM items WHERE state = 1"):
-            hitl("adjudicate", cls.db, pid, CLASSES[truth[pid]], "--actor", "qa",
-                 "--justification", "checked the picture")
+        plant(cls.db, cls.pool, rng, {"ann": 0.92, "bob": 0.88, "cy": 0.85}, rubber=45)
         cls.overridden = [pid for pid, in rows(
             cls.db, "SELECT pool_id FROM items WHERE state = 2 AND reason = 1 ORDER BY id LIMIT 5")]
         for pid in cls.overridden:
@@ -389,6 +404,36 @@ class StoreQuality(unittest.TestCase):
         text = hitl("health", self.db).stdout
         self.assertIn("degraded", text)
         self.assertIn("rubber_stamping (rub)", text)
+
+    def test_report_shows_the_health_verdict(self):
+        """hitl report judges with hitl health's scorecard: the same status and reasons, the
+        rubber stamper named in both; and a store of accurate annotators on uncertain items,
+        who rarely agree with the shown prediction, is healthy in both."""
+        healthy = os.path.join(WORK, "healthy.db")
+        plant(healthy, self.pool, np.random.default_rng(12), {"ann": 0.97, "bob": 0.95},
+              top_k=40, blind=10)
+        stores = ((self.copy("report.db"), "degraded"), (healthy, "healthy"))
+        for db, status in stores:
+            h = hjson("health", db, "--json")
+            nb = os.path.join(WORK, os.path.basename(db) + ".ipynb")
+            r = hjson("report", db, "--notebook", nb, "--json")
+            self.assertEqual(h["status"], status, db)
+            self.assertEqual(r["health"]["status"], h["status"], db)
+            self.assertEqual(r["health"]["reasons"], h["reasons"], db)
+            text = markdown(nb)
+            self.assertIn(f"## Health: {status}\n", text)
+            for x in h["reasons"]:
+                who = f" ({x['subject']})" if x["subject"] else ""
+                self.assertIn(f"**{x['severity']}** `{x['rule']}`{who}", text)
+        # the rubber stamper, named by both
+        self.assertIn("rubber_stamping (rub)", hitl("health", stores[0][0]).stdout)
+        self.assertIn("`rubber_stamping` (rub)", markdown(os.path.join(WORK, "report.db.ipynb")))
+        # the healthy store's annotators agree with the shown prediction rarely, as is right
+        h = hjson("health", healthy, "--json")
+        for a in h["annotators"]:
+            self.assertGreaterEqual(a["shown"], 20)
+            self.assertLess(a["model_agreement"], 0.5)
+        self.assertEqual(h["reasons"], [])
 
     def copy(self, name):
         dst = os.path.join(WORK, name)

@@ -197,12 +197,21 @@ END_TEST
 
 static const char *const classes[] = {"cat", "dog|wolf", "owl"};
 
+static const char *cell_source(json_t *cells, const char *id_part);
+
 static void fill_report(hitl_report *r, hitl_reliability *rel, hitl_histogram *h1,
                         hitl_histogram *h2, int64_t *conf)
 {
     static hitl_report_batch batches[] = {{"b1", 10, 4, 2}};
     static hitl_report_annotator anns[] = {{"alice", 12, 1, 4.5, 10, 9}, {"bob", 8, 0, NAN, 6, 3}};
-    static hitl_report_actor acts[] = {{"rev", 5, 3, 0.6}};
+    /* alice approved every wrong suggestion; bob agrees with the shown prediction 4 times in 20
+     * but approved 4 of the 4 right ones and none of the 16 wrong: healthy; rev overrode 10 of
+     * 25 decisions */
+    static hitl_health_annotator hann[] = {{"alice", 30, 30, 30, 10, 10, 20, 20},
+                                           {"bob", 20, 20, 4, 4, 4, 16, 0}};
+    static hitl_health_actor hact[] = {{"rev", 25, 10}};
+    /* shown, annotators, actors, 50 labels all audited, the chain verified, alpha undefined */
+    static hitl_health_metrics hm = {1, hann, 2, hact, 1, 50, 50, 1, -1, NAN};
     memset(r, 0, sizeof(*r));
     r->title = "QA report: test";
     r->store_path = "/tmp/x.db";
@@ -220,9 +229,7 @@ static void fill_report(hitl_report *r, hitl_reliability *rel, hitl_histogram *h
     r->n_batches = 1;
     r->annotators = anns;
     r->n_annotators = 2;
-    r->actors = acts;
-    r->n_actors = 1;
-    r->override_alert = 0.3;
+    r->health = &hm;
     r->agreement_note = "fewer than two annotators";
     hitl_reliability_init(rel, 10, NULL);
     for (int i = 0; i < 40; i++)
@@ -301,10 +308,25 @@ START_TEST(notebook_structure)
     ck_assert_ptr_nonnull(strstr(md0, "**10** items queued; **4** have a final label"));
     ck_assert_ptr_nonnull(strstr(md0, "dog\\|wolf"));
     ck_assert_ptr_nonnull(strstr(md0, "model accuracy on 40 blind items: 75.0%"));
+    /* health is the engine's scorecard, naming its subjects as hitl health does */
     const char *health = json_string_value(json_object_get(json_array_get(cells, 1), "source"));
-    ck_assert_ptr_nonnull(strstr(health, "## Health: alert"));
-    ck_assert_ptr_nonnull(strstr(health, "rev overrides 60% of their decisions"));
+    hitl_health_verdict v;
+    ck_assert_int_eq(hitl_health_evaluate(r.health, NULL, &v, NULL), HITL_OK);
+    ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.n_reasons, 2);
+    hitl_health_verdict_release(&v);
+    ck_assert_ptr_nonnull(strstr(health, "## Health: degraded\n"));
+    ck_assert_ptr_nonnull(strstr(health, "- **degraded** `rubber_stamping` (alice): approved "
+                                         "100.0% of the 20 shown suggestions the final label "
+                                         "rejected (above 95.0%)\n"));
+    ck_assert_ptr_nonnull(strstr(health, "- **at_risk** `override_rate` (rev): overrides 40.0% of "
+                                         "their 25 decisions (above 30.0%)\n"));
+    ck_assert_ptr_null(strstr(health, "(bob)")); /* 0.2 raw agreement is no fault */
+    ck_assert_ptr_nonnull(strstr(health, "| bob | 0.0% of 16 | 100.0% of 4 | 20.0% of 20 |"));
     ck_assert_ptr_nonnull(strstr(health, "2 items wait for adjudication"));
+    ck_assert_ptr_null(strstr(health, "alert"));
+    const char *over = cell_source(cells, "overrides");
+    ck_assert_ptr_nonnull(strstr(over, "| rev | 25 | 10 | 40.0% | **at_risk** |"));
     /* the export path is a Python literal; the command cannot escape its comment line */
     int found = 0;
     for (size_t i = 0; i < n; i++) {
@@ -332,13 +354,35 @@ START_TEST(minimal_report)
     r.classes = classes;
     r.n_classes = 3;
     r.export_path = "x.h5";
-    r.override_alert = 0.3;
     char *text;
     ck_assert_int_eq(hitl_report_notebook(&r, &text, NULL), HITL_OK);
     ck_assert_ptr_nonnull(strstr(text, "nothing is queued yet"));
+    ck_assert_ptr_nonnull(strstr(text, "## Health: not judged"));
     json_t *nb = json_loads(text, 0, NULL);
     ck_assert_ptr_nonnull(nb);
     json_decref(nb);
+    free(text);
+    /* a healthy scorecard with its own thresholds, passed on to the engine */
+    hitl_health_annotator ann = {"ann", 40, 40, 10, 10, 9, 30, 1};
+    hitl_health_metrics m = {.prediction_shown = 1,
+                             .annotators = &ann,
+                             .n_annotators = 1,
+                             .labels = 40,
+                             .labels_audited = 40,
+                             .chain_ok = 1,
+                             .alpha = 0.9};
+    hitl_health_thresholds t;
+    hitl_health_thresholds_default(&t);
+    r.health = &m;
+    ck_assert_int_eq(hitl_report_notebook(&r, &text, NULL), HITL_OK);
+    ck_assert_ptr_nonnull(strstr(text, "## Health: healthy"));
+    free(text);
+    t.inefficient = 0.95; /* 9 of 10 right suggestions is now too few, and 10 enough to judge */
+    t.min_sample = 10;
+    r.health_thresholds = &t;
+    ck_assert_int_eq(hitl_report_notebook(&r, &text, NULL), HITL_OK);
+    ck_assert_ptr_nonnull(strstr(text, "## Health: degraded"));
+    ck_assert_ptr_nonnull(strstr(text, "`inefficient` (ann): approved 90.0% of the 10"));
     free(text);
 }
 END_TEST
@@ -394,6 +438,14 @@ START_TEST(bad_reports)
     ck_assert_int_eq(hitl_report_write(&r, path, &err), HITL_OK);
     ck_assert_int_eq(access(path, R_OK), 0);
     unlink(path);
+    /* health metrics the scorecard refuses fail the report with its status */
+    hitl_health_annotator ann = {"ann", 10, 10, 3, 2, 2, 5, 5}; /* 7 approved of 3 agreed */
+    hitl_health_metrics m = {.prediction_shown = 1, .annotators = &ann, .n_annotators = 1};
+    r.health = &m;
+    text = (char *)1;
+    ck_assert_int_eq(hitl_report_notebook(&r, &text, &err), HITL_EINVAL);
+    ck_assert_ptr_null(text);
+    ck_assert_ptr_nonnull(strstr(err.msg, "annotator 0"));
 }
 END_TEST
 
