@@ -25,7 +25,7 @@ static const char usage_text[] =
     "                   and whether the hash chain verifies (hitl audit DB --verify)\n"
     "  human agreement  Krippendorff's alpha (nominal) over all labels\n"
     "\n"
-    "status:\n"
+    "status (default thresholds; hitl report shows the same verdict):\n"
     "  degraded   an annotator approved more than 0.95 of the wrong suggestions (rubber\n"
     "             stamping) or less than 0.5 of the right ones (inefficient), or the audit chain\n"
     "             broken\n"
