@@ -356,6 +356,12 @@ class StoreQuality(unittest.TestCase):
     def test_health_numbers_and_rubber_stamper(self):
         h = hjson("health", self.db, "--json")
         ann, act, audited, reasons = self.expected_health(self.db)
+        # the verdict first: the planted rubber stamper, and only it; the accurate annotators
+        # agree with the shown prediction rarely (the model is mostly wrong on these items), and
+        # that is no fault
+        got = [(r["rule"], r["subject"]) for r in h["reasons"] if r["severity"] == "degraded"]
+        self.assertEqual(got, [("rubber_stamping", "rub")])
+        self.assertEqual(got, reasons)
         self.assertEqual(h["show_prediction"], "uncertain")
         keys = ("labels", "shown", "agreed", "right", "right_approved", "wrong", "wrong_approved")
         self.assertEqual({a["name"]: [a[k] for k in keys] for a in h["annotators"]}, ann)
@@ -381,9 +387,6 @@ class StoreQuality(unittest.TestCase):
         for item, lab in rows(self.db, "SELECT item, label FROM labels"):
             units.setdefault(item, []).append(lab)
         self.assertAlmostEqual(h["krippendorff_alpha"], alpha_nominal(units.values()), places=8)
-        # the planted rubber stamper, and only it: the accurate annotators agree with the shown
-        # prediction rarely (the model is mostly wrong on these items), and that is no fault
-        self.assertEqual(reasons, [("rubber_stamping", "rub")])
         raw = {a["name"]: a for a in h["annotators"]}
         for who in ("ann", "bob"):
             self.assertGreaterEqual(raw[who]["shown"], 20)
@@ -392,8 +395,6 @@ class StoreQuality(unittest.TestCase):
         self.assertGreaterEqual(raw["rub"]["wrong"], 20)
         self.assertGreaterEqual(ann["rub"][5], 20)
         self.assertEqual(h["status"], "degraded")
-        got = [(r["rule"], r["subject"]) for r in h["reasons"] if r["severity"] == "degraded"]
-        self.assertEqual(got, reasons)
         self.assertEqual(h["reasons"][0]["value"], 1.0)
         # boss overrode 5 of 5: judged only with a smaller minimum sample
         self.assertNotIn("override_rate", [r["rule"] for r in h["reasons"]])
@@ -405,6 +406,26 @@ class StoreQuality(unittest.TestCase):
         self.assertIn("degraded", text)
         self.assertIn("rubber_stamping (rub)", text)
 
+    def test_report_and_calibrate_agree(self):
+        """The report's calibration is hitl calibrate's: the same ECE, MCE, accuracy and
+        top-label Brier on the same store for the same bins, by default and with --bins, and the
+        notebook names the variant and the bin count."""
+        db = self.copy("calib-report.db")
+        nb = os.path.join(WORK, "calib-report.ipynb")
+        for bins in ((), ("--bins", 10), ("--bins", 4)):
+            cal = hjson("calibrate", db, "--json", *bins)
+            rep = hjson("report", db, "--notebook", nb, "--json", *bins)
+            self.assertEqual(rep["ece"], cal["ece"], bins)
+            self.assertEqual(rep["n_bins"], cal["n_bins"], bins)
+            self.assertEqual(rep["mce"], cal["mce"], bins)
+            self.assertEqual(rep["blind_accuracy"], cal["accuracy"], bins)
+            self.assertEqual(rep["blind_accuracy_ci"], cal["accuracy_ci"], bins)
+            self.assertEqual(rep["brier_top_label"], cal["brier_top_label"], bins)
+            self.assertIn(f"| ECE (top label, {cal['n_bins']} equal-width bins) | "
+                          f"{cal['ece']:.4f} |", markdown(nb))
+        self.assertEqual(cal["n_bins"], 4)
+        self.assertEqual(hjson("calibrate", db, "--json")["n_bins"], 15)
+
     def test_report_shows_the_health_verdict(self):
         """hitl report judges with hitl health's scorecard: the same status and reasons, the
         rubber stamper named in both; and a store of accurate annotators on uncertain items,
@@ -412,7 +433,7 @@ class StoreQuality(unittest.TestCase):
         healthy = os.path.join(WORK, "healthy.db")
         plant(healthy, self.pool, np.random.default_rng(12), {"ann": 0.97, "bob": 0.95},
               top_k=40, blind=10)
-        stores = ((self.copy("report.db"), "degraded"), (healthy, "healthy"))
+        stores = ((healthy, "healthy"), (self.copy("report.db"), "degraded"))
         for db, status in stores:
             h = hjson("health", db, "--json")
             nb = os.path.join(WORK, os.path.basename(db) + ".ipynb")
@@ -426,7 +447,7 @@ class StoreQuality(unittest.TestCase):
                 who = f" ({x['subject']})" if x["subject"] else ""
                 self.assertIn(f"**{x['severity']}** `{x['rule']}`{who}", text)
         # the rubber stamper, named by both
-        self.assertIn("rubber_stamping (rub)", hitl("health", stores[0][0]).stdout)
+        self.assertIn("rubber_stamping (rub)", hitl("health", stores[1][0]).stdout)
         self.assertIn("`rubber_stamping` (rub)", markdown(os.path.join(WORK, "report.db.ipynb")))
         # the healthy store's annotators agree with the shown prediction rarely, as is right
         h = hjson("health", healthy, "--json")
