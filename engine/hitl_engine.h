@@ -469,8 +469,8 @@ typedef struct hitl_reliability_summary {
     double confidence;         /* mean confidence */
 } hitl_reliability_summary;
 
-/* Caller-allocated; bins 0 is HITL_CALIB_BINS, more than 1000000 is HITL_EINVAL. Release with
- * hitl_reliability_release(). */
+/* Caller-allocated, with 1 to 1000000 bins (HITL_EINVAL otherwise; callers pass
+ * HITL_CALIB_BINS unless told). Release with hitl_reliability_release(). */
 hitl_status hitl_reliability_init(hitl_reliability *r, size_t bins, hitl_error *err);
 /* Adds one row; a confidence that is NaN or outside [0, 1] is only counted in r->skipped. */
 void hitl_reliability_add(hitl_reliability *r, double confidence, int correct);
