@@ -1,6 +1,7 @@
 /* hitl calibrate: how accurate and how well calibrated a model is, from a blind labelled sample
- * (probabilities and true labels): accuracy with a Wilson interval, ECE, MCE, Brier, NLL, the
- * reliability table, per-class scores, the confusion matrix and an optional temperature. */
+ * (probabilities and true labels, read as stored: float64 stays float64): accuracy with a Wilson
+ * interval, ECE, MCE, both Brier scores, NLL, the reliability table, per-class scores, the
+ * confusion matrix and an optional temperature, all from the engine's calibration. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +18,20 @@ static const char usage_text[] =
     "\n"
     "From a store DB: its blind items (queued with --blind) that have a final label. Without\n"
     "--probs only the model's prediction and top probability stored at queue time are known:\n"
-    "accuracy, ECE, MCE, the reliability bins, per-class scores and the confusion matrix are\n"
-    "computed, Brier, NLL and temperature are null (they need every class's probability). With\n"
-    "--probs POOL:DSET those items' rows are read from the pool (by their stored pool row, only\n"
-    "those rows) and every measure is computed on them.\n"
+    "accuracy, ECE, MCE, top-label Brier, the reliability bins, per-class scores and the\n"
+    "confusion matrix are computed (the same numbers as hitl report's), multiclass Brier, NLL\n"
+    "and temperature are null (they need every class's probability). With --probs POOL:DSET\n"
+    "those items' rows are read from the pool (by their stored pool row, only those rows) and\n"
+    "every measure is computed on them.\n"
     "\n"
     "  accuracy         share of rows whose argmax is the label, with a Wilson 95% interval\n"
     "  ECE              sum over bins of (rows in bin / n) |accuracy - mean confidence|, on the\n"
-    "                   top probability, B equal-width bins (b/B, (b+1)/B]; also with B\n"
-    "                   equal-mass bins (rows sorted by confidence)\n"
+    "                   top probability, B equal-width bins (b/B, (b+1)/B] (0.8 is in\n"
+    "                   (0.7, 0.8] with B = 10); also with B equal-mass bins (rows sorted by\n"
+    "                   confidence)\n"
     "  MCE              the largest |accuracy - confidence| of a non-empty equal-width bin\n"
-    "  Brier            mean over rows of sum over classes (p_c - [y = c])^2 (0 to 2)\n"
+    "  Brier multiclass mean over rows of sum over classes (p_c - [y = c])^2 (0 to 2)\n"
+    "  Brier top label  mean over rows of (top probability - correct)^2 (0 to 1)\n"
     "  NLL              mean of -ln p_y (p_y clamped to 1e-15)\n"
     "\n"
     "options:\n"
@@ -36,7 +40,8 @@ static const char usage_text[] =
     "                       the pool's probabilities, a row per pool row\n"
     "  --labels FILE:DSET   true class indices [n] (HDF5, any integer type, rank 1, or a .npy\n"
     "                       vector); not with DB\n"
-    "  --bins B             bins for ECE, MCE and the reliability table (default 15)\n"
+    "  --bins B             bins for ECE, MCE and the reliability table (default 15, as hitl\n"
+    "                       report's)\n"
     "  --fit-temperature    also fit T minimising the NLL of softmax(ln p / T) and report the\n"
     "                       NLL and ECE after scaling\n"
     "  --json               one JSON object on stdout instead of tables\n"
@@ -113,7 +118,7 @@ static int parse_args(int argc, char **argv, calib_args *a)
 }
 
 /* Reads the whole probability matrix (calibration samples are small). */
-static hitl_status load_probs(const char *path, const char *dset, float **x, size_t *n, size_t *c,
+static hitl_status load_probs(const char *path, const char *dset, double **x, size_t *n, size_t *c,
                               char ***classes, size_t *n_classes, hitl_error *err)
 {
     hitl_matrix *m;
@@ -122,16 +127,16 @@ static hitl_status load_probs(const char *path, const char *dset, float **x, siz
     *n = hitl_matrix_rows(m);
     *c = hitl_matrix_cols(m);
     *x = NULL;
-    if (*n && *c > SIZE_MAX / sizeof(float) / *n) {
+    if (*n && *c > SIZE_MAX / sizeof(double) / *n) {
         hitl_matrix_close(m);
         return hitl_error_set(err, HITL_ENOMEM, "'%s': too large", path);
     }
-    *x = malloc((*n && *c ? *n * *c : 1) * sizeof(float));
+    *x = malloc((*n && *c ? *n * *c : 1) * sizeof(double));
     if (!*x) st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
     size_t block = hitl_block_rows(*c);
     for (size_t r = 0; st == HITL_OK && r < *n; r += block) {
         size_t k = *n - r < block ? *n - r : block;
-        st = hitl_matrix_read(m, r, k, *x + r * *c, err);
+        st = hitl_matrix_read_f64(m, r, k, *x + r * *c, err);
     }
     if (st == HITL_OK) st = hitl_matrix_classes(m, classes, n_classes, err);
     hitl_matrix_close(m);
@@ -183,10 +188,11 @@ static void print_json(const calib_args *a, const hitl_calibration *r, char **na
     json_object_set_new(root, "ece", cli_json_real(r->ece));
     json_object_set_new(root, "ece_equal_mass", cli_json_real(r->ece_equal_mass));
     json_object_set_new(root, "mce", cli_json_real(r->mce));
-    json_object_set_new(root, "brier", cli_json_real(r->brier));
+    json_object_set_new(root, "brier_multiclass", cli_json_real(r->brier_multiclass));
+    json_object_set_new(root, "brier_top_label", cli_json_real(r->brier_top_label));
     json_object_set_new(root, "nll", cli_json_real(r->nll));
     if (a->db && !a->probs) {
-        json_object_set_new(root, "brier_reason", json_string(NO_PROBS_REASON));
+        json_object_set_new(root, "brier_multiclass_reason", json_string(NO_PROBS_REASON));
         json_object_set_new(root, "nll_reason", json_string(NO_PROBS_REASON));
     }
     json_object_set_new(root, "n_bins", json_integer((json_int_t)r->n_bins));
@@ -238,14 +244,16 @@ static void print_tables(const calib_args *a, const hitl_calibration *r, char **
         printf("%s: %zu rows x %zu classes, labels %s\n\n", a->probs, r->n, C, a->labels);
     printf("accuracy        %.4f  [%.4f, %.4f] (Wilson 95%%)\n", r->accuracy, r->accuracy_ci.lo,
            r->accuracy_ci.hi);
-    printf("ECE             %.4f  (%zu equal-width bins)\n", r->ece, r->n_bins);
-    printf("ECE equal-mass  %.4f  (%zu bins)\n", r->ece_equal_mass, r->n_bins);
-    printf("MCE             %.4f\n", r->mce);
-    if (isfinite(r->brier)) {
-        printf("Brier           %.4f  (multiclass, 0 to 2)\n", r->brier);
+    printf("ECE             %.4f  (top label, %zu equal-width bins)\n", r->ece, r->n_bins);
+    printf("ECE equal-mass  %.4f  (top label, %zu equal-mass bins)\n", r->ece_equal_mass,
+           r->n_bins);
+    printf("MCE             %.4f  (top label, %zu equal-width bins)\n", r->mce, r->n_bins);
+    printf("Brier top label %.4f  (0 to 1)\n", r->brier_top_label);
+    if (isfinite(r->brier_multiclass)) {
+        printf("Brier multiclass %.4f (0 to 2)\n", r->brier_multiclass);
         printf("NLL             %.4f\n", r->nll);
     } else {
-        printf("Brier, NLL      n/a (%s)\n", NO_PROBS_REASON);
+        printf("Brier multiclass, NLL  n/a (%s)\n", NO_PROBS_REASON);
     }
     if (r->temperature_fitted)
         printf("temperature     T = %.4f%s: NLL %.4f, ECE %.4f after scaling\n", r->temperature,
@@ -297,13 +305,13 @@ static void print_tables(const calib_args *a, const hitl_calibration *r, char **
 
 /* Reads pool rows rows[i] (any order) into dst row i: sorted, in runs of consecutive rows, so
  * only those rows are read, a run at a time. */
-static hitl_status read_pool_rows(hitl_matrix *m, const int64_t *rows, size_t n, float *dst,
+static hitl_status read_pool_rows(hitl_matrix *m, const int64_t *rows, size_t n, double *dst,
                                   hitl_error *err)
 {
     size_t c = hitl_matrix_cols(m), total = hitl_matrix_rows(m);
     size_t *order = malloc((n ? n : 1) * sizeof(size_t));
     size_t run_cap = hitl_block_rows(c);
-    float *buf = malloc(run_cap * c * sizeof(float));
+    double *buf = malloc(run_cap * c * sizeof(double));
     hitl_status st = order && buf ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "out of memory");
     for (size_t i = 0; st == HITL_OK && i < n; i++) {
         order[i] = i;
@@ -321,9 +329,9 @@ static hitl_status read_pool_rows(hitl_matrix *m, const int64_t *rows, size_t n,
         size_t j = i + 1;
         while (j < n && j - i < run_cap && rows[order[j]] == rows[order[j - 1]] + 1)
             j++;
-        st = hitl_matrix_read(m, (size_t)rows[order[i]], j - i, buf, err);
+        st = hitl_matrix_read_f64(m, (size_t)rows[order[i]], j - i, buf, err);
         for (size_t k = i; st == HITL_OK && k < j; k++)
-            memcpy(dst + order[k] * c, buf + (k - i) * c, c * sizeof(float));
+            memcpy(dst + order[k] * c, buf + (k - i) * c, c * sizeof(double));
         i = j;
     }
     free(order);
@@ -333,14 +341,14 @@ static hitl_status read_pool_rows(hitl_matrix *m, const int64_t *rows, size_t n,
 
 /* Without the pool: each item's row holds its stored top probability at its stored prediction
  * and the rest spread evenly, so the argmax and the confidence are the stored ones; the measures
- * of the top class (accuracy, ECE, MCE, bins, per class, confusion) are then exact, the others
- * are withheld. */
-static void stored_rows(const hitl_blind_sample *b, size_t c, float *dst)
+ * of the top class (accuracy, ECE, MCE, top-label Brier, bins, per class, confusion) are then
+ * exact, the others are withheld. */
+static void stored_rows(const hitl_blind_sample *b, size_t c, double *dst)
 {
     for (size_t i = 0; i < b->n; i++) {
-        float p1 = b->p1[i];
-        float rest = (float)((1.0 - p1) / (double)(c - 1));
-        if (rest >= p1 && b->pred[i] > 0) rest = nextafterf(p1, 0.0f); /* keep pred the argmax */
+        double p1 = b->p1[i];
+        double rest = (1.0 - p1) / (double)(c - 1);
+        if (rest >= p1 && b->pred[i] > 0) rest = nextafter(p1, 0.0); /* keep pred the argmax */
         for (size_t k = 0; k < c; k++)
             dst[i * c + k] = (int32_t)k == b->pred[i] ? p1 : rest;
     }
@@ -365,7 +373,7 @@ static int from_store(calib_args *a)
     hitl_blind_sample b = {0};
     hitl_calibration r = {0};
     hitl_matrix *m = NULL;
-    float *probs = NULL;
+    double *probs = NULL;
     hitl_status st = hitl_store_settings_get(store, &set, &err);
     if (st == HITL_OK) st = hitl_store_blind_sample(store, &b, &err);
     hitl_store_close(store);
@@ -383,7 +391,7 @@ static int from_store(calib_args *a)
                                 "classes",
                                 a->probs, hitl_matrix_cols(m), c);
     }
-    if (st == HITL_OK && !(probs = malloc(b.n * c * sizeof(float))))
+    if (st == HITL_OK && !(probs = malloc(b.n * c * sizeof(double))))
         st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
     if (st == HITL_OK) {
         if (m) {
@@ -402,7 +410,7 @@ static int from_store(calib_args *a)
         if (st == HITL_EINVAL) st = HITL_EDATA;
     }
     if (st == HITL_OK) {
-        if (!m) r.brier = r.nll = NAN;
+        if (!m) r.brier_multiclass = r.nll = NAN;
         if (a->json)
             print_json(a, &r, set.classes, set.n_classes,
                        json_pack("{s:I}", "n_unscored", (json_int_t)b.n_unscored));
@@ -436,7 +444,7 @@ int cmd_calibrate(int argc, char **argv)
     }
     hitl_error err;
     hitl_error_clear(&err);
-    float *probs = NULL;
+    double *probs = NULL;
     int32_t *labels = NULL;
     size_t n = 0, c = 0, n_labels = 0, n_names = 0;
     char **names = NULL;

@@ -1,6 +1,6 @@
-/* hitl health: the review governance scorecard of a store (latency, model agreement per
- * annotator, override rate per actor, audit completeness and chain, human agreement) and its
- * status, healthy, at_risk or degraded, with the reasons (rules in engine/health.c). */
+/* hitl health: the review governance scorecard of a store (latency, approval per annotator,
+ * override rate per actor, audit completeness and chain, human agreement) and its status,
+ * healthy, at_risk or degraded, with the reasons: cli/scorecard.c, as hitl report shows it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,22 +12,28 @@ static const char usage_text[] =
     "\n"
     "The review process of the store DB, judged:\n"
     "  latency          seconds from lease to label: mean, median (p50), p90\n"
-    "  model agreement  per annotator, the share of their labels equal to the model's prediction\n"
-    "                   where it was shown to them (show-prediction uncertain or always: the\n"
-    "                   items not drawn blind; never: not applicable)\n"
+    "  approval         per annotator, on the labels given where the model's prediction was\n"
+    "                   shown (show-prediction uncertain or always: the items not drawn blind;\n"
+    "                   never: not applicable) and the item has a final label: the share of\n"
+    "                   the suggestions the final label rejected that they approved anyway\n"
+    "                   (rubber-stamp rate) and of those it kept that they approved. The raw\n"
+    "                   agreement with the shown prediction is printed but judges nothing:\n"
+    "                   uncertain items are where the model is often wrong\n"
     "  override rate    per actor, the share of their decisions that changed a final label or\n"
     "                   a review-routed prediction\n"
     "  audit            completeness: the share of labels whose 'label' event is in the trail;\n"
     "                   and whether the hash chain verifies (hitl audit DB --verify)\n"
     "  human agreement  Krippendorff's alpha (nominal) over all labels\n"
     "\n"
-    "status:\n"
-    "  degraded   an annotator's model agreement above 0.95 (rubber stamping) or below 0.5\n"
-    "             (inefficient), or the audit chain broken\n"
+    "status (default thresholds; hitl report shows the same verdict):\n"
+    "  degraded   an annotator approved more than 0.95 of the wrong suggestions (rubber\n"
+    "             stamping) or less than 0.5 of the right ones (inefficient), or the audit chain\n"
+    "             broken\n"
     "  at_risk    audit completeness below 0.99, an actor's override rate above 0.3, or alpha\n"
     "             below 0.667 (Krippendorff's floor for tentative conclusions)\n"
     "  healthy    none of these\n"
-    "Agreement and override rates are judged only with at least N shown labels or decisions.\n"
+    "Approval and override rates are judged only on at least N labels or decisions (the rate's\n"
+    "denominator).\n"
     "\n"
     "options:\n"
     "  --min-sample N   evidence needed to judge a person (default 20)\n"
@@ -90,61 +96,15 @@ static int parse_args(int argc, char **argv, health_args *a)
     return -1;
 }
 
-/* Krippendorff's alpha (nominal) over the store's labels; NaN with the reason when undefined. */
-static hitl_status human_alpha(hitl_store *st, double *alpha, char *why, size_t cap,
-                               hitl_error *err)
+static void print_json(const health_args *a, const cli_scorecard *sc)
 {
-    *alpha = NAN;
-    why[0] = '\0';
-    hitl_ratings_file rf;
-    hitl_status s = hitl_store_ratings_file(st, &rf, NULL, err);
-    if (s != HITL_OK) return s;
-    hitl_agreement_opts o = {.level = HITL_LEVEL_NOMINAL};
-    hitl_agreement r;
-    hitl_error e;
-    hitl_error_clear(&e);
-    s = hitl_agreement_compute(&rf.table, &o, &r, &e);
-    if (s == HITL_OK) {
-        *alpha = r.coef[HITL_COEF_ALPHA];
-        if (isnan(*alpha)) snprintf(why, cap, "alpha is undefined on these labels");
-        hitl_agreement_release(&r);
-    } else if (s == HITL_EDATA) { /* too few annotators or overlapping items: not a failure */
-        snprintf(why, cap, "%s", e.msg);
-        s = HITL_OK;
-    } else if (err) {
-        *err = e;
-    }
-    hitl_ratings_file_release(&rf);
-    return s;
-}
-
-static const char *subject_name(const hitl_store_health *h, const hitl_health_reason *r)
-{
-    if (r->subject == SIZE_MAX) return NULL;
-    if (r->rule == HITL_HEALTH_OVERRIDES) return h->actors[r->subject].name;
-    return h->annotators[r->subject].name;
-}
-
-static void print_json(const health_args *a, const hitl_store_health *h, const hitl_latency *lat,
-                       double alpha, const char *alpha_why, const hitl_health_verdict *v)
-{
+    const hitl_store_health *h = &sc->store;
+    const hitl_latency *lat = &sc->latency;
+    const hitl_health_verdict *v = &sc->verdict;
     json_t *root = json_object();
     json_object_set_new(root, "store", json_string(a->db));
     json_object_set_new(root, "status", json_string(hitl_health_status_name(v->status)));
-    json_t *reasons = json_array();
-    for (size_t i = 0; i < v->n_reasons; i++) {
-        const hitl_health_reason *r = &v->reasons[i];
-        const char *who = subject_name(h, r);
-        json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "rule", hitl_health_rule_name(r->rule),
-                              "severity", hitl_health_status_name(r->severity), "subject",
-                              who ? json_string(who) : json_null(), "threshold", num(r->threshold));
-        if (r->rule == HITL_HEALTH_CHAIN_BROKEN)
-            json_object_set_new(o, "value", json_integer((json_int_t)r->value));
-        else
-            json_object_set_new(o, "value", num(r->value));
-        json_array_append_new(reasons, o);
-    }
-    json_object_set_new(root, "reasons", reasons);
+    json_object_set_new(root, "reasons", cli_scorecard_reasons_json(sc));
     json_object_set_new(root, "latency",
                         json_pack("{s:I, s:o, s:o, s:o}", "n", (json_int_t)lat->n, "mean",
                                   num(lat->mean), "p50", num(lat->p50), "p90", num(lat->p90)));
@@ -152,10 +112,16 @@ static void print_json(const health_args *a, const hitl_store_health *h, const h
     json_t *anns = json_array();
     for (size_t i = 0; i < h->n_annotators; i++) {
         const hitl_health_annotator *x = &h->annotators[i];
-        json_array_append_new(anns, json_pack("{s:s, s:I, s:I, s:I, s:o}", "name", x->name,
-                                              "labels", (json_int_t)x->labels, "shown",
-                                              (json_int_t)x->shown, "agreed", (json_int_t)x->agreed,
-                                              "model_agreement", num(v->model_agreement[i])));
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:o}", "name", x->name, "labels",
+                              (json_int_t)x->labels, "shown", (json_int_t)x->shown, "agreed",
+                              (json_int_t)x->agreed, "model_agreement", num(v->model_agreement[i]));
+        json_object_update_new(
+            o,
+            json_pack("{s:I, s:I, s:o, s:I, s:I, s:o}", "right", (json_int_t)x->right,
+                      "right_approved", (json_int_t)x->right_approved, "right_approval",
+                      num(v->right_approval[i]), "wrong", (json_int_t)x->wrong, "wrong_approved",
+                      (json_int_t)x->wrong_approved, "wrong_approval", num(v->wrong_approval[i])));
+        json_array_append_new(anns, o);
     }
     json_object_set_new(root, "annotators", anns);
     json_t *acts = json_array();
@@ -174,15 +140,16 @@ static void print_json(const health_args *a, const hitl_store_health *h, const h
                   h->chain_ok, "bad_seq",
                   h->chain_ok ? json_null() : json_integer((json_int_t)h->chain_bad_seq), "events",
                   (json_int_t)h->n_events));
-    json_object_set_new(root, "krippendorff_alpha", num(alpha));
-    if (alpha_why[0])
-        json_object_set_new(root, "krippendorff_alpha_reason", json_string(alpha_why));
+    json_object_set_new(root, "krippendorff_alpha", num(sc->alpha));
+    if (sc->alpha_why[0])
+        json_object_set_new(root, "krippendorff_alpha_reason", json_string(sc->alpha_why));
     json_object_set_new(root, "thresholds",
                         json_pack("{s:f, s:f, s:f, s:f, s:f, s:I}", "rubber_stamp",
-                                  a->t.rubber_stamp, "inefficient", a->t.inefficient,
-                                  "override_rate", a->t.override_rate, "completeness",
-                                  a->t.completeness, "alpha", a->t.alpha, "min_sample",
-                                  (json_int_t)a->t.min_sample));
+                                  sc->thresholds.rubber_stamp, "inefficient",
+                                  sc->thresholds.inefficient, "override_rate",
+                                  sc->thresholds.override_rate, "completeness",
+                                  sc->thresholds.completeness, "alpha", sc->thresholds.alpha,
+                                  "min_sample", (json_int_t)sc->thresholds.min_sample));
     cli_print_json(root);
 }
 
@@ -194,13 +161,24 @@ static void print_rate(double v)
         printf(" %9s", "n/a");
 }
 
-static void print_tables(const health_args *a, const hitl_store_health *h, const hitl_latency *lat,
-                         double alpha, const char *alpha_why, const hitl_health_verdict *v)
+/* " k/n" right-aligned in 13 columns, then the rate */
+static void print_share(int64_t k, int64_t n, double rate)
 {
+    char buf[48];
+    snprintf(buf, sizeof(buf), "%lld/%lld", (long long)k, (long long)n);
+    printf(" %13s", buf);
+    print_rate(rate);
+}
+
+static void print_tables(const health_args *a, const cli_scorecard *sc)
+{
+    const hitl_store_health *h = &sc->store;
+    const hitl_latency *lat = &sc->latency;
+    const hitl_health_verdict *v = &sc->verdict;
     printf("%s: %s\n", a->db, hitl_health_status_name(v->status));
     for (size_t i = 0; i < v->n_reasons; i++) {
         const hitl_health_reason *r = &v->reasons[i];
-        const char *who = subject_name(h, r);
+        const char *who = cli_scorecard_subject(sc, r);
         printf("  %-8s %s", r->severity == HITL_HEALTH_DEGRADED ? "degraded" : "at_risk",
                hitl_health_rule_name(r->rule));
         if (who) printf(" (%s)", who);
@@ -214,13 +192,17 @@ static void print_tables(const health_args *a, const hitl_store_health *h, const
         printf(": mean %.3f s, p50 %.3f s, p90 %.3f s\n", lat->mean, lat->p50, lat->p90);
     else
         printf(": n/a\n");
-    printf("\nannotators (predictions shown: %s)\n%-20s %8s %8s %8s %9s\n",
-           show_names[h->show_prediction], "name", "labels", "shown", "agreed", "agreement");
+    printf("\nannotators (predictions shown: %s; approval against the final labels)\n"
+           "%-20s %8s %8s %8s %9s %13s %9s %13s %9s\n",
+           show_names[h->show_prediction], "name", "labels", "shown", "agreed", "agreement",
+           "right appr.", "rate", "wrong appr.", "rate");
     for (size_t i = 0; i < h->n_annotators; i++) {
         const hitl_health_annotator *x = &h->annotators[i];
         printf("%-20s %8lld %8lld %8lld", x->name, (long long)x->labels, (long long)x->shown,
                (long long)x->agreed);
         print_rate(v->model_agreement[i]);
+        print_share(x->right_approved, x->right, v->right_approval[i]);
+        print_share(x->wrong_approved, x->wrong, v->wrong_approval[i]);
         printf("\n");
     }
     printf("\nactors\n%-20s %9s %9s %9s\n", "name", "decisions", "overrides", "rate");
@@ -237,10 +219,10 @@ static void print_tables(const health_args *a, const hitl_store_health *h, const
         printf("; chain of %lld events verifies\n", (long long)h->n_events);
     else
         printf("; chain BROKEN at event %lld\n", (long long)h->chain_bad_seq);
-    if (isfinite(alpha))
-        printf("human agreement: Krippendorff's alpha (nominal) %.4f\n", alpha);
+    if (isfinite(sc->alpha))
+        printf("human agreement: Krippendorff's alpha (nominal) %.4f\n", sc->alpha);
     else
-        printf("human agreement: n/a (%s)\n", alpha_why);
+        printf("human agreement: n/a (%s)\n", sc->alpha_why);
 }
 
 int cmd_health(int argc, char **argv)
@@ -252,35 +234,14 @@ int cmd_health(int argc, char **argv)
     if ((rc = cli_open_store("health", a.db, &st)) >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);
-    hitl_store_health h;
-    hitl_latency lat = {0};
-    hitl_health_verdict v = {0};
-    double alpha = NAN;
-    char why[512];
-    hitl_status s = hitl_store_health_get(st, &h, &err);
+    cli_scorecard sc;
+    hitl_status s = cli_scorecard_judge(st, &a.t, &sc, &err);
     if (s == HITL_OK) {
-        if ((s = human_alpha(st, &alpha, why, sizeof(why), &err)) == HITL_OK &&
-            (s = hitl_latency_summarize(h.latency, h.n_latency, &lat, &err)) == HITL_OK) {
-            hitl_health_metrics m = {.prediction_shown = h.prediction_shown,
-                                     .annotators = h.annotators,
-                                     .n_annotators = h.n_annotators,
-                                     .actors = h.actors,
-                                     .n_actors = h.n_actors,
-                                     .labels = h.labels,
-                                     .labels_audited = h.labels_audited,
-                                     .chain_ok = h.chain_ok,
-                                     .chain_bad_seq = h.chain_bad_seq,
-                                     .alpha = alpha};
-            s = hitl_health_evaluate(&m, &a.t, &v, &err);
-        }
-        if (s == HITL_OK) {
-            if (a.json)
-                print_json(&a, &h, &lat, alpha, why, &v);
-            else
-                print_tables(&a, &h, &lat, alpha, why, &v);
-        }
-        hitl_health_verdict_release(&v);
-        hitl_store_health_release(&h);
+        if (a.json)
+            print_json(&a, &sc);
+        else
+            print_tables(&a, &sc);
+        cli_scorecard_release(&sc);
     }
     hitl_store_close(st);
     return s == HITL_OK ? CLI_EXIT_OK : cli_fail("health", s, &err);

@@ -22,16 +22,17 @@ static const char usage_text[] =
     "                  [--pool POOL.h5:DSET] [--normalize] [--bins N] [--bootstrap B]\n"
     "                  [--title TEXT] [--actor NAME] [--json]\n"
     "\n"
-    "Writes an nbformat 4.5 notebook that reads well unrun: a summary, health with its\n"
-    "reasons, queue progress, annotator throughput, agreement, the model's calibration on the\n"
-    "blind items (accuracy with a Wilson interval, ECE, Brier), a confusion matrix and score\n"
+    "Writes an nbformat 4.5 notebook that reads well unrun: a summary, the review health\n"
+    "scorecard as hitl health judges it (status, reasons, approval rates), queue progress,\n"
+    "annotator throughput, agreement, the model's calibration on the blind items (accuracy\n"
+    "with a Wilson interval, top-label ECE and Brier), a confusion matrix and score\n"
     "histograms, as tables and SVG charts; then code cells that load the HDF5 export with h5py\n"
     "and retrain a scikit-learn logistic regression on the corrected labels.\n"
     "The export is written next to the notebook (OUT.h5, or --export) with the --final rule;\n"
     "--features copies the labelled rows' features into it so the baseline can be retrained.\n"
     "  --pool POOL.h5:DSET  the pool's probabilities: its score histogram next to the queued one\n"
     "  --normalize          the queue used normalized entropy (for --pool)\n"
-    "  --bins N             calibration bins (default 10)\n"
+    "  --bins N             calibration bins, as hitl calibrate's (default 15)\n"
     "  --bootstrap B        resamples for the agreement intervals (default 0: none)\n"
     "  --html               also render OUT.html with jupyter nbconvert, when it is installed\n";
 
@@ -76,7 +77,7 @@ static int parse(int argc, char **argv, args *a)
                                          {NULL, 0, NULL, 0}};
     const char *cmd = "report";
     int c;
-    a->bins = 10;
+    a->bins = HITL_CALIB_BINS;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -342,8 +343,9 @@ int cmd_report(int argc, char **argv)
     char *ref = NULL, *db_abs = NULL, *exp_abs = NULL, *feat_abs = NULL;
     hitl_report_batch *batches = NULL;
     hitl_report_annotator *anns = NULL;
-    hitl_report_actor *acts = NULL;
     hitl_export_result res;
+    cli_scorecard sc;
+    int have_sc = 0;
 
     if ((s = hitl_store_settings_get(st, &set, &err)) != HITL_OK) goto out;
     if ((s = hitl_store_stats_get(st, &stats, &err)) != HITL_OK) goto out;
@@ -396,11 +398,14 @@ int cmd_report(int argc, char **argv)
     else
         snprintf(agr_note, sizeof(agr_note), "%s", aerr.msg);
 
-    /* 5. the notebook */
+    /* 5. review health: the scorecard hitl health shows, with the same thresholds */
+    if ((s = cli_scorecard_judge(st, NULL, &sc, &err)) != HITL_OK) goto out;
+    have_sc = 1;
+
+    /* 6. the notebook */
     batches = calloc(stats.n_batches + 1, sizeof(*batches));
     anns = calloc(g.n_tp + 1, sizeof(*anns));
-    acts = calloc(stats.n_actors + 1, sizeof(*acts));
-    if (!batches || !anns || !acts) {
+    if (!batches || !anns) {
         s = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
         goto out;
     }
@@ -410,9 +415,6 @@ int cmd_report(int argc, char **argv)
     for (size_t i = 0; i < g.n_tp; i++)
         anns[i] = (hitl_report_annotator){g.tp[i].name,         g.tp[i].labels, g.tp[i].skips,
                                           g.tp[i].mean_seconds, g.scored[i],    g.agree[i]};
-    for (size_t i = 0; i < stats.n_actors; i++)
-        acts[i] = (hitl_report_actor){stats.actors[i].name, stats.actors[i].decisions,
-                                      stats.actors[i].overrides, stats.actors[i].rate};
     ref = export_ref(a.notebook, exp);
     db_abs = realpath(a.db, NULL);
     exp_abs = realpath(exp, NULL);
@@ -452,9 +454,8 @@ int cmd_report(int argc, char **argv)
                      .n_batches = stats.n_batches,
                      .annotators = anns,
                      .n_annotators = g.n_tp,
-                     .actors = acts,
-                     .n_actors = stats.n_actors,
-                     .override_alert = 0.3,
+                     .health = &sc.metrics,
+                     .health_thresholds = &sc.thresholds,
                      .agreement = have_agr ? &agr : NULL,
                      .agreement_names = (const char *const *)ann_names,
                      .agreement_note = agr_note,
@@ -483,10 +484,16 @@ int cmd_report(int argc, char **argv)
         json_object_set_new(j, "blind_accuracy_ci",
                             json_pack("[o, o]", cli_json_real(cal.accuracy_ci.lo),
                                       cli_json_real(cal.accuracy_ci.hi)));
+        json_object_set_new(j, "n_bins", json_integer((json_int_t)cal.bins));
         json_object_set_new(j, "ece", cli_json_real(cal.ece));
-        json_object_set_new(j, "brier", cli_json_real(cal.brier));
+        json_object_set_new(j, "mce", cli_json_real(cal.mce));
+        json_object_set_new(j, "brier_top_label", cli_json_real(cal.brier_top_label));
         json_object_set_new(j, "alpha",
                             have_agr ? cli_json_real(agr.coef[HITL_COEF_ALPHA]) : json_null());
+        json_object_set_new(j, "health",
+                            json_pack("{s:s, s:o}", "status",
+                                      hitl_health_status_name(sc.verdict.status), "reasons",
+                                      cli_scorecard_reasons_json(&sc)));
         if (a.html)
             json_object_set_new(j, "html",
                                 html == 0   ? json_string("written")
@@ -509,7 +516,7 @@ int cmd_report(int argc, char **argv)
 out:
     free(batches);
     free(anns);
-    free(acts);
+    if (have_sc) cli_scorecard_release(&sc);
     free(ref);
     free(db_abs);
     free(exp_abs);

@@ -1,6 +1,6 @@
-/* Calibration of a model from a blind labelled sample: accuracy with a Wilson interval, expected
- * and maximum calibration error (equal-width and equal-mass bins), Brier score, NLL, per-class
- * precision/recall/F1, the confusion matrix, and an optional NLL-fitted temperature. */
+/* Calibration of a model from a blind labelled sample, the only place its numbers are defined:
+ * the streaming reliability bins (accuracy with a Wilson interval, ECE, MCE, top-label Brier),
+ * and over whole rows equal-mass ECE, multiclass Brier, NLL, per-class scores and a temperature. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,11 +17,13 @@
  * - Equal-mass bins: Nixon et al. (2019), "Measuring Calibration in Deep Learning", CVPR
  *   workshops (adaptive binning): rows sorted by confidence (ties by row), bin b holds ranks
  *   [floor(b n / B), floor((b + 1) n / B)).
- * - Brier (1950), Monthly Weather Review 78:1-3: the multiclass score sum_c (p_c - [y = c])^2.
+ * - Brier (1950), Monthly Weather Review 78:1-3: the multiclass score sum_c (p_c - [y = c])^2;
+ *   the top-label score (conf - correct)^2 is his score of the binary forecast "the top class".
  * - NLL: -mean ln p_y, with p_y clamped to at least 1e-15 so that a zero is finite. */
 
-#define DEFAULT_BINS    15
+#define MAX_BINS        1000000
 #define DEFAULT_SUM_TOL 1e-3
+#define Z95             1.959963984540054
 #define NLL_EPS         1e-15
 #define T_MIN           0.01
 #define T_MAX           100.0
@@ -52,7 +54,7 @@ hitl_interval hitl_wilson_interval(int64_t k, int64_t n, double z)
     return iv;
 }
 
-/* Equal-width bin of a confidence: b with b/B < conf <= (b+1)/B (0 goes to bin 0). */
+/* Equal-width bin of a confidence in [0, 1]: b with b/B < conf <= (b+1)/B (0 goes to bin 0). */
 static size_t width_bin(double conf, size_t B)
 {
     double x = ceil(conf * (double)B) - 1;
@@ -63,6 +65,87 @@ static size_t width_bin(double conf, size_t B)
     while (b + 1 < B && conf > (double)(b + 1) / (double)B)
         b++;
     return b;
+}
+
+void hitl_reliability_release(hitl_reliability *r)
+{
+    if (!r) return;
+    free(r->count);
+    free(r->hits);
+    free(r->conf_sum);
+    memset(r, 0, sizeof(*r));
+}
+
+hitl_status hitl_reliability_init(hitl_reliability *r, size_t bins, hitl_error *err)
+{
+    if (!r) return hitl_error_set(err, HITL_EINVAL, "no reliability accumulator given");
+    memset(r, 0, sizeof(*r));
+    if (bins == 0 || bins > MAX_BINS)
+        return hitl_error_set(err, HITL_EINVAL, "reliability needs 1..%d bins, got %zu", MAX_BINS,
+                              bins);
+    r->count = calloc(bins, sizeof(int64_t));
+    r->hits = calloc(bins, sizeof(int64_t));
+    r->conf_sum = calloc(bins, sizeof(double));
+    if (!r->count || !r->hits || !r->conf_sum) {
+        hitl_reliability_release(r);
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu bins", bins);
+    }
+    r->bins = bins;
+    return HITL_OK;
+}
+
+void hitl_reliability_add(hitl_reliability *r, double confidence, int correct)
+{
+    if (!(confidence >= 0 && confidence <= 1)) {
+        r->skipped++;
+        return;
+    }
+    size_t b = width_bin(confidence, r->bins);
+    int hit = correct != 0;
+    r->count[b]++;
+    r->hits[b] += hit;
+    r->conf_sum[b] += confidence;
+    r->n++;
+    r->correct += hit;
+    r->brier_sum += (confidence - hit) * (confidence - hit);
+}
+
+hitl_calib_bin hitl_reliability_bin(const hitl_reliability *r, size_t b)
+{
+    double B = (double)r->bins;
+    hitl_calib_bin x = {(double)b / B, (double)(b + 1) / B, r->count[b], NAN, NAN};
+    if (x.count) {
+        x.confidence = r->conf_sum[b] / (double)x.count;
+        x.accuracy = (double)r->hits[b] / (double)x.count;
+    }
+    return x;
+}
+
+void hitl_reliability_summarize(const hitl_reliability *r, hitl_reliability_summary *out)
+{
+    *out = (hitl_reliability_summary){.n = r->n,
+                                      .bins = r->bins,
+                                      .accuracy = NAN,
+                                      .accuracy_ci = hitl_wilson_interval(r->correct, r->n, Z95),
+                                      .ece = NAN,
+                                      .mce = NAN,
+                                      .brier_top_label = NAN,
+                                      .confidence = NAN};
+    if (r->n == 0) return;
+    double n = (double)r->n, e = 0, m = 0, conf = 0;
+    for (size_t b = 0; b < r->bins; b++) {
+        if (!r->count[b]) continue;
+        double gap = fabs((double)r->hits[b] - r->conf_sum[b]); /* n_b |acc_b - conf_b| */
+        e += gap;
+        gap /= (double)r->count[b];
+        if (gap > m) m = gap;
+        conf += r->conf_sum[b];
+    }
+    out->accuracy = (double)r->correct / n;
+    out->ece = e / n;
+    out->mce = m;
+    out->brier_top_label = r->brier_sum / n;
+    out->confidence = conf / n;
 }
 
 typedef struct row_info {
@@ -77,37 +160,6 @@ static int cmp_conf(const void *a, const void *b)
     const row_info *x = a, *y = b;
     if (x->conf != y->conf) return x->conf < y->conf ? -1 : 1;
     return (x->row > y->row) - (x->row < y->row);
-}
-
-/* ECE and MCE of rows with confidences conf[] (equal-width bins), into bins[] when given. */
-static void equal_width(const row_info *ri, const double *conf, size_t n, size_t B,
-                        hitl_calib_bin *bins, double *ece, double *mce)
-{
-    for (size_t b = 0; b < B; b++)
-        bins[b] = (hitl_calib_bin){(double)b / (double)B, (double)(b + 1) / (double)B, 0, 0, 0};
-    for (size_t i = 0; i < n; i++) {
-        double c = conf ? conf[i] : ri[i].conf;
-        hitl_calib_bin *bin = &bins[width_bin(c, B)];
-        bin->count++;
-        bin->confidence += c;
-        bin->accuracy += ri[i].correct;
-    }
-    double e = 0, m = 0;
-    for (size_t b = 0; b < B; b++) {
-        hitl_calib_bin *bin = &bins[b];
-        if (!bin->count) {
-            bin->confidence = bin->accuracy = NAN;
-            continue;
-        }
-        double gap = fabs(bin->accuracy - bin->confidence);
-        e += gap;
-        bin->confidence /= (double)bin->count;
-        bin->accuracy /= (double)bin->count;
-        gap /= (double)bin->count;
-        if (gap > m) m = gap;
-    }
-    *ece = e / (double)n;
-    *mce = m;
 }
 
 /* Mean NLL of softmax(z / T) where z = ln max(p, 1e-15), over rows with labels. */
@@ -127,13 +179,14 @@ static double nll_at(const double *z, const int32_t *labels, size_t n, size_t c,
 }
 
 /* The NLL is convex in 1/T (a log-sum-exp of linear functions minus a linear one), hence
- * unimodal in ln T: golden-section search on ln T over [ln 0.01, ln 100] finds its minimum. */
-static void fit_temperature(const float *probs, const int32_t *labels, size_t n, size_t c,
-                            const row_info *ri, size_t B, hitl_calibration *out, double *z,
-                            double *conf, hitl_calib_bin *scratch_bins)
+ * unimodal in ln T: golden-section search on ln T over [ln 0.01, ln 100] finds its minimum. The
+ * ECE after scaling comes from `rel` (empty, out->n_bins bins). */
+static void fit_temperature(const double *probs, const int32_t *labels, size_t n, size_t c,
+                            const row_info *ri, hitl_calibration *out, double *z,
+                            hitl_reliability *rel)
 {
     for (size_t i = 0; i < n * c; i++)
-        z[i] = log(probs[i] > NLL_EPS ? (double)probs[i] : NLL_EPS);
+        z[i] = log(probs[i] > NLL_EPS ? probs[i] : NLL_EPS);
     const double g = (sqrt(5.0) - 1) / 2;
     double a = log(T_MIN), b = log(T_MAX);
     double x1 = b - g * (b - a), x2 = a + g * (b - a);
@@ -169,36 +222,25 @@ static void fit_temperature(const float *probs, const int32_t *labels, size_t n,
             if (zi[k] > mx) mx = zi[k];
         for (size_t k = 0; k < c; k++)
             s += exp((zi[k] - mx) / t);
-        conf[i] = 1.0 / s;
+        hitl_reliability_add(rel, 1.0 / s, ri[i].correct);
     }
-    double mce;
-    equal_width(ri, conf, n, B, scratch_bins, &out->ece_scaled, &mce);
+    hitl_reliability_summary sum;
+    hitl_reliability_summarize(rel, &sum);
+    out->ece_scaled = sum.ece;
 }
 
-hitl_status hitl_calibration_compute(const float *probs, const int32_t *labels, size_t n, size_t c,
-                                     const hitl_calib_opts *opts, hitl_calibration *out,
-                                     hitl_error *err)
+/* Every row is a distribution over c classes (within tol) with a label in [0, c). */
+static hitl_status check_rows(const double *probs, const int32_t *labels, size_t n, size_t c,
+                              double tol, hitl_error *err)
 {
-    if (!out) return hitl_error_set(err, HITL_EINVAL, "no output given");
-    memset(out, 0, sizeof(*out));
-    if (!probs || !labels) return hitl_error_set(err, HITL_EINVAL, "no probabilities or labels");
-    if (n == 0) return hitl_error_set(err, HITL_EINVAL, "no rows");
-    if (c < 2 || c > INT32_MAX) return hitl_error_set(err, HITL_EINVAL, "need at least 2 classes");
-    hitl_calib_opts o = opts ? *opts : (hitl_calib_opts){0};
-    size_t B = o.bins ? o.bins : DEFAULT_BINS;
-    double tol = o.sum_tolerance > 0 ? o.sum_tolerance : DEFAULT_SUM_TOL;
-    if (B > 1000000) return hitl_error_set(err, HITL_EINVAL, "too many bins (%zu)", B);
-    if (n > SIZE_MAX / c) return hitl_error_set(err, HITL_EINVAL, "too many rows");
-
-    /* check every row first */
     for (size_t i = 0; i < n; i++) {
-        const float *p = probs + i * c;
+        const double *p = probs + i * c;
         double sum = 0;
         hitl_status st = HITL_OK;
         for (size_t k = 0; k < c && st == HITL_OK; k++) {
             if (!isfinite(p[k]) || p[k] < 0)
                 st = hitl_error_set(err, HITL_EDATA, "row %zu: probability %g of class %zu is %s",
-                                    i, (double)p[k], k, isfinite(p[k]) ? "negative" : "not finite");
+                                    i, p[k], k, isfinite(p[k]) ? "negative" : "not finite");
             sum += p[k];
         }
         if (st == HITL_OK && fabs(sum - 1) > tol)
@@ -212,55 +254,103 @@ hitl_status hitl_calibration_compute(const float *probs, const int32_t *labels, 
             return st;
         }
     }
+    return HITL_OK;
+}
 
+/* Equal-mass bins over the rows sorted by confidence (then row); returns the ECE. */
+static double equal_mass(const row_info *sorted, size_t n, size_t B, hitl_calib_bin *bins)
+{
+    double ece = 0;
+    for (size_t b = 0; b < B; b++) {
+        size_t s = (size_t)((unsigned __int128)b * n / B);
+        size_t e = (size_t)((unsigned __int128)(b + 1) * n / B);
+        hitl_calib_bin *bin = &bins[b];
+        *bin = (hitl_calib_bin){NAN, NAN, (int64_t)(e > s ? e - s : 0), NAN, NAN};
+        if (e <= s) continue;
+        double sc = 0, sa = 0;
+        for (size_t i = s; i < e; i++) {
+            sc += sorted[i].conf;
+            sa += sorted[i].correct;
+        }
+        bin->lo = sorted[s].conf;
+        bin->hi = sorted[e - 1].conf;
+        bin->confidence = sc / (double)(e - s);
+        bin->accuracy = sa / (double)(e - s);
+        ece += fabs(sa - sc);
+    }
+    return ece / (double)n;
+}
+
+hitl_status hitl_calibration_compute(const double *probs, const int32_t *labels, size_t n, size_t c,
+                                     const hitl_calib_opts *opts, hitl_calibration *out,
+                                     hitl_error *err)
+{
+    if (!out) return hitl_error_set(err, HITL_EINVAL, "no output given");
+    memset(out, 0, sizeof(*out));
+    if (!probs || !labels) return hitl_error_set(err, HITL_EINVAL, "no probabilities or labels");
+    if (n == 0) return hitl_error_set(err, HITL_EINVAL, "no rows");
+    if (c < 2 || c > INT32_MAX) return hitl_error_set(err, HITL_EINVAL, "need at least 2 classes");
+    hitl_calib_opts o = opts ? *opts : (hitl_calib_opts){0};
+    size_t B = o.bins ? o.bins : HITL_CALIB_BINS;
+    double tol = o.sum_tolerance > 0 ? o.sum_tolerance : DEFAULT_SUM_TOL;
+    if (B > MAX_BINS) return hitl_error_set(err, HITL_EINVAL, "too many bins (%zu)", B);
+    if (n > SIZE_MAX / c) return hitl_error_set(err, HITL_EINVAL, "too many rows");
+    hitl_status st = check_rows(probs, labels, n, c, tol, err);
+    if (st != HITL_OK) return st;
+
+    hitl_reliability rel = {0}, scaled = {0};
+    st = hitl_reliability_init(&rel, B, err);
+    if (st == HITL_OK && o.fit_temperature) st = hitl_reliability_init(&scaled, B, err);
     row_info *ri = malloc(n * sizeof(*ri));
     out->bins = calloc(B, sizeof(hitl_calib_bin));
     out->mass_bins = calloc(B, sizeof(hitl_calib_bin));
     out->per_class = calloc(c, sizeof(hitl_class_metrics));
     out->confusion = calloc(c * c, sizeof(int64_t));
-    double *z = NULL, *conf = NULL;
-    hitl_calib_bin *scratch = NULL;
-    if (o.fit_temperature) {
-        z = n * c <= SIZE_MAX / sizeof(double) ? malloc(n * c * sizeof(double)) : NULL;
-        conf = malloc(n * sizeof(double));
-        scratch = calloc(B, sizeof(hitl_calib_bin));
-    }
-    if (!ri || !out->bins || !out->mass_bins || !out->per_class || !out->confusion ||
-        (o.fit_temperature && (!z || !conf || !scratch))) {
+    double *z = NULL;
+    if (o.fit_temperature && n * c <= SIZE_MAX / sizeof(double)) z = malloc(n * c * sizeof(double));
+    if (st != HITL_OK || !ri || !out->bins || !out->mass_bins || !out->per_class ||
+        !out->confusion || (o.fit_temperature && !z)) {
         free(ri);
         free(z);
-        free(conf);
-        free(scratch);
+        hitl_reliability_release(&rel);
+        hitl_reliability_release(&scaled);
         hitl_calibration_release(out);
-        return hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu rows", n);
+        return st != HITL_OK ? st
+                             : hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu rows", n);
     }
 
-    int64_t correct = 0;
     double brier = 0, nll = 0;
     for (size_t i = 0; i < n; i++) {
-        const float *p = probs + i * c;
+        const double *p = probs + i * c;
         size_t best = 0;
         double b = 0;
         for (size_t k = 0; k < c; k++) {
             if (p[k] > p[best]) best = k;
-            double d = (double)p[k] - (k == (size_t)labels[i]);
+            double d = p[k] - (k == (size_t)labels[i]);
             b += d * d;
         }
         brier += b;
         double py = p[labels[i]];
         nll -= log(py > NLL_EPS ? py : NLL_EPS);
-        ri[i] = (row_info){p[best], (int32_t)best, best == (size_t)labels[i], i};
-        correct += ri[i].correct;
+        double conf = p[best] < 1 ? p[best] : 1;
+        ri[i] = (row_info){conf, (int32_t)best, best == (size_t)labels[i], i};
+        hitl_reliability_add(&rel, conf, ri[i].correct);
         out->confusion[(size_t)labels[i] * c + best]++;
     }
+    hitl_reliability_summary sum;
+    hitl_reliability_summarize(&rel, &sum);
     out->n = n;
     out->n_classes = c;
     out->n_bins = B;
-    out->accuracy = (double)correct / (double)n;
-    out->accuracy_ci = hitl_wilson_interval(correct, (int64_t)n, 1.959963984540054);
-    out->brier = brier / (double)n;
+    out->accuracy = sum.accuracy;
+    out->accuracy_ci = sum.accuracy_ci;
+    out->ece = sum.ece;
+    out->mce = sum.mce;
+    out->brier_top_label = sum.brier_top_label;
+    out->brier_multiclass = brier / (double)n;
     out->nll = nll / (double)n;
-    equal_width(ri, NULL, n, B, out->bins, &out->ece, &out->mce);
+    for (size_t b = 0; b < B; b++)
+        out->bins[b] = hitl_reliability_bin(&rel, b);
 
     for (size_t k = 0; k < c; k++) {
         hitl_class_metrics *m = &out->per_class[k];
@@ -276,31 +366,13 @@ hitl_status hitl_calibration_compute(const float *probs, const int32_t *labels, 
     }
 
     if (o.fit_temperature) /* before sorting: ri[] is still in row order */
-        fit_temperature(probs, labels, n, c, ri, B, out, z, conf, scratch);
+        fit_temperature(probs, labels, n, c, ri, out, z, &scaled);
 
     qsort(ri, n, sizeof(*ri), cmp_conf);
-    double ece_m = 0;
-    for (size_t b = 0; b < B; b++) {
-        size_t s = (size_t)((unsigned __int128)b * n / B);
-        size_t e = (size_t)((unsigned __int128)(b + 1) * n / B);
-        hitl_calib_bin *bin = &out->mass_bins[b];
-        *bin = (hitl_calib_bin){NAN, NAN, (int64_t)(e > s ? e - s : 0), NAN, NAN};
-        if (e <= s) continue;
-        double sc = 0, sa = 0;
-        for (size_t i = s; i < e; i++) {
-            sc += ri[i].conf;
-            sa += ri[i].correct;
-        }
-        bin->lo = ri[s].conf;
-        bin->hi = ri[e - 1].conf;
-        bin->confidence = sc / (double)(e - s);
-        bin->accuracy = sa / (double)(e - s);
-        ece_m += fabs(sa - sc);
-    }
-    out->ece_equal_mass = ece_m / (double)n;
+    out->ece_equal_mass = equal_mass(ri, n, B, out->mass_bins);
     free(ri);
     free(z);
-    free(conf);
-    free(scratch);
+    hitl_reliability_release(&rel);
+    hitl_reliability_release(&scaled);
     return HITL_OK;
 }

@@ -1,6 +1,6 @@
 /* Review health: the governance scorecard's rules (rubber stamping, inefficiency, audit chain and
  * completeness, override rates, human agreement) judged on metrics the store gathered, and the
- * latency summary. Pure computation, so every rule is unit-tested on hand-made metrics. */
+ * latency summary. The one verdict: hitl health, hitl report and hitl status all call it. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +12,21 @@
 /* Krippendorff (2004), "Content Analysis", 2nd ed., sec. 11.4.1: rely on alpha >= .800; .667
  * is the lowest value from which tentative conclusions may be drawn. The other thresholds are
  * the governance scorecard's: approval above 95% is rubber stamping, below 50% inefficient, an
- * override rate above 30% an alert, audit trails at least 99% complete. */
+ * override rate above 30% an alert, audit trails at least 99% complete.
+ *
+ * Where approval is measured. The scorecard's approval rate is the share of the model's
+ * suggestions a reviewer accepts. Taken raw, as agreement with the shown prediction, it measures
+ * the queue as much as the person: predictions are shown on the items queued because the model
+ * was unsure of them, where it is often wrong, so an accurate annotator agrees with it on a
+ * fifth of them and was called inefficient. Agreement with the model on blind items does not
+ * help: blind items never show the prediction, so there is nothing to approve and a rubber
+ * stamper labels them like anyone else. So approval is split by what the final label says of
+ * the suggestion: of the wrong suggestions, the share approved is the rubber-stamp rate (a
+ * careful annotator approves few, a rubber stamper nearly all, however often the model errs);
+ * of the right ones, the share approved is low only for an annotator who rejects good
+ * suggestions. Both need a final label that does not rest on the annotator alone (overlap of 2
+ * or more, adjudication, overrides): with one label per item and no review a wrong suggestion
+ * the annotator approved is never found wrong, and nothing is judged. */
 #define MIN_SAMPLE 20
 
 static const char *const status_names[] = {"healthy", "at_risk", "degraded"};
@@ -44,6 +58,8 @@ void hitl_health_verdict_release(hitl_health_verdict *v)
 {
     if (!v) return;
     free(v->model_agreement);
+    free(v->wrong_approval);
+    free(v->right_approval);
     free(v->override_rate);
     free(v->reasons);
     memset(v, 0, sizeof(*v));
@@ -52,6 +68,11 @@ void hitl_health_verdict_release(hitl_health_verdict *v)
 static int unit(double x)
 {
     return x >= 0 && x <= 1; /* false for NaN */
+}
+
+static double rate(int64_t k, int64_t n)
+{
+    return n ? (double)k / (double)n : NAN;
 }
 
 static hitl_status check(const hitl_health_metrics *m, const hitl_health_thresholds *t,
@@ -71,6 +92,18 @@ static hitl_status check(const hitl_health_metrics *m, const hitl_health_thresho
             hitl_error_set(err, HITL_EINVAL,
                            "annotator %zu: %lld agreed of %lld shown of %lld labels cannot be", i,
                            (long long)a->agreed, (long long)a->shown, (long long)a->labels);
+            if (err) err->row = (int64_t)i;
+            return HITL_EINVAL;
+        }
+        if (a->right_approved < 0 || a->right_approved > a->right || a->wrong_approved < 0 ||
+            a->wrong_approved > a->wrong || a->right > a->shown - a->wrong ||
+            a->right_approved > a->agreed - a->wrong_approved) {
+            hitl_error_set(err, HITL_EINVAL,
+                           "annotator %zu: %lld of %lld right and %lld of %lld wrong suggestions "
+                           "approved, of %lld shown and %lld agreed, cannot be",
+                           i, (long long)a->right_approved, (long long)a->right,
+                           (long long)a->wrong_approved, (long long)a->wrong, (long long)a->shown,
+                           (long long)a->agreed);
             if (err) err->row = (int64_t)i;
             return HITL_EINVAL;
         }
@@ -103,28 +136,34 @@ hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health
     hitl_status s = check(m, t, err);
     if (s != HITL_OK) return s;
 
-    /* at most one reason per annotator, one per actor, and three store-wide */
-    size_t cap = m->n_annotators + m->n_actors + 3;
+    /* at most two reasons per annotator, one per actor, and three store-wide */
+    size_t cap = 2 * m->n_annotators + m->n_actors + 3, na = m->n_annotators ? m->n_annotators : 1;
     out->reasons = malloc(cap * sizeof(*out->reasons));
-    out->model_agreement = malloc((m->n_annotators ? m->n_annotators : 1) * sizeof(double));
+    out->model_agreement = malloc(na * sizeof(double));
+    out->wrong_approval = malloc(na * sizeof(double));
+    out->right_approval = malloc(na * sizeof(double));
     out->override_rate = malloc((m->n_actors ? m->n_actors : 1) * sizeof(double));
-    if (!out->reasons || !out->model_agreement || !out->override_rate) {
+    if (!out->reasons || !out->model_agreement || !out->wrong_approval || !out->right_approval ||
+        !out->override_rate) {
         hitl_health_verdict_release(out);
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
     out->status = HITL_HEALTH_HEALTHY;
     out->completeness = m->labels ? (double)m->labels_audited / (double)m->labels : NAN;
 
-    /* degraded first */
+    /* degraded first; approval against the final labels (see the top of this file) */
     for (size_t i = 0; i < m->n_annotators; i++) {
         const hitl_health_annotator *a = &m->annotators[i];
-        double r = m->prediction_shown && a->shown ? (double)a->agreed / (double)a->shown : NAN;
-        out->model_agreement[i] = r;
-        if (isnan(r) || a->shown < t->min_sample) continue;
-        if (r > t->rubber_stamp)
-            add(out, HITL_HEALTH_RUBBER_STAMPING, HITL_HEALTH_DEGRADED, i, r, t->rubber_stamp);
-        else if (r < t->inefficient)
-            add(out, HITL_HEALTH_INEFFICIENT, HITL_HEALTH_DEGRADED, i, r, t->inefficient);
+        int shown = m->prediction_shown;
+        double wrong = shown ? rate(a->wrong_approved, a->wrong) : NAN;
+        double right = shown ? rate(a->right_approved, a->right) : NAN;
+        out->model_agreement[i] = shown ? rate(a->agreed, a->shown) : NAN;
+        out->wrong_approval[i] = wrong;
+        out->right_approval[i] = right;
+        if (!isnan(wrong) && a->wrong >= t->min_sample && wrong > t->rubber_stamp)
+            add(out, HITL_HEALTH_RUBBER_STAMPING, HITL_HEALTH_DEGRADED, i, wrong, t->rubber_stamp);
+        if (!isnan(right) && a->right >= t->min_sample && right < t->inefficient)
+            add(out, HITL_HEALTH_INEFFICIENT, HITL_HEALTH_DEGRADED, i, right, t->inefficient);
     }
     if (!m->chain_ok)
         add(out, HITL_HEALTH_CHAIN_BROKEN, HITL_HEALTH_DEGRADED, SIZE_MAX, (double)m->chain_bad_seq,
@@ -135,7 +174,7 @@ hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health
             t->completeness);
     for (size_t i = 0; i < m->n_actors; i++) {
         const hitl_health_actor *a = &m->actors[i];
-        double r = a->decisions ? (double)a->overrides / (double)a->decisions : NAN;
+        double r = rate(a->overrides, a->decisions);
         out->override_rate[i] = r;
         if (!isnan(r) && a->decisions >= t->min_sample && r > t->override_rate)
             add(out, HITL_HEALTH_OVERRIDES, HITL_HEALTH_AT_RISK, i, r, t->override_rate);

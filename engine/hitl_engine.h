@@ -473,20 +473,62 @@ hitl_status hitl_dawid_skene(const hitl_ratings *r, const hitl_ds_opts *opts, hi
 void hitl_ds_result_release(hitl_ds_result *res);
 
 /* ---- calibration ----------------------------------------------------------------------------
- * From a blind (randomly drawn, hence unbiased) labelled sample: probabilities [n, C] and true
- * labels [n]. The confidence of a row is its top probability, its prediction the argmax (lowest
- * class on ties). Equal-width bin b of B holds confidences in (b/B, (b+1)/B], bin 0 also 0. */
-typedef struct hitl_calib_opts {
-    size_t bins;          /* 15 when 0 */
-    int fit_temperature;  /* fit T minimising the NLL of softmax(log p / T) */
-    double sum_tolerance; /* |row sum - 1| allowed; 1e-3 when 0 */
-} hitl_calib_opts;
+ * Top-label calibration from a blind (randomly drawn, hence unbiased) labelled sample, in one
+ * place for every command and report (engine/calibration.c). The confidence of a row is its top
+ * probability, its prediction the argmax (lowest class on ties); the row is correct when that is
+ * its true label. Equal-width bin b of B holds confidences in (b/B, (b+1)/B], bin 0 also 0 (Guo
+ * et al. 2017, as scikit-learn's calibration_curve): with B = 10 a confidence of exactly 0.8 is
+ * in (0.7, 0.8]. Confidences are binned as given, in double: a float64 0.8 stays 0.8 (its
+ * float32 rounding, 0.800000012, would be in (0.8, 0.9]). B is HITL_CALIB_BINS unless a caller
+ * asks for another. The two Brier scores are named apart:
+ *   brier_multiclass  mean over rows of sum_c (p_c - [y = c])^2, 0 to 2 (Brier 1950); it needs
+ *                     every class's probability
+ *   brier_top_label   mean over rows of (confidence - correct)^2, 0 to 1: the Brier score of the
+ *                     top-label forecast the reliability bins show; the confidence is enough */
+#define HITL_CALIB_BINS 15
 
 typedef struct hitl_calib_bin {
     double lo, hi;
     int64_t count;
     double confidence, accuracy; /* means over the bin; NaN when empty */
 } hitl_calib_bin;
+
+/* The reliability bins as a streaming accumulator of (confidence, correct) rows: memory is the
+ * bins whatever the number of rows, and the result does not depend on how rows are batched. */
+typedef struct hitl_reliability {
+    size_t bins;
+    int64_t *count, *hits;       /* [bins] rows, and correct rows, per bin */
+    double *conf_sum;            /* [bins] */
+    int64_t n, correct, skipped; /* skipped: confidence NaN or outside [0, 1] */
+    double brier_sum;            /* sum of (confidence - correct)^2 */
+} hitl_reliability;
+
+typedef struct hitl_reliability_summary {
+    int64_t n;
+    size_t bins;
+    double accuracy;           /* NaN when n = 0, as every figure below */
+    hitl_interval accuracy_ci; /* Wilson score, 95% */
+    double ece;                /* sum over bins of n_b / n |accuracy_b - confidence_b| */
+    double mce;                /* the largest such gap over non-empty bins */
+    double brier_top_label;    /* mean (confidence - correct)^2 */
+    double confidence;         /* mean confidence */
+} hitl_reliability_summary;
+
+/* Caller-allocated, with 1 to 1000000 bins (HITL_EINVAL otherwise; callers pass
+ * HITL_CALIB_BINS unless told). Release with hitl_reliability_release(). */
+hitl_status hitl_reliability_init(hitl_reliability *r, size_t bins, hitl_error *err);
+/* Adds one row; a confidence that is NaN or outside [0, 1] is only counted in r->skipped. */
+void hitl_reliability_add(hitl_reliability *r, double confidence, int correct);
+void hitl_reliability_summarize(const hitl_reliability *r, hitl_reliability_summary *out);
+/* Bin b (< r->bins) as a row of the reliability table. */
+hitl_calib_bin hitl_reliability_bin(const hitl_reliability *r, size_t b);
+void hitl_reliability_release(hitl_reliability *r);
+
+typedef struct hitl_calib_opts {
+    size_t bins;          /* HITL_CALIB_BINS when 0 */
+    int fit_temperature;  /* fit T minimising the NLL of softmax(log p / T) */
+    double sum_tolerance; /* |row sum - 1| allowed; 1e-3 when 0 */
+} hitl_calib_opts;
 
 typedef struct hitl_class_metrics {
     int64_t support, predicted, correct;
@@ -497,7 +539,8 @@ typedef struct hitl_calibration {
     size_t n, n_classes, n_bins;
     double accuracy;
     hitl_interval accuracy_ci; /* Wilson score, 95% */
-    double ece, ece_equal_mass, mce, brier, nll;
+    double ece, ece_equal_mass, mce;
+    double brier_multiclass, brier_top_label, nll;
     hitl_calib_bin *bins;          /* [n_bins] equal width: the reliability table */
     hitl_calib_bin *mass_bins;     /* [n_bins] equal mass (rows sorted by confidence) */
     hitl_class_metrics *per_class; /* [n_classes] */
@@ -506,11 +549,13 @@ typedef struct hitl_calibration {
     double temperature, nll_scaled, ece_scaled; /* T, and NLL and ECE after scaling by T */
 } hitl_calibration;
 
-/* probs (borrowed, row-major float32 [n, c]) and labels (borrowed, [n]). HITL_EDATA naming the
- * row (err->row) for a NaN/Inf/negative probability, a row sum off 1, or a label outside
- * [0, c); HITL_EINVAL for n = 0 or c < 2. Caller-allocated *out; release with
+/* probs (borrowed, row-major float64 [n, c], the values as stored: float32 data widens exactly)
+ * and labels (borrowed, [n]). The equal-width figures come from a hitl_reliability of the rows
+ * (a top probability above 1, from a row within the sum tolerance, counts as 1). HITL_EDATA
+ * naming the row (err->row) for a NaN/Inf/negative probability, a row sum off 1, or a label
+ * outside [0, c); HITL_EINVAL for n = 0 or c < 2. Caller-allocated *out; release with
  * hitl_calibration_release(). */
-hitl_status hitl_calibration_compute(const float *probs, const int32_t *labels, size_t n, size_t c,
+hitl_status hitl_calibration_compute(const double *probs, const int32_t *labels, size_t n, size_t c,
                                      const hitl_calib_opts *opts, hitl_calibration *out,
                                      hitl_error *err);
 void hitl_calibration_release(hitl_calibration *cal);
@@ -519,10 +564,19 @@ void hitl_calibration_release(hitl_calibration *cal);
 hitl_interval hitl_wilson_interval(int64_t k, int64_t n, double z);
 
 /* ---- review health --------------------------------------------------------------------------
- * The governance scorecard: rules over metrics the store gathers (engine/health.c). A rule is
- * judged only on enough evidence (min_sample shown labels or decisions) and on defined values.
- *   degraded  an annotator agrees with the shown prediction more than rubber_stamp (0.95: rubber
- *             stamping) or less than inefficient (0.5); the audit chain does not verify
+ * The governance scorecard: rules over metrics the store gathers (engine/health.c), and the one
+ * verdict every view shows. A rule is judged only on enough evidence (min_sample labels or
+ * decisions in the rate's denominator) and on defined values.
+ * Approval is measured against the final labels, not as raw agreement with the shown
+ * prediction: predictions are shown on the items queued because the model was unsure, where it
+ * is often wrong, so an accurate annotator agrees with it rarely and the raw rate says more
+ * about the queue than about the person. (Blind items cannot serve instead: they never show the
+ * prediction, so nothing is approved on them.) Of the shown suggestions the final label
+ * rejected, the share an annotator gave anyway is their rubber-stamp rate; of those it kept,
+ * the share they gave is their approval of right suggestions.
+ *   degraded  an annotator approved more than rubber_stamp (0.95) of the wrong suggestions
+ *             (rubber stamping) or fewer than inefficient (0.5) of the right ones; the audit
+ *             chain does not verify
  *   at_risk   audit completeness below 0.99; an actor's override rate above 0.3; Krippendorff's
  *             alpha (nominal) below 0.667, his floor for tentative conclusions
  *   healthy   none of these. */
@@ -552,13 +606,18 @@ typedef struct hitl_health_thresholds {
     int64_t min_sample;
 } hitl_health_thresholds;
 
-/* 0.95, 0.5, 0.3, 0.99, 0.667 and a minimum sample of 20. */
+/* 0.95, 0.5, 0.3, 0.99, 0.667 and a minimum sample of 20: the only place the defaults live.
+ * Views take a hitl_health_thresholds and pass it on, so a per-store setting can replace them. */
 void hitl_health_thresholds_default(hitl_health_thresholds *t);
 
 typedef struct hitl_health_annotator {
     const char *name;      /* borrowed */
     int64_t labels;        /* all their labels */
     int64_t shown, agreed; /* labels given with the model's prediction shown; equal to it */
+    /* of the shown labels on items with a final label: where the final label is the shown
+     * prediction (right) and where it is not (wrong), and of each the labels equal to the
+     * prediction (approved) */
+    int64_t right, right_approved, wrong, wrong_approved;
 } hitl_health_annotator;
 
 typedef struct hitl_health_actor {
@@ -567,7 +626,7 @@ typedef struct hitl_health_actor {
 } hitl_health_actor;
 
 typedef struct hitl_health_metrics {
-    int prediction_shown; /* 0: predictions are never shown, model agreement does not apply */
+    int prediction_shown; /* 0: predictions are never shown, approval does not apply */
     const hitl_health_annotator *annotators; /* borrowed [n_annotators] */
     size_t n_annotators;
     const hitl_health_actor *actors; /* borrowed [n_actors] */
@@ -588,16 +647,22 @@ typedef struct hitl_health_reason {
 typedef struct hitl_health_verdict {
     hitl_health_status status;
     double completeness;         /* labels_audited / labels; NaN without labels */
-    double *model_agreement;     /* [n_annotators] agreed / shown; NaN when not applicable */
+    double *model_agreement;     /* [n_annotators] agreed / shown (raw: judges nothing); NaN
+                                    when not applicable */
+    double *wrong_approval;      /* [n_annotators] wrong_approved / wrong: the rubber-stamp rate;
+                                    NaN when not applicable */
+    double *right_approval;      /* [n_annotators] right_approved / right; NaN likewise */
     double *override_rate;       /* [n_actors] overrides / decisions; NaN without decisions */
-    hitl_health_reason *reasons; /* [n_reasons]: degraded ones first, then in rule order */
+    hitl_health_reason *reasons; /* [n_reasons]: degraded ones first, then in rule order; the
+                                    value of an annotator's reason is the rate it judged */
     size_t n_reasons;
 } hitl_health_verdict;
 
 /* Judges m (borrowed) by t (NULL: the defaults). HITL_EINVAL for a threshold outside [0, 1]
  * (alpha: [-1, 1]) or a negative min_sample, a NULL array with a non-zero count, or counts that
- * cannot be (agreed > shown > labels, overrides > decisions, labels_audited > labels, a negative
- * count). Caller-allocated *out; release with hitl_health_verdict_release(). */
+ * cannot be (agreed > shown > labels, right + wrong > shown, an approved count above its own,
+ * right_approved + wrong_approved > agreed, overrides > decisions, labels_audited > labels, a
+ * negative count). Caller-allocated *out; release with hitl_health_verdict_release(). */
 hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health_thresholds *t,
                                  hitl_health_verdict *out, hitl_error *err);
 void hitl_health_verdict_release(hitl_health_verdict *v);

@@ -10,9 +10,9 @@
 extern "C" {
 #endif
 
-/* ---- streaming accumulators ------------------------------------------------------------------
+/* ---- score histograms ------------------------------------------------------------------------
  * Bounded memory whatever the number of items: the report's numbers are gathered one item at a
- * time. */
+ * time (its calibration through the engine's hitl_reliability, the same bins as calibrate). */
 
 /* Equal-width bins over [lo, hi]: bin b holds [lo + b w, lo + (b + 1) w), the last also hi.
  * Values outside are counted in `below` / `above`, NaN in `nan`; none enters a bin. */
@@ -31,38 +31,12 @@ hitl_status hitl_histogram_init(hitl_histogram *h, double lo, double hi, size_t 
 void hitl_histogram_add(hitl_histogram *h, double v);
 void hitl_histogram_release(hitl_histogram *h);
 
-/* Top-label calibration from (confidence, correct) pairs: the model's top probability p1 at
- * query time and whether its class was the final label. Equal-width bins as the engine's
- * calibration: bin b of B holds confidences in (b/B, (b+1)/B], bin 0 also 0. */
-typedef struct hitl_reliability {
-    size_t bins;
-    int64_t *count, *hits;       /* [bins] */
-    double *conf_sum;            /* [bins] */
-    int64_t n, correct, skipped; /* skipped: confidence NaN or outside [0, 1] */
-    double brier_sum;            /* sum of (p1 - correct)^2 */
-} hitl_reliability;
-
-typedef struct hitl_reliability_summary {
-    int64_t n;
-    double accuracy;           /* NaN when n = 0 */
-    hitl_interval accuracy_ci; /* Wilson score, 95% */
-    double ece;                /* sum over bins of n_b / n |accuracy_b - confidence_b| */
-    double mce;                /* the largest such gap over non-empty bins */
-    double brier;              /* top-label Brier score: mean (p1 - correct)^2 */
-    double confidence;         /* mean p1 */
-} hitl_reliability_summary;
-
-/* Caller-allocated; HITL_EINVAL for 0 bins. Release with hitl_reliability_release(). */
-hitl_status hitl_reliability_init(hitl_reliability *r, size_t bins, hitl_error *err);
-void hitl_reliability_add(hitl_reliability *r, double confidence, int correct);
-void hitl_reliability_summarize(const hitl_reliability *r, hitl_reliability_summary *out);
-void hitl_reliability_release(hitl_reliability *r);
-
 /* ---- SVG charts -------------------------------------------------------------------------------
  * Each writes a standalone SVG document (caller owns *svg; free()). Names are escaped for XML.
  * HITL_EINVAL for missing or inconsistent inputs, HITL_ENOMEM. */
 
-/* Reliability diagram: accuracy per confidence bin against the diagonal. */
+/* Reliability diagram: accuracy per confidence bin (the engine's hitl_reliability) against the
+ * diagonal. */
 hitl_status hitl_svg_reliability(const hitl_reliability *r, const char *title, char **svg,
                                  hitl_error *err);
 /* Overlaid histograms (each as shares of its own total) of n series sharing lo, hi and bins;
@@ -95,12 +69,6 @@ typedef struct hitl_report_annotator {
     int64_t scored, agree; /* labels on items with a final label, and those equal to it */
 } hitl_report_annotator;
 
-typedef struct hitl_report_actor {
-    const char *name;
-    int64_t decisions, overrides;
-    double rate;
-} hitl_report_actor;
-
 typedef struct hitl_report {
     const char *title, *store_path, *generated_at, *version;
     const char *const *classes;
@@ -111,9 +79,12 @@ typedef struct hitl_report {
     size_t n_batches;
     const hitl_report_annotator *annotators;
     size_t n_annotators;
-    const hitl_report_actor *actors;
-    size_t n_actors;
-    double override_alert; /* an actor's override rate above this is an alert (0.3) */
+    /* review health: the metrics `hitl health` judges, judged here by the same engine scorecard
+     * (hitl_health_evaluate) under health_thresholds (NULL: the defaults), so the report's
+     * verdict, reasons and override table are health's; NULL: not judged. Rejected metrics fail
+     * the report with the engine's status. */
+    const hitl_health_metrics *health;
+    const hitl_health_thresholds *health_thresholds;
     /* agreement: NULL with a note saying why when it cannot be computed */
     const hitl_agreement *agreement;
     const char *const *agreement_names; /* [agreement->n_annotators] */
@@ -132,7 +103,7 @@ typedef struct hitl_report {
 } hitl_report;
 
 /* The notebook as JSON text (caller owns *text; free()). HITL_EINVAL for a report without
- * classes or export path, HITL_ENOMEM. */
+ * classes or export path, or with health metrics the scorecard refuses; HITL_ENOMEM. */
 hitl_status hitl_report_notebook(const hitl_report *r, char **text, hitl_error *err);
 /* Writes the notebook to `path` (HITL_EIO when it cannot be written). */
 hitl_status hitl_report_write(const hitl_report *r, const char *path, hitl_error *err);

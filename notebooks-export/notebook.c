@@ -9,80 +9,141 @@
 #include "hitl_banned.h"
 
 #define MAX_HEATMAP 40 /* annotators drawn in the agreement heatmap */
-#define ECE_ALERT   0.10
-#define ALPHA_LOW   0.667 /* Krippendorff's lowest level for tentative conclusions */
-#define MIN_BLIND   30
 
 static void pct(hitl__sbuf *s, double v)
 {
     hitl__sbuf_num(s, 100 * v, "%.1f%%");
 }
 
-/* ---- health ------------------------------------------------------------------------------ */
+/* ---- health ------------------------------------------------------------------------------
+ * The verdict is the engine's scorecard (hitl_health_evaluate) on the metrics `hitl health`
+ * judges, so the two cannot disagree; this file only writes it out. */
 
-typedef struct health {
-    int level; /* 0 ok, 1 attention, 2 alert */
-    hitl__sbuf why;
-} health;
-
-static void flag(health *h, int level, const char *text)
+/* One reason as a markdown list item, naming its annotator or actor as `hitl health` does. */
+static void reason(hitl__sbuf *s, const hitl_health_metrics *m, const hitl_health_reason *x)
 {
-    if (level > h->level) h->level = level;
-    hitl__sbuf_puts(&h->why, level == 2 ? "- **alert**: " : "- attention: ");
-    hitl__sbuf_puts(&h->why, text);
-    hitl__sbuf_putc(&h->why, '\n');
+    const char *who = NULL;
+    if (x->subject != SIZE_MAX)
+        who = x->rule == HITL_HEALTH_OVERRIDES ? m->actors[x->subject].name
+                                               : m->annotators[x->subject].name;
+    hitl__sbuf_printf(s, "- **%s** `%s`", hitl_health_status_name(x->severity),
+                      hitl_health_rule_name(x->rule));
+    if (who) {
+        hitl__sbuf_puts(s, " (");
+        hitl__sbuf_md(s, who);
+        hitl__sbuf_puts(s, ")");
+    }
+    hitl__sbuf_puts(s, ": ");
+    switch (x->rule) {
+    case HITL_HEALTH_RUBBER_STAMPING:
+    case HITL_HEALTH_INEFFICIENT: {
+        const hitl_health_annotator *a = &m->annotators[x->subject];
+        int wrong = x->rule == HITL_HEALTH_RUBBER_STAMPING;
+        hitl__sbuf_puts(s, "approved ");
+        pct(s, x->value);
+        hitl__sbuf_printf(s, " of the %lld shown suggestions the final label %s",
+                          (long long)(wrong ? a->wrong : a->right), wrong ? "rejected" : "kept");
+        break;
+    }
+    case HITL_HEALTH_CHAIN_BROKEN:
+        hitl__sbuf_printf(s, "the audit chain breaks at event %lld (`hitl audit verify`)\n",
+                          (long long)x->value);
+        return;
+    case HITL_HEALTH_AUDIT_INCOMPLETE:
+        pct(s, x->value);
+        hitl__sbuf_puts(s, " of the labels have their audit event");
+        break;
+    case HITL_HEALTH_OVERRIDES:
+        hitl__sbuf_puts(s, "overrides ");
+        pct(s, x->value);
+        hitl__sbuf_printf(s, " of their %lld decisions",
+                          (long long)m->actors[x->subject].decisions);
+        break;
+    default:
+        hitl__sbuf_puts(s, "Krippendorff's alpha ");
+        hitl__sbuf_num(s, x->value, "%.3f");
+        break;
+    }
+    hitl__sbuf_puts(s, x->rule == HITL_HEALTH_INEFFICIENT ||
+                               x->rule == HITL_HEALTH_AUDIT_INCOMPLETE ||
+                               x->rule == HITL_HEALTH_LOW_AGREEMENT
+                           ? " (below "
+                           : " (above ");
+    if (x->rule == HITL_HEALTH_LOW_AGREEMENT)
+        hitl__sbuf_num(s, x->threshold, "%.3f");
+    else
+        pct(s, x->threshold);
+    hitl__sbuf_puts(s, ")\n");
 }
 
-static void assess(const hitl_report *r, const hitl_reliability_summary *cal, health *h)
+/* The per-annotator rates the verdict judged. */
+static void approval_table(hitl__sbuf *s, const hitl_health_metrics *m,
+                           const hitl_health_verdict *v)
 {
-    char t[512];
-    if (r->items_queued == 0) flag(h, 1, "nothing is queued yet (`hitl queue`)");
-    for (size_t i = 0; i < r->n_actors; i++)
-        if (r->actors[i].rate > r->override_alert) {
-            snprintf(t, sizeof(t), "%s overrides %.0f%% of their decisions (above %.0f%%)",
-                     r->actors[i].name, 100 * r->actors[i].rate, 100 * r->override_alert);
-            flag(h, 2, t);
-        }
-    if (r->awaiting_adjudication > 0) {
-        snprintf(t, sizeof(t), "%lld items wait for adjudication (`hitl adjudicate`)",
-                 (long long)r->awaiting_adjudication);
-        flag(h, 1, t);
+    if (!m->prediction_shown || m->n_annotators == 0) return;
+    hitl__sbuf_puts(s, "\n| annotator | approved of the wrong suggestions | approved of the right "
+                       "ones | agrees with the shown prediction |\n| --- | ---: | ---: | ---: |\n");
+    for (size_t i = 0; i < m->n_annotators; i++) {
+        const hitl_health_annotator *a = &m->annotators[i];
+        hitl__sbuf_puts(s, "| ");
+        hitl__sbuf_md(s, a->name);
+        hitl__sbuf_puts(s, " | ");
+        pct(s, v->wrong_approval[i]);
+        hitl__sbuf_printf(s, " of %lld | ", (long long)a->wrong);
+        pct(s, v->right_approval[i]);
+        hitl__sbuf_printf(s, " of %lld | ", (long long)a->right);
+        pct(s, v->model_agreement[i]);
+        hitl__sbuf_printf(s, " of %lld |\n", (long long)a->shown);
     }
+}
+
+/* Facts that ask for work, with no threshold of their own: not part of the verdict. */
+static void to_do(hitl__sbuf *s, const hitl_report *r)
+{
+    hitl__sbuf t = {0};
+    if (r->items_queued == 0) hitl__sbuf_puts(&t, "- nothing is queued yet (`hitl queue`)\n");
+    if (r->awaiting_adjudication > 0)
+        hitl__sbuf_printf(&t, "- %lld items wait for adjudication (`hitl adjudicate`)\n",
+                          (long long)r->awaiting_adjudication);
     int64_t blind = 0;
     for (size_t i = 0; i < r->n_batches; i++)
         blind += r->batches[i].blind;
     if (r->items_queued > 0 && blind == 0)
-        flag(h, 1,
-             "no blind items were queued: nothing estimates the model's accuracy without "
-             "bias (queue with --blind)");
-    else if (r->calibration && cal->n < MIN_BLIND && r->items_queued > 0) {
-        snprintf(t, sizeof(t),
-                 "only %lld blind items have a final label: the calibration numbers are rough "
-                 "(%d or more make them useful)",
-                 (long long)cal->n, MIN_BLIND);
-        flag(h, 1, t);
+        hitl__sbuf_puts(&t, "- no blind items were queued: nothing estimates the model's accuracy "
+                            "without bias (queue with --blind)\n");
+    if (r->ties > 0)
+        hitl__sbuf_printf(&t, "- %lld items are left out of the export: their votes tie\n",
+                          (long long)r->ties);
+    if (t.p) {
+        hitl__sbuf_puts(s, "\n### To do\n\n");
+        hitl__sbuf_puts(s, t.p);
     }
-    if (r->calibration && cal->n > 0 && cal->ece > ECE_ALERT) {
-        snprintf(t, sizeof(t),
-                 "the model is miscalibrated on the blind sample: ECE %.3f is above %.2f", cal->ece,
-                 ECE_ALERT);
-        flag(h, 1, t);
+    hitl__sbuf_release(&t);
+}
+
+/* The health cell: the scorecard's status and reasons (v: its verdict on r->health, NULL when
+ * not judged), the rates it judged, then the to-do list. */
+static void health(hitl__nb *b, const hitl_report *r, const hitl_health_verdict *v)
+{
+    hitl__sbuf s = {0};
+    if (!v) {
+        hitl__sbuf_puts(&s, "## Health: not judged\n\nNo review metrics were given.\n");
+    } else {
+        hitl__sbuf_printf(&s,
+                          "## Health: %s\n\nThe review health scorecard, as `hitl health` "
+                          "judges it (rules in `engine/health.c`; approval is measured against "
+                          "the final labels).\n\n",
+                          hitl_health_status_name(v->status));
+        if (v->n_reasons == 0)
+            hitl__sbuf_puts(&s, "No rule fires: no rubber stamping or inefficient annotator, the "
+                                "audit trail complete and its chain verified, override rates and "
+                                "agreement within bounds.\n");
+        for (size_t i = 0; i < v->n_reasons; i++)
+            reason(&s, r->health, &v->reasons[i]);
+        approval_table(&s, r->health, v);
     }
-    if (r->agreement) {
-        double alpha = r->agreement->coef[HITL_COEF_ALPHA];
-        if (isfinite(alpha) && alpha < ALPHA_LOW) {
-            snprintf(t, sizeof(t),
-                     "Krippendorff's alpha is %.3f, below %.3f (too little agreement for even "
-                     "tentative conclusions): check the guidelines and the classes",
-                     alpha, ALPHA_LOW);
-            flag(h, 1, t);
-        }
-    }
-    if (r->ties > 0) {
-        snprintf(t, sizeof(t), "%lld items are left out of the export: their votes tie",
-                 (long long)r->ties);
-        flag(h, 1, t);
-    }
+    to_do(&s, r);
+    hitl__nb_markdown(b, "health", &s);
 }
 
 /* ---- sections ---------------------------------------------------------------------------- */
@@ -125,7 +186,7 @@ static void summary(hitl__nb *b, const hitl_report *r, const hitl_reliability_su
         pct(&s, cal->accuracy_ci.hi);
         hitl__sbuf_puts(&s, "), ECE ");
         hitl__sbuf_num(&s, cal->ece, "%.3f");
-        hitl__sbuf_puts(&s, "\n");
+        hitl__sbuf_printf(&s, " (top label, %zu equal-width bins)\n", cal->bins);
     }
     hitl__sbuf_printf(&s, "- exported for retraining: %lld items (final labels: %s) to `",
                       (long long)r->exported, r->final_rule ? r->final_rule : "adjudicated");
@@ -133,19 +194,6 @@ static void summary(hitl__nb *b, const hitl_report *r, const hitl_reliability_su
     hitl__sbuf_puts(&s, "`\n\nThe charts below are drawn from the store; the code cells at the "
                         "end load the export and retrain a baseline when the notebook is run.\n");
     hitl__nb_markdown(b, "summary", &s);
-
-    health h = {0};
-    assess(r, cal, &h);
-    static const char *const levels[] = {"ok", "needs attention", "alert"};
-    hitl__sbuf_printf(&s, "## Health: %s\n\n", levels[h.level]);
-    if (h.level == 0)
-        hitl__sbuf_puts(&s, "Nothing needs attention: no alert on overrides, no items waiting for "
-                            "adjudication, enough blind items, calibration and agreement within "
-                            "bounds.\n");
-    else if (h.why.p)
-        hitl__sbuf_puts(&s, h.why.p);
-    hitl__sbuf_release(&h.why);
-    hitl__nb_markdown(b, "health", &s);
 }
 
 static void progress(hitl__nb *b, const hitl_report *r)
@@ -308,21 +356,21 @@ static void calibration(hitl__nb *b, const hitl_report *r, const hitl_reliabilit
     pct(&s, cal->accuracy_ci.hi);
     hitl__sbuf_puts(&s, " |\n| mean confidence | ");
     hitl__sbuf_num(&s, cal->confidence, "%.3f");
-    hitl__sbuf_printf(&s, " |\n| ECE (%zu equal-width bins) | ", rel->bins);
+    hitl__sbuf_printf(&s, " |\n| ECE (top label, %zu equal-width bins) | ", cal->bins);
     hitl__sbuf_num(&s, cal->ece, "%.4f");
-    hitl__sbuf_puts(&s, " |\n| MCE | ");
+    hitl__sbuf_printf(&s, " |\n| MCE (top label, %zu equal-width bins) | ", cal->bins);
     hitl__sbuf_num(&s, cal->mce, "%.4f");
-    hitl__sbuf_puts(&s, " |\n| Brier score (top label) | ");
-    hitl__sbuf_num(&s, cal->brier, "%.4f");
-    hitl__sbuf_puts(&s, " |\n\n| confidence bin | items | accuracy | mean confidence |\n"
-                        "| --- | ---: | ---: | ---: |\n");
+    hitl__sbuf_puts(&s, " |\n| Brier score, top label (0 to 1) | ");
+    hitl__sbuf_num(&s, cal->brier_top_label, "%.4f");
+    hitl__sbuf_puts(&s, " |\n\nThe multiclass Brier score needs every class's probability, which "
+                        "the store does not keep: `hitl calibrate DB --probs POOL:DSET` computes "
+                        "it on the same items.\n\n| confidence bin | items | accuracy | mean "
+                        "confidence |\n| --- | ---: | ---: | ---: |\n");
     for (size_t i = 0; i < rel->bins; i++) {
-        if (!rel->count[i]) continue;
-        double nb_ = (double)rel->count[i];
-        hitl__sbuf_printf(&s, "| (%.2f, %.2f] | %lld | %.3f | %.3f |\n",
-                          (double)i / (double)rel->bins, (double)(i + 1) / (double)rel->bins,
-                          (long long)rel->count[i], (double)rel->hits[i] / nb_,
-                          rel->conf_sum[i] / nb_);
+        hitl_calib_bin x = hitl_reliability_bin(rel, i);
+        if (!x.count) continue;
+        hitl__sbuf_printf(&s, "| (%.3f, %.3f] | %lld | %.3f | %.3f |\n", x.lo, x.hi,
+                          (long long)x.count, x.accuracy, x.confidence);
     }
     hitl__nb_markdown(b, "calibration", &s);
     char title[128], *svg = NULL;
@@ -396,24 +444,41 @@ static void scores(hitl__nb *b, const hitl_report *r)
                    "`hitl report` from the store", svg);
 }
 
-static void actors(hitl__nb *b, const hitl_report *r)
+/* The actors' override rates as the scorecard judged them (v: NULL when not judged). */
+static void actors(hitl__nb *b, const hitl_report *r, const hitl_health_verdict *v)
 {
     hitl__sbuf s = {0};
+    hitl__sbuf_puts(&s, "## Adjudication and overrides\n\n");
+    const hitl_health_metrics *m = r->health;
+    if (!v) {
+        hitl__sbuf_puts(&s, "Not judged: no review metrics were given.\n");
+        hitl__nb_markdown(b, "overrides", &s);
+        return;
+    }
+    hitl_health_thresholds t;
+    if (r->health_thresholds)
+        t = *r->health_thresholds;
+    else
+        hitl_health_thresholds_default(&t);
+    hitl__sbuf_puts(&s, "The scorecard puts an actor at risk whose override rate is above ");
+    pct(&s, t.override_rate);
     hitl__sbuf_printf(&s,
-                      "## Adjudication and overrides\n\nAn actor whose override rate is above "
-                      "%.0f%% is flagged.\n\n| actor | decisions | overrides | rate | |\n"
+                      " on %lld decisions or more.\n\n| actor | decisions | overrides | rate | |\n"
                       "| --- | ---: | ---: | ---: | --- |\n",
-                      100 * r->override_alert);
-    for (size_t i = 0; i < r->n_actors; i++) {
-        const hitl_report_actor *a = &r->actors[i];
+                      (long long)t.min_sample);
+    for (size_t i = 0; i < m->n_actors; i++) {
+        const hitl_health_actor *a = &m->actors[i];
+        int flagged = 0;
+        for (size_t k = 0; k < v->n_reasons; k++)
+            flagged |= v->reasons[k].rule == HITL_HEALTH_OVERRIDES && v->reasons[k].subject == i;
         hitl__sbuf_puts(&s, "| ");
         hitl__sbuf_md(&s, a->name);
         hitl__sbuf_printf(&s, " | %lld | %lld | ", (long long)a->decisions,
                           (long long)a->overrides);
-        pct(&s, a->rate);
-        hitl__sbuf_printf(&s, " | %s |\n", a->rate > r->override_alert ? "**alert**" : "");
+        pct(&s, v->override_rate[i]);
+        hitl__sbuf_printf(&s, " | %s |\n", flagged ? "**at_risk**" : "");
     }
-    if (r->n_actors == 0) hitl__sbuf_puts(&s, "| (no decisions yet) | | | | |\n");
+    if (m->n_actors == 0) hitl__sbuf_puts(&s, "| (no decisions yet) | | | | |\n");
     hitl__nb_markdown(b, "overrides", &s);
 }
 
@@ -532,19 +597,28 @@ hitl_status hitl_report_notebook(const hitl_report *r, char **text, hitl_error *
         return hitl_error_set(err, HITL_EINVAL, "a report needs the export's path");
     for (size_t c = 0; c < r->n_classes; c++)
         if (!r->classes[c]) return hitl_error_set(err, HITL_EINVAL, "class %zu has no name", c);
+    /* the one verdict, as hitl health gives it: the engine refuses metrics that cannot be */
+    hitl_health_verdict v = {0};
+    hitl_status st = HITL_OK;
+    if (r->health && (st = hitl_health_evaluate(r->health, r->health_thresholds, &v, err)))
+        return st;
     hitl__nb b;
-    hitl_status st = hitl__nb_init(&b, err);
-    if (st != HITL_OK) return st;
+    if ((st = hitl__nb_init(&b, err)) != HITL_OK) {
+        hitl_health_verdict_release(&v);
+        return st;
+    }
     hitl_reliability_summary cal = {0};
     if (r->calibration) hitl_reliability_summarize(r->calibration, &cal);
     summary(&b, r, &cal);
+    health(&b, r, r->health ? &v : NULL);
     progress(&b, r);
     annotators(&b, r);
     agreement(&b, r);
     calibration(&b, r, &cal);
     confusion(&b, r);
     scores(&b, r);
-    actors(&b, r);
+    actors(&b, r, r->health ? &v : NULL);
+    hitl_health_verdict_release(&v);
     retrain(&b, r);
     const hitl__nb_meta meta[] = {
         {"store", r->store_path}, {"export", r->export_path}, {"generated_at", r->generated_at}};

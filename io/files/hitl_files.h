@@ -13,7 +13,8 @@ extern "C" {
 /* ---- matrix readers -------------------------------------------------------------------------
  * A rank-2 float32 or float64 matrix read in blocks of rows, with memory bounded by the block:
  * an HDF5 dataset (any layout or chunking, read by hyperslab) or a .npy file (C order,
- * little-endian '<f4' or '<f8'). float64 is converted to float32 on read. */
+ * little-endian '<f4' or '<f8'). float64 is converted to float32 on read, except by
+ * hitl_matrix_read_f64 (for the few places where the rounding matters, calibration's bins). */
 typedef struct hitl_matrix hitl_matrix;
 
 /* Default block of a streaming pass: about this many bytes of float32 input per block. */
@@ -50,6 +51,10 @@ const char *hitl_matrix_name(const hitl_matrix *m);
 /* Reads rows [row0, row0 + n) into `dst` (borrowed, caller-sized to n * cols floats).
  * Not thread-safe: one reader call at a time per process (HDF5 is built without threads). */
 hitl_status hitl_matrix_read(hitl_matrix *m, size_t row0, size_t n, float *dst, hitl_error *err);
+/* The same rows as stored, as float64 (`dst` sized to n * cols doubles): a float64 matrix is not
+ * rounded to float32 on the way, the other types widen exactly. */
+hitl_status hitl_matrix_read_f64(hitl_matrix *m, size_t row0, size_t n, double *dst,
+                                 hitl_error *err);
 /* Class names from a string attribute `classes` on the dataset, else on the file's root group.
  * *names is NULL and *n 0 when there is none (not an error). Caller owns the result; release
  * with hitl_strings_free(). Always empty for .npy files. */

@@ -88,15 +88,37 @@ const char *hitl_matrix_name(const hitl_matrix *m)
     return m ? m->name : "";
 }
 
-hitl_status hitl_matrix_read(hitl_matrix *m, size_t row0, size_t n, float *dst, hitl_error *err)
+/* HITL_OK when rows [row0, row0 + n) may be read into dst; *none set when there is nothing to
+ * read. */
+static hitl_status check_read(const hitl_matrix *m, size_t row0, size_t n, const void *dst,
+                              int *none, hitl_error *err)
 {
+    *none = 1;
     if (!m) return hitl_error_set(err, HITL_EINVAL, "no matrix given");
     if (row0 > m->rows || n > m->rows - row0)
         return hitl_error_set(err, HITL_EINVAL, "'%s': rows [%zu, %zu) out of range (%zu rows)",
                               m->name, row0, row0 + n, m->rows);
-    if (n == 0) return HITL_OK;
-    if (!dst) return hitl_error_set(err, HITL_EINVAL, "'%s': no output buffer given", m->name);
+    *none = n == 0;
+    if (!*none && !dst)
+        return hitl_error_set(err, HITL_EINVAL, "'%s': no output buffer given", m->name);
+    return HITL_OK;
+}
+
+hitl_status hitl_matrix_read(hitl_matrix *m, size_t row0, size_t n, float *dst, hitl_error *err)
+{
+    int none;
+    hitl_status st = check_read(m, row0, n, dst, &none, err);
+    if (st != HITL_OK || none) return st;
     return m->ops->read(m, row0, n, dst, err);
+}
+
+hitl_status hitl_matrix_read_f64(hitl_matrix *m, size_t row0, size_t n, double *dst,
+                                 hitl_error *err)
+{
+    int none;
+    hitl_status st = check_read(m, row0, n, dst, &none, err);
+    if (st != HITL_OK || none) return st;
+    return m->ops->read_f64(m, row0, n, dst, err);
 }
 
 hitl_status hitl_matrix_classes(hitl_matrix *m, char ***names, size_t *n, hitl_error *err)

@@ -80,6 +80,16 @@ static hitl_status h5_read(hitl_matrix *m, size_t row0, size_t n, float *dst, hi
     return HITL_OK;
 }
 
+/* HDF5 widens float32 and integers to float64 exactly; float64 is read as it is. */
+static hitl_status h5_read_f64(hitl_matrix *m, size_t row0, size_t n, double *dst, hitl_error *err)
+{
+    hitl__h5_quiet();
+    if (read_rows(m->impl, m->cols, row0, n, H5T_NATIVE_DOUBLE, dst) < 0)
+        return hitl__h5_error(err, HITL_EIO, "'%s': cannot read rows [%zu, %zu)", m->name, row0,
+                              row0 + n);
+    return HITL_OK;
+}
+
 static hitl_status h5_classes(hitl_matrix *m, char ***names, size_t *n, hitl_error *err)
 {
     h5_matrix *s = m->impl;
@@ -89,7 +99,7 @@ static hitl_status h5_classes(hitl_matrix *m, char ***names, size_t *n, hitl_err
     return hitl__h5_attr_strings(s->file, "classes", s->path, names, n, NULL, err);
 }
 
-static const hitl__matrix_ops h5_ops = {h5_read, h5_classes, h5_close};
+static const hitl__matrix_ops h5_ops = {h5_read, h5_read_f64, h5_classes, h5_close};
 
 /* A chunked dataset gets a chunk cache that holds the band of chunks straddling a block edge,
  * so no chunk is read (or decompressed) twice by consecutive blocks. */

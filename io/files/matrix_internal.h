@@ -8,6 +8,8 @@
 typedef struct hitl__matrix_ops {
     /* rows [row0, row0 + n) with n > 0, in range; dst holds n * cols floats */
     hitl_status (*read)(hitl_matrix *m, size_t row0, size_t n, float *dst, hitl_error *err);
+    /* the same rows as stored, widened to float64 (exact for every type read) */
+    hitl_status (*read_f64)(hitl_matrix *m, size_t row0, size_t n, double *dst, hitl_error *err);
     /* may be NULL: no class names */
     hitl_status (*classes)(hitl_matrix *m, char ***names, size_t *n, hitl_error *err);
     /* releases impl; never fails */

@@ -31,7 +31,8 @@
 #define NPY_NUMERIC 1
 #define NPY_VECTOR  2
 
-/* Element types: float32 is read in place, the others through the scratch. */
+/* Element types: float32 is read in place, the others through the scratch (float64 in place too
+ * when read as float64). */
 typedef enum { T_F4 = 0, T_F8, T_I1, T_U1, T_I2, T_U2, T_I4, T_U4, T_I8, T_U8, T_COUNT } npy_type;
 static const char *const type_code[T_COUNT] = {"f4", "f8", "i1", "u1", "i2",
                                                "u2", "i4", "u4", "i8", "u8"};
@@ -261,8 +262,9 @@ static void swap_bytes(void *buf, size_t count, size_t size)
 }
 #endif
 
-/* in[0..len) of `type` (little-endian on disk) to float32 */
-static void to_float(npy_type type, unsigned char *in, size_t len, float *out)
+/* in[0..len) of `type` (little-endian on disk) to float32 (f32) or, exactly, float64 (f64):
+ * one of them is given. */
+static void convert(npy_type type, unsigned char *in, size_t len, float *f32, double *f64)
 {
 #if !HOST_LITTLE
     swap_bytes(in, len, type_size[type]);
@@ -271,7 +273,10 @@ static void to_float(npy_type type, unsigned char *in, size_t len, float *out)
     for (size_t i = 0; i < len; i++) {                                                             \
         T v;                                                                                       \
         memcpy(&v, in + i * sizeof(T), sizeof(T));                                                 \
-        out[i] = (float)v;                                                                         \
+        if (f32)                                                                                   \
+            f32[i] = (float)v;                                                                     \
+        else                                                                                       \
+            f64[i] = (double)v;                                                                    \
     }                                                                                              \
     break
     switch (type) {
@@ -301,28 +306,57 @@ static void to_float(npy_type type, unsigned char *in, size_t len, float *out)
 #undef CONVERT
 }
 
-static hitl_status npy_read(hitl_matrix *m, size_t row0, size_t n, float *dst, hitl_error *err)
+/* Rows [row0, row0 + n) into f32 or f64 (one is given): the stored type itself straight into
+ * the output, any other through the scratch. */
+static hitl_status read_rows(hitl_matrix *m, size_t row0, size_t n, float *f32, double *f64,
+                             hitl_error *err)
 {
     npy_matrix *s = m->impl;
-    size_t item = type_size[s->type];
+    size_t item = type_size[s->type], len = n * m->cols;
     uint64_t off = s->data_off + (uint64_t)row0 * m->cols * item;
-    if (s->type == T_F4) {
-        hitl_status st = pread_full(s->fd, dst, n * m->cols * sizeof(float), off, m->name, err);
+    if ((f32 && s->type == T_F4) || (f64 && s->type == T_F8)) {
+        hitl_status st =
+            pread_full(s->fd, f32 ? (void *)f32 : (void *)f64, len * item, off, m->name, err);
 #if !HOST_LITTLE
-        if (st == HITL_OK) swap_bytes(dst, n * m->cols, sizeof(float));
+        if (st == HITL_OK) swap_bytes(f32 ? (void *)f32 : (void *)f64, len, item);
 #endif
         return st;
     }
+    if (f64 && s->type == T_F4) {
+        /* no scratch for float32: read into the front of the output and widen from the back, so
+         * double i overwrites the bytes of floats 2i and 2i + 1 only once float i is read */
+        unsigned char *in = (unsigned char *)f64;
+        hitl_status st = pread_full(s->fd, in, len * sizeof(float), off, m->name, err);
+#if !HOST_LITTLE
+        if (st == HITL_OK) swap_bytes(in, len, sizeof(float));
+#endif
+        for (size_t i = len; st == HITL_OK && i-- > 0;) {
+            float v;
+            memcpy(&v, in + i * sizeof(float), sizeof(float));
+            f64[i] = (double)v;
+        }
+        return st;
+    }
     for (size_t done = 0; done < n;) {
-        size_t k = n - done < s->scratch_rows ? n - done : s->scratch_rows;
-        size_t len = k * m->cols;
-        hitl_status st = pread_full(s->fd, s->scratch, len * item, off, m->name, err);
+        size_t k = n - done < s->scratch_rows ? n - done : s->scratch_rows, kl = k * m->cols;
+        hitl_status st = pread_full(s->fd, s->scratch, kl * item, off, m->name, err);
         if (st != HITL_OK) return st;
-        to_float(s->type, s->scratch, len, dst + done * m->cols);
-        off += (uint64_t)len * item;
+        size_t at = done * m->cols;
+        convert(s->type, s->scratch, kl, f32 ? f32 + at : NULL, f64 ? f64 + at : NULL);
+        off += (uint64_t)kl * item;
         done += k;
     }
     return HITL_OK;
+}
+
+static hitl_status npy_read(hitl_matrix *m, size_t row0, size_t n, float *dst, hitl_error *err)
+{
+    return read_rows(m, row0, n, dst, NULL, err);
+}
+
+static hitl_status npy_read_f64(hitl_matrix *m, size_t row0, size_t n, double *dst, hitl_error *err)
+{
+    return read_rows(m, row0, n, NULL, dst, err);
 }
 
 static void npy_close(hitl_matrix *m)
@@ -335,7 +369,7 @@ static void npy_close(hitl_matrix *m)
     m->impl = NULL;
 }
 
-static const hitl__matrix_ops npy_ops = {npy_read, NULL, npy_close};
+static const hitl__matrix_ops npy_ops = {npy_read, npy_read_f64, NULL, npy_close};
 
 /* ---- opening ------------------------------------------------------------------------------- */
 

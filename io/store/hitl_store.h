@@ -463,9 +463,11 @@ void hitl_blind_sample_release(hitl_blind_sample *b);
 
 /* What `hitl health` judges (engine: hitl_health_evaluate). A label was given with the model's
  * prediction shown when the store shows predictions (show-prediction uncertain or always, the
- * setting now) and the item is not blind and has one. A label is audited when the trail holds
- * its annotator's "label" event for its item. Latency: seconds from lease to label, for the
- * labels that had a lease. The chain is verified by hitl_audit_verify(). */
+ * setting now) and the item is not blind and has one; of those on items with a final label
+ * (state final), the suggestion was right when the final label is the prediction, else wrong,
+ * and approved when the label is the prediction. A label is audited when the trail holds its
+ * annotator's "label" event for its item. Latency: seconds from lease to label, for the labels
+ * that had a lease. The chain is verified by hitl_audit_verify(). */
 typedef struct hitl_store_health {
     int show_prediction;               /* hitl_show_prediction */
     int prediction_shown;              /* show_prediction != never */

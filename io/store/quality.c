@@ -226,13 +226,21 @@ void hitl_store_health_release(hitl_store_health *h)
 static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl_error *err)
 {
     /* labels shown with the model's prediction: uncertain-reason items with a prediction (blind
-     * items never show it); counted only when the store shows predictions at all */
+     * items never show it); counted only when the store shows predictions at all. Approval is
+     * judged against the final label (engine/health.c says why): on final items, whether the
+     * final label kept the suggestion (right) or not (wrong), and whether the label was it */
     sqlite3_stmt *q;
     hitl_status s = hitl__store_prepare(
         st,
-        "SELECT l.annotator, COUNT(*), TOTAL(i.reason = 0 AND i.pred IS NOT NULL),"
-        " TOTAL(i.reason = 0 AND i.pred IS NOT NULL AND l.label = i.pred)"
-        " FROM labels l JOIN items i ON i.id = l.item GROUP BY l.annotator ORDER BY l.annotator",
+        "SELECT annotator, COUNT(*), TOTAL(shown), TOTAL(shown AND approved),"
+        " TOTAL(shown AND kept), TOTAL(shown AND kept AND approved),"
+        " TOTAL(shown AND rejected), TOTAL(shown AND rejected AND approved)"
+        " FROM (SELECT l.annotator, i.reason = 0 AND i.pred IS NOT NULL AS shown,"
+        " l.label = i.pred AS approved,"
+        " i.state = 2 AND i.final_label IS NOT NULL AND i.final_label = i.pred AS kept,"
+        " i.state = 2 AND i.final_label IS NOT NULL AND i.final_label != i.pred AS rejected"
+        " FROM labels l JOIN items i ON i.id = l.item)"
+        " GROUP BY annotator ORDER BY annotator",
         &q, err);
     if (s != HITL_OK) return s;
     size_t cap = 0;
@@ -248,6 +256,10 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
         if (h->prediction_shown) {
             a.shown = (int64_t)sqlite3_column_double(q, 2);
             a.agreed = (int64_t)sqlite3_column_double(q, 3);
+            a.right = (int64_t)sqlite3_column_double(q, 4);
+            a.right_approved = (int64_t)sqlite3_column_double(q, 5);
+            a.wrong = (int64_t)sqlite3_column_double(q, 6);
+            a.wrong_approved = (int64_t)sqlite3_column_double(q, 7);
         }
         h->annotators[h->n_annotators++] = a;
     }

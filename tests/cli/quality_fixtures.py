@@ -112,6 +112,13 @@ def make_quality_fixtures(work):
         off[2] *= 1.5
         f["probs_off"] = off
         f["one_class"] = np.ones((5, 1), np.float32)
+    # float64 confidences on bin edges, binned as stored: 0.8 is in (0.7, 0.8] of 10 bins (its
+    # float32 rounding, 0.800000012, would be in (0.8, 0.9]); 0.7 in (0.6, 0.7]
+    edges = np.array([[.8, .2], [.2, .8], [.7, .3], [.9, .1]], np.float64)
+    with h5py.File(j("q-edges.h5"), "w") as f:
+        f["probs"] = edges
+        f["y"] = np.array([0, 1, 1, 0], np.int64)
+    np.save(j("q-edges.npy"), edges)
     np.save(j("q-calib.npy"), probs)
     np.save(j("q-y.npy"), np.array([0, 0, 0, 1, 1], np.uint16))  # .npy labels: any integer type
     np.save(j("q-y-col.npy"), np.array([[0], [0], [0], [1], [1]], np.int64))  # one column

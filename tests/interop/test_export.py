@@ -388,11 +388,12 @@ class Project(unittest.TestCase):
         self.assertAlmostEqual(j["blind_accuracy"], hit.mean(), places=8)
         lo, hi = proportion_confint(int(hit.sum()), len(hit), alpha=0.05, method="wilson")
         np.testing.assert_allclose(j["blind_accuracy_ci"], [lo, hi], atol=1e-8)
-        b = np.clip(np.ceil(conf * 10) - 1, 0, 9).astype(int)
+        self.assertEqual(j["n_bins"], 15)  # hitl calibrate's default too
+        b = np.clip(np.ceil(conf * 15) - 1, 0, 14).astype(int)
         ece = sum(abs(hit[b == k].mean() - conf[b == k].mean()) * (b == k).mean()
-                  for k in range(10) if (b == k).any())
+                  for k in range(15) if (b == k).any())
         self.assertAlmostEqual(j["ece"], ece, places=7)
-        self.assertAlmostEqual(j["brier"], np.mean((conf - hit) ** 2), places=7)
+        self.assertAlmostEqual(j["brier_top_label"], np.mean((conf - hit) ** 2), places=7)
         # agreement: Krippendorff's alpha as NLTK computes it (every item has 3 labels)
         task = AnnotationTask(data=[(a, str(i), str(lab)) for i, a, lab in
                                     q(self.db, "SELECT item, annotator, label FROM labels")])
@@ -401,8 +402,13 @@ class Project(unittest.TestCase):
         text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
         queued, final = q(self.db, "SELECT count(*), sum(state = 2) FROM items")[0]
         self.assertIn(f"**{queued}** items queued; **{final}** have a final label", text)
-        self.assertIn("## Health: alert", text)  # rev2 overrode 1 of 1 decisions
-        self.assertIn("rev2 overrides 100% of their decisions", text)
+        # health is hitl health's verdict (rev2's 1 override of 1 decision is too little to judge)
+        h = json.loads(hitl("health", self.db, "--json").stdout)
+        self.assertEqual(j["health"]["status"], h["status"])
+        self.assertEqual(j["health"]["reasons"], h["reasons"])
+        self.assertIn(f"## Health: {h['status']}\n", text)
+        self.assertNotIn("override_rate", [x["rule"] for x in h["reasons"]])
+        self.assertIn("| rev2 | 1 | 1 | 100.0% |  |", text)
         svgs = [o.data["image/svg+xml"] for c in nb.cells if c.cell_type == "code"
                 for o in c.outputs]
         self.assertEqual(len(svgs), 5)
@@ -410,6 +416,18 @@ class Project(unittest.TestCase):
             root = ET.fromstring(s)
             self.assertEqual(root.tag, "{http://www.w3.org/2000/svg}svg")
         self.assertTrue(any('carol, &quot;the&quot;' in s for s in svgs))
+
+    def test_report_and_calibrate_agree(self):
+        """One calibration in the engine: the report and hitl calibrate give the same numbers
+        for the same bins on the same store, by default and with --bins."""
+        for bins in ((), ("--bins", "10"), ("--bins", "7")):
+            _, rep = self.report("agree.ipynb", *bins)
+            cal = json.loads(hitl("calibrate", self.db, "--json", *bins).stdout)
+            for k_rep, k_cal in (("ece", "ece"), ("n_bins", "n_bins"), ("blind_scored", "n"),
+                                 ("mce", "mce"), ("blind_accuracy", "accuracy"),
+                                 ("brier_top_label", "brier_top_label")):
+                self.assertEqual(rep[k_rep], cal[k_cal], (bins, k_rep))
+            self.assertEqual(rep["blind_accuracy_ci"], cal["accuracy_ci"])
 
     def test_report_runs_end_to_end(self):
         import nbformat

@@ -11,7 +11,9 @@ digits, hence the 1e-8 tolerances):
     minimiser for the temperature.
 sklearn's brier_score_loss is binary: on a binary problem hitl's multiclass Brier is twice it
 (both classes' squared errors are equal), and on C classes it is the sum of the C one-vs-rest
-binary scores; both identities are checked. Gwet's AC1, Scott's pi and percent agreement have
+binary scores; both identities are checked. hitl's top-label Brier is brier_score_loss of
+"the top class is right" against the top probability. float64 probabilities are binned as
+stored: confidences on the bin edges land where calibration_curve puts them. Gwet's AC1, Scott's pi and percent agreement have
 no Debian peer; they are checked against numpy written from Gwet (2014)'s formulas. Rating
 matrices (`--matrix`, .npy in every dtype and HDF5) give exactly the numbers of the same table
 as a ratings CSV, and match scikit-learn and NLTK."""
@@ -441,9 +443,12 @@ class CalibrationInterop(unittest.TestCase):
             lo, hi = proportion_confint(int((pred == y).sum()), len(y), method="wilson")
             np.testing.assert_allclose(js["accuracy_ci"], [lo, hi], atol=TOL)
             one_vs_rest = sum(brier_score_loss(y == k, p[:, k]) for k in range(c))
-            self.assertAlmostEqual(js["brier"], one_vs_rest, delta=1e-7)
+            self.assertAlmostEqual(js["brier_multiclass"], one_vs_rest, delta=1e-7)
             if c == 2:
-                self.assertAlmostEqual(js["brier"], 2 * brier_score_loss(y, p[:, 1]), delta=1e-7)
+                self.assertAlmostEqual(js["brier_multiclass"], 2 * brier_score_loss(y, p[:, 1]),
+                                       delta=1e-7)
+            top = brier_score_loss(pred == y, p.max(1))
+            self.assertAlmostEqual(js["brier_top_label"], top, delta=1e-8)
             self.assertAlmostEqual(js["nll"], log_loss(y, p, labels=range(c)), delta=1e-7)
             self.assertEqual(js["confusion"], confusion_matrix(y, pred, labels=range(c)).tolist())
             prec, rec, f1, sup = precision_recall_fscore_support(y, pred, labels=range(c),
@@ -453,6 +458,35 @@ class CalibrationInterop(unittest.TestCase):
                 for key, want in (("precision", prec[k]), ("recall", rec[k]), ("f1", f1[k])):
                     if row[key] is not None:
                         self.assertAlmostEqual(row[key], want, delta=TOL)
+
+    def test_float64_edges_against_calibration_curve(self):
+        """Confidences exactly on the edges k/B, stored as float64: each is in the bin it closes,
+        as calibration_curve puts it, whatever float32 would have made of it."""
+        rng = np.random.default_rng(9)
+        for B, n in ((15, 1500), (10, 1000)):
+            top = np.concatenate([np.arange(8, B + 1) / B, rng.uniform(0.5, 1, n - (B - 7))])
+            if B == 10:  # linspace's 0.6 and 0.7 are not 6/10 and 7/10: keep 0.8, 0.9, 1
+                top = np.concatenate([[0.8, 0.9, 1.0] * 3, rng.uniform(0.5, 1, n - 9)])
+            p = np.stack([top, 1 - top], 1)
+            y = (rng.random(n) > top).astype(np.int64)
+            path = os.path.join(WORK, f"edges{B}.h5")
+            with h5py.File(path, "w") as f:
+                f["probs"] = p
+                f["y"] = y
+            js = hitl("calibrate", "--probs", f"{path}:probs", "--labels", f"{path}:y", "--bins",
+                      B, "--json")
+            conf, correct = p.max(1), (p.argmax(1) == y).astype(int)
+            prob_true, prob_pred = calibration_curve(correct, conf, n_bins=B, strategy="uniform")
+            bins = [b for b in js["bins"] if b["count"] > 0]
+            np.testing.assert_allclose([b["accuracy"] for b in bins], prob_true, atol=TOL)
+            np.testing.assert_allclose([b["confidence"] for b in bins], prob_pred, atol=1e-12)
+            ids = np.searchsorted(np.linspace(0, 1, B + 1)[1:-1], conf)
+            self.assertEqual([b["count"] for b in js["bins"]],
+                             np.bincount(ids, minlength=B).tolist())
+            # the float32 rounding of these edges would move them up a bin
+            f32 = np.searchsorted(np.linspace(0, 1, B + 1)[1:-1], conf.astype(np.float32))
+            self.assertNotEqual(np.bincount(f32, minlength=B).tolist(),
+                                [b["count"] for b in js["bins"]])
 
     def test_temperature_against_scipy(self):
         for c in (2, 6):

@@ -411,7 +411,11 @@ class Store(unittest.TestCase):
         status = json.loads(hitl("status", db, "--json").stdout)
         rates = {a["name"]: a for a in status["actors"]}
         self.assertEqual(rates["qa2"]["override_rate"], 1.0)
-        self.assertTrue(rates["qa2"]["alert"])
+        # the alert is hitl health's verdict: 1 override of 1 decision is too little to judge
+        health = json.loads(hitl("health", db, "--json").stdout)
+        at_risk = {r["subject"] for r in health["reasons"] if r["rule"] == "override_rate"}
+        self.assertEqual({n for n, a in rates.items() if a["alert"]}, at_risk)
+        self.assertFalse(rates["qa2"]["alert"])
         self.assertEqual(rates["qa"]["overrides"], 0)
         self.assertEqual(status["items_complete"], 1)
 

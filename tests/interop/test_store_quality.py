@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The quality commands on a store built through the hitl CLI (planted labels by four annotators,
-one of them a rubber stamper, adjudications and overrides), each checked by an independent path:
+one of them a rubber stamper, adjudications and overrides; the model is mostly wrong on the items
+it was unsure of, as uncertainty sampling makes it), each checked by an independent path:
 agreement and aggregate against the file forms on the labels exported with Python's sqlite3,
 calibrate against numpy on the stored predictions and on the pool rows read with h5py, health
 against counts, percentiles and Krippendorff's alpha computed here from the database, and the
@@ -97,9 +98,63 @@ def calib_reference(probs, y, B=15):
         "n": n, "accuracy": corr.mean(), "accuracy_ci": wilson(corr.sum(), n), "ece": ece,
         "ece_equal_mass": em / n, "mce": mce, "bins": bins,
         "confusion": [[int(((y == i) & (pred == j)).sum()) for j in range(C)] for i in range(C)],
-        "brier": ((p64 - onehot) ** 2).sum(axis=1).mean(),
+        "brier_multiclass": ((p64 - onehot) ** 2).sum(axis=1).mean(),
+        "brier_top_label": ((conf - corr) ** 2).mean(),
         "nll": -np.log(np.maximum(p64[np.arange(n), y], 1e-15)).mean(),
     }
+
+
+def plant(db, pool, rng, skill, rubber=0, top_k=60, blind=30):
+    """A store queued from `pool` (margin, top_k uncertain and blind random items, two labels
+    each, predictions shown on the uncertain ones) and labelled through the CLI: first `rubber`
+    labels by 'rub', who gives whatever the model says where it is shown, then the annotators
+    of `skill` (the share of their labels that are the truth) in turn; ties adjudicated to the
+    truth by 'qa'. The truth is the model's class on 80% of the blind items but only 25% of
+    those queued because it was unsure, where accurate annotators then rarely agree with it."""
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    hitl("init", db, "--classes", ",".join(CLASSES), "--overlap", 2, "--show-prediction",
+         "uncertain", "--min-justification", 5, "--actor", "admin")
+    hitl("queue", db, "--from", pool, "--probs", "probs", "--ids", "ids", "--method", "margin",
+         "--top-k", top_k, "--blind", blind, "--seed", 1, "--actor", "admin")
+    items = rows(db, "SELECT pool_id, pred, reason FROM items")
+    truth = {pid: (pred if rng.random() < (0.8 if reason == 1 else 0.25)
+                   else (pred + rng.integers(1, 3)) % 3) for pid, pred, reason in items}
+
+    def choose(who, pid, shown):
+        if who == "rub":  # agrees with whatever the model says, else labels honestly
+            return CLASSES.index(shown) if shown else truth[pid]
+        if rng.random() < skill[who]:
+            return truth[pid]
+        return (truth[pid] + rng.integers(1, 3)) % 3
+
+    def work(who, limit):
+        done = 0
+        while done < limit:
+            j = hjson("next", db, "--annotator", who, "--json")
+            if j["item"] is None:
+                return False
+            hitl("label", db, j["item"], CLASSES[choose(who, j["item"], j["prediction"])],
+                 "--annotator", who)
+            done += 1
+        return True
+
+    if rubber:
+        work("rub", rubber)
+    active = list(skill)
+    while active:
+        active = [w for w in active if work(w, 1)]
+    for (pid,) in rows(db, "SELECT pool_id FROM items WHERE state = 1"):
+        hitl("adjudicate", db, pid, CLASSES[truth[pid]], "--actor", "qa", "--justification",
+             "checked the picture")
+    return truth
+
+
+def markdown(nb_path):
+    with open(nb_path) as f:
+        nb = json.load(f)
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
 
 
 class StoreQuality(unittest.TestCase):
@@ -114,44 +169,7 @@ class StoreQuality(unittest.TestCase):
             f["probs"] = cls.probs
             f["ids"] = np.array([f"img-{i:04d}" for i in range(n)], dtype=object).astype("S")
         cls.db = os.path.join(WORK, "quality.db")
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(cls.db + suffix):
-                os.remove(cls.db + suffix)
-        hitl("init", cls.db, "--classes", ",".join(CLASSES), "--overlap", 2, "--show-prediction",
-             "uncertain", "--min-justification", 5, "--actor", "admin")
-        hitl("queue", cls.db, "--from", cls.pool, "--probs", "probs", "--ids", "ids", "--method",
-             "margin", "--top-k", 60, "--blind", 30, "--seed", 1, "--actor", "admin")
-        items = rows(cls.db, "SELECT pool_id, pred FROM items")
-        # the truth: the model's class 80% of the time
-        truth = {pid: (pred if rng.random() < 0.8 else (pred + rng.integers(1, 3)) % 3)
-                 for pid, pred in items}
-        skill = {"ann": 0.92, "bob": 0.88, "cy": 0.85}
-
-        def choose(who, pid, shown):
-            if who == "rub":  # agrees with whatever the model says, else labels honestly
-                return CLASSES.index(shown) if shown else truth[pid]
-            if rng.random() < skill[who]:
-                return truth[pid]
-            return (truth[pid] + rng.integers(1, 3)) % 3
-
-        def work(who, limit):
-            done = 0
-            while done < limit:
-                j = hjson("next", cls.db, "--annotator", who, "--json")
-                if j["item"] is None:
-                    return False
-                hitl("label", cls.db, j["item"], CLASSES[choose(who, j["item"], j["prediction"])],
-                     "--annotator", who)
-                done += 1
-            return True
-
-        work("rub", 45)
-        active = ["ann", "bob", "cy"]
-        while active:
-            active = [w for w in active if work(w, 1)]
-        for (pid,) in rows(cls.db, "SELECT pool_id FROM items WHERE state = 1"):
-            hitl("adjudicate", cls.db, pid, CLASSES[truth[pid]], "--actor", "qa",
-                 "--justification", "checked the picture")
+        plant(cls.db, cls.pool, rng, {"ann": 0.92, "bob": 0.88, "cy": 0.85}, rubber=45)
         cls.overridden = [pid for pid, in rows(
             cls.db, "SELECT pool_id FROM items WHERE state = 2 AND reason = 1 ORDER BY id LIMIT 5")]
         for pid in cls.overridden:
@@ -239,7 +257,7 @@ class StoreQuality(unittest.TestCase):
 
     def check_calib(self, got, ref, full):
         self.assertEqual(got["n"], ref["n"])
-        for k in ("accuracy", "ece", "ece_equal_mass", "mce"):
+        for k in ("accuracy", "ece", "ece_equal_mass", "mce", "brier_top_label"):
             self.assertAlmostEqual(got[k], ref[k], places=6, msg=k)
         self.assertAlmostEqual(got["accuracy_ci"][0], ref["accuracy_ci"][0], places=8)
         self.assertAlmostEqual(got["accuracy_ci"][1], ref["accuracy_ci"][1], places=8)
@@ -250,7 +268,7 @@ class StoreQuality(unittest.TestCase):
                 self.assertAlmostEqual(g["confidence"], r[1], places=6)
                 self.assertAlmostEqual(g["accuracy"], r[2], places=8)
         if full:
-            self.assertAlmostEqual(got["brier"], ref["brier"], places=6)
+            self.assertAlmostEqual(got["brier_multiclass"], ref["brier_multiclass"], places=6)
             self.assertAlmostEqual(got["nll"], ref["nll"], places=6)
 
     def test_calibrate_from_stored_predictions(self):
@@ -265,9 +283,9 @@ class StoreQuality(unittest.TestCase):
         got = hjson("calibrate", self.db, "--bins", 10, "--json")
         ref = calib_reference(probs, y, B=10)
         self.check_calib(got, ref, full=False)
-        self.assertIsNone(got["brier"])
+        self.assertIsNone(got["brier_multiclass"])
         self.assertIsNone(got["nll"])
-        self.assertIn("--probs", got["brier_reason"])
+        self.assertIn("--probs", got["brier_multiclass_reason"])
         self.assertIsNone(got["temperature"])
         got = hjson("calibrate", self.db, "--fit-temperature", "--json")
         self.assertIsNone(got["temperature"])
@@ -301,16 +319,23 @@ class StoreQuality(unittest.TestCase):
         self.assertLessEqual(got["temperature"]["nll"], min(nll(g) for g in grid) + 1e-6)
 
     def expected_health(self, db, min_sample=20):
+        """Per annotator [labels, shown, agreed, right, right_approved, wrong, wrong_approved]:
+        shown where the prediction was (uncertain items), right or wrong by the final label."""
         show = rows(db, "SELECT value FROM meta WHERE key = 'show-prediction'")
         shown_on = bool(show) and show[0][0] != "never"
         ann = {}
-        for who, reason, pred, lab in rows(db, "SELECT l.annotator, i.reason, i.pred, l.label"
-                                               " FROM labels l JOIN items i ON i.id = l.item"):
-            a = ann.setdefault(who, [0, 0, 0])
+        for who, reason, pred, lab, state, final in rows(
+                db, "SELECT l.annotator, i.reason, i.pred, l.label, i.state, i.final_label"
+                    " FROM labels l JOIN items i ON i.id = l.item"):
+            a = ann.setdefault(who, [0] * 7)
             a[0] += 1
             if shown_on and reason == 0 and pred is not None:
                 a[1] += 1
                 a[2] += lab == pred
+                if state == 2 and final is not None:
+                    k = 3 if final == pred else 5
+                    a[k] += 1
+                    a[k + 1] += lab == pred
         act = {}
         for who, over in rows(db, "SELECT actor, overrode FROM decisions"):
             a = act.setdefault(who, [0, 0])
@@ -321,21 +346,31 @@ class StoreQuality(unittest.TestCase):
                                           " i.pool_id AND a.event = 'label' AND a.actor ="
                                           " l.annotator)"))
         reasons = []
-        for who, (n, s, g) in sorted(ann.items()):
-            if shown_on and s >= min_sample and g / s > 0.95:
+        for who, (n, s, g, r, ra, w, wa) in sorted(ann.items()):
+            if shown_on and w >= min_sample and wa / w > 0.95:
                 reasons.append(("rubber_stamping", who))
-            elif shown_on and s >= min_sample and g / s < 0.5:
+            if shown_on and r >= min_sample and ra / r < 0.5:
                 reasons.append(("inefficient", who))
         return ann, act, audited, reasons
 
     def test_health_numbers_and_rubber_stamper(self):
         h = hjson("health", self.db, "--json")
         ann, act, audited, reasons = self.expected_health(self.db)
+        # the verdict first: the planted rubber stamper, and only it; the accurate annotators
+        # agree with the shown prediction rarely (the model is mostly wrong on these items), and
+        # that is no fault
+        got = [(r["rule"], r["subject"]) for r in h["reasons"] if r["severity"] == "degraded"]
+        self.assertEqual(got, [("rubber_stamping", "rub")])
+        self.assertEqual(got, reasons)
         self.assertEqual(h["show_prediction"], "uncertain")
-        self.assertEqual({a["name"]: [a["labels"], a["shown"], a["agreed"]]
-                          for a in h["annotators"]}, ann)
+        keys = ("labels", "shown", "agreed", "right", "right_approved", "wrong", "wrong_approved")
+        self.assertEqual({a["name"]: [a[k] for k in keys] for a in h["annotators"]}, ann)
         for a in h["annotators"]:
             self.assertAlmostEqual(a["model_agreement"], a["agreed"] / a["shown"], places=8)
+            self.assertAlmostEqual(a["wrong_approval"], a["wrong_approved"] / a["wrong"], places=8)
+            if a["right"]:
+                self.assertAlmostEqual(a["right_approval"], a["right_approved"] / a["right"],
+                                       places=8)
         self.assertEqual({a["name"]: [a["decisions"], a["overrides"]] for a in h["actors"]}, act)
         self.assertEqual(act["boss"], [5, 5])
         lat = np.array([r[0] for r in rows(self.db, "SELECT created - leased_at FROM labels"
@@ -352,12 +387,14 @@ class StoreQuality(unittest.TestCase):
         for item, lab in rows(self.db, "SELECT item, label FROM labels"):
             units.setdefault(item, []).append(lab)
         self.assertAlmostEqual(h["krippendorff_alpha"], alpha_nominal(units.values()), places=8)
-        # the planted rubber stamper, and only it
-        self.assertEqual(reasons, [("rubber_stamping", "rub")])
-        self.assertGreaterEqual(ann["rub"][1], 20)
+        raw = {a["name"]: a for a in h["annotators"]}
+        for who in ("ann", "bob"):
+            self.assertGreaterEqual(raw[who]["shown"], 20)
+            self.assertLess(raw[who]["model_agreement"], 0.5)
+            self.assertLess(raw[who]["wrong_approval"], 0.1)
+        self.assertGreaterEqual(raw["rub"]["wrong"], 20)
+        self.assertGreaterEqual(ann["rub"][5], 20)
         self.assertEqual(h["status"], "degraded")
-        got = [(r["rule"], r["subject"]) for r in h["reasons"] if r["severity"] == "degraded"]
-        self.assertEqual(got, reasons)
         self.assertEqual(h["reasons"][0]["value"], 1.0)
         # boss overrode 5 of 5: judged only with a smaller minimum sample
         self.assertNotIn("override_rate", [r["rule"] for r in h["reasons"]])
@@ -368,6 +405,56 @@ class StoreQuality(unittest.TestCase):
         text = hitl("health", self.db).stdout
         self.assertIn("degraded", text)
         self.assertIn("rubber_stamping (rub)", text)
+
+    def test_report_and_calibrate_agree(self):
+        """The report's calibration is hitl calibrate's: the same ECE, MCE, accuracy and
+        top-label Brier on the same store for the same bins, by default and with --bins, and the
+        notebook names the variant and the bin count."""
+        db = self.copy("calib-report.db")
+        nb = os.path.join(WORK, "calib-report.ipynb")
+        for bins in ((), ("--bins", 10), ("--bins", 4)):
+            cal = hjson("calibrate", db, "--json", *bins)
+            rep = hjson("report", db, "--notebook", nb, "--json", *bins)
+            self.assertEqual(rep["ece"], cal["ece"], bins)
+            self.assertEqual(rep["n_bins"], cal["n_bins"], bins)
+            self.assertEqual(rep["mce"], cal["mce"], bins)
+            self.assertEqual(rep["blind_accuracy"], cal["accuracy"], bins)
+            self.assertEqual(rep["blind_accuracy_ci"], cal["accuracy_ci"], bins)
+            self.assertEqual(rep["brier_top_label"], cal["brier_top_label"], bins)
+            self.assertIn(f"| ECE (top label, {cal['n_bins']} equal-width bins) | "
+                          f"{cal['ece']:.4f} |", markdown(nb))
+        self.assertEqual(cal["n_bins"], 4)
+        self.assertEqual(hjson("calibrate", db, "--json")["n_bins"], 15)
+
+    def test_report_shows_the_health_verdict(self):
+        """hitl report judges with hitl health's scorecard: the same status and reasons, the
+        rubber stamper named in both; and a store of accurate annotators on uncertain items,
+        who rarely agree with the shown prediction, is healthy in both."""
+        healthy = os.path.join(WORK, "healthy.db")
+        plant(healthy, self.pool, np.random.default_rng(12), {"ann": 0.97, "bob": 0.95},
+              top_k=40, blind=10)
+        stores = ((healthy, "healthy"), (self.copy("report.db"), "degraded"))
+        for db, status in stores:
+            h = hjson("health", db, "--json")
+            nb = os.path.join(WORK, os.path.basename(db) + ".ipynb")
+            r = hjson("report", db, "--notebook", nb, "--json")
+            self.assertEqual(h["status"], status, db)
+            self.assertEqual(r["health"]["status"], h["status"], db)
+            self.assertEqual(r["health"]["reasons"], h["reasons"], db)
+            text = markdown(nb)
+            self.assertIn(f"## Health: {status}\n", text)
+            for x in h["reasons"]:
+                who = f" ({x['subject']})" if x["subject"] else ""
+                self.assertIn(f"**{x['severity']}** `{x['rule']}`{who}", text)
+        # the rubber stamper, named by both
+        self.assertIn("rubber_stamping (rub)", hitl("health", stores[1][0]).stdout)
+        self.assertIn("`rubber_stamping` (rub)", markdown(os.path.join(WORK, "report.db.ipynb")))
+        # the healthy store's annotators agree with the shown prediction rarely, as is right
+        h = hjson("health", healthy, "--json")
+        for a in h["annotators"]:
+            self.assertGreaterEqual(a["shown"], 20)
+            self.assertLess(a["model_agreement"], 0.5)
+        self.assertEqual(h["reasons"], [])
 
     def copy(self, name):
         dst = os.path.join(WORK, name)

@@ -1,25 +1,28 @@
 /* Unit tests for review health: every rule on hand-made metrics, on both sides of its threshold
- * (the comparisons are strict), the minimum sample, undefined values that judge nothing, the
- * latency percentiles against numpy's by hand, and every refusal with its exact status. */
+ * (the comparisons are strict), approval judged against the final labels (an accurate annotator
+ * on uncertain items is not flagged), the minimum sample, undefined values that judge nothing,
+ * the latency percentiles against numpy's by hand, and every refusal with its exact status. */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hitl_engine.h"
 #include "testutil.h"
 
-/* Three annotators and two actors, all comfortably inside every threshold. */
+/* Three annotators and two actors, all comfortably inside every threshold. Annotators: labels,
+ * shown, agreed; right suggestions and those approved; wrong ones and those approved. */
 static hitl_health_annotator ann[3];
 static hitl_health_actor act[2];
 static hitl_health_metrics m;
 
 static void setup(void)
 {
-    ann[0] = (hitl_health_annotator){"ann", 50, 40, 30}; /* 0.75 */
-    ann[1] = (hitl_health_annotator){"bob", 30, 20, 15}; /* 0.75 */
-    ann[2] = (hitl_health_annotator){"cy", 25, 20, 12};  /* 0.60 */
-    act[0] = (hitl_health_actor){"qa", 30, 3};           /* 0.10 */
+    ann[0] = (hitl_health_annotator){"ann", 50, 40, 30, 30, 28, 10, 2}; /* .75, .93, .2 */
+    ann[1] = (hitl_health_annotator){"bob", 60, 50, 30, 25, 22, 20, 3}; /* .6, .88, .15 */
+    ann[2] = (hitl_health_annotator){"cy", 45, 40, 20, 20, 15, 20, 4};  /* .5, .75, .2 */
+    act[0] = (hitl_health_actor){"qa", 30, 3};                          /* 0.10 */
     act[1] = (hitl_health_actor){"lead", 20, 0};
     m = (hitl_health_metrics){.prediction_shown = 1,
                               .annotators = ann,
@@ -48,7 +51,9 @@ START_TEST(test_healthy)
     ck_assert_uint_eq(v.n_reasons, 0);
     ck_assert_double_eq(v.completeness, 1.0);
     ck_assert_double_eq(v.model_agreement[0], 0.75);
-    ck_assert_double_eq(v.model_agreement[2], 0.6);
+    ck_assert_double_eq(v.model_agreement[2], 0.5);
+    ck_assert_double_eq(v.right_approval[2], 0.75);
+    ck_assert_double_eq(v.wrong_approval[1], 0.15);
     ck_assert_double_eq(v.override_rate[0], 0.1);
     ck_assert_double_eq(v.override_rate[1], 0.0);
     ck_assert_str_eq(hitl_health_status_name(v.status), "healthy");
@@ -56,11 +61,11 @@ START_TEST(test_healthy)
 }
 END_TEST
 
-/* 20/20 agreed: 1.0 > 0.95. 19/20 = 0.95 is not above it. */
+/* 20 of 20 wrong suggestions approved: 1.0 > 0.95. 19/20 = 0.95 is not above it. */
 START_TEST(test_rubber_stamping)
 {
-    ann[1].shown = 20;
-    ann[1].agreed = 20;
+    ann[1].agreed = 42;
+    ann[1].wrong_approved = 20;
     hitl_health_verdict v = judge();
     ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
     ck_assert_uint_eq(v.n_reasons, 1);
@@ -71,17 +76,17 @@ START_TEST(test_rubber_stamping)
     ck_assert_double_eq(v.reasons[0].threshold, 0.95);
     ck_assert_str_eq(hitl_health_rule_name(v.reasons[0].rule), "rubber_stamping");
     hitl_health_verdict_release(&v);
-    ann[1].agreed = 19;
+    ann[1].wrong_approved = 19;
     v = judge();
     ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
     hitl_health_verdict_release(&v);
 }
 END_TEST
 
-/* 9/20 = 0.45 < 0.5 is inefficient; 10/20 = 0.5 is not below. */
+/* 9 of 20 right suggestions approved: 0.45 < 0.5 is inefficient; 10/20 = 0.5 is not below. */
 START_TEST(test_inefficient)
 {
-    ann[2].agreed = 9;
+    ann[2].right_approved = 9;
     hitl_health_verdict v = judge();
     ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
     ck_assert_uint_eq(v.n_reasons, 1);
@@ -89,9 +94,48 @@ START_TEST(test_inefficient)
     ck_assert_uint_eq(v.reasons[0].subject, 2);
     ck_assert_double_eq(v.reasons[0].value, 0.45);
     hitl_health_verdict_release(&v);
-    ann[2].agreed = 10;
+    ann[2].right_approved = 10;
     v = judge();
     ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+/* The issue's store: on items queued because the model was unsure, an accurate annotator's
+ * labels agree with the shown prediction 20 times in 100 (the old rule's "inefficient"), because
+ * the final label rejected 80 of those predictions; they approved 19 of the 20 right ones and 1
+ * of the 80 wrong ones. Healthy. A rubber stamper on the same items approves all 100. */
+START_TEST(test_uncertain_items)
+{
+    ann[0] = (hitl_health_annotator){"ann", 100, 100, 20, 20, 19, 80, 1};
+    hitl_health_verdict v = judge();
+    ck_assert_double_eq(v.model_agreement[0], 0.2);
+    ck_assert_double_eq(v.right_approval[0], 0.95);
+    ck_assert_double_eq(v.wrong_approval[0], 1.0 / 80);
+    ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
+    ck_assert_uint_eq(v.n_reasons, 0);
+    hitl_health_verdict_release(&v);
+    ann[0] = (hitl_health_annotator){"rub", 100, 100, 100, 20, 20, 80, 80};
+    v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.n_reasons, 1);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_RUBBER_STAMPING);
+    ck_assert_uint_eq(v.reasons[0].subject, 0);
+    hitl_health_verdict_release(&v);
+}
+END_TEST
+
+/* Approving every wrong suggestion and rejecting the right ones: both rules, in rule order. */
+START_TEST(test_both_annotator_rules)
+{
+    ann[2] = (hitl_health_annotator){"cy", 45, 40, 25, 20, 5, 20, 20};
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.n_reasons, 2);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_RUBBER_STAMPING);
+    ck_assert_int_eq(v.reasons[1].rule, HITL_HEALTH_INEFFICIENT);
+    ck_assert_uint_eq(v.reasons[1].subject, 2);
+    ck_assert_double_eq(v.reasons[1].value, 0.25);
     hitl_health_verdict_release(&v);
 }
 END_TEST
@@ -170,7 +214,7 @@ START_TEST(test_mixed_order)
 {
     m.alpha = 0.5;
     m.labels_audited = 100;
-    ann[0].agreed = 40; /* 1.0 */
+    ann[0] = (hitl_health_annotator){"ann", 50, 40, 40, 20, 18, 20, 20}; /* 20 of 20 wrong */
     act[0].overrides = 30;
     hitl_health_verdict v = judge();
     ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
@@ -205,12 +249,12 @@ END_TEST
 
 START_TEST(test_min_sample)
 {
-    ann[0].shown = ann[0].agreed = 19; /* 1.0 on 19: not enough to judge */
+    ann[0] = (hitl_health_annotator){"ann", 50, 40, 40, 21, 21, 19, 19}; /* 1.0 on 19 */
     act[1].decisions = 19;
     act[1].overrides = 19;
     hitl_health_verdict v = judge();
     ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
-    ck_assert_double_eq(v.model_agreement[0], 1.0); /* reported all the same */
+    ck_assert_double_eq(v.wrong_approval[0], 1.0); /* reported all the same */
     ck_assert_double_eq(v.override_rate[1], 1.0);
     hitl_health_verdict_release(&v);
     hitl_health_thresholds t;
@@ -234,6 +278,7 @@ START_TEST(test_not_applicable)
     ck_assert_int_eq(v.status, HITL_HEALTH_HEALTHY);
     ck_assert_uint_eq(v.n_reasons, 0);
     ck_assert(isnan(v.model_agreement[0]));
+    ck_assert(isnan(v.wrong_approval[0]) && isnan(v.right_approval[0]));
     ck_assert(isnan(v.completeness));
     ck_assert(isnan(v.override_rate[0]));
     hitl_health_verdict_release(&v);
@@ -277,14 +322,31 @@ START_TEST(test_errors)
     hitl_health_thresholds_default(&t);
     t.min_sample = -1;
     ck_assert_int_eq(hitl_health_evaluate(&m, &t, &v, &err), HITL_EINVAL);
-    ann[2].agreed = 21; /* more agreed than shown */
+    ann[2].agreed = 41; /* more agreed than shown */
     ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
     ck_assert_int_eq(err.row, 2);
-    ann[2].agreed = 12;
-    ann[1].shown = 31; /* more shown than labels */
+    ann[2].agreed = 20;
+    ann[1].shown = 61; /* more shown than labels */
     ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
     ck_assert_int_eq(err.row, 1);
-    ann[1].shown = 20;
+    ann[1].shown = 50;
+    ann[0].right_approved = 31; /* more approved than right */
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+    ck_assert_int_eq(err.row, 0);
+    ann[0].right_approved = 28;
+    ann[0].wrong_approved = 11; /* more approved than wrong */
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+    ann[0].wrong_approved = 2;
+    ann[0].wrong = 11; /* right + wrong above shown */
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+    ann[0].wrong = 10;
+    ann[0].agreed = 29; /* fewer agreed than approved */
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "annotator 0: 28 of 30 right and 2 of 10 wrong"));
+    ann[0].agreed = 30;
+    ann[2].wrong = -1; /* negative */
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+    ann[2].wrong = 20;
     act[0].overrides = 31;
     ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
     act[0].overrides = 3;
@@ -317,6 +379,8 @@ int main(void)
     tcase_add_test(core, test_healthy);
     tcase_add_test(core, test_rubber_stamping);
     tcase_add_test(core, test_inefficient);
+    tcase_add_test(core, test_uncertain_items);
+    tcase_add_test(core, test_both_annotator_rules);
     tcase_add_test(core, test_chain_broken);
     tcase_add_test(core, test_audit_incomplete);
     tcase_add_test(core, test_override_rate);

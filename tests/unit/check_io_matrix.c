@@ -270,6 +270,80 @@ START_TEST(test_h5_float64)
 }
 END_TEST
 
+/* hitl_matrix_read_f64: float64 files come back exactly as stored (0.8 stays 0.8, where float32
+ * would round it up to 0.800000012), float32 and integer files widen exactly; in blocks, and
+ * through the .npy scratch (integers) and the in-place widening (float32). */
+static void check_f64(hitl_matrix *m, const double *want, size_t n, size_t c, size_t block)
+{
+    double *buf = malloc(block * c * sizeof(double));
+    for (size_t r = 0; r < n; r += block) {
+        size_t k = n - r < block ? n - r : block;
+        hitl_error err;
+        ck_assert_msg(hitl_matrix_read_f64(m, r, k, buf, &err) == HITL_OK, "%s", err.msg);
+        size_t bad = k * c;
+        for (size_t i = 0; i < k * c && bad == k * c; i++)
+            if (buf[i] != want[r * c + i]) bad = i;
+        ck_assert_msg(bad == k * c, "row %zu col %zu: %.17g != %.17g", r + bad / c, bad % c,
+                      bad < k * c ? buf[bad] : 0.0, bad < k * c ? want[r * c + bad] : 0.0);
+    }
+    free(buf);
+}
+
+START_TEST(test_read_f64_as_stored)
+{
+    char *h = tmp("f64exact.h5"), *p = tmp("f64exact.npy");
+    size_t n = 301, c = 3;
+    double *v = random_values(n * c, 8), *v32 = malloc(n * c * sizeof(double));
+    v[0] = 0.8;
+    v[1] = 0.2;
+    for (size_t i = 0; i < n * c; i++)
+        v32[i] = (double)(float)v[i];
+    ck_assert(v32[0] > 0.8);
+    h5_matrix(h, "/x64", H5T_IEEE_F64LE, n, c, NULL, v);
+    hitl_matrix *m = open_ok(h, "/x64");
+    check_f64(m, v, n, c, 64);
+    check_f64(m, v, n, c, n);
+    check_blocks(m, v, n, c, 50); /* hitl_matrix_read still rounds to float32 */
+    hitl_matrix_close(m);
+    h5_matrix(h, "/x32", H5T_IEEE_F32LE, n, c, NULL, v);
+    m = open_ok(h, "/x32");
+    check_f64(m, v32, n, c, 7);
+    hitl_matrix_close(m);
+    for (int f8 = 0; f8 <= 1; f8++) {
+        npy_matrix(p, 1, f8, n, c, v);
+        m = open_ok(p, NULL);
+        check_f64(m, f8 ? v : v32, n, c, 10);
+        check_f64(m, f8 ? v : v32, n, c, n);
+        hitl_matrix_close(m);
+    }
+    /* integers (numeric matrices): through the scratch */
+    int32_t ints[6] = {-3, 0, 7, 1 << 30, 5, 2};
+    double want[6] = {-3, 0, 7, 1 << 30, 5, 2};
+    npy_put(p, 1, "{'descr': '<i4', 'fortran_order': False, 'shape': (3, 2), }", ints,
+            sizeof(ints));
+    ck_assert_int_eq(hitl_matrix_open_numeric(&m, p, NULL, NULL), HITL_OK);
+    check_f64(m, want, 3, 2, 2);
+    hitl_matrix_close(m);
+    /* the same argument checks as hitl_matrix_read */
+    hitl_error err;
+    double out[6];
+    ck_assert_int_eq(hitl_matrix_read_f64(NULL, 0, 1, out, &err), HITL_EINVAL);
+    npy_matrix(p, 1, 1, n, c, v);
+    m = open_ok(p, NULL);
+    ck_assert_int_eq(hitl_matrix_read_f64(m, n, 1, out, &err), HITL_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "out of range"));
+    ck_assert_int_eq(hitl_matrix_read_f64(m, 0, 1, NULL, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_matrix_read_f64(m, n, 0, NULL, &err), HITL_OK);
+    hitl_matrix_close(m);
+    unlink(h);
+    unlink(p);
+    free(v);
+    free(v32);
+    free(h);
+    free(p);
+}
+END_TEST
+
 START_TEST(test_h5_big_endian_file)
 {
     /* HDF5 converts byte order itself: a big-endian dataset is fine. */
@@ -1067,6 +1141,7 @@ static Suite *io_matrix_suite(void)
     tcase_add_test(core, test_h5_float32_chunked);
     tcase_add_test(core, test_h5_float64);
     tcase_add_test(core, test_h5_big_endian_file);
+    tcase_add_test(core, test_read_f64_as_stored);
     tcase_add_test(core, test_npy_versions_match_h5);
     tcase_add_test(core, test_npy_header_variants);
     tcase_add_test(core, test_classes);

@@ -58,7 +58,8 @@ static void take_and_label(hitl_store *st, const char *who, const char *expect, 
  *   i2  ann a          bob skipped it: open
  *   i3  bob b, ann b   blind, agreed: final b
  * Model agreement where shown (uncertain items i0, i1, i2; pred a): ann 2 of 3 (i0, i2), bob 1
- * of 2 (i0). */
+ * of 2 (i0). Against the final labels: i0 (final b) and i1 (final c) rejected the suggestion a,
+ * i2 has none yet; ann and bob each approved it on i0 only: 1 of 2 wrong, 0 right. */
 static void plant(hitl_store *st)
 {
     hitl_error err;
@@ -150,6 +151,12 @@ START_TEST(test_health_counts)
     ck_assert_int_eq(h.annotators[1].labels, 3);
     ck_assert_int_eq(h.annotators[1].shown, 2);
     ck_assert_int_eq(h.annotators[1].agreed, 1);
+    for (int a = 0; a < 2; a++) {
+        ck_assert_int_eq(h.annotators[a].right, 0);
+        ck_assert_int_eq(h.annotators[a].right_approved, 0);
+        ck_assert_int_eq(h.annotators[a].wrong, 2);
+        ck_assert_int_eq(h.annotators[a].wrong_approved, 1);
+    }
     ck_assert_uint_eq(h.n_actors, 2);
     ck_assert_str_eq(h.actors[0].name, "boss");
     ck_assert_int_eq(h.actors[0].decisions, 1);
@@ -199,6 +206,7 @@ START_TEST(test_never_shown_and_empty)
     ck_assert(!h.prediction_shown);
     ck_assert_int_eq(h.annotators[0].shown, 0); /* predictions never shown: nothing counted */
     ck_assert_int_eq(h.annotators[0].agreed, 0);
+    ck_assert_int_eq(h.annotators[0].right + h.annotators[0].wrong, 0);
     ck_assert_int_eq(h.annotators[0].labels, 4);
     hitl_store_health_release(&h);
     hitl_store_close(st);

@@ -1,6 +1,7 @@
-/* Check tests for notebooks-export: histogram and reliability accumulators against plain-loop
- * references on random inputs, SVG charts checked for well-formed XML and escaping, and the
- * notebooks' nbformat 4.5 structure (QA report, learning curves) read back with jansson. */
+/* Check tests for notebooks-export: the histogram accumulator against a plain-loop reference on
+ * random inputs (the reliability bins are the engine's, tested in check_engine_calibration), SVG
+ * charts checked for well-formed XML and escaping, and the notebooks' nbformat 4.5 structure (QA
+ * report, learning curves) read back with jansson. */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -84,7 +85,7 @@ static void check_svg(const char *svg)
     ck_assert_msg(xml_well_formed(svg, why, sizeof(why)), "not well formed: %s", why);
 }
 
-/* ---- accumulators ---------------------------------------------------------------------------- */
+/* ---- histograms ------------------------------------------------------------------------------ */
 
 START_TEST(histogram_matches_reference)
 {
@@ -124,80 +125,6 @@ START_TEST(histogram_matches_reference)
     ck_assert_int_eq(h.above, above);
     ck_assert_int_eq(h.nan, nan);
     hitl_histogram_release(&h);
-}
-END_TEST
-
-START_TEST(reliability_matches_reference)
-{
-    tu_rng rng;
-    tu_rng_seed(&rng, 5);
-    enum { N = 5000, B = 10 };
-    double *conf = malloc(N * sizeof(double));
-    int *hit = malloc(N * sizeof(int));
-    hitl_reliability r;
-    ck_assert_int_eq(hitl_reliability_init(&r, B, NULL), HITL_OK);
-    for (int i = 0; i < N; i++) {
-        conf[i] = i % 50 == 0 ? (double)(i % 11) / B : tu_rng_uniform(&rng); /* edges too */
-        if (conf[i] > 1) conf[i] = 1;
-        hit[i] = tu_rng_uniform(&rng) < conf[i] * 0.9;
-        hitl_reliability_add(&r, conf[i], hit[i]);
-    }
-    hitl_reliability_add(&r, NAN, 1);
-    hitl_reliability_add(&r, 1.5, 1);
-    ck_assert_int_eq(r.skipped, 2);
-    /* reference: bin b holds (b/B, (b+1)/B], 0 in bin 0 */
-    double cnt[B] = {0}, hits[B] = {0}, cs[B] = {0}, brier = 0, correct = 0;
-    for (int i = 0; i < N; i++) {
-        int b = 0;
-        while (b < B - 1 && conf[i] > (double)(b + 1) / B)
-            b++;
-        cnt[b]++;
-        hits[b] += hit[i];
-        cs[b] += conf[i];
-        brier += (conf[i] - hit[i]) * (conf[i] - hit[i]);
-        correct += hit[i];
-    }
-    double ece = 0, mce = 0;
-    for (int b = 0; b < B; b++) {
-        ck_assert_int_eq(r.count[b], (int64_t)cnt[b]);
-        if (!cnt[b]) continue;
-        double gap = fabs(hits[b] / cnt[b] - cs[b] / cnt[b]);
-        ece += cnt[b] / N * gap;
-        mce = gap > mce ? gap : mce;
-    }
-    hitl_reliability_summary s;
-    hitl_reliability_summarize(&r, &s);
-    ck_assert_int_eq(s.n, N);
-    ck_assert_double_eq_tol(s.accuracy, correct / N, 1e-12);
-    ck_assert_double_eq_tol(s.ece, ece, 1e-12);
-    ck_assert_double_eq_tol(s.mce, mce, 1e-12);
-    ck_assert_double_eq_tol(s.brier, brier / N, 1e-12);
-    hitl_interval w = hitl_wilson_interval((int64_t)correct, N, 1.959963984540054);
-    ck_assert_double_eq(s.accuracy_ci.lo, w.lo);
-    ck_assert_double_eq(s.accuracy_ci.hi, w.hi);
-    hitl_reliability_release(&r);
-    free(conf);
-    free(hit);
-}
-END_TEST
-
-/* A perfectly calibrated, fully confident model: ECE 0, Brier 0. */
-START_TEST(reliability_perfect_and_empty)
-{
-    hitl_reliability r;
-    ck_assert_int_eq(hitl_reliability_init(&r, 15, NULL), HITL_OK);
-    hitl_reliability_summary s;
-    hitl_reliability_summarize(&r, &s);
-    ck_assert_int_eq(s.n, 0);
-    ck_assert(isnan(s.accuracy) && isnan(s.ece) && isnan(s.accuracy_ci.lo));
-    for (int i = 0; i < 100; i++)
-        hitl_reliability_add(&r, 1.0, 1);
-    hitl_reliability_summarize(&r, &s);
-    ck_assert_double_eq(s.ece, 0);
-    ck_assert_double_eq(s.brier, 0);
-    ck_assert_double_eq(s.accuracy, 1);
-    ck_assert_int_eq(r.count[14], 100);
-    hitl_reliability_release(&r);
 }
 END_TEST
 
@@ -270,12 +197,21 @@ END_TEST
 
 static const char *const classes[] = {"cat", "dog|wolf", "owl"};
 
+static const char *cell_source(json_t *cells, const char *id_part);
+
 static void fill_report(hitl_report *r, hitl_reliability *rel, hitl_histogram *h1,
                         hitl_histogram *h2, int64_t *conf)
 {
     static hitl_report_batch batches[] = {{"b1", 10, 4, 2}};
     static hitl_report_annotator anns[] = {{"alice", 12, 1, 4.5, 10, 9}, {"bob", 8, 0, NAN, 6, 3}};
-    static hitl_report_actor acts[] = {{"rev", 5, 3, 0.6}};
+    /* alice approved every wrong suggestion; bob agrees with the shown prediction 4 times in 20
+     * but approved 4 of the 4 right ones and none of the 16 wrong: healthy; rev overrode 10 of
+     * 25 decisions */
+    static hitl_health_annotator hann[] = {{"alice", 30, 30, 30, 10, 10, 20, 20},
+                                           {"bob", 20, 20, 4, 4, 4, 16, 0}};
+    static hitl_health_actor hact[] = {{"rev", 25, 10}};
+    /* shown, annotators, actors, 50 labels all audited, the chain verified, alpha undefined */
+    static hitl_health_metrics hm = {1, hann, 2, hact, 1, 50, 50, 1, -1, NAN};
     memset(r, 0, sizeof(*r));
     r->title = "QA report: test";
     r->store_path = "/tmp/x.db";
@@ -293,9 +229,7 @@ static void fill_report(hitl_report *r, hitl_reliability *rel, hitl_histogram *h
     r->n_batches = 1;
     r->annotators = anns;
     r->n_annotators = 2;
-    r->actors = acts;
-    r->n_actors = 1;
-    r->override_alert = 0.3;
+    r->health = &hm;
     r->agreement_note = "fewer than two annotators";
     hitl_reliability_init(rel, 10, NULL);
     for (int i = 0; i < 40; i++)
@@ -374,10 +308,25 @@ START_TEST(notebook_structure)
     ck_assert_ptr_nonnull(strstr(md0, "**10** items queued; **4** have a final label"));
     ck_assert_ptr_nonnull(strstr(md0, "dog\\|wolf"));
     ck_assert_ptr_nonnull(strstr(md0, "model accuracy on 40 blind items: 75.0%"));
+    /* health is the engine's scorecard, naming its subjects as hitl health does */
     const char *health = json_string_value(json_object_get(json_array_get(cells, 1), "source"));
-    ck_assert_ptr_nonnull(strstr(health, "## Health: alert"));
-    ck_assert_ptr_nonnull(strstr(health, "rev overrides 60% of their decisions"));
+    hitl_health_verdict v;
+    ck_assert_int_eq(hitl_health_evaluate(r.health, NULL, &v, NULL), HITL_OK);
+    ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.n_reasons, 2);
+    hitl_health_verdict_release(&v);
+    ck_assert_ptr_nonnull(strstr(health, "## Health: degraded\n"));
+    ck_assert_ptr_nonnull(strstr(health, "- **degraded** `rubber_stamping` (alice): approved "
+                                         "100.0% of the 20 shown suggestions the final label "
+                                         "rejected (above 95.0%)\n"));
+    ck_assert_ptr_nonnull(strstr(health, "- **at_risk** `override_rate` (rev): overrides 40.0% of "
+                                         "their 25 decisions (above 30.0%)\n"));
+    ck_assert_ptr_null(strstr(health, "(bob)")); /* 0.2 raw agreement is no fault */
+    ck_assert_ptr_nonnull(strstr(health, "| bob | 0.0% of 16 | 100.0% of 4 | 20.0% of 20 |"));
     ck_assert_ptr_nonnull(strstr(health, "2 items wait for adjudication"));
+    ck_assert_ptr_null(strstr(health, "alert"));
+    const char *over = cell_source(cells, "overrides");
+    ck_assert_ptr_nonnull(strstr(over, "| rev | 25 | 10 | 40.0% | **at_risk** |"));
     /* the export path is a Python literal; the command cannot escape its comment line */
     int found = 0;
     for (size_t i = 0; i < n; i++) {
@@ -405,13 +354,35 @@ START_TEST(minimal_report)
     r.classes = classes;
     r.n_classes = 3;
     r.export_path = "x.h5";
-    r.override_alert = 0.3;
     char *text;
     ck_assert_int_eq(hitl_report_notebook(&r, &text, NULL), HITL_OK);
     ck_assert_ptr_nonnull(strstr(text, "nothing is queued yet"));
+    ck_assert_ptr_nonnull(strstr(text, "## Health: not judged"));
     json_t *nb = json_loads(text, 0, NULL);
     ck_assert_ptr_nonnull(nb);
     json_decref(nb);
+    free(text);
+    /* a healthy scorecard with its own thresholds, passed on to the engine */
+    hitl_health_annotator ann = {"ann", 40, 40, 10, 10, 9, 30, 1};
+    hitl_health_metrics m = {.prediction_shown = 1,
+                             .annotators = &ann,
+                             .n_annotators = 1,
+                             .labels = 40,
+                             .labels_audited = 40,
+                             .chain_ok = 1,
+                             .alpha = 0.9};
+    hitl_health_thresholds t;
+    hitl_health_thresholds_default(&t);
+    r.health = &m;
+    ck_assert_int_eq(hitl_report_notebook(&r, &text, NULL), HITL_OK);
+    ck_assert_ptr_nonnull(strstr(text, "## Health: healthy"));
+    free(text);
+    t.inefficient = 0.95; /* 9 of 10 right suggestions is now too few, and 10 enough to judge */
+    t.min_sample = 10;
+    r.health_thresholds = &t;
+    ck_assert_int_eq(hitl_report_notebook(&r, &text, NULL), HITL_OK);
+    ck_assert_ptr_nonnull(strstr(text, "## Health: degraded"));
+    ck_assert_ptr_nonnull(strstr(text, "`inefficient` (ann): approved 90.0% of the 10"));
     free(text);
 }
 END_TEST
@@ -425,8 +396,6 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(hitl_histogram_init(&h, 1, 1, 10, &err), HITL_EINVAL);
     ck_assert_int_eq(hitl_histogram_init(&h, 0, NAN, 10, &err), HITL_EINVAL);
     ck_assert_int_eq(hitl_histogram_init(&h, 0, 1, 0, &err), HITL_EINVAL);
-    hitl_reliability r;
-    ck_assert_int_eq(hitl_reliability_init(&r, 0, &err), HITL_EINVAL);
     char *svg = (char *)1;
     ck_assert_int_eq(hitl_svg_reliability(NULL, "t", &svg, &err), HITL_EINVAL);
     ck_assert_ptr_null(svg);
@@ -469,6 +438,14 @@ START_TEST(bad_reports)
     ck_assert_int_eq(hitl_report_write(&r, path, &err), HITL_OK);
     ck_assert_int_eq(access(path, R_OK), 0);
     unlink(path);
+    /* health metrics the scorecard refuses fail the report with its status */
+    hitl_health_annotator ann = {"ann", 10, 10, 3, 2, 2, 5, 5}; /* 7 approved of 3 agreed */
+    hitl_health_metrics m = {.prediction_shown = 1, .annotators = &ann, .n_annotators = 1};
+    r.health = &m;
+    text = (char *)1;
+    ck_assert_int_eq(hitl_report_notebook(&r, &text, &err), HITL_EINVAL);
+    ck_assert_ptr_null(text);
+    ck_assert_ptr_nonnull(strstr(err.msg, "annotator 0"));
 }
 END_TEST
 
@@ -811,14 +788,12 @@ static Suite *suite(void)
     Suite *s = suite_create("nbexport");
     TCase *core = tcase_create("core");
     tcase_add_test(core, histogram_matches_reference);
-    tcase_add_test(core, reliability_matches_reference);
     tcase_add_test(core, charts_are_well_formed_and_escaped);
     tcase_add_test(core, notebook_structure);
     tcase_add_test(core, curves_are_well_formed);
     tcase_add_test(core, sim_notebook_numbers);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
-    tcase_add_test(limits, reliability_perfect_and_empty);
     tcase_add_test(limits, minimal_report);
     tcase_add_test(limits, curves_limits);
     tcase_add_test(limits, sim_notebook_without_baseline);
