@@ -18,6 +18,84 @@
                   */
 #define MAX_PAIRS 32
 
+/* ---- an integer map -------------------------------------------------------------------------- */
+
+/* Keys (two 32-bit indices in one 64-bit word) to dense indices in insertion order, by open
+ * addressing: the labels' (item, annotator) pairs without building a string per pair. */
+typedef struct imap {
+    uint64_t *keys;  /* per entry */
+    uint32_t *slots; /* entry index + 1, 0 empty */
+    size_t n, cap, n_slots;
+} imap;
+
+static uint64_t pack(size_t hi, size_t lo)
+{
+    return (uint64_t)hi << 32 | (uint32_t)lo;
+}
+
+static size_t imap_home(const imap *m, uint64_t key)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (m->n_slots - 1);
+}
+
+static int64_t imap_find(const imap *m, uint64_t key)
+{
+    if (!m->n_slots) return -1;
+    for (size_t j = imap_home(m, key);; j = (j + 1) & (m->n_slots - 1)) {
+        uint32_t e = m->slots[j];
+        if (!e) return -1;
+        if (m->keys[e - 1] == key) return e - 1;
+    }
+}
+
+/* Doubles the slots (at least 4096) and places every entry again. -1 out of memory. */
+static int imap_grow(imap *m)
+{
+    size_t ns = m->n_slots ? m->n_slots * 2 : 4096;
+    uint32_t *slots = calloc(ns, sizeof(uint32_t));
+    if (!slots) return -1;
+    free(m->slots);
+    m->slots = slots;
+    m->n_slots = ns;
+    for (size_t i = 0; i < m->n; i++) {
+        size_t j = imap_home(m, m->keys[i]);
+        while (m->slots[j])
+            j = (j + 1) & (ns - 1);
+        m->slots[j] = (uint32_t)(i + 1);
+    }
+    return 0;
+}
+
+/* The index of key, added when new (*fresh = 1); -1 out of memory. */
+static int64_t imap_add(imap *m, uint64_t key, int *fresh)
+{
+    *fresh = 0;
+    int64_t i = imap_find(m, key);
+    if (i >= 0) return i;
+    if ((m->n + 1) * 2 > m->n_slots && imap_grow(m)) return -1;
+    if (m->n == m->cap) {
+        size_t c = m->cap ? m->cap * 2 : 4096;
+        uint64_t *k = realloc(m->keys, c * sizeof(uint64_t));
+        if (!k) return -1;
+        m->keys = k;
+        m->cap = c;
+    }
+    m->keys[m->n] = key;
+    size_t j = imap_home(m, key);
+    while (m->slots[j])
+        j = (j + 1) & (m->n_slots - 1);
+    m->slots[j] = (uint32_t)(m->n + 1);
+    *fresh = 1;
+    return (int64_t)m->n++;
+}
+
+static void imap_release(imap *m)
+{
+    free(m->keys);
+    free(m->slots);
+    memset(m, 0, sizeof(*m));
+}
+
 /* An event whose digest covers many item rows: a queue (or upgrade) event's items, or an
  * event's payloads. The table's rows are digested into `run` and compared at the end. */
 typedef struct covered {
@@ -75,7 +153,11 @@ typedef struct verifier {
     size_t n_classes;
     char settings[HITL__N_SETTINGS][64];
     char naming[300]; /* how the first queue event named items ("rows", "ids:DSET"), or "" */
-    hitl_strmap items, labels, skips, decisions, imports; /* keys -> the arrays below */
+    hitl_strmap items, names, imports; /* pool ids, annotator and actor names, import keys */
+    imap labels, skips, decisions;     /* (item, name) or (item, ordinal) -> the arrays below */
+    imap ids;                          /* the items table's ids -> ordinal in id_item */
+    int64_t *id_item;                  /* [ids.n] that id's item index */
+    size_t cap_ids;
     vitem *vitems;
     vlabel *vlabels;
     vskip *vskips;
@@ -160,23 +242,6 @@ static int room(void **arr, size_t *cap, size_t i, size_t size)
     return 0;
 }
 
-/* "a \x1f b" into v->key. */
-static const char *pair_key(verifier *v, const char *a, const char *b)
-{
-    hitl_buf_reset(&v->key);
-    hitl_buf_puts(&v->key, a);
-    hitl_buf_putc(&v->key, '\x1f');
-    hitl_buf_puts(&v->key, b);
-    return v->key.p;
-}
-
-/* The index of "a \x1f b" in map, or -1. */
-static int64_t find_pair(verifier *v, const hitl_strmap *map, const char *a, const char *b)
-{
-    const char *key = pair_key(v, a, b);
-    return hitl_strmap_find(map, key, v->key.n);
-}
-
 /* The index of `key` in map, added (and its array grown) when new; -1 out of memory. */
 static int64_t slot(verifier *v, hitl_strmap *map, const char *key, void **arr, size_t *cap,
                     size_t size)
@@ -189,17 +254,54 @@ static int64_t slot(verifier *v, hitl_strmap *map, const char *key, void **arr, 
     return i;
 }
 
-static vitem *item_of(verifier *v, const char *pool_id)
+/* The index of (hi, lo) in map, added (and its array grown, zeroed) when new; -1 out of
+ * memory. */
+static int64_t pair_slot(verifier *v, imap *map, size_t hi, size_t lo, void **arr, size_t *cap,
+                         size_t size)
+{
+    int fresh;
+    int64_t i = imap_add(map, pack(hi, lo), &fresh);
+    if (i < 0 || room(arr, cap, (size_t)i, size)) {
+        oom(v);
+        return -1;
+    }
+    return i;
+}
+
+/* A person's index (annotators and actors share one table of names); -1 out of memory. */
+static int64_t name_of(verifier *v, const char *name)
+{
+    int64_t i = hitl_strmap_intern(&v->names, name, strlen(name));
+    if (i < 0) oom(v);
+    return i;
+}
+
+/* The item's index, added (open, no final label) when new; -1 out of memory. */
+static int64_t item_index(verifier *v, const char *pool_id)
 {
     size_t before = v->items.n;
     int64_t i = slot(v, &v->items, pool_id, (void **)&v->vitems, &v->cap_items, sizeof(vitem));
-    if (i < 0) return NULL;
-    vitem *it = &v->vitems[i];
-    if (v->items.n > before) { /* new: open, no final label */
-        it->final_label = -1;
-        it->final_by = it->final_at = NO_TEXT;
+    if (i >= 0 && v->items.n > before) {
+        v->vitems[i].final_label = -1;
+        v->vitems[i].final_by = v->vitems[i].final_at = NO_TEXT;
     }
-    return it;
+    return i;
+}
+
+static vitem *item_of(verifier *v, const char *pool_id)
+{
+    int64_t i = item_index(v, pool_id);
+    return i < 0 ? NULL : &v->vitems[i];
+}
+
+static const char *item_name(const verifier *v, size_t i)
+{
+    return hitl_strmap_name(&v->items, i);
+}
+
+static const char *person(const verifier *v, size_t i)
+{
+    return hitl_strmap_name(&v->names, i);
 }
 
 static int class_of(const verifier *v, const char *name)
@@ -327,10 +429,12 @@ static void replay_label(verifier *v, int64_t seq, const char *ts, const char *w
                 name ? name : "(none)");
         return;
     }
-    vitem *it = item_of(v, item);
-    int64_t i = slot(v, &v->labels, pair_key(v, item, who), (void **)&v->vlabels, &v->cap_labels,
-                     sizeof(vlabel));
-    if (!it || i < 0) return;
+    int64_t at = item_index(v, item), w = name_of(v, who);
+    if (at < 0 || w < 0) return;
+    vitem *it = &v->vitems[at];
+    int64_t i = pair_slot(v, &v->labels, (size_t)at, (size_t)w, (void **)&v->vlabels,
+                          &v->cap_labels, sizeof(vlabel));
+    if (i < 0) return;
     vlabel *l = &v->vlabels[i];
     if (l->alive)
         problem(v, "event %lld: '%s' labels item '%s' a second time", (long long)seq, who, item);
@@ -349,12 +453,14 @@ static void replay_label(verifier *v, int64_t seq, const char *ts, const char *w
 static void replay_skip(verifier *v, const char *ts, const char *who, const char *item,
                         const payload *p)
 {
-    int64_t i = slot(v, &v->skips, pair_key(v, item, who), (void **)&v->vskips, &v->cap_skips,
-                     sizeof(vskip));
+    int64_t at = item_index(v, item), w = name_of(v, who);
+    int64_t i = at < 0 || w < 0 ? -1
+                                : pair_slot(v, &v->skips, (size_t)at, (size_t)w,
+                                            (void **)&v->vskips, &v->cap_skips, sizeof(vskip));
     if (i < 0) return;
     const char *created = pl_str(v, p, "created_at", &v->scratch);
-    size_t at = keep_time(v, created ? created : ts);
-    v->vskips[i] = (vskip){1, 0, keep(v, pl_str(v, p, "reason", &v->val)), at};
+    size_t when = keep_time(v, created ? created : ts);
+    v->vskips[i] = (vskip){1, 0, keep(v, pl_str(v, p, "reason", &v->val)), when};
     const char *key = pl_str(v, p, "key", &v->scratch);
     if (key) {
         int64_t k =
@@ -366,8 +472,9 @@ static void replay_skip(verifier *v, const char *ts, const char *who, const char
 
 static void replay_undo(verifier *v, int64_t seq, const char *who, const char *item)
 {
-    int64_t i = find_pair(v, &v->labels, item, who);
-    vitem *it = item_of(v, item);
+    int64_t at = item_index(v, item), w = name_of(v, who);
+    int64_t i = at < 0 || w < 0 ? -1 : imap_find(&v->labels, pack((size_t)at, (size_t)w));
+    vitem *it = at < 0 ? NULL : &v->vitems[at];
     if (i < 0 || !v->vlabels[i].alive || !it) {
         problem(v, "event %lld undoes a label of '%s' on item '%s' that the chain does not hold",
                 (long long)seq, who, item);
@@ -398,24 +505,23 @@ static void replay_final(verifier *v, int64_t seq, const char *ts, const char *i
 static void replay_decision(verifier *v, int64_t seq, const char *ts, const char *actor,
                             const char *event, const char *item, const payload *p)
 {
-    vitem *it = item_of(v, item);
-    if (!it) return;
+    int64_t at = item_index(v, item);
+    if (at < 0) return;
+    vitem *it = &v->vitems[at];
     int c = class_of(v, pl_str(v, p, "after", &v->val));
     const char *before = pl_str(v, p, "before", &v->val);
     int previous = before ? class_of(v, before) : -1;
     if (c < 0 || (before && previous < 0))
         problem(v, "event %lld decides item '%s' with a label that is not a class", (long long)seq,
                 item);
-    char ordinal[24];
-    snprintf(ordinal, sizeof(ordinal), "%d", it->n_decisions++);
-    int64_t i = slot(v, &v->decisions, pair_key(v, item, ordinal), (void **)&v->vdecisions,
-                     &v->cap_decisions, sizeof(vdecision));
+    int64_t i = pair_slot(v, &v->decisions, (size_t)at, (size_t)it->n_decisions++,
+                          (void **)&v->vdecisions, &v->cap_decisions, sizeof(vdecision));
     if (i < 0) return;
     int override = strcmp(event, "override") == 0;
-    size_t at = keep_time(v, ts);
+    size_t when = keep_time(v, ts);
     v->vdecisions[i] = (vdecision){keep(v, actor),
                                    keep(v, pl_str(v, p, "justification", &v->val)),
-                                   at,
+                                   when,
                                    c,
                                    previous,
                                    pl_bool(p, "changed"),
@@ -425,7 +531,7 @@ static void replay_decision(verifier *v, int64_t seq, const char *ts, const char
     it->final_label = c;
     it->final_kind = override ? "override" : "adjudicated";
     it->final_by = v->vdecisions[i].actor;
-    it->final_at = at;
+    it->final_at = when;
 }
 
 /* What a queue, upgrade or data event's digests promise. */
@@ -640,9 +746,16 @@ static void check_item(verifier *v, sqlite3_stmt *q)
     } else if (data_seq >= 0) {
         problem(v, "item '%s': the chain set a payload that the table does not hold", f.pool_id);
     }
-    /* what the labels and decisions made of it */
-    int64_t i = hitl_strmap_find(&v->items, f.pool_id, strlen(f.pool_id));
-    vitem none = {0, -1, 0, 0, NULL, NO_TEXT, NO_TEXT, 0}, *it = i >= 0 ? &v->vitems[i] : &none;
+    /* what the labels and decisions made of it; the labels and decisions tables name it by id */
+    int64_t i = item_index(v, f.pool_id);
+    int fresh;
+    if (i < 0 || imap_add(&v->ids, (uint64_t)sqlite3_column_int64(q, 24), &fresh) < 0 ||
+        room((void **)&v->id_item, &v->cap_ids, v->ids.n, sizeof(int64_t))) {
+        oom(v);
+        return;
+    }
+    v->id_item[v->ids.n - 1] = i;
+    vitem *it = &v->vitems[i];
     it->seen = 1;
     int state = sqlite3_column_int(q, 18), n_labels = sqlite3_column_int(q, 19);
     int final = sqlite3_column_type(q, 20) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 20);
@@ -664,11 +777,25 @@ static void check_item(verifier *v, sqlite3_stmt *q)
         problem(v, "item '%s': final_at differs from the chain", f.pool_id);
 }
 
+/* The item (by the table's id) and person of a row: their indices, -1 (with a problem) when
+ * the items table does not hold the item. */
+static int64_t row_item(verifier *v, sqlite3_stmt *q, int col_id, const char *what)
+{
+    int64_t id = sqlite3_column_int64(q, col_id), k = imap_find(&v->ids, (uint64_t)id);
+    if (k < 0)
+        problem(v, "a %s names item id %lld, which the items table does not hold", what,
+                (long long)id);
+    return k < 0 ? -1 : v->id_item[k];
+}
+
 static void check_label(verifier *v, sqlite3_stmt *q)
 {
-    const char *item = col0(q, 0), *who = col0(q, 1);
     v->rep->labels++;
-    int64_t i = find_pair(v, &v->labels, item, who);
+    int64_t at = row_item(v, q, 0, "label");
+    if (at < 0) return;
+    const char *item = item_name(v, (size_t)at), *who = col0(q, 1);
+    int64_t w = hitl_strmap_find(&v->names, who, strlen(who));
+    int64_t i = w < 0 ? -1 : imap_find(&v->labels, pack((size_t)at, (size_t)w));
     if (i < 0 || !v->vlabels[i].alive) {
         problem(v, "item '%s': the label by '%s' is not in the chain", item, who);
         return;
@@ -690,44 +817,48 @@ static void check_label(verifier *v, sqlite3_stmt *q)
 
 static void check_skip(verifier *v, sqlite3_stmt *q)
 {
-    const char *item = col0(q, 0), *who = col0(q, 1);
     v->rep->skips++;
-    int64_t i = find_pair(v, &v->skips, item, who);
+    int64_t at = row_item(v, q, 0, "skip");
+    if (at < 0) return;
+    const char *item = item_name(v, (size_t)at), *who = col0(q, 1);
+    int64_t w = hitl_strmap_find(&v->names, who, strlen(who));
+    int64_t i = w < 0 ? -1 : imap_find(&v->skips, pack((size_t)at, (size_t)w));
     if (i < 0 || !v->vskips[i].alive) {
         problem(v, "item '%s': the skip by '%s' is not in the chain", item, who);
         return;
     }
-    vskip *s = &v->vskips[i];
-    s->seen = 1;
-    if (!same_text(col(q, 2), text_at(v, s->reason)) || !same_time(v, col(q, 3), s->at))
+    vskip *sk = &v->vskips[i];
+    sk->seen = 1;
+    if (!same_text(col(q, 2), text_at(v, sk->reason)) || !same_time(v, col(q, 3), sk->at))
         problem(v, "item '%s': the skip by '%s' differs from the chain", item, who);
 }
 
 static void check_decision(verifier *v, sqlite3_stmt *q)
 {
-    const char *item = col0(q, 0);
     v->rep->decisions++;
-    int64_t item_id = sqlite3_column_int64(q, 1);
+    int64_t item_id = sqlite3_column_int64(q, 0);
     if (item_id != v->decision_item) { /* the rows come by item, then in order */
         v->decision_item = item_id;
         v->decision_ordinal = 0;
     }
-    char ordinal[24];
-    snprintf(ordinal, sizeof(ordinal), "%lld", (long long)v->decision_ordinal++);
-    int64_t i = find_pair(v, &v->decisions, item, ordinal);
+    int64_t ordinal = v->decision_ordinal++;
+    int64_t at = row_item(v, q, 0, "decision");
+    if (at < 0) return;
+    const char *item = item_name(v, (size_t)at);
+    int64_t i = imap_find(&v->decisions, pack((size_t)at, (size_t)ordinal));
     if (i < 0) {
-        problem(v, "item '%s': decision %s is not in the chain", item, ordinal);
+        problem(v, "item '%s': decision %lld is not in the chain", item, (long long)ordinal);
         return;
     }
     vdecision *d = &v->vdecisions[i];
     d->seen = 1;
-    int previous = sqlite3_column_type(q, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 4);
-    if (!same_text(col(q, 2), text_at(v, d->actor)) || sqlite3_column_int(q, 3) != d->label ||
-        previous != d->previous || sqlite3_column_int(q, 5) != d->overrode ||
-        !same_text(col(q, 6), d->kind) || !same_text(col(q, 7), text_at(v, d->justification)) ||
-        !same_time(v, col(q, 8), d->at))
-        problem(v, "item '%s': decision %s (by '%s') differs from the chain", item, ordinal,
-                col0(q, 2));
+    int previous = sqlite3_column_type(q, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 3);
+    if (!same_text(col(q, 1), text_at(v, d->actor)) || sqlite3_column_int(q, 2) != d->label ||
+        previous != d->previous || sqlite3_column_int(q, 4) != d->overrode ||
+        !same_text(col(q, 5), d->kind) || !same_text(col(q, 6), text_at(v, d->justification)) ||
+        !same_time(v, col(q, 7), d->at))
+        problem(v, "item '%s': decision %lld (by '%s') differs from the chain", item,
+                (long long)ordinal, col0(q, 1));
 }
 
 static void check_import(verifier *v, sqlite3_stmt *q)
@@ -772,16 +903,19 @@ static void check_leftovers(verifier *v)
 {
     for (size_t i = 0; i < v->labels.n; i++)
         if (v->vlabels[i].alive && !v->vlabels[i].seen)
-            problem(v, "the chain's label '%s' is missing from the table",
-                    hitl_strmap_name(&v->labels, i));
+            problem(v, "item '%s': the chain's label by '%s' is missing from the table",
+                    item_name(v, v->labels.keys[i] >> 32),
+                    person(v, v->labels.keys[i] & 0xffffffffu));
     for (size_t i = 0; i < v->skips.n; i++)
         if (v->vskips[i].alive && !v->vskips[i].seen)
-            problem(v, "the chain's skip '%s' is missing from the table",
-                    hitl_strmap_name(&v->skips, i));
+            problem(v, "item '%s': the chain's skip by '%s' is missing from the table",
+                    item_name(v, v->skips.keys[i] >> 32),
+                    person(v, v->skips.keys[i] & 0xffffffffu));
     for (size_t i = 0; i < v->decisions.n; i++)
         if (!v->vdecisions[i].seen)
-            problem(v, "the chain's decision '%s' is missing from the table",
-                    hitl_strmap_name(&v->decisions, i));
+            problem(v, "item '%s': the chain's decision %u is missing from the table",
+                    item_name(v, v->decisions.keys[i] >> 32),
+                    (unsigned)(v->decisions.keys[i] & 0xffffffffu));
     for (size_t i = 0; i < v->imports.n; i++)
         if (!v->vimports[i].seen)
             problem(v, "the chain's import key '%s' is missing from the table",
@@ -814,9 +948,12 @@ static void verifier_release(verifier *v)
     hitl_buf_release(&v->scratch);
     hitl_strings_free(v->classes, v->n_classes);
     hitl_strmap_release(&v->items);
-    hitl_strmap_release(&v->labels);
-    hitl_strmap_release(&v->skips);
-    hitl_strmap_release(&v->decisions);
+    hitl_strmap_release(&v->names);
+    imap_release(&v->labels);
+    imap_release(&v->skips);
+    imap_release(&v->decisions);
+    imap_release(&v->ids);
+    free(v->id_item);
     hitl_strmap_release(&v->imports);
     free(v->vitems);
     free(v->vlabels);
@@ -849,12 +986,9 @@ static int *finals_at_head(verifier *v, int majority)
         return NULL;
     }
     for (size_t i = 0; majority && i < v->labels.n; i++) {
-        const char *key = hitl_strmap_name(&v->labels, i);
-        const char *sep = strchr(key, '\x1f');
-        int64_t it = sep ? hitl_strmap_find(&v->items, key, (size_t)(sep - key)) : -1;
-        if (it >= 0 && v->vlabels[i].alive && v->vlabels[i].label >= 0 &&
-            (size_t)v->vlabels[i].label < c)
-            votes[(size_t)it * c + (size_t)v->vlabels[i].label]++;
+        size_t it = (size_t)(v->labels.keys[i] >> 32);
+        if (v->vlabels[i].alive && v->vlabels[i].label >= 0 && (size_t)v->vlabels[i].label < c)
+            votes[it * c + (size_t)v->vlabels[i].label]++;
     }
     for (size_t i = 0; i < n; i++) {
         const vitem *it = &v->vitems[i];
@@ -909,9 +1043,8 @@ static hitl_status check_export(hitl_store *st, const hitl_verify_opts *o, hitl_
         read_chain(&v, &last, last_hash);
         hitl__store_rollback(st);
     }
-    int *final = v.status == HITL_OK && r2.bad_seq < 0 && r == HITL_OK
-                     ? finals_at_head(&v, majority)
-                     : NULL;
+    int *final =
+        v.status == HITL_OK && r2.bad_seq < 0 && r == HITL_OK ? finals_at_head(&v, majority) : NULL;
     hitl_strmap seen = {0};
     for (size_t i = 0; final && i < e.n; i++) {
         rep->export_records++;
@@ -922,7 +1055,8 @@ static hitl_status check_export(hitl_store *st, const hitl_verify_opts *o, hitl_
         if (seen.n == before)
             problem(&v, "the export names item '%s' twice", e.ids[i]);
         else if (at < 0 || final[at] < 0)
-            problem(&v, "the export labels item '%s' '%s'; at its head the chain gives it no %s label",
+            problem(&v,
+                    "the export labels item '%s' '%s'; at its head the chain gives it no %s label",
                     e.ids[i], e.labels[i], e.final_rule);
         else if (strcmp(class_name(&v, final[at]), e.labels[i]) != 0)
             problem(&v, "the export labels item '%s' '%s'; at its head the chain gives '%s'",
@@ -931,8 +1065,9 @@ static hitl_status check_export(hitl_store *st, const hitl_verify_opts *o, hitl_
     for (size_t i = 0; final && i < v.items.n; i++) {
         const char *id = hitl_strmap_name(&v.items, i);
         if (final[i] >= 0 && hitl_strmap_find(&seen, id, strlen(id)) < 0)
-            problem(&v, "item '%s' had the final label '%s' at the export's head; the export "
-                        "leaves it out",
+            problem(&v,
+                    "item '%s' had the final label '%s' at the export's head; the export "
+                    "leaves it out",
                     id, class_name(&v, final[i]));
     }
     rep->problems += r2.problems;
@@ -987,21 +1122,15 @@ hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_ve
     if (rep->covers_rows && rep->bad_seq < 0) {
         scan(&v,
              "SELECT " HITL__ITEM_COLUMNS ", queued_seq, data_seq, data, state, n_labels,"
-             " final_label, final_kind, final_by, final_at FROM items ORDER BY id",
+             " final_label, final_kind, final_by, final_at, id FROM items ORDER BY id",
              check_item);
-        scan(&v,
-             "SELECT i.pool_id, l.annotator, l.label, l.leased_at, l.created, l.created_at"
-             " FROM labels l JOIN items i ON i.id = l.item",
+        scan(&v, "SELECT item, annotator, label, leased_at, created, created_at FROM labels",
              check_label);
-        scan(&v,
-             "SELECT i.pool_id, s.annotator, s.reason, s.created_at FROM skips s"
-             " JOIN items i ON i.id = s.item",
-             check_skip);
+        scan(&v, "SELECT item, annotator, reason, created_at FROM skips", check_skip);
         v.decision_item = -1;
         scan(&v,
-             "SELECT i.pool_id, d.item, d.actor, d.label, d.previous, d.overrode, d.kind,"
-             " d.justification, d.created_at FROM decisions d JOIN items i ON i.id = d.item"
-             " ORDER BY d.item, d.id",
+             "SELECT item, actor, label, previous, overrode, kind, justification, created_at"
+             " FROM decisions ORDER BY item, id",
              check_decision);
         scan(&v,
              "SELECT m.key, i.pool_id, m.annotator, m.kind, m.created_at FROM imports m"
