@@ -60,53 +60,6 @@ static const char usage_text[] =
     "\n"
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data\n";
 
-enum {
-    O_FEATURES = 256,
-    O_LABELS,
-    O_TEST,
-    O_TEST_LABELS,
-    O_TEST_FRACTION,
-    O_STRATEGIES,
-    O_SEED_LABELS,
-    O_BATCH,
-    O_ROUNDS,
-    O_SEEDS,
-    O_SEED,
-    O_C,
-    O_MAX_ITER,
-    O_WARM_ITER,
-    O_CANDIDATES,
-    O_ANNOTATORS,
-    O_AGGREGATE,
-    O_OUT,
-    O_JSON,
-    O_HELP,
-};
-
-static const struct option long_opts[] = {
-    {"features", required_argument, NULL, O_FEATURES},
-    {"labels", required_argument, NULL, O_LABELS},
-    {"test", required_argument, NULL, O_TEST},
-    {"test-labels", required_argument, NULL, O_TEST_LABELS},
-    {"test-fraction", required_argument, NULL, O_TEST_FRACTION},
-    {"strategies", required_argument, NULL, O_STRATEGIES},
-    {"seed-labels", required_argument, NULL, O_SEED_LABELS},
-    {"batch", required_argument, NULL, O_BATCH},
-    {"rounds", required_argument, NULL, O_ROUNDS},
-    {"seeds", required_argument, NULL, O_SEEDS},
-    {"seed", required_argument, NULL, O_SEED},
-    {"C", required_argument, NULL, O_C},
-    {"max-iter", required_argument, NULL, O_MAX_ITER},
-    {"warm-iter", required_argument, NULL, O_WARM_ITER},
-    {"candidates", required_argument, NULL, O_CANDIDATES},
-    {"annotators", required_argument, NULL, O_ANNOTATORS},
-    {"aggregate", required_argument, NULL, O_AGGREGATE},
-    {"out", required_argument, NULL, O_OUT},
-    {"json", no_argument, NULL, O_JSON},
-    {"help", no_argument, NULL, O_HELP},
-    {NULL, 0, NULL, 0},
-};
-
 #define MAX_ANNOTATORS 64
 
 typedef struct sim_args {
@@ -120,8 +73,9 @@ typedef struct sim_args {
     int json;
 } sim_args;
 
-static int parse_strategies(const char *cmd, const char *spec, sim_args *a)
+static int on_strategies(const char *cmd, const char *spec, void *ctx)
 {
+    sim_args *a = ctx;
     a->n_strategies = 0;
     const char *p = spec;
     while (*p) {
@@ -147,8 +101,9 @@ static int parse_strategies(const char *cmd, const char *spec, sim_args *a)
     return a->n_strategies ? -1 : cli_usage_error(cmd, "--strategies is empty");
 }
 
-static int parse_annotators(const char *cmd, const char *spec, sim_args *a)
+static int on_annotators(const char *cmd, const char *spec, void *ctx)
 {
+    sim_args *a = ctx;
     size_t k;
     const char *x = strchr(spec, 'x');
     if (x) { /* KxE */
@@ -183,23 +138,33 @@ static int parse_annotators(const char *cmd, const char *spec, sim_args *a)
     return -1;
 }
 
-static int parse_size_opt(const char *cmd, const char *name, const char *v, size_t lo, size_t hi,
-                          size_t *out)
+static int on_aggregate(const char *cmd, const char *v, void *ctx)
 {
-    if (cli_parse_size(v, out) || *out < lo || *out > hi)
-        return cli_usage_error(cmd, "bad --%s '%s' (an integer in [%zu, %zu])", name, v, lo, hi);
+    int *dawid_skene = ctx;
+    if (strcmp(v, "majority") == 0)
+        *dawid_skene = 0;
+    else if (strcmp(v, "dawid-skene") == 0)
+        *dawid_skene = 1;
+    else
+        return cli_usage_error(cmd, "bad --aggregate '%s' (majority, dawid-skene)", v);
+    return -1;
+}
+
+static int on_fraction(const char *cmd, const char *v, void *ctx)
+{
+    double *f = ctx;
+    if (cli_parse_float(v, f) || !(*f > 0 && *f < 1))
+        return cli_usage_error(cmd, "bad --test-fraction '%s' (in (0, 1))", v);
     return -1;
 }
 
 static int parse_args(int argc, char **argv, sim_args *a)
 {
     const char *cmd = "simulate";
-    int o, rc;
-    size_t v;
+    size_t seed = 1, max_iter = 0, warm_iter = 0;
     memset(a, 0, sizeof(*a));
     a->test_fraction = 0.25;
     a->seeds = 3;
-    a->seed = 1;
     a->o.seed_labels = 100;
     a->o.batch = 100;
     a->o.rounds = 20;
@@ -209,88 +174,33 @@ static int parse_args(int argc, char **argv, sim_args *a)
                                              HITL_STRATEGY_KCENTER, HITL_STRATEGY_MARGIN_KCENTER};
     a->n_strategies = sizeof(defaults) / sizeof(defaults[0]);
     memcpy(a->strategies, defaults, sizeof(defaults));
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        rc = -1;
-        switch (o) {
-        case O_FEATURES:
-            a->features = optarg;
-            break;
-        case O_LABELS:
-            a->labels = optarg;
-            break;
-        case O_TEST:
-            a->test = optarg;
-            break;
-        case O_TEST_LABELS:
-            a->test_labels = optarg;
-            break;
-        case O_TEST_FRACTION:
-            if (cli_parse_float(optarg, &a->test_fraction) ||
-                !(a->test_fraction > 0 && a->test_fraction < 1))
-                return cli_usage_error(cmd, "bad --test-fraction '%s' (in (0, 1))", optarg);
-            break;
-        case O_STRATEGIES:
-            rc = parse_strategies(cmd, optarg, a);
-            break;
-        case O_SEED_LABELS:
-            rc = parse_size_opt(cmd, "seed-labels", optarg, 1, SIZE_MAX, &a->o.seed_labels);
-            break;
-        case O_BATCH:
-            rc = parse_size_opt(cmd, "batch", optarg, 1, SIZE_MAX, &a->o.batch);
-            break;
-        case O_ROUNDS:
-            rc = parse_size_opt(cmd, "rounds", optarg, 0, 100000, &a->o.rounds);
-            break;
-        case O_SEEDS:
-            rc = parse_size_opt(cmd, "seeds", optarg, 1, 1000, &a->seeds);
-            break;
-        case O_SEED:
-            rc = parse_size_opt(cmd, "seed", optarg, 0, SIZE_MAX, &v);
-            a->seed = v;
-            break;
-        case O_C:
-            if (cli_parse_float(optarg, &a->o.C) || !(a->o.C > 0) || !isfinite(a->o.C))
-                return cli_usage_error(cmd, "bad --C '%s' (a number > 0)", optarg);
-            break;
-        case O_MAX_ITER:
-            rc = parse_size_opt(cmd, "max-iter", optarg, 1, 100000, &v);
-            a->o.max_iter = (int)v;
-            break;
-        case O_WARM_ITER:
-            rc = parse_size_opt(cmd, "warm-iter", optarg, 1, 100000, &v);
-            a->o.warm_iter = (int)v;
-            break;
-        case O_CANDIDATES:
-            rc = parse_size_opt(cmd, "candidates", optarg, 1, SIZE_MAX, &a->o.candidates);
-            break;
-        case O_ANNOTATORS:
-            rc = parse_annotators(cmd, optarg, a);
-            break;
-        case O_AGGREGATE:
-            if (strcmp(optarg, "majority") == 0)
-                a->o.dawid_skene = 0;
-            else if (strcmp(optarg, "dawid-skene") == 0)
-                a->o.dawid_skene = 1;
-            else
-                return cli_usage_error(cmd, "bad --aggregate '%s' (majority, dawid-skene)", optarg);
-            break;
-        case O_OUT:
-            a->out = optarg;
-            break;
-        case O_JSON:
-            a->json = 1;
-            break;
-        case 'h':
-        case O_HELP:
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-        if (rc >= 0) return rc;
-    }
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    const cli_opt opts[] = {
+        CLI_O_STR("features", &a->features),
+        CLI_O_STR("labels", &a->labels),
+        CLI_O_STR("test", &a->test),
+        CLI_O_STR("test-labels", &a->test_labels),
+        CLI_O_CALL("test-fraction", on_fraction, &a->test_fraction),
+        CLI_O_CALL("strategies", on_strategies, a),
+        CLI_O_SIZE("seed-labels", &a->o.seed_labels, 1, 0, "an integer >= 1"),
+        CLI_O_SIZE("batch", &a->o.batch, 1, 0, "an integer >= 1"),
+        CLI_O_SIZE("rounds", &a->o.rounds, 0, 100000, "an integer in [0, 100000]"),
+        CLI_O_SIZE("seeds", &a->seeds, 1, 1000, "an integer in [1, 1000]"),
+        CLI_O_SIZE("seed", &seed, 0, 0, "an integer >= 0"),
+        CLI_O_NUM_GT("C", &a->o.C, 0, "a number > 0"),
+        CLI_O_SIZE("max-iter", &max_iter, 1, 100000, "an integer in [1, 100000]"),
+        CLI_O_SIZE("warm-iter", &warm_iter, 1, 100000, "an integer in [1, 100000]"),
+        CLI_O_SIZE("candidates", &a->o.candidates, 1, 0, "an integer >= 1"),
+        CLI_O_CALL("annotators", on_annotators, a),
+        CLI_O_CALL("aggregate", on_aggregate, &a->o.dawid_skene),
+        CLI_O_STR("out", &a->out),
+        CLI_O_FLAG("json", &a->json),
+        CLI_O_END,
+    };
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 0, 0);
+    if (rc >= 0) return rc;
+    a->seed = seed;
+    a->o.max_iter = (int)max_iter;
+    a->o.warm_iter = (int)warm_iter;
     if (!a->features) return cli_usage_error(cmd, "need --features");
     if (a->test_labels && !a->test) return cli_usage_error(cmd, "--test-labels needs --test");
     return -1;

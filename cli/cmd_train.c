@@ -41,43 +41,10 @@ static const char usage_text[] =
     "\n"
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data\n";
 
-enum {
-    OPT_FEATURES = 256,
-    OPT_LABELS,
-    OPT_ROWS,
-    OPT_SOFT,
-    OPT_L2,
-    OPT_C,
-    OPT_MAX_ITER,
-    OPT_TOL,
-    OPT_CW,
-    OPT_CLASSES,
-    OPT_OUT,
-    OPT_JSON,
-    OPT_HELP,
-};
-
-static const struct option long_opts[] = {
-    {"features", required_argument, NULL, OPT_FEATURES},
-    {"labels", required_argument, NULL, OPT_LABELS},
-    {"rows", required_argument, NULL, OPT_ROWS},
-    {"soft", no_argument, NULL, OPT_SOFT},
-    {"l2", required_argument, NULL, OPT_L2},
-    {"C", required_argument, NULL, OPT_C},
-    {"max-iter", required_argument, NULL, OPT_MAX_ITER},
-    {"tol", required_argument, NULL, OPT_TOL},
-    {"class-weight", required_argument, NULL, OPT_CW},
-    {"classes", required_argument, NULL, OPT_CLASSES},
-    {"out", required_argument, NULL, OPT_OUT},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
-};
-
 typedef struct train_args {
     const char *features, *labels, *rows, *cw, *classes, *out;
-    int soft, json, have_l2, have_c;
-    double l2, c_inv;
+    int soft, json;
+    double l2, c_inv; /* NAN when not given */
     size_t max_iter;
     double tol;
 } train_args;
@@ -85,66 +52,28 @@ typedef struct train_args {
 static int parse_args(int argc, char **argv, train_args *a)
 {
     const char *cmd = "train";
-    int c;
-    optind = 1;
-    opterr = 0;
-    a->max_iter = 500;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_FEATURES:
-            a->features = optarg;
-            break;
-        case OPT_LABELS:
-            a->labels = optarg;
-            break;
-        case OPT_ROWS:
-            a->rows = optarg;
-            break;
-        case OPT_SOFT:
-            a->soft = 1;
-            break;
-        case OPT_L2:
-            if (cli_parse_float(optarg, &a->l2) || !(a->l2 >= 0) || !isfinite(a->l2))
-                return cli_usage_error(cmd, "bad --l2 '%s' (a number >= 0)", optarg);
-            a->have_l2 = 1;
-            break;
-        case OPT_C:
-            if (cli_parse_float(optarg, &a->c_inv) || !(a->c_inv > 0) || !isfinite(a->c_inv))
-                return cli_usage_error(cmd, "bad --C '%s' (a number > 0)", optarg);
-            a->have_c = 1;
-            break;
-        case OPT_MAX_ITER:
-            if (cli_parse_size(optarg, &a->max_iter) || a->max_iter == 0 || a->max_iter > 1000000)
-                return cli_usage_error(cmd, "bad --max-iter '%s'", optarg);
-            break;
-        case OPT_TOL:
-            if (cli_parse_float(optarg, &a->tol) || !(a->tol > 0))
-                return cli_usage_error(cmd, "bad --tol '%s' (a number > 0)", optarg);
-            break;
-        case OPT_CW:
-            a->cw = optarg;
-            break;
-        case OPT_CLASSES:
-            a->classes = optarg;
-            break;
-        case OPT_OUT:
-            a->out = optarg;
-            break;
-        case OPT_JSON:
-            a->json = 1;
-            break;
-        case 'h':
-        case OPT_HELP:
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    *a = (train_args){.l2 = NAN, .c_inv = NAN, .max_iter = 500};
+    const cli_opt opts[] = {
+        CLI_O_STR("features", &a->features),
+        CLI_O_STR("labels", &a->labels),
+        CLI_O_STR("rows", &a->rows),
+        CLI_O_FLAG("soft", &a->soft),
+        CLI_O_NUM("l2", &a->l2, 0, 0, "a number >= 0"),
+        CLI_O_NUM_GT("C", &a->c_inv, 0, "a number > 0"),
+        CLI_O_SIZE("max-iter", &a->max_iter, 1, 1000000, "1 to 1000000"),
+        CLI_O_NUM_GT("tol", &a->tol, 0, "a number > 0"),
+        CLI_O_STR("class-weight", &a->cw),
+        CLI_O_STR("classes", &a->classes),
+        CLI_O_STR("out", &a->out),
+        CLI_O_FLAG("json", &a->json),
+        CLI_O_END,
+    };
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 0, 0);
+    if (rc >= 0) return rc;
     if (!a->features || !a->labels || !a->out)
         return cli_usage_error(cmd, "need --features, --labels and --out");
-    if (a->have_l2 && a->have_c) return cli_usage_error(cmd, "give --l2 or --C, not both");
+    if (!isnan(a->l2) && !isnan(a->c_inv))
+        return cli_usage_error(cmd, "give --l2 or --C, not both");
     return -1;
 }
 
@@ -397,7 +326,7 @@ static const char *stop_name(hitl_train_stop s)
 int cmd_train(int argc, char **argv)
 {
     const char *cmd = "train";
-    train_args a = {0};
+    train_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
 
@@ -419,8 +348,8 @@ int cmd_train(int argc, char **argv)
         else if (t.y[i] >= 0 && (size_t)t.y[i] < t.c)
             wsum += cw[t.y[i]];
     }
-    double cval = a.have_c ? a.c_inv : 1.0;
-    double l2 = a.have_l2 ? a.l2 : 1.0 / (cval * wsum);
+    double cval = isnan(a.c_inv) ? 1.0 : a.c_inv;
+    double l2 = isnan(a.l2) ? 1.0 / (cval * wsum) : a.l2;
     if (st == HITL_OK) {
         w = malloc(t.d * t.c * sizeof(float));
         b = malloc(t.c * sizeof(float));
