@@ -148,7 +148,7 @@ static int parse_args(int argc, char **argv, queue_args *a)
     a->q.seed = seed;
     a->db = argv[optind];
     if (!o->path) return cli_usage_error(cmd, "--from FILE is required");
-    if (a->kinds != 1 && !(a->kinds == 0 && strstr(o->path, ".npy")))
+    if (a->kinds != 1 && !(a->kinds == 0 && hitl_path_is_npy(o->path)))
         return cli_usage_error(cmd, "give one of --probs, --logits, --features");
     if (o->kind == HITL_POOL_FEATURES && !o->head_path)
         return cli_usage_error(cmd, "--features needs --head HEAD.h5");

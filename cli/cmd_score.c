@@ -50,12 +50,6 @@ typedef struct score_args {
     const char *dset; /* from --probs=DSET or the second positional */
 } score_args;
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 /* --probs, --logits, --features: what the rows are, with the dataset as --KIND=DSET or as the
  * second positional argument. */
 static int set_kind(const char *cmd, score_args *a, hitl_pool_kind kind, const char *dset)
@@ -154,7 +148,7 @@ static int parse_args(int argc, char **argv, score_args *a)
         a->dset = argv[optind + 1];
     else if (npos >= 2)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-    if (ends_with(o->path, ".npy")) {
+    if (hitl_path_is_npy(o->path)) {
         if (a->dset) return cli_usage_error(cmd, "a .npy file holds one array: name no dataset");
     } else if (!a->dset) {
         return cli_usage_error(cmd, "name the dataset: --probs DSET, --logits DSET or "
