@@ -99,6 +99,59 @@ hitl_status hitl_matrix_read(hitl_matrix *m, size_t row0, size_t n, float *dst, 
     return m->ops->read(m, row0, n, dst, err);
 }
 
+/* A listed row and its place in the caller's list. */
+typedef struct row_at {
+    int64_t row;
+    size_t at;
+} row_at;
+
+static int by_row(const void *a, const void *b)
+{
+    const row_at *x = a, *y = b;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+hitl_status hitl_matrix_read_rows(hitl_matrix *m, const int64_t *rows, size_t n, float *dst,
+                                  hitl_error *err)
+{
+    if (!m) return hitl_error_set(err, HITL_EINVAL, "no matrix given");
+    if (n == 0) return HITL_OK;
+    if (!rows || !dst)
+        return hitl_error_set(err, HITL_EINVAL, "'%s': no row list or output buffer given",
+                              m->name);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i] >= 0 && (uint64_t)rows[i] < m->rows) continue;
+        hitl_error_set(err, HITL_EDATA,
+                       "'%s': entry %zu of the row list is row %lld, outside its %zu rows", m->name,
+                       i, (long long)rows[i], m->rows);
+        if (err) err->row = (int64_t)i;
+        return HITL_EDATA;
+    }
+    /* a run spans at most one default block of rows, and never more rows than are listed */
+    size_t c = m->cols, cap = hitl_block_rows(c);
+    if (cap > n) cap = n;
+    row_at *order = malloc(n * sizeof(*order));
+    float *buf = malloc(cap * c * sizeof(float));
+    hitl_status st = HITL_OK;
+    if (!order || !buf) st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", m->name);
+    for (size_t i = 0; st == HITL_OK && i < n; i++)
+        order[i] = (row_at){rows[i], i};
+    if (st == HITL_OK) qsort(order, n, sizeof(*order), by_row);
+    for (size_t i = 0; st == HITL_OK && i < n;) {
+        int64_t r0 = order[i].row;
+        size_t j = i + 1; /* the run: rows r0 .. order[j - 1].row, repeats and neighbours */
+        while (j < n && order[j].row - order[j - 1].row <= 1 && (size_t)(order[j].row - r0) < cap)
+            j++;
+        st = hitl_matrix_read(m, (size_t)r0, (size_t)(order[j - 1].row - r0) + 1, buf, err);
+        for (size_t k = i; st == HITL_OK && k < j; k++)
+            memcpy(dst + order[k].at * c, buf + (size_t)(order[k].row - r0) * c, c * sizeof(float));
+        i = j;
+    }
+    free(order);
+    free(buf);
+    return st;
+}
+
 hitl_status hitl_matrix_classes(hitl_matrix *m, char ***names, size_t *n, hitl_error *err)
 {
     if (!names || !n) return hitl_error_set(err, HITL_EINVAL, "no output for class names given");
