@@ -52,9 +52,10 @@ const char *hitl_matrix_name(const hitl_matrix *m);
 hitl_status hitl_matrix_read(hitl_matrix *m, size_t row0, size_t n, float *dst, hitl_error *err);
 /* Reads the `n` listed rows (borrowed; any order, repeats allowed) into `dst` (borrowed,
  * caller-sized to n * cols floats): rows[i] into dst row i. A sorted copy of the list is read in
- * runs of consecutive rows of at most one default block each; no row outside the list is read.
- * HITL_EDATA names the first entry outside the matrix (err->row: its index in the list), and
- * nothing is read then. Not thread-safe, as hitl_matrix_read. */
+ * runs of at most one default block each, a run going on over neighbours, repeats and gaps of
+ * up to 1 MiB of unlisted rows (cheaper read than skipped). HITL_EDATA names the first entry
+ * outside the matrix (err->row: its index in the list), and nothing is read then. Not
+ * thread-safe, as hitl_matrix_read. */
 hitl_status hitl_matrix_read_rows(hitl_matrix *m, const int64_t *rows, size_t n, float *dst,
                                   hitl_error *err);
 /* Class names from a string attribute `classes` on the dataset, else on the file's root group.

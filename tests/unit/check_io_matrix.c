@@ -766,7 +766,8 @@ END_TEST
 
 START_TEST(test_read_rows_blocks)
 {
-    /* rows so wide that a default block holds two: runs of neighbours are cut at the block */
+    /* rows so wide that a default block holds two (and no gap is read): runs of neighbours are
+     * cut at the block; then rows for which a gap of two unlisted rows is read and three not */
     char *p = tmp("rows-wide.npy");
     size_t n = 5, c = HITL_MATRIX_MAX_COLS / 2;
     ck_assert_uint_eq(hitl_block_rows(c), 2);
@@ -779,6 +780,21 @@ START_TEST(test_read_rows_blocks)
         {0, 1, 2, 3, 4, 0, 0}, {4, 3, 2, 1, 0, 0, 4}, {2, 2, 2, 3, 3, 1, 1}, {4, 4, 4, 4, 4, 4, 4}};
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         check_rows(m, all, c, lists[i], 7);
+    free(all);
+    hitl_matrix_close(m);
+
+    n = 12;
+    c = ((size_t)1 << 20) / (2 * sizeof(float)); /* 1 MiB: two rows */
+    ck_assert_uint_eq(hitl_block_rows(c), 16);
+    v = random_values(n * c, 16);
+    npy_matrix(p, 1, 0, n, c, v);
+    free(v);
+    m = open_ok(p, NULL);
+    all = read_all(m);
+    static const int64_t gaps[][6] = {
+        {0, 3, 6, 9, 11, 11}, {11, 8, 4, 1, 0, 5}, {10, 0, 0, 4, 7, 7}};
+    for (size_t i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++)
+        check_rows(m, all, c, gaps[i], 6);
     free(all);
     hitl_matrix_close(m);
     unlink(p);
