@@ -86,19 +86,7 @@ typedef struct train_data {
     size_t n_classes;
 } train_data;
 
-typedef struct row_pos {
-    int32_t row;
-    size_t pos;
-} row_pos;
-
-static int by_row(const void *a, const void *b)
-{
-    const row_pos *x = a, *y = b;
-    return (x->row > y->row) - (x->row < y->row);
-}
-
-/* Reads the listed rows (all when rows is NULL) of the features, block by block in row order:
- * blocks without a wanted row are never read. */
+/* Reads the listed rows (all when rows is NULL) of the features into x, in order. */
 static hitl_status read_features(hitl_matrix *m, const int32_t *rows, size_t nr, float *x,
                                  hitl_error *err)
 {
@@ -109,27 +97,18 @@ static hitl_status read_features(hitl_matrix *m, const int32_t *rows, size_t nr,
             st = hitl_matrix_read(m, r, n - r < block ? n - r : block, x + r * d, err);
         return st;
     }
-    row_pos *rp = malloc((nr ? nr : 1) * sizeof(*rp));
-    float *buf = malloc(block * d * sizeof(float));
-    hitl_status st = HITL_OK;
-    if (!rp || !buf) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    for (size_t i = 0; st == HITL_OK && i < nr; i++) {
-        if ((size_t)rows[i] >= n) {
-            st = hitl_error_set(err, HITL_EDATA, "--rows entry %zu is row %d, past the %zu rows", i,
-                                (int)rows[i], n);
-            if (err) err->row = (int64_t)i;
-        }
-        rp[i] = (row_pos){rows[i], i};
+    int64_t *list = malloc((nr ? nr : 1) * sizeof(int64_t));
+    if (!list) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nr; i++)
+        list[i] = rows[i];
+    hitl_status st = hitl_matrix_read_rows(m, list, nr, x, err);
+    free(list);
+    if (st == HITL_EDATA && err && err->row >= 0) { /* an entry outside the pool, named as --rows */
+        size_t i = (size_t)err->row;
+        hitl_error_set(err, HITL_EDATA, "--rows entry %zu is row %d, past the %zu rows", i,
+                       (int)rows[i], n);
+        err->row = (int64_t)i;
     }
-    if (st == HITL_OK) qsort(rp, nr, sizeof(*rp), by_row);
-    for (size_t i = 0; st == HITL_OK && i < nr;) {
-        size_t r0 = (size_t)rp[i].row, k = n - r0 < block ? n - r0 : block;
-        st = hitl_matrix_read(m, r0, k, buf, err);
-        for (; st == HITL_OK && i < nr && (size_t)rp[i].row < r0 + k; i++)
-            memcpy(x + rp[i].pos * d, buf + ((size_t)rp[i].row - r0) * d, d * sizeof(float));
-    }
-    free(rp);
-    free(buf);
     return st;
 }
 
