@@ -86,17 +86,10 @@ typedef struct train_data {
     size_t n_classes;
 } train_data;
 
-/* Reads the listed rows (all when rows is NULL) of the features into x, in order. */
-static hitl_status read_features(hitl_matrix *m, const int32_t *rows, size_t nr, float *x,
-                                 hitl_error *err)
+/* Reads the listed pool rows (int32, as hitl_labels_read gives them) of the features into x. */
+static hitl_status read_rows(hitl_matrix *m, const int32_t *rows, size_t nr, float *x,
+                             hitl_error *err)
 {
-    size_t n = hitl_matrix_rows(m), d = hitl_matrix_cols(m), block = hitl_block_rows(d);
-    if (!rows) {
-        hitl_status st = HITL_OK;
-        for (size_t r = 0; st == HITL_OK && r < n; r += block)
-            st = hitl_matrix_read(m, r, n - r < block ? n - r : block, x + r * d, err);
-        return st;
-    }
     int64_t *list = malloc((nr ? nr : 1) * sizeof(int64_t));
     if (!list) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     for (size_t i = 0; i < nr; i++)
@@ -106,7 +99,7 @@ static hitl_status read_features(hitl_matrix *m, const int32_t *rows, size_t nr,
     if (st == HITL_EDATA && err && err->row >= 0) { /* an entry outside the pool, named as --rows */
         size_t i = (size_t)err->row;
         hitl_error_set(err, HITL_EDATA, "--rows entry %zu is row %d, past the %zu rows", i,
-                       (int)rows[i], n);
+                       (int)rows[i], hitl_matrix_rows(m));
         err->row = (int64_t)i;
     }
     return st;
@@ -121,7 +114,6 @@ static int ends_with(const char *s, const char *suffix)
 /* Loads rows, targets and class names; on failure fills err. */
 static hitl_status load(const train_args *a, train_data *t, hitl_error *err)
 {
-    const char *cmd = "train";
     char *fpath = NULL, *lpath = NULL, *rpath = NULL;
     const char *fdset, *ldset, *rdset;
     int32_t *rows = NULL, *labels = NULL;
@@ -157,9 +149,7 @@ static hitl_status load(const train_args *a, train_data *t, hitl_error *err)
             if (hitl_matrix_rows(sm) != nr)
                 st = hitl_error_set(err, HITL_ESHAPE, "'%s': /soft_labels has %zu rows, /rows %zu",
                                     a->labels, hitl_matrix_rows(sm), nr);
-            if (st == HITL_OK && !(t->soft = malloc((nr ? nr : 1) * t->c * sizeof(float))))
-                st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-            if (st == HITL_OK) st = read_features(sm, NULL, 0, t->soft, err);
+            if (st == HITL_OK) st = hitl_matrix_load(sm, &t->soft, err);
         }
         if (st != HITL_OK) goto done;
         t->y = labels;
@@ -242,13 +232,14 @@ static hitl_status load(const train_args *a, train_data *t, hitl_error *err)
         st = hitl_error_set(err, HITL_EDATA, "no labelled rows to train on");
         goto done;
     }
-    if (t->d > SIZE_MAX / sizeof(float) / t->n || !(t->x = malloc(t->n * t->d * sizeof(float)))) {
+    if (!rows)
+        st = hitl_matrix_load(fm, &t->x, err);
+    else if (t->d > SIZE_MAX / sizeof(float) / t->n ||
+             !(t->x = malloc(t->n * t->d * sizeof(float))))
         st = hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu x %zu features", t->n, t->d);
-        goto done;
-    }
-    st = read_features(fm, rows, rows ? nr : 0, t->x, err);
+    else
+        st = read_rows(fm, rows, nr, t->x, err);
 done:
-    (void)cmd;
     free(fpath);
     free(lpath);
     free(rpath);
