@@ -59,47 +59,64 @@ CLI_COMMAND int cmd_simulate(int argc, char **argv);
 /* ---- options (cli/options.c) ----------------------------------------------------------------
  * Each command lists its options once; cli_options parses them, answers --help and words every
  * usage error the same way ("bad --NAME 'VALUE' (RULE)"). */
-typedef enum { CLI_FLAG, CLI_STR, CLI_SIZE, CLI_NUM, CLI_CALL } cli_opt_type;
+typedef enum { CLI_FLAG, CLI_STR, CLI_SIZE, CLI_NUM, CLI_CALL, CLI_CALL_OPTARG } cli_opt_type;
 
 typedef struct cli_opt {
     const char *name; /* the long option, without the dashes */
     cli_opt_type type;
     /* where the value goes: int (CLI_FLAG sets 1), const char * (CLI_STR, non-empty), size_t
-     * (CLI_SIZE), double (CLI_NUM, finite); CLI_CALL: the context handed to `call` */
+     * (CLI_SIZE), double (CLI_NUM, finite); CLI_CALL, CLI_CALL_OPTARG: the context handed to
+     * `call` */
     void *dst;
     double lo, hi;    /* CLI_SIZE, CLI_NUM: the accepted range; hi <= lo: no upper bound */
     int lo_open;      /* CLI_NUM: lo itself is refused (a number > lo) */
     const char *rule; /* the range in words, for the message */
-    int (*call)(const char *cmd, const char *value, void *ctx); /* -1 to go on, or an exit code */
+    /* -1 to go on, or an exit code; CLI_CALL_OPTARG: value NULL for a bare --NAME */
+    int (*call)(const char *cmd, const char *value, void *ctx);
+    int *seen; /* when not NULL: set to 1 once the option is given (for required options and
+                * defaults that depend on whether it was) */
 } cli_opt;
 
 #define CLI_O_FLAG(n, p)                                                                           \
     {                                                                                              \
-        n, CLI_FLAG, p, 0, 0, 0, NULL, NULL                                                        \
+        n, CLI_FLAG, p, 0, 0, 0, NULL, NULL, NULL                                                  \
     }
 #define CLI_O_STR(n, p)                                                                            \
     {                                                                                              \
-        n, CLI_STR, p, 0, 0, 0, NULL, NULL                                                         \
+        n, CLI_STR, p, 0, 0, 0, NULL, NULL, NULL                                                   \
     }
 #define CLI_O_SIZE(n, p, lo, hi, rule)                                                             \
     {                                                                                              \
-        n, CLI_SIZE, p, lo, hi, 0, rule, NULL                                                      \
+        n, CLI_SIZE, p, lo, hi, 0, rule, NULL, NULL                                                \
+    }
+/* As CLI_O_SIZE, and *seen = 1 when given. */
+#define CLI_O_SIZE_SEEN(n, p, lo, hi, rule, seen)                                                  \
+    {                                                                                              \
+        n, CLI_SIZE, p, lo, hi, 0, rule, NULL, seen                                                \
     }
 #define CLI_O_NUM(n, p, lo, hi, rule)                                                              \
     {                                                                                              \
-        n, CLI_NUM, p, lo, hi, 0, rule, NULL                                                       \
+        n, CLI_NUM, p, lo, hi, 0, rule, NULL, NULL                                                 \
     }
 #define CLI_O_NUM_GT(n, p, lo, rule)                                                               \
     {                                                                                              \
-        n, CLI_NUM, p, lo, 0, 1, rule, NULL                                                        \
+        n, CLI_NUM, p, lo, 0, 1, rule, NULL, NULL                                                  \
     }
 #define CLI_O_CALL(n, fn, ctx)                                                                     \
     {                                                                                              \
-        n, CLI_CALL, ctx, 0, 0, 0, NULL, fn                                                        \
+        n, CLI_CALL, ctx, 0, 0, 0, NULL, fn, NULL                                                  \
     }
+/* An optional argument: --NAME=VALUE calls fn with VALUE, a bare --NAME with NULL (getopt_long
+ * never takes the next word as an optional argument). */
+#define CLI_O_CALL_OPTARG(n, fn, ctx)                                                              \
+    {                                                                                              \
+        n, CLI_CALL_OPTARG, ctx, 0, 0, 0, NULL, fn, NULL                                           \
+    }
+/* --threads N, as every multi-threaded command takes it (size_t; 0 when not given: all cores). */
+#define CLI_O_THREADS(p) CLI_O_SIZE("threads", p, 1, 1024, "1 to 1024")
 #define CLI_O_END                                                                                  \
     {                                                                                              \
-        NULL, CLI_FLAG, NULL, 0, 0, 0, NULL, NULL                                                  \
+        NULL, CLI_FLAG, NULL, 0, 0, 0, NULL, NULL, NULL                                            \
     }
 
 /* Parses argv's options (argv[0] is the command) by the table; the positional arguments are
@@ -107,6 +124,9 @@ typedef struct cli_opt {
  * to go on, CLI_EXIT_OK after --help, CLI_EXIT_USAGE after a usage error (printed). */
 int cli_options(const char *cmd, const char *usage, int argc, char **argv, const cli_opt *opts,
                 int min_pos, int max_pos);
+/* A CLI_CALL for --temperature T into a float (ctx): T > 0 with T and 1 / T finite as float32
+ * (a T that rounds to 0 would mean the default, 1). */
+int cli_opt_temperature(const char *cmd, const char *value, void *ctx);
 
 /* Maps a library status to an exit code. */
 int cli_exit_code(hitl_status st);

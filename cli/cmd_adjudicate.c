@@ -13,33 +13,15 @@ static const char usage_text[] =
 
 int cmd_adjudicate(int argc, char **argv)
 {
-    static const struct option opts[] = {{"actor", required_argument, NULL, 'a'},
-                                         {"justification", required_argument, NULL, 'j'},
-                                         {"json", no_argument, NULL, 'J'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *actor = NULL, *why = NULL;
-    int json = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'a')
-            actor = optarg;
-        else if (c == 'j')
-            why = optarg;
-        else if (c == 'J')
-            json = 1;
-        else if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        } else
-            return cli_usage_error("adjudicate", "unknown or incomplete option '%s'",
-                                   argv[optind - 1]);
-    }
-    if (argc - optind != 3) return cli_usage_error("adjudicate", "give DB ITEM LABEL");
-    if (!actor || !*actor) return cli_usage_error("adjudicate", "--actor NAME is required");
+    int json = 0;
+    const cli_opt opts[] = {CLI_O_STR("actor", &actor), CLI_O_STR("justification", &why),
+                            CLI_O_FLAG("json", &json), CLI_O_END};
+    int rc = cli_options("adjudicate", usage_text, argc, argv, opts, 3, 3);
+    if (rc >= 0) return rc;
+    if (!actor) return cli_usage_error("adjudicate", "--actor NAME is required");
     hitl_store *st;
-    int rc = cli_open_store("adjudicate", argv[optind], &st);
+    rc = cli_open_store("adjudicate", argv[optind], &st);
     if (rc >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);

@@ -41,35 +41,6 @@ static const char usage_text[] =
     "\n"
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data\n";
 
-enum {
-    OPT_RATINGS = 256,
-    OPT_MATRIX,
-    OPT_METHOD,
-    OPT_OUT,
-    OPT_LABELS,
-    OPT_TOL,
-    OPT_MAX_ITER,
-    OPT_SMOOTHING,
-    OPT_THREADS,
-    OPT_JSON,
-    OPT_HELP,
-};
-
-static const struct option long_opts[] = {
-    {"ratings", required_argument, NULL, OPT_RATINGS},
-    {"matrix", required_argument, NULL, OPT_MATRIX},
-    {"method", required_argument, NULL, OPT_METHOD},
-    {"out", required_argument, NULL, OPT_OUT},
-    {"labels", required_argument, NULL, OPT_LABELS},
-    {"tol", required_argument, NULL, OPT_TOL},
-    {"max-iter", required_argument, NULL, OPT_MAX_ITER},
-    {"smoothing", required_argument, NULL, OPT_SMOOTHING},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
-};
-
 typedef struct aggregate_args {
     const char *ratings, *matrix, *out, *labels, *db;
     int ds, method_given, json;
@@ -78,72 +49,44 @@ typedef struct aggregate_args {
 
 #define MAX_LISTED 20
 
+static int on_method(const char *cmd, const char *v, void *ctx)
+{
+    aggregate_args *a = ctx;
+    if (strcmp(v, "majority") == 0)
+        a->ds = 0;
+    else if (strcmp(v, "dawid-skene") == 0)
+        a->ds = 1;
+    else
+        return cli_usage_error(cmd, "unknown --method '%s'", v);
+    a->method_given = 1;
+    return -1;
+}
+
 static int parse_args(int argc, char **argv, aggregate_args *a)
 {
     const char *cmd = "aggregate";
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        size_t sz;
-        double d;
-        switch (c) {
-        case OPT_RATINGS:
-            a->ratings = optarg;
-            break;
-        case OPT_MATRIX:
-            a->matrix = optarg;
-            break;
-        case OPT_METHOD:
-            if (strcmp(optarg, "majority") == 0)
-                a->ds = 0;
-            else if (strcmp(optarg, "dawid-skene") == 0)
-                a->ds = 1;
-            else
-                return cli_usage_error(cmd, "unknown --method '%s'", optarg);
-            a->method_given = 1;
-            break;
-        case OPT_OUT:
-            a->out = optarg;
-            break;
-        case OPT_LABELS:
-            a->labels = optarg;
-            break;
-        case OPT_TOL:
-            if (cli_parse_float(optarg, &d) || !(d > 0))
-                return cli_usage_error(cmd, "bad --tol '%s' (need X > 0)", optarg);
-            a->opts.tol = d;
-            break;
-        case OPT_MAX_ITER:
-            if (cli_parse_size(optarg, &sz) || sz == 0 || sz > 1000000)
-                return cli_usage_error(cmd, "bad --max-iter '%s'", optarg);
-            a->opts.max_iter = (int)sz;
-            break;
-        case OPT_SMOOTHING:
-            if (cli_parse_float(optarg, &d) || d < 0)
-                return cli_usage_error(cmd, "bad --smoothing '%s' (need X >= 0)", optarg);
-            a->opts.smoothing = d > 0 ? d : -1; /* 0 asked for: none */
-            break;
-        case OPT_THREADS:
-            if (cli_parse_size(optarg, &sz) || sz == 0 || sz > 1024)
-                return cli_usage_error(cmd, "bad --threads '%s'", optarg);
-            a->opts.threads = (int)sz;
-            break;
-        case OPT_JSON:
-            a->json = 1;
-            break;
-        case 'h':
-        case OPT_HELP:
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) a->db = argv[optind++];
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    int rc = cli_one_source(cmd, a->db, a->ratings, a->matrix);
+    size_t max_iter = 0, threads = 0;
+    double smoothing = NAN;
+    const cli_opt opts[] = {
+        CLI_O_STR("ratings", &a->ratings),
+        CLI_O_STR("matrix", &a->matrix),
+        CLI_O_CALL("method", on_method, a),
+        CLI_O_STR("out", &a->out),
+        CLI_O_STR("labels", &a->labels),
+        CLI_O_NUM_GT("tol", &a->opts.tol, 0, "need X > 0"),
+        CLI_O_SIZE("max-iter", &max_iter, 1, 1000000, "1 to 1000000"),
+        CLI_O_NUM("smoothing", &smoothing, 0, 0, "need X >= 0"),
+        CLI_O_THREADS(&threads),
+        CLI_O_FLAG("json", &a->json),
+        CLI_O_END,
+    };
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 0, 1);
     if (rc >= 0) return rc;
+    a->opts.max_iter = (int)max_iter;
+    a->opts.threads = (int)threads;
+    if (!isnan(smoothing)) a->opts.smoothing = smoothing > 0 ? smoothing : -1; /* 0: none */
+    if (optind < argc) a->db = argv[optind];
+    if ((rc = cli_one_source(cmd, a->db, a->ratings, a->matrix)) >= 0) return rc;
     if (a->db && a->labels)
         return cli_usage_error(cmd, "--labels goes with --ratings (a store has its classes)");
     if (!a->method_given) return cli_usage_error(cmd, "no --method (majority or dawid-skene)");

@@ -53,35 +53,6 @@ static const char usage_text[] =
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data (the message names the\n"
     "file and the line, or the matrix's row and column)\n";
 
-enum {
-    OPT_RATINGS = 256,
-    OPT_MATRIX,
-    OPT_LEVEL,
-    OPT_WEIGHTS,
-    OPT_LABELS,
-    OPT_FINAL,
-    OPT_BOOTSTRAP,
-    OPT_SEED,
-    OPT_THREADS,
-    OPT_JSON,
-    OPT_HELP,
-};
-
-static const struct option long_opts[] = {
-    {"ratings", required_argument, NULL, OPT_RATINGS},
-    {"matrix", required_argument, NULL, OPT_MATRIX},
-    {"level", required_argument, NULL, OPT_LEVEL},
-    {"weights", required_argument, NULL, OPT_WEIGHTS},
-    {"labels", required_argument, NULL, OPT_LABELS},
-    {"final", required_argument, NULL, OPT_FINAL},
-    {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
-};
-
 typedef struct agreement_args {
     const char *ratings, *matrix, *labels, *final, *db;
     hitl_agreement_opts opts;
@@ -91,65 +62,43 @@ typedef struct agreement_args {
 static const char *const coef_title[HITL_COEF_COUNT] = {
     "percent agreement", "Fleiss' kappa", "Krippendorff's alpha", "Gwet's AC1", "Scott's pi"};
 
+static int on_level(const char *cmd, const char *v, void *ctx)
+{
+    if (hitl_level_parse(v, ctx) != HITL_OK) return cli_usage_error(cmd, "unknown --level '%s'", v);
+    return -1;
+}
+
+static int on_weights(const char *cmd, const char *v, void *ctx)
+{
+    if (hitl_weights_parse(v, ctx) != HITL_OK)
+        return cli_usage_error(cmd, "unknown --weights '%s'", v);
+    return -1;
+}
+
 static int parse_args(int argc, char **argv, agreement_args *a)
 {
     const char *cmd = "agreement";
+    size_t seed = 0, threads = 0;
     a->opts.bootstrap = 1000;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        size_t sz;
-        switch (c) {
-        case OPT_RATINGS:
-            a->ratings = optarg;
-            break;
-        case OPT_MATRIX:
-            a->matrix = optarg;
-            break;
-        case OPT_LEVEL:
-            if (hitl_level_parse(optarg, &a->opts.level) != HITL_OK)
-                return cli_usage_error(cmd, "unknown --level '%s'", optarg);
-            break;
-        case OPT_WEIGHTS:
-            if (hitl_weights_parse(optarg, &a->opts.weights) != HITL_OK)
-                return cli_usage_error(cmd, "unknown --weights '%s'", optarg);
-            break;
-        case OPT_LABELS:
-            a->labels = optarg;
-            break;
-        case OPT_FINAL:
-            a->final = optarg;
-            break;
-        case OPT_BOOTSTRAP:
-            if (cli_parse_size(optarg, &sz) || sz > 10000000)
-                return cli_usage_error(cmd, "bad --bootstrap '%s'", optarg);
-            a->opts.bootstrap = sz;
-            break;
-        case OPT_SEED:
-            if (cli_parse_size(optarg, &sz)) return cli_usage_error(cmd, "bad --seed '%s'", optarg);
-            a->opts.seed = (uint64_t)sz;
-            break;
-        case OPT_THREADS:
-            if (cli_parse_size(optarg, &sz) || sz == 0 || sz > 1024)
-                return cli_usage_error(cmd, "bad --threads '%s'", optarg);
-            a->opts.threads = (int)sz;
-            break;
-        case OPT_JSON:
-            a->json = 1;
-            break;
-        case 'h':
-        case OPT_HELP:
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) a->db = argv[optind++];
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    int rc = cli_one_source(cmd, a->db, a->ratings, a->matrix);
+    const cli_opt opts[] = {
+        CLI_O_STR("ratings", &a->ratings),
+        CLI_O_STR("matrix", &a->matrix),
+        CLI_O_CALL("level", on_level, &a->opts.level),
+        CLI_O_CALL("weights", on_weights, &a->opts.weights),
+        CLI_O_STR("labels", &a->labels),
+        CLI_O_STR("final", &a->final),
+        CLI_O_SIZE("bootstrap", &a->opts.bootstrap, 0, 10000000, "0 to 10000000"),
+        CLI_O_SIZE("seed", &seed, 0, 0, NULL),
+        CLI_O_THREADS(&threads),
+        CLI_O_FLAG("json", &a->json),
+        CLI_O_END,
+    };
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 0, 1);
     if (rc >= 0) return rc;
+    a->opts.seed = (uint64_t)seed;
+    a->opts.threads = (int)threads;
+    if (optind < argc) a->db = argv[optind];
+    if ((rc = cli_one_source(cmd, a->db, a->ratings, a->matrix)) >= 0) return rc;
     if (a->matrix && a->final)
         return cli_usage_error(cmd, "--final goes with --ratings (a matrix has no item names)");
     if (a->db && (a->labels || a->final))

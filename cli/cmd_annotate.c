@@ -24,27 +24,13 @@ static void chomp(char *s)
 
 int cmd_annotate(int argc, char **argv)
 {
-    static const struct option opts[] = {{"annotator", required_argument, NULL, 'a'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *who = NULL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'a')
-            who = optarg;
-        else if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        } else
-            return cli_usage_error("annotate", "unknown or incomplete option '%s'",
-                                   argv[optind - 1]);
-    }
-    if (argc - optind != 1) return cli_usage_error("annotate", "give one database path");
-    if (!who || !*who) return cli_usage_error("annotate", "--annotator NAME is required");
+    const cli_opt opts[] = {CLI_O_STR("annotator", &who), CLI_O_END};
+    int rc = cli_options("annotate", usage_text, argc, argv, opts, 1, 1);
+    if (rc >= 0) return rc;
+    if (!who) return cli_usage_error("annotate", "--annotator NAME is required");
     hitl_store *st;
-    int rc = cli_open_store("annotate", argv[optind], &st);
+    rc = cli_open_store("annotate", argv[optind], &st);
     if (rc >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);

@@ -23,29 +23,12 @@ static int print_line(void *ctx, const char *line)
 
 int cmd_audit(int argc, char **argv)
 {
-    static const struct option opts[] = {{"item", required_argument, NULL, 'i'},
-                                         {"jsonl", no_argument, NULL, 'l'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *item = NULL;
-    int json = 0, jsonl = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'i')
-            item = optarg;
-        else if (c == 'l')
-            jsonl = 1;
-        else if (c == 'j')
-            json = 1;
-        else if (c == 'h') {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        } else
-            return cli_usage_error("audit", "unknown or incomplete option '%s'", argv[optind - 1]);
-    }
-    if (argc - optind != 2) return cli_usage_error("audit", "give verify|show|export and DB");
+    int json = 0, jsonl = 0;
+    const cli_opt opts[] = {CLI_O_STR("item", &item), CLI_O_FLAG("jsonl", &jsonl),
+                            CLI_O_FLAG("json", &json), CLI_O_END};
+    int rc = cli_options("audit", usage_text, argc, argv, opts, 2, 2);
+    if (rc >= 0) return rc;
     const char *verb = argv[optind], *db = argv[optind + 1];
     int verify = strcmp(verb, "verify") == 0, show = strcmp(verb, "show") == 0;
     if (!verify && !show && strcmp(verb, "export") != 0)
@@ -53,7 +36,7 @@ int cmd_audit(int argc, char **argv)
     if (show && !item) return cli_usage_error("audit", "show needs --item ITEM");
     if (!verify && !show && !jsonl) return cli_usage_error("audit", "export needs --jsonl");
     hitl_store *st;
-    int rc = cli_open_store("audit", db, &st);
+    rc = cli_open_store("audit", db, &st);
     if (rc >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);

@@ -39,54 +39,32 @@ static const char fashion_mnist[] =
     "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot";
 static const char mnist[] = "0,1,2,3,4,5,6,7,8,9";
 
-enum { O_IMAGES = 256, O_LABELS, O_OUT, O_CLASSES, O_SCALE, O_JSON, O_HELP };
-
-static const struct option long_opts[] = {
-    {"images", required_argument, NULL, O_IMAGES}, {"labels", required_argument, NULL, O_LABELS},
-    {"out", required_argument, NULL, O_OUT},       {"classes", required_argument, NULL, O_CLASSES},
-    {"scale", required_argument, NULL, O_SCALE},   {"json", no_argument, NULL, O_JSON},
-    {"help", no_argument, NULL, O_HELP},           {NULL, 0, NULL, 0},
-};
+/* --scale X: any finite number but 0. */
+static int on_scale(const char *cmd, const char *v, void *ctx)
+{
+    double *scale = ctx;
+    if (cli_parse_float(v, scale) || *scale == 0)
+        return cli_usage_error(cmd, "bad --scale '%s' (a non-zero number)", v);
+    return -1;
+}
 
 int cmd_convert(int argc, char **argv)
 {
     const char *cmd = "convert", *images = NULL, *labels = NULL, *out = NULL, *classes = NULL;
     double scale = NAN;
-    int json = 0, o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (o) {
-        case O_IMAGES:
-            images = optarg;
-            break;
-        case O_LABELS:
-            labels = optarg;
-            break;
-        case O_OUT:
-            out = optarg;
-            break;
-        case O_CLASSES:
-            classes = strcmp(optarg, "fashion-mnist") == 0 ? fashion_mnist
-                      : strcmp(optarg, "mnist") == 0       ? mnist
-                                                           : optarg;
-            break;
-        case O_SCALE:
-            if (cli_parse_float(optarg, &scale) || !isfinite(scale) || scale == 0)
-                return cli_usage_error(cmd, "bad --scale '%s' (a non-zero number)", optarg);
-            break;
-        case O_JSON:
-            json = 1;
-            break;
-        case 'h':
-        case O_HELP:
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    int json = 0;
+    const cli_opt opts[] = {CLI_O_STR("images", &images),
+                            CLI_O_STR("labels", &labels),
+                            CLI_O_STR("out", &out),
+                            CLI_O_STR("classes", &classes),
+                            CLI_O_CALL("scale", on_scale, &scale),
+                            CLI_O_FLAG("json", &json),
+                            CLI_O_END};
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 0, 0);
+    if (rc >= 0) return rc;
     if (!images || !out) return cli_usage_error(cmd, "need --images and --out");
+    if (classes && strcmp(classes, "fashion-mnist") == 0) classes = fashion_mnist;
+    if (classes && strcmp(classes, "mnist") == 0) classes = mnist;
 
     hitl_error err;
     hitl_error_clear(&err);

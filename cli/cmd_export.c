@@ -31,115 +31,96 @@ static const char usage_text[] =
     "disk) exits 1 and leaves an earlier FILE as it was; if only the audit event cannot be\n"
     "written, FILE is in place and the error says so.\n";
 
-enum { O_FORMAT = 256, O_OUT, O_FINAL, O_FEATURES, O_FROM, O_TO, O_SHOW, O_ACTOR, O_JSON, O_HELP };
+typedef struct export_args {
+    hitl_export_opts o;
+    const char *features, *actor;
+    int json, have_format;
+} export_args;
+
+static int on_format(const char *cmd, const char *v, void *ctx)
+{
+    export_args *a = ctx;
+    if (hitl_export_format_parse(v, &a->o.format) != HITL_OK)
+        return cli_usage_error(cmd, "unknown format '%s' (hdf5, jsonl, csv, label-studio)", v);
+    a->have_format = 1;
+    return -1;
+}
+
+static int on_final(const char *cmd, const char *v, void *ctx)
+{
+    if (hitl_final_rule_parse(v, ctx) != HITL_OK)
+        return cli_usage_error(cmd, "unknown --final '%s' (adjudicated, majority, dawid-skene)", v);
+    return -1;
+}
+
+static int on_show(const char *cmd, const char *v, void *ctx)
+{
+    int *show = ctx;
+    if (strcmp(v, "never") == 0)
+        *show = HITL_SHOW_NEVER;
+    else if (strcmp(v, "uncertain") == 0)
+        *show = HITL_SHOW_UNCERTAIN;
+    else if (strcmp(v, "always") == 0)
+        *show = HITL_SHOW_ALWAYS;
+    else
+        return cli_usage_error(cmd, "bad --show-prediction '%s' (never, uncertain, always)", v);
+    return -1;
+}
 
 int cmd_export(int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, O_FORMAT},
-                                         {"out", required_argument, NULL, O_OUT},
-                                         {"final", required_argument, NULL, O_FINAL},
-                                         {"features", required_argument, NULL, O_FEATURES},
-                                         {"from-name", required_argument, NULL, O_FROM},
-                                         {"to-name", required_argument, NULL, O_TO},
-                                         {"show-prediction", required_argument, NULL, O_SHOW},
-                                         {"actor", required_argument, NULL, O_ACTOR},
-                                         {"json", no_argument, NULL, O_JSON},
-                                         {"help", no_argument, NULL, O_HELP},
-                                         {NULL, 0, NULL, 0}};
     const char *cmd = "export";
-    hitl_export_opts o = {.show_prediction = -1};
-    const char *features = NULL, *actor = NULL;
-    int c, json = 0, have_format = 0;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_FORMAT:
-            if (hitl_export_format_parse(optarg, &o.format) != HITL_OK)
-                return cli_usage_error(cmd, "unknown format '%s' (hdf5, jsonl, csv, label-studio)",
-                                       optarg);
-            have_format = 1;
-            break;
-        case O_OUT:
-            o.path = optarg;
-            break;
-        case O_FINAL:
-            if (hitl_final_rule_parse(optarg, &o.final) != HITL_OK)
-                return cli_usage_error(
-                    cmd, "unknown --final '%s' (adjudicated, majority, dawid-skene)", optarg);
-            break;
-        case O_FEATURES:
-            features = optarg;
-            break;
-        case O_FROM:
-            o.from_name = optarg;
-            break;
-        case O_TO:
-            o.to_name = optarg;
-            break;
-        case O_SHOW:
-            if (strcmp(optarg, "never") == 0)
-                o.show_prediction = HITL_SHOW_NEVER;
-            else if (strcmp(optarg, "uncertain") == 0)
-                o.show_prediction = HITL_SHOW_UNCERTAIN;
-            else if (strcmp(optarg, "always") == 0)
-                o.show_prediction = HITL_SHOW_ALWAYS;
-            else
-                return cli_usage_error(cmd, "bad --show-prediction '%s' (never, uncertain, always)",
-                                       optarg);
-            break;
-        case O_ACTOR:
-            actor = optarg;
-            break;
-        case O_JSON:
-            json = 1;
-            break;
-        case O_HELP:
-        case 'h':
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1) return cli_usage_error(cmd, "give one database path");
-    if (!have_format) return cli_usage_error(cmd, "--format is required");
-    if (!o.path || !o.path[0]) return cli_usage_error(cmd, "--out FILE is required");
+    export_args a = {.o = {.show_prediction = -1}};
+    hitl_export_opts *o = &a.o;
+    const cli_opt opts[] = {CLI_O_CALL("format", on_format, &a),
+                            CLI_O_STR("out", &o->path),
+                            CLI_O_CALL("final", on_final, &o->final),
+                            CLI_O_STR("features", &a.features),
+                            CLI_O_STR("from-name", &o->from_name),
+                            CLI_O_STR("to-name", &o->to_name),
+                            CLI_O_CALL("show-prediction", on_show, &o->show_prediction),
+                            CLI_O_STR("actor", &a.actor),
+                            CLI_O_FLAG("json", &a.json),
+                            CLI_O_END};
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 1, 1);
+    if (rc >= 0) return rc;
+    if (!a.have_format) return cli_usage_error(cmd, "--format is required");
+    if (!o->path) return cli_usage_error(cmd, "--out FILE is required");
     char *fpath = NULL;
-    if (features) {
-        if (o.format != HITL_EXPORT_HDF5)
+    if (a.features) {
+        if (o->format != HITL_EXPORT_HDF5)
             return cli_usage_error(cmd, "--features goes only with --format hdf5");
-        if (cli_split_dset(features, &fpath, &o.features_dset))
+        if (cli_split_dset(a.features, &fpath, &o->features_dset))
             return cli_usage_error(cmd, "bad --features '%s' (want POOL.h5:DSET or POOL.npy)",
-                                   features);
-        o.features_path = fpath;
+                                   a.features);
+        o->features_path = fpath;
     }
-    if (o.format == HITL_EXPORT_LABEL_STUDIO && o.final != HITL_FINAL_ADJUDICATED)
+    if (o->format == HITL_EXPORT_LABEL_STUDIO && o->final != HITL_FINAL_ADJUDICATED)
         return cli_usage_error(cmd, "--final does not apply to label-studio (open items)");
     hitl_store *st;
-    int rc = cli_open_store(cmd, argv[optind], &st);
+    rc = cli_open_store(cmd, argv[optind], &st);
     if (rc >= 0) {
         free(fpath);
         return rc;
     }
-    o.actor = cli_actor(actor);
+    o->actor = cli_actor(a.actor);
     hitl_error err;
     hitl_error_clear(&err);
     hitl_export_result res;
-    hitl_status s = hitl_store_export(st, &o, &res, &err);
+    hitl_status s = hitl_store_export(st, o, &res, &err);
     hitl_store_close(st);
     free(fpath);
     if (s != HITL_OK) return cli_fail(cmd, s, &err);
     const hitl_records_counts *n = &res.counts;
-    int ls = o.format == HITL_EXPORT_LABEL_STUDIO;
-    if (json) {
-        json_t *j = json_pack("{s:s, s:s, s:I}", "format", hitl_export_format_name(o.format), "out",
-                              o.path, "records", (json_int_t)n->records);
+    int ls = o->format == HITL_EXPORT_LABEL_STUDIO;
+    if (a.json) {
+        json_t *j = json_pack("{s:s, s:s, s:I}", "format", hitl_export_format_name(o->format),
+                              "out", o->path, "records", (json_int_t)n->records);
         if (!ls) {
-            json_object_set_new(j, "final", json_string(hitl_final_rule_name(o.final)));
+            json_object_set_new(j, "final", json_string(hitl_final_rule_name(o->final)));
             json_object_set_new(j, "ties", json_integer(n->ties));
             json_object_set_new(j, "pending", json_integer(n->pending));
-            if (o.final == HITL_FINAL_DAWID_SKENE) {
+            if (o->final == HITL_FINAL_DAWID_SKENE) {
                 json_object_set_new(j, "ds_iterations", json_integer(n->ds_iterations));
                 json_object_set_new(j, "ds_converged", json_boolean(n->ds_converged));
             }
@@ -147,16 +128,16 @@ int cmd_export(int argc, char **argv)
         cli_print_json(j);
     } else if (ls) {
         printf("exported %lld open items as Label Studio tasks to %s\n", (long long)n->records,
-               o.path);
+               o->path);
     } else {
-        printf("exported %lld items to %s (%s, final labels: %s)\n", (long long)n->records, o.path,
-               hitl_export_format_name(o.format), hitl_final_rule_name(o.final));
+        printf("exported %lld items to %s (%s, final labels: %s)\n", (long long)n->records, o->path,
+               hitl_export_format_name(o->format), hitl_final_rule_name(o->final));
         if (n->ties)
             printf("%lld items left out: their votes tie (adjudicate them, or see --final)\n",
                    (long long)n->ties);
         if (n->pending)
             printf("%lld items with labels have no final label yet under '%s'\n",
-                   (long long)n->pending, hitl_final_rule_name(o.final));
+                   (long long)n->pending, hitl_final_rule_name(o->final));
     }
     return CLI_EXIT_OK;
 }

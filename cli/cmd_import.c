@@ -24,8 +24,6 @@ static const char usage_text[] =
     "JSON keys: form, tasks, annotations, labels, skips, already_imported, unknown_items,\n"
     "duplicates, complete, empty, problems [{task, kind, message}] (the first 100).\n";
 
-enum { O_FORMAT = 256, O_FROM, O_TO, O_ACTOR, O_JSON, O_HELP };
-
 /* Problems are kept and shown once the import succeeded: a failed import wrote nothing, so
  * its problems would mislead. */
 typedef struct reporter {
@@ -48,52 +46,20 @@ static void on_problem(void *ctx, hitl_import_problem kind, int64_t task, const 
 
 int cmd_import(int argc, char **argv)
 {
-    static const struct option opts[] = {{"format", required_argument, NULL, O_FORMAT},
-                                         {"from-name", required_argument, NULL, O_FROM},
-                                         {"to-name", required_argument, NULL, O_TO},
-                                         {"actor", required_argument, NULL, O_ACTOR},
-                                         {"json", no_argument, NULL, O_JSON},
-                                         {"help", no_argument, NULL, O_HELP},
-                                         {NULL, 0, NULL, 0}};
     const char *cmd = "import";
     hitl_import_opts o = {0};
     const char *actor = NULL, *format = NULL;
     reporter rep = {0};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_FORMAT:
-            format = optarg;
-            break;
-        case O_FROM:
-            o.from_name = optarg;
-            break;
-        case O_TO:
-            o.to_name = optarg;
-            break;
-        case O_ACTOR:
-            actor = optarg;
-            break;
-        case O_JSON:
-            rep.json = 1;
-            break;
-        case O_HELP:
-        case 'h':
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 2) return cli_usage_error(cmd, "give a database path and a file");
+    const cli_opt opts[] = {CLI_O_STR("format", &format),     CLI_O_STR("from-name", &o.from_name),
+                            CLI_O_STR("to-name", &o.to_name), CLI_O_STR("actor", &actor),
+                            CLI_O_FLAG("json", &rep.json),    CLI_O_END};
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 2, 2);
+    if (rc >= 0) return rc;
     if (!format) return cli_usage_error(cmd, "--format is required (label-studio)");
     if (strcmp(format, "label-studio") != 0)
         return cli_usage_error(cmd, "unknown format '%s' (label-studio)", format);
-    if (o.from_name && !o.from_name[0]) return cli_usage_error(cmd, "empty --from-name");
     hitl_store *st;
-    int rc = cli_open_store(cmd, argv[optind], &st);
+    rc = cli_open_store(cmd, argv[optind], &st);
     if (rc >= 0) return rc;
     o.path = argv[optind + 1];
     o.actor = cli_actor(actor);

@@ -18,48 +18,18 @@ static const char init_usage[] =
 
 int cmd_init(int argc, char **argv)
 {
-    static const struct option opts[] = {{"classes", required_argument, NULL, 'c'},
-                                         {"overlap", required_argument, NULL, 'r'},
-                                         {"lease", required_argument, NULL, 'l'},
-                                         {"show-prediction", required_argument, NULL, 's'},
-                                         {"min-justification", required_argument, NULL, 'j'},
-                                         {"actor", required_argument, NULL, 'a'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *classes = NULL, *actor = NULL;
     const char *set[4][2] = {
         {"overlap", NULL}, {"lease", NULL}, {"show-prediction", NULL}, {"min-justification", NULL}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            classes = optarg;
-            break;
-        case 'r':
-            set[0][1] = optarg;
-            break;
-        case 'l':
-            set[1][1] = optarg;
-            break;
-        case 's':
-            set[2][1] = optarg;
-            break;
-        case 'j':
-            set[3][1] = optarg;
-            break;
-        case 'a':
-            actor = optarg;
-            break;
-        case 'h':
-            fputs(init_usage, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error("init", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1) return cli_usage_error("init", "give one database path");
+    const cli_opt opts[] = {CLI_O_STR("classes", &classes),
+                            CLI_O_STR("overlap", &set[0][1]),
+                            CLI_O_STR("lease", &set[1][1]),
+                            CLI_O_STR("show-prediction", &set[2][1]),
+                            CLI_O_STR("min-justification", &set[3][1]),
+                            CLI_O_STR("actor", &actor),
+                            CLI_O_END};
+    int rc = cli_options("init", init_usage, argc, argv, opts, 1, 1);
+    if (rc >= 0) return rc;
     if (!classes) return cli_usage_error("init", "--classes is required");
     hitl_error err;
     hitl_error_clear(&err);
@@ -88,25 +58,12 @@ static const char set_usage[] =
 
 int cmd_set(int argc, char **argv)
 {
-    static const struct option opts[] = {{"actor", required_argument, NULL, 'a'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *actor = NULL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'a')
-            actor = optarg;
-        else if (c == 'h') {
-            fputs(set_usage, stdout);
-            return CLI_EXIT_OK;
-        } else
-            return cli_usage_error("set", "unknown or incomplete option '%s'", argv[optind - 1]);
-    }
-    if (argc - optind != 3) return cli_usage_error("set", "give DB KEY VALUE");
+    const cli_opt opts[] = {CLI_O_STR("actor", &actor), CLI_O_END};
+    int rc = cli_options("set", set_usage, argc, argv, opts, 3, 3);
+    if (rc >= 0) return rc;
     hitl_store *st;
-    int rc = cli_open_store("set", argv[optind], &st);
+    rc = cli_open_store("set", argv[optind], &st);
     if (rc >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);

@@ -35,58 +35,53 @@ static const char usage_text[] =
     "  --embeddings DSET       the embeddings for k-center and badge (default: the --features\n"
     "                          dataset); read whole: N x D floats in memory\n";
 
-enum {
-    O_FROM = 256,
-    O_PROBS,
-    O_LOGITS,
-    O_FEATURES,
-    O_HEAD,
-    O_METHOD,
-    O_TOPK,
-    O_BLIND,
-    O_SEED,
-    O_BATCH,
-    O_MODEL,
-    O_IDS,
-    O_DATA,
-    O_ROUTE,
-    O_NORMALIZE,
-    O_TEMP,
-    O_ACTOR,
-    O_JSON,
-    O_HELP,
-    O_EMBED,
-    O_CANDIDATES
-};
-
-static const struct option long_opts[] = {{"from", required_argument, NULL, O_FROM},
-                                          {"probs", required_argument, NULL, O_PROBS},
-                                          {"logits", required_argument, NULL, O_LOGITS},
-                                          {"features", required_argument, NULL, O_FEATURES},
-                                          {"head", required_argument, NULL, O_HEAD},
-                                          {"method", required_argument, NULL, O_METHOD},
-                                          {"top-k", required_argument, NULL, O_TOPK},
-                                          {"blind", required_argument, NULL, O_BLIND},
-                                          {"seed", required_argument, NULL, O_SEED},
-                                          {"batch", required_argument, NULL, O_BATCH},
-                                          {"model", required_argument, NULL, O_MODEL},
-                                          {"ids", required_argument, NULL, O_IDS},
-                                          {"data", required_argument, NULL, O_DATA},
-                                          {"route", required_argument, NULL, O_ROUTE},
-                                          {"normalize", no_argument, NULL, O_NORMALIZE},
-                                          {"temperature", required_argument, NULL, O_TEMP},
-                                          {"actor", required_argument, NULL, O_ACTOR},
-                                          {"json", no_argument, NULL, O_JSON},
-                                          {"help", no_argument, NULL, O_HELP},
-                                          {"embeddings", required_argument, NULL, O_EMBED},
-                                          {"candidates", required_argument, NULL, O_CANDIDATES},
-                                          {NULL, 0, NULL, 0}};
-
 typedef struct queue_args {
     hitl_queue_opts q;
     const char *db;
-    int top_k_given, blind_given, seed_given, json;
+    int kinds, top_k_given, blind_given, seed_given, json;
+    hitl_method method; /* the uncertainty score, recorded beside every pick */
 } queue_args;
+
+/* --probs, --logits, --features DSET: what the rows of --from are (one of them). */
+static int set_kind(queue_args *a, hitl_pool_kind kind, const char *dset)
+{
+    a->kinds++;
+    a->q.pass.kind = kind;
+    a->q.pass.dset = dset;
+    return -1;
+}
+
+static int on_probs(const char *cmd, const char *v, void *ctx)
+{
+    (void)cmd;
+    return set_kind(ctx, HITL_POOL_PROBS, v);
+}
+
+static int on_logits(const char *cmd, const char *v, void *ctx)
+{
+    (void)cmd;
+    return set_kind(ctx, HITL_POOL_LOGITS, v);
+}
+
+static int on_features(const char *cmd, const char *v, void *ctx)
+{
+    (void)cmd;
+    return set_kind(ctx, HITL_POOL_FEATURES, v);
+}
+
+static int on_method(const char *cmd, const char *v, void *ctx)
+{
+    queue_args *a = ctx;
+    a->q.pick = strcmp(v, "kcenter") == 0          ? HITL_PICK_KCENTER
+                : strcmp(v, "margin-kcenter") == 0 ? HITL_PICK_MARGIN_KCENTER
+                : strcmp(v, "badge") == 0          ? HITL_PICK_BADGE
+                                                   : HITL_PICK_SCORE;
+    if (a->q.pick != HITL_PICK_SCORE)
+        a->method = HITL_METHOD_MARGIN; /* recorded beside each pick */
+    else if (hitl_method_parse(v, &a->method) != HITL_OK)
+        return cli_usage_error(cmd, "unknown method '%s'", v);
+    return -1;
+}
 
 /* "high=0.7,medium=0.4" in either order. */
 static int parse_route(const char *s, double *high, double *medium)
@@ -110,109 +105,50 @@ static int parse_route(const char *s, double *high, double *medium)
     return got == 3 && *medium <= *high ? 0 : -1;
 }
 
+static int on_route(const char *cmd, const char *v, void *ctx)
+{
+    queue_args *a = ctx;
+    if (parse_route(v, &a->q.high, &a->q.medium))
+        return cli_usage_error(cmd, "bad --route '%s' (want high=X,medium=Y, Y <= X)", v);
+    a->q.route = 1;
+    return -1;
+}
+
 static int parse_args(int argc, char **argv, queue_args *a)
 {
     const char *cmd = "queue";
     hitl_score_pass_opts *o = &a->q.pass;
-    int c, kinds = 0;
-    hitl_method m = HITL_METHOD_MARGIN;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        size_t sz;
-        double d;
-        switch (c) {
-        case O_FROM:
-            o->path = optarg;
-            break;
-        case O_PROBS:
-        case O_LOGITS:
-        case O_FEATURES:
-            kinds++;
-            o->kind = c == O_PROBS    ? HITL_POOL_PROBS
-                      : c == O_LOGITS ? HITL_POOL_LOGITS
-                                      : HITL_POOL_FEATURES;
-            o->dset = optarg;
-            break;
-        case O_HEAD:
-            o->head_path = optarg;
-            break;
-        case O_METHOD:
-            a->q.pick = strcmp(optarg, "kcenter") == 0          ? HITL_PICK_KCENTER
-                        : strcmp(optarg, "margin-kcenter") == 0 ? HITL_PICK_MARGIN_KCENTER
-                        : strcmp(optarg, "badge") == 0          ? HITL_PICK_BADGE
-                                                                : HITL_PICK_SCORE;
-            if (a->q.pick != HITL_PICK_SCORE)
-                m = HITL_METHOD_MARGIN; /* recorded beside each pick */
-            else if (hitl_method_parse(optarg, &m) != HITL_OK)
-                return cli_usage_error(cmd, "unknown method '%s'", optarg);
-            break;
-        case O_EMBED:
-            a->q.embeddings = optarg;
-            break;
-        case O_CANDIDATES:
-            if (cli_parse_size(optarg, &sz) || sz == 0)
-                return cli_usage_error(cmd, "bad --candidates '%s'", optarg);
-            a->q.candidates = sz;
-            break;
-        case O_TOPK:
-        case O_BLIND:
-        case O_SEED:
-            if (cli_parse_size(optarg, &sz))
-                return cli_usage_error(cmd, "bad --%s '%s'", long_opts[c - O_FROM].name, optarg);
-            if (c == O_TOPK)
-                a->q.top_k = sz, a->top_k_given = 1;
-            else if (c == O_BLIND)
-                a->q.blind = sz, a->blind_given = 1;
-            else
-                a->q.seed = sz, a->seed_given = 1;
-            break;
-        case O_BATCH:
-            a->q.batch = optarg;
-            break;
-        case O_MODEL:
-            a->q.model = optarg;
-            break;
-        case O_IDS:
-            a->q.ids = optarg;
-            break;
-        case O_DATA:
-            a->q.data = optarg;
-            break;
-        case O_ROUTE:
-            if (parse_route(optarg, &a->q.high, &a->q.medium))
-                return cli_usage_error(cmd, "bad --route '%s' (want high=X,medium=Y, Y <= X)",
-                                       optarg);
-            a->q.route = 1;
-            break;
-        case O_NORMALIZE:
-            o->score.normalize_entropy = 1;
-            break;
-        case O_TEMP:
-            /* as float32, and 1/T too: a T that rounds to 0 would mean the default, 1 */
-            if (cli_parse_float(optarg, &d) || !(d > 0) || !((float)d > 0) ||
-                !isfinite(1.0f / (float)d) || !isfinite((float)d))
-                return cli_usage_error(cmd, "bad --temperature '%s'", optarg);
-            o->score.temperature = (float)d;
-            break;
-        case O_ACTOR:
-            a->q.actor = optarg;
-            break;
-        case O_JSON:
-            a->json = 1;
-            break;
-        case O_HELP:
-        case 'h':
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1) return cli_usage_error(cmd, "give one database path");
+    size_t seed = 0;
+    a->method = HITL_METHOD_MARGIN;
+    const cli_opt opts[] = {
+        CLI_O_STR("from", &o->path),
+        CLI_O_CALL("probs", on_probs, a),
+        CLI_O_CALL("logits", on_logits, a),
+        CLI_O_CALL("features", on_features, a),
+        CLI_O_STR("head", &o->head_path),
+        CLI_O_CALL("method", on_method, a),
+        CLI_O_SIZE_SEEN("top-k", &a->q.top_k, 0, 0, NULL, &a->top_k_given),
+        CLI_O_SIZE_SEEN("blind", &a->q.blind, 0, 0, NULL, &a->blind_given),
+        CLI_O_SIZE_SEEN("seed", &seed, 0, 0, NULL, &a->seed_given),
+        CLI_O_STR("batch", &a->q.batch),
+        CLI_O_STR("model", &a->q.model),
+        CLI_O_STR("ids", &a->q.ids),
+        CLI_O_STR("data", &a->q.data),
+        CLI_O_CALL("route", on_route, a),
+        CLI_O_FLAG("normalize", &o->score.normalize_entropy),
+        CLI_O_CALL("temperature", cli_opt_temperature, &o->score.temperature),
+        CLI_O_STR("actor", &a->q.actor),
+        CLI_O_FLAG("json", &a->json),
+        CLI_O_STR("embeddings", &a->q.embeddings),
+        CLI_O_SIZE("candidates", &a->q.candidates, 1, 0, "at least 1"),
+        CLI_O_END,
+    };
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 1, 1);
+    if (rc >= 0) return rc;
+    a->q.seed = seed;
     a->db = argv[optind];
     if (!o->path) return cli_usage_error(cmd, "--from FILE is required");
-    if (kinds != 1 && !(kinds == 0 && strstr(o->path, ".npy")))
+    if (a->kinds != 1 && !(a->kinds == 0 && hitl_path_is_npy(o->path)))
         return cli_usage_error(cmd, "give one of --probs, --logits, --features");
     if (o->kind == HITL_POOL_FEATURES && !o->head_path)
         return cli_usage_error(cmd, "--features needs --head HEAD.h5");
@@ -228,8 +164,8 @@ static int parse_args(int argc, char **argv, queue_args *a)
         if (!a->top_k_given || a->q.route)
             return cli_usage_error(cmd, "%s takes --top-k K and no --route", what);
     }
-    o->score.methods = HITL_METHOD_BIT(m);
-    o->rank_by = m;
+    o->score.methods = HITL_METHOD_BIT(a->method);
+    o->rank_by = a->method;
     a->q.use_top_k = a->top_k_given;
     a->q.actor = cli_actor(a->q.actor);
     return -1;

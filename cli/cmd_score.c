@@ -43,60 +43,64 @@ static const char usage_text[] =
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data (the message names the\n"
     "file, the dataset and, for bad values, the row)\n";
 
-enum {
-    OPT_PROBS = 256,
-    OPT_LOGITS,
-    OPT_FEATURES,
-    OPT_HEAD,
-    OPT_METHOD,
-    OPT_RANK_BY,
-    OPT_TOP_K,
-    OPT_THRESHOLD,
-    OPT_IDS,
-    OPT_CLASSES,
-    OPT_OUT,
-    OPT_JSON,
-    OPT_TEMPERATURE,
-    OPT_RENORMALIZE,
-    OPT_NORMALIZE,
-    OPT_THREADS,
-    OPT_BLOCK_ROWS,
-    OPT_HELP,
-};
-
-static const struct option long_opts[] = {
-    {"probs", optional_argument, NULL, OPT_PROBS},
-    {"logits", optional_argument, NULL, OPT_LOGITS},
-    {"features", optional_argument, NULL, OPT_FEATURES},
-    {"head", required_argument, NULL, OPT_HEAD},
-    {"method", required_argument, NULL, OPT_METHOD},
-    {"rank-by", required_argument, NULL, OPT_RANK_BY},
-    {"top-k", required_argument, NULL, OPT_TOP_K},
-    {"threshold", required_argument, NULL, OPT_THRESHOLD},
-    {"ids", required_argument, NULL, OPT_IDS},
-    {"classes", required_argument, NULL, OPT_CLASSES},
-    {"out", required_argument, NULL, OPT_OUT},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"temperature", required_argument, NULL, OPT_TEMPERATURE},
-    {"renormalize", no_argument, NULL, OPT_RENORMALIZE},
-    {"normalize", no_argument, NULL, OPT_NORMALIZE},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"block-rows", required_argument, NULL, OPT_BLOCK_ROWS},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
-};
-
 typedef struct score_args {
     hitl_score_pass_opts pass;
     int kind_given, all_methods, json, rank_given;
     const char *ids, *classes;
-    char *dset; /* from --probs=DSET or the second positional */
+    const char *dset; /* from --probs=DSET or the second positional */
 } score_args;
 
-static int ends_with(const char *s, const char *suffix)
+/* --probs, --logits, --features: what the rows are, with the dataset as --KIND=DSET or as the
+ * second positional argument. */
+static int set_kind(const char *cmd, score_args *a, hitl_pool_kind kind, const char *dset)
 {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
+    if (a->kind_given)
+        return cli_usage_error(cmd, "give only one of --probs, --logits, --features");
+    a->kind_given = 1;
+    a->pass.kind = kind;
+    if (dset) a->dset = dset;
+    return -1;
+}
+
+static int on_probs(const char *cmd, const char *v, void *ctx)
+{
+    return set_kind(cmd, ctx, HITL_POOL_PROBS, v);
+}
+
+static int on_logits(const char *cmd, const char *v, void *ctx)
+{
+    return set_kind(cmd, ctx, HITL_POOL_LOGITS, v);
+}
+
+static int on_features(const char *cmd, const char *v, void *ctx)
+{
+    return set_kind(cmd, ctx, HITL_POOL_FEATURES, v);
+}
+
+static int on_method(const char *cmd, const char *v, void *ctx)
+{
+    score_args *a = ctx;
+    hitl_method m;
+    if (strcmp(v, "all") == 0) {
+        a->all_methods = 1;
+        a->pass.score.methods = HITL_METHODS_ALL;
+    } else if (hitl_method_parse(v, &m) == HITL_OK) {
+        a->all_methods = 0;
+        a->pass.score.methods = HITL_METHOD_BIT(m);
+        if (!a->rank_given) a->pass.rank_by = m;
+    } else {
+        return cli_usage_error(cmd, "unknown method '%s'", v);
+    }
+    return -1;
+}
+
+static int on_rank_by(const char *cmd, const char *v, void *ctx)
+{
+    score_args *a = ctx;
+    if (hitl_method_parse(v, &a->pass.rank_by) != HITL_OK)
+        return cli_usage_error(cmd, "unknown method '%s' for --rank-by", v);
+    a->rank_given = 1;
+    return -1;
 }
 
 /* Parses argv into *a; returns -1 to go on, else the exit code. */
@@ -107,99 +111,35 @@ static int parse_args(int argc, char **argv, score_args *a)
     o->score.methods = HITL_METHOD_BIT(HITL_METHOD_MARGIN);
     o->rank_by = HITL_METHOD_MARGIN;
     o->top_k = 10;
-    int top_k_given = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        size_t sz;
-        double d;
-        hitl_method m;
-        switch (c) {
-        case OPT_PROBS:
-        case OPT_LOGITS:
-        case OPT_FEATURES:
-            if (a->kind_given)
-                return cli_usage_error(cmd, "give only one of --probs, --logits, --features");
-            a->kind_given = 1;
-            o->kind = c == OPT_PROBS    ? HITL_POOL_PROBS
-                      : c == OPT_LOGITS ? HITL_POOL_LOGITS
-                                        : HITL_POOL_FEATURES;
-            if (optarg) a->dset = optarg;
-            break;
-        case OPT_HEAD:
-            o->head_path = optarg;
-            break;
-        case OPT_METHOD:
-            if (strcmp(optarg, "all") == 0) {
-                a->all_methods = 1;
-                o->score.methods = HITL_METHODS_ALL;
-            } else if (hitl_method_parse(optarg, &m) == HITL_OK) {
-                a->all_methods = 0;
-                o->score.methods = HITL_METHOD_BIT(m);
-                if (!a->rank_given) o->rank_by = m;
-            } else {
-                return cli_usage_error(cmd, "unknown method '%s'", optarg);
-            }
-            break;
-        case OPT_RANK_BY:
-            if (hitl_method_parse(optarg, &o->rank_by) != HITL_OK)
-                return cli_usage_error(cmd, "unknown method '%s' for --rank-by", optarg);
-            a->rank_given = 1;
-            break;
-        case OPT_TOP_K:
-            if (cli_parse_size(optarg, &sz))
-                return cli_usage_error(cmd, "bad --top-k '%s'", optarg);
-            o->top_k = sz;
-            top_k_given = 1;
-            break;
-        case OPT_THRESHOLD:
-            if (cli_parse_float(optarg, &d))
-                return cli_usage_error(cmd, "bad --threshold '%s'", optarg);
-            o->use_threshold = 1;
-            o->threshold = (float)d;
-            break;
-        case OPT_IDS:
-            a->ids = optarg;
-            break;
-        case OPT_CLASSES:
-            a->classes = optarg;
-            break;
-        case OPT_OUT:
-            o->out_path = optarg;
-            break;
-        case OPT_JSON:
-            a->json = 1;
-            break;
-        case OPT_TEMPERATURE:
-            /* as float32, and 1/T too: a T that rounds to 0 would mean the default, 1 */
-            if (cli_parse_float(optarg, &d) || !(d > 0) || !((float)d > 0) ||
-                !isfinite(1.0f / (float)d) || !isfinite((float)d))
-                return cli_usage_error(cmd, "bad --temperature '%s' (need T > 0)", optarg);
-            o->score.temperature = (float)d;
-            break;
-        case OPT_RENORMALIZE:
-            o->score.renormalize = 1;
-            break;
-        case OPT_NORMALIZE:
-            o->score.normalize_entropy = 1;
-            break;
-        case OPT_THREADS:
-            if (cli_parse_size(optarg, &sz) || sz == 0 || sz > 1024)
-                return cli_usage_error(cmd, "bad --threads '%s'", optarg);
-            o->threads = (int)sz;
-            break;
-        case OPT_BLOCK_ROWS:
-            if (cli_parse_size(optarg, &sz) || sz == 0)
-                return cli_usage_error(cmd, "bad --block-rows '%s'", optarg);
-            o->block_rows = sz;
-            break;
-        case 'h':
-        case OPT_HELP:
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
+    int top_k_given = 0;
+    size_t threads = 0;
+    double threshold = NAN;
+    const cli_opt opts[] = {
+        CLI_O_CALL_OPTARG("probs", on_probs, a),
+        CLI_O_CALL_OPTARG("logits", on_logits, a),
+        CLI_O_CALL_OPTARG("features", on_features, a),
+        CLI_O_STR("head", &o->head_path),
+        CLI_O_CALL("method", on_method, a),
+        CLI_O_CALL("rank-by", on_rank_by, a),
+        CLI_O_SIZE_SEEN("top-k", &o->top_k, 0, 0, NULL, &top_k_given),
+        CLI_O_NUM("threshold", &threshold, -HUGE_VAL, -HUGE_VAL, NULL), /* any number */
+        CLI_O_STR("ids", &a->ids),
+        CLI_O_STR("classes", &a->classes),
+        CLI_O_STR("out", &o->out_path),
+        CLI_O_FLAG("json", &a->json),
+        CLI_O_CALL("temperature", cli_opt_temperature, &o->score.temperature),
+        CLI_O_FLAG("renormalize", &o->score.renormalize),
+        CLI_O_FLAG("normalize", &o->score.normalize_entropy),
+        CLI_O_THREADS(&threads),
+        CLI_O_SIZE("block-rows", &o->block_rows, 1, 0, "at least 1"),
+        CLI_O_END,
+    };
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 0, -1);
+    if (rc >= 0) return rc;
+    o->threads = (int)threads;
+    if (!isnan(threshold)) {
+        o->use_threshold = 1;
+        o->threshold = (float)threshold;
     }
     int npos = argc - optind;
     if (npos < 1) return cli_usage_error(cmd, "no input file");
@@ -208,7 +148,7 @@ static int parse_args(int argc, char **argv, score_args *a)
         a->dset = argv[optind + 1];
     else if (npos >= 2)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-    if (ends_with(o->path, ".npy")) {
+    if (hitl_path_is_npy(o->path)) {
         if (a->dset) return cli_usage_error(cmd, "a .npy file holds one array: name no dataset");
     } else if (!a->dset) {
         return cli_usage_error(cmd, "name the dataset: --probs DSET, --logits DSET or "

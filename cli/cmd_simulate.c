@@ -1,13 +1,11 @@
 /* hitl simulate: learning curves. Runs the active-learning loop (hitl_simulate in the engine)
  * for each strategy and seed on a labelled pool, and reports test accuracy against labels spent:
  * a table on stdout, and with --out the curves as JSON, HDF5, an SVG plot and a notebook. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
-#include "hitl_nbexport.h"
+#include "simulate.h"
 
 static const char usage_text[] =
     "usage: hitl simulate --features FILE[:DSET] [--labels FILE:DSET]\n"
@@ -60,68 +58,9 @@ static const char usage_text[] =
     "\n"
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data\n";
 
-enum {
-    O_FEATURES = 256,
-    O_LABELS,
-    O_TEST,
-    O_TEST_LABELS,
-    O_TEST_FRACTION,
-    O_STRATEGIES,
-    O_SEED_LABELS,
-    O_BATCH,
-    O_ROUNDS,
-    O_SEEDS,
-    O_SEED,
-    O_C,
-    O_MAX_ITER,
-    O_WARM_ITER,
-    O_CANDIDATES,
-    O_ANNOTATORS,
-    O_AGGREGATE,
-    O_OUT,
-    O_JSON,
-    O_HELP,
-};
-
-static const struct option long_opts[] = {
-    {"features", required_argument, NULL, O_FEATURES},
-    {"labels", required_argument, NULL, O_LABELS},
-    {"test", required_argument, NULL, O_TEST},
-    {"test-labels", required_argument, NULL, O_TEST_LABELS},
-    {"test-fraction", required_argument, NULL, O_TEST_FRACTION},
-    {"strategies", required_argument, NULL, O_STRATEGIES},
-    {"seed-labels", required_argument, NULL, O_SEED_LABELS},
-    {"batch", required_argument, NULL, O_BATCH},
-    {"rounds", required_argument, NULL, O_ROUNDS},
-    {"seeds", required_argument, NULL, O_SEEDS},
-    {"seed", required_argument, NULL, O_SEED},
-    {"C", required_argument, NULL, O_C},
-    {"max-iter", required_argument, NULL, O_MAX_ITER},
-    {"warm-iter", required_argument, NULL, O_WARM_ITER},
-    {"candidates", required_argument, NULL, O_CANDIDATES},
-    {"annotators", required_argument, NULL, O_ANNOTATORS},
-    {"aggregate", required_argument, NULL, O_AGGREGATE},
-    {"out", required_argument, NULL, O_OUT},
-    {"json", no_argument, NULL, O_JSON},
-    {"help", no_argument, NULL, O_HELP},
-    {NULL, 0, NULL, 0},
-};
-
-#define MAX_ANNOTATORS 64
-
-typedef struct sim_args {
-    const char *features, *labels, *test, *test_labels, *out;
-    double test_fraction;
-    hitl_strategy strategies[HITL_STRATEGY_COUNT];
-    size_t n_strategies, seeds;
-    uint64_t seed;
-    hitl_sim_opts o;
-    double rates[MAX_ANNOTATORS];
-    int json;
-} sim_args;
-
-static int parse_strategies(const char *cmd, const char *spec, sim_args *a)
+static int on_strategies(const char *cmd, const char *spec, void *ctx)
 {
+    cli_sim_args *a = ctx;
     a->n_strategies = 0;
     const char *p = spec;
     while (*p) {
@@ -147,8 +86,9 @@ static int parse_strategies(const char *cmd, const char *spec, sim_args *a)
     return a->n_strategies ? -1 : cli_usage_error(cmd, "--strategies is empty");
 }
 
-static int parse_annotators(const char *cmd, const char *spec, sim_args *a)
+static int on_annotators(const char *cmd, const char *spec, void *ctx)
 {
+    cli_sim_args *a = ctx;
     size_t k;
     const char *x = strchr(spec, 'x');
     if (x) { /* KxE */
@@ -157,16 +97,17 @@ static int parse_annotators(const char *cmd, const char *spec, sim_args *a)
         if (len == 0 || len >= sizeof(count)) return cli_usage_error(cmd, "bad --annotators");
         memcpy(count, spec, len);
         count[len] = '\0';
-        if (cli_parse_size(count, &k) || k == 0 || k > MAX_ANNOTATORS ||
+        if (cli_parse_size(count, &k) || k == 0 || k > CLI_SIM_MAX_ANNOTATORS ||
             cli_parse_float(x + 1, &a->rates[0]) || !(a->rates[0] >= 0 && a->rates[0] <= 1))
             return cli_usage_error(cmd, "bad --annotators '%s' (K x a rate in [0, 1], K <= %d)",
-                                   spec, MAX_ANNOTATORS);
+                                   spec, CLI_SIM_MAX_ANNOTATORS);
         for (size_t i = 1; i < k; i++)
             a->rates[i] = a->rates[0];
     } else {
         char **parts = NULL;
         hitl_error err;
-        if (hitl_strings_split(spec, &parts, &k, &err) != HITL_OK || k == 0 || k > MAX_ANNOTATORS) {
+        if (hitl_strings_split(spec, &parts, &k, &err) != HITL_OK || k == 0 ||
+            k > CLI_SIM_MAX_ANNOTATORS) {
             hitl_strings_free(parts, k);
             return cli_usage_error(cmd, "bad --annotators '%s'", spec);
         }
@@ -183,23 +124,33 @@ static int parse_annotators(const char *cmd, const char *spec, sim_args *a)
     return -1;
 }
 
-static int parse_size_opt(const char *cmd, const char *name, const char *v, size_t lo, size_t hi,
-                          size_t *out)
+static int on_aggregate(const char *cmd, const char *v, void *ctx)
 {
-    if (cli_parse_size(v, out) || *out < lo || *out > hi)
-        return cli_usage_error(cmd, "bad --%s '%s' (an integer in [%zu, %zu])", name, v, lo, hi);
+    int *dawid_skene = ctx;
+    if (strcmp(v, "majority") == 0)
+        *dawid_skene = 0;
+    else if (strcmp(v, "dawid-skene") == 0)
+        *dawid_skene = 1;
+    else
+        return cli_usage_error(cmd, "bad --aggregate '%s' (majority, dawid-skene)", v);
     return -1;
 }
 
-static int parse_args(int argc, char **argv, sim_args *a)
+static int on_fraction(const char *cmd, const char *v, void *ctx)
+{
+    double *f = ctx;
+    if (cli_parse_float(v, f) || !(*f > 0 && *f < 1))
+        return cli_usage_error(cmd, "bad --test-fraction '%s' (in (0, 1))", v);
+    return -1;
+}
+
+static int parse_args(int argc, char **argv, cli_sim_args *a)
 {
     const char *cmd = "simulate";
-    int o, rc;
-    size_t v;
+    size_t seed = 1, max_iter = 0, warm_iter = 0;
     memset(a, 0, sizeof(*a));
     a->test_fraction = 0.25;
     a->seeds = 3;
-    a->seed = 1;
     a->o.seed_labels = 100;
     a->o.batch = 100;
     a->o.rounds = 20;
@@ -209,88 +160,33 @@ static int parse_args(int argc, char **argv, sim_args *a)
                                              HITL_STRATEGY_KCENTER, HITL_STRATEGY_MARGIN_KCENTER};
     a->n_strategies = sizeof(defaults) / sizeof(defaults[0]);
     memcpy(a->strategies, defaults, sizeof(defaults));
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        rc = -1;
-        switch (o) {
-        case O_FEATURES:
-            a->features = optarg;
-            break;
-        case O_LABELS:
-            a->labels = optarg;
-            break;
-        case O_TEST:
-            a->test = optarg;
-            break;
-        case O_TEST_LABELS:
-            a->test_labels = optarg;
-            break;
-        case O_TEST_FRACTION:
-            if (cli_parse_float(optarg, &a->test_fraction) ||
-                !(a->test_fraction > 0 && a->test_fraction < 1))
-                return cli_usage_error(cmd, "bad --test-fraction '%s' (in (0, 1))", optarg);
-            break;
-        case O_STRATEGIES:
-            rc = parse_strategies(cmd, optarg, a);
-            break;
-        case O_SEED_LABELS:
-            rc = parse_size_opt(cmd, "seed-labels", optarg, 1, SIZE_MAX, &a->o.seed_labels);
-            break;
-        case O_BATCH:
-            rc = parse_size_opt(cmd, "batch", optarg, 1, SIZE_MAX, &a->o.batch);
-            break;
-        case O_ROUNDS:
-            rc = parse_size_opt(cmd, "rounds", optarg, 0, 100000, &a->o.rounds);
-            break;
-        case O_SEEDS:
-            rc = parse_size_opt(cmd, "seeds", optarg, 1, 1000, &a->seeds);
-            break;
-        case O_SEED:
-            rc = parse_size_opt(cmd, "seed", optarg, 0, SIZE_MAX, &v);
-            a->seed = v;
-            break;
-        case O_C:
-            if (cli_parse_float(optarg, &a->o.C) || !(a->o.C > 0) || !isfinite(a->o.C))
-                return cli_usage_error(cmd, "bad --C '%s' (a number > 0)", optarg);
-            break;
-        case O_MAX_ITER:
-            rc = parse_size_opt(cmd, "max-iter", optarg, 1, 100000, &v);
-            a->o.max_iter = (int)v;
-            break;
-        case O_WARM_ITER:
-            rc = parse_size_opt(cmd, "warm-iter", optarg, 1, 100000, &v);
-            a->o.warm_iter = (int)v;
-            break;
-        case O_CANDIDATES:
-            rc = parse_size_opt(cmd, "candidates", optarg, 1, SIZE_MAX, &a->o.candidates);
-            break;
-        case O_ANNOTATORS:
-            rc = parse_annotators(cmd, optarg, a);
-            break;
-        case O_AGGREGATE:
-            if (strcmp(optarg, "majority") == 0)
-                a->o.dawid_skene = 0;
-            else if (strcmp(optarg, "dawid-skene") == 0)
-                a->o.dawid_skene = 1;
-            else
-                return cli_usage_error(cmd, "bad --aggregate '%s' (majority, dawid-skene)", optarg);
-            break;
-        case O_OUT:
-            a->out = optarg;
-            break;
-        case O_JSON:
-            a->json = 1;
-            break;
-        case 'h':
-        case O_HELP:
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-        if (rc >= 0) return rc;
-    }
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    const cli_opt opts[] = {
+        CLI_O_STR("features", &a->features),
+        CLI_O_STR("labels", &a->labels),
+        CLI_O_STR("test", &a->test),
+        CLI_O_STR("test-labels", &a->test_labels),
+        CLI_O_CALL("test-fraction", on_fraction, &a->test_fraction),
+        CLI_O_CALL("strategies", on_strategies, a),
+        CLI_O_SIZE("seed-labels", &a->o.seed_labels, 1, 0, "an integer >= 1"),
+        CLI_O_SIZE("batch", &a->o.batch, 1, 0, "an integer >= 1"),
+        CLI_O_SIZE("rounds", &a->o.rounds, 0, 100000, "an integer in [0, 100000]"),
+        CLI_O_SIZE("seeds", &a->seeds, 1, 1000, "an integer in [1, 1000]"),
+        CLI_O_SIZE("seed", &seed, 0, 0, "an integer >= 0"),
+        CLI_O_NUM_GT("C", &a->o.C, 0, "a number > 0"),
+        CLI_O_SIZE("max-iter", &max_iter, 1, 100000, "an integer in [1, 100000]"),
+        CLI_O_SIZE("warm-iter", &warm_iter, 1, 100000, "an integer in [1, 100000]"),
+        CLI_O_SIZE("candidates", &a->o.candidates, 1, 0, "an integer >= 1"),
+        CLI_O_CALL("annotators", on_annotators, a),
+        CLI_O_CALL("aggregate", on_aggregate, &a->o.dawid_skene),
+        CLI_O_STR("out", &a->out),
+        CLI_O_FLAG("json", &a->json),
+        CLI_O_END,
+    };
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 0, 0);
+    if (rc >= 0) return rc;
+    a->seed = seed;
+    a->o.max_iter = (int)max_iter;
+    a->o.warm_iter = (int)warm_iter;
     if (!a->features) return cli_usage_error(cmd, "need --features");
     if (a->test_labels && !a->test) return cli_usage_error(cmd, "--test-labels needs --test");
     return -1;
@@ -347,201 +243,6 @@ static void on_round(void *ctx, uint64_t done, uint64_t total)
     cli_progress_update(&((progress_ctx *)ctx)->bar, done, total);
 }
 
-static json_t *doubles(const double *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, cli_json_real(v[i]));
-    return a;
-}
-
-/* The labelled rows of a run as rows of the features file (file_row: NULL when the same). */
-static json_t *file_rows(const int64_t *file_row, const int64_t *rows, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_integer(file_row ? file_row[rows[i]] : rows[i]));
-    return a;
-}
-
-static json_t *to_json(const sim_args *a, const hitl_labelled *pool, const hitl_labelled *test,
-                       const int64_t *file_row, size_t c, const hitl_curve_series *s, size_t ns)
-{
-    json_t *strategies = json_array();
-    for (size_t i = 0; i < ns; i++) {
-        const hitl_curve_series *v = &s[i];
-        json_t *runs = json_array();
-        for (size_t k = 0; k < a->seeds; k++)
-            json_array_append_new(
-                runs, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seed",
-                                (json_int_t)(a->seed + k), "accuracy",
-                                doubles(v->accuracy + k * v->points, v->points), "label_accuracy",
-                                doubles(v->label_accuracy + k * v->points, v->points), "seconds",
-                                doubles(v->seconds + k * v->points, v->points), "train_seconds",
-                                doubles(v->train_secs + k * v->points, v->points), "select_seconds",
-                                doubles(v->select_secs + k * v->points, v->points),
-                                "train_iterations", doubles(v->iters + k * v->points, v->points),
-                                "rows", file_rows(file_row, v->rows + k * v->cap, v->n_rows[k])));
-        json_array_append_new(
-            strategies,
-            json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "strategy",
-                      hitl_strategy_name(v->strategy), "labelled", doubles(v->labelled, v->points),
-                      "annotations", doubles(v->annotations, v->points), "accuracy_mean",
-                      doubles(v->mean, v->points), "accuracy_sd", doubles(v->sd, v->points),
-                      "final_accuracy_mean", cli_json_real(v->final_mean), "final_accuracy_sd",
-                      cli_json_real(v->final_sd), "reach_random_final", cli_json_real(v->reach),
-                      "median_seconds_per_round", cli_json_real(v->median_seconds), "runs", runs));
-    }
-    json_t *ann = json_null();
-    if (a->o.n_annotators)
-        ann = json_pack("{s:o, s:s}", "error_rates", doubles(a->rates, a->o.n_annotators),
-                        "aggregate", a->o.dawid_skene ? "dawid-skene" : "majority");
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:o}", "pool_rows",
-                     (json_int_t)pool->n, "test_rows", (json_int_t)test->n, "features",
-                     (json_int_t)pool->d, "classes", (json_int_t)c, "seed_labels",
-                     (json_int_t)a->o.seed_labels, "batch", (json_int_t)a->o.batch, "rounds",
-                     (json_int_t)a->o.rounds, "seeds", (json_int_t)a->seeds, "first_seed",
-                     (json_int_t)a->seed, "C", a->o.C, "annotators", ann, "strategies", strategies);
-}
-
-static void print_table(const sim_args *a, const hitl_labelled *pool, const hitl_labelled *test,
-                        size_t c, const hitl_curve_series *s, size_t ns)
-{
-    printf("%zu pool rows, %zu test rows, %zu features, %zu classes; %zu seed labels, then %zu "
-           "rounds of %zu; %zu seed%s\n",
-           pool->n, test->n, pool->d, c, a->o.seed_labels, a->o.rounds, a->o.batch, a->seeds,
-           a->seeds == 1 ? "" : "s");
-    printf("%-16s %8s %18s %14s %10s\n", "strategy", "labels", "final accuracy", "reach random",
-           "s/round");
-    const hitl_curve_series *rnd = NULL;
-    for (size_t i = 0; i < ns; i++)
-        if (s[i].strategy == HITL_STRATEGY_RANDOM) rnd = &s[i];
-    for (size_t i = 0; i < ns; i++) {
-        const hitl_curve_series *v = &s[i];
-        char reach[32] = "-";
-        if (rnd && isnan(v->reach))
-            snprintf(reach, sizeof(reach), "never");
-        else if (v == rnd) /* the first point of its own mean curve at its final mean */
-            snprintf(reach, sizeof(reach), "%.0f (base)", v->reach);
-        else if (rnd)
-            snprintf(reach, sizeof(reach), "%.0f (%+.0f%%)", v->reach,
-                     100.0 * (v->reach / rnd->reach - 1.0));
-        printf("%-16s %8.0f %11.4f ± %.4f %14s %10.3f\n", hitl_strategy_name(v->strategy),
-               v->points ? v->annotations[v->points - 1] : 0.0, v->final_mean, v->final_sd, reach,
-               v->median_seconds);
-    }
-}
-
-/* PREFIX.json, PREFIX.h5, PREFIX.svg, PREFIX.ipynb */
-static hitl_status write_outputs(const sim_args *a, int argc, char **argv,
-                                 const hitl_labelled *pool, const hitl_labelled *test, size_t c,
-                                 const hitl_curve_series *s, size_t ns, json_t *j, hitl_error *err)
-{
-    size_t len = strlen(a->out) + 8;
-    char *path = malloc(len), *text = NULL, *svg = NULL, *cmdline = NULL;
-    hitl_curves *cv = calloc(ns, sizeof(*cv));
-    hitl_sim_series *ss = calloc(ns, sizeof(*ss));
-    uint64_t *seeds = malloc(a->seeds * sizeof(uint64_t));
-    hitl_status st = HITL_OK;
-    if (!path || !cv || !ss || !seeds) {
-        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t k = 0; k < a->seeds; k++)
-        seeds[k] = a->seed + k;
-    for (size_t i = 0; i < ns; i++) {
-        cv[i] = (hitl_curves){hitl_strategy_name(s[i].strategy),
-                              a->seeds,
-                              s[i].points,
-                              s[i].labelled,
-                              s[i].annotations,
-                              s[i].accuracy,
-                              s[i].label_accuracy,
-                              s[i].seconds};
-        ss[i] = (hitl_sim_series){hitl_strategy_name(s[i].strategy),
-                                  a->seeds,
-                                  s[i].points,
-                                  s[i].annotations,
-                                  s[i].accuracy,
-                                  s[i].seconds};
-    }
-    if (!(text = json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(9)))) {
-        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        goto done;
-    }
-    snprintf(path, len, "%s.json", a->out);
-    if ((st = hitl_text_save(path, text, err)) != HITL_OK) goto done;
-    snprintf(path, len, "%s.h5", a->out);
-    if ((st = hitl_curves_save(path, cv, ns, seeds, a->seeds, err)) != HITL_OK) goto done;
-    if ((st = hitl_svg_curves(ss, ns, "Test accuracy against labels spent", "labels spent", &svg,
-                              err)) != HITL_OK)
-        goto done;
-    snprintf(path, len, "%s.svg", a->out);
-    if ((st = hitl_text_save(path, svg, err)) != HITL_OK) goto done;
-
-    size_t cl = 8;
-    for (int i = 0; i < argc; i++)
-        cl += strlen(argv[i]) + 1;
-    if (!(cmdline = malloc(cl))) {
-        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        goto done;
-    }
-    size_t at = (size_t)snprintf(cmdline, cl, "hitl");
-    for (int i = 0; i < argc; i++) /* argv[0] is the subcommand */
-        at += (size_t)snprintf(cmdline + at, cl - at, " %s", argv[i]);
-    char ann[MAX_ANNOTATORS * 8 + 64] = "";
-    if (a->o.n_annotators) {
-        at = (size_t)snprintf(ann, sizeof(ann), "%zu annotators, error rates", a->o.n_annotators);
-        for (size_t i = 0; i < a->o.n_annotators && at < sizeof(ann); i++)
-            at += (size_t)snprintf(ann + at, sizeof(ann) - at, "%s %g", i ? "," : "", a->rates[i]);
-        if (at < sizeof(ann))
-            snprintf(ann + at, sizeof(ann) - at, "; %s",
-                     a->o.dawid_skene ? "Dawid-Skene" : "majority vote");
-    }
-    char when[32];
-    time_t now = time(NULL);
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
-    const char *base = strrchr(a->out, '/');
-    size_t hl = strlen(base ? base + 1 : a->out) + 4;
-    char *h5name = malloc(hl);
-    if (!h5name) {
-        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        goto done;
-    }
-    snprintf(h5name, hl, "%s.h5", base ? base + 1 : a->out);
-    hitl_sim_report r = {.title = "hitl learning curves",
-                         .generated_at = when,
-                         .version = HITL_VERSION,
-                         .command = cmdline,
-                         .features = a->features,
-                         .labels = a->labels,
-                         .test = a->test,
-                         .n_pool = pool->n,
-                         .n_test = test->n,
-                         .d = pool->d,
-                         .n_classes = c,
-                         .seed_labels = a->o.seed_labels,
-                         .batch = a->o.batch,
-                         .rounds = a->o.rounds,
-                         .annotators = a->o.n_annotators ? ann : NULL,
-                         .baseline = "random",
-                         .series = ss,
-                         .n_series = ns,
-                         .curves_path = h5name};
-    snprintf(path, len, "%s.ipynb", a->out);
-    st = hitl_sim_report_write(&r, path, err);
-    free(h5name);
-done:
-    free(path);
-    free(text);
-    free(svg);
-    free(cmdline);
-    free(cv);
-    free(ss);
-    free(seeds);
-    return st;
-}
-
 /* The number of classes: the pool's class names, else the largest label + 1 in either set. */
 static hitl_status count_classes(const hitl_labelled *pool, const hitl_labelled *test, size_t *c,
                                  hitl_error *err)
@@ -564,7 +265,7 @@ static hitl_status count_classes(const hitl_labelled *pool, const hitl_labelled 
 int cmd_simulate(int argc, char **argv)
 {
     const char *cmd = "simulate";
-    sim_args a;
+    cli_sim_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
 
@@ -598,16 +299,16 @@ int cmd_simulate(int argc, char **argv)
         st = hitl_experiment_run(pool.x, pool.n, pool.d, pool.y, c, test.x, test.n, test.y, &eo, &s,
                                  &err);
     cli_progress_done(&prog.bar);
-    if (st == HITL_OK && !(out = to_json(&a, &pool, &test, file_row, c, s, a.n_strategies)))
+    if (st == HITL_OK && !(out = cli_sim_json(&a, &pool, &test, file_row, c, s, a.n_strategies)))
         st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
     if (st == HITL_OK && a.out)
-        st = write_outputs(&a, argc, argv, &pool, &test, c, s, a.n_strategies, out, &err);
+        st = cli_sim_write(&a, argc, argv, &pool, &test, c, s, a.n_strategies, out, &err);
     if (st == HITL_OK) {
         if (a.json) {
             cli_print_json(out);
             out = NULL;
         } else {
-            print_table(&a, &pool, &test, c, s, a.n_strategies);
+            cli_sim_print(&a, &pool, &test, c, s, a.n_strategies);
             if (a.out)
                 printf("wrote %s.json, %s.h5, %s.svg and %s.ipynb\n", a.out, a.out, a.out, a.out);
         }

@@ -41,43 +41,10 @@ static const char usage_text[] =
     "\n"
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data\n";
 
-enum {
-    OPT_FEATURES = 256,
-    OPT_LABELS,
-    OPT_ROWS,
-    OPT_SOFT,
-    OPT_L2,
-    OPT_C,
-    OPT_MAX_ITER,
-    OPT_TOL,
-    OPT_CW,
-    OPT_CLASSES,
-    OPT_OUT,
-    OPT_JSON,
-    OPT_HELP,
-};
-
-static const struct option long_opts[] = {
-    {"features", required_argument, NULL, OPT_FEATURES},
-    {"labels", required_argument, NULL, OPT_LABELS},
-    {"rows", required_argument, NULL, OPT_ROWS},
-    {"soft", no_argument, NULL, OPT_SOFT},
-    {"l2", required_argument, NULL, OPT_L2},
-    {"C", required_argument, NULL, OPT_C},
-    {"max-iter", required_argument, NULL, OPT_MAX_ITER},
-    {"tol", required_argument, NULL, OPT_TOL},
-    {"class-weight", required_argument, NULL, OPT_CW},
-    {"classes", required_argument, NULL, OPT_CLASSES},
-    {"out", required_argument, NULL, OPT_OUT},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
-};
-
 typedef struct train_args {
     const char *features, *labels, *rows, *cw, *classes, *out;
-    int soft, json, have_l2, have_c;
-    double l2, c_inv;
+    int soft, json;
+    double l2, c_inv; /* NAN when not given */
     size_t max_iter;
     double tol;
 } train_args;
@@ -85,66 +52,28 @@ typedef struct train_args {
 static int parse_args(int argc, char **argv, train_args *a)
 {
     const char *cmd = "train";
-    int c;
-    optind = 1;
-    opterr = 0;
-    a->max_iter = 500;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_FEATURES:
-            a->features = optarg;
-            break;
-        case OPT_LABELS:
-            a->labels = optarg;
-            break;
-        case OPT_ROWS:
-            a->rows = optarg;
-            break;
-        case OPT_SOFT:
-            a->soft = 1;
-            break;
-        case OPT_L2:
-            if (cli_parse_float(optarg, &a->l2) || !(a->l2 >= 0) || !isfinite(a->l2))
-                return cli_usage_error(cmd, "bad --l2 '%s' (a number >= 0)", optarg);
-            a->have_l2 = 1;
-            break;
-        case OPT_C:
-            if (cli_parse_float(optarg, &a->c_inv) || !(a->c_inv > 0) || !isfinite(a->c_inv))
-                return cli_usage_error(cmd, "bad --C '%s' (a number > 0)", optarg);
-            a->have_c = 1;
-            break;
-        case OPT_MAX_ITER:
-            if (cli_parse_size(optarg, &a->max_iter) || a->max_iter == 0 || a->max_iter > 1000000)
-                return cli_usage_error(cmd, "bad --max-iter '%s'", optarg);
-            break;
-        case OPT_TOL:
-            if (cli_parse_float(optarg, &a->tol) || !(a->tol > 0))
-                return cli_usage_error(cmd, "bad --tol '%s' (a number > 0)", optarg);
-            break;
-        case OPT_CW:
-            a->cw = optarg;
-            break;
-        case OPT_CLASSES:
-            a->classes = optarg;
-            break;
-        case OPT_OUT:
-            a->out = optarg;
-            break;
-        case OPT_JSON:
-            a->json = 1;
-            break;
-        case 'h':
-        case OPT_HELP:
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    *a = (train_args){.l2 = NAN, .c_inv = NAN, .max_iter = 500};
+    const cli_opt opts[] = {
+        CLI_O_STR("features", &a->features),
+        CLI_O_STR("labels", &a->labels),
+        CLI_O_STR("rows", &a->rows),
+        CLI_O_FLAG("soft", &a->soft),
+        CLI_O_NUM("l2", &a->l2, 0, 0, "a number >= 0"),
+        CLI_O_NUM_GT("C", &a->c_inv, 0, "a number > 0"),
+        CLI_O_SIZE("max-iter", &a->max_iter, 1, 1000000, "1 to 1000000"),
+        CLI_O_NUM_GT("tol", &a->tol, 0, "a number > 0"),
+        CLI_O_STR("class-weight", &a->cw),
+        CLI_O_STR("classes", &a->classes),
+        CLI_O_STR("out", &a->out),
+        CLI_O_FLAG("json", &a->json),
+        CLI_O_END,
+    };
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 0, 0);
+    if (rc >= 0) return rc;
     if (!a->features || !a->labels || !a->out)
         return cli_usage_error(cmd, "need --features, --labels and --out");
-    if (a->have_l2 && a->have_c) return cli_usage_error(cmd, "give --l2 or --C, not both");
+    if (!isnan(a->l2) && !isnan(a->c_inv))
+        return cli_usage_error(cmd, "give --l2 or --C, not both");
     return -1;
 }
 
@@ -157,50 +86,22 @@ typedef struct train_data {
     size_t n_classes;
 } train_data;
 
-typedef struct row_pos {
-    int32_t row;
-    size_t pos;
-} row_pos;
-
-static int by_row(const void *a, const void *b)
+/* Reads the listed pool rows (int32, as hitl_labels_read gives them) of the features into x. */
+static hitl_status read_rows(hitl_matrix *m, const int32_t *rows, size_t nr, float *x,
+                             hitl_error *err)
 {
-    const row_pos *x = a, *y = b;
-    return (x->row > y->row) - (x->row < y->row);
-}
-
-/* Reads the listed rows (all when rows is NULL) of the features, block by block in row order:
- * blocks without a wanted row are never read. */
-static hitl_status read_features(hitl_matrix *m, const int32_t *rows, size_t nr, float *x,
-                                 hitl_error *err)
-{
-    size_t n = hitl_matrix_rows(m), d = hitl_matrix_cols(m), block = hitl_block_rows(d);
-    if (!rows) {
-        hitl_status st = HITL_OK;
-        for (size_t r = 0; st == HITL_OK && r < n; r += block)
-            st = hitl_matrix_read(m, r, n - r < block ? n - r : block, x + r * d, err);
-        return st;
+    int64_t *list = malloc((nr ? nr : 1) * sizeof(int64_t));
+    if (!list) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nr; i++)
+        list[i] = rows[i];
+    hitl_status st = hitl_matrix_read_rows(m, list, nr, x, err);
+    free(list);
+    if (st == HITL_EDATA && err && err->row >= 0) { /* an entry outside the pool, named as --rows */
+        size_t i = (size_t)err->row;
+        hitl_error_set(err, HITL_EDATA, "--rows entry %zu is row %d, past the %zu rows", i,
+                       (int)rows[i], hitl_matrix_rows(m));
+        err->row = (int64_t)i;
     }
-    row_pos *rp = malloc((nr ? nr : 1) * sizeof(*rp));
-    float *buf = malloc(block * d * sizeof(float));
-    hitl_status st = HITL_OK;
-    if (!rp || !buf) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    for (size_t i = 0; st == HITL_OK && i < nr; i++) {
-        if ((size_t)rows[i] >= n) {
-            st = hitl_error_set(err, HITL_EDATA, "--rows entry %zu is row %d, past the %zu rows", i,
-                                (int)rows[i], n);
-            if (err) err->row = (int64_t)i;
-        }
-        rp[i] = (row_pos){rows[i], i};
-    }
-    if (st == HITL_OK) qsort(rp, nr, sizeof(*rp), by_row);
-    for (size_t i = 0; st == HITL_OK && i < nr;) {
-        size_t r0 = (size_t)rp[i].row, k = n - r0 < block ? n - r0 : block;
-        st = hitl_matrix_read(m, r0, k, buf, err);
-        for (; st == HITL_OK && i < nr && (size_t)rp[i].row < r0 + k; i++)
-            memcpy(x + rp[i].pos * d, buf + ((size_t)rp[i].row - r0) * d, d * sizeof(float));
-    }
-    free(rp);
-    free(buf);
     return st;
 }
 
@@ -213,7 +114,6 @@ static int ends_with(const char *s, const char *suffix)
 /* Loads rows, targets and class names; on failure fills err. */
 static hitl_status load(const train_args *a, train_data *t, hitl_error *err)
 {
-    const char *cmd = "train";
     char *fpath = NULL, *lpath = NULL, *rpath = NULL;
     const char *fdset, *ldset, *rdset;
     int32_t *rows = NULL, *labels = NULL;
@@ -249,9 +149,7 @@ static hitl_status load(const train_args *a, train_data *t, hitl_error *err)
             if (hitl_matrix_rows(sm) != nr)
                 st = hitl_error_set(err, HITL_ESHAPE, "'%s': /soft_labels has %zu rows, /rows %zu",
                                     a->labels, hitl_matrix_rows(sm), nr);
-            if (st == HITL_OK && !(t->soft = malloc((nr ? nr : 1) * t->c * sizeof(float))))
-                st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-            if (st == HITL_OK) st = read_features(sm, NULL, 0, t->soft, err);
+            if (st == HITL_OK) st = hitl_matrix_load(sm, &t->soft, err);
         }
         if (st != HITL_OK) goto done;
         t->y = labels;
@@ -334,13 +232,14 @@ static hitl_status load(const train_args *a, train_data *t, hitl_error *err)
         st = hitl_error_set(err, HITL_EDATA, "no labelled rows to train on");
         goto done;
     }
-    if (t->d > SIZE_MAX / sizeof(float) / t->n || !(t->x = malloc(t->n * t->d * sizeof(float)))) {
+    if (!rows)
+        st = hitl_matrix_load(fm, &t->x, err);
+    else if (t->d > SIZE_MAX / sizeof(float) / t->n ||
+             !(t->x = malloc(t->n * t->d * sizeof(float))))
         st = hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu x %zu features", t->n, t->d);
-        goto done;
-    }
-    st = read_features(fm, rows, rows ? nr : 0, t->x, err);
+    else
+        st = read_rows(fm, rows, nr, t->x, err);
 done:
-    (void)cmd;
     free(fpath);
     free(lpath);
     free(rpath);
@@ -397,7 +296,7 @@ static const char *stop_name(hitl_train_stop s)
 int cmd_train(int argc, char **argv)
 {
     const char *cmd = "train";
-    train_args a = {0};
+    train_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
 
@@ -419,8 +318,8 @@ int cmd_train(int argc, char **argv)
         else if (t.y[i] >= 0 && (size_t)t.y[i] < t.c)
             wsum += cw[t.y[i]];
     }
-    double cval = a.have_c ? a.c_inv : 1.0;
-    double l2 = a.have_l2 ? a.l2 : 1.0 / (cval * wsum);
+    double cval = isnan(a.c_inv) ? 1.0 : a.c_inv;
+    double l2 = isnan(a.l2) ? 1.0 / (cval * wsum) : a.l2;
     if (st == HITL_OK) {
         w = malloc(t.d * t.c * sizeof(float));
         b = malloc(t.c * sizeof(float));

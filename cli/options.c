@@ -36,8 +36,20 @@ static int take(const char *cmd, const cli_opt *o, const char *v)
         *(double *)o->dst = d;
         return -1;
     case CLI_CALL:
+    case CLI_CALL_OPTARG:
         return o->call(cmd, v, o->dst);
     }
+    return -1;
+}
+
+int cli_opt_temperature(const char *cmd, const char *value, void *ctx)
+{
+    double d;
+    /* as float32, and 1/T too: a T that rounds to 0 would mean the default, 1 */
+    if (cli_parse_float(value, &d) || !(d > 0) || !((float)d > 0) || !isfinite(1.0f / (float)d) ||
+        !isfinite((float)d))
+        return cli_usage_error(cmd, "bad --temperature '%s' (need T > 0)", value);
+    *(float *)ctx = (float)d;
     return -1;
 }
 
@@ -48,8 +60,10 @@ int cli_options(const char *cmd, const char *usage, int argc, char **argv, const
     size_t n = 0;
     for (; opts[n].name && n < MAX_OPTS; n++)
         lo[n] = (struct option){opts[n].name,
-                                opts[n].type == CLI_FLAG ? no_argument : required_argument, NULL,
-                                (int)(256 + n)};
+                                opts[n].type == CLI_FLAG          ? no_argument
+                                : opts[n].type == CLI_CALL_OPTARG ? optional_argument
+                                                                  : required_argument,
+                                NULL, (int)(256 + n)};
     lo[n] = (struct option){"help", no_argument, NULL, 'h'};
     lo[n + 1] = (struct option){NULL, 0, NULL, 0};
     int c;
@@ -62,14 +76,17 @@ int cli_options(const char *cmd, const char *usage, int argc, char **argv, const
         }
         if (c < 256 || (size_t)(c - 256) >= n)
             return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        int rc = take(cmd, &opts[c - 256], optarg);
+        const cli_opt *o = &opts[c - 256];
+        int rc = take(cmd, o, optarg);
         if (rc >= 0) return rc;
+        if (o->seen) *o->seen = 1;
     }
     int npos = argc - optind;
     if (npos < min_pos) {
         if (min_pos == 1 && max_pos == 1) return cli_usage_error(cmd, "give one database path");
-        return cli_usage_error(cmd, "%s %d arguments, got %d",
-                               min_pos == max_pos ? "give" : "give at least", min_pos, npos);
+        return cli_usage_error(cmd, "%s %d argument%s, got %d",
+                               min_pos == max_pos ? "give" : "give at least", min_pos,
+                               min_pos == 1 ? "" : "s", npos);
     }
     if (max_pos >= 0 && npos > max_pos)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + max_pos]);

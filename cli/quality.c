@@ -31,11 +31,10 @@ int cli_load_ratings(const char *cmd, const char *path, hitl_level level, const 
 int cli_split_dset(const char *arg, char **path, const char **dset)
 {
     const char *colon = strrchr(arg, ':');
-    size_t len = strlen(arg);
     *dset = NULL;
     if (!colon) {
-        if (len < 4 || strcmp(arg + len - 4, ".npy") != 0) return -1;
-        colon = arg + len;
+        if (!hitl_path_is_npy(arg)) return -1;
+        colon = arg + strlen(arg);
     } else {
         *dset = colon + 1;
         if (!**dset) return -1;

@@ -55,6 +55,14 @@ hitl_status hitl_matrix_read(hitl_matrix *m, size_t row0, size_t n, float *dst, 
  * rounded to float32 on the way, the other types widen exactly. */
 hitl_status hitl_matrix_read_f64(hitl_matrix *m, size_t row0, size_t n, double *dst,
                                  hitl_error *err);
+/* Reads the `n` listed rows (borrowed; any order, repeats allowed) into `dst` (borrowed,
+ * caller-sized to n * cols floats): rows[i] into dst row i. A sorted copy of the list is read in
+ * runs of at most one default block each, a run going on over neighbours, repeats and gaps of
+ * up to 1 MiB of unlisted rows (cheaper read than skipped). HITL_EDATA names the first entry
+ * outside the matrix (err->row: its index in the list), and nothing is read then. Not
+ * thread-safe, as hitl_matrix_read. */
+hitl_status hitl_matrix_read_rows(hitl_matrix *m, const int64_t *rows, size_t n, float *dst,
+                                  hitl_error *err);
 /* Class names from a string attribute `classes` on the dataset, else on the file's root group.
  * *names is NULL and *n 0 when there is none (not an error). Caller owns the result; release
  * with hitl_strings_free(). Always empty for .npy files. */

@@ -121,6 +121,70 @@ hitl_status hitl_matrix_read_f64(hitl_matrix *m, size_t row0, size_t n, double *
     return m->ops->read_f64(m, row0, n, dst, err);
 }
 
+/* hitl_matrix_read_rows reads the unlisted rows between two listed ones in the same call when
+ * they take at most this many bytes: one call over a gzip-chunked pool reads whole chunks
+ * straight into the buffer, where a call per run of neighbours goes through the chunk cache
+ * (1000 of 60000 rows of 784 floats: 1.2 s of CPU instead of 2.3 s; contiguous: alike). */
+#define RUN_GAP_BYTES ((size_t)1 << 20)
+
+/* A listed row and its place in the caller's list. */
+typedef struct row_at {
+    int64_t row;
+    size_t at;
+} row_at;
+
+static int by_row(const void *a, const void *b)
+{
+    const row_at *x = a, *y = b;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+hitl_status hitl_matrix_read_rows(hitl_matrix *m, const int64_t *rows, size_t n, float *dst,
+                                  hitl_error *err)
+{
+    if (!m) return hitl_error_set(err, HITL_EINVAL, "no matrix given");
+    if (n == 0) return HITL_OK;
+    if (!rows || !dst)
+        return hitl_error_set(err, HITL_EINVAL, "'%s': no row list or output buffer given",
+                              m->name);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i] >= 0 && (uint64_t)rows[i] < m->rows) continue;
+        hitl_error_set(err, HITL_EDATA,
+                       "'%s': entry %zu of the row list is row %lld, outside its %zu rows", m->name,
+                       i, (long long)rows[i], m->rows);
+        if (err) err->row = (int64_t)i;
+        return HITL_EDATA;
+    }
+    row_at *order = malloc(n * sizeof(*order));
+    if (!order) return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", m->name);
+    for (size_t i = 0; i < n; i++)
+        order[i] = (row_at){rows[i], i};
+    qsort(order, n, sizeof(*order), by_row);
+    /* A run: listed rows at most `gap` apart, spanning at most one default block (and no more
+     * than the list does). */
+    size_t c = m->cols, cap = hitl_block_rows(c), gap = RUN_GAP_BYTES / (c * sizeof(float));
+    size_t span = (size_t)(order[n - 1].row - order[0].row) + 1;
+    if (gap < 1) gap = 1;
+    if (cap > span) cap = span;
+    float *buf = malloc(cap * c * sizeof(float));
+    hitl_status st =
+        buf ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", m->name);
+    for (size_t i = 0; st == HITL_OK && i < n;) {
+        int64_t r0 = order[i].row;
+        size_t j = i + 1;
+        while (j < n && (size_t)(order[j].row - order[j - 1].row) <= gap &&
+               (size_t)(order[j].row - r0) < cap)
+            j++;
+        st = hitl_matrix_read(m, (size_t)r0, (size_t)(order[j - 1].row - r0) + 1, buf, err);
+        for (size_t k = i; st == HITL_OK && k < j; k++)
+            memcpy(dst + order[k].at * c, buf + (size_t)(order[k].row - r0) * c, c * sizeof(float));
+        i = j;
+    }
+    free(order);
+    free(buf);
+    return st;
+}
+
 hitl_status hitl_matrix_classes(hitl_matrix *m, char ***names, size_t *n, hitl_error *err)
 {
     if (!names || !n) return hitl_error_set(err, HITL_EINVAL, "no output for class names given");

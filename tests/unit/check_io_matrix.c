@@ -209,6 +209,51 @@ static void check_blocks(hitl_matrix *m, const double *vals, size_t n, size_t c,
     free(buf);
 }
 
+/* A list of `k` rows of an n-row matrix as a caller gives them: runs of neighbours, repeats of
+ * rows already listed and rows anywhere, in any order. */
+static int64_t *random_rows(tu_rng *r, size_t n, size_t k)
+{
+    int64_t *rows = malloc((k ? k : 1) * sizeof(int64_t));
+    for (size_t i = 0; i < k; i++) {
+        uint64_t u = tu_rng_u64(r);
+        if (i > 0 && u % 3 == 0 && rows[i - 1] + 1 < (int64_t)n)
+            rows[i] = rows[i - 1] + 1;
+        else if (i > 0 && u % 3 == 1)
+            rows[i] = rows[(u >> 8) % i];
+        else
+            rows[i] = (int64_t)((u >> 8) % n);
+    }
+    return rows;
+}
+
+/* Reads rows[0, k) with hitl_matrix_read_rows and checks each against the same row of `all`
+ * [n, c] (the matrix read whole). */
+static void check_rows(hitl_matrix *m, const float *all, size_t c, const int64_t *rows, size_t k)
+{
+    float *dst = malloc((k ? k : 1) * c * sizeof(float));
+    memset(dst, 0xff, (k ? k : 1) * c * sizeof(float));
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status st = hitl_matrix_read_rows(m, rows, k, dst, &err);
+    ck_assert_msg(st == HITL_OK, "read %zu rows: %s", k, err.msg);
+    size_t bad = k;
+    for (size_t i = 0; i < k && bad == k; i++)
+        if (memcmp(dst + i * c, all + (size_t)rows[i] * c, c * sizeof(float)) != 0) bad = i;
+    ck_assert_msg(bad == k, "entry %zu (row %lld) differs from the whole read", bad,
+                  bad < k ? (long long)rows[bad] : -1LL);
+    free(dst);
+}
+
+/* The matrix read whole, with hitl_matrix_read. */
+static float *read_all(hitl_matrix *m)
+{
+    size_t n = hitl_matrix_rows(m), c = hitl_matrix_cols(m);
+    float *all = malloc((n ? n : 1) * c * sizeof(float));
+    hitl_error err;
+    ck_assert_int_eq(hitl_matrix_read(m, 0, n, all, &err), HITL_OK);
+    return all;
+}
+
 /* ---- core ---------------------------------------------------------------------------------- */
 
 START_TEST(test_h5_float32_contiguous)
@@ -507,6 +552,53 @@ START_TEST(test_block_rows)
 }
 END_TEST
 
+START_TEST(test_read_rows)
+{
+    /* random row lists (repeats, runs, any order) give the rows of the whole matrix: HDF5
+     * contiguous and chunked, float32 and float64, and .npy of both */
+    char *p = tmp("rows.h5"), *q = tmp("rows.npy");
+    size_t n = 500, c = 7;
+    double *v = random_values(n * c, 11);
+    hsize_t chunk[2] = {13, 3};
+    tu_rng r;
+    tu_rng_seed(&r, 12);
+    for (int f = 0; f < 4; f++) {
+        if (f < 3)
+            h5_matrix(p, "/x", f == 2 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE, n, c, f ? chunk : NULL, v);
+        else
+            npy_matrix(q, 1, 0, n, c, v);
+        hitl_matrix *m = open_ok(f < 3 ? p : q, f < 3 ? "/x" : NULL);
+        float *all = read_all(m);
+        for (int t = 0; t < 40; t++) {
+            size_t k = t == 0 ? 0 : t == 1 ? 1 : tu_rng_u64(&r) % 700;
+            int64_t *rows = random_rows(&r, n, k);
+            check_rows(m, all, c, rows, k);
+            free(rows);
+        }
+        int64_t *rows = malloc(n * sizeof(int64_t)); /* every row, last first */
+        for (size_t i = 0; i < n; i++)
+            rows[i] = (int64_t)(n - 1 - i);
+        check_rows(m, all, c, rows, n);
+        free(rows);
+        free(all);
+        hitl_matrix_close(m);
+    }
+    npy_matrix(q, 1, 1, n, c, v); /* '<f8' */
+    hitl_matrix *m = open_ok(q, NULL);
+    float *all = read_all(m);
+    int64_t *rows = random_rows(&r, n, 300);
+    check_rows(m, all, c, rows, 300);
+    free(rows);
+    free(all);
+    hitl_matrix_close(m);
+    unlink(p);
+    unlink(q);
+    free(v);
+    free(p);
+    free(q);
+}
+END_TEST
+
 /* ---- rating matrices ------------------------------------------------------------------------
  * The same 4 x 3 labels in every .npy integer and float dtype (missing: -1 where signed, NaN
  * where float, none where unsigned), an HDF5 int16 dataset with class names, and the cells that
@@ -741,6 +833,44 @@ START_TEST(test_npy_mutations)
         free(out);
         hitl_matrix_close(m);
     }
+    unlink(p);
+    free(p);
+}
+END_TEST
+
+START_TEST(test_read_rows_blocks)
+{
+    /* rows so wide that a default block holds two (and no gap is read): runs of neighbours are
+     * cut at the block; then rows for which a gap of two unlisted rows is read and three not */
+    char *p = tmp("rows-wide.npy");
+    size_t n = 5, c = HITL_MATRIX_MAX_COLS / 2;
+    ck_assert_uint_eq(hitl_block_rows(c), 2);
+    double *v = random_values(n * c, 13);
+    npy_matrix(p, 1, 0, n, c, v);
+    free(v);
+    hitl_matrix *m = open_ok(p, NULL);
+    float *all = read_all(m);
+    static const int64_t lists[][7] = {
+        {0, 1, 2, 3, 4, 0, 0}, {4, 3, 2, 1, 0, 0, 4}, {2, 2, 2, 3, 3, 1, 1}, {4, 4, 4, 4, 4, 4, 4}};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        check_rows(m, all, c, lists[i], 7);
+    free(all);
+    hitl_matrix_close(m);
+
+    n = 12;
+    c = ((size_t)1 << 20) / (2 * sizeof(float)); /* 1 MiB: two rows */
+    ck_assert_uint_eq(hitl_block_rows(c), 16);
+    v = random_values(n * c, 16);
+    npy_matrix(p, 1, 0, n, c, v);
+    free(v);
+    m = open_ok(p, NULL);
+    all = read_all(m);
+    static const int64_t gaps[][6] = {
+        {0, 3, 6, 9, 11, 11}, {11, 8, 4, 1, 0, 5}, {10, 0, 0, 4, 7, 7}};
+    for (size_t i = 0; i < sizeof(gaps) / sizeof(gaps[0]); i++)
+        check_rows(m, all, c, gaps[i], 6);
+    free(all);
+    hitl_matrix_close(m);
     unlink(p);
     free(p);
 }
@@ -1039,6 +1169,49 @@ START_TEST(test_err_strings)
 }
 END_TEST
 
+START_TEST(test_err_read_rows)
+{
+    /* an entry outside the matrix, anywhere in the list: HITL_EDATA naming it, nothing read */
+    char *p = tmp("rows-err.npy");
+    size_t n = 50, c = 3;
+    double *v = random_values(n * c, 14);
+    npy_matrix(p, 1, 0, n, c, v);
+    free(v);
+    hitl_matrix *m = open_ok(p, NULL);
+    static const int64_t bad[] = {-1, 50, 51, INT64_MAX, INT64_MIN};
+    tu_rng r;
+    tu_rng_seed(&r, 15);
+    float dst[20 * 3], before[20 * 3];
+    hitl_error err;
+    for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+        int64_t *rows = random_rows(&r, n, 20);
+        size_t at = tu_rng_u64(&r) % 20;
+        rows[at] = bad[b];
+        memset(dst, 0x7f, sizeof(dst));
+        memset(before, 0x7f, sizeof(before));
+        hitl_error_clear(&err);
+        ck_assert_int_eq(hitl_matrix_read_rows(m, rows, 20, dst, &err), HITL_EDATA);
+        ck_assert_int_eq(err.row, (int64_t)at);
+        char want[96];
+        snprintf(want, sizeof(want), "entry %zu of the row list is row %lld, outside its 50 rows",
+                 at, (long long)bad[b]);
+        ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
+        ck_assert_ptr_nonnull(strstr(err.msg, "rows-err.npy"));
+        ck_assert_int_eq(memcmp(dst, before, sizeof(dst)), 0); /* nothing read */
+        ck_assert_int_eq(hitl_matrix_read_rows(m, rows, 20, dst, NULL), HITL_EDATA);
+        free(rows);
+    }
+    int64_t one = 0;
+    ck_assert_int_eq(hitl_matrix_read_rows(NULL, &one, 1, dst, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_matrix_read_rows(m, NULL, 1, dst, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_matrix_read_rows(m, &one, 1, NULL, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_matrix_read_rows(m, NULL, 0, NULL, &err), HITL_OK);
+    hitl_matrix_close(m);
+    unlink(p);
+    free(p);
+}
+END_TEST
+
 /* ---- resource bounds ----------------------------------------------------------------------- */
 
 #ifdef TU_ASAN
@@ -1148,12 +1321,14 @@ static Suite *io_matrix_suite(void)
     tcase_add_test(core, test_strings_split);
     tcase_add_test(core, test_block_rows);
     tcase_add_test(core, test_rating_matrix);
+    tcase_add_test(core, test_read_rows);
     suite_add_tcase(s, core);
 
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_empty_and_single);
     tcase_add_test(limits, test_wide_float64_scratch);
     tcase_add_test(limits, test_read_range);
+    tcase_add_test(limits, test_read_rows_blocks);
     tcase_add_test(limits, test_npy_mutations);
     tcase_add_test(limits, test_limits_huge_claims);
     suite_add_tcase(s, limits);
@@ -1170,6 +1345,7 @@ static Suite *io_matrix_suite(void)
     tcase_add_test(errors, test_err_npy_truncated);
     tcase_add_test(errors, test_err_npy_garbage);
     tcase_add_test(errors, test_err_strings);
+    tcase_add_test(errors, test_err_read_rows);
     suite_add_tcase(s, errors);
     return s;
 }
