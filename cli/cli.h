@@ -141,6 +141,13 @@ int cli_parse_float(const char *s, double *out);
 
 /* Opens the store at `path`; on failure prints the error and returns its exit code, else -1. */
 int cli_open_store(const char *cmd, const char *path, hitl_store **st);
+/* The same, read-only (status, audit, agreement, export): also on read-only media. */
+int cli_open_store_read(const char *cmd, const char *path, hitl_store **st);
+/* An output path `out` (given with option `opt`) must not name any of the n inputs (same device
+ * and inode) nor a directory: returns -1 to go on, else prints the usage error and returns its
+ * exit code. "-" and paths that do not exist pass. */
+int cli_out_check(const char *cmd, const char *opt, const char *out, const char *const *inputs,
+                  size_t n);
 /* The acting person: --actor/--annotator value, else $HITL_ACTOR, else $USER, else "unknown". */
 const char *cli_actor(const char *given);
 /* Prints a JSON value (steals it) on one line of stdout. */

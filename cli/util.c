@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -101,6 +102,30 @@ int cli_open_store(const char *cmd, const char *path, hitl_store **st)
     hitl_error_clear(&err);
     hitl_status s = hitl_store_open(st, path, &err);
     return s == HITL_OK ? -1 : cli_fail(cmd, s, &err);
+}
+
+int cli_open_store_read(const char *cmd, const char *path, hitl_store **st)
+{
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status s = hitl_store_open_read(st, path, &err);
+    return s == HITL_OK ? -1 : cli_fail(cmd, s, &err);
+}
+
+int cli_out_check(const char *cmd, const char *opt, const char *out, const char *const *inputs,
+                  size_t n)
+{
+    struct stat so, si;
+    if (!out || strcmp(out, "-") == 0 || stat(out, &so) != 0) return -1;
+    if (S_ISDIR(so.st_mode))
+        return cli_usage_error(cmd, "%s '%s' is a directory, not a file", opt, out);
+    for (size_t i = 0; i < n; i++) {
+        if (!inputs[i] || stat(inputs[i], &si) != 0) continue;
+        if (so.st_dev == si.st_dev && so.st_ino == si.st_ino)
+            return cli_usage_error(cmd, "%s '%s' is an input of this command: not overwritten",
+                                   opt, out);
+    }
+    return -1;
 }
 
 const char *cli_actor(const char *given)
