@@ -44,6 +44,7 @@ CLI_COMMAND int cmd_skip(int argc, char **argv);
 CLI_COMMAND int cmd_adjudicate(int argc, char **argv);
 CLI_COMMAND int cmd_status(int argc, char **argv);
 CLI_COMMAND int cmd_audit(int argc, char **argv);
+CLI_COMMAND int cmd_backup(int argc, char **argv);
 CLI_COMMAND int cmd_annotate(int argc, char **argv);
 CLI_COMMAND int cmd_agreement(int argc, char **argv);
 CLI_COMMAND int cmd_aggregate(int argc, char **argv);
@@ -142,6 +143,8 @@ int cli_parse_float(const char *s, double *out);
 /* Opens the store at `path`; on failure prints the error and returns its exit code, else -1. */
 int cli_open_store(const char *cmd, const char *path, hitl_store **st);
 /* The same, read-only (status, audit, agreement, export): also on read-only media. */
+/* 1 when the file and its folder can be written (a store opened for writing needs both). */
+int cli_writable(const char *path);
 int cli_open_store_read(const char *cmd, const char *path, hitl_store **st);
 /* An output path `out` (given with option `opt`) must not name any of the n inputs (same device
  * and inode) nor a directory: returns -1 to go on, else prints the usage error and returns its

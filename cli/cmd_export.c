@@ -27,9 +27,13 @@ static const char usage_text[] =
     "guess itself is pre-filled only where the project shows predictions (the store's\n"
     "show-prediction setting, or --show-prediction; never on blind items). --from-name and\n"
     "--to-name name the labelling config's Choices and object tags (default choice, text).\n"
-    "The file appears whole or not at all; the export is audited. A failed write (a full\n"
-    "disk) exits 1 and leaves an earlier FILE as it was; if only the audit event cannot be\n"
-    "written, FILE is in place and the error says so.\n";
+    "The file appears whole or not at all; the export is audited and records the audit head it\n"
+    "was made from (hdf5: an attribute; jsonl, csv: FILE.hitl-head; label-studio: each task's\n"
+    "meta), which hitl audit verify DB --export FILE checks. A failed write (a full disk) exits\n"
+    "1 and leaves an earlier FILE as it was; if only the audit event cannot be written, FILE is\n"
+    "in place and the error says so. --out - writes standard output (the summary goes to\n"
+    "stderr), and a device or FIFO is written in place; FILE may not be the store or an input\n"
+    "(exit 2). A read-only store is exported without its audit event.\n";
 
 typedef struct export_args {
     hitl_export_opts o;
@@ -97,8 +101,17 @@ int cmd_export(int argc, char **argv)
     }
     if (o->format == HITL_EXPORT_LABEL_STUDIO && o->final != HITL_FINAL_ADJUDICATED)
         return cli_usage_error(cmd, "--final does not apply to label-studio (open items)");
+    int to_stdout = strcmp(o->path, "-") == 0;
+    if (to_stdout && a.json) return cli_usage_error(cmd, "--json needs --out FILE, not '-'");
+    const char *inputs[] = {argv[optind], o->features_path};
+    if ((rc = cli_out_check(cmd, "--out", o->path, inputs, 2)) >= 0) {
+        free(fpath);
+        return rc;
+    }
     hitl_store *st;
-    rc = cli_open_store(cmd, argv[optind], &st);
+    /* a store that cannot be written (read-only file or media) is exported all the same */
+    rc = cli_writable(argv[optind]) ? cli_open_store(cmd, argv[optind], &st)
+                                    : cli_open_store_read(cmd, argv[optind], &st);
     if (rc >= 0) {
         free(fpath);
         return rc;
@@ -113,9 +126,18 @@ int cmd_export(int argc, char **argv)
     if (s != HITL_OK) return cli_fail(cmd, s, &err);
     const hitl_records_counts *n = &res.counts;
     int ls = o->format == HITL_EXPORT_LABEL_STUDIO;
+    char head[96];
+    snprintf(head, sizeof(head), "%lld:%s", (long long)n->head.seq, n->head.hash);
+    if (!res.audited)
+        fprintf(stderr,
+                "hitl export: the store is read-only: this export is not recorded in its "
+                "audit trail (the file records the head %s)\n",
+                head);
+    FILE *out = res.streamed ? stderr : stdout; /* a stream's summary never joins the stream */
     if (a.json) {
-        json_t *j = json_pack("{s:s, s:s, s:I}", "format", hitl_export_format_name(o->format),
-                              "out", o->path, "records", (json_int_t)n->records);
+        json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:b}", "format",
+                              hitl_export_format_name(o->format), "out", o->path, "records",
+                              (json_int_t)n->records, "audit_head", head, "audited", res.audited);
         if (!ls) {
             json_object_set_new(j, "final", json_string(hitl_final_rule_name(o->final)));
             json_object_set_new(j, "ties", json_integer(n->ties));
@@ -127,17 +149,18 @@ int cmd_export(int argc, char **argv)
         }
         cli_print_json(j);
     } else if (ls) {
-        printf("exported %lld open items as Label Studio tasks to %s\n", (long long)n->records,
-               o->path);
+        fprintf(out, "exported %lld open items as Label Studio tasks to %s (audit head %s)\n",
+                (long long)n->records, o->path, head);
     } else {
-        printf("exported %lld items to %s (%s, final labels: %s)\n", (long long)n->records, o->path,
-               hitl_export_format_name(o->format), hitl_final_rule_name(o->final));
+        fprintf(out, "exported %lld items to %s (%s, final labels: %s; audit head %s)\n",
+                (long long)n->records, o->path, hitl_export_format_name(o->format),
+                hitl_final_rule_name(o->final), head);
         if (n->ties)
-            printf("%lld items left out: their votes tie (adjudicate them, or see --final)\n",
-                   (long long)n->ties);
+            fprintf(out, "%lld items left out: their votes tie (adjudicate them, or see --final)\n",
+                    (long long)n->ties);
         if (n->pending)
-            printf("%lld items with labels have no final label yet under '%s'\n",
-                   (long long)n->pending, hitl_final_rule_name(o->final));
+            fprintf(out, "%lld items with labels have no final label yet under '%s'\n",
+                    (long long)n->pending, hitl_final_rule_name(o->final));
     }
     return CLI_EXIT_OK;
 }

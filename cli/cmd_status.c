@@ -43,7 +43,7 @@ int cmd_status(int argc, char **argv)
     int rc = cli_options("status", usage_text, argc, argv, opts, 1, 1);
     if (rc >= 0) return rc;
     hitl_store *st;
-    rc = cli_open_store("status", argv[optind], &st);
+    rc = cli_open_store_read("status", argv[optind], &st);
     if (rc >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);

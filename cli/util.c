@@ -112,6 +112,14 @@ int cli_open_store_read(const char *cmd, const char *path, hitl_store **st)
     return s == HITL_OK ? -1 : cli_fail(cmd, s, &err);
 }
 
+int cli_writable(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path + 1) : 1, slash ? path : ".");
+    return access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+}
+
 int cli_out_check(const char *cmd, const char *opt, const char *out, const char *const *inputs,
                   size_t n)
 {
@@ -122,8 +130,8 @@ int cli_out_check(const char *cmd, const char *opt, const char *out, const char 
     for (size_t i = 0; i < n; i++) {
         if (!inputs[i] || stat(inputs[i], &si) != 0) continue;
         if (so.st_dev == si.st_dev && so.st_ino == si.st_ino)
-            return cli_usage_error(cmd, "%s '%s' is an input of this command: not overwritten",
-                                   opt, out);
+            return cli_usage_error(cmd, "%s '%s' is an input of this command: not overwritten", opt,
+                                   out);
     }
     return -1;
 }

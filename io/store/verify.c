@@ -552,7 +552,10 @@ static void replay_checkpoint(verifier *v, int64_t seq, const char *prev_hash, c
     if (!v->pubkey) return;
     const char *hash = pl_str(v, p, "hash", &v->val);
     if ((int64_t)pl_num(p, "seq") != seq - 1 || !hash || strcmp(hash, prev_hash) != 0) {
-        problem(v, "checkpoint %lld does not sign the event before it", (long long)seq);
+        problem(v,
+                "checkpoint %lld signed another event %lld than the chain now holds (the chain "
+                "was rewritten before it)",
+                (long long)seq, (long long)seq - 1);
         return;
     }
     const char *sig = pl_str(v, p, "signature", &v->scratch);

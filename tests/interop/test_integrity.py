@@ -7,6 +7,7 @@ export (--export) where the edit rewrote the chain consistently. Also: outputs n
 inputs, exports stream into pipes, a copied store is whole, backups under load, and the queue's
 naming and honesty rules."""
 import argparse
+import csv
 import hashlib
 import json
 import os
@@ -103,8 +104,9 @@ class Integrity(unittest.TestCase):
                 hitl("adjudicate", db, item, "dog", "--actor", "qa",
                      "--justification", "the ears are a dog's, see the tail")
         hitl("skip", db, items[labelled], "--annotator", "ann", "--reason", "blurry")
-        hitl("adjudicate", db, items[0], "owl", "--actor", "qa",
-             "--justification", "an owl on second look, feathers")
+        if labelled:
+            hitl("adjudicate", db, items[0], "owl", "--actor", "qa",
+                 "--justification", "an owl on second look, feathers")
         self.items = items
         return db
 
@@ -198,7 +200,7 @@ class Integrity(unittest.TestCase):
         rehash(db)
         self.assertEqual(self.verify(db).returncode, 0)  # the file alone cannot tell
         self.assert_caught(db, "rewritten", extra=("--head", saved))
-        self.assert_caught(db, "signature does not verify", extra=("--pubkey", self.pub))
+        self.assert_caught(db, "checkpoint", "rewritten", extra=("--pubkey", self.pub))
 
     def test_duplicate_key(self):
         db = self.store("dupkey.db")
@@ -224,20 +226,27 @@ class Integrity(unittest.TestCase):
                     lab = f["labels"][:]
                     lab[2] = (lab[2] + 1) % 3
                     f["labels"][:] = lab
-            else:
+            elif fmt == "jsonl":
                 with open(out) as f:
-                    text = f.read()
-                old, new = ('"label":"cat"', '"label":"owl"') if fmt == "jsonl" \
-                    else (",cat,", ",owl,")
+                    records = [json.loads(line) for line in f]
+                records[2]["label"] = "owl" if records[2]["label"] != "owl" else "cat"
                 with open(out, "w") as f:
-                    f.write(text.replace(old, new, 1))
+                    f.writelines(json.dumps(r) + "\n" for r in records)
+            else:
+                with open(out, newline="") as f:
+                    rows = list(csv.reader(f))
+                col = rows[0].index("label")
+                rows[3][col] = "owl" if rows[3][col] != "owl" else "cat"
+                with open(out, "w", newline="") as f:
+                    csv.writer(f).writerows(rows)
             self.assert_caught(db, "the export labels item", extra=("--export", out))
 
     # ---- outputs and copies ------------------------------------------------------------------
 
     def test_outputs_never_overwrite_inputs(self):
         db = self.store("outputs.db")
-        before = open(db, "rb").read()
+        with open(db, "rb") as f:
+            before = f.read()
         for fmt in ("csv", "jsonl", "hdf5"):
             p = hitl("export", db, "--format", fmt, "--out", db, ok=False)
             self.assertEqual(p.returncode, 2, p.stderr)
@@ -246,7 +255,8 @@ class Integrity(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         p = hitl("backup", db, db, ok=False)
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertEqual(open(db, "rb").read(), before)
+        with open(db, "rb") as f:
+            self.assertEqual(f.read(), before)
         self.assertEqual(self.verify(db).returncode, 0)
 
     def test_exports_stream_into_pipes(self):
@@ -271,15 +281,35 @@ class Integrity(unittest.TestCase):
         self.assertEqual(hitl("status", copy, "--json").returncode, 0)
 
     def test_read_only_store(self):
+        """On a read-only mount (a bind mount when this user may mount, as root in CI), else a
+        read-only file: verify, status and export work; the export says it is not recorded."""
         db = self.store("readonly.db")
-        os.chmod(db, 0o444)
+        ro = os.path.join(WORK, "ro-mount")
+        os.makedirs(ro, exist_ok=True)
+        mounted = False
+        if os.geteuid() == 0:
+            mounted = subprocess.run(["mount", "--bind", WORK, ro], capture_output=True).returncode == 0
+            mounted = mounted and subprocess.run(["mount", "-o", "remount,bind,ro", ro],
+                                                 capture_output=True).returncode == 0
+            if not mounted:
+                subprocess.run(["umount", ro], capture_output=True)
+                self.skipTest("root, and cannot mount read-only here: a 0444 file stays writable")
+            path = os.path.join(ro, "readonly.db")
+        else:
+            os.chmod(db, 0o444)
+            path = db
         try:
-            self.assertEqual(self.verify(db).returncode, 0)
-            self.assertEqual(hitl("status", db).returncode, 0)
-            p = hitl("export", db, "--format", "jsonl", "--out", os.path.join(WORK, "ro.jsonl"))
+            self.assertEqual(self.verify(path).returncode, 0, self.verify(path).stderr)
+            self.assertEqual(hitl("status", path).returncode, 0)
+            out = os.path.join(WORK, "ro.jsonl")
+            p = hitl("export", path, "--format", "jsonl", "--out", out)
             self.assertIn("not recorded", p.stderr)
+            self.assertEqual(self.verify(path, "--export", out).returncode, 0)
         finally:
-            os.chmod(db, 0o644)
+            if mounted:
+                subprocess.run(["umount", ro], check=True)
+            else:
+                os.chmod(db, 0o644)
 
     def test_backup_while_annotators_work(self):
         db = os.path.join(WORK, "busy.db")
@@ -323,7 +353,7 @@ class Integrity(unittest.TestCase):
                 os.remove(db + suffix)
         hitl("init", db, "--classes", "cat,dog,owl")
         args = ["queue", db, "--from", self.pool, "--probs", "probs", "--ids", "ids",
-                "--top-k", 150, "--blind", 15, "--json"]
+                "--top-k", "150", "--blind", "15", "--json"]
         procs = [subprocess.Popen([HITL, *args, "--seed", str(s), "--batch", f"race-{s}"],
                                   stdout=subprocess.PIPE, text=True) for s in (1, 2)]
         for p in procs:
