@@ -131,7 +131,11 @@ int cli_opt_temperature(const char *cmd, const char *value, void *ctx);
 
 /* Maps a library status to an exit code. */
 int cli_exit_code(hitl_status st);
-/* Prints "hitl <cmd>: <message>" on stderr (one line) and returns cli_exit_code(st). */
+/* `s` with control characters shown as \xNN / \u00NN, for printing anything a user typed (names,
+ * ids, reasons) on a terminal, which would obey them. Valid until four more calls. */
+const char *cli_safe(const char *s);
+/* Prints "hitl <cmd>: <message>" on stderr (one line, control characters escaped) and returns
+ * cli_exit_code(st). */
 int cli_fail(const char *cmd, hitl_status st, const hitl_error *err);
 /* Prints "hitl <cmd>: <formatted>" and a hint to run --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -143,6 +147,11 @@ int cli_parse_float(const char *s, double *out);
 /* Opens the store at `path`; on failure prints the error and returns its exit code, else -1. */
 int cli_open_store(const char *cmd, const char *path, hitl_store **st);
 /* The same, read-only (status, audit, agreement, export): also on read-only media. */
+/* A person's name given with `opt` (--annotator, --actor): 1-64 printable UTF-8 characters, not
+ * only spaces (else a usage error, 2); invalid UTF-8 is exit 3. -1 to go on. */
+int cli_name_arg(const char *cmd, const char *opt, const char *value);
+/* A free text given with `opt` (--reason, --justification) must be valid UTF-8 (exit 3). */
+int cli_text_arg(const char *cmd, const char *opt, const char *value);
 /* 1 when the file and its folder can be written (a store opened for writing needs both). */
 int cli_writable(const char *path);
 int cli_open_store_read(const char *cmd, const char *path, hitl_store **st);

@@ -20,6 +20,8 @@ int cmd_adjudicate(int argc, char **argv)
     int rc = cli_options("adjudicate", usage_text, argc, argv, opts, 3, 3);
     if (rc >= 0) return rc;
     if (!actor) return cli_usage_error("adjudicate", "--actor NAME is required");
+    if ((rc = cli_name_arg("adjudicate", "--actor", actor)) >= 0) return rc;
+    if (why && (rc = cli_text_arg("adjudicate", "--justification", why)) >= 0) return rc;
     hitl_store *st;
     rc = cli_open_store("adjudicate", argv[optind], &st);
     if (rc >= 0) return rc;

@@ -29,6 +29,7 @@ int cmd_annotate(int argc, char **argv)
     int rc = cli_options("annotate", usage_text, argc, argv, opts, 1, 1);
     if (rc >= 0) return rc;
     if (!who) return cli_usage_error("annotate", "--annotator NAME is required");
+    if ((rc = cli_name_arg("annotate", "--annotator", who)) >= 0) return rc;
     hitl_store *st;
     rc = cli_open_store("annotate", argv[optind], &st);
     if (rc >= 0) return rc;

@@ -149,12 +149,11 @@ int cmd_export(int argc, char **argv)
         }
         cli_print_json(j);
     } else if (ls) {
-        fprintf(out, "exported %lld open items as Label Studio tasks to %s (audit head %s)\n",
-                (long long)n->records, o->path, head);
+        fprintf(out, "exported %lld open items as Label Studio tasks to %s\n",
+                (long long)n->records, o->path);
     } else {
-        fprintf(out, "exported %lld items to %s (%s, final labels: %s; audit head %s)\n",
-                (long long)n->records, o->path, hitl_export_format_name(o->format),
-                hitl_final_rule_name(o->final), head);
+        fprintf(out, "exported %lld items to %s (%s, final labels: %s)\n", (long long)n->records,
+                o->path, hitl_export_format_name(o->format), hitl_final_rule_name(o->final));
         if (n->ties)
             fprintf(out, "%lld items left out: their votes tie (adjudicate them, or see --final)\n",
                     (long long)n->ties);
@@ -162,5 +161,8 @@ int cmd_export(int argc, char **argv)
             fprintf(out, "%lld items with labels have no final label yet under '%s'\n",
                     (long long)n->pending, hitl_final_rule_name(o->final));
     }
+    if (!a.json)
+        fprintf(out, "made from the audit head %s (hitl audit verify DB --export %s checks it)\n",
+                head, o->path);
     return CLI_EXIT_OK;
 }

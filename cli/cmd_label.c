@@ -26,6 +26,8 @@ static int parse(const char *cmd, const char *usage, int argc, char **argv, int 
     int rc = cli_options(cmd, usage, argc, argv, reason ? skip_opts : label_opts, npos, npos);
     if (rc >= 0) return rc;
     if (!*who) return cli_usage_error(cmd, "--annotator NAME is required");
+    if ((rc = cli_name_arg(cmd, "--annotator", *who)) >= 0) return rc;
+    if (reason && *reason && (rc = cli_text_arg(cmd, "--reason", *reason)) >= 0) return rc;
     return -1;
 }
 

@@ -18,6 +18,7 @@ int cmd_next(int argc, char **argv)
     int rc = cli_options("next", usage_text, argc, argv, opts, 1, 1);
     if (rc >= 0) return rc;
     if (!who) return cli_usage_error("next", "--annotator NAME is required");
+    if ((rc = cli_name_arg("next", "--annotator", who)) >= 0) return rc;
     hitl_store *st;
     rc = cli_open_store("next", argv[optind], &st);
     if (rc >= 0) return rc;
@@ -51,14 +52,14 @@ int cmd_next(int argc, char **argv)
         }
         cli_print_json(o);
     } else if (!found) {
-        printf("nothing left for %s\n", who);
+        printf("nothing left for %s\n", cli_safe(who));
     } else {
-        printf("item: %s\n", l.pool_id);
-        if (l.data) printf("data: %s\n", l.data);
-        if (l.prediction) printf("model suggests: %s\n", l.prediction);
+        printf("item: %s\n", cli_safe(l.pool_id));
+        if (l.data) printf("data: %s\n", cli_safe(l.data));
+        if (l.prediction) printf("model suggests: %s\n", cli_safe(l.prediction));
         printf("classes:");
         for (size_t i = 0; i < set.n_classes; i++)
-            printf(" %s", set.classes[i]);
+            printf(" %s", cli_safe(set.classes[i]));
         printf("\nlease expires: %s\n", l.expires);
     }
     hitl_store_settings_release(&set);

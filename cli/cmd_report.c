@@ -133,7 +133,11 @@ static int parse(int argc, char **argv, args *a)
     if (argc - optind != 1) return cli_usage_error(cmd, "give one database path");
     a->db = argv[optind];
     if (!a->notebook || !a->notebook[0]) return cli_usage_error(cmd, "--notebook OUT is required");
-    return -1;
+    /* no output may overwrite the store or an input */
+    const char *inputs[] = {a->db, a->features, a->pool};
+    int rc = cli_out_check(cmd, "--notebook", a->notebook, inputs, 3);
+    if (rc < 0 && a->export_path) rc = cli_out_check(cmd, "--export", a->export_path, inputs, 3);
+    return rc;
 }
 
 /* ---- gathering --------------------------------------------------------------------------- */

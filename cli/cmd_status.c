@@ -92,15 +92,15 @@ int cmd_status(int argc, char **argv)
         printf("labels %lld, skips %lld, leases outstanding %lld\n", (long long)s.labels,
                (long long)s.skips, (long long)s.leases);
         for (size_t i = 0; i < s.n_batches; i++)
-            printf("batch %-28s %8lld queued (%lld blind) %8lld complete\n", s.batches[i].batch,
-                   (long long)s.batches[i].queued, (long long)s.batches[i].blind,
-                   (long long)s.batches[i].complete);
+            printf("batch %-28s %8lld queued (%lld blind) %8lld complete\n",
+                   cli_safe(s.batches[i].batch), (long long)s.batches[i].queued,
+                   (long long)s.batches[i].blind, (long long)s.batches[i].complete);
         for (size_t i = 0; i < s.n_annotators; i++)
-            printf("annotator %-20s %8lld labels %6lld skips\n", s.annotators[i].name,
+            printf("annotator %-20s %8lld labels %6lld skips\n", cli_safe(s.annotators[i].name),
                    (long long)s.annotators[i].labels, (long long)s.annotators[i].skips);
         for (size_t i = 0; i < s.n_actors; i++)
             printf("reviewer %-21s %6lld decisions %6lld overrides  rate %.2f%s\n",
-                   s.actors[i].name, (long long)s.actors[i].decisions,
+                   cli_safe(s.actors[i].name), (long long)s.actors[i].decisions,
                    (long long)s.actors[i].overrides, s.actors[i].rate,
                    alert[i] ? "  ALERT: override rate too high (hitl health: at_risk)" : "");
     }

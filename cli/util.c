@@ -28,10 +28,33 @@ int cli_exit_code(hitl_status st)
     }
 }
 
+const char *cli_safe(const char *s)
+{
+    /* four rotating buffers: a printf may take several */
+    static char bufs[4][1024];
+    static unsigned next;
+    char *out = bufs[next++ % 4];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && n + 5 < 1024; p++) {
+        /* C0 controls, DEL, and the C1 controls as UTF-8 (0xC2 0x80-0x9F): what a terminal
+         * obeys instead of showing */
+        if (*p < 0x20 || *p == 0x7f) {
+            n += (size_t)snprintf(out + n, 1024 - n, "\\x%02x", *p);
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            n += (size_t)snprintf(out + n, 1024 - n, "\\u%04x", p[1]);
+            p++;
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
 int cli_fail(const char *cmd, hitl_status st, const hitl_error *err)
 {
     const char *msg = err && err->msg[0] ? err->msg : hitl_status_str(st);
-    fprintf(stderr, "hitl %s: %s\n", cmd, msg);
+    fprintf(stderr, "hitl %s: %s\n", cmd, cli_safe(msg)); /* messages quote what users typed */
     return cli_exit_code(st);
 }
 
@@ -110,6 +133,23 @@ int cli_open_store_read(const char *cmd, const char *path, hitl_store **st)
     hitl_error_clear(&err);
     hitl_status s = hitl_store_open_read(st, path, &err);
     return s == HITL_OK ? -1 : cli_fail(cmd, s, &err);
+}
+
+int cli_name_arg(const char *cmd, const char *opt, const char *value)
+{
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status s = hitl_name_check(value, opt, &err);
+    if (s == HITL_OK) return -1;
+    if (s == HITL_EINVAL) return cli_usage_error(cmd, "%s", err.msg);
+    return cli_fail(cmd, s, &err);
+}
+
+int cli_text_arg(const char *cmd, const char *opt, const char *value)
+{
+    if (hitl_text_utf8(value)) return -1;
+    fprintf(stderr, "hitl %s: %s is not valid UTF-8\n", cmd, opt);
+    return CLI_EXIT_DATA;
 }
 
 int cli_writable(const char *path)

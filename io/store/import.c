@@ -109,6 +109,11 @@ static hitl_status apply(void *ctx, const hitl_ls_annotation *a, hitl_error *err
         return hitl_error_set(err, HITL_EDATA, "'%s': %s: unknown choice '%s' (classes: %s)",
                               im->o->path, a->where, a->choice, list);
     }
+    hitl_status named = hitl_name_check(a->annotator, "its annotator's name", err);
+    if (named != HITL_OK) {
+        hitl_error_prefix(err, "'%s': %s", im->o->path, a->where);
+        return named == HITL_EINVAL ? HITL_EDATA : named;
+    }
     if (!a->hitl_id) {
         res->unknown_items++;
         problem(im, HITL_IMPORT_UNKNOWN_ITEM, a, "no data.hitl_id: not a task hitl exported%s%s",

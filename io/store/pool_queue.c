@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -208,6 +209,9 @@ done:
 static hitl_status read_text_file(const char *path, char **out, hitl_error *err)
 {
     *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return hitl_error_set(err, HITL_EINVAL, "'%s' is a directory, not a JSONL file", path);
     FILE *f = fopen(path, "rb");
     if (!f) return hitl_error_set(err, HITL_EIO, "cannot open '%s'", path);
     hitl_buf b = {0};

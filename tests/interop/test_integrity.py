@@ -380,6 +380,45 @@ class Integrity(unittest.TestCase):
         self.assertEqual(sql(db, "SELECT * FROM items ORDER BY id"), before)
 
 
+    # ---- names and text ------------------------------------------------------------------
+
+    def test_names_and_text(self):
+        db = self.store("names.db", labelled=2)
+        item = self.items[5]
+        before = sql(db, "SELECT count(*) FROM audit")
+        for bad in ("ann\nforged line", "\x1b[2J", "    ", "x" * 100000, ""):
+            p = hitl("label", db, item, "cat", "--annotator", bad, ok=False)
+            self.assertEqual(p.returncode, 2, (bad[:10], p.stderr))
+            self.assertNotIn("\x1b", p.stderr)
+        for opt, value in (("--annotator", b"caf\xe9"), ("--reason", b"bad \xff byte")):
+            args = [HITL.encode(), b"skip", db.encode(), item.encode()]
+            args += [b"--annotator", b"ann"] if opt == "--reason" else []
+            p = subprocess.run(args + [opt.encode(), value], capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 3, p.stderr)
+            self.assertIn(opt.encode(), p.stderr)
+        p = hitl("adjudicate", db, self.items[0], "dog", "--actor", "qa",
+                 "--justification", " " * 40, ok=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        p = hitl("adjudicate", db, self.items[0], "dog", "--actor", "qa",
+                 "--justification", "\U0001F600" * 5, ok=False)  # 20 bytes, 5 characters
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("got 5", p.stderr)
+        self.assertEqual(sql(db, "SELECT count(*) FROM audit"), before)
+        hitl("skip", db, item, "--annotator", "cy")
+        p = hitl("label", db, item, "cat", "--annotator", "cy", ok=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("skipped", p.stderr)
+        p = hitl("queue", db, "--from", self.pool, "--probs", "probs", "--ids", "ids", "--top-k",
+                 1, "--blind", 0, "--seed", 3, "--data", WORK, ok=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("directory", p.stderr)
+        # names typed before these rules, or written behind hitl's back, print escaped
+        sql(db, "UPDATE labels SET annotator = 'x\x1b[2Jy' WHERE annotator = 'bob'")
+        out = hitl("status", db).stdout
+        self.assertNotIn("\x1b", out)
+        self.assertIn("\\x1b", out)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--hitl", required=True)
