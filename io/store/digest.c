@@ -18,13 +18,22 @@ static void field(hitl_buf *b, const char *s)
     hitl_buf_putc(b, '\t');
 }
 
+/* A real as the 16 hex digits of its IEEE-754 bits: exact, and without printf (a million items
+ * cost a second of %.17g). */
 static void number(hitl_buf *b, double v)
 {
-    if (isnan(v))
-        hitl_buf_puts(b, "\\N");
-    else
-        hitl_buf_printf(b, "%.17g", v);
-    hitl_buf_putc(b, '\t');
+    static const char hex[] = "0123456789abcdef";
+    if (isnan(v)) {
+        hitl_buf_puts(b, "\\N\t");
+        return;
+    }
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    char out[17];
+    for (int i = 15; i >= 0; i--, bits >>= 4)
+        out[i] = hex[bits & 15];
+    out[16] = '\t';
+    hitl_buf_put(b, out, 17);
 }
 
 void hitl__item_line(hitl_buf *b, const hitl__item_fields *f)

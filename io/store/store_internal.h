@@ -154,7 +154,8 @@ typedef struct hitl__item_fields {
     const char *queued_at;
 } hitl__item_fields;
 
-/* One tab-separated line of an item's fixed fields (\N for NULL, reals as %.17g), appended. */
+/* One tab-separated line of an item's fixed fields (\N for NULL, reals as the hex digits of their
+ * bits), appended. */
 void hitl__item_line(hitl_buf *b, const hitl__item_fields *f);
 /* "pool_id <TAB> sha256(data) <NL>", appended: an item's display payload in a data digest. */
 void hitl__data_line(hitl_buf *b, const char *pool_id, const char *data);

@@ -33,9 +33,16 @@ static uint64_t pack(size_t hi, size_t lo)
     return (uint64_t)hi << 32 | (uint32_t)lo;
 }
 
+/* The key's first slot: MurmurHash3's 64-bit finaliser mixes every bit of both halves into the
+ * low bits (a bare multiply left the low 32 bits of item << 32 at zero: long probe runs). */
 static size_t imap_home(const imap *m, uint64_t key)
 {
-    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (m->n_slots - 1);
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdull;
+    key ^= key >> 33;
+    key *= 0xc4ceb9fe1a85ec53ull;
+    key ^= key >> 33;
+    return (size_t)key & (m->n_slots - 1);
 }
 
 static int64_t imap_find(const imap *m, uint64_t key)
@@ -111,32 +118,41 @@ typedef struct covered_vec {
 } covered_vec;
 
 /* An item as the chain leaves it. */
+/* A time as the rows carry it: milliseconds since 1970 for hitl's own ISO-8601 form (8 bytes
+ * where 2,000,000 label times would fill an arena), else the text kept in the arena. */
+#define NO_TIME  (-1) /* NULL */
+#define ANY_TIME (-2) /* a schema-1 event's time, not compared */
+
 typedef struct vitem {
     int state, final_label, n_labels, n_decisions;
-    const char *final_kind;    /* static */
-    size_t final_by, final_at; /* text offsets */
+    const char *final_kind; /* static */
+    size_t final_by;        /* text offset */
+    int64_t final_at;       /* a time code */
     int seen;
 } vitem;
 
 typedef struct vlabel {
     int label, alive, seen;
-    size_t at;
+    int64_t at;
     double seconds; /* NaN: none */
 } vlabel;
 
 typedef struct vskip {
     int alive, seen;
-    size_t reason, at;
+    size_t reason;
+    int64_t at;
 } vskip;
 
 typedef struct vdecision {
-    size_t actor, justification, at;
+    size_t actor, justification;
+    int64_t at;
     int label, previous, overrode, seen;
     const char *kind;
 } vdecision;
 
 typedef struct vimport {
-    size_t item, annotator, at;
+    size_t item, annotator;
+    int64_t at;
     const char *kind;
     int seen;
 } vimport;
@@ -214,17 +230,65 @@ static const char *text_at(const verifier *v, size_t off)
     return off == NO_TEXT || off == ANY_TEXT || !v->text.p ? NULL : v->text.p + off;
 }
 
-/* An event's time as its rows carry it; ANY_TEXT for events of a schema-1 store, which took
- * their own time a moment after the row's. */
-static size_t keep_time(verifier *v, const char *ts)
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
 {
-    return v->seq < v->upgraded_at ? ANY_TEXT : keep(v, ts);
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* Milliseconds since 1970 of hitl's "YYYY-MM-DDTHH:MM:SS.mmmZ", or -1 for any other text. */
+static int64_t iso_ms(const char *t)
+{
+    int f[7], k = 0;
+    static const int at[7] = {0, 5, 8, 11, 14, 17, 20}, width[7] = {4, 2, 2, 2, 2, 2, 3};
+    if (!t || strlen(t) != 24 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' ||
+        t[16] != ':' || t[19] != '.' || t[23] != 'Z')
+        return -1;
+    for (; k < 7; k++) {
+        f[k] = 0;
+        for (int i = 0; i < width[k]; i++) {
+            char c = t[at[k] + i];
+            if (c < '0' || c > '9') return -1;
+            f[k] = f[k] * 10 + (c - '0');
+        }
+    }
+    if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 60)
+        return -1;
+    return ((days_from_civil(f[0], f[1], f[2]) * 24 + f[3]) * 60 + f[4]) * 60000 +
+           (int64_t)f[5] * 1000 + f[6];
+}
+
+/* An event's time as its rows carry it (a time code); ANY_TIME for events of a schema-1 store,
+ * which took their own time a moment after the row's. */
+static int64_t keep_time(verifier *v, const char *ts)
+{
+    if (v->seq < v->upgraded_at) return ANY_TIME;
+    if (!ts) return NO_TIME;
+    int64_t ms = iso_ms(ts);
+    if (ms >= 0) return ms;
+    size_t off = keep(v, ts);
+    return -3 - (int64_t)off; /* another form: its text */
 }
 
 /* A table's time against the chain's. */
-static int same_time(const verifier *v, const char *table, size_t chain)
+static int same_time(const verifier *v, const char *table, int64_t chain)
 {
-    return chain == ANY_TEXT || same_text(table, text_at(v, chain));
+    if (chain == ANY_TIME) return 1;
+    if (chain == NO_TIME) return table == NULL;
+    if (chain >= 0) return table && iso_ms(table) == chain;
+    return same_text(table, text_at(v, (size_t)(-3 - chain)));
+}
+
+/* A time code as text, for messages. */
+static const char *time_text(const verifier *v, int64_t code, char buf[32])
+{
+    if (code == ANY_TIME || code == NO_TIME) return code == NO_TIME ? "none" : "?";
+    if (code < 0) return text_at(v, (size_t)(-3 - code));
+    hitl__time_iso((double)(code / 1000) + (double)(code % 1000) / 1000.0 + 0.0001, buf);
+    return buf;
 }
 
 /* Grows *arr (of `size` bytes each) so that index i fits; zero-fills the new room. */
@@ -283,7 +347,8 @@ static int64_t item_index(verifier *v, const char *pool_id)
     int64_t i = slot(v, &v->items, pool_id, (void **)&v->vitems, &v->cap_items, sizeof(vitem));
     if (i >= 0 && v->items.n > before) {
         v->vitems[i].final_label = -1;
-        v->vitems[i].final_by = v->vitems[i].final_at = NO_TEXT;
+        v->vitems[i].final_by = NO_TEXT;
+        v->vitems[i].final_at = NO_TIME;
     }
     return i;
 }
@@ -485,7 +550,8 @@ static void replay_undo(verifier *v, int64_t seq, const char *who, const char *i
     it->state = 0;
     it->final_label = -1;
     it->final_kind = NULL;
-    it->final_by = it->final_at = NO_TEXT;
+    it->final_by = NO_TEXT;
+    it->final_at = NO_TIME;
 }
 
 static void replay_final(verifier *v, int64_t seq, const char *ts, const char *item,
@@ -805,13 +871,14 @@ static void check_label(verifier *v, sqlite3_stmt *q)
     }
     vlabel *l = &v->vlabels[i];
     l->seen = 1;
+    char when[32];
     int label = sqlite3_column_int(q, 2);
     if (label != l->label)
         problem(v, "item '%s': the label by '%s' is '%s' in the table, '%s' in the chain", item,
                 who, class_name(v, label), class_name(v, l->label));
     if (!same_time(v, col(q, 5), l->at))
         problem(v, "item '%s': the label by '%s' was given at %s in the table, %s in the chain",
-                item, who, col0(q, 5), text_at(v, l->at) ? text_at(v, l->at) : "?");
+                item, who, col0(q, 5), time_text(v, l->at, when));
     int leased = sqlite3_column_type(q, 3) != SQLITE_NULL;
     double secs = leased ? sqlite3_column_double(q, 4) - sqlite3_column_double(q, 3) : NAN;
     if (leased != !isnan(l->seconds) || (leased && fabs(secs - l->seconds) > 1e-6))
