@@ -25,7 +25,9 @@ extern "C" {
     X(ETYPE, "unsupported data type")                                                              \
     X(ECONFLICT, "conflict")                                                                       \
     X(EBUSY, "busy")                                                                               \
-    X(EINTERNAL, "internal error")
+    X(EINTERNAL, "internal error")                                                                 \
+    X(EAUTH, "not authenticated")                                                                  \
+    X(EPERM, "not permitted")
 
 typedef enum {
 #define HITL__STATUS_ENUM(name, msg) HITL_##name,

@@ -43,7 +43,7 @@ int64_t hitl_text_visible(const char *s);
 int hitl_text_utf8(const char *s);
 
 /* The schema version this build writes; a store with a higher one is refused. */
-#define HITL_STORE_SCHEMA 2
+#define HITL_STORE_SCHEMA 3
 
 /* Creates a new store at `path` (HITL_ECONFLICT if the file exists) with `s` (borrowed). */
 hitl_status hitl_store_init(const char *path, const hitl_store_settings *s, const char *actor,
@@ -122,6 +122,53 @@ hitl_status hitl_store_enqueue_data(hitl_store *st, const hitl_queue_batch *b,
                                     const hitl_queue_row *rows, size_t n, const char *jsonl,
                                     const char *jsonl_name, hitl_queue_counts *counts,
                                     hitl_error *err);
+
+/* ---- accounts ---------------------------------------------------------------------------------
+ * Who acts through `hitl serve`: a name (hitl_name_check's rules), a role and a token. A token
+ * is 256 random bits from the operating system, shown once as 64 hex digits; the store keeps
+ * only its SHA-256. Adding, rotating and revoking are audited (the chain holds each token's
+ * hash, so verify covers the accounts too). Whoever can write the store file is an admin. */
+typedef enum {
+    HITL_ROLE_ANNOTATOR = 0, /* next, label, skip, undo their own labels */
+    HITL_ROLE_REVIEWER,      /* also adjudication, every label, status */
+    HITL_ROLE_ADMIN,         /* also settings, accounts, health, exports, audit */
+    HITL_ROLE_SYSTEM,        /* services: submit decisions and read their outcomes */
+    HITL_ROLE_COUNT
+} hitl_role;
+
+#define HITL_TOKEN_CHARS 64
+
+/* "annotator", "reviewer", "admin", "system"; the parser returns HITL_EINVAL for others. */
+const char *hitl_role_name(hitl_role r);
+hitl_status hitl_role_parse(const char *name, hitl_role *out);
+
+typedef struct hitl_account {
+    char name[260];
+    hitl_role role;
+    char created_at[32];
+    int revoked;
+} hitl_account;
+
+/* A new account and its token (token: HITL_TOKEN_CHARS + 1 bytes). HITL_ECONFLICT when the
+ * name is taken, HITL_EINVAL for a bad name. */
+hitl_status hitl_account_add(hitl_store *st, const char *name, hitl_role role, const char *actor,
+                             char *token, hitl_error *err);
+/* A new token for `name`; the old one stops working. HITL_ENOTFOUND, HITL_ECONFLICT when
+ * revoked. */
+hitl_status hitl_account_rotate(hitl_store *st, const char *name, const char *actor, char *token,
+                                hitl_error *err);
+/* The account can no longer act (its token is refused). HITL_ENOTFOUND. */
+hitl_status hitl_account_revoke(hitl_store *st, const char *name, const char *actor,
+                                hitl_error *err);
+/* The account named `name`: HITL_ENOTFOUND when there is none. */
+hitl_status hitl_account_get(hitl_store *st, const char *name, hitl_account *out,
+                             hitl_error *err);
+/* Every account, by name. Caller frees *out (free()). */
+hitl_status hitl_account_list(hitl_store *st, hitl_account **out, size_t *n, hitl_error *err);
+/* The account a token belongs to: HITL_EAUTH when no live account has it (the comparison of
+ * its hash is constant-time). */
+hitl_status hitl_account_auth(hitl_store *st, const char *token, hitl_account *out,
+                              hitl_error *err);
 
 /* ---- queueing a batch from a pool file -----------------------------------------------------
  * One uncertainty pass over the pool (outside any transaction: it may take minutes), then, in one

@@ -113,6 +113,13 @@ static hitl_status upgrade(hitl_store *st, int from, hitl_error *err)
     char items[65], data[65];
     hitl_status r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
+    if (from >= 2) { /* its chain covers its rows already: only tables to add */
+        if ((r = hitl__schema_upgrade(st, from, err)) != HITL_OK) {
+            hitl__store_rollback(st);
+            return r;
+        }
+        return hitl__store_commit(st, err);
+    }
     sqlite3_stmt *q;
     if ((r = hitl__schema_upgrade(st, from, err)) == HITL_OK &&
         (r = hitl__audit_next_seq(st, &seq, err)) == HITL_OK &&

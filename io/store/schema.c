@@ -7,6 +7,12 @@
 
 #define APPLICATION_ID 0x6869746c /* "hitl" */
 
+/* The people and services that act through `hitl serve`: a role, and the SHA-256 of their token
+ * (the token itself is shown once, never stored). */
+#define ACCOUNTS_SQL                                                                               \
+    "CREATE TABLE IF NOT EXISTS accounts(name TEXT PRIMARY KEY, role TEXT NOT NULL,"               \
+    " token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT) WITHOUT ROWID;"
+
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE classes(idx INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
@@ -49,7 +55,8 @@ static const char schema_sql[] =
     "CREATE INDEX audit_item ON audit(item) WHERE item IS NOT NULL;"
     /* the keys of the Label Studio annotations imported, so that none is imported twice */
     "CREATE TABLE imports(key TEXT PRIMARY KEY, item INTEGER NOT NULL REFERENCES items(id),"
-    "  annotator TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL) WITHOUT ROWID;";
+    "  annotator TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL) WITHOUT ROWID;"
+    ACCOUNTS_SQL;
 
 hitl_status hitl__schema_create(hitl_store *st, hitl_error *err)
 {
@@ -98,7 +105,7 @@ hitl_status hitl__schema_check(hitl_store *st, int *version, hitl_error *err)
 hitl_status hitl__schema_upgrade(hitl_store *st, int from, hitl_error *err)
 {
     hitl_status r = HITL_OK;
-    if (from < 2)
+    if (from < 2) /* 2: the rows the chain's digests cover, import keys */
         r = hitl__store_exec(st,
                              "ALTER TABLE items ADD COLUMN queued_seq INTEGER;"
                              "ALTER TABLE items ADD COLUMN data_seq INTEGER;"
@@ -108,6 +115,7 @@ hitl_status hitl__schema_upgrade(hitl_store *st, int from, hitl_error *err)
                              " item INTEGER NOT NULL REFERENCES items(id), annotator TEXT NOT NULL,"
                              " kind TEXT NOT NULL, created_at TEXT NOT NULL) WITHOUT ROWID;",
                              err);
+    if (r == HITL_OK && from < 3) r = hitl__store_exec(st, ACCOUNTS_SQL, err); /* 3: accounts */
     char buf[64];
     snprintf(buf, sizeof(buf), "PRAGMA user_version=%d", HITL_STORE_SCHEMA);
     if (r == HITL_OK) r = hitl__store_exec(st, buf, err);

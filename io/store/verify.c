@@ -157,6 +157,12 @@ typedef struct vimport {
     int seen;
 } vimport;
 
+typedef struct vaccount {
+    size_t role, token_hash; /* text offsets */
+    int64_t created_at, revoked_at;
+    int seen;
+} vaccount;
+
 typedef struct verifier {
     hitl_store *st;
     const hitl_verify_opts *o;
@@ -179,7 +185,9 @@ typedef struct verifier {
     vskip *vskips;
     vdecision *vdecisions;
     vimport *vimports;
-    size_t cap_items, cap_labels, cap_skips, cap_decisions, cap_imports;
+    hitl_strmap accounts; /* account names -> vaccounts */
+    vaccount *vaccounts;
+    size_t cap_items, cap_labels, cap_skips, cap_decisions, cap_imports, cap_accounts;
     covered_vec queued, data;
     EVP_PKEY *pubkey;
     int64_t decision_item, decision_ordinal; /* the decisions scan's item and its count so far */
@@ -632,6 +640,39 @@ static void replay_checkpoint(verifier *v, int64_t seq, const char *prev_hash, c
         v->rep->signed_seq = seq - 1;
 }
 
+/* An account added (with its role and token hash), given a new token, or revoked. */
+static void replay_account(verifier *v, int64_t seq, const char *ts, const payload *p)
+{
+    const char *name = pl_str(v, p, "name", &v->key);
+    const char *action = pl_str(v, p, "action", &v->val);
+    if (!name || !action) {
+        problem(v, "event %lld (account) names no account or action", (long long)seq);
+        return;
+    }
+    int64_t k = hitl_strmap_find(&v->accounts, name, strlen(name));
+    int add = strcmp(action, "add") == 0;
+    if (add == (k >= 0)) {
+        problem(v, "event %lld: account '%s' %s", (long long)seq, name,
+                add ? "is added twice" : "changes before it is added");
+        return;
+    }
+    if (add) {
+        if ((k = slot(v, &v->accounts, name, (void **)&v->vaccounts, &v->cap_accounts,
+                      sizeof(vaccount))) < 0)
+            return;
+        const char *role = pl_str(v, p, "role", &v->scratch);
+        v->vaccounts[k] = (vaccount){keep(v, role ? role : ""), 0, keep_time(v, ts), NO_TIME, 0};
+    }
+    if (k < 0) return;
+    vaccount *a = &v->vaccounts[k];
+    if (strcmp(action, "revoke") == 0) {
+        a->revoked_at = keep_time(v, ts);
+    } else {
+        const char *hash = pl_str(v, p, "token_hash", &v->scratch);
+        a->token_hash = keep(v, hash ? hash : "");
+    }
+}
+
 static void replay(verifier *v, int64_t seq, const char *ts, const char *actor, const char *event,
                    const char *item, const char *prev_hash, const char *text)
 {
@@ -674,6 +715,8 @@ static void replay(verifier *v, int64_t seq, const char *ts, const char *actor, 
         replay_decision(v, seq, ts, actor, event, item, &p);
     } else if (!strcmp(event, "checkpoint")) {
         replay_checkpoint(v, seq, prev_hash, &p);
+    } else if (!strcmp(event, "account")) {
+        replay_account(v, seq, ts, &p);
     } /* lease, lease_renewed, lease_expired, export, import: no rows to explain */
     json_decref(p.root);
 }
@@ -947,6 +990,22 @@ static void check_import(verifier *v, sqlite3_stmt *q)
         problem(v, "import key '%s' differs from the chain", key);
 }
 
+static void check_account(verifier *v, sqlite3_stmt *q)
+{
+    const char *name = col0(q, 0);
+    int64_t i = hitl_strmap_find(&v->accounts, name, strlen(name));
+    if (i < 0) {
+        problem(v, "account '%s' is not in the chain", name);
+        return;
+    }
+    vaccount *a = &v->vaccounts[i];
+    a->seen = 1;
+    if (!same_text(col(q, 1), text_at(v, a->role)) ||
+        !same_text(col(q, 2), text_at(v, a->token_hash)) || !same_time(v, col(q, 3), a->created_at) ||
+        !same_time(v, col(q, 4), a->revoked_at))
+        problem(v, "account '%s' differs from the chain (its role, token or times)", name);
+}
+
 static void check_setting(verifier *v, sqlite3_stmt *q)
 {
     const char *key = col0(q, 0), *value = col0(q, 1);
@@ -990,6 +1049,10 @@ static void check_leftovers(verifier *v)
         if (!v->vimports[i].seen)
             problem(v, "the chain's import key '%s' is missing from the table",
                     hitl_strmap_name(&v->imports, i));
+    for (size_t i = 0; i < v->accounts.n; i++)
+        if (!v->vaccounts[i].seen)
+            problem(v, "the chain's account '%s' is missing from the table",
+                    hitl_strmap_name(&v->accounts, i));
     for (size_t i = 0; i < v->items.n; i++)
         if (!v->vitems[i].seen)
             problem(v, "item '%s' is in the chain but not in the table",
@@ -1025,6 +1088,8 @@ static void verifier_release(verifier *v)
     imap_release(&v->ids);
     free(v->id_item);
     hitl_strmap_release(&v->imports);
+    hitl_strmap_release(&v->accounts);
+    free(v->vaccounts);
     free(v->vitems);
     free(v->vlabels);
     free(v->vskips);
@@ -1206,6 +1271,9 @@ hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_ve
              "SELECT m.key, i.pool_id, m.annotator, m.kind, m.created_at FROM imports m"
              " JOIN items i ON i.id = m.item",
              check_import);
+        if (st->schema >= 3)
+            scan(&v, "SELECT name, role, token_hash, created_at, revoked_at FROM accounts",
+                 check_account);
         scan(&v, "SELECT key, value FROM meta", check_setting);
         scan(&v, "SELECT idx, name FROM classes ORDER BY idx", check_class);
         if (v.status == HITL_OK) check_leftovers(&v);

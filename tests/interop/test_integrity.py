@@ -418,6 +418,60 @@ class Integrity(unittest.TestCase):
         self.assertNotIn("\x1b", out)
         self.assertIn("\\x1b", out)
 
+    def test_accounts(self):
+        db = self.store("accounts.db", labelled=0)
+        p = hitl("user", "add", db, "ann", "--role", "annotator", "--json")
+        token = json.loads(p.stdout)["token"]
+        self.assertRegex(token, "^[0-9a-f]{64}$")
+        stored = sql(db, "SELECT token_hash, role FROM accounts WHERE name = 'ann'")[0]
+        self.assertEqual(stored, (hashlib.sha256(token.encode()).hexdigest(), "annotator"))
+        self.assertNotIn(token, open(db, "rb").read().decode("latin-1"))  # only its hash
+        hitl("user", "add", db, "qa", "--role", "reviewer")
+        rotated = json.loads(hitl("user", "token", db, "ann", "--json").stdout)["token"]
+        self.assertNotEqual(rotated, token)
+        hitl("user", "revoke", db, "qa")
+        events = sql(db, "SELECT payload FROM audit WHERE event = 'account' ORDER BY seq")
+        actions = [json.loads(e[0])["action"] for e in events]
+        self.assertEqual(actions, ["add", "add", "rotate", "revoke"])
+        self.assertEqual(json.loads(events[2][0])["token_hash"],
+                         hashlib.sha256(rotated.encode()).hexdigest())
+        listed = json.loads(hitl("user", "list", db, "--json").stdout)["accounts"]
+        self.assertEqual([(a["name"], a["role"], a["revoked"]) for a in listed],
+                         [("ann", "annotator", False), ("qa", "reviewer", True)])
+        self.assertEqual(self.verify(db).returncode, 0)
+        for args, code, words in ((("add", db, "ann", "--role", "admin"), 3, "exists"),
+                                  (("add", db, "zed", "--role", "boss"), 2, "boss"),
+                                  (("add", db, "zed"), 2, "--role"),
+                                  (("token", db, "qa"), 3, "revoked"),
+                                  (("revoke", db, "nobody"), 3, "nobody"),
+                                  (("add", db, "a\nb", "--role", "admin"), 2, "NAME")):
+            p = hitl("user", *args, ok=False)
+            self.assertEqual(p.returncode, code, (args, p.stderr))
+            self.assertIn(words, p.stderr)
+        # what someone with the file would do: raise a role, slip in a token, revive an account
+        good = os.path.join(WORK, "accounts-good.db")
+        shutil.copy(db, good)
+        for statement, words in (
+                ("UPDATE accounts SET role = 'admin' WHERE name = 'ann'", "account 'ann'"),
+                ("UPDATE accounts SET token_hash = '%s' WHERE name = 'ann'"
+                 % hashlib.sha256(b"mine").hexdigest(), "account 'ann'"),
+                ("UPDATE accounts SET revoked_at = NULL WHERE name = 'qa'", "account 'qa'"),
+                ("INSERT INTO accounts VALUES ('eve', 'admin', 'ab', '2026-01-01', NULL)",
+                 "account 'eve' is not in the chain"),
+                ("DELETE FROM accounts WHERE name = 'qa'", "account 'qa' is missing")):
+            shutil.copy(good, db)
+            sql(db, statement)
+            self.assert_caught(db, words)
+
+    def test_schema_two_store_gains_accounts(self):
+        db = self.store("schema2.db", labelled=2)
+        sql(db, "DROP TABLE accounts")
+        sql(db, "PRAGMA user_version = 2")
+        self.assertEqual(self.verify(db).returncode, 0)  # read as it is
+        hitl("user", "add", db, "ann", "--role", "annotator")
+        self.assertEqual(sql(db, "PRAGMA user_version"), [(3,)])
+        self.assertEqual(self.verify(db).returncode, 0)
+
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
