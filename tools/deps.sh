@@ -4,7 +4,7 @@
 HITL_PACKAGES="build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libhdf5-dev libsqlite3-dev
   libjansson-dev zlib1g-dev check libssl-dev sqlite3 python3 python3-numpy python3-h5py python3-scipy
   python3-sklearn python3-statsmodels python3-nltk python3-nbformat jupyter-nbconvert python3-ipykernel
-  python3-matplotlib openssl"
+  python3-matplotlib openssl libmicrohttpd-dev chromium chromium-driver python3-selenium"
 # Fashion-MNIST (gzipped IDX files in /usr/share/datasets/fashion-mnist), for the learning-curve
 # experiment and benchmarks; the test suite does not need it.
 HITL_DATA_PACKAGES="dataset-fashion-mnist"
