@@ -34,9 +34,9 @@ static int build(const char *db, size_t n)
     hitl_store *st;
     if (hitl_store_open(&st, db, &err) != HITL_OK) return fail(&err);
     hitl_queue_row *rows = calloc(n, sizeof(*rows));
-    char(*ids)[24] = calloc(n, 24);
+    char(*ids)[32] = calloc(n, 32);
     for (size_t i = 0; i < n; i++) {
-        snprintf(ids[i], 24, "doc-%07zu", i);
+        snprintf(ids[i], 32, "doc-%07zu", i);
         rows[i] = (hitl_queue_row){ids[i],
                                    (int64_t)i,
                                    i % 10 == 9 ? HITL_REASON_BLIND : HITL_REASON_UNCERTAIN,
