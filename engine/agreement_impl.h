@@ -1,15 +1,173 @@
-/* Internal to the engine: agreement.c's histogram path on a dense matrix
- * (agreement_matrix.c). */
+/* Internal to the engine: what the agreement files share. agreement.c chooses a counting path and
+ * runs it; agreement_{histogram,matrix,pair_table,pairs,patterns,bootstrap}.c each count one way;
+ * agreement_coef.c turns the counts into coefficients. */
 #ifndef HITL_AGREEMENT_IMPL_H
 #define HITL_AGREEMENT_IMPL_H
 
+#include <stdint.h>
+#include <stdlib.h>
+
 #include "hitl_engine.h"
 
+/* malloc of n elements of `size` bytes: NULL when n * size overflows, 1 byte when it is 0 (so
+ * NULL always means out of memory). Caller frees. */
+static inline void *hitl__alloc_array(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) return NULL;
+    return malloc(n && size ? n * size : 1);
+}
+
+/* The same, zeroed (calloc checks the product itself). Caller frees. */
+static inline void *hitl__zalloc_array(size_t n, size_t size)
+{
+    return calloc(n ? n : 1, size ? size : 1);
+}
+
+/* qsort order of int32_t, ascending. */
+static inline int hitl__cmp_int32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- coefficients from counts (agreement_coef.c) ------------------------------------------- */
+
+/* Two raters' sufficient statistics for Cohen's kappa: n co-rated items, eq of them equal,
+ * d1 = sum |i - j|, d2 = sum (i - j)^2 over them (i, j the two label ranks). */
+typedef struct hitl__pair_stats {
+    int64_t n, eq, d1, d2;
+} hitl__pair_stats;
+
+/* Cohen's kappa (weights w) from s and the two raters' label counts ra[L], cb[L] on their
+ * co-rated items; NaN when undefined. */
+double hitl__cohen_kappa(const hitl__pair_stats *s, const int64_t *ra, const int64_t *cb, size_t L,
+                         hitl_weights w);
+/* Fills *out for the pair (a, b) (b = -1: the final label): n, agreement and kappa. */
+void hitl__pair_result(hitl_pair_agreement *out, int32_t a, int32_t b, const hitl__pair_stats *s,
+                       const int64_t *ra, const int64_t *cb, size_t L, hitl_weights w);
+
+/* The multiset measures' sufficient statistics, summed over items (or patterns). */
+typedef struct hitl__multiset_sums {
+    double n1, n2;     /* rated and pairable items */
+    double pa_sum;     /* sum over pairable items of agreeing pairs / all pairs */
+    double *pi_num;    /* [L] sum over rated items of r_ic / r_i */
+    double *pl;        /* [L] sum over pairable items of r_ic (m - r_ic) / (m (m - 1)) */
+    double do_sum;     /* sum o_ck d_ck */
+    double de_sum;     /* sum n_c n_k d_ck */
+    double n_values;   /* pairable values n */
+    size_t n_distinct; /* labels among the pairable values */
+} hitl__multiset_sums;
+
+/* coef[HITL_COEF_COUNT] and per_label[L] (may be NULL) from s; Fleiss' kappa only when
+ * `balanced` (every rated item has the same number >= 2 of ratings). */
+void hitl__multiset_coefs(const hitl__multiset_sums *s, size_t L, int balanced, double *coef,
+                          double *per_label);
+/* Expected disagreement sum_ck n_c n_k d_ck from the pairable margins nc[L] (label order), and
+ * the per-label coordinate x[L] with which d_ck = (x_c - x_k)^2 at the ordinal and interval
+ * levels; *n_distinct = labels with nc > 0. value[L] is read at the interval and ratio levels. */
+double hitl__expected_disagreement(const double *nc, size_t L, hitl_level level,
+                                   const double *value, double *x, size_t *n_distinct);
+
+/* ---- the output (agreement.c) ---------------------------------------------------------------- */
+
+/* How many ratings the rated items have. */
+typedef struct hitl__shape {
+    size_t n_rated, n_pairable, min_m, max_m, n_ratings;
+} hitl__shape;
+
+/* The counts' shape into *out, with per_label allocated and no intervals yet; HITL_EDATA when
+ * no item has two ratings. */
+hitl_status hitl__agreement_set_shape(hitl_agreement *out, size_t n_items, size_t A, size_t L,
+                                      size_t n_ratings, const hitl__shape *sh, hitl_error *err);
+
+/* ---- the pair table (agreement_pair_table.c) ------------------------------------------------
+ * tab[((m - 2) P + p) L^2 + i L + j] counts items with m ratings in which the pair p = (a < b)
+ * gave labels (i, j). items_m[m] counts items with m ratings, single[c] items rated once. */
+typedef struct hitl__pair_table {
+    size_t A, L, M, P, LL, cells;
+    int64_t *tab, *items_m, *single;
+} hitl__pair_table;
+
+/* The index of annotator pair (a, b), a < b < A, in (0, 1), (0, 2), ..., (A - 2, A - 1) order. */
+static inline size_t hitl__pair_index(size_t A, size_t a, size_t b)
+{
+    return a * (2 * A - a - 1) / 2 + (b - a - 1);
+}
+
+/* The DENSE path's one pass: counts r's co-rated pairs into d->tab (nt zeroed blocks of
+ * cells + M + 1 + L counters, summed into the first). */
+void hitl__pair_table_count(const hitl_ratings *r, hitl__pair_table *d, int nt);
+/* Every measure but vs_final and the intervals from the pair table d into *out. */
+hitl_status hitl__pair_table_measures(const double *value, const hitl_agreement_opts *o,
+                                      const hitl__pair_table *d, hitl_agreement *out, int balanced,
+                                      hitl_error *err);
+
+/* ---- the configuration histogram (agreement_histogram.c, agreement_matrix.c) ----------------- */
+#define HITL__HIST_MAX ((size_t)1 << 16)
+
+/* (L + 1)^A, the number of configurations, or 0 when it is over HITL__HIST_MAX. */
+size_t hitl__hist_size(size_t A, size_t L);
+/* Counts r's configurations into hist[H] (scratch: nt * H zeroed uint32). Returns 1 when the
+ * table is malformed (the caller runs hitl_ratings_check for the message). */
+int hitl__table_hist(const hitl_ratings *r, size_t H, int nt, uint32_t *scratch, int64_t *hist);
 /* Adds to hist[H] (H = (n_labels + 1)^n_annotators <= 2^16, n_annotators <= 16) how many of
  * m's rows show each configuration, code sum over annotators a of (label + 1) (L + 1)^a, 0 for
  * no rating; nt threads, AVX-512 VBMI where the CPU has it unless `portable`. Returns 1 when a
  * label is >= n_labels (the counts are then void: the caller's table build names it), -1 when
  * out of memory, else 0. */
 int hitl__matrix_hist(const hitl_ratings_matrix *m, size_t H, int nt, int portable, int64_t *hist);
+/* Every measure but vs_final and the intervals from the configuration counts hist[H]. */
+hitl_status hitl__hist_measures(const int64_t *hist, size_t H, size_t n_items, size_t A, size_t L,
+                                const double *value, const hitl_agreement_opts *o, int nt,
+                                hitl_agreement *out, hitl_error *err);
+
+/* ---- label multisets (agreement_patterns.c) -------------------------------------------------- */
+typedef struct hitl__pattern {
+    int32_t m;
+    int32_t n_distinct;
+    int64_t off;  /* sorted labels at lab[off .. off + m) */
+    int64_t doff; /* distinct labels at dlab/dcnt[doff .. doff + n_distinct) */
+    int64_t count;
+    const int32_t *lp; /* = lab + off, set once the pool stops moving (for sorting) */
+    double agree;      /* sum r_c (r_c - 1) / (m (m - 1)) */
+    double do_fixed;   /* D_o contribution at nominal, interval or ratio level */
+} hitl__pattern;
+
+typedef struct hitl__patterns {
+    size_t n, cap;
+    hitl__pattern *v;
+    int32_t *lab;
+    size_t lab_n, lab_cap;
+    int32_t *dlab, *dcnt;
+    int64_t *cum; /* cumulative counts, for drawing an item uniformly */
+} hitl__patterns;
+
+/* Collects the label multiset of every rated item of r (at most max_m ratings each) into *pt, in
+ * a canonical order (by size, then labels); HITL_ENOMEM only. Release with
+ * hitl__patterns_release(). */
+hitl_status hitl__patterns_build(const hitl_ratings *r, size_t max_m, const hitl_agreement_opts *o,
+                                 hitl__patterns *pt, hitl_error *err);
+void hitl__patterns_release(hitl__patterns *pt);
+/* The multiset measures when pattern i occurs w[i] times. scratch: 5 L doubles. */
+void hitl__patterns_measures(const hitl__patterns *pt, const int64_t *w, const hitl_ratings *r,
+                             hitl_level level, int balanced, double *scratch, double *coef,
+                             double *per_label);
+
+/* ---- pairs without a pair table (agreement_pairs.c) ------------------------------------------ */
+
+/* Every annotator pair with a common item into out->pairs, by (a, b), counters for at most
+ * `budget` 8-byte cells per thread at a time. */
+hitl_status hitl__sparse_pairs(const hitl_ratings *r, const hitl_agreement_opts *o, size_t budget,
+                               int nt, hitl_agreement *out, hitl_error *err);
+/* Each annotator against o->final_label into out->vs_final. */
+hitl_status hitl__versus_final(const hitl_ratings *r, const hitl_agreement_opts *o,
+                               hitl_agreement *out, hitl_error *err);
+
+/* ---- bootstrap (agreement_bootstrap.c) ------------------------------------------------------- */
+
+/* o->bootstrap resamples of the items through the patterns pt into out->ci. */
+hitl_status hitl__bootstrap(const hitl_ratings *r, const hitl_agreement_opts *o,
+                            const hitl__patterns *pt, int balanced, int nt, hitl_agreement *out,
+                            hitl_error *err);
 
 #endif /* HITL_AGREEMENT_IMPL_H */
