@@ -33,19 +33,19 @@ static const char *const weights_names[HITL_WEIGHTS_COUNT] = {"none", "linear", 
 static const char *const coef_names[HITL_COEF_COUNT] = {
     "percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "scott_pi"};
 
-const char *hitl_level_name(hitl_level l)
+const char *hitl_level_name(hitl_level level)
 {
-    return (unsigned)l < HITL_LEVEL_COUNT ? level_names[l] : "unknown";
+    return (unsigned)level < HITL_LEVEL_COUNT ? level_names[level] : "unknown";
 }
 
-const char *hitl_weights_name(hitl_weights w)
+const char *hitl_weights_name(hitl_weights weights)
 {
-    return (unsigned)w < HITL_WEIGHTS_COUNT ? weights_names[w] : "unknown";
+    return (unsigned)weights < HITL_WEIGHTS_COUNT ? weights_names[weights] : "unknown";
 }
 
-const char *hitl_coef_name(hitl_coef c)
+const char *hitl_coef_name(hitl_coef coef)
 {
-    return (unsigned)c < HITL_COEF_COUNT ? coef_names[c] : "unknown";
+    return (unsigned)coef < HITL_COEF_COUNT ? coef_names[coef] : "unknown";
 }
 
 hitl_status hitl_level_parse(const char *name, hitl_level *out)
@@ -68,210 +68,314 @@ hitl_status hitl_weights_parse(const char *name, hitl_weights *out)
     return HITL_EINVAL;
 }
 
-void hitl_agreement_release(hitl_agreement *a)
+void hitl_agreement_release(hitl_agreement *agreement)
 {
-    if (!a) return;
-    free(a->per_label);
-    free(a->pairs);
-    free(a->vs_final);
-    memset(a, 0, sizeof(*a));
+    if (!agreement) return;
+    free(agreement->per_label);
+    free(agreement->pairs);
+    free(agreement->vs_final);
+    memset(agreement, 0, sizeof(*agreement));
 }
 
-static int n_threads(int want)
+/* opts->threads, or OpenMP's default for 0. */
+static int thread_count(const hitl_agreement_opts *opts)
 {
-    return want > 0 ? want : omp_get_max_threads();
+    return opts->threads > 0 ? opts->threads : omp_get_max_threads();
 }
 
-/* ---- entry points --------------------------------------------------------------------------- */
-static hitl_status check_opts(size_t n_items, size_t A, size_t L, const double *value,
-                              const hitl_agreement_opts *o, hitl_error *err)
+/* 8-byte counters a thread may hold for the DENSE and SPARSE paths' count tables. */
+static size_t cell_budget(const hitl_agreement_opts *opts)
 {
-    if ((unsigned)o->level >= HITL_LEVEL_COUNT || (unsigned)o->weights >= HITL_WEIGHTS_COUNT ||
-        (unsigned)o->path > HITL_AGREE_SPARSE)
+    return opts->max_cells ? opts->max_cells : DEFAULT_DENSE_CELLS;
+}
+
+/* ---- arguments and the output's shape -------------------------------------------------------- */
+
+/* The options against a table or matrix of n_items x n_annotators, n_labels labels with values
+ * value[n_labels] (may be NULL); every error but a malformed table's. */
+static hitl_status check_opts(size_t n_items, size_t n_annotators, size_t n_labels,
+                              const double *value, const hitl_agreement_opts *opts, hitl_error *err)
+{
+    if ((unsigned)opts->level >= HITL_LEVEL_COUNT ||
+        (unsigned)opts->weights >= HITL_WEIGHTS_COUNT || (unsigned)opts->path > HITL_AGREE_SPARSE)
         return hitl_error_set(err, HITL_EINVAL, "unknown level, weights or path");
-    if (n_items > INT32_MAX || A > INT32_MAX || L > INT32_MAX)
+    if (n_items > INT32_MAX || n_annotators > INT32_MAX || n_labels > INT32_MAX)
         return hitl_error_set(err, HITL_EINVAL, "table too large");
-    if ((o->level == HITL_LEVEL_INTERVAL || o->level == HITL_LEVEL_RATIO) && !value)
+    if ((opts->level == HITL_LEVEL_INTERVAL || opts->level == HITL_LEVEL_RATIO) && !value)
         return hitl_error_set(err, HITL_EINVAL, "the %s level needs numeric label values",
-                              hitl_level_name(o->level));
-    for (size_t c = 0; value && c < L; c++) {
+                              hitl_level_name(opts->level));
+    for (size_t c = 0; value && c < n_labels; c++) {
         if (!isfinite(value[c]))
             return hitl_error_set(err, HITL_EINVAL, "label %zu has a non-finite value", c);
-        if (o->level == HITL_LEVEL_RATIO && value[c] < 0)
+        if (opts->level == HITL_LEVEL_RATIO && value[c] < 0)
             return hitl_error_set(err, HITL_EDATA, "the ratio level needs values >= 0, got %g",
                                   value[c]);
     }
-    if (o->final_label)
+    if (opts->final_label)
         for (size_t u = 0; u < n_items; u++)
-            if (o->final_label[u] < -1 || o->final_label[u] >= (int64_t)L) {
+            if (opts->final_label[u] < -1 || opts->final_label[u] >= (int64_t)n_labels) {
                 hitl_error_set(err, HITL_EINVAL, "item %zu: final label %d out of range", u,
-                               o->final_label[u]);
+                               opts->final_label[u]);
                 if (err) err->row = (int64_t)u;
                 return HITL_EINVAL;
             }
-    if (A < 2)
+    if (n_annotators < 2)
         return hitl_error_set(err, HITL_EDATA, "only one annotator: agreement needs at least two");
     return HITL_OK;
 }
 
-/* The counts' shape into *out, with per_label allocated and no intervals yet. */
-hitl_status hitl__agreement_set_shape(hitl_agreement *out, size_t n_items, size_t A, size_t L,
-                                      size_t n_ratings, const hitl__shape *sh, hitl_error *err)
+hitl_status hitl__agreement_set_shape(hitl_agreement *out, size_t n_items, size_t n_annotators,
+                                      size_t n_labels, size_t n_ratings, const hitl__shape *shape,
+                                      hitl_error *err)
 {
-    if (sh->n_pairable == 0)
+    if (shape->n_pairable == 0)
         return hitl_error_set(err, HITL_EDATA,
                               "no item has two ratings: agreement needs items rated twice");
     out->n_items = n_items;
-    out->n_annotators = A;
-    out->n_labels = L;
+    out->n_annotators = n_annotators;
+    out->n_labels = n_labels;
     out->n_ratings = n_ratings;
-    out->n_rated = sh->n_rated;
-    out->n_pairable = sh->n_pairable;
-    out->min_ratings = sh->min_m;
-    out->max_ratings = sh->max_m;
+    out->n_rated = shape->n_rated;
+    out->n_pairable = shape->n_pairable;
+    out->min_ratings = shape->min_m;
+    out->max_ratings = shape->max_m;
     for (int c = 0; c < HITL_COEF_COUNT; c++)
         out->ci[c].lo = out->ci[c].hi = NAN;
-    out->per_label = hitl__zalloc_array(L, sizeof(double));
+    out->per_label = hitl__zalloc_array(n_labels, sizeof(double));
     if (!out->per_label) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     return HITL_OK;
 }
 
-hitl_status hitl_agreement_compute(const hitl_ratings *r, const hitl_agreement_opts *opts,
+/* Whether every rated item has the same number (>= 2) of ratings: Fleiss' kappa is defined. */
+static int is_balanced(const hitl_agreement *out)
+{
+    return out->min_ratings == out->max_ratings && out->min_ratings >= 2;
+}
+
+/* How many ratings the items of a checked table have (min_m = SIZE_MAX when none is rated). */
+static hitl__shape table_shape(const hitl_ratings *ratings)
+{
+    hitl__shape shape = {.min_m = SIZE_MAX, .n_ratings = ratings->n_ratings};
+    for (size_t u = 0; u < ratings->n_items; u++) {
+        size_t n_on_item = (size_t)(ratings->item_ptr[u + 1] - ratings->item_ptr[u]);
+        if (!n_on_item) continue;
+        shape.n_rated++;
+        shape.n_pairable += n_on_item >= 2;
+        if (n_on_item < shape.min_m) shape.min_m = n_on_item;
+        if (n_on_item > shape.max_m) shape.max_m = n_on_item;
+    }
+    return shape;
+}
+
+/* ---- choosing a path, and running it ----------------------------------------------------------
+ */
+
+/* The path that counts `ratings`: opts->path, or for AUTO the fastest that can take the table.
+ * - HISTOGRAM while (labels + 1)^annotators <= HITL__HIST_MAX: one pass reads and checks the
+ *   table, and the pair table follows from the few distinct configurations.
+ * - DENSE while its pair table, (most ratings on an item - 1) x annotator pairs x labels^2
+ *   counters per thread, fits the cell budget: one cache-resident increment per co-rated pair.
+ * - SPARSE otherwise: pairs walked by annotator in blocks, memory bounded whatever the shape.
+ * The last two depend on the most ratings on an item, so the table is checked and its shape
+ * counted here, into *shape. HITL_EINVAL when a forced path cannot take the table. */
+static hitl_status choose_path(const hitl_ratings *ratings, const hitl_agreement_opts *opts,
+                               hitl_agree_path *path, hitl__shape *shape, hitl_error *err)
+{
+    size_t n_annotators = ratings->n_annotators, n_labels = ratings->n_labels;
+    int histogram_fits = hitl__hist_size(n_annotators, n_labels) != 0;
+    *path = opts->path;
+    if (*path == HITL_AGREE_AUTO && histogram_fits) *path = HITL_AGREE_HISTOGRAM;
+    if (*path == HITL_AGREE_HISTOGRAM && !histogram_fits)
+        return hitl_error_set(err, HITL_EINVAL,
+                              "the histogram path needs (labels + 1)^annotators <= %zu",
+                              HITL__HIST_MAX);
+    if (*path == HITL_AGREE_HISTOGRAM) return HITL_OK;
+
+    hitl_status st = hitl_ratings_check(ratings, err);
+    if (st != HITL_OK) return st;
+    *shape = table_shape(ratings);
+    size_t max_m = shape->max_m, budget = cell_budget(opts);
+    double n_pairs = (double)(n_annotators * (n_annotators - 1) / 2);
+    double cells = max_m >= 2 ? (double)(max_m - 1) * n_pairs * (double)(n_labels * n_labels) : 0;
+    int dense_fits = max_m >= 2 && cells <= (double)budget;
+    if (*path == HITL_AGREE_AUTO) *path = dense_fits ? HITL_AGREE_DENSE : HITL_AGREE_SPARSE;
+    if (*path == HITL_AGREE_DENSE && !dense_fits)
+        return hitl_error_set(err, HITL_EINVAL, "the dense path needs %.0f counters, over %zu",
+                              cells, budget);
+    return HITL_OK;
+}
+
+/* HISTOGRAM: the configurations, counted in one pass that also checks the table (when it finds
+ * a fault, hitl_ratings_check names it), then every measure but vs_final and the intervals. */
+static hitl_status run_histogram(const hitl_ratings *ratings, const hitl_agreement_opts *opts,
+                                 int n_threads, hitl_agreement *out, hitl_error *err)
+{
+    size_t n_configs = hitl__hist_size(ratings->n_annotators, ratings->n_labels);
+    uint32_t *scratch = hitl__zalloc_array((size_t)n_threads * n_configs, sizeof(uint32_t));
+    int64_t *hist = hitl__zalloc_array(n_configs, sizeof(int64_t));
+    int bad = scratch && hist ? hitl__table_hist(ratings, n_configs, n_threads, scratch, hist) : 0;
+    hitl_status st = HITL_OK;
+    free(scratch);
+    if (!scratch || !hist)
+        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    else if (bad && (st = hitl_ratings_check(ratings, err)) == HITL_OK)
+        st = hitl_error_set(err, HITL_EINTERNAL, "table check disagrees");
+    else if (!bad)
+        st = hitl__hist_measures(hist, n_configs, ratings->n_items, ratings->n_annotators,
+                                 ratings->n_labels, ratings->value, opts, n_threads, out, err);
+    free(hist);
+    return st;
+}
+
+/* DENSE: every co-rated pair counted into the pair table (one per thread, summed), then every
+ * measure but vs_final and the intervals. */
+static hitl_status run_pair_table(const hitl_ratings *ratings, const hitl_agreement_opts *opts,
+                                  const hitl__shape *shape, int n_threads, hitl_agreement *out,
+                                  hitl_error *err)
+{
+    size_t n_annotators = ratings->n_annotators, n_labels = ratings->n_labels;
+    hitl__pair_table table = {.A = n_annotators,
+                              .L = n_labels,
+                              .M = shape->max_m,
+                              .P = n_annotators * (n_annotators - 1) / 2,
+                              .LL = n_labels * n_labels};
+    table.cells = (shape->max_m - 1) * table.P * table.LL;
+    size_t per_thread = table.cells + (table.M + 1) + n_labels;
+    table.tab = hitl__zalloc_array((size_t)n_threads * per_thread, sizeof(int64_t));
+    if (!table.tab) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    hitl__pair_table_count(ratings, &table, n_threads);
+    hitl_status st =
+        hitl__pair_table_measures(ratings->value, opts, &table, out, is_balanced(out), err);
+    free(table.tab);
+    return st;
+}
+
+/* SPARSE: the pairs walked by annotator, and the multiset measures from the items' label
+ * multisets, kept in *patterns (caller releases) for the bootstrap. */
+static hitl_status run_sparse(const hitl_ratings *ratings, const hitl_agreement_opts *opts,
+                              int n_threads, hitl__patterns *patterns, hitl_agreement *out,
+                              hitl_error *err)
+{
+    hitl_status st = hitl__sparse_pairs(ratings, opts, cell_budget(opts), n_threads, out, err);
+    if (st == HITL_OK) st = hitl__patterns_build(ratings, out->max_ratings, opts, patterns, err);
+    if (st != HITL_OK) return st;
+    double *scratch = hitl__zalloc_array(5 * ratings->n_labels, sizeof(double));
+    int64_t *counts = hitl__zalloc_array(patterns->n, sizeof(int64_t));
+    if (!scratch || !counts) {
+        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    } else {
+        for (size_t i = 0; i < patterns->n; i++)
+            counts[i] = patterns->v[i].count;
+        hitl__patterns_measures(patterns, counts, ratings, opts->level, is_balanced(out), scratch,
+                                out->coef, out->per_label);
+    }
+    free(counts);
+    free(scratch);
+    return st;
+}
+
+/* The bootstrap intervals, through *patterns (built here unless the SPARSE path has). */
+static hitl_status run_bootstrap(const hitl_ratings *ratings, const hitl_agreement_opts *opts,
+                                 int n_threads, hitl__patterns *patterns, hitl_agreement *out,
+                                 hitl_error *err)
+{
+    hitl_status st = HITL_OK;
+    if (!patterns->n) st = hitl__patterns_build(ratings, out->max_ratings, opts, patterns, err);
+    if (st == HITL_OK)
+        st = hitl__bootstrap(ratings, opts, patterns, is_balanced(out), n_threads, out, err);
+    return st;
+}
+
+/* ---- entry points ------------------------------------------------------------------------------
+ */
+
+hitl_status hitl_agreement_compute(const hitl_ratings *ratings, const hitl_agreement_opts *opts,
                                    hitl_agreement *out, hitl_error *err)
 {
     if (!out) return hitl_error_set(err, HITL_EINVAL, "no output given");
     memset(out, 0, sizeof(*out));
-    if (!opts || !r) return hitl_error_set(err, HITL_EINVAL, "no ratings or options given");
-    const hitl_agreement_opts *o = opts;
-    if (!r->item_ptr) return hitl_error_set(err, HITL_EINVAL, "ratings table without arrays");
-    hitl_status st = check_opts(r->n_items, r->n_annotators, r->n_labels, r->value, o, err);
+    if (!opts || !ratings) return hitl_error_set(err, HITL_EINVAL, "no ratings or options given");
+    if (!ratings->item_ptr) return hitl_error_set(err, HITL_EINVAL, "ratings table without arrays");
+    hitl_status st = check_opts(ratings->n_items, ratings->n_annotators, ratings->n_labels,
+                                ratings->value, opts, err);
     if (st != HITL_OK) return st;
 
-    int nt = n_threads(o->threads);
-    size_t budget = o->max_cells ? o->max_cells : DEFAULT_DENSE_CELLS;
-    size_t A = r->n_annotators, L = r->n_labels, H = hitl__hist_size(A, L);
-    size_t P = A * (A - 1) / 2, LL = L * L;
-    hitl_agree_path path = o->path;
-    if (path == HITL_AGREE_AUTO && H) path = HITL_AGREE_HISTOGRAM;
-    if (path == HITL_AGREE_HISTOGRAM && !H)
-        return hitl_error_set(err, HITL_EINVAL,
-                              "the histogram path needs (labels + 1)^annotators <= %zu",
-                              HITL__HIST_MAX);
-    hitl__shape sh = {.min_m = SIZE_MAX};
-    hitl__pair_table d = {.A = A, .L = L, .P = P, .LL = LL};
-    hitl__patterns pt = {0};
-
-    if (path == HITL_AGREE_HISTOGRAM) {
-        uint32_t *scratch = hitl__zalloc_array((size_t)nt * H, sizeof(uint32_t));
-        int64_t *hist = hitl__zalloc_array(H, sizeof(int64_t));
-        int bad = scratch && hist ? hitl__table_hist(r, H, nt, scratch, hist) : 0;
-        free(scratch);
-        if (!scratch || !hist)
-            st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        else if (bad && (st = hitl_ratings_check(r, err)) == HITL_OK)
-            st = hitl_error_set(err, HITL_EINTERNAL, "table check disagrees");
-        else if (!bad)
-            st = hitl__hist_measures(hist, H, r->n_items, A, L, r->value, o, nt, out, err);
-        free(hist);
-        if (st != HITL_OK) goto fail;
-        sh.min_m = out->min_ratings;
-        sh.max_m = out->max_ratings;
-    } else {
-        if ((st = hitl_ratings_check(r, err)) != HITL_OK) goto fail;
-        for (size_t u = 0; u < r->n_items; u++) {
-            size_t m = (size_t)(r->item_ptr[u + 1] - r->item_ptr[u]);
-            if (!m) continue;
-            sh.n_rated++;
-            sh.n_pairable += m >= 2;
-            if (m < sh.min_m) sh.min_m = m;
-            if (m > sh.max_m) sh.max_m = m;
-        }
-        /* the dense table: (max m - 1) * pairs * L^2 counters per thread */
-        double cells = sh.max_m >= 2 ? (double)(sh.max_m - 1) * (double)P * (double)LL : 0;
-        int fits = sh.max_m >= 2 && cells <= (double)budget;
-        if (path == HITL_AGREE_AUTO) path = fits ? HITL_AGREE_DENSE : HITL_AGREE_SPARSE;
-        if (path == HITL_AGREE_DENSE && !fits) {
-            st = hitl_error_set(err, HITL_EINVAL, "the dense path needs %.0f counters, over %zu",
-                                cells, budget);
-            goto fail;
-        }
-        if ((st = hitl__agreement_set_shape(out, r->n_items, A, L, r->n_ratings, &sh, err)) !=
-            HITL_OK)
-            goto fail;
+    int n_threads = thread_count(opts);
+    hitl_agree_path path;
+    hitl__shape shape; /* DENSE and SPARSE: counted by choose_path; HISTOGRAM: by its pass */
+    hitl__patterns patterns = {0};
+    st = choose_path(ratings, opts, &path, &shape, err);
+    if (st == HITL_OK && path != HITL_AGREE_HISTOGRAM)
+        st = hitl__agreement_set_shape(out, ratings->n_items, ratings->n_annotators,
+                                       ratings->n_labels, ratings->n_ratings, &shape, err);
+    if (st == HITL_OK) {
+        if (path == HITL_AGREE_HISTOGRAM)
+            st = run_histogram(ratings, opts, n_threads, out, err);
+        else if (path == HITL_AGREE_DENSE)
+            st = run_pair_table(ratings, opts, &shape, n_threads, out, err);
+        else
+            st = run_sparse(ratings, opts, n_threads, &patterns, out, err);
     }
-    int balanced = sh.min_m == sh.max_m && sh.min_m >= 2;
-
-    if (path == HITL_AGREE_DENSE) {
-        d.M = sh.max_m;
-        d.cells = (sh.max_m - 1) * P * LL;
-        size_t per = d.cells + (d.M + 1) + L;
-        d.tab = hitl__zalloc_array((size_t)nt * per, sizeof(int64_t));
-        if (!d.tab) {
-            st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-            goto fail;
-        }
-        hitl__pair_table_count(r, &d, nt);
-        st = hitl__pair_table_measures(r->value, o, &d, out, balanced, err);
-        free(d.tab);
-        if (st != HITL_OK) goto fail;
-    } else if (path == HITL_AGREE_SPARSE) {
-        if ((st = hitl__sparse_pairs(r, o, budget, nt, out, err)) != HITL_OK) goto fail;
-        if ((st = hitl__patterns_build(r, sh.max_m, o, &pt, err)) != HITL_OK) goto fail;
-        double *scratch = hitl__zalloc_array(5 * L, sizeof(double));
-        int64_t *w = hitl__zalloc_array(pt.n, sizeof(int64_t));
-        if (!scratch || !w) {
-            free(scratch);
-            free(w);
-            st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-            goto fail;
-        }
-        for (size_t i = 0; i < pt.n; i++)
-            w[i] = pt.v[i].count;
-        hitl__patterns_measures(&pt, w, r, o->level, balanced, scratch, out->coef, out->per_label);
-        free(w);
-        free(scratch);
-    }
-    if (o->final_label && (st = hitl__versus_final(r, o, out, err)) != HITL_OK) goto fail;
-    if (o->bootstrap) {
-        if (!pt.n && (st = hitl__patterns_build(r, sh.max_m, o, &pt, err)) != HITL_OK) goto fail;
-        if ((st = hitl__bootstrap(r, o, &pt, balanced, nt, out, err)) != HITL_OK) goto fail;
-    }
-    hitl__patterns_release(&pt);
-    return HITL_OK;
-fail:
-    hitl__patterns_release(&pt);
-    hitl_agreement_release(out);
+    if (st == HITL_OK && opts->final_label) st = hitl__versus_final(ratings, opts, out, err);
+    if (st == HITL_OK && opts->bootstrap)
+        st = run_bootstrap(ratings, opts, n_threads, &patterns, out, err);
+    hitl__patterns_release(&patterns);
+    if (st != HITL_OK) hitl_agreement_release(out);
     return st;
 }
 
-hitl_status hitl_agreement_compute_matrix(const hitl_ratings_matrix *m,
+/* Whether a matrix goes straight to the histogram: few configurations, labels that fit the
+ * int8 loops, at most 16 annotators (the VBMI loop's registers), and nothing that needs the
+ * ratings table (final labels, the bootstrap's patterns) or another path. */
+static int matrix_goes_direct(const hitl_ratings_matrix *matrix, const hitl_agreement_opts *opts)
+{
+    size_t n_annotators = matrix->n_annotators, n_labels = matrix->n_labels;
+    return hitl__hist_size(n_annotators, n_labels) && n_labels >= 1 && n_labels <= 127 &&
+           n_annotators <= 16 && !opts->final_label && !opts->bootstrap &&
+           (opts->path == HITL_AGREE_AUTO || opts->path == HITL_AGREE_HISTOGRAM);
+}
+
+/* The histogram path on the matrix itself. *via_table = 1 when a label is out of range: the
+ * counts are void, and the caller builds the ratings table, which names the label. */
+static hitl_status run_matrix_histogram(const hitl_ratings_matrix *matrix,
+                                        const hitl_agreement_opts *opts, hitl_agreement *out,
+                                        int *via_table, hitl_error *err)
+{
+    size_t n_annotators = matrix->n_annotators, n_labels = matrix->n_labels;
+    size_t n_configs = hitl__hist_size(n_annotators, n_labels);
+    hitl_status st = check_opts(matrix->n_items, n_annotators, n_labels, matrix->value, opts, err);
+    *via_table = 0;
+    if (st != HITL_OK) return st;
+    int n_threads = thread_count(opts);
+    int64_t *hist = hitl__zalloc_array(n_configs, sizeof(int64_t));
+    int bad = hist ? hitl__matrix_hist(matrix, n_configs, n_threads, opts->portable, hist) : -1;
+    if (bad < 0) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    if (!bad)
+        st = hitl__hist_measures(hist, n_configs, matrix->n_items, n_annotators, n_labels,
+                                 matrix->value, opts, n_threads, out, err);
+    free(hist);
+    if (st != HITL_OK) hitl_agreement_release(out);
+    *via_table = bad > 0;
+    return st;
+}
+
+hitl_status hitl_agreement_compute_matrix(const hitl_ratings_matrix *matrix,
                                           const hitl_agreement_opts *opts, hitl_agreement *out,
                                           hitl_error *err)
 {
     if (!out) return hitl_error_set(err, HITL_EINVAL, "no output given");
     memset(out, 0, sizeof(*out));
-    if (!opts || !m || (!m->m && m->n_items && m->n_annotators))
+    if (!opts || !matrix || (!matrix->m && matrix->n_items && matrix->n_annotators))
         return hitl_error_set(err, HITL_EINVAL, "no ratings matrix or options given");
-    size_t A = m->n_annotators, L = m->n_labels, H = hitl__hist_size(A, L);
-    int direct = H && L >= 1 && L <= 127 && A <= 16 && !opts->final_label && !opts->bootstrap &&
-                 (opts->path == HITL_AGREE_AUTO || opts->path == HITL_AGREE_HISTOGRAM);
-    if (direct) {
-        hitl_status st = check_opts(m->n_items, A, L, m->value, opts, err);
-        if (st != HITL_OK) return st;
-        int nt = n_threads(opts->threads);
-        int64_t *hist = hitl__zalloc_array(H, sizeof(int64_t));
-        int bad = hist ? hitl__matrix_hist(m, H, nt, opts->portable, hist) : -1;
-        if (bad < 0) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        if (!bad) st = hitl__hist_measures(hist, H, m->n_items, A, L, m->value, opts, nt, out, err);
-        free(hist);
-        if (st != HITL_OK) hitl_agreement_release(out);
-        if (bad <= 0) return st;
-        /* a label out of range: the table's build below names it */
+    if (matrix_goes_direct(matrix, opts)) {
+        int via_table;
+        hitl_status st = run_matrix_histogram(matrix, opts, out, &via_table, err);
+        if (!via_table) return st;
     }
-    hitl_ratings r;
-    hitl_status st = hitl_ratings_from_matrix(&r, m, err);
+    hitl_ratings ratings;
+    hitl_status st = hitl_ratings_from_matrix(&ratings, matrix, err);
     if (st != HITL_OK) return st;
-    st = hitl_agreement_compute(&r, opts, out, err);
-    hitl_ratings_release(&r);
+    st = hitl_agreement_compute(&ratings, opts, out, err);
+    hitl_ratings_release(&ratings);
     return st;
 }
