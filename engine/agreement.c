@@ -260,12 +260,12 @@ static hitl_status run_sparse(const hitl_ratings *ratings, const hitl_agreement_
     if (st == HITL_OK) st = hitl__patterns_build(ratings, out->max_ratings, opts, patterns, err);
     if (st != HITL_OK) return st;
     double *scratch = hitl__zalloc_array(5 * ratings->n_labels, sizeof(double));
-    int64_t *counts = hitl__zalloc_array(patterns->n, sizeof(int64_t));
+    int64_t *counts = hitl__zalloc_array(patterns->n_patterns, sizeof(int64_t));
     if (!scratch || !counts) {
         st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
     } else {
-        for (size_t i = 0; i < patterns->n; i++)
-            counts[i] = patterns->v[i].count;
+        for (size_t i = 0; i < patterns->n_patterns; i++)
+            counts[i] = patterns->pattern[i].count;
         hitl__patterns_measures(patterns, counts, ratings, opts->level, is_balanced(out), scratch,
                                 out->coef, out->per_label);
     }
@@ -280,7 +280,8 @@ static hitl_status run_bootstrap(const hitl_ratings *ratings, const hitl_agreeme
                                  hitl_error *err)
 {
     hitl_status st = HITL_OK;
-    if (!patterns->n) st = hitl__patterns_build(ratings, out->max_ratings, opts, patterns, err);
+    if (!patterns->n_patterns)
+        st = hitl__patterns_build(ratings, out->max_ratings, opts, patterns, err);
     if (st == HITL_OK)
         st = hitl__bootstrap(ratings, opts, patterns, is_balanced(out), n_threads, out, err);
     return st;

@@ -31,7 +31,7 @@ static double quantile(const double *v, size_t n, double q)
  * with probability exactly count_i / n1, in O(1). (count_i P units over P buckets of n1.) */
 static int alias_build(const hitl__patterns *pt, int64_t n1, int64_t *thr, uint32_t *alias)
 {
-    size_t P = pt->n, ns = 0, nl = 0;
+    size_t P = pt->n_patterns, ns = 0, nl = 0;
     uint32_t *small = hitl__alloc_array(P, sizeof(uint32_t)),
              *large = hitl__alloc_array(P, sizeof(uint32_t));
     if (!small || !large) {
@@ -40,7 +40,7 @@ static int alias_build(const hitl__patterns *pt, int64_t n1, int64_t *thr, uint3
         return -1;
     }
     for (size_t i = 0; i < P; i++) {
-        thr[i] = pt->v[i].count * (int64_t)P; /* < 2^31 * 2^32 */
+        thr[i] = pt->pattern[i].count * (int64_t)P; /* < 2^31 * 2^32 */
         alias[i] = (uint32_t)i;
         if (thr[i] < n1)
             small[ns++] = (uint32_t)i;
@@ -69,7 +69,7 @@ hitl_status hitl__bootstrap(const hitl_ratings *r, const hitl_agreement_opts *o,
                             const hitl__patterns *pt, int balanced, int nt, hitl_agreement *out,
                             hitl_error *err)
 {
-    size_t B = o->bootstrap, P = pt->n, L = r->n_labels;
+    size_t B = o->bootstrap, P = pt->n_patterns, L = r->n_labels;
     int64_t n1 = P ? pt->cum[P - 1] : 0;
     double *reps = hitl__alloc_array(B, HITL_COEF_COUNT * sizeof(double));
     int64_t *w = hitl__zalloc_array((size_t)nt * P, sizeof(int64_t));

@@ -67,6 +67,11 @@ void hitl__multiset_coefs(const hitl__multiset_sums *s, size_t L, int balanced, 
  * levels; *n_distinct = labels with nc > 0. value[L] is read at the interval and ratio levels. */
 double hitl__expected_disagreement(const double *nc, size_t L, hitl_level level,
                                    const double *value, double *x, size_t *n_distinct);
+/* (a - b) / (a + b), or 0 when a + b is 0: the ratio metric is its square. */
+static inline double hitl__ratio_diff(double a, double b)
+{
+    return a + b != 0 ? (a - b) / (a + b) : 0;
+}
 
 /* ---- the output (agreement.c) ---------------------------------------------------------------- */
 
@@ -122,36 +127,41 @@ hitl_status hitl__hist_measures(const int64_t *hist, size_t H, size_t n_items, s
                                 hitl_agreement *out, hitl_error *err);
 
 /* ---- label multisets (agreement_patterns.c) -------------------------------------------------- */
+
+/* One label multiset: the items whose sorted labels are labels[0 .. n_ratings). */
 typedef struct hitl__pattern {
-    int32_t m;
-    int32_t n_distinct;
-    int64_t off;  /* sorted labels at lab[off .. off + m) */
-    int64_t doff; /* distinct labels at dlab/dcnt[doff .. doff + n_distinct) */
-    int64_t count;
-    const int32_t *lp; /* = lab + off, set once the pool stops moving (for sorting) */
-    double agree;      /* sum r_c (r_c - 1) / (m (m - 1)) */
-    double do_fixed;   /* D_o contribution at nominal, interval or ratio level */
+    int32_t n_ratings;     /* ratings on each such item */
+    int32_t n_distinct;    /* distinct labels among them */
+    int64_t label_off;     /* its sorted labels at label_pool[label_off ..] */
+    int64_t distinct_off;  /* its distinct labels and their counts at distinct_*[distinct_off ..] */
+    int64_t count;         /* items showing it */
+    const int32_t *labels; /* = label_pool + label_off, once the pool stops moving */
+    double agree;          /* agreeing rating pairs / all pairs: sum r_c (r_c - 1) / (m (m - 1)) */
+    double do_fixed;       /* observed disagreement at the nominal, interval or ratio level */
 } hitl__pattern;
 
+/* Every pattern of a table, by size then labels; the arrays are owned here. */
 typedef struct hitl__patterns {
-    size_t n, cap;
-    hitl__pattern *v;
-    int32_t *lab;
-    size_t lab_n, lab_cap;
-    int32_t *dlab, *dcnt;
-    int64_t *cum; /* cumulative counts, for drawing an item uniformly */
+    hitl__pattern *pattern; /* [n_patterns] */
+    size_t n_patterns, cap;
+    int32_t *label_pool; /* every pattern's sorted labels, back to back */
+    size_t pool_n, pool_cap;
+    int32_t *distinct_label, *distinct_count; /* [pool_n] at most */
+    int64_t *cum; /* [n_patterns] cumulative counts, for drawing an item uniformly */
 } hitl__patterns;
 
-/* Collects the label multiset of every rated item of r (at most max_m ratings each) into *pt, in
- * a canonical order (by size, then labels); HITL_ENOMEM only. Release with
- * hitl__patterns_release(). */
-hitl_status hitl__patterns_build(const hitl_ratings *r, size_t max_m, const hitl_agreement_opts *o,
-                                 hitl__patterns *pt, hitl_error *err);
-void hitl__patterns_release(hitl__patterns *pt);
-/* The multiset measures when pattern i occurs w[i] times. scratch: 5 L doubles. */
-void hitl__patterns_measures(const hitl__patterns *pt, const int64_t *w, const hitl_ratings *r,
-                             hitl_level level, int balanced, double *scratch, double *coef,
-                             double *per_label);
+/* Collects the label multiset of every rated item of `ratings` (at most max_m ratings each) into
+ * *patterns, in a canonical order (by size, then labels), with what each contributes at
+ * opts->level; HITL_ENOMEM only. Release with hitl__patterns_release(). */
+hitl_status hitl__patterns_build(const hitl_ratings *ratings, size_t max_m,
+                                 const hitl_agreement_opts *opts, hitl__patterns *patterns,
+                                 hitl_error *err);
+void hitl__patterns_release(hitl__patterns *patterns);
+/* The multiset measures into coef[HITL_COEF_COUNT] and per_label[L] (may be NULL) when pattern i
+ * occurs times[i] times. scratch: 5 L doubles. */
+void hitl__patterns_measures(const hitl__patterns *patterns, const int64_t *times,
+                             const hitl_ratings *ratings, hitl_level level, int balanced,
+                             double *scratch, double *coef, double *per_label);
 
 /* ---- pairs without a pair table (agreement_pairs.c) ------------------------------------------ */
 

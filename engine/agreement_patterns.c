@@ -7,235 +7,322 @@
 #include "agreement_impl.h"
 #include "hitl_banned.h"
 
-void hitl__patterns_release(hitl__patterns *pt)
+#define EMPTY_SLOT UINT32_MAX
+
+void hitl__patterns_release(hitl__patterns *patterns)
 {
-    free(pt->v);
-    free(pt->lab);
-    free(pt->dlab);
-    free(pt->dcnt);
-    free(pt->cum);
-    memset(pt, 0, sizeof(*pt));
+    free(patterns->pattern);
+    free(patterns->label_pool);
+    free(patterns->distinct_label);
+    free(patterns->distinct_count);
+    free(patterns->cum);
+    memset(patterns, 0, sizeof(*patterns));
 }
 
-static uint64_t hash_labels(const int32_t *l, size_t m)
+/* A 64-bit hash of n sorted labels (their count mixed in). */
+static uint64_t hash_labels(const int32_t *labels, size_t n)
 {
-    uint64_t h = (uint64_t)m * 0xD6E8FEB86659FD93ull;
-    for (size_t i = 0; i < m; i++) {
-        h = (h ^ (uint64_t)(uint32_t)l[i]) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 29;
+    uint64_t hash = (uint64_t)n * 0xD6E8FEB86659FD93ull;
+    for (size_t i = 0; i < n; i++) {
+        hash = (hash ^ (uint64_t)(uint32_t)labels[i]) * 0x9E3779B97F4A7C15ull;
+        hash ^= hash >> 29;
     }
-    return h ^ (h >> 32);
+    return hash ^ (hash >> 32);
 }
 
-static void sort_labels(int32_t *l, size_t m)
+/* Sorts labels[n] ascending in place: insertion sort for the usual few, qsort past 24. */
+static void sort_labels(int32_t *labels, size_t n)
 {
-    if (m > 24) {
-        qsort(l, m, sizeof(*l), hitl__cmp_int32);
+    if (n > 24) {
+        qsort(labels, n, sizeof(*labels), hitl__cmp_int32);
         return;
     }
-    for (size_t i = 1; i < m; i++) {
-        int32_t v = l[i];
+    for (size_t i = 1; i < n; i++) {
+        int32_t label = labels[i];
         size_t j = i;
-        while (j > 0 && l[j - 1] > v) {
-            l[j] = l[j - 1];
+        while (j > 0 && labels[j - 1] > label) {
+            labels[j] = labels[j - 1];
             j--;
         }
-        l[j] = v;
+        labels[j] = label;
     }
 }
 
+/* qsort order of patterns: by size, then by their sorted labels (needs `labels` set). */
 static int cmp_pattern(const void *pa, const void *pb)
 {
-    const hitl__pattern *a = pa, *b = pb;
-    if (a->m != b->m) return a->m < b->m ? -1 : 1;
-    for (int32_t i = 0; i < a->m; i++) {
-        int32_t x = a->lp[i], y = b->lp[i];
+    const hitl__pattern *first = pa, *second = pb;
+    if (first->n_ratings != second->n_ratings) return first->n_ratings < second->n_ratings ? -1 : 1;
+    for (int32_t i = 0; i < first->n_ratings; i++) {
+        int32_t x = first->labels[i], y = second->labels[i];
         if (x != y) return x < y ? -1 : 1;
     }
     return 0;
 }
 
-/* Collects the label multiset of every rated item, in a canonical order (by size, then labels)
- * so that every sum over patterns is done in the same order whatever happened before. */
-hitl_status hitl__patterns_build(const hitl_ratings *r, size_t max_m, const hitl_agreement_opts *o,
-                                 hitl__patterns *pt, hitl_error *err)
-{
-    memset(pt, 0, sizeof(*pt));
-    size_t cap = 1024;
-    uint32_t *slots = NULL;
-    int32_t *tmp = hitl__alloc_array(max_m ? max_m : 1, sizeof(int32_t));
-    pt->v = hitl__alloc_array(cap, sizeof(hitl__pattern));
-    pt->lab_cap = 4096;
-    pt->lab = hitl__alloc_array(pt->lab_cap, sizeof(int32_t));
-    size_t n_slots = 4096;
-    slots = hitl__alloc_array(n_slots, sizeof(uint32_t));
-    uint64_t *hashes = hitl__alloc_array(cap, sizeof(uint64_t));
-    hitl_status st = HITL_OK;
-    if (!tmp || !pt->v || !pt->lab || !slots || !hashes) goto nomem;
-    memset(slots, 0xff, n_slots * sizeof(uint32_t));
-    pt->cap = cap;
-    for (size_t u = 0; u < r->n_items; u++) {
-        int64_t s = r->item_ptr[u];
-        size_t m = (size_t)(r->item_ptr[u + 1] - s);
-        if (m == 0) continue;
-        memcpy(tmp, r->label + s, m * sizeof(int32_t));
-        sort_labels(tmp, m);
-        uint64_t h = hash_labels(tmp, m);
-        size_t k = (size_t)h & (n_slots - 1);
-        for (;;) {
-            uint32_t id = slots[k];
-            if (id == UINT32_MAX) break;
-            if (hashes[id] == h && (size_t)pt->v[id].m == m &&
-                memcmp(pt->lab + pt->v[id].off, tmp, m * sizeof(int32_t)) == 0)
-                break;
-            k = (k + 1) & (n_slots - 1);
-        }
-        if (slots[k] != UINT32_MAX) {
-            pt->v[slots[k]].count++;
-            continue;
-        }
-        if (pt->n >= UINT32_MAX - 1) goto nomem;
-        if (pt->n == pt->cap) {
-            size_t nc = pt->cap * 2;
-            hitl__pattern *nv = realloc(pt->v, nc * sizeof(hitl__pattern));
-            if (nv) pt->v = nv;
-            uint64_t *nh = realloc(hashes, nc * sizeof(uint64_t));
-            if (nh) hashes = nh;
-            if (!nv || !nh) goto nomem;
-            pt->cap = nc;
-        }
-        while (pt->lab_n + m > pt->lab_cap) {
-            int32_t *nl = realloc(pt->lab, pt->lab_cap * 2 * sizeof(int32_t));
-            if (!nl) goto nomem;
-            pt->lab = nl;
-            pt->lab_cap *= 2;
-        }
-        memcpy(pt->lab + pt->lab_n, tmp, m * sizeof(int32_t));
-        pt->v[pt->n] = (hitl__pattern){.m = (int32_t)m, .off = (int64_t)pt->lab_n, .count = 1};
-        hashes[pt->n] = h;
-        slots[k] = (uint32_t)pt->n;
-        pt->lab_n += m;
-        pt->n++;
-        if (pt->n * 2 > n_slots) { /* grow and rehash */
-            size_t ns = n_slots * 2;
-            uint32_t *nsl = hitl__alloc_array(ns, sizeof(uint32_t));
-            if (!nsl) goto nomem;
-            memset(nsl, 0xff, ns * sizeof(uint32_t));
-            for (size_t id = 0; id < pt->n; id++) {
-                size_t j = (size_t)hashes[id] & (ns - 1);
-                while (nsl[j] != UINT32_MAX)
-                    j = (j + 1) & (ns - 1);
-                nsl[j] = (uint32_t)id;
-            }
-            free(slots);
-            slots = nsl;
-            n_slots = ns;
-        }
-    }
-    for (size_t i = 0; i < pt->n; i++)
-        pt->v[i].lp = pt->lab + pt->v[i].off;
-    qsort(pt->v, pt->n, sizeof(hitl__pattern), cmp_pattern);
+/* ---- collecting the patterns: a hash set over them ------------------------------------------
+ * slot[n_slots] (a power of two, at most half full) holds pattern indices or EMPTY_SLOT, probed
+ * linearly; hash[i] is pattern i's hash (kept to grow the set without rehashing labels). */
+typedef struct pattern_set {
+    uint32_t *slot;
+    size_t n_slots;
+    uint64_t *hash; /* [patterns->cap] */
+} pattern_set;
 
-    /* distinct labels and the level's fixed per-pattern sums */
-    pt->dlab = hitl__alloc_array(pt->lab_n, sizeof(int32_t));
-    pt->dcnt = hitl__alloc_array(pt->lab_n, sizeof(int32_t));
-    pt->cum = hitl__alloc_array(pt->n, sizeof(int64_t));
-    if (!pt->dlab || !pt->dcnt || !pt->cum) goto nomem;
-    int64_t dn = 0, cum = 0;
-    for (size_t i = 0; i < pt->n; i++) {
-        hitl__pattern *p = &pt->v[i];
-        const int32_t *l = pt->lab + p->off;
-        p->doff = dn;
-        for (int32_t j = 0; j < p->m; j++) {
-            if (j > 0 && l[j] == l[j - 1]) {
-                pt->dcnt[dn - 1]++;
-            } else {
-                pt->dlab[dn] = l[j];
-                pt->dcnt[dn++] = 1;
-            }
-        }
-        p->n_distinct = (int32_t)(dn - p->doff);
-        cum += p->count;
-        pt->cum[i] = cum;
-        if (p->m < 2) continue;
-        double m = p->m, agree = 0, fixed = 0;
-        const int32_t *dl = pt->dlab + p->doff, *dc = pt->dcnt + p->doff;
-        for (int32_t j = 0; j < p->n_distinct; j++)
-            agree += (double)dc[j] * (dc[j] - 1);
-        p->agree = agree / (m * (m - 1));
-        if (o->level == HITL_LEVEL_NOMINAL) {
-            fixed = m - agree / (m - 1);
-        } else if (o->level == HITL_LEVEL_INTERVAL) {
-            double mean = 0, ss = 0;
-            for (int32_t j = 0; j < p->n_distinct; j++)
-                mean += dc[j] * r->value[dl[j]];
-            mean /= m;
-            for (int32_t j = 0; j < p->n_distinct; j++)
-                ss += dc[j] * (r->value[dl[j]] - mean) * (r->value[dl[j]] - mean);
-            fixed = 2 * m * ss / (m - 1);
-        } else if (o->level == HITL_LEVEL_RATIO) {
-            for (int32_t j = 0; j < p->n_distinct; j++)
-                for (int32_t k = j + 1; k < p->n_distinct; k++) {
-                    double a = r->value[dl[j]], b = r->value[dl[k]];
-                    double d = a + b != 0 ? (a - b) / (a + b) : 0;
-                    fixed += 2.0 * dc[j] * dc[k] * d * d;
-                }
-            fixed /= m - 1;
-        }
-        p->do_fixed = fixed;
+/* The slot holding the pattern equal to labels[n] (sorted, hashed to `hash`), or the empty slot
+ * where it would go. */
+static size_t set_find(const pattern_set *set, const hitl__patterns *patterns,
+                       const int32_t *labels, size_t n, uint64_t hash)
+{
+    size_t at = (size_t)hash & (set->n_slots - 1);
+    for (;;) {
+        uint32_t id = set->slot[at];
+        if (id == EMPTY_SLOT) return at;
+        const hitl__pattern *pattern = &patterns->pattern[id];
+        if (set->hash[id] == hash && (size_t)pattern->n_ratings == n &&
+            memcmp(patterns->label_pool + pattern->label_off, labels, n * sizeof(int32_t)) == 0)
+            return at;
+        at = (at + 1) & (set->n_slots - 1);
     }
-    goto done;
-nomem:
-    st = hitl_error_set(err, HITL_ENOMEM, "out of memory for the rating patterns");
-    hitl__patterns_release(pt);
-done:
-    free(tmp);
-    free(slots);
-    free(hashes);
-    return st;
 }
 
-/* The multiset measures when pattern i occurs w[i] times. scratch: 5 L doubles. */
-void hitl__patterns_measures(const hitl__patterns *pt, const int64_t *w, const hitl_ratings *r,
-                             hitl_level level, int balanced, double *scratch, double *coef,
-                             double *per_label)
+/* Doubles the set's slots and puts the n_patterns patterns back; -1 when out of memory. */
+static int set_grow(pattern_set *set, size_t n_patterns)
 {
-    size_t L = r->n_labels;
-    double *pi_num = scratch, *pl = scratch + L, *nc = scratch + 2 * L, *x = scratch + 3 * L;
-    memset(scratch, 0, 4 * L * sizeof(double));
-    hitl__multiset_sums s = {.pi_num = pi_num, .pl = pl};
-    for (size_t i = 0; i < pt->n; i++) {
-        const hitl__pattern *p = &pt->v[i];
-        if (!w[i]) continue;
-        double cnt = (double)w[i], m = p->m;
-        const int32_t *dl = pt->dlab + p->doff, *dc = pt->dcnt + p->doff;
-        s.n1 += cnt;
-        for (int32_t j = 0; j < p->n_distinct; j++)
-            pi_num[dl[j]] += cnt * dc[j] / m;
-        if (p->m < 2) continue;
-        s.n2 += cnt;
-        s.pa_sum += cnt * p->agree;
-        for (int32_t j = 0; j < p->n_distinct; j++) {
-            nc[dl[j]] += cnt * dc[j];
-            pl[dl[j]] += cnt * dc[j] * (m - dc[j]) / (m * (m - 1));
-        }
-        if (level != HITL_LEVEL_ORDINAL) s.do_sum += cnt * p->do_fixed;
+    size_t n_slots = set->n_slots * 2;
+    uint32_t *slot = hitl__alloc_array(n_slots, sizeof(uint32_t));
+    if (!slot) return -1;
+    memset(slot, 0xff, n_slots * sizeof(uint32_t));
+    for (size_t id = 0; id < n_patterns; id++) {
+        size_t at = (size_t)set->hash[id] & (n_slots - 1);
+        while (slot[at] != EMPTY_SLOT)
+            at = (at + 1) & (n_slots - 1);
+        slot[at] = (uint32_t)id;
     }
-    s.de_sum = hitl__expected_disagreement(nc, L, level, r->value, x, &s.n_distinct);
-    for (size_t c = 0; c < L; c++)
-        s.n_values += nc[c];
-    if (level == HITL_LEVEL_ORDINAL) /* the metric moves with the margins: one more pass */
-        for (size_t i = 0; i < pt->n; i++) {
-            const hitl__pattern *p = &pt->v[i];
-            if (!w[i] || p->m < 2) continue;
-            const int32_t *dl = pt->dlab + p->doff, *dc = pt->dcnt + p->doff;
-            double m = p->m, mean = 0, ss = 0;
-            for (int32_t j = 0; j < p->n_distinct; j++)
-                mean += dc[j] * x[dl[j]];
-            mean /= m;
-            for (int32_t j = 0; j < p->n_distinct; j++)
-                ss += dc[j] * (x[dl[j]] - mean) * (x[dl[j]] - mean);
-            s.do_sum += (double)w[i] * 2 * m * ss / (m - 1);
+    free(set->slot);
+    set->slot = slot;
+    set->n_slots = n_slots;
+    return 0;
+}
+
+/* Appends labels[n] (sorted, hashed to `hash`) as a new pattern seen once, at the empty slot
+ * `at` of the set; -1 when out of memory. */
+static int patterns_append(hitl__patterns *patterns, pattern_set *set, size_t at,
+                           const int32_t *labels, size_t n, uint64_t hash)
+{
+    if (patterns->n_patterns >= UINT32_MAX - 1) return -1;
+    if (patterns->n_patterns == patterns->cap) {
+        size_t cap = patterns->cap * 2;
+        hitl__pattern *grown = realloc(patterns->pattern, cap * sizeof(hitl__pattern));
+        if (grown) patterns->pattern = grown;
+        uint64_t *grown_hash = realloc(set->hash, cap * sizeof(uint64_t));
+        if (grown_hash) set->hash = grown_hash;
+        if (!grown || !grown_hash) return -1;
+        patterns->cap = cap;
+    }
+    while (patterns->pool_n + n > patterns->pool_cap) {
+        int32_t *pool = realloc(patterns->label_pool, patterns->pool_cap * 2 * sizeof(int32_t));
+        if (!pool) return -1;
+        patterns->label_pool = pool;
+        patterns->pool_cap *= 2;
+    }
+    size_t id = patterns->n_patterns++;
+    memcpy(patterns->label_pool + patterns->pool_n, labels, n * sizeof(int32_t));
+    patterns->pattern[id] = (hitl__pattern){
+        .n_ratings = (int32_t)n, .label_off = (int64_t)patterns->pool_n, .count = 1};
+    set->hash[id] = hash;
+    set->slot[at] = (uint32_t)id;
+    patterns->pool_n += n;
+    return patterns->n_patterns * 2 > set->n_slots ? set_grow(set, patterns->n_patterns) : 0;
+}
+
+/* Counts the label multiset of every rated item of `ratings` (at most max_m ratings each) into
+ * *patterns (zeroed), in the order first seen; -1 when out of memory (the caller releases). */
+static int patterns_collect(const hitl_ratings *ratings, size_t max_m, hitl__patterns *patterns)
+{
+    size_t cap = 1024, n_slots = 4096;
+    int32_t *sorted = hitl__alloc_array(max_m ? max_m : 1, sizeof(int32_t)); /* one item's */
+    pattern_set set = {hitl__alloc_array(n_slots, sizeof(uint32_t)), n_slots,
+                       hitl__alloc_array(cap, sizeof(uint64_t))};
+    patterns->pattern = hitl__alloc_array(cap, sizeof(hitl__pattern));
+    patterns->pool_cap = 4096;
+    patterns->label_pool = hitl__alloc_array(patterns->pool_cap, sizeof(int32_t));
+    int rc = -1;
+    if (!sorted || !set.slot || !set.hash || !patterns->pattern || !patterns->label_pool) goto done;
+    memset(set.slot, 0xff, n_slots * sizeof(uint32_t));
+    patterns->cap = cap;
+    for (size_t u = 0; u < ratings->n_items; u++) {
+        int64_t start = ratings->item_ptr[u];
+        size_t n = (size_t)(ratings->item_ptr[u + 1] - start);
+        if (n == 0) continue;
+        memcpy(sorted, ratings->label + start, n * sizeof(int32_t));
+        sort_labels(sorted, n);
+        uint64_t hash = hash_labels(sorted, n);
+        size_t at = set_find(&set, patterns, sorted, n, hash);
+        if (set.slot[at] != EMPTY_SLOT)
+            patterns->pattern[set.slot[at]].count++;
+        else if (patterns_append(patterns, &set, at, sorted, n, hash))
+            goto done;
+    }
+    rc = 0;
+done:
+    free(sorted);
+    free(set.slot);
+    free(set.hash);
+    return rc;
+}
+
+/* ---- what each pattern contributes ---------------------------------------------------------- */
+
+/* Puts the patterns in canonical order (by size, then labels), so that every sum over them is
+ * done in the same order whatever the items' order. */
+static void patterns_sort(hitl__patterns *patterns)
+{
+    for (size_t i = 0; i < patterns->n_patterns; i++)
+        patterns->pattern[i].labels = patterns->label_pool + patterns->pattern[i].label_off;
+    qsort(patterns->pattern, patterns->n_patterns, sizeof(hitl__pattern), cmp_pattern);
+}
+
+/* Each pattern's distinct labels with how many ratings gave each, and the patterns' cumulative
+ * counts; -1 when out of memory. */
+static int patterns_distinct(hitl__patterns *patterns)
+{
+    patterns->distinct_label = hitl__alloc_array(patterns->pool_n, sizeof(int32_t));
+    patterns->distinct_count = hitl__alloc_array(patterns->pool_n, sizeof(int32_t));
+    patterns->cum = hitl__alloc_array(patterns->n_patterns, sizeof(int64_t));
+    if (!patterns->distinct_label || !patterns->distinct_count || !patterns->cum) return -1;
+    int64_t n_distinct = 0, cum = 0;
+    for (size_t i = 0; i < patterns->n_patterns; i++) {
+        hitl__pattern *pattern = &patterns->pattern[i];
+        const int32_t *labels = patterns->label_pool + pattern->label_off;
+        pattern->distinct_off = n_distinct;
+        for (int32_t j = 0; j < pattern->n_ratings; j++) {
+            if (j > 0 && labels[j] == labels[j - 1]) {
+                patterns->distinct_count[n_distinct - 1]++;
+            } else {
+                patterns->distinct_label[n_distinct] = labels[j];
+                patterns->distinct_count[n_distinct++] = 1;
+            }
         }
-    hitl__multiset_coefs(&s, L, balanced, coef, per_label);
+        pattern->n_distinct = (int32_t)(n_distinct - pattern->distinct_off);
+        cum += pattern->count;
+        patterns->cum[i] = cum;
+    }
+    return 0;
+}
+
+/* sum over a pattern's distinct labels of count (coord[label] - mean)^2, mean the count-weighted
+ * mean of coord over its n_ratings ratings: the spread behind the interval and ordinal metrics. */
+static double spread(const int32_t *distinct_label, const int32_t *distinct_count,
+                     int32_t n_distinct, double n_ratings, const double *coord)
+{
+    double mean = 0, sum_sq = 0;
+    for (int32_t j = 0; j < n_distinct; j++)
+        mean += distinct_count[j] * coord[distinct_label[j]];
+    mean /= n_ratings;
+    for (int32_t j = 0; j < n_distinct; j++)
+        sum_sq += distinct_count[j] * (coord[distinct_label[j]] - mean) *
+                  (coord[distinct_label[j]] - mean);
+    return sum_sq;
+}
+
+/* A pattern's share of agreeing rating pairs, and its observed disagreement at the nominal,
+ * interval and ratio levels, whose metrics do not move with the margins (the ordinal one does:
+ * hitl__patterns_measures sums it). value[L] is read at the interval and ratio levels. */
+static void pattern_fixed_sums(hitl__pattern *pattern, const int32_t *distinct_label,
+                               const int32_t *distinct_count, hitl_level level, const double *value)
+{
+    double n_ratings = pattern->n_ratings, agree = 0, fixed = 0;
+    for (int32_t j = 0; j < pattern->n_distinct; j++)
+        agree += (double)distinct_count[j] * (distinct_count[j] - 1);
+    pattern->agree = agree / (n_ratings * (n_ratings - 1));
+    if (level == HITL_LEVEL_NOMINAL) {
+        fixed = n_ratings - agree / (n_ratings - 1);
+    } else if (level == HITL_LEVEL_INTERVAL) {
+        double sum_sq =
+            spread(distinct_label, distinct_count, pattern->n_distinct, n_ratings, value);
+        fixed = 2 * n_ratings * sum_sq / (n_ratings - 1);
+    } else if (level == HITL_LEVEL_RATIO) {
+        for (int32_t j = 0; j < pattern->n_distinct; j++)
+            for (int32_t k = j + 1; k < pattern->n_distinct; k++) {
+                double d = hitl__ratio_diff(value[distinct_label[j]], value[distinct_label[k]]);
+                fixed += 2.0 * distinct_count[j] * distinct_count[k] * d * d;
+            }
+        fixed /= n_ratings - 1;
+    }
+    pattern->do_fixed = fixed;
+}
+
+hitl_status hitl__patterns_build(const hitl_ratings *ratings, size_t max_m,
+                                 const hitl_agreement_opts *opts, hitl__patterns *patterns,
+                                 hitl_error *err)
+{
+    memset(patterns, 0, sizeof(*patterns));
+    if (patterns_collect(ratings, max_m, patterns)) goto nomem;
+    patterns_sort(patterns);
+    if (patterns_distinct(patterns)) goto nomem;
+    for (size_t i = 0; i < patterns->n_patterns; i++) {
+        hitl__pattern *pattern = &patterns->pattern[i];
+        if (pattern->n_ratings < 2) continue;
+        pattern_fixed_sums(pattern, patterns->distinct_label + pattern->distinct_off,
+                           patterns->distinct_count + pattern->distinct_off, opts->level,
+                           ratings->value);
+    }
+    return HITL_OK;
+nomem:
+    hitl__patterns_release(patterns);
+    return hitl_error_set(err, HITL_ENOMEM, "out of memory for the rating patterns");
+}
+
+/* The ordinal level's observed disagreement: its metric, (x_c - x_k)^2 with x[L] from the
+ * margins, is known only once every pattern is summed. */
+static double ordinal_observed(const hitl__patterns *patterns, const int64_t *times,
+                               const double *x)
+{
+    double do_sum = 0;
+    for (size_t i = 0; i < patterns->n_patterns; i++) {
+        const hitl__pattern *pattern = &patterns->pattern[i];
+        if (!times[i] || pattern->n_ratings < 2) continue;
+        double n_ratings = pattern->n_ratings;
+        double sum_sq = spread(patterns->distinct_label + pattern->distinct_off,
+                               patterns->distinct_count + pattern->distinct_off,
+                               pattern->n_distinct, n_ratings, x);
+        do_sum += (double)times[i] * 2 * n_ratings * sum_sq / (n_ratings - 1);
+    }
+    return do_sum;
+}
+
+void hitl__patterns_measures(const hitl__patterns *patterns, const int64_t *times,
+                             const hitl_ratings *ratings, hitl_level level, int balanced,
+                             double *scratch, double *coef, double *per_label)
+{
+    size_t n_labels = ratings->n_labels;
+    double *pi_num = scratch, *pl = scratch + n_labels, *margin = scratch + 2 * n_labels;
+    double *x = scratch + 3 * n_labels;
+    memset(scratch, 0, 4 * n_labels * sizeof(double));
+    hitl__multiset_sums sums = {.pi_num = pi_num, .pl = pl};
+    for (size_t i = 0; i < patterns->n_patterns; i++) {
+        const hitl__pattern *pattern = &patterns->pattern[i];
+        if (!times[i]) continue;
+        double cnt = (double)times[i], n_ratings = pattern->n_ratings;
+        const int32_t *label = patterns->distinct_label + pattern->distinct_off;
+        const int32_t *count = patterns->distinct_count + pattern->distinct_off;
+        sums.n1 += cnt;
+        for (int32_t j = 0; j < pattern->n_distinct; j++)
+            pi_num[label[j]] += cnt * count[j] / n_ratings;
+        if (pattern->n_ratings < 2) continue;
+        sums.n2 += cnt;
+        sums.pa_sum += cnt * pattern->agree;
+        for (int32_t j = 0; j < pattern->n_distinct; j++) {
+            margin[label[j]] += cnt * count[j];
+            pl[label[j]] += cnt * count[j] * (n_ratings - count[j]) / (n_ratings * (n_ratings - 1));
+        }
+        if (level != HITL_LEVEL_ORDINAL) sums.do_sum += cnt * pattern->do_fixed;
+    }
+    sums.de_sum =
+        hitl__expected_disagreement(margin, n_labels, level, ratings->value, x, &sums.n_distinct);
+    for (size_t c = 0; c < n_labels; c++)
+        sums.n_values += margin[c];
+    if (level == HITL_LEVEL_ORDINAL) sums.do_sum += ordinal_observed(patterns, times, x);
+    hitl__multiset_coefs(&sums, n_labels, balanced, coef, per_label);
 }
