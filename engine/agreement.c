@@ -233,20 +233,13 @@ static hitl_status run_pair_table(const hitl_ratings *ratings, const hitl_agreem
                                   const hitl__shape *shape, int n_threads, hitl_agreement *out,
                                   hitl_error *err)
 {
-    size_t n_annotators = ratings->n_annotators, n_labels = ratings->n_labels;
-    hitl__pair_table table = {.A = n_annotators,
-                              .L = n_labels,
-                              .M = shape->max_m,
-                              .P = n_annotators * (n_annotators - 1) / 2,
-                              .LL = n_labels * n_labels};
-    table.cells = (shape->max_m - 1) * table.P * table.LL;
-    size_t per_thread = table.cells + (table.M + 1) + n_labels;
-    table.tab = hitl__zalloc_array((size_t)n_threads * per_thread, sizeof(int64_t));
-    if (!table.tab) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    hitl__pair_table table;
+    hitl_status st = hitl__pair_table_init(&table, ratings->n_annotators, ratings->n_labels,
+                                           shape->max_m, (size_t)n_threads, err);
+    if (st != HITL_OK) return st;
     hitl__pair_table_count(ratings, &table, n_threads);
-    hitl_status st =
-        hitl__pair_table_measures(ratings->value, opts, &table, out, is_balanced(out), err);
-    free(table.tab);
+    st = hitl__pair_table_measures(&table, ratings->value, opts, is_balanced(out), out, err);
+    hitl__pair_table_release(&table);
     return st;
 }
 

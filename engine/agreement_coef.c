@@ -29,129 +29,166 @@
  * All inputs are exact integer counts (or sums of ratios of them in a fixed order), so no
  * coefficient depends on the path or the thread count. */
 
-/* ---- Cohen's kappa from sufficient statistics --------------------------------------------- */
-double hitl__cohen_kappa(const hitl__pair_stats *s, const int64_t *ra, const int64_t *cb, size_t L,
-                         hitl_weights w)
+/* ---- Cohen's kappa ------------------------------------------------------------------------- */
+
+/* sum_ij count_a[i] count_b[j] |i - j| over labels [0, n_labels), in O(L) with running prefix
+ * sums of count_b: the linear weights' expected disagreement times n. */
+static double linear_spread(const int64_t *count_a, const int64_t *count_b, size_t n_labels)
 {
-    if (s->n <= 0) return NAN;
-    double n = (double)s->n, obs, expd = 0;
-    if (w == HITL_WEIGHTS_NONE) {
-        obs = (double)(s->n - s->eq);
-        double same = 0;
-        for (size_t c = 0; c < L; c++)
-            same += (double)ra[c] * (double)cb[c];
-        expd = n - same / n;
-    } else if (w == HITL_WEIGHTS_QUADRATIC) {
-        obs = (double)s->d2;
-        /* sum_ij r_i c_j (i - j)^2 / n, centred: n var_r + n var_c + n (mu_r - mu_c)^2 */
-        double mr = 0, mc = 0, vr = 0, vc = 0;
-        for (size_t c = 0; c < L; c++) {
-            mr += (double)ra[c] * (double)c;
-            mc += (double)cb[c] * (double)c;
-        }
-        mr /= n;
-        mc /= n;
-        for (size_t c = 0; c < L; c++) {
-            vr += (double)ra[c] * ((double)c - mr) * ((double)c - mr);
-            vc += (double)cb[c] * ((double)c - mc) * ((double)c - mc);
-        }
-        expd = vr + vc + n * (mr - mc) * (mr - mc);
-    } else {
-        obs = (double)s->d1;
-        /* sum_i r_i sum_j c_j |i - j| with running prefix sums of c */
-        double total_c = 0, total_s = 0, cum_c = 0, cum_s = 0, sum = 0;
-        for (size_t j = 0; j < L; j++) {
-            total_c += (double)cb[j];
-            total_s += (double)cb[j] * (double)j;
-        }
-        for (size_t i = 0; i < L; i++) {
-            cum_c += (double)cb[i];
-            cum_s += (double)cb[i] * (double)i;
-            if (!ra[i]) continue;
-            double x = (double)i;
-            double below = x * cum_c - cum_s, above = (total_s - cum_s) - x * (total_c - cum_c);
-            sum += (double)ra[i] * (below + above);
-        }
-        expd = sum / n;
+    double total_c = 0, total_s = 0, cum_c = 0, cum_s = 0, sum = 0;
+    for (size_t j = 0; j < n_labels; j++) {
+        total_c += (double)count_b[j];
+        total_s += (double)count_b[j] * (double)j;
     }
-    if (!(expd > 0)) return NAN;
-    return 1.0 - obs / expd;
+    for (size_t i = 0; i < n_labels; i++) {
+        cum_c += (double)count_b[i];
+        cum_s += (double)count_b[i] * (double)i;
+        if (!count_a[i]) continue;
+        double rank = (double)i;
+        double below = rank * cum_c - cum_s, above = (total_s - cum_s) - rank * (total_c - cum_c);
+        sum += (double)count_a[i] * (below + above);
+    }
+    return sum;
 }
 
-void hitl__pair_result(hitl_pair_agreement *out, int32_t a, int32_t b, const hitl__pair_stats *s,
-                       const int64_t *ra, const int64_t *cb, size_t L, hitl_weights w)
+/* sum_ij count_a[i] count_b[j] (i - j)^2 / n, centred: n var_a + n var_b + n (mu_a - mu_b)^2,
+ * the quadratic weights' expected disagreement. */
+static double quadratic_spread(const int64_t *count_a, const int64_t *count_b, size_t n_labels,
+                               double n)
+{
+    double mean_a = 0, mean_b = 0, var_a = 0, var_b = 0;
+    for (size_t c = 0; c < n_labels; c++) {
+        mean_a += (double)count_a[c] * (double)c;
+        mean_b += (double)count_b[c] * (double)c;
+    }
+    mean_a /= n;
+    mean_b /= n;
+    for (size_t c = 0; c < n_labels; c++) {
+        var_a += (double)count_a[c] * ((double)c - mean_a) * ((double)c - mean_a);
+        var_b += (double)count_b[c] * ((double)c - mean_b) * ((double)c - mean_b);
+    }
+    return var_a + var_b + n * (mean_a - mean_b) * (mean_a - mean_b);
+}
+
+double hitl__cohen_kappa(const hitl__pair_stats *stats, const int64_t *count_a,
+                         const int64_t *count_b, size_t n_labels, hitl_weights weights)
+{
+    if (stats->n <= 0) return NAN;
+    double n = (double)stats->n, observed, expected = 0;
+    if (weights == HITL_WEIGHTS_NONE) {
+        observed = (double)(stats->n - stats->eq);
+        double same = 0;
+        for (size_t c = 0; c < n_labels; c++)
+            same += (double)count_a[c] * (double)count_b[c];
+        expected = n - same / n;
+    } else if (weights == HITL_WEIGHTS_QUADRATIC) {
+        observed = (double)stats->d2;
+        expected = quadratic_spread(count_a, count_b, n_labels, n);
+    } else {
+        observed = (double)stats->d1;
+        expected = linear_spread(count_a, count_b, n_labels) / n;
+    }
+    if (!(expected > 0)) return NAN;
+    return 1.0 - observed / expected;
+}
+
+void hitl__pair_result(hitl_pair_agreement *out, int32_t a, int32_t b,
+                       const hitl__pair_stats *stats, const int64_t *count_a,
+                       const int64_t *count_b, size_t n_labels, hitl_weights weights)
 {
     out->a = a;
     out->b = b;
-    out->n = s->n;
-    out->agreement = s->n > 0 ? (double)s->eq / (double)s->n : NAN;
-    out->kappa = hitl__cohen_kappa(s, ra, cb, L, w);
+    out->n = stats->n;
+    out->agreement = stats->n > 0 ? (double)stats->eq / (double)stats->n : NAN;
+    out->kappa = hitl__cohen_kappa(stats, count_a, count_b, n_labels, weights);
 }
 
-/* ---- the multiset measures from their sufficient statistics ------------------------------- */
-void hitl__multiset_coefs(const hitl__multiset_sums *s, size_t L, int balanced, double *coef,
-                          double *per_label)
+/* ---- the multiset measures ------------------------------------------------------------------ */
+
+void hitl__multiset_coefs(const hitl__multiset_sums *sums, size_t n_labels, int balanced,
+                          double *coef, double *per_label)
 {
-    double pa = s->n2 > 0 ? s->pa_sum / s->n2 : NAN;
+    double pa = sums->n2 > 0 ? sums->pa_sum / sums->n2 : NAN;
     double pe_scott = 0, pe_ac1 = 0;
-    for (size_t c = 0; c < L; c++) {
-        double p = s->pi_num[c] / s->n1;
-        pe_scott += p * p;
-        pe_ac1 += p * (1 - p);
+    for (size_t c = 0; c < n_labels; c++) {
+        double share = sums->pi_num[c] / sums->n1;
+        pe_scott += share * share;
+        pe_ac1 += share * (1 - share);
     }
     coef[HITL_COEF_PERCENT] = pa;
     coef[HITL_COEF_SCOTT] = 1 - pe_scott > 1e-15 ? (pa - pe_scott) / (1 - pe_scott) : NAN;
     coef[HITL_COEF_FLEISS] = balanced ? coef[HITL_COEF_SCOTT] : NAN;
-    pe_ac1 = L >= 2 ? pe_ac1 / (double)(L - 1) : NAN;
-    coef[HITL_COEF_AC1] = L >= 2 ? (pa - pe_ac1) / (1 - pe_ac1) : NAN;
-    coef[HITL_COEF_ALPHA] = s->n_values >= 2 && s->n_distinct >= 2 && s->de_sum > 0
-                                ? 1 - (s->n_values - 1) * s->do_sum / s->de_sum
+    pe_ac1 = n_labels >= 2 ? pe_ac1 / (double)(n_labels - 1) : NAN;
+    coef[HITL_COEF_AC1] = n_labels >= 2 ? (pa - pe_ac1) / (1 - pe_ac1) : NAN;
+    coef[HITL_COEF_ALPHA] = sums->n_values >= 2 && sums->n_distinct >= 2 && sums->de_sum > 0
+                                ? 1 - (sums->n_values - 1) * sums->do_sum / sums->de_sum
                                 : NAN;
-    for (size_t c = 0; per_label && c < L; c++) {
-        double p = s->pi_num[c] / s->n1, q = 1 - p;
-        double pac = 1 - 2 * s->pl[c] / s->n2, pec = p * p + q * q;
-        per_label[c] = p > 0 && q > 0 && s->n2 > 0 ? (pac - pec) / (1 - pec) : NAN;
+    for (size_t c = 0; per_label && c < n_labels; c++) {
+        double share = sums->pi_num[c] / sums->n1, rest = 1 - share;
+        double pa_c = 1 - 2 * sums->pl[c] / sums->n2, pe_c = share * share + rest * rest;
+        per_label[c] = share > 0 && rest > 0 && sums->n2 > 0 ? (pa_c - pe_c) / (1 - pe_c) : NAN;
     }
 }
 
-/* ---- Krippendorff's expected disagreement ------------------------------------------------- */
-double hitl__expected_disagreement(const double *nc, size_t L, hitl_level level,
-                                   const double *value, double *x, size_t *n_distinct)
+/* ---- Krippendorff's disagreements ----------------------------------------------------------- */
+
+double hitl__expected_disagreement(const double *margin, size_t n_labels, hitl_level level,
+                                   const double *value, double *coord, size_t *n_distinct)
 {
-    double n = 0, sq = 0;
+    double n_values = 0, sum_sq = 0;
     size_t distinct = 0;
-    for (size_t c = 0; c < L; c++) {
-        n += nc[c];
-        sq += nc[c] * nc[c];
-        distinct += nc[c] > 0;
+    for (size_t c = 0; c < n_labels; c++) {
+        n_values += margin[c];
+        sum_sq += margin[c] * margin[c];
+        distinct += margin[c] > 0;
     }
     *n_distinct = distinct;
-    if (level == HITL_LEVEL_NOMINAL) return n * n - sq;
+    if (level == HITL_LEVEL_NOMINAL) return n_values * n_values - sum_sq;
     if (level == HITL_LEVEL_RATIO) {
         double de = 0;
-        for (size_t c = 0; c < L; c++) {
-            if (nc[c] == 0) continue;
-            for (size_t k = c + 1; k < L; k++) {
-                if (nc[k] == 0) continue;
-                double s = value[c] + value[k];
-                double d = s != 0 ? (value[c] - value[k]) / s : 0;
-                de += 2 * nc[c] * nc[k] * d * d;
+        for (size_t c = 0; c < n_labels; c++) {
+            if (margin[c] == 0) continue;
+            for (size_t k = c + 1; k < n_labels; k++) {
+                if (margin[k] == 0) continue;
+                double d = hitl__ratio_diff(value[c], value[k]);
+                de += 2 * margin[c] * margin[k] * d * d;
             }
         }
         return de;
     }
     double cum = 0, mean = 0, de = 0;
-    for (size_t c = 0; c < L; c++) {
+    for (size_t c = 0; c < n_labels; c++) {
         if (level == HITL_LEVEL_ORDINAL) {
-            x[c] = cum + nc[c] / 2;
-            cum += nc[c];
+            coord[c] = cum + margin[c] / 2;
+            cum += margin[c];
         } else {
-            x[c] = value[c];
+            coord[c] = value[c];
         }
-        mean += nc[c] * x[c];
+        mean += margin[c] * coord[c];
     }
-    mean = n > 0 ? mean / n : 0;
-    for (size_t c = 0; c < L; c++)
-        de += nc[c] * (x[c] - mean) * (x[c] - mean);
-    return 2 * n * de;
+    mean = n_values > 0 ? mean / n_values : 0;
+    for (size_t c = 0; c < n_labels; c++)
+        de += margin[c] * (coord[c] - mean) * (coord[c] - mean);
+    return 2 * n_values * de;
+}
+
+double hitl__observed_disagreement(const double *o_ck, size_t n_labels, hitl_level level,
+                                   const double *value, const double *coord)
+{
+    double do_sum = 0;
+    for (size_t c = 0; c < n_labels; c++)
+        for (size_t k = 0; k < n_labels; k++) {
+            double metric;
+            if (c == k) continue;
+            if (level == HITL_LEVEL_NOMINAL) {
+                metric = 1;
+            } else if (level == HITL_LEVEL_RATIO) {
+                metric = hitl__ratio_diff(value[c], value[k]);
+                metric *= metric;
+            } else {
+                metric = (coord[c] - coord[k]) * (coord[c] - coord[k]);
+            }
+            do_sum += o_ck[c * n_labels + k] * metric;
+        }
+    return do_sum;
 }

@@ -38,15 +38,17 @@ typedef struct hitl__pair_stats {
     int64_t n, eq, d1, d2;
 } hitl__pair_stats;
 
-/* Cohen's kappa (weights w) from s and the two raters' label counts ra[L], cb[L] on their
- * co-rated items; NaN when undefined. */
-double hitl__cohen_kappa(const hitl__pair_stats *s, const int64_t *ra, const int64_t *cb, size_t L,
-                         hitl_weights w);
+/* Cohen's kappa (weights) from stats and the two raters' label counts count_a[L], count_b[L] on
+ * their co-rated items; NaN when undefined. */
+double hitl__cohen_kappa(const hitl__pair_stats *stats, const int64_t *count_a,
+                         const int64_t *count_b, size_t n_labels, hitl_weights weights);
 /* Fills *out for the pair (a, b) (b = -1: the final label): n, agreement and kappa. */
-void hitl__pair_result(hitl_pair_agreement *out, int32_t a, int32_t b, const hitl__pair_stats *s,
-                       const int64_t *ra, const int64_t *cb, size_t L, hitl_weights w);
+void hitl__pair_result(hitl_pair_agreement *out, int32_t a, int32_t b,
+                       const hitl__pair_stats *stats, const int64_t *count_a,
+                       const int64_t *count_b, size_t n_labels, hitl_weights weights);
 
-/* The multiset measures' sufficient statistics, summed over items (or patterns). */
+/* The multiset measures' sufficient statistics, summed over items (or patterns); m is an item's
+ * number of ratings, r_ic how many of them are c. */
 typedef struct hitl__multiset_sums {
     double n1, n2;     /* rated and pairable items */
     double pa_sum;     /* sum over pairable items of agreeing pairs / all pairs */
@@ -58,15 +60,21 @@ typedef struct hitl__multiset_sums {
     size_t n_distinct; /* labels among the pairable values */
 } hitl__multiset_sums;
 
-/* coef[HITL_COEF_COUNT] and per_label[L] (may be NULL) from s; Fleiss' kappa only when
+/* coef[HITL_COEF_COUNT] and per_label[L] (may be NULL) from sums; Fleiss' kappa only when
  * `balanced` (every rated item has the same number >= 2 of ratings). */
-void hitl__multiset_coefs(const hitl__multiset_sums *s, size_t L, int balanced, double *coef,
-                          double *per_label);
-/* Expected disagreement sum_ck n_c n_k d_ck from the pairable margins nc[L] (label order), and
- * the per-label coordinate x[L] with which d_ck = (x_c - x_k)^2 at the ordinal and interval
- * levels; *n_distinct = labels with nc > 0. value[L] is read at the interval and ratio levels. */
-double hitl__expected_disagreement(const double *nc, size_t L, hitl_level level,
-                                   const double *value, double *x, size_t *n_distinct);
+void hitl__multiset_coefs(const hitl__multiset_sums *sums, size_t n_labels, int balanced,
+                          double *coef, double *per_label);
+/* Krippendorff's expected disagreement sum_ck n_c n_k d_ck from the pairable margins margin[L]
+ * (label order), and the per-label coordinate coord[L] with which d_ck = (coord_c - coord_k)^2 at
+ * the ordinal and interval levels; *n_distinct = labels with a margin. value[L] is read at the
+ * interval and ratio levels. */
+double hitl__expected_disagreement(const double *margin, size_t n_labels, hitl_level level,
+                                   const double *value, double *coord, size_t *n_distinct);
+/* The observed disagreement sum_ck o_ck d_ck from the coincidence matrix o_ck[L x L], the
+ * metric from value[L] (ratio level) or coord[L] (hitl__expected_disagreement's, ordinal and
+ * interval levels). */
+double hitl__observed_disagreement(const double *o_ck, size_t n_labels, hitl_level level,
+                                   const double *value, const double *coord);
 /* (a - b) / (a + b), or 0 when a + b is 0: the ratio metric is its square. */
 static inline double hitl__ratio_diff(double a, double b)
 {
@@ -82,49 +90,64 @@ typedef struct hitl__shape {
 
 /* The counts' shape into *out, with per_label allocated and no intervals yet; HITL_EDATA when
  * no item has two ratings. */
-hitl_status hitl__agreement_set_shape(hitl_agreement *out, size_t n_items, size_t A, size_t L,
-                                      size_t n_ratings, const hitl__shape *sh, hitl_error *err);
+hitl_status hitl__agreement_set_shape(hitl_agreement *out, size_t n_items, size_t n_annotators,
+                                      size_t n_labels, size_t n_ratings, const hitl__shape *shape,
+                                      hitl_error *err);
 
 /* ---- the pair table (agreement_pair_table.c) ------------------------------------------------
- * tab[((m - 2) P + p) L^2 + i L + j] counts items with m ratings in which the pair p = (a < b)
- * gave labels (i, j). items_m[m] counts items with m ratings, single[c] items rated once. */
+ * count[((m - 2) n_pairs + p) L^2 + i L + j] counts the items with m ratings on which annotator
+ * pair p = (a < b) gave labels (i, j); after those n_cells counters, by_m[m] (m in [0, max_m])
+ * counts the items with m ratings, and single[c] the items whose one rating is c. */
 typedef struct hitl__pair_table {
-    size_t A, L, M, P, LL, cells;
-    int64_t *tab, *items_m, *single;
+    size_t n_annotators, n_labels, max_m;
+    size_t n_pairs;     /* annotator pairs, A (A - 1) / 2 */
+    size_t n_confusion; /* one pair's confusion matrix, L^2 */
+    size_t n_cells;     /* (max_m - 1) n_pairs n_confusion */
+    size_t block;       /* counters in one copy: n_cells + max_m + 1 + n_labels */
+    int64_t *count;     /* [copies * block], owned */
 } hitl__pair_table;
 
 /* The index of annotator pair (a, b), a < b < A, in (0, 1), (0, 2), ..., (A - 2, A - 1) order. */
-static inline size_t hitl__pair_index(size_t A, size_t a, size_t b)
+static inline size_t hitl__pair_index(size_t n_annotators, size_t a, size_t b)
 {
-    return a * (2 * A - a - 1) / 2 + (b - a - 1);
+    return a * (2 * n_annotators - a - 1) / 2 + (b - a - 1);
 }
 
-/* The DENSE path's one pass: counts r's co-rated pairs into d->tab (nt zeroed blocks of
- * cells + M + 1 + L counters, summed into the first). */
-void hitl__pair_table_count(const hitl_ratings *r, hitl__pair_table *d, int nt);
-/* Every measure but vs_final and the intervals from the pair table d into *out. */
-hitl_status hitl__pair_table_measures(const double *value, const hitl_agreement_opts *o,
-                                      const hitl__pair_table *d, hitl_agreement *out, int balanced,
-                                      hitl_error *err);
+/* Sizes *table for items of at most max_m >= 2 ratings and allocates `copies` zeroed copies of
+ * its counters (one per thread; the others are summed into the first). HITL_ENOMEM only;
+ * release with hitl__pair_table_release(). */
+hitl_status hitl__pair_table_init(hitl__pair_table *table, size_t n_annotators, size_t n_labels,
+                                  size_t max_m, size_t copies, hitl_error *err);
+void hitl__pair_table_release(hitl__pair_table *table);
+/* The DENSE path's one pass: counts the co-rated pairs of `ratings` (checked) into a table with
+ * n_threads copies. */
+void hitl__pair_table_count(const hitl_ratings *ratings, hitl__pair_table *table, int n_threads);
+/* Every measure but vs_final and the intervals from the table into *out (shape already set). */
+hitl_status hitl__pair_table_measures(const hitl__pair_table *table, const double *value,
+                                      const hitl_agreement_opts *opts, int balanced,
+                                      hitl_agreement *out, hitl_error *err);
 
 /* ---- the configuration histogram (agreement_histogram.c, agreement_matrix.c) ----------------- */
 #define HITL__HIST_MAX ((size_t)1 << 16)
 
 /* (L + 1)^A, the number of configurations, or 0 when it is over HITL__HIST_MAX. */
-size_t hitl__hist_size(size_t A, size_t L);
-/* Counts r's configurations into hist[H] (scratch: nt * H zeroed uint32). Returns 1 when the
- * table is malformed (the caller runs hitl_ratings_check for the message). */
-int hitl__table_hist(const hitl_ratings *r, size_t H, int nt, uint32_t *scratch, int64_t *hist);
+size_t hitl__hist_size(size_t n_annotators, size_t n_labels);
+/* Counts the configurations of `ratings` into hist[H] (scratch: n_threads * H zeroed uint32).
+ * Returns 1 when the table is malformed (the caller runs hitl_ratings_check for the message). */
+int hitl__table_hist(const hitl_ratings *ratings, size_t n_configs, int n_threads,
+                     uint32_t *scratch, int64_t *hist);
 /* Adds to hist[H] (H = (n_labels + 1)^n_annotators <= 2^16, n_annotators <= 16) how many of
  * m's rows show each configuration, code sum over annotators a of (label + 1) (L + 1)^a, 0 for
  * no rating; nt threads, AVX-512 VBMI where the CPU has it unless `portable`. Returns 1 when a
  * label is >= n_labels (the counts are then void: the caller's table build names it), -1 when
  * out of memory, else 0. */
 int hitl__matrix_hist(const hitl_ratings_matrix *m, size_t H, int nt, int portable, int64_t *hist);
-/* Every measure but vs_final and the intervals from the configuration counts hist[H]. */
-hitl_status hitl__hist_measures(const int64_t *hist, size_t H, size_t n_items, size_t A, size_t L,
-                                const double *value, const hitl_agreement_opts *o, int nt,
-                                hitl_agreement *out, hitl_error *err);
+/* Every measure but vs_final and the intervals from the configuration counts hist[H] of
+ * n_items items (shape set from the counts). */
+hitl_status hitl__hist_measures(const int64_t *hist, size_t n_configs, size_t n_items,
+                                size_t n_annotators, size_t n_labels, const double *value,
+                                const hitl_agreement_opts *opts, int n_threads, hitl_agreement *out,
+                                hitl_error *err);
 
 /* ---- label multisets (agreement_patterns.c) -------------------------------------------------- */
 

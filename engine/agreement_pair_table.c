@@ -9,146 +9,203 @@
 #include "agreement_impl.h"
 #include "hitl_banned.h"
 
-void hitl__pair_table_count(const hitl_ratings *r, hitl__pair_table *d, int nt)
+hitl_status hitl__pair_table_init(hitl__pair_table *table, size_t n_annotators, size_t n_labels,
+                                  size_t max_m, size_t copies, hitl_error *err)
 {
-    const int64_t *ptr = r->item_ptr;
-    const int32_t *ann = r->annotator, *lab = r->label;
-    size_t A = d->A, L = d->L, LL = d->LL, P = d->P, M = d->M;
-    size_t per = d->cells + (M + 1) + L;
-    int64_t *all = d->tab; /* nt consecutive blocks of `per` counters */
-#pragma omp parallel num_threads(nt)
+    *table = (hitl__pair_table){.n_annotators = n_annotators,
+                                .n_labels = n_labels,
+                                .max_m = max_m,
+                                .n_pairs = n_annotators * (n_annotators - 1) / 2,
+                                .n_confusion = n_labels * n_labels};
+    table->n_cells = (max_m - 1) * table->n_pairs * table->n_confusion;
+    table->block = table->n_cells + (max_m + 1) + n_labels;
+    table->count = hitl__zalloc_array(copies * table->block, sizeof(int64_t));
+    if (!table->count) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    return HITL_OK;
+}
+
+void hitl__pair_table_release(hitl__pair_table *table)
+{
+    free(table->count);
+    table->count = NULL;
+}
+
+void hitl__pair_table_count(const hitl_ratings *ratings, hitl__pair_table *table, int n_threads)
+{
+    const int64_t *item_ptr = ratings->item_ptr;
+    const int32_t *annotator = ratings->annotator, *label = ratings->label;
+    size_t n_annotators = table->n_annotators, n_labels = table->n_labels;
+    size_t n_confusion = table->n_confusion, n_pairs = table->n_pairs, block = table->block;
+#pragma omp parallel num_threads(n_threads)
     {
-        int64_t *tab = all + (size_t)omp_get_thread_num() * per;
-        int64_t *items_m = tab + d->cells, *single = items_m + M + 1;
+        int64_t *count = table->count + (size_t)omp_get_thread_num() * block;
+        int64_t *by_m = count + table->n_cells, *single = by_m + table->max_m + 1;
 #pragma omp for schedule(static)
-        for (size_t u = 0; u < r->n_items; u++) {
-            int64_t s = ptr[u], e = ptr[u + 1], m = e - s;
-            if (m <= 1) {
-                if (m == 1) single[lab[s]]++;
+        for (size_t u = 0; u < ratings->n_items; u++) {
+            int64_t start = item_ptr[u], end = item_ptr[u + 1], n_on_item = end - start;
+            if (n_on_item <= 1) {
+                if (n_on_item == 1) single[label[start]]++;
                 continue;
             }
-            items_m[m]++;
-            int64_t *base = tab + (size_t)(m - 2) * P * LL;
-            for (int64_t i = s; i < e; i++) {
-                if (i + 1 == e) break;
-                size_t a = (size_t)ann[i], row = (size_t)lab[i] * L;
+            by_m[n_on_item]++;
+            int64_t *of_m = count + (size_t)(n_on_item - 2) * n_pairs * n_confusion;
+            for (int64_t i = start; i + 1 < end; i++) {
+                size_t a = (size_t)annotator[i], row = (size_t)label[i] * n_labels;
                 /* the tables of pairs (a, b > a) follow each other from (a, a + 1) */
-                int64_t *pa = base + hitl__pair_index(A, a, a + 1) * LL + row;
-                for (int64_t j = i + 1; j < e; j++)
-                    pa[(size_t)(ann[j] - (int32_t)a - 1) * LL + (size_t)lab[j]]++;
+                int64_t *from_a =
+                    of_m + hitl__pair_index(n_annotators, a, a + 1) * n_confusion + row;
+                for (int64_t j = i + 1; j < end; j++)
+                    from_a[(size_t)(annotator[j] - (int32_t)a - 1) * n_confusion +
+                           (size_t)label[j]]++;
             }
         }
     }
-    for (int t = 1; t < nt; t++)
-        for (size_t k = 0; k < per; k++)
-            all[k] += all[(size_t)t * per + k];
+    for (int t = 1; t < n_threads; t++)
+        for (size_t k = 0; k < block; k++)
+            table->count[k] += table->count[(size_t)t * block + k];
 }
 
-hitl_status hitl__pair_table_measures(const double *value, const hitl_agreement_opts *o,
-                                      const hitl__pair_table *d, hitl_agreement *out, int balanced,
-                                      hitl_error *err)
+/* ---- from the table to the measures --------------------------------------------------------- */
+
+/* Annotator pair `pair`'s confusion matrix [L x L] (rows: the first annotator's label), summed
+ * over the item sizes. */
+static void pair_confusion(const hitl__pair_table *table, size_t pair, int64_t *confusion)
 {
-    size_t L = d->L, LL = d->LL, P = d->P, A = d->A, M = d->M;
-    const int64_t *tab = d->tab, *items_m = d->tab + d->cells, *single = items_m + M + 1;
-    int64_t *conf = hitl__zalloc_array(LL, sizeof(int64_t)),
-            *ra = hitl__zalloc_array(2 * L, sizeof(int64_t));
-    int64_t *om = hitl__zalloc_array(LL, sizeof(int64_t));
-    double *buf = hitl__zalloc_array(5 * L + LL, sizeof(double));
-    out->pairs = hitl__zalloc_array(P, sizeof(hitl_pair_agreement));
-    if (!conf || !ra || !om || !buf || !out->pairs) {
-        free(conf);
-        free(ra);
-        free(om);
+    size_t n_confusion = table->n_confusion;
+    memset(confusion, 0, n_confusion * sizeof(int64_t));
+    for (size_t m = 2; m <= table->max_m; m++) {
+        const int64_t *of_pair = table->count + ((m - 2) * table->n_pairs + pair) * n_confusion;
+        for (size_t k = 0; k < n_confusion; k++)
+            confusion[k] += of_pair[k];
+    }
+}
+
+/* Cohen's statistics of a confusion matrix [L x L], and the two annotators' label counts
+ * count_a[L] (its row sums) and count_b[L] (its column sums). */
+static hitl__pair_stats confusion_stats(const int64_t *confusion, size_t n_labels, int64_t *count_a,
+                                        int64_t *count_b)
+{
+    hitl__pair_stats stats = {0};
+    memset(count_a, 0, n_labels * sizeof(int64_t));
+    memset(count_b, 0, n_labels * sizeof(int64_t));
+    for (size_t i = 0; i < n_labels; i++)
+        for (size_t j = 0; j < n_labels; j++) {
+            int64_t items = confusion[i * n_labels + j];
+            int64_t diff = (int64_t)i - (int64_t)j;
+            stats.n += items;
+            stats.eq += i == j ? items : 0;
+            stats.d1 += items * (diff < 0 ? -diff : diff);
+            stats.d2 += items * diff * diff;
+            count_a[i] += items;
+            count_b[j] += items;
+        }
+    return stats;
+}
+
+/* Every annotator pair with a common item into out->pairs, by (a, b). */
+static hitl_status table_pairs(const hitl__pair_table *table, hitl_weights weights,
+                               hitl_agreement *out, hitl_error *err)
+{
+    size_t n_annotators = table->n_annotators, n_labels = table->n_labels;
+    int64_t *confusion = hitl__zalloc_array(table->n_confusion, sizeof(int64_t));
+    int64_t *count_a = hitl__zalloc_array(2 * n_labels, sizeof(int64_t));
+    out->pairs = hitl__zalloc_array(table->n_pairs, sizeof(hitl_pair_agreement));
+    if (!confusion || !count_a || !out->pairs) {
+        free(confusion);
+        free(count_a);
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
+    int64_t *count_b = count_a + n_labels;
+    size_t n_met = 0;
+    for (size_t a = 0; a < n_annotators; a++)
+        for (size_t b = a + 1; b < n_annotators; b++) {
+            pair_confusion(table, hitl__pair_index(n_annotators, a, b), confusion);
+            hitl__pair_stats stats = confusion_stats(confusion, n_labels, count_a, count_b);
+            if (stats.n > 0)
+                hitl__pair_result(&out->pairs[n_met++], (int32_t)a, (int32_t)b, &stats, count_a,
+                                  count_b, n_labels, weights);
+        }
+    out->n_pairs = n_met;
+    free(confusion);
+    free(count_a);
+    return HITL_OK;
+}
+
+/* The ordered label pairs [L x L] within items of m ratings: O_m = sum over pairs p of
+ * (T_mp + T_mp'), T_mp pair p's counts there. */
+static void ordered_pairs(const hitl__pair_table *table, size_t m, int64_t *ordered)
+{
+    size_t n_labels = table->n_labels;
+    memset(ordered, 0, table->n_confusion * sizeof(int64_t));
+    for (size_t pair = 0; pair < table->n_pairs; pair++) {
+        const int64_t *of_pair =
+            table->count + ((m - 2) * table->n_pairs + pair) * table->n_confusion;
+        for (size_t i = 0; i < n_labels; i++)
+            for (size_t j = 0; j < n_labels; j++) {
+                ordered[i * n_labels + j] += of_pair[i * n_labels + j];
+                ordered[j * n_labels + i] += of_pair[i * n_labels + j];
+            }
+    }
+}
+
+/* The multiset sums (sums->pi_num and pl zeroed, L each), the pairable margins margin[L] and
+ * the coincidence matrix o_ck[L x L] (both zeroed) from the table; ordered: L^2 scratch. */
+static void table_multiset_sums(const hitl__pair_table *table, hitl__multiset_sums *sums,
+                                double *margin, double *o_ck, int64_t *ordered)
+{
+    size_t n_labels = table->n_labels;
+    const int64_t *by_m = table->count + table->n_cells, *single = by_m + table->max_m + 1;
+    double *pi_num = sums->pi_num, *pl = sums->pl;
+    for (size_t c = 0; c < n_labels; c++) {
+        pi_num[c] = (double)single[c];
+        sums->n1 += (double)single[c];
+    }
+    for (size_t m = 2; m <= table->max_m; m++) {
+        if (!by_m[m]) continue;
+        double dm = (double)m;
+        sums->n1 += (double)by_m[m];
+        sums->n2 += (double)by_m[m];
+        ordered_pairs(table, m, ordered);
+        for (size_t c = 0; c < n_labels; c++) {
+            int64_t row = 0;
+            for (size_t k = 0; k < n_labels; k++)
+                row += ordered[c * n_labels + k];
+            int64_t tot = row / (int64_t)(m - 1);      /* sum of r_uc over these items */
+            int64_t agree = ordered[c * n_labels + c]; /* sum of r_uc (r_uc - 1) */
+            sums->pa_sum += (double)agree / (dm * (dm - 1));
+            pi_num[c] += (double)tot / dm;
+            pl[c] += (double)(tot * (int64_t)m - agree - tot) / (dm * (dm - 1));
+            margin[c] += (double)tot;
+            for (size_t k = 0; k < n_labels; k++)
+                o_ck[c * n_labels + k] += (double)ordered[c * n_labels + k] / (dm - 1);
+        }
+    }
+}
+
+hitl_status hitl__pair_table_measures(const hitl__pair_table *table, const double *value,
+                                      const hitl_agreement_opts *opts, int balanced,
+                                      hitl_agreement *out, hitl_error *err)
+{
+    size_t n_labels = table->n_labels;
+    hitl_status st = table_pairs(table, opts->weights, out, err);
+    if (st != HITL_OK) return st;
+    int64_t *ordered = hitl__zalloc_array(table->n_confusion, sizeof(int64_t));
+    double *buf = hitl__zalloc_array(5 * n_labels + table->n_confusion, sizeof(double));
+    if (!ordered || !buf) {
+        free(ordered);
         free(buf);
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
-    int64_t *cb = ra + L;
-    size_t np = 0;
-    for (size_t a = 0; a < A; a++)
-        for (size_t b = a + 1; b < A; b++) {
-            size_t p = hitl__pair_index(A, a, b);
-            memset(conf, 0, LL * sizeof(int64_t));
-            for (size_t m = 2; m <= M; m++) {
-                const int64_t *t = tab + ((m - 2) * P + p) * LL;
-                for (size_t k = 0; k < LL; k++)
-                    conf[k] += t[k];
-            }
-            hitl__pair_stats s = {0};
-            memset(ra, 0, 2 * L * sizeof(int64_t));
-            for (size_t i = 0; i < L; i++)
-                for (size_t j = 0; j < L; j++) {
-                    int64_t v = conf[i * L + j];
-                    int64_t dd = (int64_t)i - (int64_t)j;
-                    s.n += v;
-                    s.eq += i == j ? v : 0;
-                    s.d1 += v * (dd < 0 ? -dd : dd);
-                    s.d2 += v * dd * dd;
-                    ra[i] += v;
-                    cb[j] += v;
-                }
-            if (s.n > 0)
-                hitl__pair_result(&out->pairs[np++], (int32_t)a, (int32_t)b, &s, ra, cb, L,
-                                  o->weights);
-        }
-    out->n_pairs = np;
-
-    /* multiset sums: O_m = sum_p (T + T') counts ordered pairs in items with m ratings */
-    double *pi_num = buf, *pl = buf + L, *nc = buf + 2 * L, *x = buf + 3 * L, *o_ck = buf + 5 * L;
-    hitl__multiset_sums s = {.pi_num = pi_num, .pl = pl};
-    for (size_t c = 0; c < L; c++) {
-        pi_num[c] = (double)single[c];
-        s.n1 += (double)single[c];
-    }
-    for (size_t m = 2; m <= M; m++) {
-        if (!items_m[m]) continue;
-        double dm = (double)m;
-        s.n1 += (double)items_m[m];
-        s.n2 += (double)items_m[m];
-        memset(om, 0, LL * sizeof(int64_t));
-        for (size_t p = 0; p < P; p++) {
-            const int64_t *t = tab + ((m - 2) * P + p) * LL;
-            for (size_t i = 0; i < L; i++)
-                for (size_t j = 0; j < L; j++) {
-                    om[i * L + j] += t[i * L + j];
-                    om[j * L + i] += t[i * L + j];
-                }
-        }
-        for (size_t c = 0; c < L; c++) {
-            int64_t row = 0;
-            for (size_t k = 0; k < L; k++)
-                row += om[c * L + k];
-            int64_t tot = row / (int64_t)(m - 1); /* sum of r_uc over these items */
-            int64_t agree = om[c * L + c];        /* sum of r_uc (r_uc - 1) */
-            s.pa_sum += (double)agree / (dm * (dm - 1));
-            pi_num[c] += (double)tot / dm;
-            pl[c] += (double)(tot * (int64_t)m - agree - tot) / (dm * (dm - 1));
-            nc[c] += (double)tot;
-            for (size_t k = 0; k < L; k++)
-                o_ck[c * L + k] += (double)om[c * L + k] / (dm - 1);
-        }
-    }
-    s.de_sum = hitl__expected_disagreement(nc, L, o->level, value, x, &s.n_distinct);
-    for (size_t c = 0; c < L; c++) {
-        s.n_values += nc[c];
-        for (size_t k = 0; k < L; k++) {
-            double dd;
-            if (c == k) continue;
-            if (o->level == HITL_LEVEL_NOMINAL) {
-                dd = 1;
-            } else if (o->level == HITL_LEVEL_RATIO) {
-                double sum = value[c] + value[k];
-                dd = sum != 0 ? (value[c] - value[k]) / sum : 0;
-                dd *= dd;
-            } else {
-                dd = (x[c] - x[k]) * (x[c] - x[k]);
-            }
-            s.do_sum += o_ck[c * L + k] * dd;
-        }
-    }
-    hitl__multiset_coefs(&s, L, balanced, out->coef, out->per_label);
-    free(conf);
-    free(ra);
-    free(om);
+    double *margin = buf + 2 * n_labels, *coord = buf + 3 * n_labels, *o_ck = buf + 5 * n_labels;
+    hitl__multiset_sums sums = {.pi_num = buf, .pl = buf + n_labels};
+    table_multiset_sums(table, &sums, margin, o_ck, ordered);
+    sums.de_sum =
+        hitl__expected_disagreement(margin, n_labels, opts->level, value, coord, &sums.n_distinct);
+    for (size_t c = 0; c < n_labels; c++)
+        sums.n_values += margin[c];
+    sums.do_sum = hitl__observed_disagreement(o_ck, n_labels, opts->level, value, coord);
+    hitl__multiset_coefs(&sums, n_labels, balanced, out->coef, out->per_label);
+    free(ordered);
     free(buf);
     return HITL_OK;
 }
