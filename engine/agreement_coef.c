@@ -3,6 +3,7 @@
  * levels, per-label kappa, and the bootstrap's percentile intervals. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "agreement_impl.h"
 #include "hitl_banned.h"
@@ -191,4 +192,41 @@ double hitl__observed_disagreement(const double *o_ck, size_t n_labels, hitl_lev
             do_sum += o_ck[c * n_labels + k] * metric;
         }
     return do_sum;
+}
+
+/* ---- the bootstrap's intervals --------------------------------------------------------------- */
+
+/* qsort order of doubles, ascending (no NaN here). */
+static int cmp_double(const void *pa, const void *pb)
+{
+    double x = *(const double *)pa, y = *(const double *)pb;
+    return (x > y) - (x < y);
+}
+
+/* numpy's default ("linear", type 7) quantile q of sorted[0 .. n). */
+static double quantile(const double *sorted, size_t n, double q)
+{
+    double h = (double)(n - 1) * q;
+    size_t lo = (size_t)floor(h);
+    if (lo + 1 >= n) return sorted[n - 1];
+    return sorted[lo] + (h - (double)lo) * (sorted[lo + 1] - sorted[lo]);
+}
+
+void hitl__percentile_intervals(const double *coefs, size_t n_resamples, double *column,
+                                hitl_interval *ci)
+{
+    for (int c = 0; c < HITL_COEF_COUNT; c++) {
+        size_t n_finite = 0;
+        for (size_t b = 0; b < n_resamples; b++) {
+            double coef = coefs[b * HITL_COEF_COUNT + c];
+            if (isfinite(coef)) column[n_finite++] = coef;
+        }
+        if (n_finite < 2) {
+            ci[c].lo = ci[c].hi = NAN;
+            continue;
+        }
+        qsort(column, n_finite, sizeof(double), cmp_double);
+        ci[c].lo = quantile(column, n_finite, 0.025);
+        ci[c].hi = quantile(column, n_finite, 0.975);
+    }
 }

@@ -75,6 +75,11 @@ double hitl__expected_disagreement(const double *margin, size_t n_labels, hitl_l
  * interval levels). */
 double hitl__observed_disagreement(const double *o_ck, size_t n_labels, hitl_level level,
                                    const double *value, const double *coord);
+/* The 95% percentile intervals ci[HITL_COEF_COUNT] of each coefficient over n_resamples
+ * resamples' coefs[n_resamples x HITL_COEF_COUNT], NaN ones left out (NaN with fewer than two
+ * left); column: n_resamples doubles of scratch. */
+void hitl__percentile_intervals(const double *coefs, size_t n_resamples, double *column,
+                                hitl_interval *ci);
 /* (a - b) / (a + b), or 0 when a + b is 0: the ratio metric is its square. */
 static inline double hitl__ratio_diff(double a, double b)
 {
@@ -188,19 +193,20 @@ void hitl__patterns_measures(const hitl__patterns *patterns, const int64_t *time
 
 /* ---- pairs without a pair table (agreement_pairs.c) ------------------------------------------ */
 
-/* Every annotator pair with a common item into out->pairs, by (a, b), counters for at most
+/* Every annotator pair with a common item into out->pairs, by (a, b), with counters for at most
  * `budget` 8-byte cells per thread at a time. */
-hitl_status hitl__sparse_pairs(const hitl_ratings *r, const hitl_agreement_opts *o, size_t budget,
-                               int nt, hitl_agreement *out, hitl_error *err);
-/* Each annotator against o->final_label into out->vs_final. */
-hitl_status hitl__versus_final(const hitl_ratings *r, const hitl_agreement_opts *o,
+hitl_status hitl__sparse_pairs(const hitl_ratings *ratings, const hitl_agreement_opts *opts,
+                               size_t budget, int n_threads, hitl_agreement *out, hitl_error *err);
+/* Each annotator against opts->final_label into out->vs_final. */
+hitl_status hitl__versus_final(const hitl_ratings *ratings, const hitl_agreement_opts *opts,
                                hitl_agreement *out, hitl_error *err);
 
 /* ---- bootstrap (agreement_bootstrap.c) ------------------------------------------------------- */
 
-/* o->bootstrap resamples of the items through the patterns pt into out->ci. */
-hitl_status hitl__bootstrap(const hitl_ratings *r, const hitl_agreement_opts *o,
-                            const hitl__patterns *pt, int balanced, int nt, hitl_agreement *out,
-                            hitl_error *err);
+/* opts->bootstrap resamples of the items, drawn through the patterns, into out->ci and
+ * out->bootstrap. */
+hitl_status hitl__bootstrap(const hitl_ratings *ratings, const hitl_agreement_opts *opts,
+                            const hitl__patterns *patterns, int balanced, int n_threads,
+                            hitl_agreement *out, hitl_error *err);
 
 #endif /* HITL_AGREEMENT_IMPL_H */
