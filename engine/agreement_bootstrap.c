@@ -11,7 +11,7 @@
 #define BOOT_SEED_MIX 0x9E3779B97F4A7C15ull
 
 /* Walker's alias table (Vose's construction) in integers: drawing bucket j uniformly from the
- * P patterns, then x uniformly from [0, n_rated), and taking j when x < threshold[j], else
+ * P patterns, then a unit uniformly from [0, n_rated), and taking j when it is < threshold[j], else
  * alias[j], picks pattern i with probability exactly count_i / n_rated, in O(1). (count_i P
  * units over P buckets of n_rated.) -1 when out of memory. */
 static int alias_build(const hitl__patterns *patterns, int64_t n_rated, int64_t *threshold,
@@ -61,8 +61,8 @@ static void resample(size_t b, uint64_t seed, size_t n_patterns, int64_t n_rated
     hitl_rng_seed(&rng, seed ^ ((uint64_t)(b + 1) * BOOT_SEED_MIX));
     for (int64_t i = 0; i < n_rated; i++) {
         size_t bucket = (size_t)hitl_rng_below(&rng, n_patterns);
-        int64_t x = (int64_t)hitl_rng_below(&rng, (uint64_t)n_rated);
-        times[x < threshold[bucket] ? bucket : alias[bucket]]++;
+        int64_t unit = (int64_t)hitl_rng_below(&rng, (uint64_t)n_rated);
+        times[unit < threshold[bucket] ? bucket : alias[bucket]]++;
     }
 }
 

@@ -55,39 +55,39 @@ static double linear_spread(const int64_t *count_a, const int64_t *count_b, size
 /* sum_ij count_a[i] count_b[j] (i - j)^2 / n, centred: n var_a + n var_b + n (mu_a - mu_b)^2,
  * the quadratic weights' expected disagreement. */
 static double quadratic_spread(const int64_t *count_a, const int64_t *count_b, size_t n_labels,
-                               double n)
+                               double n_items)
 {
     double mean_a = 0, mean_b = 0, var_a = 0, var_b = 0;
     for (size_t c = 0; c < n_labels; c++) {
         mean_a += (double)count_a[c] * (double)c;
         mean_b += (double)count_b[c] * (double)c;
     }
-    mean_a /= n;
-    mean_b /= n;
+    mean_a /= n_items;
+    mean_b /= n_items;
     for (size_t c = 0; c < n_labels; c++) {
         var_a += (double)count_a[c] * ((double)c - mean_a) * ((double)c - mean_a);
         var_b += (double)count_b[c] * ((double)c - mean_b) * ((double)c - mean_b);
     }
-    return var_a + var_b + n * (mean_a - mean_b) * (mean_a - mean_b);
+    return var_a + var_b + n_items * (mean_a - mean_b) * (mean_a - mean_b);
 }
 
 double hitl__cohen_kappa(const hitl__pair_stats *stats, const int64_t *count_a,
                          const int64_t *count_b, size_t n_labels, hitl_weights weights)
 {
     if (stats->n <= 0) return NAN;
-    double n = (double)stats->n, observed, expected = 0;
+    double n_items = (double)stats->n, observed, expected = 0;
     if (weights == HITL_WEIGHTS_NONE) {
         observed = (double)(stats->n - stats->eq);
         double same = 0;
         for (size_t c = 0; c < n_labels; c++)
             same += (double)count_a[c] * (double)count_b[c];
-        expected = n - same / n;
+        expected = n_items - same / n_items;
     } else if (weights == HITL_WEIGHTS_QUADRATIC) {
         observed = (double)stats->d2;
-        expected = quadratic_spread(count_a, count_b, n_labels, n);
+        expected = quadratic_spread(count_a, count_b, n_labels, n_items);
     } else {
         observed = (double)stats->d1;
-        expected = linear_spread(count_a, count_b, n_labels) / n;
+        expected = linear_spread(count_a, count_b, n_labels) / n_items;
     }
     if (!(expected > 0)) return NAN;
     return 1.0 - observed / expected;
@@ -151,8 +151,8 @@ double hitl__expected_disagreement(const double *margin, size_t n_labels, hitl_l
             if (margin[c] == 0) continue;
             for (size_t k = c + 1; k < n_labels; k++) {
                 if (margin[k] == 0) continue;
-                double d = hitl__ratio_diff(value[c], value[k]);
-                de += 2 * margin[c] * margin[k] * d * d;
+                double ratio = hitl__ratio_diff(value[c], value[k]);
+                de += 2 * margin[c] * margin[k] * ratio * ratio;
             }
         }
         return de;
@@ -206,10 +206,10 @@ static int cmp_double(const void *pa, const void *pb)
 /* numpy's default ("linear", type 7) quantile q of sorted[0 .. n). */
 static double quantile(const double *sorted, size_t n, double q)
 {
-    double h = (double)(n - 1) * q;
-    size_t lo = (size_t)floor(h);
+    double position = (double)(n - 1) * q;
+    size_t lo = (size_t)floor(position);
     if (lo + 1 >= n) return sorted[n - 1];
-    return sorted[lo] + (h - (double)lo) * (sorted[lo + 1] - sorted[lo]);
+    return sorted[lo] + (position - (double)lo) * (sorted[lo + 1] - sorted[lo]);
 }
 
 void hitl__percentile_intervals(const double *coefs, size_t n_resamples, double *column,

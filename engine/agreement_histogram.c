@@ -105,25 +105,25 @@ static void hist_expand(const int64_t *hist, size_t c0, size_t c1, const hitl__p
                 digit[a] = 0;
         int64_t items = hist[code];
         if (!items) continue;
-        size_t m = 0;
+        size_t n_on_item = 0;
         for (size_t a = 0; a < n_annotators; a++)
             if (digit[a]) {
-                rated_by[m] = (int32_t)a;
-                rated_as[m++] = (int32_t)digit[a] - 1;
+                rated_by[n_on_item] = (int32_t)a;
+                rated_as[n_on_item++] = (int32_t)digit[a] - 1;
             }
         shape->n_rated += (size_t)items;
-        shape->n_ratings += m * (size_t)items;
-        if (m < shape->min_m) shape->min_m = m;
-        if (m > shape->max_m) shape->max_m = m;
-        if (m == 1) {
+        shape->n_ratings += n_on_item * (size_t)items;
+        if (n_on_item < shape->min_m) shape->min_m = n_on_item;
+        if (n_on_item > shape->max_m) shape->max_m = n_on_item;
+        if (n_on_item == 1) {
             single[rated_as[0]] += items;
             continue;
         }
         shape->n_pairable += (size_t)items;
-        by_m[m] += items;
-        int64_t *of_m = count + (m - 2) * n_pairs * n_confusion;
-        for (size_t i = 0; i < m; i++)
-            for (size_t j = i + 1; j < m; j++)
+        by_m[n_on_item] += items;
+        int64_t *of_m = count + (n_on_item - 2) * n_pairs * n_confusion;
+        for (size_t i = 0; i < n_on_item; i++)
+            for (size_t j = i + 1; j < n_on_item; j++)
                 of_m[hitl__pair_index(n_annotators, (size_t)rated_by[i], (size_t)rated_by[j]) *
                          n_confusion +
                      (size_t)rated_as[i] * n_labels + (size_t)rated_as[j]] += items;

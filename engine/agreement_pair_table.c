@@ -131,15 +131,15 @@ static hitl_status table_pairs(const hitl__pair_table *table, hitl_weights weigh
     return HITL_OK;
 }
 
-/* The ordered label pairs [L x L] within items of m ratings: O_m = sum over pairs p of
- * (T_mp + T_mp'), T_mp pair p's counts there. */
-static void ordered_pairs(const hitl__pair_table *table, size_t m, int64_t *ordered)
+/* The ordered label pairs [L x L] within the items of n_on_item ratings: O_m = sum over
+ * pairs p of (T_mp + T_mp'), T_mp pair p's counts there (m = n_on_item). */
+static void ordered_pairs(const hitl__pair_table *table, size_t n_on_item, int64_t *ordered)
 {
     size_t n_labels = table->n_labels;
     memset(ordered, 0, table->n_confusion * sizeof(int64_t));
     for (size_t pair = 0; pair < table->n_pairs; pair++) {
         const int64_t *of_pair =
-            table->count + ((m - 2) * table->n_pairs + pair) * table->n_confusion;
+            table->count + ((n_on_item - 2) * table->n_pairs + pair) * table->n_confusion;
         for (size_t i = 0; i < n_labels; i++)
             for (size_t j = 0; j < n_labels; j++) {
                 ordered[i * n_labels + j] += of_pair[i * n_labels + j];

@@ -19,25 +19,25 @@ void hitl__patterns_release(hitl__patterns *patterns)
     memset(patterns, 0, sizeof(*patterns));
 }
 
-/* A 64-bit hash of n sorted labels (their count mixed in). */
-static uint64_t hash_labels(const int32_t *labels, size_t n)
+/* A 64-bit hash of n_ratings sorted labels (their count mixed in). */
+static uint64_t hash_labels(const int32_t *labels, size_t n_ratings)
 {
-    uint64_t hash = (uint64_t)n * 0xD6E8FEB86659FD93ull;
-    for (size_t i = 0; i < n; i++) {
+    uint64_t hash = (uint64_t)n_ratings * 0xD6E8FEB86659FD93ull;
+    for (size_t i = 0; i < n_ratings; i++) {
         hash = (hash ^ (uint64_t)(uint32_t)labels[i]) * 0x9E3779B97F4A7C15ull;
         hash ^= hash >> 29;
     }
     return hash ^ (hash >> 32);
 }
 
-/* Sorts labels[n] ascending in place: insertion sort for the usual few, qsort past 24. */
-static void sort_labels(int32_t *labels, size_t n)
+/* Sorts labels[n_ratings] ascending in place: insertion sort for the usual few, qsort past 24. */
+static void sort_labels(int32_t *labels, size_t n_ratings)
 {
-    if (n > 24) {
-        qsort(labels, n, sizeof(*labels), hitl__cmp_int32);
+    if (n_ratings > 24) {
+        qsort(labels, n_ratings, sizeof(*labels), hitl__cmp_int32);
         return;
     }
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 1; i < n_ratings; i++) {
         int32_t label = labels[i];
         size_t j = i;
         while (j > 0 && labels[j - 1] > label) {
@@ -69,18 +69,19 @@ typedef struct pattern_set {
     uint64_t *hash; /* [patterns->cap] */
 } pattern_set;
 
-/* The slot holding the pattern equal to labels[n] (sorted, hashed to `hash`), or the empty slot
- * where it would go. */
+/* The slot holding the pattern equal to labels[n_ratings] (sorted, hashed to `hash`), or the empty
+ * slot where it would go. */
 static size_t set_find(const pattern_set *set, const hitl__patterns *patterns,
-                       const int32_t *labels, size_t n, uint64_t hash)
+                       const int32_t *labels, size_t n_ratings, uint64_t hash)
 {
     size_t at = (size_t)hash & (set->n_slots - 1);
     for (;;) {
         uint32_t id = set->slot[at];
         if (id == EMPTY_SLOT) return at;
         const hitl__pattern *pattern = &patterns->pattern[id];
-        if (set->hash[id] == hash && (size_t)pattern->n_ratings == n &&
-            memcmp(patterns->label_pool + pattern->label_off, labels, n * sizeof(int32_t)) == 0)
+        if (set->hash[id] == hash && (size_t)pattern->n_ratings == n_ratings &&
+            memcmp(patterns->label_pool + pattern->label_off, labels,
+                   n_ratings * sizeof(int32_t)) == 0)
             return at;
         at = (at + 1) & (set->n_slots - 1);
     }
@@ -105,10 +106,10 @@ static int set_grow(pattern_set *set, size_t n_patterns)
     return 0;
 }
 
-/* Appends labels[n] (sorted, hashed to `hash`) as a new pattern seen once, at the empty slot
- * `at` of the set; -1 when out of memory. */
+/* Appends labels[n_ratings] (sorted, hashed to `hash`) as a new pattern seen once, at the empty
+ * slot `at` of the set; -1 when out of memory. */
 static int patterns_append(hitl__patterns *patterns, pattern_set *set, size_t at,
-                           const int32_t *labels, size_t n, uint64_t hash)
+                           const int32_t *labels, size_t n_ratings, uint64_t hash)
 {
     if (patterns->n_patterns >= UINT32_MAX - 1) return -1;
     if (patterns->n_patterns == patterns->cap) {
@@ -120,19 +121,19 @@ static int patterns_append(hitl__patterns *patterns, pattern_set *set, size_t at
         if (!grown || !grown_hash) return -1;
         patterns->cap = cap;
     }
-    while (patterns->pool_n + n > patterns->pool_cap) {
+    while (patterns->pool_n + n_ratings > patterns->pool_cap) {
         int32_t *pool = realloc(patterns->label_pool, patterns->pool_cap * 2 * sizeof(int32_t));
         if (!pool) return -1;
         patterns->label_pool = pool;
         patterns->pool_cap *= 2;
     }
     size_t id = patterns->n_patterns++;
-    memcpy(patterns->label_pool + patterns->pool_n, labels, n * sizeof(int32_t));
+    memcpy(patterns->label_pool + patterns->pool_n, labels, n_ratings * sizeof(int32_t));
     patterns->pattern[id] = (hitl__pattern){
-        .n_ratings = (int32_t)n, .label_off = (int64_t)patterns->pool_n, .count = 1};
+        .n_ratings = (int32_t)n_ratings, .label_off = (int64_t)patterns->pool_n, .count = 1};
     set->hash[id] = hash;
     set->slot[at] = (uint32_t)id;
-    patterns->pool_n += n;
+    patterns->pool_n += n_ratings;
     return patterns->n_patterns * 2 > set->n_slots ? set_grow(set, patterns->n_patterns) : 0;
 }
 
@@ -153,15 +154,15 @@ static int patterns_collect(const hitl_ratings *ratings, size_t max_m, hitl__pat
     patterns->cap = cap;
     for (size_t u = 0; u < ratings->n_items; u++) {
         int64_t start = ratings->item_ptr[u];
-        size_t n = (size_t)(ratings->item_ptr[u + 1] - start);
-        if (n == 0) continue;
-        memcpy(sorted, ratings->label + start, n * sizeof(int32_t));
-        sort_labels(sorted, n);
-        uint64_t hash = hash_labels(sorted, n);
-        size_t at = set_find(&set, patterns, sorted, n, hash);
+        size_t n_ratings = (size_t)(ratings->item_ptr[u + 1] - start);
+        if (n_ratings == 0) continue;
+        memcpy(sorted, ratings->label + start, n_ratings * sizeof(int32_t));
+        sort_labels(sorted, n_ratings);
+        uint64_t hash = hash_labels(sorted, n_ratings);
+        size_t at = set_find(&set, patterns, sorted, n_ratings, hash);
         if (set.slot[at] != EMPTY_SLOT)
             patterns->pattern[set.slot[at]].count++;
-        else if (patterns_append(patterns, &set, at, sorted, n, hash))
+        else if (patterns_append(patterns, &set, at, sorted, n_ratings, hash))
             goto done;
     }
     rc = 0;
@@ -245,8 +246,8 @@ static void pattern_fixed_sums(hitl__pattern *pattern, const int32_t *distinct_l
     } else if (level == HITL_LEVEL_RATIO) {
         for (int32_t j = 0; j < pattern->n_distinct; j++)
             for (int32_t k = j + 1; k < pattern->n_distinct; k++) {
-                double d = hitl__ratio_diff(value[distinct_label[j]], value[distinct_label[k]]);
-                fixed += 2.0 * distinct_count[j] * distinct_count[k] * d * d;
+                double ratio = hitl__ratio_diff(value[distinct_label[j]], value[distinct_label[k]]);
+                fixed += 2.0 * distinct_count[j] * distinct_count[k] * ratio * ratio;
             }
         fixed /= n_ratings - 1;
     }
@@ -274,10 +275,10 @@ nomem:
     return hitl_error_set(err, HITL_ENOMEM, "out of memory for the rating patterns");
 }
 
-/* The ordinal level's observed disagreement: its metric, (x_c - x_k)^2 with x[L] from the
- * margins, is known only once every pattern is summed. */
+/* The ordinal level's observed disagreement: its metric, (coord_c - coord_k)^2 with coord[L] from
+ * the margins, is known only once every pattern is summed. */
 static double ordinal_observed(const hitl__patterns *patterns, const int64_t *times,
-                               const double *x)
+                               const double *coord)
 {
     double do_sum = 0;
     for (size_t i = 0; i < patterns->n_patterns; i++) {
@@ -286,7 +287,7 @@ static double ordinal_observed(const hitl__patterns *patterns, const int64_t *ti
         double n_ratings = pattern->n_ratings;
         double sum_sq = spread(patterns->distinct_label + pattern->distinct_off,
                                patterns->distinct_count + pattern->distinct_off,
-                               pattern->n_distinct, n_ratings, x);
+                               pattern->n_distinct, n_ratings, coord);
         do_sum += (double)times[i] * 2 * n_ratings * sum_sq / (n_ratings - 1);
     }
     return do_sum;
@@ -298,7 +299,7 @@ void hitl__patterns_measures(const hitl__patterns *patterns, const int64_t *time
 {
     size_t n_labels = ratings->n_labels;
     double *pi_num = scratch, *pl = scratch + n_labels, *margin = scratch + 2 * n_labels;
-    double *x = scratch + 3 * n_labels;
+    double *coord = scratch + 3 * n_labels;
     memset(scratch, 0, 4 * n_labels * sizeof(double));
     hitl__multiset_sums sums = {.pi_num = pi_num, .pl = pl};
     for (size_t i = 0; i < patterns->n_patterns; i++) {
@@ -319,10 +320,10 @@ void hitl__patterns_measures(const hitl__patterns *patterns, const int64_t *time
         }
         if (level != HITL_LEVEL_ORDINAL) sums.do_sum += cnt * pattern->do_fixed;
     }
-    sums.de_sum =
-        hitl__expected_disagreement(margin, n_labels, level, ratings->value, x, &sums.n_distinct);
+    sums.de_sum = hitl__expected_disagreement(margin, n_labels, level, ratings->value, coord,
+                                              &sums.n_distinct);
     for (size_t c = 0; c < n_labels; c++)
         sums.n_values += margin[c];
-    if (level == HITL_LEVEL_ORDINAL) sums.do_sum += ordinal_observed(patterns, times, x);
+    if (level == HITL_LEVEL_ORDINAL) sums.do_sum += ordinal_observed(patterns, times, coord);
     hitl__multiset_coefs(&sums, n_labels, balanced, coef, per_label);
 }
