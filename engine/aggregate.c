@@ -15,6 +15,8 @@
 #define DS_DEFAULT_SMOOTHING 0.01
 #define TIE_EPS              1e-12
 
+/* malloc of n elements of `size` bytes: NULL when n * size overflows, 1 byte when it is 0 (so
+ * NULL always means out of memory). Caller frees. */
 static void *alloc_array(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size) return NULL;
@@ -224,6 +226,7 @@ static size_t ds_labels(const double *posterior, size_t n_items, size_t n_labels
     return ties;
 }
 
+/* Frees what ds owns (not the result's prior and confusion). */
 static void ds_state_release(ds_state *ds)
 {
     free(ds->posterior);

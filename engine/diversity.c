@@ -21,6 +21,7 @@ typedef struct kc {
     int mind_kept;      /* the caller keeps mind: leave it exact for every pick */
 } kc;
 
+/* The row of x that candidate i is. */
 static int64_t row_of(const kc *k, size_t i)
 {
     return k->row ? k->row[i] : (int64_t)i;
@@ -91,6 +92,7 @@ static hitl_status init_selected(kc *k, const float *x, const int64_t *sel, size
     return HITL_OK;
 }
 
+/* HITL_EDATA naming `row` of x (also in err->row) as non-finite, the message prefixed `what`. */
 static hitl_status bad_row(hitl_error *err, const char *what, int64_t row)
 {
     hitl_error_set(err, HITL_EDATA, "%s: row %lld has a non-finite value", what, (long long)row);
@@ -116,11 +118,13 @@ typedef struct lazy {
     float *dots; /* [k] */
 } lazy;
 
+/* The heap's order: candidate a before b when farther from the centres, ties to the lower row. */
 static int above(const kc *k, int32_t a, int32_t b)
 {
     return k->mind[a] > k->mind[b] || (k->mind[a] == k->mind[b] && row_of(k, a) < row_of(k, b));
 }
 
+/* Moves heap entry i down to its place in the max-heap (order: above()). */
 static void sift_down(lazy *z, size_t i)
 {
     for (;;) {

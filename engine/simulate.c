@@ -1,9 +1,6 @@
-/* The active-learning loop on a pool whose labels are known, to draw learning curves: seed
- * labels, then rounds of train, test, select, label. Everything the real tool does between two
- * batches, without the store and the people: the head is trained by hitl_train_linear, the pool
- * scored by hitl_head_logits and the score kernels, batches picked by top-k, k-center, margin
- * k-center or BADGE, and labels come from the truth or from simulated annotators whose votes are
- * aggregated as `hitl aggregate` would. */
+/* The active-learning loop on a pool whose labels are known, for learning curves: seed labels,
+ * then rounds of train (hitl_train_linear), test, select (any strategy) and label (the truth, or
+ * simulated annotators aggregated as `hitl aggregate` would): the real tool without the store. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +27,7 @@ hitl_status hitl_strategy_parse(const char *name, hitl_strategy *out)
     return HITL_EINVAL;
 }
 
+/* Monotonic wall-clock time in seconds, for the curve's timings. */
 static double now(void)
 {
     struct timespec ts;
@@ -58,6 +56,7 @@ typedef struct sim {
     int64_t *left;    /* [n] unlabelled rows, for random picks */
 } sim;
 
+/* Frees every array s owns (s itself is the caller's). */
 static void sim_release(sim *s)
 {
     free(s->taken);
@@ -100,6 +99,8 @@ static int32_t majority(sim *s, const int32_t *r)
     return 0;
 }
 
+/* Labels pool row `row`: taken, its features gathered, its label the truth (oracle) or the
+ * majority of the simulated annotators' ratings. */
 static void label_row(sim *s, int64_t row)
 {
     size_t i = s->nl++;
@@ -150,6 +151,7 @@ done:
     return rc;
 }
 
+/* The index of the largest of v[0 .. c), the first on a tie. */
 static size_t argmax(const float *v, size_t c)
 {
     size_t best = 0;
@@ -232,6 +234,8 @@ static hitl_status select_batch(sim *s, size_t want, size_t *got, hitl_error *er
     return HITL_OK;
 }
 
+/* HITL_EDATA naming the first row of x[n, d] (the pool or the test set, `what`) with a label
+ * y outside [0, c) or a non-finite feature. */
 static hitl_status check_inputs(const float *x, size_t n, size_t d, const int32_t *y, size_t c,
                                 const char *what, hitl_error *err)
 {

@@ -33,6 +33,8 @@ typedef struct problem {
     float *gblk;     /* [d, c] one block's X^T G */
 } problem;
 
+/* Row i's weight in the loss: its class weight, or with soft labels the weights' mean under
+ * them; 1 without class weights. */
 static double row_weight(const problem *p, size_t i)
 {
     if (!p->cw) return 1.0;
@@ -43,6 +45,8 @@ static double row_weight(const problem *p, size_t i)
     return s;
 }
 
+/* Every argument and the rows' contents: HITL_EINVAL, HITL_ESHAPE or HITL_EDATA (err->row the
+ * row) as hitl_train_linear documents. */
 static hitl_status check_args(const float *x, size_t n, size_t d, const int32_t *labels,
                               const float *soft, size_t c, const hitl_train_opts *opts,
                               hitl_error *err)
@@ -95,6 +99,8 @@ static hitl_status check_args(const float *x, size_t n, size_t d, const int32_t 
     return HITL_OK;
 }
 
+/* Fills *p for the rows and options, allocating its float scratch (problem_release() after,
+ * even on failure), and sums the row weights; HITL_EDATA when they sum to 0. */
 static hitl_status problem_init(problem *p, const float *x, size_t n, size_t d,
                                 const int32_t *labels, const float *soft, size_t c,
                                 const hitl_train_opts *opts, hitl_error *err)
@@ -122,6 +128,7 @@ static hitl_status problem_init(problem *p, const float *x, size_t n, size_t d,
     return HITL_OK;
 }
 
+/* Frees p's scratch (the rows and labels are borrowed). */
 static void problem_release(problem *p)
 {
     free(p->wf);
@@ -179,6 +186,7 @@ static double evaluate(problem *p, const double *theta, double *g)
     return f;
 }
 
+/* max |v_i| over v[0 .. n). */
 static double inf_norm(const double *v, size_t n)
 {
     return fabs(v[cblas_idamax((int)n, v, 1)]);
