@@ -167,8 +167,7 @@ static hitl__shape table_shape(const hitl_ratings *ratings)
     return shape;
 }
 
-/* ---- choosing a path, and running it ----------------------------------------------------------
- */
+/* ---- choosing a path, and running it --------------------------------------------------------- */
 
 /* The path that counts `ratings`: opts->path, or for AUTO the fastest that can take the table.
  * - HISTOGRAM while (labels + 1)^annotators <= HITL__HIST_MAX: one pass reads and checks the
@@ -280,8 +279,7 @@ static hitl_status run_bootstrap(const hitl_ratings *ratings, const hitl_agreeme
     return st;
 }
 
-/* ---- entry points ------------------------------------------------------------------------------
- */
+/* ---- entry points ---------------------------------------------------------------------------- */
 
 hitl_status hitl_agreement_compute(const hitl_ratings *ratings, const hitl_agreement_opts *opts,
                                    hitl_agreement *out, hitl_error *err)
@@ -296,7 +294,7 @@ hitl_status hitl_agreement_compute(const hitl_ratings *ratings, const hitl_agree
 
     int n_threads = thread_count(opts);
     hitl_agree_path path;
-    hitl__shape shape; /* DENSE and SPARSE: counted by choose_path; HISTOGRAM: by its pass */
+    hitl__shape shape = {0}; /* DENSE and SPARSE: counted by choose_path; HISTOGRAM: its pass */
     hitl__patterns patterns = {0};
     st = choose_path(ratings, opts, &path, &shape, err);
     if (st == HITL_OK && path != HITL_AGREE_HISTOGRAM)
