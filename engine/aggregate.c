@@ -15,6 +15,8 @@
 #define DS_DEFAULT_SMOOTHING 0.01
 #define TIE_EPS              1e-12
 
+/* malloc of n elements of `size` bytes: NULL when n * size overflows, 1 byte when it is 0 (so
+ * NULL always means out of memory). Caller frees. */
 static void *alloc_array(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size) return NULL;
@@ -70,13 +72,205 @@ void hitl_ds_result_release(hitl_ds_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-/* Dawid, A. P. & Skene, A. M. (1979), "Maximum likelihood estimation of observer error-rates
+/* ---- Dawid & Skene ----------------------------------------------------------------------------
+ * Dawid, A. P. & Skene, A. M. (1979), "Maximum likelihood estimation of observer error-rates
  * using the EM algorithm", J. R. Stat. Soc. C 28:20-28. Started, as there, from the share of
  * each item's ratings given to each class; then M-step (priors and confusion rows from the
  * posteriors, plus `smoothing` pseudo-counts) and E-step (posteriors in log space), until the
  * log-likelihood of the ratings changes by at most tol relative to its value, or max_iter
  * iterations. (A test on the posteriors instead can crawl for thousands of iterations where
  * careless annotators leave the likelihood flat, long after the labels stopped changing.) */
+
+/* What the EM steps share; the arrays are owned here except `prior` and `confusion`, which are
+ * the result's. */
+typedef struct ds_state {
+    const hitl_ratings *ratings;
+    hitl__by_annotator index;
+    size_t n_items, n_annotators, n_labels, n_rated;
+    double smoothing; /* pseudo-counts added to every prior and confusion cell */
+    int n_threads;
+    double *posterior; /* [n_items, n_labels] each item's class probabilities */
+    double *prior;     /* [n_labels] */
+    double *confusion; /* [n_annotators, n_labels, n_labels] P(label | class), row = class */
+    double *log_prior, *log_conf; /* their logs */
+    double *log_z;                /* [n_items] log P(item's ratings) */
+    double *change;               /* [n_items] largest posterior change in the last E-step */
+    double *log_term;             /* [n_threads, n_labels] scratch */
+} ds_state;
+
+/* The starting posteriors: each item's vote shares (unrated items take no part); counts the
+ * rated items. */
+static void ds_init_posteriors(ds_state *ds)
+{
+    const hitl_ratings *ratings = ds->ratings;
+    size_t n_labels = ds->n_labels;
+    for (size_t u = 0; u < ds->n_items; u++) {
+        double *post = ds->posterior + u * n_labels;
+        int64_t start = ratings->item_ptr[u], end = ratings->item_ptr[u + 1];
+        memset(post, 0, n_labels * sizeof(double));
+        for (int64_t k = start; k < end; k++)
+            post[ratings->label[k]] += 1.0 / (double)(end - start);
+    }
+    ds->n_rated = 0;
+    for (size_t u = 0; u < ds->n_items; u++)
+        ds->n_rated += ratings->item_ptr[u + 1] > ratings->item_ptr[u];
+}
+
+/* M-step, priors: the rated items' posteriors summed in item order, smoothed. */
+static void ds_m_priors(ds_state *ds)
+{
+    const hitl_ratings *ratings = ds->ratings;
+    size_t n_labels = ds->n_labels;
+    double *prior = ds->prior;
+    for (size_t k = 0; k < n_labels; k++)
+        prior[k] = ds->smoothing;
+    for (size_t u = 0; u < ds->n_items; u++)
+        if (ratings->item_ptr[u + 1] > ratings->item_ptr[u])
+            for (size_t k = 0; k < n_labels; k++)
+                prior[k] += ds->posterior[u * n_labels + k];
+    for (size_t k = 0; k < n_labels; k++) {
+        prior[k] /= (double)ds->n_rated + (double)n_labels * ds->smoothing;
+        ds->log_prior[k] = log(prior[k]);
+    }
+}
+
+/* M-step, confusions: each annotator's on one thread, summed in item order, so the sums never
+ * depend on the thread count. */
+static void ds_m_confusions(ds_state *ds)
+{
+    const hitl_ratings *ratings = ds->ratings;
+    const hitl__by_annotator *ix = &ds->index;
+    size_t n_labels = ds->n_labels, n_cells = n_labels * n_labels;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(ds->n_threads)
+    for (size_t a = 0; a < ds->n_annotators; a++) {
+        double *conf = ds->confusion + a * n_cells, *log_conf = ds->log_conf + a * n_cells;
+        for (size_t k = 0; k < n_cells; k++)
+            conf[k] = ds->smoothing;
+        for (int64_t q = ix->ann_ptr[a]; q < ix->ann_ptr[a + 1]; q++) {
+            int64_t k = ix->by_ann[q];
+            const double *post = ds->posterior + (size_t)ix->item_of[k] * n_labels;
+            size_t label = (size_t)ratings->label[k];
+            for (size_t j = 0; j < n_labels; j++)
+                conf[j * n_labels + label] += post[j];
+        }
+        for (size_t j = 0; j < n_labels; j++) {
+            double row = 0;
+            for (size_t l = 0; l < n_labels; l++)
+                row += conf[j * n_labels + l];
+            for (size_t l = 0; l < n_labels; l++) {
+                /* a class this annotator never saw (possible without smoothing) */
+                conf[j * n_labels + l] =
+                    row > 0 ? conf[j * n_labels + l] / row : 1.0 / (double)n_labels;
+                log_conf[j * n_labels + l] = log(conf[j * n_labels + l]);
+            }
+        }
+    }
+}
+
+/* E-step: each item's posterior from the priors and its annotators' confusions, in log space;
+ * log_z[u] and change[u] as they come. */
+static void ds_e_step(ds_state *ds)
+{
+    const hitl_ratings *ratings = ds->ratings;
+    size_t n_labels = ds->n_labels, n_cells = n_labels * n_labels;
+    const double *log_prior = ds->log_prior;
+#pragma omp parallel for schedule(static) num_threads(ds->n_threads)
+    for (size_t u = 0; u < ds->n_items; u++) {
+        double *post = ds->posterior + u * n_labels, top = -INFINITY, norm = 0, change = 0;
+        int64_t start = ratings->item_ptr[u], end = ratings->item_ptr[u + 1];
+        double *term = ds->log_term + (size_t)omp_get_thread_num() * n_labels;
+        for (size_t j = 0; j < n_labels; j++) {
+            double sum = log_prior[j];
+            for (int64_t k = start; k < end; k++)
+                sum += ds->log_conf[(size_t)ratings->annotator[k] * n_cells + j * n_labels +
+                                    (size_t)ratings->label[k]];
+            term[j] = sum;
+            if (sum > top) top = sum;
+        }
+        if (top == -INFINITY) { /* every class impossible (no smoothing): keep the prior */
+            for (size_t j = 0; j < n_labels; j++)
+                term[j] = log_prior[j];
+            top = -INFINITY;
+            for (size_t j = 0; j < n_labels; j++)
+                if (term[j] > top) top = term[j];
+        }
+        for (size_t j = 0; j < n_labels; j++)
+            norm += exp(term[j] - top);
+        for (size_t j = 0; j < n_labels; j++) {
+            double prob = exp(term[j] - top) / norm;
+            double diff = fabs(prob - post[j]);
+            if (end > start && diff > change) change = diff;
+            post[j] = prob;
+        }
+        ds->log_z[u] = end > start ? top + log(norm) : 0;
+        ds->change[u] = change;
+    }
+}
+
+/* Each item's label: the most probable class, -1 when another is within TIE_EPS of it; returns
+ * the ties. */
+static size_t ds_labels(const double *posterior, size_t n_items, size_t n_labels, int32_t *label)
+{
+    size_t ties = 0;
+    for (size_t u = 0; u < n_items; u++) {
+        const double *post = posterior + u * n_labels;
+        size_t best = 0;
+        for (size_t j = 1; j < n_labels; j++)
+            if (post[j] > post[best]) best = j;
+        int tie = 0;
+        for (size_t j = 0; j < n_labels; j++)
+            if (j != best && post[best] - post[j] <= TIE_EPS) tie = 1;
+        label[u] = tie ? -1 : (int32_t)best;
+        ties += tie;
+    }
+    return ties;
+}
+
+/* Frees what ds owns (not the result's prior and confusion). */
+static void ds_state_release(ds_state *ds)
+{
+    free(ds->posterior);
+    free(ds->log_conf);
+    free(ds->log_z);
+    free(ds->change);
+    free(ds->log_prior);
+    free(ds->log_term);
+    hitl__by_annotator_release(&ds->index);
+}
+
+/* Builds the index and the arrays for a checked table (out->confusion, prior and label
+ * allocated on the way); HITL_ENOMEM only. */
+static hitl_status ds_state_init(ds_state *ds, const hitl_ratings *r, double smoothing,
+                                 int n_threads, hitl_ds_result *out, hitl_error *err)
+{
+    size_t n_items = r->n_items, n_annotators = r->n_annotators, n_labels = r->n_labels;
+    *ds = (ds_state){.ratings = r,
+                     .n_items = n_items,
+                     .n_annotators = n_annotators,
+                     .n_labels = n_labels,
+                     .smoothing = smoothing,
+                     .n_threads = n_threads};
+    hitl_status st = hitl__by_annotator_build(r, &ds->index, err);
+    if (st != HITL_OK) return st;
+    if (n_annotators && n_labels * n_labels > SIZE_MAX / n_annotators)
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    size_t n_conf = n_annotators * n_labels * n_labels;
+    ds->posterior = alloc_array(n_items, n_labels * sizeof(double));
+    ds->log_conf = alloc_array(n_conf, sizeof(double));
+    ds->log_z = alloc_array(n_items, sizeof(double));
+    ds->change = alloc_array(n_items, sizeof(double));
+    out->confusion = ds->confusion = alloc_array(n_conf, sizeof(double));
+    out->prior = ds->prior = alloc_array(n_labels, sizeof(double));
+    out->label = alloc_array(n_items, sizeof(int32_t));
+    ds->log_prior = alloc_array(n_labels, sizeof(double));
+    ds->log_term = alloc_array((size_t)n_threads, n_labels * sizeof(double));
+    if (!ds->log_term || !ds->posterior || !ds->log_conf || !ds->log_z || !ds->change ||
+        !out->confusion || !out->prior || !out->label || !ds->log_prior)
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu items x %zu labels", n_items,
+                              n_labels);
+    return HITL_OK;
+}
+
 hitl_status hitl_dawid_skene(const hitl_ratings *r, const hitl_ds_opts *opts, hitl_ds_result *out,
                              hitl_error *err)
 {
@@ -84,164 +278,57 @@ hitl_status hitl_dawid_skene(const hitl_ratings *r, const hitl_ds_opts *opts, hi
     memset(out, 0, sizeof(*out));
     hitl_status st = hitl_ratings_check(r, err);
     if (st != HITL_OK) return st;
-    hitl_ds_opts o = opts ? *opts : (hitl_ds_opts){0};
-    if (o.tol < 0 || !isfinite(o.tol) || o.max_iter < 0 || isnan(o.smoothing))
+    hitl_ds_opts given = opts ? *opts : (hitl_ds_opts){0};
+    if (given.tol < 0 || !isfinite(given.tol) || given.max_iter < 0 || isnan(given.smoothing))
         return hitl_error_set(err, HITL_EINVAL, "bad Dawid-Skene options");
-    double tol = o.tol > 0 ? o.tol : DS_DEFAULT_TOL;
-    int max_iter = o.max_iter > 0 ? o.max_iter : DS_DEFAULT_MAX_ITER;
-    double sm = o.smoothing > 0 ? o.smoothing : o.smoothing < 0 ? 0 : DS_DEFAULT_SMOOTHING;
-    size_t N = r->n_items, A = r->n_annotators, K = r->n_labels;
-    if (K < 2) return hitl_error_set(err, HITL_EDATA, "Dawid-Skene needs at least two labels");
+    double tol = given.tol > 0 ? given.tol : DS_DEFAULT_TOL;
+    int max_iter = given.max_iter > 0 ? given.max_iter : DS_DEFAULT_MAX_ITER;
+    double smoothing = given.smoothing > 0   ? given.smoothing
+                       : given.smoothing < 0 ? 0
+                                             : DS_DEFAULT_SMOOTHING;
+    if (r->n_labels < 2)
+        return hitl_error_set(err, HITL_EDATA, "Dawid-Skene needs at least two labels");
     if (r->n_ratings == 0) return hitl_error_set(err, HITL_EDATA, "no ratings");
-    int nt = o.threads > 0 ? o.threads : omp_get_max_threads();
+    int n_threads = given.threads > 0 ? given.threads : omp_get_max_threads();
 
-    hitl__by_annotator ix;
-    if ((st = hitl__by_annotator_build(r, &ix, err)) != HITL_OK) return st;
-    size_t AKK = A * K * K;
-    if (A && K * K > SIZE_MAX / A) {
-        hitl__by_annotator_release(&ix);
-        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    }
-    double *T = alloc_array(N, K * sizeof(double));
-    double *logc = alloc_array(AKK, sizeof(double));
-    double *logz = alloc_array(N, sizeof(double)), *change = alloc_array(N, sizeof(double));
-    out->confusion = alloc_array(AKK, sizeof(double));
-    out->prior = alloc_array(K, sizeof(double));
-    out->label = alloc_array(N, sizeof(int32_t));
-    double *logp = alloc_array(K, sizeof(double));
-    double *lt_all = alloc_array((size_t)nt, K * sizeof(double));
-    if (!lt_all || !T || !logc || !logz || !change || !out->confusion || !out->prior ||
-        !out->label || !logp) {
-        st = hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu items x %zu labels", N, K);
-        goto done;
-    }
-    /* initial posteriors: each item's vote shares (unrated items take no part) */
-    for (size_t u = 0; u < N; u++) {
-        double *t = T + u * K;
-        int64_t s = r->item_ptr[u], e = r->item_ptr[u + 1];
-        memset(t, 0, K * sizeof(double));
-        for (int64_t k = s; k < e; k++)
-            t[r->label[k]] += 1.0 / (double)(e - s);
-    }
-    size_t n_rated = 0;
-    for (size_t u = 0; u < N; u++)
-        n_rated += r->item_ptr[u + 1] > r->item_ptr[u];
-
-    int it = 0, converged = 0;
+    ds_state ds;
+    st = ds_state_init(&ds, r, smoothing, n_threads, out, err);
+    if (st != HITL_OK) goto done;
+    ds_init_posteriors(&ds);
+    int iter = 0, converged = 0;
     double max_change = INFINITY, ll = -INFINITY, prev_ll;
-    while (it < max_iter) {
-        it++;
-        /* M-step. Priors: in item order; confusions: each annotator on one thread, in item
-         * order, so the sums never depend on the thread count. */
-        for (size_t k = 0; k < K; k++)
-            out->prior[k] = sm;
-        for (size_t u = 0; u < N; u++)
-            if (r->item_ptr[u + 1] > r->item_ptr[u])
-                for (size_t k = 0; k < K; k++)
-                    out->prior[k] += T[u * K + k];
-        for (size_t k = 0; k < K; k++) {
-            out->prior[k] /= (double)n_rated + (double)K * sm;
-            logp[k] = log(out->prior[k]);
-        }
-#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
-        for (size_t a = 0; a < A; a++) {
-            double *c = out->confusion + a * K * K;
-            for (size_t k = 0; k < K * K; k++)
-                c[k] = sm;
-            for (int64_t q = ix.ann_ptr[a]; q < ix.ann_ptr[a + 1]; q++) {
-                int64_t k = ix.by_ann[q];
-                const double *t = T + (size_t)ix.item_of[k] * K;
-                size_t l = (size_t)r->label[k];
-                for (size_t j = 0; j < K; j++)
-                    c[j * K + l] += t[j];
-            }
-            for (size_t j = 0; j < K; j++) {
-                double row = 0;
-                for (size_t l = 0; l < K; l++)
-                    row += c[j * K + l];
-                for (size_t l = 0; l < K; l++) {
-                    /* a class this annotator never saw (possible without smoothing) */
-                    c[j * K + l] = row > 0 ? c[j * K + l] / row : 1.0 / (double)K;
-                    logc[a * K * K + j * K + l] = log(c[j * K + l]);
-                }
-            }
-        }
-        /* E-step */
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (size_t u = 0; u < N; u++) {
-            double *t = T + u * K, mx = -INFINITY, z = 0, ch = 0;
-            int64_t s = r->item_ptr[u], e = r->item_ptr[u + 1];
-            double *lt = lt_all + (size_t)omp_get_thread_num() * K;
-            for (size_t j = 0; j < K; j++) {
-                double v = logp[j];
-                for (int64_t k = s; k < e; k++)
-                    v += logc[(size_t)r->annotator[k] * K * K + j * K + (size_t)r->label[k]];
-                lt[j] = v;
-                if (v > mx) mx = v;
-            }
-            if (mx == -INFINITY) { /* every class impossible (no smoothing): keep the prior */
-                for (size_t j = 0; j < K; j++)
-                    lt[j] = logp[j];
-                mx = -INFINITY;
-                for (size_t j = 0; j < K; j++)
-                    if (lt[j] > mx) mx = lt[j];
-            }
-            for (size_t j = 0; j < K; j++)
-                z += exp(lt[j] - mx);
-            for (size_t j = 0; j < K; j++) {
-                double v = exp(lt[j] - mx) / z;
-                double d = fabs(v - t[j]);
-                if (e > s && d > ch) ch = d;
-                t[j] = v;
-            }
-            logz[u] = e > s ? mx + log(z) : 0;
-            change[u] = ch;
-        }
+    while (iter < max_iter) {
+        iter++;
+        ds_m_priors(&ds);
+        ds_m_confusions(&ds);
+        ds_e_step(&ds);
         max_change = 0;
         prev_ll = ll;
         ll = 0;
-        for (size_t u = 0; u < N; u++) {
-            if (change[u] > max_change) max_change = change[u];
-            ll += logz[u];
+        for (size_t u = 0; u < ds.n_items; u++) {
+            if (ds.change[u] > max_change) max_change = ds.change[u];
+            ll += ds.log_z[u];
         }
-        if (it > 1 && fabs(ll - prev_ll) <= tol * fabs(ll)) {
+        if (iter > 1 && fabs(ll - prev_ll) <= tol * fabs(ll)) {
             converged = 1;
             break;
         }
     }
-    size_t ties = 0;
-    for (size_t u = 0; u < N; u++) {
-        const double *t = T + u * K;
-        size_t best = 0;
-        for (size_t j = 1; j < K; j++)
-            if (t[j] > t[best]) best = j;
-        int tie = 0;
-        for (size_t j = 0; j < K; j++)
-            if (j != best && t[best] - t[j] <= TIE_EPS) tie = 1;
-        out->label[u] = tie ? -1 : (int32_t)best;
-        ties += tie;
-    }
-    out->posterior = T;
-    T = NULL;
-    out->n_items = N;
-    out->n_annotators = A;
-    out->n_labels = K;
-    out->n_ties = ties;
-    out->iterations = it;
+    out->n_ties = ds_labels(ds.posterior, ds.n_items, ds.n_labels, out->label);
+    out->posterior = ds.posterior;
+    ds.posterior = NULL;
+    out->n_items = ds.n_items;
+    out->n_annotators = ds.n_annotators;
+    out->n_labels = ds.n_labels;
+    out->iterations = iter;
     out->converged = converged;
     out->max_change = max_change;
     out->log_likelihood = ll;
     out->tol = tol;
-    out->smoothing = sm;
+    out->smoothing = smoothing;
     out->max_iter = max_iter;
 done:
-    free(T);
-    free(logc);
-    free(logz);
-    free(change);
-    free(logp);
-    free(lt_all);
-    hitl__by_annotator_release(&ix);
+    ds_state_release(&ds);
     if (st != HITL_OK) hitl_ds_result_release(out);
     return st;
 }

@@ -32,6 +32,8 @@ static void code_parts(size_t A, size_t L, uint32_t part[][256])
         }
 }
 
+/* A row's code from its A bytes at p: one look-up per two columns (BAD_LABEL and above for a
+ * label >= L). */
 static inline __attribute__((always_inline)) uint32_t row_code(const uint8_t *p,
                                                                const uint32_t *lut, size_t A)
 {
@@ -114,6 +116,7 @@ typedef struct vbmi_plan {
     __m512i pw[16], lim, h; /* (L + 1)^a in 16-bit lanes; L in bytes; H in 16-bit lanes */
 } vbmi_plan;
 
+/* Whether this CPU runs the AVX-512 F, BW and VBMI instructions vbmi_codes uses. */
 static int have_vbmi(void)
 {
     __builtin_cpu_init();
@@ -121,6 +124,7 @@ static int have_vbmi(void)
            __builtin_cpu_supports("avx512vbmi");
 }
 
+/* The permutes, masks and constants of vbmi_codes for A annotators, L labels, H codes. */
 VBMI static void vbmi_plan_make(vbmi_plan *pl, size_t A, size_t L, size_t H)
 {
     uint16_t pw = 1;

@@ -7,98 +7,140 @@
 #include "hitl_engine.h"
 #include "hitl_banned.h"
 
-hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float *p1,
-                            const uint8_t *taken, size_t n, const hitl_batch_opts *o,
-                            hitl_batch_entry **out, size_t *n_out, hitl_batch_counts *counts,
-                            hitl_error *err)
-{
-    *out = NULL;
-    *n_out = 0;
-    *counts = (hitl_batch_counts){0};
-    if (o->route && !(o->medium <= o->high))
-        return hitl_error_set(err, HITL_EINVAL, "routing needs medium <= high");
-    hitl_status s = HITL_OK;
-    hitl_scored *best = NULL;
-    int64_t *eligible = NULL, *pick = NULL;
-    uint8_t *chosen = NULL, *is_top = calloc(n ? n : 1, 1);
-    hitl_batch_entry *rows = NULL;
-    hitl_topk top = {0};
-    size_t k = o->chosen ? 0 : o->use_top_k ? o->top_k : n;
-    if (!is_top || hitl_topk_init(&top, k) != HITL_OK) goto nomem;
+/* The pool every step reads: n rows' scores, predictions and top probabilities (pred, p1 and
+ * taken may be NULL), all borrowed. */
+typedef struct pool {
+    const float *score;
+    const int32_t *pred;
+    const float *p1;
+    const uint8_t *taken;
+    size_t n;
+} pool;
 
-    /* the uncertain candidates: the top-k of the free rows (or, routing without a top-k,
-     * every free row above medium), best first */
-    size_t n_top;
-    if (o->chosen) { /* chosen elsewhere: take them as they come */
-        n_top = o->n_chosen;
-        if (!(best = malloc((n_top ? n_top : 1) * sizeof(*best)))) goto nomem;
-        for (size_t i = 0; i < n_top; i++) {
-            int64_t r = o->chosen[i];
-            if (r < 0 || (size_t)r >= n || (taken && taken[r]) || isnan(score[r]) || is_top[r]) {
-                s = hitl_error_set(err, HITL_EINVAL,
-                                   "chosen row %lld is out of range, taken, "
-                                   "unscored or repeated",
-                                   (long long)r);
+/* Whether row i is free to be queued: not taken, and scored. */
+static int is_free(const pool *rows, size_t i)
+{
+    return !(rows->taken && rows->taken[i]) && !isnan(rows->score[i]);
+}
+
+/* The uncertain candidates, best first, into best[] (*best: caller frees) and marked in
+ * is_top[n]: opts->chosen as given (checked), else the top-k of the free rows (or, routing
+ * without a top-k, every free row above medium). HITL_EINVAL for a bad chosen row. */
+static hitl_status uncertain_rows(const pool *rows, const hitl_batch_opts *opts, uint8_t *is_top,
+                                  hitl_scored **best, size_t *n_top, hitl_error *err)
+{
+    hitl_topk top = {0};
+    size_t k = opts->chosen ? 0 : opts->use_top_k ? opts->top_k : rows->n;
+    hitl_status st = HITL_OK;
+    *best = NULL;
+    *n_top = 0;
+    if (hitl_topk_init(&top, k) != HITL_OK) return HITL_ENOMEM;
+    if (opts->chosen) { /* chosen elsewhere: take them as they come */
+        if (!(*best = malloc((opts->n_chosen ? opts->n_chosen : 1) * sizeof(**best)))) {
+            st = HITL_ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0; i < opts->n_chosen; i++) {
+            int64_t row = opts->chosen[i];
+            if (row < 0 || (size_t)row >= rows->n || !is_free(rows, (size_t)row) || is_top[row]) {
+                st = hitl_error_set(err, HITL_EINVAL,
+                                    "chosen row %lld is out of range, taken, "
+                                    "unscored or repeated",
+                                    (long long)row);
                 goto done;
             }
-            is_top[r] = 1;
-            best[i] = (hitl_scored){score[r], p1 ? p1[r] : NAN, pred ? pred[r] : -1, r};
+            is_top[row] = 1;
+            (*best)[i] = (hitl_scored){rows->score[row], rows->p1 ? rows->p1[row] : NAN,
+                                       rows->pred ? rows->pred[row] : -1, row};
         }
+        *n_top = opts->n_chosen;
     } else {
-        for (size_t i = 0; i < n; i++) {
-            if ((taken && taken[i]) || isnan(score[i])) continue;
-            if (!o->use_top_k && !(score[i] > o->medium)) continue;
-            hitl_scored x = {score[i], p1 ? p1[i] : NAN, pred ? pred[i] : -1, (int64_t)i};
-            hitl_topk_offer(&top, &x);
+        for (size_t i = 0; i < rows->n; i++) {
+            if (!is_free(rows, i)) continue;
+            if (!opts->use_top_k && !(rows->score[i] > opts->medium)) continue;
+            hitl_scored cand = {rows->score[i], rows->p1 ? rows->p1[i] : NAN,
+                                rows->pred ? rows->pred[i] : -1, (int64_t)i};
+            hitl_topk_offer(&top, &cand);
         }
-        n_top = top.n;
-        if (!(best = malloc((n_top ? n_top : 1) * sizeof(*best)))) goto nomem;
-        hitl_topk_drain(&top, best);
+        if (!(*best = malloc((top.n ? top.n : 1) * sizeof(**best)))) {
+            st = HITL_ENOMEM;
+            goto done;
+        }
+        *n_top = hitl_topk_drain(&top, *best);
     }
-    for (size_t i = 0; i < n_top; i++)
-        is_top[best[i].row] = 1;
+    for (size_t i = 0; i < *n_top; i++)
+        is_top[(*best)[i].row] = 1;
+done:
+    hitl_topk_release(&top);
+    return st;
+}
 
-    /* the blind sample, in row order */
-    size_t n_eligible = 0;
-    if (!(eligible = malloc((n ? n : 1) * sizeof(int64_t)))) goto nomem;
+/* min(blind, free rows outside the top) of those rows drawn uniformly (Floyd's algorithm, seeded)
+ * into pick[] (*pick: caller frees), in row order. HITL_ENOMEM only (the caller says it). */
+static hitl_status blind_rows(const pool *rows, const uint8_t *is_top, size_t blind, uint64_t seed,
+                              int64_t **pick, size_t *n_blind)
+{
+    size_t n = rows->n, n_eligible = 0;
+    int64_t *eligible = malloc((n ? n : 1) * sizeof(int64_t));
+    uint8_t *drawn = NULL;
+    *pick = NULL;
+    *n_blind = 0;
+    if (!eligible) return HITL_ENOMEM;
     for (size_t i = 0; i < n; i++)
-        if (!(taken && taken[i]) && !is_top[i] && !isnan(score[i]))
-            eligible[n_eligible++] = (int64_t)i;
-    size_t n_blind = o->blind < n_eligible ? o->blind : n_eligible;
-    pick = malloc((n_blind ? n_blind : 1) * sizeof(int64_t));
-    chosen = calloc(n_eligible ? n_eligible : 1, 1);
-    if (!pick || !chosen) goto nomem;
+        if (is_free(rows, i) && !is_top[i]) eligible[n_eligible++] = (int64_t)i;
+    size_t want = blind < n_eligible ? blind : n_eligible;
+    *pick = malloc((want ? want : 1) * sizeof(int64_t));
+    drawn = calloc(n_eligible ? n_eligible : 1, 1);
+    if (!*pick || !drawn) {
+        free(eligible);
+        free(drawn);
+        return HITL_ENOMEM;
+    }
     hitl_rng rng;
-    hitl_rng_seed(&rng, o->seed);
-    for (size_t j = n_eligible - n_blind; j < n_eligible; j++) {
+    hitl_rng_seed(&rng, seed);
+    for (size_t j = n_eligible - want; j < n_eligible; j++) {
         size_t t = (size_t)hitl_rng_below(&rng, j + 1);
-        chosen[chosen[t] ? j : t] = 1;
+        drawn[drawn[t] ? j : t] = 1;
     }
     for (size_t i = 0, b = 0; i < n_eligible; i++)
-        if (chosen[i]) pick[b++] = eligible[i];
+        if (drawn[i]) (*pick)[b++] = eligible[i];
+    *n_blind = want;
+    free(eligible);
+    free(drawn);
+    return HITL_OK;
+}
 
-    size_t total = n_top + n_blind, nr = 0, ui = 0, bi = 0;
-    if (!(rows = calloc(total ? total : 1, sizeof(*rows)))) goto nomem;
-    int overlap = o->overlap > 0 ? o->overlap : 1;
+/* The queue into entry[n_top + n_blind]: a blind row next whenever the blind share so far falls
+ * behind n_blind / total, the uncertain rows routed by opts (a "proceed" row is left out).
+ * Returns the entries written; counts them into *counts. */
+static size_t interleave(const pool *rows, const hitl_batch_opts *opts, const hitl_scored *best,
+                         size_t n_top, const int64_t *pick, size_t n_blind, hitl_batch_entry *entry,
+                         hitl_batch_counts *counts)
+{
+    size_t total = n_top + n_blind, n_entries = 0, ui = 0, bi = 0;
+    int overlap = opts->overlap > 0 ? opts->overlap : 1;
     for (size_t t = 0; t < total; t++) {
-        /* a blind row next whenever the blind share so far falls behind B / total */
         int blind = bi < n_blind && (ui >= n_top || (bi + 1) * total <= (t + 1) * n_blind);
-        hitl_batch_entry *r = &rows[nr];
+        hitl_batch_entry *next = &entry[n_entries];
         if (blind) {
             int64_t row = pick[bi++];
-            *r = (hitl_batch_entry){
-                row,    score[row], pred ? pred[row] : -1, p1 ? p1[row] : NAN, 1, HITL_ROUTE_NONE,
-                overlap};
+            *next = (hitl_batch_entry){.row = row,
+                                       .score = rows->score[row],
+                                       .pred = rows->pred ? rows->pred[row] : -1,
+                                       .p1 = rows->p1 ? rows->p1[row] : NAN,
+                                       .blind = 1,
+                                       .route = HITL_ROUTE_NONE,
+                                       .required = overlap};
             counts->blind++;
         } else {
-            const hitl_scored *x = &best[ui++];
+            const hitl_scored *cand = &best[ui++];
             hitl_route route = HITL_ROUTE_NONE;
             int required = overlap;
-            if (o->route) {
-                if (x->score > o->high) {
+            if (opts->route) {
+                if (cand->score > opts->high) {
                     route = HITL_ROUTE_REVIEW;
                     counts->review++;
-                } else if (x->score > o->medium) {
+                } else if (cand->score > opts->medium) {
                     route = HITL_ROUTE_FLAG;
                     required = 1;
                     counts->flag++;
@@ -107,24 +149,49 @@ hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float
                     continue;
                 }
             }
-            *r = (hitl_batch_entry){x->row, x->score, x->pred, x->p1, 0, route, required};
+            *next = (hitl_batch_entry){.row = cand->row,
+                                       .score = cand->score,
+                                       .pred = cand->pred,
+                                       .p1 = cand->p1,
+                                       .route = route,
+                                       .required = required};
             counts->uncertain++;
         }
-        nr++;
+        n_entries++;
     }
-    *out = rows;
-    *n_out = nr;
-    rows = NULL;
-    goto done;
-nomem:
-    s = hitl_error_set(err, HITL_ENOMEM, "out of memory planning a batch over %zu rows", n);
-done:
-    hitl_topk_release(&top);
+    return n_entries;
+}
+
+hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float *p1,
+                            const uint8_t *taken, size_t n, const hitl_batch_opts *opts,
+                            hitl_batch_entry **out, size_t *n_out, hitl_batch_counts *counts,
+                            hitl_error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    *counts = (hitl_batch_counts){0};
+    if (opts->route && !(opts->medium <= opts->high))
+        return hitl_error_set(err, HITL_EINVAL, "routing needs medium <= high");
+    pool rows = {score, pred, p1, taken, n};
+    hitl_scored *best = NULL;
+    int64_t *pick = NULL;
+    hitl_batch_entry *entry = NULL;
+    size_t n_top = 0, n_blind = 0;
+    uint8_t *is_top = calloc(n ? n : 1, 1);
+    hitl_status st = is_top ? uncertain_rows(&rows, opts, is_top, &best, &n_top, err) : HITL_ENOMEM;
+    if (st == HITL_OK) st = blind_rows(&rows, is_top, opts->blind, opts->seed, &pick, &n_blind);
+    if (st == HITL_OK && !(entry = calloc(n_top + n_blind ? n_top + n_blind : 1, sizeof(*entry))))
+        st = HITL_ENOMEM;
+    if (st == HITL_OK) {
+        *n_out = interleave(&rows, opts, best, n_top, pick, n_blind, entry, counts);
+        *out = entry;
+    } else {
+        free(entry);
+    }
+    if (st == HITL_ENOMEM)
+        st = hitl_error_set(err, HITL_ENOMEM, "out of memory planning a batch over %zu rows", n);
     free(best);
-    free(eligible);
     free(pick);
-    free(chosen);
     free(is_top);
-    free(rows);
-    return s;
+    return st;
 }

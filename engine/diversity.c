@@ -21,6 +21,7 @@ typedef struct kc {
     int mind_kept;      /* the caller keeps mind: leave it exact for every pick */
 } kc;
 
+/* The row of x that candidate i is. */
 static int64_t row_of(const kc *k, size_t i)
 {
     return k->row ? k->row[i] : (int64_t)i;
@@ -91,6 +92,7 @@ static hitl_status init_selected(kc *k, const float *x, const int64_t *sel, size
     return HITL_OK;
 }
 
+/* HITL_EDATA naming `row` of x (also in err->row) as non-finite, the message prefixed `what`. */
 static hitl_status bad_row(hitl_error *err, const char *what, int64_t row)
 {
     hitl_error_set(err, HITL_EDATA, "%s: row %lld has a non-finite value", what, (long long)row);
@@ -116,11 +118,13 @@ typedef struct lazy {
     float *dots; /* [k] */
 } lazy;
 
+/* The heap's order: candidate a before b when farther from the centres, ties to the lower row. */
 static int above(const kc *k, int32_t a, int32_t b)
 {
     return k->mind[a] > k->mind[b] || (k->mind[a] == k->mind[b] && row_of(k, a) < row_of(k, b));
 }
 
+/* Moves heap entry i down to its place in the max-heap (order: above()). */
 static void sift_down(lazy *z, size_t i)
 {
     for (;;) {
@@ -228,6 +232,95 @@ done:
     return rc;
 }
 
+/* The candidates: pos[row] = its candidate index (-1 for a row that is not one) and, with
+ * opts->candidates, their rows gathered into *gathered (caller frees) as state->xc; else xc = x.
+ * HITL_EINVAL for a candidate out of range or repeated. */
+static hitl_status gather_candidates(kc *state, const float *x, size_t n,
+                                     const hitl_kcenter_opts *opts, int32_t *pos, float **gathered,
+                                     hitl_error *err)
+{
+    size_t d = state->d;
+    for (size_t i = 0; i < n; i++)
+        pos[i] = opts->candidates ? -1 : (int32_t)i;
+    state->xc = x;
+    if (!opts->candidates) return HITL_OK;
+    *gathered = malloc(state->m * d * sizeof(float));
+    if (!*gathered) return hitl_error_set(err, HITL_ENOMEM, "kcenter: out of memory");
+    for (size_t i = 0; i < state->m; i++) {
+        int64_t row = opts->candidates[i];
+        if (row < 0 || (size_t)row >= n || pos[row] >= 0)
+            return hitl_error_set(err, HITL_EINVAL,
+                                  "kcenter: candidate %zu (row %lld) is out of range or repeated",
+                                  i, (long long)row);
+        pos[row] = (int32_t)i;
+        memcpy(*gathered + i * d, x + (size_t)row * d, d * sizeof(float));
+    }
+    state->xc = *gathered;
+    return HITL_OK;
+}
+
+/* The candidates' squared norms (and mind = INFINITY unless the caller keeps it), then the
+ * selected rows checked and taken out of the candidates (mind -1). HITL_EDATA for a non-finite
+ * row, HITL_EINVAL for a selected row out of range. */
+static hitl_status norms_and_selected(kc *state, const float *x, size_t n,
+                                      const hitl_kcenter_opts *opts, const int32_t *pos,
+                                      hitl_error *err)
+{
+    size_t d = state->d;
+    for (size_t i = 0; i < state->m; i++) {
+        state->xn[i] = cblas_sdot((int)d, state->xc + i * d, 1, state->xc + i * d, 1);
+        if (!isfinite(state->xn[i])) return bad_row(err, "kcenter", row_of(state, i));
+        if (!opts->mind) state->mind[i] = INFINITY;
+    }
+    for (size_t j = 0; j < opts->n_selected; j++) {
+        int64_t row = opts->selected[j];
+        if (row < 0 || (size_t)row >= n)
+            return hitl_error_set(err, HITL_EINVAL, "kcenter: selected row %lld is out of range",
+                                  (long long)row);
+        const float *xr = x + (size_t)row * d;
+        if (!isfinite(cblas_sdot((int)d, xr, 1, xr, 1))) return bad_row(err, "kcenter", row);
+        if (pos[row] >= 0) state->mind[pos[row]] = -1;
+    }
+    return HITL_OK;
+}
+
+/* The first pick into *best (SIZE_MAX when no candidate is left). With centres, the candidate
+ * farthest from them (mind is exact): a pass with a far-away centre that changes nothing would
+ * find it too, at more cost. Without, the candidate farthest from the candidates' mean
+ * (mean = X^T 1 / m), which leaves mind holding distances to the mean. */
+static hitl_status first_pick(kc *state, int centres, size_t *best, hitl_error *err)
+{
+    size_t m = state->m, d = state->d;
+    if (centres) {
+        *best = SIZE_MAX;
+        for (size_t i = 0; i < m; i++) {
+            if (state->mind[i] < 0) continue;
+            if (*best == SIZE_MAX || state->mind[i] > state->mind[*best] ||
+                (state->mind[i] == state->mind[*best] && row_of(state, i) < row_of(state, *best)))
+                *best = i;
+        }
+        return HITL_OK;
+    }
+    float *mean = malloc(d * sizeof(float)), *ones = malloc(state->block * sizeof(float));
+    if (!mean || !ones) {
+        free(mean);
+        free(ones);
+        return hitl_error_set(err, HITL_ENOMEM, "kcenter: out of memory");
+    }
+    for (size_t i = 0; i < state->block; i++)
+        ones[i] = 1.0f / (float)m;
+    memset(mean, 0, d * sizeof(float));
+    for (size_t r0 = 0; r0 < m; r0 += state->block) {
+        size_t rows = m - r0 < state->block ? m - r0 : state->block;
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)rows, (int)d, 1.0f, state->xc + r0 * d, (int)d,
+                    ones, 1, 1.0f, mean, 1);
+    }
+    *best = update(state, mean, cblas_sdot((int)d, mean, 1, mean, 1));
+    free(mean);
+    free(ones);
+    return HITL_OK;
+}
+
 hitl_status hitl_kcenter_greedy(const float *x, size_t n, size_t d, size_t k,
                                 const hitl_kcenter_opts *opts, int64_t *out, float *d2,
                                 size_t *n_out, hitl_error *err)
@@ -242,126 +335,50 @@ hitl_status hitl_kcenter_greedy(const float *x, size_t n, size_t d, size_t k,
         return hitl_error_set(err, HITL_ESHAPE, "kcenter: shape too large for BLAS");
     if (k == 0 || n == 0) return HITL_OK;
 
-    size_t m = opts->candidates ? opts->n_candidates : n;
-    kc st = {.m = m, .d = d, .row = opts->candidates, .mind_kept = opts->mind != NULL};
-    st.block = opts->block_rows ? opts->block_rows : 1024;
+    size_t n_cand = opts->candidates ? opts->n_candidates : n;
+    kc state = {.m = n_cand, .d = d, .row = opts->candidates, .mind_kept = opts->mind != NULL};
+    state.block = opts->block_rows ? opts->block_rows : 1024;
     int32_t *pos = malloc(n * sizeof(int32_t)); /* row -> candidate, -1 when not one */
     float *gathered = NULL;
-    st.xn = malloc(m * sizeof(float));
-    st.mind = opts->mind ? opts->mind : malloc(m * sizeof(float));
-    st.dots = malloc(st.block * sizeof(float));
+    state.xn = malloc(n_cand * sizeof(float));
+    state.mind = opts->mind ? opts->mind : malloc(n_cand * sizeof(float));
+    state.dots = malloc(state.block * sizeof(float));
     hitl_status rc = HITL_OK;
-    if (!pos || !st.xn || !st.mind || !st.dots) {
+    if (!pos || !state.xn || !state.mind || !state.dots) {
         rc = hitl_error_set(err, HITL_ENOMEM, "kcenter: out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        pos[i] = opts->candidates ? -1 : (int32_t)i;
-    if (opts->candidates) {
-        gathered = malloc(m * d * sizeof(float));
-        if (!gathered) {
-            rc = hitl_error_set(err, HITL_ENOMEM, "kcenter: out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < m; i++) {
-            int64_t r = opts->candidates[i];
-            if (r < 0 || (size_t)r >= n || pos[r] >= 0) {
-                rc = hitl_error_set(err, HITL_EINVAL,
-                                    "kcenter: candidate %zu (row %lld) is out of range or repeated",
-                                    i, (long long)r);
-                goto done;
-            }
-            pos[r] = (int32_t)i;
-            memcpy(gathered + i * d, x + (size_t)r * d, d * sizeof(float));
-        }
-        st.xc = gathered;
-    } else {
-        st.xc = x;
-    }
-    for (size_t i = 0; i < m; i++) {
-        st.xn[i] = cblas_sdot((int)d, st.xc + i * d, 1, st.xc + i * d, 1);
-        if (!isfinite(st.xn[i])) {
-            rc = bad_row(err, "kcenter", row_of(&st, i));
-            goto done;
-        }
-        if (!opts->mind) st.mind[i] = INFINITY;
-    }
-    for (size_t j = 0; j < opts->n_selected; j++) {
-        int64_t r = opts->selected[j];
-        if (r < 0 || (size_t)r >= n) {
-            rc = hitl_error_set(err, HITL_EINVAL, "kcenter: selected row %lld is out of range",
-                                (long long)r);
-            goto done;
-        }
-        const float *xr = x + (size_t)r * d;
-        if (!isfinite(cblas_sdot((int)d, xr, 1, xr, 1))) {
-            rc = bad_row(err, "kcenter", r);
-            goto done;
-        }
-        if (pos[r] >= 0) st.mind[pos[r]] = -1;
-    }
+    rc = gather_candidates(&state, x, n, opts, pos, &gathered, err);
+    if (rc == HITL_OK) rc = norms_and_selected(&state, x, n, opts, pos, err);
+    if (rc != HITL_OK) goto done;
 
-    size_t best;
     int centres = opts->n_selected > 0; /* else the first pick is the farthest from the mean */
-    for (size_t i = 0; opts->mind && !centres && i < m; i++)
-        centres = st.mind[i] >= 0 && st.mind[i] < INFINITY;
-    if (opts->n_selected) {
-        rc = init_selected(&st, x, opts->selected, opts->n_selected, err);
-        if (rc != HITL_OK) goto done;
-    }
-    if (centres) {
-        /* a pass with a far-away centre that changes nothing finds the first pick; cheaper
-         * to scan directly */
-        best = SIZE_MAX;
-        for (size_t i = 0; i < m; i++) {
-            if (st.mind[i] < 0) continue;
-            if (best == SIZE_MAX || st.mind[i] > st.mind[best] ||
-                (st.mind[i] == st.mind[best] && row_of(&st, i) < row_of(&st, best)))
-                best = i;
-        }
-    } else {
-        /* first pick: the candidate farthest from the candidates' mean (mean = X^T 1 / m) */
-        float *mean = malloc(d * sizeof(float)), *ones = malloc(st.block * sizeof(float));
-        if (!mean || !ones) {
-            free(mean);
-            free(ones);
-            rc = hitl_error_set(err, HITL_ENOMEM, "kcenter: out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < st.block; i++)
-            ones[i] = 1.0f / (float)m;
-        memset(mean, 0, d * sizeof(float));
-        for (size_t r0 = 0; r0 < m; r0 += st.block) {
-            size_t b = m - r0 < st.block ? m - r0 : st.block;
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)b, (int)d, 1.0f, st.xc + r0 * d, (int)d,
-                        ones, 1, 1.0f, mean, 1);
-        }
-        best = update(&st, mean, cblas_sdot((int)d, mean, 1, mean, 1));
-        free(mean);
-        free(ones);
-    }
-
-    size_t got = 0;
+    for (size_t i = 0; opts->mind && !centres && i < n_cand; i++)
+        centres = state.mind[i] >= 0 && state.mind[i] < INFINITY;
+    if (opts->n_selected) rc = init_selected(&state, x, opts->selected, opts->n_selected, err);
+    size_t best = SIZE_MAX, got = 0;
+    if (rc == HITL_OK) rc = first_pick(&state, centres, &best, err);
+    if (rc != HITL_OK) goto done;
     if (best != SIZE_MAX) {
-        out[got] = row_of(&st, best);
-        if (d2) d2[got] = st.mind[best];
+        out[got] = row_of(&state, best);
+        if (d2) d2[got] = state.mind[best];
         got++;
         if (!centres) { /* distances to the mean were only for the first pick */
-            for (size_t i = 0; i < m; i++)
-                st.mind[i] = st.mind[i] < 0 ? -1 : INFINITY;
-            st.mind[best] = -1;
-            update(&st, st.xc + best * d, st.xn[best]); /* every row exact: a cheap pass */
+            for (size_t i = 0; i < n_cand; i++)
+                state.mind[i] = state.mind[i] < 0 ? -1 : INFINITY;
+            state.mind[best] = -1;
+            update(&state, state.xc + best * d, state.xn[best]); /* every row exact: cheap */
         }
-        st.mind[best] = -1;
-        if (got < k || opts->mind) rc = lazy_picks(&st, k, best, !centres, out, d2, &got, err);
+        state.mind[best] = -1;
+        if (got < k || opts->mind) rc = lazy_picks(&state, k, best, !centres, out, d2, &got, err);
     }
     *n_out = got;
 done:
     free(pos);
     free(gathered);
-    free(st.xn);
-    if (!opts->mind) free(st.mind);
-    free(st.dots);
+    free(state.xn);
+    if (!opts->mind) free(state.mind);
+    free(state.dots);
     return rc;
 }
 

@@ -314,7 +314,7 @@ hitl_status hitl_ratings_from_matrix(hitl_ratings *r, const hitl_ratings_matrix 
 
 /* ---- inter-rater agreement ------------------------------------------------------------------
  * Over a ratings table, with missing ratings anywhere. Definitions (and the papers they follow
- * are cited in engine/agreement.c):
+ * are cited in engine/agreement_coef.c):
  *   percent agreement  mean over items with >= 2 ratings of the share of agreeing rating pairs
  *   Cohen's kappa      per annotator pair on the items both rated; weights on label ranks:
  *                      linear 1 - |i-j|/(L-1), quadratic 1 - (i-j)^2/(L-1)^2

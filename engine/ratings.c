@@ -9,6 +9,8 @@
 #include "ratings_impl.h"
 #include "hitl_banned.h"
 
+/* malloc of n elements of `size` bytes: NULL when n * size overflows, 1 byte when it is 0 (so
+ * NULL always means out of memory). Caller frees. */
 static void *alloc_array(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size) return NULL;
@@ -25,6 +27,7 @@ void hitl_ratings_release(hitl_ratings *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* HITL_EINVAL unless every label value (NULL: none) is finite. */
 static hitl_status check_values(const double *values, size_t n_labels, hitl_error *err)
 {
     for (size_t c = 0; values && c < n_labels; c++)

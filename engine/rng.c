@@ -4,6 +4,8 @@
 #include "hitl_engine.h"
 #include "hitl_banned.h"
 
+/* The next output of the splitmix64 generator with state *x (Steele et al. 2014): it turns one
+ * seed into xoshiro's four well-mixed words. */
 static uint64_t splitmix64(uint64_t *x)
 {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
@@ -18,6 +20,7 @@ void hitl_rng_seed(hitl_rng *r, uint64_t seed)
         r->s[i] = splitmix64(&seed);
 }
 
+/* x rotated left by k bits, 0 < k < 64. */
 static uint64_t rotl(uint64_t x, int k)
 {
     return (x << k) | (x >> (64 - k));

@@ -1,9 +1,6 @@
-/* The active-learning loop on a pool whose labels are known, to draw learning curves: seed
- * labels, then rounds of train, test, select, label. Everything the real tool does between two
- * batches, without the store and the people: the head is trained by hitl_train_linear, the pool
- * scored by hitl_head_logits and the score kernels, batches picked by top-k, k-center, margin
- * k-center or BADGE, and labels come from the truth or from simulated annotators whose votes are
- * aggregated as `hitl aggregate` would. */
+/* The active-learning loop on a pool whose labels are known, for learning curves: seed labels,
+ * then rounds of train (hitl_train_linear), test, select (any strategy) and label (the truth, or
+ * simulated annotators aggregated as `hitl aggregate` would): the real tool without the store. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +27,7 @@ hitl_status hitl_strategy_parse(const char *name, hitl_strategy *out)
     return HITL_EINVAL;
 }
 
+/* Monotonic wall-clock time in seconds, for the curve's timings. */
 static double now(void)
 {
     struct timespec ts;
@@ -58,6 +56,7 @@ typedef struct sim {
     int64_t *left;    /* [n] unlabelled rows, for random picks */
 } sim;
 
+/* Frees every array s owns (s itself is the caller's). */
 static void sim_release(sim *s)
 {
     free(s->taken);
@@ -100,6 +99,8 @@ static int32_t majority(sim *s, const int32_t *r)
     return 0;
 }
 
+/* Labels pool row `row`: taken, its features gathered, its label the truth (oracle) or the
+ * majority of the simulated annotators' ratings. */
 static void label_row(sim *s, int64_t row)
 {
     size_t i = s->nl++;
@@ -150,6 +151,7 @@ done:
     return rc;
 }
 
+/* The index of the largest of v[0 .. c), the first on a tie. */
 static size_t argmax(const float *v, size_t c)
 {
     size_t best = 0;
@@ -226,6 +228,8 @@ static hitl_status select_batch(sim *s, size_t want, size_t *got, hitl_error *er
     return HITL_OK;
 }
 
+/* HITL_EDATA naming the first row of x[n, d] (the pool or the test set, `what`) with a label
+ * y outside [0, c) or a non-finite feature. */
 static hitl_status check_inputs(const float *x, size_t n, size_t d, const int32_t *y, size_t c,
                                 const char *what, hitl_error *err)
 {
@@ -244,11 +248,11 @@ static hitl_status check_inputs(const float *x, size_t n, size_t d, const int32_
     return HITL_OK;
 }
 
-hitl_status hitl_simulate(const float *x, size_t n, size_t d, const int32_t *y, size_t c,
-                          const float *xt, size_t nt, const int32_t *yt, const hitl_sim_opts *o,
-                          hitl_sim_point *curve, size_t *n_points, hitl_error *err)
+/* Every argument but the rows' contents (check_inputs). */
+static hitl_status check_args(const float *x, size_t n, size_t d, const int32_t *y, size_t c,
+                              const float *xt, size_t nt, const int32_t *yt, const hitl_sim_opts *o,
+                              const hitl_sim_point *curve, hitl_error *err)
 {
-    if (n_points) *n_points = 0;
     if (!x || !y || !xt || !yt || !o || !curve || d == 0 || c < 2 || n == 0 || nt == 0)
         return hitl_error_set(err, HITL_EINVAL, "simulate: missing argument or empty shape");
     if ((unsigned)o->strategy >= HITL_STRATEGY_COUNT || o->seed_labels == 0 || o->batch == 0 ||
@@ -264,82 +268,117 @@ hitl_status hitl_simulate(const float *x, size_t n, size_t d, const int32_t *y, 
     if (n > INT32_MAX || d > INT32_MAX || nt > INT32_MAX || d > SIZE_MAX / sizeof(float) / n ||
         d > SIZE_MAX / sizeof(float) / nt)
         return hitl_error_set(err, HITL_ESHAPE, "simulate: shape too large");
-    hitl_status rc = check_inputs(x, n, d, y, c, "pool", err);
+    return HITL_OK;
+}
+
+/* The simulation's arrays for a pool of n rows (d features, c classes) and nt test rows, room
+ * for every row the rounds can label; the rng seeded. HITL_ENOMEM only; sim_release() after. */
+static hitl_status sim_init(sim *s, const float *x, const int32_t *y, size_t n, size_t d, size_t c,
+                            size_t nt, const hitl_sim_opts *o, hitl_error *err)
+{
+    *s = (sim){.x = x, .y = y, .n = n, .d = d, .c = c, .o = o, .annotators = o->n_annotators};
+    s->cap = o->seed_labels < n ? o->seed_labels : n;
+    for (size_t r = 0; r < o->rounds && s->cap < n; r++)
+        s->cap = n - s->cap < o->batch ? n : s->cap + o->batch;
+    size_t n_logits = n > nt ? n : nt;
+    s->taken = calloc(n, 1);
+    s->rows = malloc(s->cap * sizeof(int64_t));
+    s->xl = malloc(s->cap * d * sizeof(float));
+    s->given = malloc(s->cap * sizeof(int32_t));
+    s->ratings = malloc(s->cap * (s->annotators ? s->annotators : 1) * sizeof(int32_t));
+    s->w = calloc(d * c, sizeof(float));
+    s->b = calloc(c, sizeof(float));
+    s->logits = malloc(n_logits * c * sizeof(float));
+    s->score = malloc(n * sizeof(float));
+    s->mind = calloc(n, sizeof(float));
+    s->pick = malloc((o->batch > o->seed_labels ? o->batch : o->seed_labels) * sizeof(int64_t));
+    s->left = malloc(n * sizeof(int64_t));
+    if (!s->taken || !s->rows || !s->xl || !s->given || !s->ratings || !s->w || !s->b ||
+        !s->logits || !s->score || !s->mind || !s->pick || !s->left)
+        return hitl_error_set(err, HITL_ENOMEM, "simulate: out of memory for %zu rows", n);
+    for (size_t i = 0; i < n; i++)
+        s->mind[i] = INFINITY;
+    hitl_rng_seed(&s->rng, o->seed);
+    return HITL_OK;
+}
+
+/* The seed set: the same random rows for every strategy with this seed, labelled. */
+static void label_seed_rows(sim *s, hitl_error *err)
+{
+    const hitl_sim_opts *o = s->o;
+    hitl_sim_opts seed_opts = *o;
+    seed_opts.strategy = HITL_STRATEGY_RANDOM;
+    s->o = &seed_opts;
+    size_t got = 0;
+    select_batch(s, s->cap < o->seed_labels ? s->cap : o->seed_labels, &got, err);
+    s->o = o;
+    for (size_t j = 0; j < got; j++)
+        label_row(s, s->pick[j]);
+}
+
+/* One point of the curve: train on the rows labelled so far (after Dawid-Skene, when asked),
+ * then the accuracy on the test rows xt[nt] (labels yt) and of the training labels. */
+static hitl_status train_and_test(sim *s, size_t round, const float *xt, size_t nt,
+                                  const int32_t *yt, hitl_sim_point *point, hitl_error *err)
+{
+    const hitl_sim_opts *o = s->o;
+    size_t d = s->d, c = s->c;
+    double t0 = now();
+    hitl_status rc = HITL_OK;
+    if (s->annotators && o->dawid_skene && (rc = aggregate_ds(s, err)) != HITL_OK) return rc;
+    hitl_train_opts to = {.tol = o->tol > 0 ? o->tol : 1e-4};
+    double C = o->C > 0 ? o->C : 1.0;
+    to.l2 = 1.0 / (C * (double)s->nl);
+    to.warm_start = round > 0;
+    to.max_iter =
+        round == 0 ? (o->max_iter ? o->max_iter : 100) : (o->warm_iter ? o->warm_iter : 30);
+    hitl_train_report rep;
+    rc = hitl_train_linear(s->xl, s->nl, d, s->given, NULL, c, &to, s->w, s->b, &rep, err);
+    if (rc != HITL_OK) return rc;
+    point->train_secs = now() - t0;
+    point->train_iters = rep.iterations;
+    if ((rc = hitl_head_logits(xt, nt, d, s->w, s->b, c, s->logits, err)) != HITL_OK) return rc;
+    size_t hits = 0, right = 0;
+    for (size_t i = 0; i < nt; i++)
+        hits += argmax(s->logits + i * c, c) == (size_t)yt[i];
+    for (size_t i = 0; i < s->nl; i++)
+        right += s->given[i] == s->y[s->rows[i]];
+    point->labelled = s->nl;
+    point->annotations = s->nl * (s->annotators ? s->annotators : 1);
+    point->accuracy = (double)hits / (double)nt;
+    point->label_accuracy = (double)right / (double)s->nl;
+    return HITL_OK;
+}
+
+hitl_status hitl_simulate(const float *x, size_t n, size_t d, const int32_t *y, size_t c,
+                          const float *xt, size_t nt, const int32_t *yt, const hitl_sim_opts *o,
+                          hitl_sim_point *curve, size_t *n_points, hitl_error *err)
+{
+    if (n_points) *n_points = 0;
+    hitl_status rc = check_args(x, n, d, y, c, xt, nt, yt, o, curve, err);
+    if (rc == HITL_OK) rc = check_inputs(x, n, d, y, c, "pool", err);
     if (rc == HITL_OK) rc = check_inputs(xt, nt, d, yt, c, "test", err);
     if (rc != HITL_OK) return rc;
 
-    sim s = {.x = x, .y = y, .n = n, .d = d, .c = c, .o = o, .annotators = o->n_annotators};
-    size_t rounds = o->rounds;
-    s.cap = o->seed_labels < n ? o->seed_labels : n;
-    for (size_t r = 0; r < rounds && s.cap < n; r++)
-        s.cap = n - s.cap < o->batch ? n : s.cap + o->batch;
-    size_t nlog = n > nt ? n : nt;
-    s.taken = calloc(n, 1);
-    s.rows = malloc(s.cap * sizeof(int64_t));
-    s.xl = malloc(s.cap * d * sizeof(float));
-    s.given = malloc(s.cap * sizeof(int32_t));
-    s.ratings = malloc(s.cap * (s.annotators ? s.annotators : 1) * sizeof(int32_t));
-    s.w = calloc(d * c, sizeof(float));
-    s.b = calloc(c, sizeof(float));
-    s.logits = malloc(nlog * c * sizeof(float));
-    s.score = malloc(n * sizeof(float));
-    s.mind = calloc(n, sizeof(float));
-    s.pick = malloc((o->batch > o->seed_labels ? o->batch : o->seed_labels) * sizeof(int64_t));
-    s.left = malloc(n * sizeof(int64_t));
-    if (!s.taken || !s.rows || !s.xl || !s.given || !s.ratings || !s.w || !s.b || !s.logits ||
-        !s.score || !s.mind || !s.pick || !s.left) {
+    sim s;
+    if ((rc = sim_init(&s, x, y, n, d, c, nt, o, err)) != HITL_OK) {
         sim_release(&s);
-        return hitl_error_set(err, HITL_ENOMEM, "simulate: out of memory for %zu rows", n);
+        return rc;
     }
-    for (size_t i = 0; i < n; i++)
-        s.mind[i] = INFINITY;
-    hitl_rng_seed(&s.rng, o->seed);
-
-    /* the seed set: the same random rows for every strategy with this seed */
-    hitl_sim_opts seed_opts = *o;
-    seed_opts.strategy = HITL_STRATEGY_RANDOM;
-    s.o = &seed_opts;
-    size_t got = 0, points = 0;
-    select_batch(&s, s.cap < o->seed_labels ? s.cap : o->seed_labels, &got, err);
-    s.o = o;
-    for (size_t j = 0; j < got; j++)
-        label_row(&s, s.pick[j]);
-
-    hitl_train_opts to = {.max_iter = o->max_iter ? o->max_iter : 100,
-                          .tol = o->tol > 0 ? o->tol : 1e-4};
-    double C = o->C > 0 ? o->C : 1.0;
-    for (size_t r = 0; r <= rounds; r++) {
-        hitl_sim_point *pt = &curve[r];
-        memset(pt, 0, sizeof(*pt));
+    label_seed_rows(&s, err);
+    size_t points = 0, got = 0;
+    for (size_t round = 0; round <= o->rounds; round++) {
+        hitl_sim_point *point = &curve[round];
+        memset(point, 0, sizeof(*point));
+        if ((rc = train_and_test(&s, round, xt, nt, yt, point, err)) != HITL_OK) break;
+        points = round + 1;
+        if (round == o->rounds || s.nl == n) break;
         double t0 = now();
-        if (s.annotators && o->dawid_skene && (rc = aggregate_ds(&s, err)) != HITL_OK) break;
-        hitl_train_report rep;
-        to.l2 = 1.0 / (C * (double)s.nl);
-        to.warm_start = r > 0;
-        to.max_iter =
-            r == 0 ? (o->max_iter ? o->max_iter : 100) : (o->warm_iter ? o->warm_iter : 30);
-        rc = hitl_train_linear(s.xl, s.nl, d, s.given, NULL, c, &to, s.w, s.b, &rep, err);
-        if (rc != HITL_OK) break;
-        pt->train_secs = now() - t0;
-        pt->train_iters = rep.iterations;
-        if ((rc = hitl_head_logits(xt, nt, d, s.w, s.b, c, s.logits, err)) != HITL_OK) break;
-        size_t hits = 0, right = 0;
-        for (size_t i = 0; i < nt; i++)
-            hits += argmax(s.logits + i * c, c) == (size_t)yt[i];
-        for (size_t i = 0; i < s.nl; i++)
-            right += s.given[i] == y[s.rows[i]];
-        pt->labelled = s.nl;
-        pt->annotations = s.nl * (s.annotators ? s.annotators : 1);
-        pt->accuracy = (double)hits / (double)nt;
-        pt->label_accuracy = (double)right / (double)s.nl;
-        points = r + 1;
-        if (r == rounds || s.nl == n) break;
-        t0 = now();
         if ((rc = select_batch(&s, o->batch, &got, err)) != HITL_OK) break;
         for (size_t j = 0; j < got; j++)
             label_row(&s, s.pick[j]);
-        pt->select_secs = now() - t0;
-        if (o->progress) o->progress(o->progress_ctx, r + 1, rounds);
+        point->select_secs = now() - t0;
+        if (o->progress) o->progress(o->progress_ctx, round + 1, o->rounds);
     }
     if (n_points) *n_points = points;
     if (o->rows_out) memcpy(o->rows_out, s.rows, s.nl * sizeof(int64_t));

@@ -47,6 +47,7 @@ static void sift_down(hitl_scored *h, size_t n, size_t i)
     h[i] = x;
 }
 
+/* Moves heap entry i up to its place in the min-heap h (order: hitl_scored_before). */
 static void sift_up(hitl_scored *h, size_t i)
 {
     hitl_scored x = h[i];
@@ -120,6 +121,7 @@ size_t hitl_topk_drain(hitl_topk *t, hitl_scored *out)
     return n;
 }
 
+/* qsort order of scored rows: best first, as hitl_scored_before. */
 static int cmp_scored(const void *pa, const void *pb)
 {
     const hitl_scored *a = pa, *b = pb;

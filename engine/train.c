@@ -33,6 +33,8 @@ typedef struct problem {
     float *gblk;     /* [d, c] one block's X^T G */
 } problem;
 
+/* Row i's weight in the loss: its class weight, or with soft labels the weights' mean under
+ * them; 1 without class weights. */
 static double row_weight(const problem *p, size_t i)
 {
     if (!p->cw) return 1.0;
@@ -43,6 +45,8 @@ static double row_weight(const problem *p, size_t i)
     return s;
 }
 
+/* Every argument and the rows' contents: HITL_EINVAL, HITL_ESHAPE or HITL_EDATA (err->row the
+ * row) as hitl_train_linear documents. */
 static hitl_status check_args(const float *x, size_t n, size_t d, const int32_t *labels,
                               const float *soft, size_t c, const hitl_train_opts *opts,
                               hitl_error *err)
@@ -95,6 +99,8 @@ static hitl_status check_args(const float *x, size_t n, size_t d, const int32_t 
     return HITL_OK;
 }
 
+/* Fills *p for the rows and options, allocating its float scratch (problem_release() after,
+ * even on failure), and sums the row weights; HITL_EDATA when they sum to 0. */
 static hitl_status problem_init(problem *p, const float *x, size_t n, size_t d,
                                 const int32_t *labels, const float *soft, size_t c,
                                 const hitl_train_opts *opts, hitl_error *err)
@@ -122,6 +128,7 @@ static hitl_status problem_init(problem *p, const float *x, size_t n, size_t d,
     return HITL_OK;
 }
 
+/* Frees p's scratch (the rows and labels are borrowed). */
 static void problem_release(problem *p)
 {
     free(p->wf);
@@ -179,6 +186,7 @@ static double evaluate(problem *p, const double *theta, double *g)
     return f;
 }
 
+/* max |v_i| over v[0 .. n). */
 static double inf_norm(const double *v, size_t n)
 {
     return fabs(v[cblas_idamax((int)n, v, 1)]);
@@ -213,31 +221,102 @@ hitl_status hitl_train_loss(const float *x, size_t n, size_t d, const int32_t *l
     return st;
 }
 
-/* The L-BFGS direction -H g by the two-loop recursion over the stored pairs, oldest first in
- * the ring from `first`. */
-static void lbfgs_direction(size_t np, const double *g, double *const *s, double *const *y,
-                            const double *rho, double *alpha, int count, int first, double *dir)
+/* The L-BFGS memory: up to HISTORY pairs in a ring, the oldest at `first`: dtheta = theta_new -
+ * theta and dgrad = grad_new - grad of an accepted step, rho = 1 / (dtheta' dgrad); alpha is the
+ * two-loop recursion's scratch. The vectors point into the caller's buffer. */
+typedef struct lbfgs_memory {
+    double *dtheta[HISTORY], *dgrad[HISTORY], rho[HISTORY], alpha[HISTORY];
+    int count, first;
+} lbfgs_memory;
+
+/* The L-BFGS direction -H grad by the two-loop recursion over the first `count` stored pairs
+ * (0: the scaled steepest descent), oldest first. */
+static void lbfgs_direction(lbfgs_memory *mem, int count, size_t np, const double *grad,
+                            double *dir)
 {
-    memcpy(dir, g, np * sizeof(double));
+    memcpy(dir, grad, np * sizeof(double));
     for (int k = count - 1; k >= 0; k--) {
-        int i = (first + k) % HISTORY;
-        alpha[i] = rho[i] * cblas_ddot((int)np, s[i], 1, dir, 1);
-        cblas_daxpy((int)np, -alpha[i], y[i], 1, dir, 1);
+        int i = (mem->first + k) % HISTORY;
+        mem->alpha[i] = mem->rho[i] * cblas_ddot((int)np, mem->dtheta[i], 1, dir, 1);
+        cblas_daxpy((int)np, -mem->alpha[i], mem->dgrad[i], 1, dir, 1);
     }
     if (count > 0) {
-        int last = (first + count - 1) % HISTORY;
-        double yy = cblas_ddot((int)np, y[last], 1, y[last], 1);
-        cblas_dscal((int)np, 1.0 / (rho[last] * yy), dir, 1); /* gamma = s'y / y'y */
+        int last = (mem->first + count - 1) % HISTORY;
+        double yy = cblas_ddot((int)np, mem->dgrad[last], 1, mem->dgrad[last], 1);
+        cblas_dscal((int)np, 1.0 / (mem->rho[last] * yy), dir, 1); /* gamma = s'y / y'y */
     } else {
-        double gn = cblas_dnrm2((int)np, g, 1);
-        cblas_dscal((int)np, gn > 1 ? 1.0 / gn : 1.0, dir, 1);
+        double norm = cblas_dnrm2((int)np, grad, 1);
+        cblas_dscal((int)np, norm > 1 ? 1.0 / norm : 1.0, dir, 1);
     }
     for (int k = 0; k < count; k++) {
-        int i = (first + k) % HISTORY;
-        double beta = rho[i] * cblas_ddot((int)np, y[i], 1, dir, 1);
-        cblas_daxpy((int)np, alpha[i] - beta, s[i], 1, dir, 1);
+        int i = (mem->first + k) % HISTORY;
+        double beta = mem->rho[i] * cblas_ddot((int)np, mem->dgrad[i], 1, dir, 1);
+        cblas_daxpy((int)np, mem->alpha[i] - beta, mem->dtheta[i], 1, dir, 1);
     }
     cblas_dscal((int)np, -1.0, dir, 1);
+}
+
+/* Stores the step theta -> theta_new (gradients grad -> grad_new) in the memory, kept when its
+ * curvature dtheta' dgrad is positive; a rejected pair still takes the oldest's slot when full. */
+static void lbfgs_remember(lbfgs_memory *mem, size_t np, const double *theta,
+                           const double *theta_new, const double *grad, const double *grad_new)
+{
+    int slot = mem->count < HISTORY ? (mem->first + mem->count) % HISTORY : mem->first;
+    memcpy(mem->dtheta[slot], theta_new, np * sizeof(double));
+    cblas_daxpy((int)np, -1.0, theta, 1, mem->dtheta[slot], 1);
+    memcpy(mem->dgrad[slot], grad_new, np * sizeof(double));
+    cblas_daxpy((int)np, -1.0, grad, 1, mem->dgrad[slot], 1);
+    double sy = cblas_ddot((int)np, mem->dtheta[slot], 1, mem->dgrad[slot], 1);
+    double yy = cblas_ddot((int)np, mem->dgrad[slot], 1, mem->dgrad[slot], 1);
+    if (sy > 1e-12 * yy && sy > 0) {
+        mem->rho[slot] = 1.0 / sy;
+        if (mem->count < HISTORY)
+            mem->count++;
+        else
+            mem->first = (mem->first + 1) % HISTORY;
+    } else if (mem->count == HISTORY) { /* the oldest pair's slot was overwritten: drop it */
+        mem->first = (mem->first + 1) % HISTORY;
+        mem->count--;
+    }
+}
+
+/* Backtracking Armijo search from theta (loss, max |gradient| grad_inf) along dir (slope
+ * < 0), with safeguarded quadratic interpolation: the accepted point, its loss and its gradient
+ * into theta_new, *loss_new and grad_new. 0 when none of MAX_TRIES steps is accepted; *evals
+ * counts the evaluations. */
+static int line_search(problem *p, size_t np, const double *theta, double loss, double grad_inf,
+                       const double *dir, double slope, double *theta_new, double *loss_new,
+                       double *grad_new, int *evals)
+{
+    double step = 1;
+    for (int tries = 0; tries < MAX_TRIES; tries++) {
+        memcpy(theta_new, theta, np * sizeof(double));
+        cblas_daxpy((int)np, step, dir, 1, theta_new, 1);
+        double next = evaluate(p, theta_new, grad_new);
+        *loss_new = next;
+        (*evals)++;
+        /* near the minimum f is flat below float32 logits' rounding: a step that keeps f
+         * within that noise and shrinks the gradient is progress too */
+        if (isfinite(next) &&
+            (next <= loss + ARMIJO * step * slope ||
+             (next <= loss + NOISE * fabs(loss) && inf_norm(grad_new, np) < 0.9 * grad_inf)))
+            return 1;
+        double quad =
+            isfinite(next) ? -slope * step * step / (2 * (next - loss - slope * step)) : 0.1 * step;
+        step = fmin(fmax(quad, 0.1 * step), 0.5 * step);
+    }
+    return 0;
+}
+
+/* Whether f has fallen by less than FLT_EPSILON max(|f|, 1) over the last FLAT_ITERS iterations
+ * (loss_hist[i % FLAT_ITERS]: f after iteration i); records f after iteration `iter`. */
+static int loss_is_flat(double *loss_hist, int iter, double loss)
+{
+    double *then = &loss_hist[iter % FLAT_ITERS]; /* f after iteration iter - FLAT_ITERS */
+    if (iter >= FLAT_ITERS && *then - loss <= FLT_EPSILON * fmax(fmax(fabs(*then), fabs(loss)), 1))
+        return 1;
+    *then = loss;
+    return 0;
 }
 
 hitl_status hitl_train_linear(const float *x, size_t n, size_t d, const int32_t *labels,
@@ -260,90 +339,54 @@ hitl_status hitl_train_linear(const float *x, size_t n, size_t d, const int32_t 
         free(buf);
         return st;
     }
-    double *theta = buf, *g = buf + np, *dir = buf + 2 * np, *tn = buf + 3 * np, *gn = buf + 4 * np;
-    double *s[HISTORY], *y[HISTORY], rho[HISTORY], alpha[HISTORY];
-    for (int i = 0; i < HISTORY; i++) {
-        s[i] = buf + (5 + 2 * (size_t)i) * np;
-        y[i] = s[i] + np;
-    }
-    if (opts->warm_start) {
-        for (size_t i = 0; i < np; i++) {
-            theta[i] = i < d * c ? w[i] : b[i - d * c];
-            if (!isfinite(theta[i])) {
-                problem_release(&p);
-                free(buf);
-                return hitl_error_set(err, HITL_EINVAL, "train: the warm start is not finite");
-            }
+    double *theta = buf, *grad = buf + np, *dir = buf + 2 * np;
+    double *theta_new = buf + 3 * np, *grad_new = buf + 4 * np;
+    for (size_t i = 0; opts->warm_start && i < np; i++) {
+        theta[i] = i < d * c ? w[i] : b[i - d * c];
+        if (!isfinite(theta[i])) {
+            problem_release(&p);
+            free(buf);
+            return hitl_error_set(err, HITL_EINVAL, "train: the warm start is not finite");
         }
     }
-    int count = 0, first = 0, iter = 0, evals = 1;
+    lbfgs_memory mem = {.count = 0, .first = 0};
+    for (int i = 0; i < HISTORY; i++) {
+        mem.dtheta[i] = buf + (5 + 2 * (size_t)i) * np;
+        mem.dgrad[i] = mem.dtheta[i] + np;
+    }
+    int iter = 0, evals = 1;
     hitl_train_stop stop = HITL_TRAIN_MAX_ITER;
-    double f = evaluate(&p, theta, g), ginf = inf_norm(g, np);
-    double fhist[FLAT_ITERS]; /* f after iteration i, at i % FLAT_ITERS */
+    double loss = evaluate(&p, theta, grad), grad_inf = inf_norm(grad, np);
+    double loss_hist[FLAT_ITERS];
     for (;;) {
-        if (ginf <= tol) {
+        if (grad_inf <= tol) {
             stop = HITL_TRAIN_CONVERGED;
             break;
         }
-        double *then = &fhist[iter % FLAT_ITERS]; /* f after iteration iter - FLAT_ITERS */
-        if (iter >= FLAT_ITERS && *then - f <= FLT_EPSILON * fmax(fmax(fabs(*then), fabs(f)), 1)) {
+        if (loss_is_flat(loss_hist, iter, loss)) {
             stop = HITL_TRAIN_FLAT;
             break;
         }
-        *then = f;
         if (iter >= max_iter) break;
-        lbfgs_direction(np, g, s, y, rho, alpha, count, first, dir);
-        double dg = cblas_ddot((int)np, g, 1, dir, 1);
-        if (!(dg < 0)) { /* not a descent direction: forget the curvature pairs */
-            count = 0;
-            lbfgs_direction(np, g, s, y, rho, alpha, 0, first, dir);
-            dg = cblas_ddot((int)np, g, 1, dir, 1);
+        lbfgs_direction(&mem, mem.count, np, grad, dir);
+        double slope = cblas_ddot((int)np, grad, 1, dir, 1);
+        if (!(slope < 0)) { /* not a descent direction: forget the curvature pairs */
+            mem.count = 0;
+            lbfgs_direction(&mem, 0, np, grad, dir);
+            slope = cblas_ddot((int)np, grad, 1, dir, 1);
         }
-        /* backtracking Armijo search with safeguarded quadratic interpolation */
-        double t = 1, fn = 0;
-        int ok = 0;
-        for (int tries = 0; tries < MAX_TRIES; tries++) {
-            memcpy(tn, theta, np * sizeof(double));
-            cblas_daxpy((int)np, t, dir, 1, tn, 1);
-            fn = evaluate(&p, tn, gn);
-            evals++;
-            /* near the minimum f is flat below float32 logits' rounding: a step that keeps f
-             * within that noise and shrinks the gradient is progress too */
-            if (isfinite(fn) && (fn <= f + ARMIJO * t * dg ||
-                                 (fn <= f + NOISE * fabs(f) && inf_norm(gn, np) < 0.9 * ginf))) {
-                ok = 1;
-                break;
-            }
-            double tq = isfinite(fn) ? -dg * t * t / (2 * (fn - f - dg * t)) : 0.1 * t;
-            t = fmin(fmax(tq, 0.1 * t), 0.5 * t);
-        }
-        if (!ok) {
+        double loss_new = 0;
+        if (!line_search(&p, np, theta, loss, grad_inf, dir, slope, theta_new, &loss_new, grad_new,
+                         &evals)) {
             stop = HITL_TRAIN_NO_PROGRESS;
             break;
         }
         iter++;
-        /* new pair s = theta_new - theta, y = g_new - g, kept when the curvature is positive */
-        int slot = count < HISTORY ? (first + count) % HISTORY : first;
-        memcpy(s[slot], tn, np * sizeof(double));
-        cblas_daxpy((int)np, -1.0, theta, 1, s[slot], 1);
-        memcpy(y[slot], gn, np * sizeof(double));
-        cblas_daxpy((int)np, -1.0, g, 1, y[slot], 1);
-        double sy = cblas_ddot((int)np, s[slot], 1, y[slot], 1);
-        double yy = cblas_ddot((int)np, y[slot], 1, y[slot], 1);
-        if (sy > 1e-12 * yy && sy > 0) {
-            rho[slot] = 1.0 / sy;
-            if (count < HISTORY)
-                count++;
-            else
-                first = (first + 1) % HISTORY;
-        } else if (count == HISTORY) { /* the oldest pair's slot was overwritten: drop it */
-            first = (first + 1) % HISTORY;
-            count--;
-        }
-        memcpy(theta, tn, np * sizeof(double));
-        memcpy(g, gn, np * sizeof(double));
-        f = fn;
-        ginf = inf_norm(g, np);
+        lbfgs_remember(&mem, np, theta, theta_new, grad, grad_new);
+        memcpy(theta, theta_new, np * sizeof(double));
+        memcpy(grad, grad_new, np * sizeof(double));
+        loss = loss_new;
+        grad_inf = inf_norm(grad, np);
     }
     for (size_t i = 0; i < d * c; i++)
         w[i] = (float)theta[i];
@@ -352,8 +395,8 @@ hitl_status hitl_train_linear(const float *x, size_t n, size_t d, const int32_t 
     if (report) {
         report->iterations = iter;
         report->evaluations = evals;
-        report->loss = f;
-        report->grad_norm = ginf;
+        report->loss = loss;
+        report->grad_norm = grad_inf;
         report->stop = stop;
         report->converged = stop == HITL_TRAIN_CONVERGED || stop == HITL_TRAIN_FLAT;
     }

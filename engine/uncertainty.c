@@ -36,6 +36,7 @@ static void emit(const hitl_score_out *out, size_t i, float p1, float p2, double
     if (out->p1) out->p1[i] = p1;
 }
 
+/* Row i's outputs for a row that is skipped: NaN scores and p1, prediction -1. */
 static void emit_skipped(const hitl_score_out *out, size_t i)
 {
     for (int m = 0; m < HITL_METHOD_COUNT; m++)
@@ -53,6 +54,7 @@ static hitl_status row_error(hitl__score_ctx *ctx, size_t i, hitl_status st)
     return st;
 }
 
+/* HITL_EDATA for row i, the message `why` prefixed with the row. */
 static hitl_status bad_row(hitl__score_ctx *ctx, size_t i, const char *why)
 {
     return row_error(ctx, i, hitl_error_set(ctx->err, HITL_EDATA, "%s", why));
@@ -125,6 +127,7 @@ static const struct {
 };
 #define N_KERNELS (sizeof(kernels) / sizeof(kernels[0]))
 
+/* Whether this CPU runs the kernel built for `isa` ("avx512", "avx2", "generic"). */
 static int cpu_has(const char *isa)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -140,6 +143,8 @@ static int cpu_has(const char *isa)
 
 static int chosen = -1; /* index into kernels[]; every thread would choose the same */
 
+/* The kernel in use: the first of kernels[] the CPU runs, chosen once (hitl_scores_set_isa may
+ * set it). */
 static int kernel_index(void)
 {
     int k = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
