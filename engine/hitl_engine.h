@@ -524,6 +524,25 @@ void hitl_reliability_summarize(const hitl_reliability *r, hitl_reliability_summ
 hitl_calib_bin hitl_reliability_bin(const hitl_reliability *r, size_t b);
 void hitl_reliability_release(hitl_reliability *r);
 
+/* ---- score histograms (engine/histogram.c) --------------------------------------------------
+ * Bounded memory whatever the number of values: a report gathers its scores one item at a time.
+ * Equal-width bins over [lo, hi]: bin b holds [lo + b w, lo + (b + 1) w), the last also hi.
+ * Values outside are counted in `below` / `above`, NaN in `nan`; none enters a bin. */
+typedef struct hitl_histogram {
+    double lo, hi;
+    size_t bins;
+    int64_t *count; /* [bins] */
+    int64_t n;      /* values in a bin */
+    int64_t below, above, nan;
+} hitl_histogram;
+
+/* Caller-allocated; HITL_EINVAL unless lo < hi (both finite) and bins >= 1. Release with
+ * hitl_histogram_release(). */
+hitl_status hitl_histogram_init(hitl_histogram *h, double lo, double hi, size_t bins,
+                                hitl_error *err);
+void hitl_histogram_add(hitl_histogram *h, double v);
+void hitl_histogram_release(hitl_histogram *h);
+
 typedef struct hitl_calib_opts {
     size_t bins;          /* HITL_CALIB_BINS when 0 */
     int fit_temperature;  /* fit T minimising the NLL of softmax(log p / T) */
