@@ -344,7 +344,7 @@ int cmd_report(int argc, char **argv)
     hitl_report_batch *batches = NULL;
     hitl_report_annotator *anns = NULL;
     hitl_export_result res;
-    cli_scorecard sc;
+    hitl_scorecard sc;
     int have_sc = 0;
 
     if ((s = hitl_store_settings_get(st, &set, &err)) != HITL_OK) goto out;
@@ -399,7 +399,7 @@ int cmd_report(int argc, char **argv)
         snprintf(agr_note, sizeof(agr_note), "%s", aerr.msg);
 
     /* 5. review health: the scorecard hitl health shows, with the same thresholds */
-    if ((s = cli_scorecard_judge(st, NULL, &sc, &err)) != HITL_OK) goto out;
+    if ((s = hitl_store_scorecard(st, NULL, &sc, &err)) != HITL_OK) goto out;
     have_sc = 1;
 
     /* 6. the notebook */
@@ -516,7 +516,7 @@ int cmd_report(int argc, char **argv)
 out:
     free(batches);
     free(anns);
-    if (have_sc) cli_scorecard_release(&sc);
+    if (have_sc) hitl_scorecard_release(&sc);
     free(ref);
     free(db_abs);
     free(exp_abs);

@@ -487,6 +487,28 @@ typedef struct hitl_store_health {
 hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_error *err);
 void hitl_store_health_release(hitl_store_health *h);
 
+/* ---- the review health scorecard (io/store/scorecard.c) -------------------------------------
+ * What the store gathers (hitl_store_health_get), Krippendorff's alpha (nominal) over its labels
+ * and the latency summary, judged by the engine's one scorecard (hitl_health_evaluate) under the
+ * given thresholds. `hitl health` and `hitl report` both build it, so they cannot disagree. */
+typedef struct hitl_scorecard {
+    hitl_store_health store;
+    hitl_health_thresholds thresholds;
+    hitl_health_metrics metrics; /* borrows from store */
+    hitl_latency latency;
+    double alpha;        /* NaN when undefined ... */
+    char alpha_why[512]; /* ... and why */
+    hitl_health_verdict verdict;
+} hitl_scorecard;
+
+/* t: NULL for the defaults (hitl_health_thresholds_default). Caller-allocated *out; release with
+ * hitl_scorecard_release(). */
+hitl_status hitl_store_scorecard(hitl_store *st, const hitl_health_thresholds *t,
+                                 hitl_scorecard *out, hitl_error *err);
+void hitl_scorecard_release(hitl_scorecard *sc);
+/* The annotator or actor a reason is about (borrowed), NULL for the whole store. */
+const char *hitl_scorecard_subject(const hitl_scorecard *sc, const hitl_health_reason *r);
+
 #ifdef __cplusplus
 }
 #endif
