@@ -127,6 +127,8 @@ int cli_options(const char *cmd, const char *usage, int argc, char **argv, const
 /* A CLI_CALL for --temperature T into a float (ctx): T > 0 with T and 1 / T finite as float32
  * (a T that rounds to 0 would mean the default, 1). */
 int cli_opt_temperature(const char *cmd, const char *value, void *ctx);
+/* A CLI_CALL for --final RULE into a hitl_final_rule (ctx): adjudicated, majority, dawid-skene. */
+int cli_opt_final(const char *cmd, const char *value, void *ctx);
 
 /* Maps a library status to an exit code. */
 int cli_exit_code(hitl_status st);
