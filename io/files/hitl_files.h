@@ -63,6 +63,9 @@ hitl_status hitl_matrix_read_f64(hitl_matrix *m, size_t row0, size_t n, double *
  * thread-safe, as hitl_matrix_read. */
 hitl_status hitl_matrix_read_rows(hitl_matrix *m, const int64_t *rows, size_t n, float *dst,
                                   hitl_error *err);
+/* The same rows as stored, as float64 (`dst` sized to n * cols doubles; hitl_matrix_read_f64). */
+hitl_status hitl_matrix_read_rows_f64(hitl_matrix *m, const int64_t *rows, size_t n, double *dst,
+                                      hitl_error *err);
 /* Class names from a string attribute `classes` on the dataset, else on the file's root group.
  * *names is NULL and *n 0 when there is none (not an error). Caller owns the result; release
  * with hitl_strings_free(). Always empty for .npy files. */
@@ -287,6 +290,8 @@ hitl_status hitl_pool_save(const char *path, const float *x, size_t n, size_t d,
 
 /* Reads a whole matrix (all rows) into *out (caller frees). HITL_ENOMEM when it does not fit. */
 hitl_status hitl_matrix_load(hitl_matrix *m, float **out, hitl_error *err);
+/* The same as stored, as float64 (hitl_matrix_read_f64): calibration reads its probabilities so. */
+hitl_status hitl_matrix_load_f64(hitl_matrix *m, double **out, hitl_error *err);
 
 /* ---- learning curves ---------------------------------------------------------------------------
  * `hitl simulate`'s results: root attributes `strategies` (string array, in order) and `seeds`
