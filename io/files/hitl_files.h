@@ -243,6 +243,35 @@ void hitl_rating_matrix_release(hitl_rating_matrix *r);
 hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **labels, size_t *n,
                              hitl_error *err);
 
+/* ---- calibration from files (io/files/calibration_files.c) ----------------------------------
+ * A model's calibration on a blind labelled sample (hitl_calibration_compute), with the names of
+ * its classes. Shared with the store's (hitl_store_calibration). */
+typedef struct hitl_calib_result {
+    hitl_calibration cal;
+    char **classes; /* the class names, or NULL (then named by index) */
+    size_t n_classes;
+    size_t n_unscored; /* from a store: blind items left out, queued without a prediction */
+    int top_only;      /* from the predictions a store keeps: only the top class's probability
+                          was known, so brier_multiclass and nll are NaN, no temperature fitted */
+} hitl_calib_result;
+void hitl_calib_result_release(hitl_calib_result *r);
+
+/* Where the sample is: probabilities [n, C] (hitl_matrix_open: dset NULL for .npy; read as
+ * stored, hitl_matrix_load_f64) and true class indices (hitl_labels_read), each with the name
+ * messages give it (the command line's FILE:DSET; NULL: the path). */
+typedef struct hitl_calib_files {
+    const char *probs_path, *probs_dset, *probs_name;
+    const char *labels_path, *labels_dset, *labels_name;
+} hitl_calib_files;
+
+/* Caller-allocated *out (release with hitl_calib_result_release(); nothing on failure); the
+ * class names are the probabilities' `classes` attribute when it names C classes. The readers'
+ * errors; HITL_ESHAPE when the lengths differ; HITL_EDATA for a label that is not a class, and
+ * for hitl_calibration_compute's refusals (a bad row, no rows, one class), named by the
+ * probabilities' name. */
+hitl_status hitl_calibration_from_files(const hitl_calib_files *f, const hitl_calib_opts *o,
+                                        hitl_calib_result *out, hitl_error *err);
+
 /* ---- IDX files and pool files ----------------------------------------------------------------
  * IDX (MNIST's format, gzipped or plain) read whole into float32: values are small integers or
  * floats, exact in float32 for uint8/int8/int16. A pool file is what `hitl score`, `hitl train`

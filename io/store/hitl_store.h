@@ -461,6 +461,20 @@ typedef struct hitl_blind_sample {
 hitl_status hitl_store_blind_sample(hitl_store *st, hitl_blind_sample *out, hitl_error *err);
 void hitl_blind_sample_release(hitl_blind_sample *b);
 
+/* The model's calibration on the blind sample (io/store/calibration.c), its classes named as the
+ * project names them. With pool->probs_path (the pool the items were queued from, or another
+ * model's probabilities for the same rows; pool->labels unused, pool may be NULL) only the items'
+ * pool rows are read, as stored, and every measure computed. Without it, from the class and top
+ * probability stored at queue time: each row holds the top probability at the stored class and
+ * the rest spread evenly, so the top-label measures are exact and out->top_only is set.
+ * Caller-allocated *out (release with hitl_calib_result_release(); nothing on failure).
+ * HITL_EDATA when no blind item has a final label, for a stored row outside the pool and for
+ * hitl_calibration_compute's refusals (naming the item); HITL_ESHAPE for a pool whose column
+ * count is not the project's class count; the readers' errors. */
+hitl_status hitl_store_calibration(hitl_store *st, const hitl_calib_files *pool,
+                                   const hitl_calib_opts *o, hitl_calib_result *out,
+                                   hitl_error *err);
+
 /* What `hitl health` judges (engine: hitl_health_evaluate). A label was given with the model's
  * prediction shown when the store shows predictions (show-prediction uncertain or always, the
  * setting now) and the item is not blind and has one; of those on items with a final label
