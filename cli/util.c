@@ -122,8 +122,8 @@ int cli_out_check(const char *cmd, const char *opt, const char *out, const char 
     for (size_t i = 0; i < n; i++) {
         if (!inputs[i] || stat(inputs[i], &si) != 0) continue;
         if (so.st_dev == si.st_dev && so.st_ino == si.st_ino)
-            return cli_usage_error(cmd, "%s '%s' is an input of this command: not overwritten",
-                                   opt, out);
+            return cli_usage_error(cmd, "%s '%s' is an input of this command: not overwritten", opt,
+                                   out);
     }
     return -1;
 }

@@ -188,8 +188,8 @@ hitl_status hitl_export_labels_read(const char *path, hitl_export_labels *out, h
                            "'%s' is a Label Studio task file: it holds no final labels", path);
     } else {
         s = read_sidecar(path, out, err);
-        if (s == HITL_OK) s = got >= 1 && magic[0] == '{' ? read_jsonl(path, out, err)
-                                                          : read_csv(path, out, err);
+        if (s == HITL_OK)
+            s = got >= 1 && magic[0] == '{' ? read_jsonl(path, out, err) : read_csv(path, out, err);
     }
     if (s == HITL_OK && (!out->head[0] || !out->final_rule[0]))
         s = hitl_error_set(err, HITL_EDATA, "'%s' records no audit head (made before hitl 0.2?)",
