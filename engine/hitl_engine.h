@@ -747,6 +747,14 @@ hitl_status hitl_train_loss(const float *x, size_t n, size_t d, const int32_t *l
                             const float *w, const float *b, double *loss, double *gw, double *gb,
                             hitl_error *err);
 
+/* scikit-learn's class_weight='balanced' (compute_class_weight): class j weighs n / (c m_j), m_j
+ * its label mass, the rows labelled j or the sum of column j of the soft labels; a class without
+ * mass weighs 1. Targets as hitl_train_linear takes them (exactly one of labels [n] and soft
+ * [n, c], borrowed); out caller-sized [c]. HITL_EINVAL for a missing argument, n = 0 or c = 0;
+ * HITL_EDATA naming the row (err->row) for a label outside [0, c), as hitl_train_linear. */
+hitl_status hitl_class_weights_balanced(const int32_t *labels, const float *soft, size_t n,
+                                        size_t c, float *out, hitl_error *err);
+
 /* ---- diverse batches ------------------------------------------------------------------------
  * k-center greedy (the core-set of Sener & Savarese 2018): repeatedly pick the candidate row
  * farthest (squared Euclidean) from every centre so far; ties go to the lower row. The centres
