@@ -311,6 +311,38 @@ hitl_status hitl_labelled_load(const char *path, const char *dset, const char *l
                                const char *labels_dset, hitl_labelled *out, hitl_error *err);
 void hitl_labelled_release(hitl_labelled *l);
 
+/* ---- a training set (io/files/train_set.c) ----------------------------------------------------
+ * What `hitl train` fits the head on: listed pool rows of a features matrix [N, D] and their
+ * targets. Labels are class indices (hitl_labels_read): N of them, one per pool row (with a row
+ * list, the listed rows' are taken), or one per listed row; or an `hitl export --format hdf5`
+ * file: its /rows (the pool rows), /labels and, with soft, /soft_labels [n, C] as the targets.
+ * The class names: `classes` when given, else the export's `classes` attribute, else the
+ * features'; C is their number, else the largest label + 1. */
+typedef struct hitl_train_set_opts {
+    const char *features_path, *features_dset; /* hitl_matrix_open: dset NULL for .npy */
+    const char *labels_path, *labels_dset;     /* labels_dset unused with export_file */
+    int export_file;                           /* labels_path is an export */
+    int soft;                                  /* (export) train on /soft_labels */
+    const char *rows_path, *rows_dset;         /* the pool rows to train on; NULL: every row */
+    const char *classes;                       /* "A,B,...", or NULL */
+} hitl_train_set_opts;
+
+typedef struct hitl_train_set {
+    float *x;    /* [n, d] the listed rows' features */
+    int32_t *y;  /* [n] class indices (an export's /labels also with soft) */
+    float *soft; /* [n, c] with soft, else NULL */
+    size_t n, d, c;
+    char **classes; /* the c class names, or NULL */
+    size_t n_classes;
+} hitl_train_set;
+
+/* Caller-allocated *out; release with hitl_train_set_release() (nothing on failure). The
+ * readers' errors; HITL_EINVAL for a row list with an export, soft without one; HITL_ESHAPE for
+ * lengths that do not match, and class names that are not C; HITL_EDATA for a listed row past
+ * the pool and no rows at all. */
+hitl_status hitl_train_set_load(const hitl_train_set_opts *o, hitl_train_set *out, hitl_error *err);
+void hitl_train_set_release(hitl_train_set *t);
+
 /* Writes a pool file (created or truncated; removed again on failure). labels (may be NULL),
  * classes (may be NULL, else n_classes names) and source (may be NULL) are borrowed. */
 hitl_status hitl_pool_save(const char *path, const float *x, size_t n, size_t d,
