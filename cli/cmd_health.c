@@ -96,7 +96,7 @@ static int parse_args(int argc, char **argv, health_args *a)
     return -1;
 }
 
-static void print_json(const health_args *a, const cli_scorecard *sc)
+static void print_json(const health_args *a, const hitl_scorecard *sc)
 {
     const hitl_store_health *h = &sc->store;
     const hitl_latency *lat = &sc->latency;
@@ -170,7 +170,7 @@ static void print_share(int64_t k, int64_t n, double rate)
     print_rate(rate);
 }
 
-static void print_tables(const health_args *a, const cli_scorecard *sc)
+static void print_tables(const health_args *a, const hitl_scorecard *sc)
 {
     const hitl_store_health *h = &sc->store;
     const hitl_latency *lat = &sc->latency;
@@ -178,7 +178,7 @@ static void print_tables(const health_args *a, const cli_scorecard *sc)
     printf("%s: %s\n", a->db, hitl_health_status_name(v->status));
     for (size_t i = 0; i < v->n_reasons; i++) {
         const hitl_health_reason *r = &v->reasons[i];
-        const char *who = cli_scorecard_subject(sc, r);
+        const char *who = hitl_scorecard_subject(sc, r);
         printf("  %-8s %s", r->severity == HITL_HEALTH_DEGRADED ? "degraded" : "at_risk",
                hitl_health_rule_name(r->rule));
         if (who) printf(" (%s)", who);
@@ -234,14 +234,14 @@ int cmd_health(int argc, char **argv)
     if ((rc = cli_open_store("health", a.db, &st)) >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);
-    cli_scorecard sc;
-    hitl_status s = cli_scorecard_judge(st, &a.t, &sc, &err);
+    hitl_scorecard sc;
+    hitl_status s = hitl_store_scorecard(st, &a.t, &sc, &err);
     if (s == HITL_OK) {
         if (a.json)
             print_json(&a, &sc);
         else
             print_tables(&a, &sc);
-        cli_scorecard_release(&sc);
+        hitl_scorecard_release(&sc);
     }
     hitl_store_close(st);
     return s == HITL_OK ? CLI_EXIT_OK : cli_fail("health", s, &err);

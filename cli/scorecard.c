@@ -1,92 +1,15 @@
-/* The review health scorecard of a store, gathered once for every view that shows it (hitl
- * health, hitl report): the store's metrics, Krippendorff's alpha over its labels, and the
- * engine's verdict on them. The rules and their default thresholds live in engine/health.c. */
+/* The review health scorecard's reasons as JSON, the one form `hitl health --json` and `hitl
+ * report --json` print (the scorecard itself is io/store/scorecard.c). */
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 
-/* Krippendorff's alpha (nominal) over the store's labels; NaN with the reason when undefined. */
-static hitl_status human_alpha(hitl_store *st, double *alpha, char *why, size_t cap,
-                               hitl_error *err)
-{
-    *alpha = NAN;
-    why[0] = '\0';
-    hitl_ratings_file rf;
-    hitl_status s = hitl_store_ratings_file(st, &rf, NULL, err);
-    if (s != HITL_OK) return s;
-    hitl_agreement_opts o = {.level = HITL_LEVEL_NOMINAL};
-    hitl_agreement r;
-    hitl_error e;
-    hitl_error_clear(&e);
-    s = hitl_agreement_compute(&rf.table, &o, &r, &e);
-    if (s == HITL_OK) {
-        *alpha = r.coef[HITL_COEF_ALPHA];
-        if (isnan(*alpha)) snprintf(why, cap, "alpha is undefined on these labels");
-        hitl_agreement_release(&r);
-    } else if (s == HITL_EDATA) { /* too few annotators or overlapping items: not a failure */
-        snprintf(why, cap, "%s", e.msg);
-        s = HITL_OK;
-    } else if (err) {
-        *err = e;
-    }
-    hitl_ratings_file_release(&rf);
-    return s;
-}
-
-hitl_status cli_scorecard_judge(hitl_store *st, const hitl_health_thresholds *t, cli_scorecard *out,
-                                hitl_error *err)
-{
-    memset(out, 0, sizeof(*out));
-    out->alpha = NAN;
-    if (t)
-        out->thresholds = *t;
-    else
-        hitl_health_thresholds_default(&out->thresholds);
-    hitl_store_health *h = &out->store;
-    hitl_status s = hitl_store_health_get(st, h, err);
-    if (s != HITL_OK) return s;
-    if ((s = human_alpha(st, &out->alpha, out->alpha_why, sizeof(out->alpha_why), err)) ==
-            HITL_OK &&
-        (s = hitl_latency_summarize(h->latency, h->n_latency, &out->latency, err)) == HITL_OK) {
-        out->metrics = (hitl_health_metrics){.prediction_shown = h->prediction_shown,
-                                             .annotators = h->annotators,
-                                             .n_annotators = h->n_annotators,
-                                             .actors = h->actors,
-                                             .n_actors = h->n_actors,
-                                             .labels = h->labels,
-                                             .labels_audited = h->labels_audited,
-                                             .chain_ok = h->chain_ok,
-                                             .chain_bad_seq = h->chain_bad_seq,
-                                             .alpha = out->alpha};
-        s = hitl_health_evaluate(&out->metrics, &out->thresholds, &out->verdict, err);
-    }
-    if (s != HITL_OK) cli_scorecard_release(out);
-    return s;
-}
-
-void cli_scorecard_release(cli_scorecard *sc)
-{
-    if (!sc) return;
-    hitl_health_verdict_release(&sc->verdict);
-    hitl_store_health_release(&sc->store);
-    memset(&sc->metrics, 0, sizeof(sc->metrics));
-}
-
-const char *cli_scorecard_subject(const cli_scorecard *sc, const hitl_health_reason *r)
-{
-    if (r->subject == SIZE_MAX) return NULL;
-    if (r->rule == HITL_HEALTH_OVERRIDES) return sc->store.actors[r->subject].name;
-    return sc->store.annotators[r->subject].name;
-}
-
-json_t *cli_scorecard_reasons_json(const cli_scorecard *sc)
+json_t *cli_scorecard_reasons_json(const hitl_scorecard *sc)
 {
     json_t *reasons = json_array();
     for (size_t i = 0; i < sc->verdict.n_reasons; i++) {
         const hitl_health_reason *r = &sc->verdict.reasons[i];
-        const char *who = cli_scorecard_subject(sc, r);
+        const char *who = hitl_scorecard_subject(sc, r);
         json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "rule", hitl_health_rule_name(r->rule),
                               "severity", hitl_health_status_name(r->severity), "subject",
                               who ? json_string(who) : json_null(), "threshold",

@@ -300,12 +300,12 @@ hitl_status hitl_audit_head_parse(const char *text, hitl_audit_head *h);
 typedef void (*hitl_verify_problem_fn)(void *ctx, const char *problem);
 
 typedef struct hitl_verify_opts {
-    const hitl_audit_head *head;    /* the chain must still hold this event with this hash */
-    const char *pubkey;             /* a PEM Ed25519 public key: every checkpoint must verify with
-                                       it, and there must be one */
-    const char *export_path; /* an hdf5, jsonl or csv export (adjudicated or majority rule): the
-                                chain must hold the head it recorded, and its labels must be the
-                                final labels the chain gives at that head */
+    const hitl_audit_head *head; /* the chain must still hold this event with this hash */
+    const char *pubkey;          /* a PEM Ed25519 public key: every checkpoint must verify with
+                                    it, and there must be one */
+    const char *export_path;     /* an hdf5, jsonl or csv export (adjudicated or majority rule): the
+                                    chain must hold the head it recorded, and its labels must be the
+                                    final labels the chain gives at that head */
     hitl_verify_problem_fn problem; /* each difference found, up to max_problems; may be NULL */
     void *ctx;
     size_t max_problems; /* 20 when 0 */
@@ -508,6 +508,20 @@ typedef struct hitl_blind_sample {
 hitl_status hitl_store_blind_sample(hitl_store *st, hitl_blind_sample *out, hitl_error *err);
 void hitl_blind_sample_release(hitl_blind_sample *b);
 
+/* The model's calibration on the blind sample (io/store/calibration.c), its classes named as the
+ * project names them. With pool->probs_path (the pool the items were queued from, or another
+ * model's probabilities for the same rows; pool->labels unused, pool may be NULL) only the items'
+ * pool rows are read, as stored, and every measure computed. Without it, from the class and top
+ * probability stored at queue time: each row holds the top probability at the stored class and
+ * the rest spread evenly, so the top-label measures are exact and out->top_only is set.
+ * Caller-allocated *out (release with hitl_calib_result_release(); nothing on failure).
+ * HITL_EDATA when no blind item has a final label, for a stored row outside the pool and for
+ * hitl_calibration_compute's refusals (naming the item); HITL_ESHAPE for a pool whose column
+ * count is not the project's class count; the readers' errors. */
+hitl_status hitl_store_calibration(hitl_store *st, const hitl_calib_files *pool,
+                                   const hitl_calib_opts *o, hitl_calib_result *out,
+                                   hitl_error *err);
+
 /* What `hitl health` judges (engine: hitl_health_evaluate). A label was given with the model's
  * prediction shown when the store shows predictions (show-prediction uncertain or always, the
  * setting now) and the item is not blind and has one; of those on items with a final label
@@ -533,6 +547,78 @@ typedef struct hitl_store_health {
  * in chain_ok, not as an error. */
 hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_error *err);
 void hitl_store_health_release(hitl_store_health *h);
+
+/* ---- the review health scorecard (io/store/scorecard.c) -------------------------------------
+ * What the store gathers (hitl_store_health_get), Krippendorff's alpha (nominal) over its labels
+ * and the latency summary, judged by the engine's one scorecard (hitl_health_evaluate) under the
+ * given thresholds. `hitl health` and `hitl report` both build it, so they cannot disagree. */
+typedef struct hitl_scorecard {
+    hitl_store_health store;
+    hitl_health_thresholds thresholds;
+    hitl_health_metrics metrics; /* borrows from store */
+    hitl_latency latency;
+    double alpha;        /* NaN when undefined ... */
+    char alpha_why[512]; /* ... and why */
+    hitl_health_verdict verdict;
+} hitl_scorecard;
+
+/* t: NULL for the defaults (hitl_health_thresholds_default). Caller-allocated *out; release with
+ * hitl_scorecard_release(). */
+hitl_status hitl_store_scorecard(hitl_store *st, const hitl_health_thresholds *t,
+                                 hitl_scorecard *out, hitl_error *err);
+void hitl_scorecard_release(hitl_scorecard *sc);
+/* The annotator or actor a reason is about (borrowed), NULL for the whole store. */
+const char *hitl_scorecard_subject(const hitl_scorecard *sc, const hitl_health_reason *r);
+
+/* ---- the QA report's numbers (io/store/report.c) ---------------------------------------------
+ * What `hitl report` shows, and any other view of a store's quality can: progress, throughput
+ * and each annotator's agreement with the final labels, the review health scorecard
+ * (hitl_store_scorecard), agreement over every label, the model's calibration on the blind items
+ * and the confusion of its class with the final label (both from the class and top probability
+ * stored at query time), and score histograms of the queue (and of the pool). Streaming passes
+ * over records and items; the agreement holds the ratings table. */
+typedef struct hitl_report_opts {
+    hitl_final_rule final; /* which items have a final label, and the export's rule */
+    /* the HDF5 export a notebook reads, written first and audited as any export (NULL: none),
+     * with the features of its pool rows (may be NULL) */
+    const char *export_path, *features_path, *features_dset;
+    const char *actor;                 /* who exports */
+    const char *pool_path, *pool_dset; /* the pool's probabilities, for their histogram; may be
+                                          NULL */
+    int normalize_entropy;             /* the queue's entropy was normalized (the pool's scores) */
+    size_t bins;                       /* calibration bins; HITL_CALIB_BINS when 0 */
+    size_t bootstrap;                  /* resamples for agreement's intervals (0: none) */
+} hitl_report_opts;
+
+typedef struct hitl_report_data {
+    hitl_store_settings settings;
+    hitl_store_stats stats;
+    hitl_export_result exported;       /* with export_path */
+    hitl_store_throughput *throughput; /* per annotator, sorted by name */
+    size_t n_throughput;
+    int64_t *scored, *agree;      /* [n_throughput]: labels on items with a final label, and those
+                                     equal to it */
+    int64_t *confusion;           /* [C, C]: final label (rows) by the model's class (columns) */
+    hitl_reliability calibration; /* the blind items' top probability against the final label */
+    char method[32];              /* the queue's uncertainty method, "" when none is recorded */
+    /* scores at query time, all over one range in 30 bins; the pool's only with pool_path */
+    hitl_histogram scores_uncertain, scores_blind, scores_pool;
+    int has_pool;
+    hitl_agreement agreement; /* nominal, over every label, when has_agreement ... */
+    int has_agreement;
+    char agreement_note[600]; /* ... else why not */
+    char **agreement_names;   /* the annotators as the agreement counts them */
+    size_t n_agreement_names;
+    hitl_scorecard scorecard;
+} hitl_report_data;
+
+/* Caller-allocated *out; release with hitl_report_data_release() (on failure nothing is left
+ * to release). The export's errors (hitl_store_export), the pool's (hitl_matrix_open;
+ * HITL_ESHAPE for a column count that is not the project's class count), the store's. An
+ * agreement that cannot be computed is no failure (has_agreement 0, the note says why). */
+hitl_status hitl_report_gather(hitl_store *st, const hitl_report_opts *o, hitl_report_data *out,
+                               hitl_error *err);
+void hitl_report_data_release(hitl_report_data *d);
 
 #ifdef __cplusplus
 }
