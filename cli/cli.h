@@ -188,11 +188,6 @@ int cli_one_source(const char *cmd, const char *db, const char *ratings, const c
  * (HITL_EDATA naming the first that is not); other levels: nothing to do. */
 hitl_status cli_class_values(hitl_ratings_file *rf, hitl_level level, hitl_error *err);
 
-/* The verdict's reasons of a store's health scorecard (hitl_store_scorecard, cli/scorecard.c) as
- * `hitl health --json` and `hitl report --json` print them: [{"rule", "severity", "subject",
- * "value", "threshold"}]. */
-json_t *cli_scorecard_reasons_json(const hitl_scorecard *sc);
-
 /* A progress bar on stderr, drawn only when stderr is a terminal. */
 typedef struct cli_progress {
     const char *label;

@@ -220,7 +220,7 @@ static void print_json(const hitl_report_data *d, const hitl_report_opts *o, con
     json_object_set_new(j, "health",
                         json_pack("{s:s, s:o}", "status",
                                   hitl_health_status_name(d->scorecard.verdict.status), "reasons",
-                                  cli_scorecard_reasons_json(&d->scorecard)));
+                                  hitl_scorecard_reasons_json(&d->scorecard)));
     if (html >= 0)
         json_object_set_new(j, "html",
                             html == 0   ? json_string("written")

@@ -22,6 +22,8 @@ typedef enum {
     HITL_SHOW_UNCERTAIN, /* on uncertainty-queued items only, never on blind ones */
     HITL_SHOW_ALWAYS     /* on every item except blind ones */
 } hitl_show_prediction;
+/* "never", "uncertain", "always" */
+const char *hitl_show_prediction_name(hitl_show_prediction s);
 
 typedef struct hitl_store_settings {
     char **classes;
@@ -161,8 +163,7 @@ hitl_status hitl_account_rotate(hitl_store *st, const char *name, const char *ac
 hitl_status hitl_account_revoke(hitl_store *st, const char *name, const char *actor,
                                 hitl_error *err);
 /* The account named `name`: HITL_ENOTFOUND when there is none. */
-hitl_status hitl_account_get(hitl_store *st, const char *name, hitl_account *out,
-                             hitl_error *err);
+hitl_status hitl_account_get(hitl_store *st, const char *name, hitl_account *out, hitl_error *err);
 /* Every account, by name. Caller frees *out (free()). */
 hitl_status hitl_account_list(hitl_store *st, hitl_account **out, size_t *n, hitl_error *err);
 /* The account a token belongs to: HITL_EAUTH when no live account has it (the comparison of
@@ -237,9 +238,12 @@ hitl_status hitl_store_label(hitl_store *st, const char *pool_id, const char *la
 /* Gives the item back without a label; the annotator is not offered it again. */
 hitl_status hitl_store_skip(hitl_store *st, const char *pool_id, const char *annotator,
                             const char *reason, hitl_error *err);
-/* Removes the annotator's last label if its item has no final label yet; *pool_id (caller
- * frees) names the item, NULL when there was nothing to undo. */
-hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_id, hitl_error *err);
+/* Removes the annotator's label on `item` (NULL: their last label) unless a person decided the
+ * item's final label (HITL_ECONFLICT), and leases the item back to them so that `next` offers
+ * it again first. *pool_id (caller frees) names the item; NULL when `item` is NULL and there was
+ * nothing to undo. With an item: HITL_ENOTFOUND unknown, HITL_ECONFLICT no label of theirs. */
+hitl_status hitl_store_undo(hitl_store *st, const char *annotator, const char *item, char **pool_id,
+                            hitl_error *err);
 /* Sets the final label of an item: resolves a disagreement, or overrides a final label or a
  * model prediction routed to review. The justification must have the configured length
  * (HITL_EDATA otherwise; nothing written). *overrode (may be NULL) says whether it changed the
@@ -247,6 +251,44 @@ hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_i
 hitl_status hitl_store_adjudicate(hitl_store *st, const char *pool_id, const char *label,
                                   const char *actor, const char *justification, int *overrode,
                                   hitl_error *err);
+
+/* ---- one person's work (for hitl serve) ------------------------------------------------------
+ * An annotator's counts: labels and skips given, and the items `next` could still give them. */
+typedef struct hitl_progress {
+    int64_t labelled, skipped, left;
+} hitl_progress;
+hitl_status hitl_store_progress(hitl_store *st, const char *annotator, hitl_progress *out,
+                                hitl_error *err);
+
+/* An annotator's decisions, newest first: a label (label set) or a skip (label NULL). */
+typedef struct hitl_history_entry {
+    char *pool_id, *label, *at;
+    int skipped;
+} hitl_history_entry;
+/* At most `limit` of them; release with hitl_history_release(*out, *n). */
+hitl_status hitl_store_history(hitl_store *st, const char *annotator, size_t limit,
+                               hitl_history_entry **out, size_t *n, hitl_error *err);
+void hitl_history_release(hitl_history_entry *h, size_t n);
+
+/* An item as a reviewer sees it: its payload, the model's prediction, every label with who gave
+ * it and when, and its state (0 open, 1 awaiting adjudication, 2 final) and final label. */
+typedef struct hitl_item_label {
+    char *annotator, *label, *at;
+} hitl_item_label;
+typedef struct hitl_item_review {
+    char *pool_id, *data, *prediction; /* data, prediction: NULL when none */
+    int state;
+    char *final_label, *final_kind, *final_by; /* NULL until final (final_by: a person) */
+    hitl_item_label *labels;
+    size_t n_labels;
+} hitl_item_review;
+/* HITL_ENOTFOUND for an unknown item. Release with hitl_item_review_release(). */
+hitl_status hitl_store_item_review(hitl_store *st, const char *pool_id, hitl_item_review *out,
+                                   hitl_error *err);
+void hitl_item_review_release(hitl_item_review *v);
+/* The first `limit` items awaiting adjudication, in queue order; release each, then free(*out). */
+hitl_status hitl_store_adjudication_queue(hitl_store *st, size_t limit, hitl_item_review **out,
+                                          size_t *n, hitl_error *err);
 
 typedef struct hitl_store_annotator {
     char *name;
@@ -257,6 +299,7 @@ typedef struct hitl_store_actor {
     char *name;
     int64_t decisions, overrides;
     double rate; /* overrides / decisions */
+    int alert;   /* the health scorecard finds the override rate too high (engine/health.c) */
 } hitl_store_actor;
 
 typedef struct hitl_store_batch_stats {
