@@ -20,8 +20,13 @@ typedef struct hitl_store hitl_store;
 typedef enum {
     HITL_SHOW_NEVER = 0,
     HITL_SHOW_UNCERTAIN, /* on uncertainty-queued items only, never on blind ones */
-    HITL_SHOW_ALWAYS     /* on every item except blind ones */
+    HITL_SHOW_ALWAYS     /* on every item, blind ones too: nothing marks a blind item */
 } hitl_show_prediction;
+/* Whether an item's prediction is shown under setting s: the one rule that next, the Label
+ * Studio tasks and the health scorecard's "shown" count all apply. Only `never` keeps blind
+ * labels free of the model's anchor; `uncertain` marks blind items by the prediction's absence,
+ * so hitl serve shows predictions only under `always`. */
+int hitl_prediction_shown(hitl_show_prediction s, int blind);
 /* "never", "uncertain", "always" */
 const char *hitl_show_prediction_name(hitl_show_prediction s);
 
