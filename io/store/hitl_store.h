@@ -571,8 +571,8 @@ hitl_status hitl_store_calibration(hitl_store *st, const hitl_calib_files *pool,
                                    hitl_error *err);
 
 /* What `hitl health` judges (engine: hitl_health_evaluate). A label was given with the model's
- * prediction shown when the store shows predictions (show-prediction uncertain or always, the
- * setting now) and the item is not blind and has one; of those on items with a final label
+ * prediction shown when the item has one and the setting now shows it there
+ * (hitl_prediction_shown); of those on items with a final label
  * (state final), the suggestion was right when the final label is the prediction, else wrong,
  * and approved when the label is the prediction. A label is audited when the trail holds its
  * annotator's "label" event for its item. Latency: seconds from lease to label, for the labels
