@@ -51,13 +51,6 @@ static int allowed(hitl_role role, need n)
 
 /* ---- small views --------------------------------------------------------------------------- */
 
-/* A stored payload (JSON text) as a value: null when there is none. */
-static json_t *payload_of(const char *data)
-{
-    json_t *j = data ? json_loads(data, 0, NULL) : NULL;
-    return j ? j : json_null();
-}
-
 static json_t *classes_of(const hitl_store_settings *s)
 {
     json_t *a = json_array();
@@ -69,27 +62,6 @@ static json_t *classes_of(const hitl_store_settings *s)
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
-}
-
-static const char *state_name(int state)
-{
-    return state == 0 ? "open" : state == 1 ? "awaiting_adjudication" : "final";
-}
-
-static json_t *review_json(const hitl_item_review *v)
-{
-    json_t *labels = json_array();
-    for (size_t i = 0; i < v->n_labels; i++)
-        json_array_append_new(labels,
-                              json_pack("{s:s, s:s, s:s}", "annotator", v->labels[i].annotator,
-                                        "label", v->labels[i].label, "at", v->labels[i].at));
-    json_t *final = v->final_label
-                        ? json_pack("{s:s, s:o, s:o}", "label", v->final_label, "kind",
-                                    str_or_null(v->final_kind), "by", str_or_null(v->final_by))
-                        : json_null();
-    return json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "item", v->pool_id, "payload",
-                     payload_of(v->data), "prediction", str_or_null(v->prediction), "state",
-                     state_name(v->state), "final", final, "labels", labels);
 }
 
 /* ---- endpoints ----------------------------------------------------------------------------- */
@@ -145,7 +117,7 @@ static enum MHD_Result next(call *k)
     if (s != HITL_OK) return fail(k, s);
     const hitl_store_settings *set = &k->h->settings;
     json_t *j = json_pack("{s:o, s:o, s:o, s:o}", "item", str_or_null(found ? l.pool_id : NULL),
-                          "payload", found ? payload_of(l.data) : json_null(), "classes",
+                          "payload", found ? hitl_payload_json(l.data) : json_null(), "classes",
                           classes_of(set), "lease_expires", str_or_null(found ? l.expires : NULL));
     if (set->show_prediction == HITL_SHOW_ALWAYS)
         json_object_set_new(j, "prediction", str_or_null(found ? l.prediction : NULL));
@@ -203,7 +175,7 @@ static enum MHD_Result adjudication(call *k)
     }
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(items, review_json(&v[i]));
+        json_array_append_new(items, hitl_item_review_json(&v[i]));
         hitl_item_review_release(&v[i]);
     }
     free(v);
@@ -245,7 +217,7 @@ static enum MHD_Result item(call *k)
     hitl_item_review v;
     hitl_status s = hitl_store_item_review(k->st, k->r->arg, &v, &k->err);
     if (s != HITL_OK) return fail(k, s);
-    json_t *j = review_json(&v);
+    json_t *j = hitl_item_review_json(&v);
     hitl_item_review_release(&v);
     return http_reply_json(k->c, k->rq, 200, j);
 }

@@ -10,8 +10,7 @@
 #include "store_internal.h"
 #include "hitl_banned.h"
 
-static const char *const role_names[HITL_ROLE_COUNT] = {"annotator", "reviewer", "admin",
-                                                        "system"};
+static const char *const role_names[HITL_ROLE_COUNT] = {"annotator", "reviewer", "admin", "system"};
 
 const char *hitl_role_name(hitl_role r)
 {
@@ -154,8 +153,7 @@ static void account_of(hitl_account *a, sqlite3_stmt *q)
     a->revoked = sqlite3_column_int(q, 3);
 }
 
-hitl_status hitl_account_get(hitl_store *st, const char *name, hitl_account *out,
-                             hitl_error *err)
+hitl_status hitl_account_get(hitl_store *st, const char *name, hitl_account *out, hitl_error *err)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *q;
@@ -177,8 +175,8 @@ hitl_status hitl_account_list(hitl_store *st, hitl_account **out, size_t *n, hit
     *n = 0;
     sqlite3_stmt *q;
     hitl_status r = hitl__store_prepare(
-        st, "SELECT name, role, created_at, revoked_at IS NOT NULL FROM accounts ORDER BY name",
-        &q, err);
+        st, "SELECT name, role, created_at, revoked_at IS NOT NULL FROM accounts ORDER BY name", &q,
+        err);
     if (r != HITL_OK) return r;
     size_t cap = 0;
     int rc;
@@ -194,7 +192,8 @@ hitl_status hitl_account_list(hitl_store *st, hitl_account **out, size_t *n, hit
         }
         account_of(&(*out)[(*n)++], q);
     }
-    if (r == HITL_OK && rc != SQLITE_DONE) r = hitl__store_sqlerr(st, rc, err, "cannot read accounts");
+    if (r == HITL_OK && rc != SQLITE_DONE)
+        r = hitl__store_sqlerr(st, rc, err, "cannot read accounts");
     hitl__store_finish(st, q);
     if (r != HITL_OK) {
         free(*out);
@@ -204,8 +203,7 @@ hitl_status hitl_account_list(hitl_store *st, hitl_account **out, size_t *n, hit
     return r;
 }
 
-hitl_status hitl_account_auth(hitl_store *st, const char *token, hitl_account *out,
-                              hitl_error *err)
+hitl_status hitl_account_auth(hitl_store *st, const char *token, hitl_account *out, hitl_error *err)
 {
     memset(out, 0, sizeof(*out));
     if (!token || strlen(token) != HITL_TOKEN_CHARS)
@@ -222,8 +220,7 @@ hitl_status hitl_account_auth(hitl_store *st, const char *token, hitl_account *o
     int rc = sqlite3_step(q);
     /* found by its hash (a lookup reveals nothing of the token); the hash is compared in
      * constant time again all the same */
-    int ok = rc == SQLITE_ROW && !sqlite3_column_int(q, 3) &&
-             sqlite3_column_bytes(q, 4) == 64 &&
+    int ok = rc == SQLITE_ROW && !sqlite3_column_int(q, 3) && sqlite3_column_bytes(q, 4) == 64 &&
              CRYPTO_memcmp(sqlite3_column_text(q, 4), hash, 64) == 0;
     if (ok) account_of(out, q);
     hitl__store_finish(st, q);

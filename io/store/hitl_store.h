@@ -291,7 +291,8 @@ typedef struct hitl_item_review {
 hitl_status hitl_store_item_review(hitl_store *st, const char *pool_id, hitl_item_review *out,
                                    hitl_error *err);
 void hitl_item_review_release(hitl_item_review *v);
-/* The first `limit` items awaiting adjudication, in queue order; release each, then free(*out). */
+/* The first `limit` items awaiting adjudication (SIZE_MAX: all), in queue order; release each,
+ * then free(*out) (NULL when there are none). */
 hitl_status hitl_store_adjudication_queue(hitl_store *st, size_t limit, hitl_item_review **out,
                                           size_t *n, hitl_error *err);
 

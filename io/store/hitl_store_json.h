@@ -12,6 +12,12 @@
 json_t *hitl_stats_json(const hitl_store_stats *s, hitl_error *err);
 /* `hitl health --json`: the scorecard, its status and reasons; `store` names the store. */
 json_t *hitl_scorecard_json(const hitl_scorecard *sc, const char *store);
+/* A stored payload (JSON text) as a value; null when there is none. */
+json_t *hitl_payload_json(const char *data);
+/* An item as a reviewer sees it: {"item", "payload", "prediction", "state" (open,
+ * awaiting_adjudication, final), "final" ({"label", "kind", "by"} or null), "labels":
+ * [{"annotator", "label", "at"}]}: hitl adjudicate --list and GET /api/v1/adjudication. */
+json_t *hitl_item_review_json(const hitl_item_review *v);
 /* The scorecard's reasons alone (also in `hitl report --json`). */
 json_t *hitl_scorecard_reasons_json(const hitl_scorecard *sc);
 

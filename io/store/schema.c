@@ -55,8 +55,8 @@ static const char schema_sql[] =
     "CREATE INDEX audit_item ON audit(item) WHERE item IS NOT NULL;"
     /* the keys of the Label Studio annotations imported, so that none is imported twice */
     "CREATE TABLE imports(key TEXT PRIMARY KEY, item INTEGER NOT NULL REFERENCES items(id),"
-    "  annotator TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL) WITHOUT ROWID;"
-    ACCOUNTS_SQL;
+    "  annotator TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL) WITHOUT "
+    "ROWID;" ACCOUNTS_SQL;
 
 hitl_status hitl__schema_create(hitl_store *st, hitl_error *err)
 {

@@ -1001,8 +1001,8 @@ static void check_account(verifier *v, sqlite3_stmt *q)
     vaccount *a = &v->vaccounts[i];
     a->seen = 1;
     if (!same_text(col(q, 1), text_at(v, a->role)) ||
-        !same_text(col(q, 2), text_at(v, a->token_hash)) || !same_time(v, col(q, 3), a->created_at) ||
-        !same_time(v, col(q, 4), a->revoked_at))
+        !same_text(col(q, 2), text_at(v, a->token_hash)) ||
+        !same_time(v, col(q, 3), a->created_at) || !same_time(v, col(q, 4), a->revoked_at))
         problem(v, "account '%s' differs from the chain (its role, token or times)", name);
 }
 

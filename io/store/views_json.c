@@ -13,6 +13,38 @@ static json_t *num(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+json_t *hitl_payload_json(const char *data)
+{
+    json_t *j = data ? json_loads(data, 0, NULL) : NULL;
+    return j ? j : json_null();
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static const char *state_name(int state)
+{
+    return state == 0 ? "open" : state == 1 ? "awaiting_adjudication" : "final";
+}
+
+json_t *hitl_item_review_json(const hitl_item_review *v)
+{
+    json_t *labels = json_array();
+    for (size_t i = 0; i < v->n_labels; i++)
+        json_array_append_new(labels,
+                              json_pack("{s:s, s:s, s:s}", "annotator", v->labels[i].annotator,
+                                        "label", v->labels[i].label, "at", v->labels[i].at));
+    json_t *final = v->final_label
+                        ? json_pack("{s:s, s:o, s:o}", "label", v->final_label, "kind",
+                                    str_or_null(v->final_kind), "by", str_or_null(v->final_by))
+                        : json_null();
+    return json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "item", v->pool_id, "payload",
+                     hitl_payload_json(v->data), "prediction", str_or_null(v->prediction), "state",
+                     state_name(v->state), "final", final, "labels", labels);
+}
+
 json_t *hitl_stats_json(const hitl_store_stats *s, hitl_error *err)
 {
     json_t *ann = json_array(), *acts = json_array(), *bat = json_array();

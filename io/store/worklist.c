@@ -210,8 +210,8 @@ hitl_status hitl_store_adjudication_queue(hitl_store *st, size_t limit, hitl_ite
 {
     *out = NULL;
     *n = 0;
-    hitl_item_review *v = calloc(limit ? limit : 1, sizeof(*v));
-    if (!v) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    hitl_item_review *v = NULL;
+    size_t cap = 0;
     hitl_status r = hitl__store_read(st, err);
     sqlite3_stmt *q = NULL;
     if (r == HITL_OK)
@@ -219,10 +219,22 @@ hitl_status hitl_store_adjudication_queue(hitl_store *st, size_t limit, hitl_ite
                                 &q, err);
     size_t k = 0;
     if (r == HITL_OK) {
-        sqlite3_bind_int64(q, 1, (sqlite3_int64)limit);
+        sqlite3_bind_int64(q, 1, limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
         int rc = SQLITE_DONE;
-        while (r == HITL_OK && k < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        while (r == HITL_OK && k < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+            if (k == cap) {
+                size_t c = cap ? 2 * cap : 16;
+                hitl_item_review *grown = realloc(v, c * sizeof(*grown));
+                if (!grown) {
+                    r = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+                    break;
+                }
+                memset(grown + cap, 0, (c - cap) * sizeof(*grown));
+                v = grown;
+                cap = c;
+            }
             r = review_fill(st, q, &v[k++], err);
+        }
         if (r == HITL_OK && k < limit && rc != SQLITE_DONE)
             r = hitl__store_sqlerr(st, rc, err, "cannot read the adjudication queue");
         hitl__store_finish(st, q);

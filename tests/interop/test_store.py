@@ -371,6 +371,28 @@ class Store(unittest.TestCase):
                 hitl("label", db, x, "cat" if who == "ann" else "dog", "--annotator", who)
         return db
 
+    def test_adjudicate_list_shows_what_needs_deciding(self):
+        db = self.labelled_store("adjlist.db")  # four items: ann said cat, bob dog
+        listed = json.loads(hitl("adjudicate", db, "--list", "--json").stdout)["items"]
+        waiting = [r[0] for r in db_rows(
+            db, "SELECT pool_id FROM items WHERE state = 1 ORDER BY position")]
+        self.assertEqual([x["item"] for x in listed], waiting)
+        self.assertEqual(len(waiting), 4)
+        for x in listed:
+            self.assertEqual(x["state"], "awaiting_adjudication")
+            self.assertIsNone(x["final"])
+            self.assertEqual([(l["annotator"], l["label"]) for l in x["labels"]],
+                             [("ann", "cat"), ("bob", "dog")])
+            pred = db_rows(db, "SELECT c.name FROM items i JOIN classes c ON c.idx = i.pred"
+                               " WHERE pool_id = ?", x["item"])[0][0]
+            self.assertEqual(x["prediction"], pred)
+        hitl("adjudicate", db, waiting[0], "cat", "--actor", "qa",
+             "--justification", "whiskers and a cat's ears")
+        text = hitl("adjudicate", db, "--list").stdout
+        self.assertNotIn(waiting[0] + " ", text)
+        self.assertIn("3 items awaiting adjudication", text)
+        self.assertEqual(hitl("adjudicate", db, "--list", "x", ok=False).returncode, 2)
+
     def test_audit_catches_tampering(self):
         db = self.labelled_store("tamper.db")
         self.assertEqual(json.loads(hitl("audit", "verify", db, "--json").stdout)["ok"], True)
