@@ -393,6 +393,46 @@ class Store(unittest.TestCase):
         self.assertIn("3 items awaiting adjudication", text)
         self.assertEqual(hitl("adjudicate", db, "--list", "x", ok=False).returncode, 2)
 
+    def test_annotate_keys_names_undo_and_payload(self):
+        # digit class names: keys are letters, so typing "3" means the class "3", never the
+        # third menu entry; "B" is the key b (class "7"); "owl" matches "Owl" in any case
+        db = os.path.join(WORK, "annotate-digits.db")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(db + suffix):
+                os.remove(db + suffix)
+        hitl("init", db, "--classes", "3,7,Owl", "--actor", "admin")
+        data = os.path.join(WORK, "annotate-items.jsonl")
+        with open(data, "w") as f:
+            for i in range(self.n):
+                f.write(json.dumps({"id": f"img-{i:05d}", "text": "first line\nsecond line "
+                                    + "word " * 30, "meta": {"k": i}}) + "\n")
+        hitl("queue", db, "--from", self.pool, "--probs", "probs", "--ids", "ids", "--top-k", 4,
+             "--blind", 0, "--seed", 1, "--data", data)
+        order = [r[0] for r in db_rows(db, "SELECT pool_id FROM items ORDER BY position")]
+        # 1st: "3"; 2nd: key B; then undo (the 2nd comes back) and "owl"; 3rd: skip; quit
+        p = subprocess.run([HITL, "annotate", db, "--annotator", "ann", "--show", "text",
+                            "--width", "40"], input="3\nB\nu\nowl\n/skip\nq\n",
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        labels = dict(db_rows(db, "SELECT i.pool_id, c.name FROM labels l JOIN items i"
+                                  " ON i.id = l.item JOIN classes c ON c.idx = l.label"))
+        self.assertEqual(labels, {order[0]: "3", order[1]: "Owl"})
+        skipped = [r[0] for r in db_rows(db, "SELECT i.pool_id FROM skips s JOIN items i"
+                                             " ON i.id = s.item")]
+        self.assertEqual(skipped, [order[2]])
+        out = p.stdout
+        self.assertIn("[a] 3  [b] 7  [c] Owl", out)
+        self.assertNotIn("[s]", out)
+        self.assertIn("it comes back now", out)
+        self.assertEqual(out.count(f"item {order[1]}"), 2)  # shown again after the undo
+        self.assertIn("[0 labelled by you, 4 left for you]", out)
+        self.assertIn("[2 labelled by you, 2 left for you]", out)
+        self.assertNotIn("meta", out)  # --show text
+        self.assertNotIn("\\n", out)  # newlines kept, not escaped
+        for line in out.splitlines():
+            self.assertLessEqual(len(line), 80, line)  # wrapped (the menu line aside)
+        self.assertIn("  text: first line\n", out)
+
     def test_audit_catches_tampering(self):
         db = self.labelled_store("tamper.db")
         self.assertEqual(json.loads(hitl("audit", "verify", db, "--json").stdout)["ok"], True)
