@@ -1,6 +1,7 @@
 /* hitl health: the review governance scorecard of a store (latency, approval per annotator,
  * override rate per actor, audit completeness and chain, human agreement) and its status,
- * healthy, at_risk or degraded, with the reasons: cli/scorecard.c, as hitl report shows it. */
+ * healthy, at_risk or degraded, with the reasons: the scorecard of io/store/scorecard.c, as hitl
+ * report and hitl serve show it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@ static const char usage_text[] =
     "The review process of the store DB, judged:\n"
     "  latency          seconds from lease to label: mean, median (p50), p90\n"
     "  approval         per annotator, on the labels given where the model's prediction was\n"
-    "                   shown (show-prediction uncertain or always: the items not drawn blind;\n"
+    "                   shown (uncertain: the items not drawn blind; always: every item;\n"
     "                   never: not applicable) and the item has a final label: the share of\n"
     "                   the suggestions the final label rejected that they approved anyway\n"
     "                   (rubber-stamp rate) and of those it kept that they approved. The raw\n"
@@ -22,7 +23,7 @@ static const char usage_text[] =
     "  override rate    per actor, the share of their decisions that changed a final label or\n"
     "                   a review-routed prediction\n"
     "  audit            completeness: the share of labels whose 'label' event is in the trail;\n"
-    "                   and whether the hash chain verifies (hitl audit DB --verify)\n"
+    "                   and whether the hash chain verifies (hitl audit verify DB)\n"
     "  human agreement  Krippendorff's alpha (nominal) over all labels\n"
     "\n"
     "status (default thresholds; hitl report shows the same verdict):\n"
@@ -41,52 +42,11 @@ static const char usage_text[] =
     "\n"
     "exit codes: 0 ok (whatever the status), 1 runtime failure, 2 usage, 3 bad data\n";
 
-enum { OPT_MIN_SAMPLE = 256, OPT_JSON, OPT_HELP };
-
-static const struct option long_opts[] = {
-    {"min-sample", required_argument, NULL, OPT_MIN_SAMPLE},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
-};
-
 typedef struct health_args {
     const char *db;
     hitl_health_thresholds t;
     int json;
 } health_args;
-
-static int parse_args(int argc, char **argv, health_args *a)
-{
-    const char *cmd = "health";
-    hitl_health_thresholds_default(&a->t);
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        size_t sz;
-        switch (c) {
-        case OPT_MIN_SAMPLE:
-            if (cli_parse_size(optarg, &sz) || sz > INT64_MAX)
-                return cli_usage_error(cmd, "bad --min-sample '%s'", optarg);
-            a->t.min_sample = (int64_t)sz;
-            break;
-        case OPT_JSON:
-            a->json = 1;
-            break;
-        case 'h':
-        case OPT_HELP:
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc) return cli_usage_error(cmd, "no store given");
-    a->db = argv[optind++];
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    return -1;
-}
 
 static void print_rate(double v)
 {
@@ -163,8 +123,14 @@ static void print_tables(const health_args *a, const hitl_scorecard *sc)
 int cmd_health(int argc, char **argv)
 {
     health_args a = {0};
-    int rc = parse_args(argc, argv, &a);
+    hitl_health_thresholds_default(&a.t); /* the engine's defaults, --min-sample's too */
+    size_t min_sample = (size_t)a.t.min_sample;
+    const cli_opt opts[] = {CLI_O_SIZE("min-sample", &min_sample, 0, 1000000000, "0 or more"),
+                            CLI_O_FLAG("json", &a.json), CLI_O_END};
+    int rc = cli_options("health", usage_text, argc, argv, opts, 1, 1);
     if (rc >= 0) return rc;
+    a.db = argv[optind];
+    a.t.min_sample = (int64_t)min_sample;
     hitl_store *st;
     if ((rc = cli_open_store("health", a.db, &st)) >= 0) return rc;
     hitl_error err;
