@@ -250,7 +250,11 @@ static enum MHD_Result answer(hitl_http *h, struct MHD_Connection *c, http_req *
         if (!x || strcmp(x, "1") != 0)
             return http_reply_error(c, rq, 403, "a POST needs the header X-Hitl-Request: 1");
     }
-    if (http_fail_blocked(&h->sessions, rq->client))
+    /* a guessed credential (a login, a bearer token) from an address that failed too often is
+     * refused unread; a session cookie is no guess (256 bits), so people already logged in
+     * behind the same address keep working */
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if ((r.id == HITL_R_LOGIN || auth) && http_fail_blocked(&h->sessions, rq->client))
         return http_reply_error(c, rq, 429, "too many failed logins from %s: wait a minute",
                                 rq->client);
     if (r.id == HITL_R_LOGIN) return http_login(h, c, rq);

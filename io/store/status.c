@@ -65,6 +65,7 @@ static void actor_row(void *dst, sqlite3_stmt *q)
     a->decisions = sqlite3_column_int64(q, 1);
     a->overrides = sqlite3_column_int64(q, 2);
     a->rate = a->decisions ? (double)a->overrides / (double)a->decisions : 0;
+    a->alert = 0; /* override_alerts() sets it */
 }
 
 static void batch_row(void *dst, sqlite3_stmt *q)
