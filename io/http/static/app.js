@@ -238,9 +238,10 @@ function assignKeys(classes) {
 // ---------------------------------------------------------------- session and views
 
 function sessionEnded() {
+  const was = state.me !== null;
   state.me = null;
   state.item = null;
-  showLogin('Your session has ended: log in again.');
+  showLogin(was ? 'Your session has ended: log in again.' : '');
 }
 
 function showLogin(message) {
@@ -310,12 +311,16 @@ async function login(ev) {
   const button = $('login-submit');
   button.disabled = true;
   $('login-error').hidden = true;
+  let accepted = false;
   try {
     await api('POST', '/login', { token });
+    accepted = true;
     $('token').value = '';
     signedIn(await api('GET', '/me'));
   } catch (e) {
-    const msg = e.status === 401 ? 'That token is not valid. Check it and try again.'
+    const msg = accepted && e.status === 401
+      ? 'The token was accepted, but this browser did not keep the session cookie: allow cookies for this site.'
+      : e.status === 401 ? 'That token is not valid. Check it and try again.'
       : e.status === 429 ? 'Too many failed attempts from here. Wait a few minutes, then try again.'
         : e.message;
     showLogin(msg);
@@ -429,7 +434,9 @@ function renderItem(next) {
   $('item-prediction-label').textContent = hasPrediction ? it.prediction : '';
   renderClassButtons(Array.isArray(it.classes) ? it.classes : [], hasPrediction ? it.prediction : null);
   // Keep focus off the buttons: Space and Enter must not press a focused class button.
-  $('item-card').focus({ preventScroll: true });
+  const card = $('item-card');
+  card.focus({ preventScroll: true });
+  if (card.getBoundingClientRect().top < 0) card.scrollIntoView({ block: 'start' });
 }
 
 async function loadNext() {
