@@ -46,6 +46,7 @@ CLI_COMMAND int cmd_status(int argc, char **argv);
 CLI_COMMAND int cmd_audit(int argc, char **argv);
 CLI_COMMAND int cmd_backup(int argc, char **argv);
 CLI_COMMAND int cmd_user(int argc, char **argv);
+CLI_COMMAND int cmd_serve(int argc, char **argv);
 CLI_COMMAND int cmd_annotate(int argc, char **argv);
 CLI_COMMAND int cmd_agreement(int argc, char **argv);
 CLI_COMMAND int cmd_aggregate(int argc, char **argv);
@@ -129,6 +130,8 @@ int cli_options(const char *cmd, const char *usage, int argc, char **argv, const
 /* A CLI_CALL for --temperature T into a float (ctx): T > 0 with T and 1 / T finite as float32
  * (a T that rounds to 0 would mean the default, 1). */
 int cli_opt_temperature(const char *cmd, const char *value, void *ctx);
+/* A CLI_CALL for --final RULE into a hitl_final_rule (ctx): adjudicated, majority, dawid-skene. */
+int cli_opt_final(const char *cmd, const char *value, void *ctx);
 
 /* Maps a library status to an exit code. */
 int cli_exit_code(hitl_status st);
@@ -185,31 +188,6 @@ int cli_one_source(const char *cmd, const char *db, const char *ratings, const c
 /* Interval and ratio levels need numbers: rf's label names as its values, when they all are
  * (HITL_EDATA naming the first that is not); other levels: nothing to do. */
 hitl_status cli_class_values(hitl_ratings_file *rf, hitl_level level, hitl_error *err);
-
-/* The review health scorecard of a store as every view shows it (cli/scorecard.c): what the
- * store gathers (hitl_store_health_get), Krippendorff's alpha (nominal) over its labels and the
- * latency summary, judged by the engine's one scorecard (hitl_health_evaluate) under the given
- * thresholds. `hitl health` and `hitl report` both build it, so they cannot disagree. */
-typedef struct cli_scorecard {
-    hitl_store_health store;
-    hitl_health_thresholds thresholds;
-    hitl_health_metrics metrics; /* borrows from store */
-    hitl_latency latency;
-    double alpha;        /* NaN when undefined ... */
-    char alpha_why[512]; /* ... and why */
-    hitl_health_verdict verdict;
-} cli_scorecard;
-
-/* t: NULL for the defaults (hitl_health_thresholds_default). Caller-allocated *out; release with
- * cli_scorecard_release(). */
-hitl_status cli_scorecard_judge(hitl_store *st, const hitl_health_thresholds *t, cli_scorecard *out,
-                                hitl_error *err);
-void cli_scorecard_release(cli_scorecard *sc);
-/* The annotator or actor a reason is about (borrowed), NULL for the whole store. */
-const char *cli_scorecard_subject(const cli_scorecard *sc, const hitl_health_reason *r);
-/* The verdict's reasons as `hitl health --json` prints them: [{"rule", "severity", "subject",
- * "value", "threshold"}]. */
-json_t *cli_scorecard_reasons_json(const cli_scorecard *sc);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal. */
 typedef struct cli_progress {

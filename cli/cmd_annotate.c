@@ -84,7 +84,7 @@ int cmd_annotate(int argc, char **argv)
                 r = hitl_store_skip(st, l.pool_id, who, "skipped in annotate", &err);
             } else if (strcmp(line, "u") == 0) {
                 char *undone = NULL;
-                if ((r = hitl_store_undo(st, who, &undone, &err)) == HITL_OK) {
+                if ((r = hitl_store_undo(st, who, NULL, &undone, &err)) == HITL_OK) {
                     printf(undone ? "undid your label on %s\n> " : "nothing to undo%s\n> ",
                            undone ? undone : "");
                     if (undone && done) done--;

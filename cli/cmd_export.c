@@ -50,13 +50,6 @@ static int on_format(const char *cmd, const char *v, void *ctx)
     return -1;
 }
 
-static int on_final(const char *cmd, const char *v, void *ctx)
-{
-    if (hitl_final_rule_parse(v, ctx) != HITL_OK)
-        return cli_usage_error(cmd, "unknown --final '%s' (adjudicated, majority, dawid-skene)", v);
-    return -1;
-}
-
 static int on_show(const char *cmd, const char *v, void *ctx)
 {
     int *show = ctx;
@@ -78,7 +71,7 @@ int cmd_export(int argc, char **argv)
     hitl_export_opts *o = &a.o;
     const cli_opt opts[] = {CLI_O_CALL("format", on_format, &a),
                             CLI_O_STR("out", &o->path),
-                            CLI_O_CALL("final", on_final, &o->final),
+                            CLI_O_CALL("final", cli_opt_final, &o->final),
                             CLI_O_STR("features", &a.features),
                             CLI_O_STR("from-name", &o->from_name),
                             CLI_O_STR("to-name", &o->to_name),

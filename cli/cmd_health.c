@@ -50,14 +50,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* A JSON real, null when not finite (cli_json_real lives in quality.c, outside `hitl`). */
-static json_t *num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static const char *const show_names[] = {"never", "uncertain", "always"};
-
 typedef struct health_args {
     const char *db;
     hitl_health_thresholds t;
@@ -96,63 +88,6 @@ static int parse_args(int argc, char **argv, health_args *a)
     return -1;
 }
 
-static void print_json(const health_args *a, const cli_scorecard *sc)
-{
-    const hitl_store_health *h = &sc->store;
-    const hitl_latency *lat = &sc->latency;
-    const hitl_health_verdict *v = &sc->verdict;
-    json_t *root = json_object();
-    json_object_set_new(root, "store", json_string(a->db));
-    json_object_set_new(root, "status", json_string(hitl_health_status_name(v->status)));
-    json_object_set_new(root, "reasons", cli_scorecard_reasons_json(sc));
-    json_object_set_new(root, "latency",
-                        json_pack("{s:I, s:o, s:o, s:o}", "n", (json_int_t)lat->n, "mean",
-                                  num(lat->mean), "p50", num(lat->p50), "p90", num(lat->p90)));
-    json_object_set_new(root, "show_prediction", json_string(show_names[h->show_prediction]));
-    json_t *anns = json_array();
-    for (size_t i = 0; i < h->n_annotators; i++) {
-        const hitl_health_annotator *x = &h->annotators[i];
-        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:o}", "name", x->name, "labels",
-                              (json_int_t)x->labels, "shown", (json_int_t)x->shown, "agreed",
-                              (json_int_t)x->agreed, "model_agreement", num(v->model_agreement[i]));
-        json_object_update_new(
-            o,
-            json_pack("{s:I, s:I, s:o, s:I, s:I, s:o}", "right", (json_int_t)x->right,
-                      "right_approved", (json_int_t)x->right_approved, "right_approval",
-                      num(v->right_approval[i]), "wrong", (json_int_t)x->wrong, "wrong_approved",
-                      (json_int_t)x->wrong_approved, "wrong_approval", num(v->wrong_approval[i])));
-        json_array_append_new(anns, o);
-    }
-    json_object_set_new(root, "annotators", anns);
-    json_t *acts = json_array();
-    for (size_t i = 0; i < h->n_actors; i++) {
-        const hitl_health_actor *x = &h->actors[i];
-        json_array_append_new(acts, json_pack("{s:s, s:I, s:I, s:o}", "name", x->name, "decisions",
-                                              (json_int_t)x->decisions, "overrides",
-                                              (json_int_t)x->overrides, "override_rate",
-                                              num(v->override_rate[i])));
-    }
-    json_object_set_new(root, "actors", acts);
-    json_object_set_new(
-        root, "audit",
-        json_pack("{s:I, s:I, s:o, s:b, s:o, s:I}", "labels", (json_int_t)h->labels, "audited",
-                  (json_int_t)h->labels_audited, "completeness", num(v->completeness), "chain_ok",
-                  h->chain_ok, "bad_seq",
-                  h->chain_ok ? json_null() : json_integer((json_int_t)h->chain_bad_seq), "events",
-                  (json_int_t)h->n_events));
-    json_object_set_new(root, "krippendorff_alpha", num(sc->alpha));
-    if (sc->alpha_why[0])
-        json_object_set_new(root, "krippendorff_alpha_reason", json_string(sc->alpha_why));
-    json_object_set_new(root, "thresholds",
-                        json_pack("{s:f, s:f, s:f, s:f, s:f, s:I}", "rubber_stamp",
-                                  sc->thresholds.rubber_stamp, "inefficient",
-                                  sc->thresholds.inefficient, "override_rate",
-                                  sc->thresholds.override_rate, "completeness",
-                                  sc->thresholds.completeness, "alpha", sc->thresholds.alpha,
-                                  "min_sample", (json_int_t)sc->thresholds.min_sample));
-    cli_print_json(root);
-}
-
 static void print_rate(double v)
 {
     if (isfinite(v))
@@ -170,7 +105,7 @@ static void print_share(int64_t k, int64_t n, double rate)
     print_rate(rate);
 }
 
-static void print_tables(const health_args *a, const cli_scorecard *sc)
+static void print_tables(const health_args *a, const hitl_scorecard *sc)
 {
     const hitl_store_health *h = &sc->store;
     const hitl_latency *lat = &sc->latency;
@@ -178,7 +113,7 @@ static void print_tables(const health_args *a, const cli_scorecard *sc)
     printf("%s: %s\n", a->db, hitl_health_status_name(v->status));
     for (size_t i = 0; i < v->n_reasons; i++) {
         const hitl_health_reason *r = &v->reasons[i];
-        const char *who = cli_scorecard_subject(sc, r);
+        const char *who = hitl_scorecard_subject(sc, r);
         printf("  %-8s %s", r->severity == HITL_HEALTH_DEGRADED ? "degraded" : "at_risk",
                hitl_health_rule_name(r->rule));
         if (who) printf(" (%s)", who);
@@ -194,8 +129,8 @@ static void print_tables(const health_args *a, const cli_scorecard *sc)
         printf(": n/a\n");
     printf("\nannotators (predictions shown: %s; approval against the final labels)\n"
            "%-20s %8s %8s %8s %9s %13s %9s %13s %9s\n",
-           show_names[h->show_prediction], "name", "labels", "shown", "agreed", "agreement",
-           "right appr.", "rate", "wrong appr.", "rate");
+           hitl_show_prediction_name(h->show_prediction), "name", "labels", "shown", "agreed",
+           "agreement", "right appr.", "rate", "wrong appr.", "rate");
     for (size_t i = 0; i < h->n_annotators; i++) {
         const hitl_health_annotator *x = &h->annotators[i];
         printf("%-20s %8lld %8lld %8lld", x->name, (long long)x->labels, (long long)x->shown,
@@ -234,14 +169,14 @@ int cmd_health(int argc, char **argv)
     if ((rc = cli_open_store("health", a.db, &st)) >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);
-    cli_scorecard sc;
-    hitl_status s = cli_scorecard_judge(st, &a.t, &sc, &err);
+    hitl_scorecard sc;
+    hitl_status s = hitl_store_scorecard(st, &a.t, &sc, &err);
     if (s == HITL_OK) {
         if (a.json)
-            print_json(&a, &sc);
+            cli_print_json(hitl_scorecard_json(&sc, a.db));
         else
             print_tables(&a, &sc);
-        cli_scorecard_release(&sc);
+        hitl_scorecard_release(&sc);
     }
     hitl_store_close(st);
     return s == HITL_OK ? CLI_EXIT_OK : cli_fail("health", s, &err);

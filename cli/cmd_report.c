@@ -1,10 +1,8 @@
-/* hitl report: writes the HDF5 export next to the notebook, gathers the QA numbers from the
- * store in streaming passes (records, items, labels) and hands them to notebooks-export as plain
- * structs; --html renders the notebook with jupyter nbconvert when it is installed. */
-#include <errno.h>
+/* hitl report: the QA notebook of a store. The library gathers the numbers (hitl_report_gather,
+ * which writes the HDF5 export first) and notebooks-export writes them; this names the files,
+ * hands the numbers over as plain structs, runs jupyter nbconvert for --html and prints. */
 #include <libgen.h>
 #include <limits.h>
-#include <math.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,219 +33,6 @@ static const char usage_text[] =
     "  --bins N             calibration bins, as hitl calibrate's (default 15)\n"
     "  --bootstrap B        resamples for the agreement intervals (default 0: none)\n"
     "  --html               also render OUT.html with jupyter nbconvert, when it is installed\n";
-
-enum {
-    O_NOTEBOOK = 256,
-    O_HTML,
-    O_EXPORT,
-    O_FINAL,
-    O_FEATURES,
-    O_POOL,
-    O_NORMALIZE,
-    O_BINS,
-    O_BOOT,
-    O_TITLE,
-    O_ACTOR,
-    O_JSON,
-    O_HELP
-};
-
-typedef struct args {
-    const char *db, *notebook, *export_path, *features, *pool, *title, *actor;
-    hitl_final_rule final;
-    int html, json, normalize;
-    size_t bins, bootstrap;
-} args;
-
-static int parse(int argc, char **argv, args *a)
-{
-    static const struct option opts[] = {{"notebook", required_argument, NULL, O_NOTEBOOK},
-                                         {"html", no_argument, NULL, O_HTML},
-                                         {"export", required_argument, NULL, O_EXPORT},
-                                         {"final", required_argument, NULL, O_FINAL},
-                                         {"features", required_argument, NULL, O_FEATURES},
-                                         {"pool", required_argument, NULL, O_POOL},
-                                         {"normalize", no_argument, NULL, O_NORMALIZE},
-                                         {"bins", required_argument, NULL, O_BINS},
-                                         {"bootstrap", required_argument, NULL, O_BOOT},
-                                         {"title", required_argument, NULL, O_TITLE},
-                                         {"actor", required_argument, NULL, O_ACTOR},
-                                         {"json", no_argument, NULL, O_JSON},
-                                         {"help", no_argument, NULL, O_HELP},
-                                         {NULL, 0, NULL, 0}};
-    const char *cmd = "report";
-    int c;
-    a->bins = HITL_CALIB_BINS;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_NOTEBOOK:
-            a->notebook = optarg;
-            break;
-        case O_HTML:
-            a->html = 1;
-            break;
-        case O_EXPORT:
-            a->export_path = optarg;
-            break;
-        case O_FINAL:
-            if (hitl_final_rule_parse(optarg, &a->final) != HITL_OK)
-                return cli_usage_error(
-                    cmd, "unknown --final '%s' (adjudicated, majority, dawid-skene)", optarg);
-            break;
-        case O_FEATURES:
-            a->features = optarg;
-            break;
-        case O_POOL:
-            a->pool = optarg;
-            break;
-        case O_NORMALIZE:
-            a->normalize = 1;
-            break;
-        case O_BINS:
-            if (cli_parse_size(optarg, &a->bins) || a->bins < 1 || a->bins > 1000)
-                return cli_usage_error(cmd, "bad --bins '%s' (1..1000)", optarg);
-            break;
-        case O_BOOT:
-            if (cli_parse_size(optarg, &a->bootstrap) || a->bootstrap > 100000)
-                return cli_usage_error(cmd, "bad --bootstrap '%s' (0..100000)", optarg);
-            break;
-        case O_TITLE:
-            a->title = optarg;
-            break;
-        case O_ACTOR:
-            a->actor = optarg;
-            break;
-        case O_JSON:
-            a->json = 1;
-            break;
-        case O_HELP:
-        case 'h':
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1) return cli_usage_error(cmd, "give one database path");
-    a->db = argv[optind];
-    if (!a->notebook || !a->notebook[0]) return cli_usage_error(cmd, "--notebook OUT is required");
-    /* no output may overwrite the store or an input */
-    const char *inputs[] = {a->db, a->features, a->pool};
-    int rc = cli_out_check(cmd, "--notebook", a->notebook, inputs, 3);
-    if (rc < 0 && a->export_path) rc = cli_out_check(cmd, "--export", a->export_path, inputs, 3);
-    return rc;
-}
-
-/* ---- gathering --------------------------------------------------------------------------- */
-
-typedef struct gather {
-    size_t c;
-    int64_t *confusion;
-    hitl_reliability cal;
-    hitl_store_throughput *tp;
-    size_t n_tp;
-    int64_t *scored, *agree; /* per throughput entry */
-    /* scores */
-    double max_score, min_score;
-    char method[32];
-    hitl_histogram unc, blind, pool;
-} gather;
-
-static size_t find_annotator(const gather *g, const char *name)
-{
-    size_t lo = 0, hi = g->n_tp;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (strcmp(g->tp[mid].name, name) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < g->n_tp && strcmp(g->tp[lo].name, name) == 0 ? lo : (size_t)-1;
-}
-
-static hitl_status scan_records(hitl_store *st, hitl_final_rule rule, gather *g, hitl_error *err)
-{
-    hitl_records *rc;
-    hitl_status s = hitl_records_open(st, rule, NULL, &rc, err);
-    if (s != HITL_OK) return s;
-    const hitl_record *r;
-    while ((s = hitl_records_next(rc, &r, err)) == HITL_OK && r) {
-        int known = r->pred >= 0 && (size_t)r->pred < g->c;
-        if (known) g->confusion[(size_t)r->label * g->c + (size_t)r->pred]++;
-        if (known && r->blind) hitl_reliability_add(&g->cal, r->p1, r->pred == r->label);
-        for (int32_t i = 0; i < r->n_labels; i++) {
-            size_t k = find_annotator(g, r->annotators[i]);
-            if (k == (size_t)-1) continue;
-            g->scored[k]++;
-            g->agree[k] += r->votes[i] == r->label;
-        }
-    }
-    hitl_records_close(rc);
-    return s;
-}
-
-static int range_item(void *ctx, const hitl_item_brief *it)
-{
-    gather *g = ctx;
-    if (isfinite(it->score)) {
-        if (it->score > g->max_score) g->max_score = it->score;
-        if (it->score < g->min_score) g->min_score = it->score;
-    }
-    if (it->method && !g->method[0]) snprintf(g->method, sizeof(g->method), "%s", it->method);
-    return 0;
-}
-
-static int fill_item(void *ctx, const hitl_item_brief *it)
-{
-    gather *g = ctx;
-    hitl_histogram_add(it->blind ? &g->blind : &g->unc, it->score);
-    return 0;
-}
-
-/* The pool's scores with the queue's method, block by block. */
-static hitl_status pool_scores(const args *a, gather *g, hitl_error *err)
-{
-    char *path = NULL;
-    const char *dset = NULL;
-    if (cli_split_dset(a->pool, &path, &dset))
-        return hitl_error_set(err, HITL_EINVAL, "bad --pool '%s' (want POOL.h5:DSET)", a->pool);
-    hitl_method m;
-    if (hitl_method_parse(g->method, &m) != HITL_OK) m = HITL_METHOD_MARGIN;
-    hitl_matrix *mx = NULL;
-    hitl_status s = hitl_matrix_open(&mx, path, dset, err);
-    free(path);
-    if (s != HITL_OK) return s;
-    size_t n = hitl_matrix_rows(mx), c = hitl_matrix_cols(mx);
-    if (c != g->c) {
-        s = hitl_error_set(err, HITL_ESHAPE, "'%s' has %zu classes, the project %zu",
-                           hitl_matrix_name(mx), c, g->c);
-        hitl_matrix_close(mx);
-        return s;
-    }
-    size_t block = hitl_block_rows(c);
-    float *x = malloc(block * c * sizeof(float)), *sc = malloc(block * sizeof(float));
-    hitl_score_opts o = {.kind = HITL_INPUT_PROBS,
-                         .methods = HITL_METHOD_BIT(m),
-                         .renormalize = 1,
-                         .normalize_entropy = a->normalize};
-    hitl_score_out out = {0};
-    out.scores[m] = sc;
-    if (!x || !sc) s = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    for (size_t r0 = 0; s == HITL_OK && r0 < n; r0 += block) {
-        size_t k = n - r0 < block ? n - r0 : block;
-        if ((s = hitl_matrix_read(mx, r0, k, x, err)) != HITL_OK) break;
-        if ((s = hitl_scores_compute(&o, x, k, c, (int64_t)r0, &out, NULL, err)) != HITL_OK) break;
-        for (size_t i = 0; i < k; i++)
-            hitl_histogram_add(&g->pool, sc[i]);
-    }
-    free(x);
-    free(sc);
-    hitl_matrix_close(mx);
-    return s;
-}
 
 /* ---- paths ------------------------------------------------------------------------------- */
 
@@ -304,244 +89,239 @@ static int render_html(const char *nb)
     return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? 2 : 1;
 }
 
-static double method_max(const char *method, size_t c)
+/* OUT.ipynb -> OUT.html, as nbconvert names it: the last extension replaced. */
+static char *html_of(const char *nb)
 {
-    return method && strcmp(method, "entropy") == 0 ? log((double)c) : 1.0;
+    const char *slash = strrchr(nb, '/'), *dot = strrchr(nb, '.');
+    size_t stem = dot && dot > (slash ? slash + 1 : nb) ? (size_t)(dot - nb) : strlen(nb);
+    char *p = malloc(stem + 6);
+    if (!p) return NULL;
+    memcpy(p, nb, stem);
+    memcpy(p + stem, ".html", 6);
+    return p;
+}
+
+/* The command line's files: owned copies, and how the notebook names them. */
+typedef struct report_files {
+    const char *db, *notebook, *title;
+    char *features, *pool, *exp, *html; /* FEATURES, POOL without :DSET; OUT.h5, OUT.html */
+    const char *features_dset, *pool_dset;
+    char *ref, *db_abs, *exp_abs, *features_abs; /* filled for the notebook */
+    char command[4096], generated_at[32], title_text[512];
+} report_files;
+
+static void files_release(report_files *f)
+{
+    free(f->features);
+    free(f->pool);
+    free(f->exp);
+    free(f->html);
+    free(f->ref);
+    free(f->db_abs);
+    free(f->exp_abs);
+    free(f->features_abs);
+}
+
+/* The notebook's view of the gathered numbers: every pointer borrowed from d and f, the batch
+ * and annotator rows into the caller's arrays (n_batches and n_throughput + 1 of them). */
+static hitl_report notebook_of(const hitl_report_data *d, const hitl_report_opts *o,
+                               report_files *f, hitl_report_batch *batches,
+                               hitl_report_annotator *anns)
+{
+    const hitl_store_stats *st = &d->stats;
+    for (size_t i = 0; i < st->n_batches; i++)
+        batches[i] = (hitl_report_batch){st->batches[i].batch, st->batches[i].queued,
+                                         st->batches[i].complete, st->batches[i].blind};
+    for (size_t i = 0; i < d->n_throughput; i++) {
+        const hitl_store_throughput *t = &d->throughput[i];
+        anns[i] = (hitl_report_annotator){t->name,         t->labels,    t->skips,
+                                          t->mean_seconds, d->scored[i], d->agree[i]};
+    }
+    f->ref = export_ref(f->notebook, f->exp);
+    f->db_abs = realpath(f->db, NULL);
+    f->exp_abs = realpath(f->exp, NULL);
+    f->features_abs = f->features ? realpath(f->features, NULL) : NULL;
+    int len =
+        snprintf(f->command, sizeof(f->command), "hitl export %s --format hdf5 --out %s --final %s",
+                 f->db_abs ? f->db_abs : f->db, f->exp_abs ? f->exp_abs : f->exp,
+                 hitl_final_rule_name(o->final));
+    if (f->features && len > 0 && (size_t)len < sizeof(f->command))
+        snprintf(f->command + len, sizeof(f->command) - (size_t)len, " --features %s%s%s",
+                 f->features_abs ? f->features_abs : f->features, f->features_dset ? ":" : "",
+                 f->features_dset ? f->features_dset : "");
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(f->generated_at, sizeof(f->generated_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *dbcopy = strdup(f->db);
+    snprintf(f->title_text, sizeof(f->title_text), "QA report: %s",
+             f->title ? f->title
+             : dbcopy ? basename(dbcopy)
+                      : f->db);
+    free(dbcopy);
+    const hitl_scorecard *sc = &d->scorecard;
+    return (hitl_report){.title = f->title_text,
+                         .store_path = f->db_abs ? f->db_abs : f->db,
+                         .generated_at = f->generated_at,
+                         .version = HITL_VERSION,
+                         .classes = (const char *const *)d->settings.classes,
+                         .n_classes = d->settings.n_classes,
+                         .items_queued = st->items_queued,
+                         .items_complete = st->items_complete,
+                         .awaiting_adjudication = st->awaiting_adjudication,
+                         .queue_depth = st->queue_depth,
+                         .labels = st->labels,
+                         .skips = st->skips,
+                         .leases = st->leases,
+                         .batches = batches,
+                         .n_batches = st->n_batches,
+                         .annotators = anns,
+                         .n_annotators = d->n_throughput,
+                         .health = &sc->metrics,
+                         .health_thresholds = &sc->thresholds,
+                         .agreement = d->has_agreement ? &d->agreement : NULL,
+                         .agreement_names = (const char *const *)d->agreement_names,
+                         .agreement_note = d->agreement_note,
+                         .calibration = &d->calibration,
+                         .confusion = d->confusion,
+                         .scores_uncertain = &d->scores_uncertain,
+                         .scores_blind = &d->scores_blind,
+                         .scores_pool = d->has_pool ? &d->scores_pool : NULL,
+                         .method = d->method[0] ? d->method : NULL,
+                         .export_path = f->ref ? f->ref : f->exp,
+                         .export_command = f->command,
+                         .final_rule = hitl_final_rule_name(o->final),
+                         .export_has_features = f->features != NULL,
+                         .exported = d->exported.counts.records,
+                         .ties = d->exported.counts.ties,
+                         .pending = d->exported.counts.pending};
+}
+
+/* html: -1 not asked, else render_html's answer */
+static void print_json(const hitl_report_data *d, const hitl_report_opts *o, const report_files *f,
+                       int html)
+{
+    hitl_reliability_summary cal;
+    hitl_reliability_summarize(&d->calibration, &cal);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:I}", "notebook", f->notebook, "export", f->exp,
+                          "exported", (json_int_t)d->exported.counts.records, "final",
+                          hitl_final_rule_name(o->final), "blind_scored", (json_int_t)cal.n);
+    json_object_set_new(j, "blind_accuracy", cli_json_real(cal.accuracy));
+    json_object_set_new(
+        j, "blind_accuracy_ci",
+        json_pack("[o, o]", cli_json_real(cal.accuracy_ci.lo), cli_json_real(cal.accuracy_ci.hi)));
+    json_object_set_new(j, "n_bins", json_integer((json_int_t)cal.bins));
+    json_object_set_new(j, "ece", cli_json_real(cal.ece));
+    json_object_set_new(j, "mce", cli_json_real(cal.mce));
+    json_object_set_new(j, "brier_top_label", cli_json_real(cal.brier_top_label));
+    json_object_set_new(j, "alpha",
+                        d->has_agreement ? cli_json_real(d->agreement.coef[HITL_COEF_ALPHA])
+                                         : json_null());
+    json_object_set_new(j, "health",
+                        json_pack("{s:s, s:o}", "status",
+                                  hitl_health_status_name(d->scorecard.verdict.status), "reasons",
+                                  hitl_scorecard_reasons_json(&d->scorecard)));
+    if (html >= 0)
+        json_object_set_new(j, "html",
+                            html == 0   ? json_string("written")
+                            : html == 2 ? json_string("nbconvert not installed")
+                                        : json_string("failed"));
+    cli_print_json(j);
+}
+
+/* The files named, checked against the inputs; -1 to go on, else the exit code (printed). */
+static int name_files(const char *cmd, const char *features, const char *pool,
+                      const char *export_arg, int html, report_files *f)
+{
+    if (features && cli_split_dset(features, &f->features, &f->features_dset))
+        return cli_usage_error(cmd, "bad --features '%s' (want POOL.h5:DSET or POOL.npy)",
+                               features);
+    if (pool && cli_split_dset(pool, &f->pool, &f->pool_dset))
+        return cli_usage_error(cmd, "bad --pool '%s' (want POOL.h5:DSET)", pool);
+    f->exp = export_arg ? strdup(export_arg) : default_export(f->notebook);
+    if (html) f->html = html_of(f->notebook);
+    if (!f->exp || (html && !f->html)) {
+        fputs("hitl report: out of memory\n", stderr);
+        return CLI_EXIT_FAILURE;
+    }
+    /* every output, before anything is written: none may name the store or an input */
+    const char *inputs[] = {f->db, f->features, f->pool};
+    int rc = cli_out_check(cmd, "--notebook", f->notebook, inputs, 3);
+    if (rc < 0) rc = cli_out_check(cmd, "--export", f->exp, inputs, 3);
+    if (rc < 0 && html) rc = cli_out_check(cmd, "--html", f->html, inputs, 3);
+    return rc;
 }
 
 int cmd_report(int argc, char **argv)
 {
-    const char *cmd = "report";
-    args a = {0};
-    int rc = parse(argc, argv, &a);
+    const char *cmd = "report", *features = NULL, *pool = NULL, *export_arg = NULL, *actor = NULL;
+    report_files f = {0};
+    hitl_report_opts o = {.bins = HITL_CALIB_BINS};
+    int html = 0, json = 0;
+    const cli_opt opts[] = {CLI_O_STR("notebook", &f.notebook),
+                            CLI_O_FLAG("html", &html),
+                            CLI_O_STR("export", &export_arg),
+                            CLI_O_CALL("final", cli_opt_final, &o.final),
+                            CLI_O_STR("features", &features),
+                            CLI_O_STR("pool", &pool),
+                            CLI_O_FLAG("normalize", &o.normalize_entropy),
+                            CLI_O_SIZE("bins", &o.bins, 1, 1000, "1..1000"),
+                            CLI_O_SIZE("bootstrap", &o.bootstrap, 0, 100000, "0..100000"),
+                            CLI_O_STR("title", &f.title),
+                            CLI_O_STR("actor", &actor),
+                            CLI_O_FLAG("json", &json),
+                            CLI_O_END};
+    int rc = cli_options(cmd, usage_text, argc, argv, opts, 1, 1);
     if (rc >= 0) return rc;
-    char *fpath = NULL;
-    const char *fdset = NULL;
-    if (a.features && cli_split_dset(a.features, &fpath, &fdset))
-        return cli_usage_error(cmd, "bad --features '%s' (want POOL.h5:DSET or POOL.npy)",
-                               a.features);
-    char *exp = a.export_path ? strdup(a.export_path) : default_export(a.notebook);
+    f.db = argv[optind];
+    if (!f.notebook) return cli_usage_error(cmd, "--notebook OUT is required");
     hitl_store *st = NULL;
-    if (!exp) {
-        free(fpath);
-        fputs("hitl report: out of memory\n", stderr);
-        return CLI_EXIT_FAILURE;
-    }
-    if ((rc = cli_open_store(cmd, a.db, &st)) >= 0) {
-        free(fpath);
-        free(exp);
+    /* opened for writing: the report's export is audited like any export */
+    if ((rc = name_files(cmd, features, pool, export_arg, html, &f)) >= 0 ||
+        (rc = cli_open_store(cmd, f.db, &st)) >= 0) {
+        files_release(&f);
         return rc;
     }
+    o.export_path = f.exp;
+    o.features_path = f.features;
+    o.features_dset = f.features_dset;
+    o.pool_path = f.pool;
+    o.pool_dset = f.pool_dset;
+    o.actor = cli_actor(actor);
     hitl_error err;
     hitl_error_clear(&err);
-    hitl_status s;
-    hitl_store_settings set = {0};
-    hitl_store_stats stats = {0};
-    gather g = {0};
-    hitl_ratings ratings = {0};
-    char **ann_names = NULL;
-    size_t n_ann_names = 0;
-    hitl_agreement agr = {0};
-    int have_agr = 0;
-    char agr_note[600] = "";
-    char *ref = NULL, *db_abs = NULL, *exp_abs = NULL, *feat_abs = NULL;
-    hitl_report_batch *batches = NULL;
-    hitl_report_annotator *anns = NULL;
-    hitl_export_result res;
-    cli_scorecard sc;
-    int have_sc = 0;
-
-    if ((s = hitl_store_settings_get(st, &set, &err)) != HITL_OK) goto out;
-    if ((s = hitl_store_stats_get(st, &stats, &err)) != HITL_OK) goto out;
-    g.c = set.n_classes;
-
-    /* 1. the export the notebook's code cells read */
-    hitl_export_opts eo = {.format = HITL_EXPORT_HDF5,
-                           .path = exp,
-                           .final = a.final,
-                           .features_path = fpath,
-                           .features_dset = fdset,
-                           .show_prediction = -1,
-                           .actor = cli_actor(a.actor)};
-    if ((s = hitl_store_export(st, &eo, &res, &err)) != HITL_OK) goto out;
-
-    /* 2. per-record numbers: confusion, calibration on blind items, agreement with the final */
-    if ((s = hitl_store_throughput_get(st, &g.tp, &g.n_tp, &err)) != HITL_OK) goto out;
-    g.confusion = calloc(g.c * g.c, sizeof(int64_t));
-    g.scored = calloc(g.n_tp + 1, sizeof(int64_t));
-    g.agree = calloc(g.n_tp + 1, sizeof(int64_t));
-    if (!g.confusion || !g.scored || !g.agree) {
-        s = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
-        goto out;
+    hitl_report_data d;
+    hitl_status s = hitl_report_gather(st, &o, &d, &err);
+    hitl_store_close(st);
+    if (s != HITL_OK) {
+        files_release(&f);
+        return cli_fail(cmd, s, &err);
     }
-    if ((s = hitl_reliability_init(&g.cal, a.bins, &err)) != HITL_OK) goto out;
-    if ((s = scan_records(st, a.final, &g, &err)) != HITL_OK) goto out;
-
-    /* 3. score histograms of the queue (and the pool) */
-    g.max_score = -INFINITY;
-    g.min_score = INFINITY;
-    if ((s = hitl_store_items_each(st, range_item, &g, &err)) != HITL_OK) goto out;
-    double hi = method_max(g.method, g.c);
-    if (g.max_score > hi) hi = g.max_score;
-    double lo = g.min_score < 0 ? g.min_score : 0;
-    if ((s = hitl_histogram_init(&g.unc, lo, hi, 30, &err)) != HITL_OK ||
-        (s = hitl_histogram_init(&g.blind, lo, hi, 30, &err)) != HITL_OK ||
-        (s = hitl_histogram_init(&g.pool, lo, hi, 30, &err)) != HITL_OK)
-        goto out;
-    if ((s = hitl_store_items_each(st, fill_item, &g, &err)) != HITL_OK) goto out;
-    if (a.pool && (s = pool_scores(&a, &g, &err)) != HITL_OK) goto out;
-
-    /* 4. agreement over every label */
-    if ((s = hitl_store_ratings_get(st, &ratings, &ann_names, &n_ann_names, &err)) != HITL_OK)
-        goto out;
-    hitl_agreement_opts ao = {.level = HITL_LEVEL_NOMINAL, .bootstrap = a.bootstrap};
-    hitl_error aerr;
-    hitl_error_clear(&aerr);
-    if (hitl_agreement_compute(&ratings, &ao, &agr, &aerr) == HITL_OK)
-        have_agr = 1;
-    else
-        snprintf(agr_note, sizeof(agr_note), "%s", aerr.msg);
-
-    /* 5. review health: the scorecard hitl health shows, with the same thresholds */
-    if ((s = cli_scorecard_judge(st, NULL, &sc, &err)) != HITL_OK) goto out;
-    have_sc = 1;
-
-    /* 6. the notebook */
-    batches = calloc(stats.n_batches + 1, sizeof(*batches));
-    anns = calloc(g.n_tp + 1, sizeof(*anns));
+    hitl_report_batch *batches = calloc(d.stats.n_batches + 1, sizeof(*batches));
+    hitl_report_annotator *anns = calloc(d.n_throughput + 1, sizeof(*anns));
     if (!batches || !anns) {
         s = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < stats.n_batches; i++)
-        batches[i] = (hitl_report_batch){stats.batches[i].batch, stats.batches[i].queued,
-                                         stats.batches[i].complete, stats.batches[i].blind};
-    for (size_t i = 0; i < g.n_tp; i++)
-        anns[i] = (hitl_report_annotator){g.tp[i].name,         g.tp[i].labels, g.tp[i].skips,
-                                          g.tp[i].mean_seconds, g.scored[i],    g.agree[i]};
-    ref = export_ref(a.notebook, exp);
-    db_abs = realpath(a.db, NULL);
-    exp_abs = realpath(exp, NULL);
-    feat_abs = fpath ? realpath(fpath, NULL) : NULL;
-    char command[4096];
-    int len =
-        snprintf(command, sizeof(command), "hitl export %s --format hdf5 --out %s --final %s",
-                 db_abs ? db_abs : a.db, exp_abs ? exp_abs : exp, hitl_final_rule_name(a.final));
-    if (fpath && len > 0 && (size_t)len < sizeof(command))
-        snprintf(command + len, sizeof(command) - (size_t)len, " --features %s%s%s",
-                 feat_abs ? feat_abs : fpath, fdset ? ":" : "", fdset ? fdset : "");
-    char now[32], title[512];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    char *dbcopy = strdup(a.db);
-    snprintf(title, sizeof(title), "QA report: %s",
-             a.title  ? a.title
-             : dbcopy ? basename(dbcopy)
-                      : a.db);
-    free(dbcopy);
-    hitl_report r = {.title = title,
-                     .store_path = db_abs ? db_abs : a.db,
-                     .generated_at = now,
-                     .version = HITL_VERSION,
-                     .classes = (const char *const *)set.classes,
-                     .n_classes = set.n_classes,
-                     .items_queued = stats.items_queued,
-                     .items_complete = stats.items_complete,
-                     .awaiting_adjudication = stats.awaiting_adjudication,
-                     .queue_depth = stats.queue_depth,
-                     .labels = stats.labels,
-                     .skips = stats.skips,
-                     .leases = stats.leases,
-                     .batches = batches,
-                     .n_batches = stats.n_batches,
-                     .annotators = anns,
-                     .n_annotators = g.n_tp,
-                     .health = &sc.metrics,
-                     .health_thresholds = &sc.thresholds,
-                     .agreement = have_agr ? &agr : NULL,
-                     .agreement_names = (const char *const *)ann_names,
-                     .agreement_note = agr_note,
-                     .calibration = &g.cal,
-                     .confusion = g.confusion,
-                     .scores_uncertain = &g.unc,
-                     .scores_blind = &g.blind,
-                     .scores_pool = a.pool ? &g.pool : NULL,
-                     .method = g.method[0] ? g.method : NULL,
-                     .export_path = ref ? ref : exp,
-                     .export_command = command,
-                     .final_rule = hitl_final_rule_name(a.final),
-                     .export_has_features = fpath != NULL,
-                     .exported = res.counts.records,
-                     .ties = res.counts.ties,
-                     .pending = res.counts.pending};
-    if ((s = hitl_report_write(&r, a.notebook, &err)) != HITL_OK) goto out;
-    int html = a.html ? render_html(a.notebook) : -1;
-    if (a.json) {
-        hitl_reliability_summary cal;
-        hitl_reliability_summarize(&g.cal, &cal);
-        json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:I}", "notebook", a.notebook, "export", exp,
-                              "exported", (json_int_t)res.counts.records, "final",
-                              hitl_final_rule_name(a.final), "blind_scored", (json_int_t)cal.n);
-        json_object_set_new(j, "blind_accuracy", cli_json_real(cal.accuracy));
-        json_object_set_new(j, "blind_accuracy_ci",
-                            json_pack("[o, o]", cli_json_real(cal.accuracy_ci.lo),
-                                      cli_json_real(cal.accuracy_ci.hi)));
-        json_object_set_new(j, "n_bins", json_integer((json_int_t)cal.bins));
-        json_object_set_new(j, "ece", cli_json_real(cal.ece));
-        json_object_set_new(j, "mce", cli_json_real(cal.mce));
-        json_object_set_new(j, "brier_top_label", cli_json_real(cal.brier_top_label));
-        json_object_set_new(j, "alpha",
-                            have_agr ? cli_json_real(agr.coef[HITL_COEF_ALPHA]) : json_null());
-        json_object_set_new(j, "health",
-                            json_pack("{s:s, s:o}", "status",
-                                      hitl_health_status_name(sc.verdict.status), "reasons",
-                                      cli_scorecard_reasons_json(&sc)));
-        if (a.html)
-            json_object_set_new(j, "html",
-                                html == 0   ? json_string("written")
-                                : html == 2 ? json_string("nbconvert not installed")
-                                            : json_string("failed"));
-        cli_print_json(j);
     } else {
-        printf("wrote %s and its export %s (%lld items, final labels: %s)\n", a.notebook, exp,
-               (long long)res.counts.records, hitl_final_rule_name(a.final));
+        hitl_report r = notebook_of(&d, &o, &f, batches, anns);
+        s = hitl_report_write(&r, f.notebook, &err);
     }
-    if (html == 2)
+    rc = s == HITL_OK ? CLI_EXIT_OK : cli_fail(cmd, s, &err);
+    int rendered = s == HITL_OK && html ? render_html(f.notebook) : -1;
+    if (s == HITL_OK && json)
+        print_json(&d, &o, &f, rendered);
+    else if (s == HITL_OK)
+        printf("wrote %s and its export %s (%lld items, final labels: %s)\n", f.notebook, f.exp,
+               (long long)d.exported.counts.records, hitl_final_rule_name(o.final));
+    if (rendered == 2) {
         fprintf(stderr, "hitl report: --html: jupyter nbconvert is not installed; the notebook "
                         "is written\n");
-    else if (html == 1) {
-        fprintf(stderr, "hitl report: jupyter nbconvert could not render %s\n", a.notebook);
-        s = HITL_EIO;
-        err.msg[0] = '\0';
+    } else if (rendered == 1) {
+        fprintf(stderr, "hitl report: jupyter nbconvert could not render %s\n", f.notebook);
         rc = CLI_EXIT_FAILURE;
     }
-out:
     free(batches);
     free(anns);
-    if (have_sc) cli_scorecard_release(&sc);
-    free(ref);
-    free(db_abs);
-    free(exp_abs);
-    free(feat_abs);
-    if (have_agr) hitl_agreement_release(&agr);
-    hitl_ratings_release(&ratings);
-    hitl_strings_free(ann_names, n_ann_names);
-    hitl_histogram_release(&g.unc);
-    hitl_histogram_release(&g.blind);
-    hitl_histogram_release(&g.pool);
-    hitl_reliability_release(&g.cal);
-    hitl_store_throughput_free(g.tp, g.n_tp);
-    free(g.confusion);
-    free(g.scored);
-    free(g.agree);
-    hitl_store_stats_release(&stats);
-    hitl_store_settings_release(&set);
-    hitl_store_close(st);
-    free(fpath);
-    free(exp);
-    if (s == HITL_OK) return CLI_EXIT_OK;
-    if (rc == CLI_EXIT_FAILURE && !err.msg[0]) return rc;
-    return cli_fail(cmd, s, &err);
+    hitl_report_data_release(&d);
+    files_release(&f);
+    return rc;
 }

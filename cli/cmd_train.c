@@ -1,6 +1,7 @@
 /* hitl train: fits the linear head (multinomial logistic regression, L2, L-BFGS in the engine) on
  * labelled pool rows and writes W, b and the class names in the layout `hitl score --head`
- * reads. Labels come from an integer dataset (optionally with --rows) or an `hitl export`. */
+ * reads. The rows and their labels (an integer dataset, optionally with --rows, or an `hitl
+ * export`) are read by hitl_train_set_load. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,8 @@ typedef struct train_args {
     double l2, c_inv; /* NAN when not given */
     size_t max_iter;
     double tol;
+    hitl_train_set_opts set;
+    char *fpath, *lpath, *rpath; /* the files of --features, --labels, --rows without :DSET */
 } train_args;
 
 static int parse_args(int argc, char **argv, train_args *a)
@@ -74,203 +77,41 @@ static int parse_args(int argc, char **argv, train_args *a)
         return cli_usage_error(cmd, "need --features, --labels and --out");
     if (!isnan(a->l2) && !isnan(a->c_inv))
         return cli_usage_error(cmd, "give --l2 or --C, not both");
+    /* --labels FILE.h5 (no :DSET) is an export */
+    size_t len = strlen(a->labels);
+    hitl_train_set_opts *o = &a->set;
+    o->export_file =
+        strchr(a->labels, ':') == NULL && ((len >= 3 && strcmp(a->labels + len - 3, ".h5") == 0) ||
+                                           (len >= 5 && strcmp(a->labels + len - 5, ".hdf5") == 0));
+    o->soft = a->soft;
+    o->classes = a->classes;
+    if (o->export_file && a->rows)
+        return cli_usage_error(cmd, "--rows goes without an export (it has /rows)");
+    if (!o->export_file && a->soft) return cli_usage_error(cmd, "--soft needs --labels EXPORT.h5");
+    if (cli_split_dset(a->features, &a->fpath, &o->features_dset))
+        return cli_usage_error(cmd, "bad --features '%s' (FILE:DSET or FILE.npy)", a->features);
+    o->features_path = a->fpath;
+    if (o->export_file) {
+        o->labels_path = a->labels;
+    } else if (cli_split_dset(a->labels, &a->lpath, &o->labels_dset)) {
+        return cli_usage_error(cmd, "bad --labels '%s' (FILE:DSET, FILE.npy or EXPORT.h5)",
+                               a->labels);
+    }
+    if (a->lpath) o->labels_path = a->lpath;
+    if (a->rows && cli_split_dset(a->rows, &a->rpath, &o->rows_dset))
+        return cli_usage_error(cmd, "bad --rows '%s' (FILE:DSET or FILE.npy)", a->rows);
+    o->rows_path = a->rpath;
     return -1;
 }
 
-typedef struct train_data {
-    float *x;    /* [n, d] */
-    int32_t *y;  /* [n] or NULL */
-    float *soft; /* [n, c] or NULL */
-    size_t n, d, c;
-    char **classes;
-    size_t n_classes;
-} train_data;
-
-/* Reads the listed pool rows (int32, as hitl_labels_read gives them) of the features into x. */
-static hitl_status read_rows(hitl_matrix *m, const int32_t *rows, size_t nr, float *x,
-                             hitl_error *err)
-{
-    int64_t *list = malloc((nr ? nr : 1) * sizeof(int64_t));
-    if (!list) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    for (size_t i = 0; i < nr; i++)
-        list[i] = rows[i];
-    hitl_status st = hitl_matrix_read_rows(m, list, nr, x, err);
-    free(list);
-    if (st == HITL_EDATA && err && err->row >= 0) { /* an entry outside the pool, named as --rows */
-        size_t i = (size_t)err->row;
-        hitl_error_set(err, HITL_EDATA, "--rows entry %zu is row %d, past the %zu rows", i,
-                       (int)rows[i], hitl_matrix_rows(m));
-        err->row = (int64_t)i;
-    }
-    return st;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* Loads rows, targets and class names; on failure fills err. */
-static hitl_status load(const train_args *a, train_data *t, hitl_error *err)
-{
-    char *fpath = NULL, *lpath = NULL, *rpath = NULL;
-    const char *fdset, *ldset, *rdset;
-    int32_t *rows = NULL, *labels = NULL;
-    size_t nr = 0, nl = 0;
-    hitl_matrix *fm = NULL, *sm = NULL;
-    hitl_status st = HITL_OK;
-    int export_mode = strchr(a->labels, ':') == NULL &&
-                      (ends_with(a->labels, ".h5") || ends_with(a->labels, ".hdf5"));
-
-    if (cli_split_dset(a->features, &fpath, &fdset))
-        return hitl_error_set(err, HITL_EINVAL, "bad --features '%s' (FILE:DSET or FILE.npy)",
-                              a->features);
-    st = hitl_matrix_open(&fm, fpath, fdset, err);
-    if (st != HITL_OK) goto done;
-    size_t npool = hitl_matrix_rows(fm);
-    t->d = hitl_matrix_cols(fm);
-
-    if (export_mode) {
-        if (a->rows) {
-            st = hitl_error_set(err, HITL_EINVAL, "--rows goes without an export (it has /rows)");
-            goto done;
-        }
-        st = hitl_labels_read(a->labels, "rows", &rows, &nr, err);
-        if (st == HITL_OK) st = hitl_labels_read(a->labels, "labels", &labels, &nl, err);
-        if (st == HITL_OK) st = hitl_matrix_open(&sm, a->labels, "soft_labels", err);
-        if (st == HITL_OK && !a->classes)
-            st = hitl_matrix_classes(sm, &t->classes, &t->n_classes, err);
-        if (st == HITL_OK && nl != nr)
-            st = hitl_error_set(err, HITL_ESHAPE, "'%s': /labels has %zu rows, /rows %zu",
-                                a->labels, nl, nr);
-        if (st == HITL_OK && a->soft) {
-            t->c = hitl_matrix_cols(sm);
-            if (hitl_matrix_rows(sm) != nr)
-                st = hitl_error_set(err, HITL_ESHAPE, "'%s': /soft_labels has %zu rows, /rows %zu",
-                                    a->labels, hitl_matrix_rows(sm), nr);
-            if (st == HITL_OK) st = hitl_matrix_load(sm, &t->soft, err);
-        }
-        if (st != HITL_OK) goto done;
-        t->y = labels;
-        labels = NULL;
-        t->n = nr;
-    } else {
-        if (a->soft) {
-            st = hitl_error_set(err, HITL_EINVAL, "--soft needs --labels EXPORT.h5");
-            goto done;
-        }
-        if (cli_split_dset(a->labels, &lpath, &ldset)) {
-            st = hitl_error_set(err, HITL_EINVAL,
-                                "bad --labels '%s' (FILE:DSET, FILE.npy or EXPORT.h5)", a->labels);
-            goto done;
-        }
-        st = hitl_labels_read(lpath, ldset, &labels, &nl, err);
-        if (st != HITL_OK) goto done;
-        if (a->rows) {
-            if (cli_split_dset(a->rows, &rpath, &rdset)) {
-                st = hitl_error_set(err, HITL_EINVAL, "bad --rows '%s' (FILE:DSET or FILE.npy)",
-                                    a->rows);
-                goto done;
-            }
-            st = hitl_labels_read(rpath, rdset, &rows, &nr, err);
-            if (st != HITL_OK) goto done;
-            t->n = nr;
-            if (!(t->y = malloc((nr ? nr : 1) * sizeof(int32_t)))) {
-                st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-                goto done;
-            }
-            if (nl == npool) { /* labels of every pool row: take the listed ones */
-                for (size_t i = 0; i < nr; i++) {
-                    if ((size_t)rows[i] >= npool) {
-                        st = hitl_error_set(err, HITL_EDATA,
-                                            "--rows entry %zu is row %d, past "
-                                            "the %zu rows",
-                                            i, (int)rows[i], npool);
-                        goto done;
-                    }
-                    t->y[i] = labels[rows[i]];
-                }
-            } else if (nl == nr) {
-                memcpy(t->y, labels, nr * sizeof(int32_t));
-            } else {
-                st = hitl_error_set(err, HITL_ESHAPE,
-                                    "--labels has %zu entries: neither the pool's %zu rows nor "
-                                    "the %zu --rows",
-                                    nl, npool, nr);
-                goto done;
-            }
-        } else {
-            if (nl != npool) {
-                st = hitl_error_set(err, HITL_ESHAPE,
-                                    "--labels has %zu entries, the features %zu rows", nl, npool);
-                goto done;
-            }
-            t->y = labels;
-            labels = NULL;
-            t->n = npool;
-        }
-        if (!a->classes) st = hitl_matrix_classes(fm, &t->classes, &t->n_classes, err);
-        if (st != HITL_OK) goto done;
-    }
-    if (a->classes) {
-        st = hitl_strings_split(a->classes, &t->classes, &t->n_classes, err);
-        if (st != HITL_OK) goto done;
-    }
-    if (!t->soft) {
-        int32_t mx = -1;
-        for (size_t i = 0; i < t->n; i++)
-            mx = t->y[i] > mx ? t->y[i] : mx;
-        t->c = t->n_classes ? t->n_classes : (size_t)mx + 1;
-    }
-    if (t->n_classes && t->n_classes != t->c) {
-        st =
-            hitl_error_set(err, HITL_ESHAPE, "%zu class names for %zu classes", t->n_classes, t->c);
-        goto done;
-    }
-    if (t->n == 0) {
-        st = hitl_error_set(err, HITL_EDATA, "no labelled rows to train on");
-        goto done;
-    }
-    if (!rows)
-        st = hitl_matrix_load(fm, &t->x, err);
-    else if (t->d > SIZE_MAX / sizeof(float) / t->n ||
-             !(t->x = malloc(t->n * t->d * sizeof(float))))
-        st = hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu x %zu features", t->n, t->d);
-    else
-        st = read_rows(fm, rows, nr, t->x, err);
-done:
-    free(fpath);
-    free(lpath);
-    free(rpath);
-    free(rows);
-    free(labels);
-    hitl_matrix_close(fm);
-    hitl_matrix_close(sm);
-    return st;
-}
-
-static hitl_status class_weights(const char *spec, const train_data *t, float **out,
+/* --class-weight: `balanced` (the engine's, from the label mass) or C numbers > 0. */
+static hitl_status class_weights(const char *spec, const hitl_train_set *t, float **out,
                                  hitl_error *err)
 {
     *out = malloc(t->c * sizeof(float));
     if (!*out) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    if (strcmp(spec, "balanced") == 0) { /* n / (C count_c), from the (soft) label mass */
-        double *cnt = calloc(t->c, sizeof(double));
-        if (!cnt) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        for (size_t i = 0; i < t->n; i++) {
-            if (t->soft) {
-                for (size_t j = 0; j < t->c; j++)
-                    cnt[j] += t->soft[i * t->c + j];
-            } else if (t->y[i] >= 0 && (size_t)t->y[i] < t->c) {
-                cnt[t->y[i]] += 1;
-            }
-        }
-        for (size_t j = 0; j < t->c; j++)
-            (*out)[j] = cnt[j] > 0 ? (float)(t->n / (t->c * cnt[j])) : 1.0f;
-        free(cnt);
-        return HITL_OK;
-    }
+    if (strcmp(spec, "balanced") == 0)
+        return hitl_class_weights_balanced(t->soft ? NULL : t->y, t->soft, t->n, t->c, *out, err);
     const char *p = spec;
     for (size_t j = 0; j < t->c; j++) {
         char *end;
@@ -298,14 +139,22 @@ int cmd_train(int argc, char **argv)
     const char *cmd = "train";
     train_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc >= 0) return rc;
+    if (rc >= 0) {
+        free(a.fpath);
+        free(a.lpath);
+        free(a.rpath);
+        return rc;
+    }
 
     hitl_error err;
     hitl_error_clear(&err);
-    train_data t = {0};
+    hitl_train_set t = {0};
     float *cw = NULL, *w = NULL, *b = NULL, *z = NULL;
     hitl_train_report rep = {0};
-    hitl_status st = load(&a, &t, &err);
+    hitl_status st = hitl_train_set_load(&a.set, &t, &err);
+    free(a.fpath);
+    free(a.lpath);
+    free(a.rpath);
     if (st == HITL_OK && a.cw) st = class_weights(a.cw, &t, &cw, &err);
     /* S = sum of the row weights, for --C */
     double wsum = 0;
@@ -366,10 +215,7 @@ int cmd_train(int argc, char **argv)
             printf("wrote %s\n", a.out);
         }
     }
-    free(t.x);
-    free(t.y);
-    free(t.soft);
-    hitl_strings_free(t.classes, t.n_classes);
+    hitl_train_set_release(&t);
     free(cw);
     free(w);
     free(b);

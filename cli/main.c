@@ -21,6 +21,7 @@ static const cli_command commands[] = {
     {"status", cmd_status, "queue progress, throughput, leases, override rates"},
     {"audit", cmd_audit, "verify the store against its audit chain; head, sign, show, export"},
     {"backup", cmd_backup, "a consistent copy of a store while annotators work"},
+    {"serve", cmd_serve, "the annotation web app and HTTP API (accounts from hitl user)"},
     {"user", cmd_user, "accounts for hitl serve: add, list, revoke, a new token"},
     {"agreement", cmd_agreement, "inter-rater agreement: kappas, alpha, AC1, with intervals"},
     {"aggregate", cmd_aggregate, "one label per item: majority vote or Dawid-Skene"},

@@ -53,6 +53,14 @@ int cli_opt_temperature(const char *cmd, const char *value, void *ctx)
     return -1;
 }
 
+int cli_opt_final(const char *cmd, const char *value, void *ctx)
+{
+    if (hitl_final_rule_parse(value, ctx) != HITL_OK)
+        return cli_usage_error(cmd, "unknown --final '%s' (adjudicated, majority, dawid-skene)",
+                               value);
+    return -1;
+}
+
 int cli_options(const char *cmd, const char *usage, int argc, char **argv, const cli_opt *opts,
                 int min_pos, int max_pos)
 {

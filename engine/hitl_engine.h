@@ -526,6 +526,25 @@ void hitl_reliability_summarize(const hitl_reliability *r, hitl_reliability_summ
 hitl_calib_bin hitl_reliability_bin(const hitl_reliability *r, size_t b);
 void hitl_reliability_release(hitl_reliability *r);
 
+/* ---- score histograms (engine/histogram.c) --------------------------------------------------
+ * Bounded memory whatever the number of values: a report gathers its scores one item at a time.
+ * Equal-width bins over [lo, hi]: bin b holds [lo + b w, lo + (b + 1) w), the last also hi.
+ * Values outside are counted in `below` / `above`, NaN in `nan`; none enters a bin. */
+typedef struct hitl_histogram {
+    double lo, hi;
+    size_t bins;
+    int64_t *count; /* [bins] */
+    int64_t n;      /* values in a bin */
+    int64_t below, above, nan;
+} hitl_histogram;
+
+/* Caller-allocated; HITL_EINVAL unless lo < hi (both finite) and bins >= 1. Release with
+ * hitl_histogram_release(). */
+hitl_status hitl_histogram_init(hitl_histogram *h, double lo, double hi, size_t bins,
+                                hitl_error *err);
+void hitl_histogram_add(hitl_histogram *h, double v);
+void hitl_histogram_release(hitl_histogram *h);
+
 typedef struct hitl_calib_opts {
     size_t bins;          /* HITL_CALIB_BINS when 0 */
     int fit_temperature;  /* fit T minimising the NLL of softmax(log p / T) */
@@ -729,6 +748,14 @@ hitl_status hitl_train_loss(const float *x, size_t n, size_t d, const int32_t *l
                             const float *soft, size_t c, const hitl_train_opts *opts,
                             const float *w, const float *b, double *loss, double *gw, double *gb,
                             hitl_error *err);
+
+/* scikit-learn's class_weight='balanced' (compute_class_weight): class j weighs n / (c m_j), m_j
+ * its label mass, the rows labelled j or the sum of column j of the soft labels; a class without
+ * mass weighs 1. Targets as hitl_train_linear takes them (exactly one of labels [n] and soft
+ * [n, c], borrowed); out caller-sized [c]. HITL_EINVAL for a missing argument, n = 0 or c = 0;
+ * HITL_EDATA naming the row (err->row) for a label outside [0, c), as hitl_train_linear. */
+hitl_status hitl_class_weights_balanced(const int32_t *labels, const float *soft, size_t n,
+                                        size_t c, float *out, hitl_error *err);
 
 /* ---- diverse batches ------------------------------------------------------------------------
  * k-center greedy (the core-set of Sener & Savarese 2018): repeatedly pick the candidate row

@@ -404,3 +404,32 @@ hitl_status hitl_train_linear(const float *x, size_t n, size_t d, const int32_t 
     free(buf);
     return HITL_OK;
 }
+
+hitl_status hitl_class_weights_balanced(const int32_t *labels, const float *soft, size_t n,
+                                        size_t c, float *out, hitl_error *err)
+{
+    if (!out || n == 0 || c == 0 || (!labels == !soft))
+        return hitl_error_set(
+            err, HITL_EINVAL,
+            "class weights: missing argument, no rows, or not exactly one target");
+    double *mass = calloc(c, sizeof(double));
+    if (!mass) return hitl_error_set(err, HITL_ENOMEM, "class weights: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (soft) {
+            for (size_t j = 0; j < c; j++)
+                mass[j] += soft[i * c + j];
+        } else if (labels[i] >= 0 && (size_t)labels[i] < c) {
+            mass[labels[i]] += 1;
+        } else {
+            free(mass);
+            hitl_error_set(err, HITL_EDATA, "train: label %d of row %zu is not in [0, %zu)",
+                           (int)labels[i], i, c);
+            if (err) err->row = (int64_t)i;
+            return HITL_EDATA;
+        }
+    }
+    for (size_t j = 0; j < c; j++)
+        out[j] = mass[j] > 0 ? (float)((double)n / ((double)c * mass[j])) : 1.0f;
+    free(mass);
+    return HITL_OK;
+}

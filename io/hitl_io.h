@@ -5,5 +5,6 @@
 
 #include "hitl_files.h"
 #include "hitl_store.h"
+#include "hitl_store_json.h"
 
 #endif /* HITL_IO_H */

@@ -10,27 +10,6 @@
 extern "C" {
 #endif
 
-/* ---- score histograms ------------------------------------------------------------------------
- * Bounded memory whatever the number of items: the report's numbers are gathered one item at a
- * time (its calibration through the engine's hitl_reliability, the same bins as calibrate). */
-
-/* Equal-width bins over [lo, hi]: bin b holds [lo + b w, lo + (b + 1) w), the last also hi.
- * Values outside are counted in `below` / `above`, NaN in `nan`; none enters a bin. */
-typedef struct hitl_histogram {
-    double lo, hi;
-    size_t bins;
-    int64_t *count; /* [bins] */
-    int64_t n;      /* values in a bin */
-    int64_t below, above, nan;
-} hitl_histogram;
-
-/* Caller-allocated; HITL_EINVAL unless lo < hi (both finite) and bins >= 1. Release with
- * hitl_histogram_release(). */
-hitl_status hitl_histogram_init(hitl_histogram *h, double lo, double hi, size_t bins,
-                                hitl_error *err);
-void hitl_histogram_add(hitl_histogram *h, double v);
-void hitl_histogram_release(hitl_histogram *h);
-
 /* ---- SVG charts -------------------------------------------------------------------------------
  * Each writes a standalone SVG document (caller owns *svg; free()). Names are escaped for XML.
  * HITL_EINVAL for missing or inconsistent inputs, HITL_ENOMEM. */

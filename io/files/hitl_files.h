@@ -63,6 +63,9 @@ hitl_status hitl_matrix_read_f64(hitl_matrix *m, size_t row0, size_t n, double *
  * thread-safe, as hitl_matrix_read. */
 hitl_status hitl_matrix_read_rows(hitl_matrix *m, const int64_t *rows, size_t n, float *dst,
                                   hitl_error *err);
+/* The same rows as stored, as float64 (`dst` sized to n * cols doubles; hitl_matrix_read_f64). */
+hitl_status hitl_matrix_read_rows_f64(hitl_matrix *m, const int64_t *rows, size_t n, double *dst,
+                                      hitl_error *err);
 /* Class names from a string attribute `classes` on the dataset, else on the file's root group.
  * *names is NULL and *n 0 when there is none (not an error). Caller owns the result; release
  * with hitl_strings_free(). Always empty for .npy files. */
@@ -240,6 +243,35 @@ void hitl_rating_matrix_release(hitl_rating_matrix *r);
 hitl_status hitl_labels_read(const char *path, const char *dset, int32_t **labels, size_t *n,
                              hitl_error *err);
 
+/* ---- calibration from files (io/files/calibration_files.c) ----------------------------------
+ * A model's calibration on a blind labelled sample (hitl_calibration_compute), with the names of
+ * its classes. Shared with the store's (hitl_store_calibration). */
+typedef struct hitl_calib_result {
+    hitl_calibration cal;
+    char **classes; /* the class names, or NULL (then named by index) */
+    size_t n_classes;
+    size_t n_unscored; /* from a store: blind items left out, queued without a prediction */
+    int top_only;      /* from the predictions a store keeps: only the top class's probability
+                          was known, so brier_multiclass and nll are NaN, no temperature fitted */
+} hitl_calib_result;
+void hitl_calib_result_release(hitl_calib_result *r);
+
+/* Where the sample is: probabilities [n, C] (hitl_matrix_open: dset NULL for .npy; read as
+ * stored, hitl_matrix_load_f64) and true class indices (hitl_labels_read), each with the name
+ * messages give it (the command line's FILE:DSET; NULL: the path). */
+typedef struct hitl_calib_files {
+    const char *probs_path, *probs_dset, *probs_name;
+    const char *labels_path, *labels_dset, *labels_name;
+} hitl_calib_files;
+
+/* Caller-allocated *out (release with hitl_calib_result_release(); nothing on failure); the
+ * class names are the probabilities' `classes` attribute when it names C classes. The readers'
+ * errors; HITL_ESHAPE when the lengths differ; HITL_EDATA for a label that is not a class, and
+ * for hitl_calibration_compute's refusals (a bad row, no rows, one class), named by the
+ * probabilities' name. */
+hitl_status hitl_calibration_from_files(const hitl_calib_files *f, const hitl_calib_opts *o,
+                                        hitl_calib_result *out, hitl_error *err);
+
 /* ---- IDX files and pool files ----------------------------------------------------------------
  * IDX (MNIST's format, gzipped or plain) read whole into float32: values are small integers or
  * floats, exact in float32 for uint8/int8/int16. A pool file is what `hitl score`, `hitl train`
@@ -279,6 +311,38 @@ hitl_status hitl_labelled_load(const char *path, const char *dset, const char *l
                                const char *labels_dset, hitl_labelled *out, hitl_error *err);
 void hitl_labelled_release(hitl_labelled *l);
 
+/* ---- a training set (io/files/train_set.c) ----------------------------------------------------
+ * What `hitl train` fits the head on: listed pool rows of a features matrix [N, D] and their
+ * targets. Labels are class indices (hitl_labels_read): N of them, one per pool row (with a row
+ * list, the listed rows' are taken), or one per listed row; or an `hitl export --format hdf5`
+ * file: its /rows (the pool rows), /labels and, with soft, /soft_labels [n, C] as the targets.
+ * The class names: `classes` when given, else the export's `classes` attribute, else the
+ * features'; C is their number, else the largest label + 1. */
+typedef struct hitl_train_set_opts {
+    const char *features_path, *features_dset; /* hitl_matrix_open: dset NULL for .npy */
+    const char *labels_path, *labels_dset;     /* labels_dset unused with export_file */
+    int export_file;                           /* labels_path is an export */
+    int soft;                                  /* (export) train on /soft_labels */
+    const char *rows_path, *rows_dset;         /* the pool rows to train on; NULL: every row */
+    const char *classes;                       /* "A,B,...", or NULL */
+} hitl_train_set_opts;
+
+typedef struct hitl_train_set {
+    float *x;    /* [n, d] the listed rows' features */
+    int32_t *y;  /* [n] class indices (an export's /labels also with soft) */
+    float *soft; /* [n, c] with soft, else NULL */
+    size_t n, d, c;
+    char **classes; /* the c class names, or NULL */
+    size_t n_classes;
+} hitl_train_set;
+
+/* Caller-allocated *out; release with hitl_train_set_release() (nothing on failure). The
+ * readers' errors; HITL_EINVAL for a row list with an export, soft without one; HITL_ESHAPE for
+ * lengths that do not match, and class names that are not C; HITL_EDATA for a listed row past
+ * the pool and no rows at all. */
+hitl_status hitl_train_set_load(const hitl_train_set_opts *o, hitl_train_set *out, hitl_error *err);
+void hitl_train_set_release(hitl_train_set *t);
+
 /* Writes a pool file (created or truncated; removed again on failure). labels (may be NULL),
  * classes (may be NULL, else n_classes names) and source (may be NULL) are borrowed. */
 hitl_status hitl_pool_save(const char *path, const float *x, size_t n, size_t d,
@@ -287,6 +351,8 @@ hitl_status hitl_pool_save(const char *path, const float *x, size_t n, size_t d,
 
 /* Reads a whole matrix (all rows) into *out (caller frees). HITL_ENOMEM when it does not fit. */
 hitl_status hitl_matrix_load(hitl_matrix *m, float **out, hitl_error *err);
+/* The same as stored, as float64 (hitl_matrix_read_f64): calibration reads its probabilities so. */
+hitl_status hitl_matrix_load_f64(hitl_matrix *m, double **out, hitl_error *err);
 
 /* ---- learning curves ---------------------------------------------------------------------------
  * `hitl simulate`'s results: root attributes `strategies` (string array, in order) and `seeds`

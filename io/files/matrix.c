@@ -139,8 +139,29 @@ static int by_row(const void *a, const void *b)
     return (x->row > y->row) - (x->row < y->row);
 }
 
-hitl_status hitl_matrix_read_rows(hitl_matrix *m, const int64_t *rows, size_t n, float *dst,
-                                  hitl_error *err)
+/* How the readers below take rows: as float32 (hitl_matrix_read) or as stored, in float64
+ * (hitl_matrix_read_f64), `size` bytes a value. */
+typedef struct elem {
+    size_t size;
+    const char *noun; /* "floats", "doubles": for messages */
+    hitl_status (*read)(hitl_matrix *m, size_t row0, size_t n, void *dst, hitl_error *err);
+} elem;
+
+static hitl_status read_f32(hitl_matrix *m, size_t row0, size_t n, void *dst, hitl_error *err)
+{
+    return hitl_matrix_read(m, row0, n, dst, err);
+}
+
+static hitl_status read_f64(hitl_matrix *m, size_t row0, size_t n, void *dst, hitl_error *err)
+{
+    return hitl_matrix_read_f64(m, row0, n, dst, err);
+}
+
+static const elem F32 = {sizeof(float), "floats", read_f32};
+static const elem F64 = {sizeof(double), "doubles", read_f64};
+
+static hitl_status read_rows(hitl_matrix *m, const int64_t *rows, size_t n, void *dst,
+                             const elem *e, hitl_error *err)
 {
     if (!m) return hitl_error_set(err, HITL_EINVAL, "no matrix given");
     if (n == 0) return HITL_OK;
@@ -162,11 +183,12 @@ hitl_status hitl_matrix_read_rows(hitl_matrix *m, const int64_t *rows, size_t n,
     qsort(order, n, sizeof(*order), by_row);
     /* A run: listed rows at most `gap` apart, spanning at most one default block (and no more
      * than the list does). */
-    size_t c = m->cols, cap = hitl_block_rows(c), gap = RUN_GAP_BYTES / (c * sizeof(float));
+    size_t c = m->cols, cap = hitl_block_rows(c), gap = RUN_GAP_BYTES / (c * e->size);
+    size_t row_bytes = c * e->size;
     size_t span = (size_t)(order[n - 1].row - order[0].row) + 1;
     if (gap < 1) gap = 1;
     if (cap > span) cap = span;
-    float *buf = malloc(cap * c * sizeof(float));
+    char *buf = malloc(cap * row_bytes), *out = dst;
     hitl_status st =
         buf ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", m->name);
     for (size_t i = 0; st == HITL_OK && i < n;) {
@@ -175,14 +197,27 @@ hitl_status hitl_matrix_read_rows(hitl_matrix *m, const int64_t *rows, size_t n,
         while (j < n && (size_t)(order[j].row - order[j - 1].row) <= gap &&
                (size_t)(order[j].row - r0) < cap)
             j++;
-        st = hitl_matrix_read(m, (size_t)r0, (size_t)(order[j - 1].row - r0) + 1, buf, err);
+        st = e->read(m, (size_t)r0, (size_t)(order[j - 1].row - r0) + 1, buf, err);
         for (size_t k = i; st == HITL_OK && k < j; k++)
-            memcpy(dst + order[k].at * c, buf + (size_t)(order[k].row - r0) * c, c * sizeof(float));
+            memcpy(out + order[k].at * row_bytes, buf + (size_t)(order[k].row - r0) * row_bytes,
+                   row_bytes);
         i = j;
     }
     free(order);
     free(buf);
     return st;
+}
+
+hitl_status hitl_matrix_read_rows(hitl_matrix *m, const int64_t *rows, size_t n, float *dst,
+                                  hitl_error *err)
+{
+    return read_rows(m, rows, n, dst, &F32, err);
+}
+
+hitl_status hitl_matrix_read_rows_f64(hitl_matrix *m, const int64_t *rows, size_t n, double *dst,
+                                      hitl_error *err)
+{
+    return read_rows(m, rows, n, dst, &F64, err);
 }
 
 hitl_status hitl_matrix_classes(hitl_matrix *m, char ***names, size_t *n, hitl_error *err)
@@ -195,24 +230,40 @@ hitl_status hitl_matrix_classes(hitl_matrix *m, char ***names, size_t *n, hitl_e
     return m->ops->classes(m, names, n, err);
 }
 
-hitl_status hitl_matrix_load(hitl_matrix *m, float **out, hitl_error *err)
+static hitl_status load(hitl_matrix *m, void **out, const elem *e, hitl_error *err)
 {
     size_t n = hitl_matrix_rows(m), d = hitl_matrix_cols(m), block = hitl_block_rows(d);
     *out = NULL;
-    if (n && d > SIZE_MAX / sizeof(float) / n)
-        return hitl_error_set(err, HITL_ENOMEM, "'%s': %zu x %zu floats do not fit in memory",
-                              hitl_matrix_name(m), n, d);
-    float *x = malloc(n && d ? n * d * sizeof(float) : 1);
+    if (n && d > SIZE_MAX / e->size / n)
+        return hitl_error_set(err, HITL_ENOMEM, "'%s': %zu x %zu %s do not fit in memory",
+                              hitl_matrix_name(m), n, d, e->noun);
+    char *x = malloc(n && d ? n * d * e->size : 1);
     if (!x)
-        return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory for %zu x %zu floats",
-                              hitl_matrix_name(m), n, d);
+        return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory for %zu x %zu %s",
+                              hitl_matrix_name(m), n, d, e->noun);
     hitl_status st = HITL_OK;
     for (size_t r = 0; st == HITL_OK && r < n; r += block)
-        st = hitl_matrix_read(m, r, n - r < block ? n - r : block, x + r * d, err);
+        st = e->read(m, r, n - r < block ? n - r : block, x + r * d * e->size, err);
     if (st != HITL_OK) {
         free(x);
         return st;
     }
     *out = x;
     return HITL_OK;
+}
+
+hitl_status hitl_matrix_load(hitl_matrix *m, float **out, hitl_error *err)
+{
+    void *x;
+    hitl_status st = load(m, &x, &F32, err);
+    *out = x;
+    return st;
+}
+
+hitl_status hitl_matrix_load_f64(hitl_matrix *m, double **out, hitl_error *err)
+{
+    void *x;
+    hitl_status st = load(m, &x, &F64, err);
+    *out = x;
+    return st;
 }

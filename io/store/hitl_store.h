@@ -22,6 +22,8 @@ typedef enum {
     HITL_SHOW_UNCERTAIN, /* on uncertainty-queued items only, never on blind ones */
     HITL_SHOW_ALWAYS     /* on every item except blind ones */
 } hitl_show_prediction;
+/* "never", "uncertain", "always" */
+const char *hitl_show_prediction_name(hitl_show_prediction s);
 
 typedef struct hitl_store_settings {
     char **classes;
@@ -161,8 +163,7 @@ hitl_status hitl_account_rotate(hitl_store *st, const char *name, const char *ac
 hitl_status hitl_account_revoke(hitl_store *st, const char *name, const char *actor,
                                 hitl_error *err);
 /* The account named `name`: HITL_ENOTFOUND when there is none. */
-hitl_status hitl_account_get(hitl_store *st, const char *name, hitl_account *out,
-                             hitl_error *err);
+hitl_status hitl_account_get(hitl_store *st, const char *name, hitl_account *out, hitl_error *err);
 /* Every account, by name. Caller frees *out (free()). */
 hitl_status hitl_account_list(hitl_store *st, hitl_account **out, size_t *n, hitl_error *err);
 /* The account a token belongs to: HITL_EAUTH when no live account has it (the comparison of
@@ -237,9 +238,12 @@ hitl_status hitl_store_label(hitl_store *st, const char *pool_id, const char *la
 /* Gives the item back without a label; the annotator is not offered it again. */
 hitl_status hitl_store_skip(hitl_store *st, const char *pool_id, const char *annotator,
                             const char *reason, hitl_error *err);
-/* Removes the annotator's last label if its item has no final label yet; *pool_id (caller
- * frees) names the item, NULL when there was nothing to undo. */
-hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_id, hitl_error *err);
+/* Removes the annotator's label on `item` (NULL: their last label) unless a person decided the
+ * item's final label (HITL_ECONFLICT), and leases the item back to them so that `next` offers
+ * it again first. *pool_id (caller frees) names the item; NULL when `item` is NULL and there was
+ * nothing to undo. With an item: HITL_ENOTFOUND unknown, HITL_ECONFLICT no label of theirs. */
+hitl_status hitl_store_undo(hitl_store *st, const char *annotator, const char *item, char **pool_id,
+                            hitl_error *err);
 /* Sets the final label of an item: resolves a disagreement, or overrides a final label or a
  * model prediction routed to review. The justification must have the configured length
  * (HITL_EDATA otherwise; nothing written). *overrode (may be NULL) says whether it changed the
@@ -247,6 +251,44 @@ hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_i
 hitl_status hitl_store_adjudicate(hitl_store *st, const char *pool_id, const char *label,
                                   const char *actor, const char *justification, int *overrode,
                                   hitl_error *err);
+
+/* ---- one person's work (for hitl serve) ------------------------------------------------------
+ * An annotator's counts: labels and skips given, and the items `next` could still give them. */
+typedef struct hitl_progress {
+    int64_t labelled, skipped, left;
+} hitl_progress;
+hitl_status hitl_store_progress(hitl_store *st, const char *annotator, hitl_progress *out,
+                                hitl_error *err);
+
+/* An annotator's decisions, newest first: a label (label set) or a skip (label NULL). */
+typedef struct hitl_history_entry {
+    char *pool_id, *label, *at;
+    int skipped;
+} hitl_history_entry;
+/* At most `limit` of them; release with hitl_history_release(*out, *n). */
+hitl_status hitl_store_history(hitl_store *st, const char *annotator, size_t limit,
+                               hitl_history_entry **out, size_t *n, hitl_error *err);
+void hitl_history_release(hitl_history_entry *h, size_t n);
+
+/* An item as a reviewer sees it: its payload, the model's prediction, every label with who gave
+ * it and when, and its state (0 open, 1 awaiting adjudication, 2 final) and final label. */
+typedef struct hitl_item_label {
+    char *annotator, *label, *at;
+} hitl_item_label;
+typedef struct hitl_item_review {
+    char *pool_id, *data, *prediction; /* data, prediction: NULL when none */
+    int state;
+    char *final_label, *final_kind, *final_by; /* NULL until final (final_by: a person) */
+    hitl_item_label *labels;
+    size_t n_labels;
+} hitl_item_review;
+/* HITL_ENOTFOUND for an unknown item. Release with hitl_item_review_release(). */
+hitl_status hitl_store_item_review(hitl_store *st, const char *pool_id, hitl_item_review *out,
+                                   hitl_error *err);
+void hitl_item_review_release(hitl_item_review *v);
+/* The first `limit` items awaiting adjudication, in queue order; release each, then free(*out). */
+hitl_status hitl_store_adjudication_queue(hitl_store *st, size_t limit, hitl_item_review **out,
+                                          size_t *n, hitl_error *err);
 
 typedef struct hitl_store_annotator {
     char *name;
@@ -257,6 +299,7 @@ typedef struct hitl_store_actor {
     char *name;
     int64_t decisions, overrides;
     double rate; /* overrides / decisions */
+    int alert;   /* the health scorecard finds the override rate too high (engine/health.c) */
 } hitl_store_actor;
 
 typedef struct hitl_store_batch_stats {
@@ -300,12 +343,12 @@ hitl_status hitl_audit_head_parse(const char *text, hitl_audit_head *h);
 typedef void (*hitl_verify_problem_fn)(void *ctx, const char *problem);
 
 typedef struct hitl_verify_opts {
-    const hitl_audit_head *head;    /* the chain must still hold this event with this hash */
-    const char *pubkey;             /* a PEM Ed25519 public key: every checkpoint must verify with
-                                       it, and there must be one */
-    const char *export_path; /* an hdf5, jsonl or csv export (adjudicated or majority rule): the
-                                chain must hold the head it recorded, and its labels must be the
-                                final labels the chain gives at that head */
+    const hitl_audit_head *head; /* the chain must still hold this event with this hash */
+    const char *pubkey;          /* a PEM Ed25519 public key: every checkpoint must verify with
+                                    it, and there must be one */
+    const char *export_path;     /* an hdf5, jsonl or csv export (adjudicated or majority rule): the
+                                    chain must hold the head it recorded, and its labels must be the
+                                    final labels the chain gives at that head */
     hitl_verify_problem_fn problem; /* each difference found, up to max_problems; may be NULL */
     void *ctx;
     size_t max_problems; /* 20 when 0 */
@@ -508,6 +551,20 @@ typedef struct hitl_blind_sample {
 hitl_status hitl_store_blind_sample(hitl_store *st, hitl_blind_sample *out, hitl_error *err);
 void hitl_blind_sample_release(hitl_blind_sample *b);
 
+/* The model's calibration on the blind sample (io/store/calibration.c), its classes named as the
+ * project names them. With pool->probs_path (the pool the items were queued from, or another
+ * model's probabilities for the same rows; pool->labels unused, pool may be NULL) only the items'
+ * pool rows are read, as stored, and every measure computed. Without it, from the class and top
+ * probability stored at queue time: each row holds the top probability at the stored class and
+ * the rest spread evenly, so the top-label measures are exact and out->top_only is set.
+ * Caller-allocated *out (release with hitl_calib_result_release(); nothing on failure).
+ * HITL_EDATA when no blind item has a final label, for a stored row outside the pool and for
+ * hitl_calibration_compute's refusals (naming the item); HITL_ESHAPE for a pool whose column
+ * count is not the project's class count; the readers' errors. */
+hitl_status hitl_store_calibration(hitl_store *st, const hitl_calib_files *pool,
+                                   const hitl_calib_opts *o, hitl_calib_result *out,
+                                   hitl_error *err);
+
 /* What `hitl health` judges (engine: hitl_health_evaluate). A label was given with the model's
  * prediction shown when the store shows predictions (show-prediction uncertain or always, the
  * setting now) and the item is not blind and has one; of those on items with a final label
@@ -533,6 +590,78 @@ typedef struct hitl_store_health {
  * in chain_ok, not as an error. */
 hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_error *err);
 void hitl_store_health_release(hitl_store_health *h);
+
+/* ---- the review health scorecard (io/store/scorecard.c) -------------------------------------
+ * What the store gathers (hitl_store_health_get), Krippendorff's alpha (nominal) over its labels
+ * and the latency summary, judged by the engine's one scorecard (hitl_health_evaluate) under the
+ * given thresholds. `hitl health` and `hitl report` both build it, so they cannot disagree. */
+typedef struct hitl_scorecard {
+    hitl_store_health store;
+    hitl_health_thresholds thresholds;
+    hitl_health_metrics metrics; /* borrows from store */
+    hitl_latency latency;
+    double alpha;        /* NaN when undefined ... */
+    char alpha_why[512]; /* ... and why */
+    hitl_health_verdict verdict;
+} hitl_scorecard;
+
+/* t: NULL for the defaults (hitl_health_thresholds_default). Caller-allocated *out; release with
+ * hitl_scorecard_release(). */
+hitl_status hitl_store_scorecard(hitl_store *st, const hitl_health_thresholds *t,
+                                 hitl_scorecard *out, hitl_error *err);
+void hitl_scorecard_release(hitl_scorecard *sc);
+/* The annotator or actor a reason is about (borrowed), NULL for the whole store. */
+const char *hitl_scorecard_subject(const hitl_scorecard *sc, const hitl_health_reason *r);
+
+/* ---- the QA report's numbers (io/store/report.c) ---------------------------------------------
+ * What `hitl report` shows, and any other view of a store's quality can: progress, throughput
+ * and each annotator's agreement with the final labels, the review health scorecard
+ * (hitl_store_scorecard), agreement over every label, the model's calibration on the blind items
+ * and the confusion of its class with the final label (both from the class and top probability
+ * stored at query time), and score histograms of the queue (and of the pool). Streaming passes
+ * over records and items; the agreement holds the ratings table. */
+typedef struct hitl_report_opts {
+    hitl_final_rule final; /* which items have a final label, and the export's rule */
+    /* the HDF5 export a notebook reads, written first and audited as any export (NULL: none),
+     * with the features of its pool rows (may be NULL) */
+    const char *export_path, *features_path, *features_dset;
+    const char *actor;                 /* who exports */
+    const char *pool_path, *pool_dset; /* the pool's probabilities, for their histogram; may be
+                                          NULL */
+    int normalize_entropy;             /* the queue's entropy was normalized (the pool's scores) */
+    size_t bins;                       /* calibration bins; HITL_CALIB_BINS when 0 */
+    size_t bootstrap;                  /* resamples for agreement's intervals (0: none) */
+} hitl_report_opts;
+
+typedef struct hitl_report_data {
+    hitl_store_settings settings;
+    hitl_store_stats stats;
+    hitl_export_result exported;       /* with export_path */
+    hitl_store_throughput *throughput; /* per annotator, sorted by name */
+    size_t n_throughput;
+    int64_t *scored, *agree;      /* [n_throughput]: labels on items with a final label, and those
+                                     equal to it */
+    int64_t *confusion;           /* [C, C]: final label (rows) by the model's class (columns) */
+    hitl_reliability calibration; /* the blind items' top probability against the final label */
+    char method[32];              /* the queue's uncertainty method, "" when none is recorded */
+    /* scores at query time, all over one range in 30 bins; the pool's only with pool_path */
+    hitl_histogram scores_uncertain, scores_blind, scores_pool;
+    int has_pool;
+    hitl_agreement agreement; /* nominal, over every label, when has_agreement ... */
+    int has_agreement;
+    char agreement_note[600]; /* ... else why not */
+    char **agreement_names;   /* the annotators as the agreement counts them */
+    size_t n_agreement_names;
+    hitl_scorecard scorecard;
+} hitl_report_data;
+
+/* Caller-allocated *out; release with hitl_report_data_release() (on failure nothing is left
+ * to release). The export's errors (hitl_store_export), the pool's (hitl_matrix_open;
+ * HITL_ESHAPE for a column count that is not the project's class count), the store's. An
+ * agreement that cannot be computed is no failure (has_agreement 0, the note says why). */
+hitl_status hitl_report_gather(hitl_store *st, const hitl_report_opts *o, hitl_report_data *out,
+                               hitl_error *err);
+void hitl_report_data_release(hitl_report_data *d);
 
 #ifdef __cplusplus
 }

@@ -80,7 +80,8 @@ void hitl_lease_release(hitl_lease *l)
  * Columns: id, pool_id, data, pred, reason, position, held. */
 static const char held_sql[] =
     "SELECT i.id, i.pool_id, i.data, i.pred, i.reason, i.position, 1 FROM leases l"
-    " JOIN items i ON i.id = l.item WHERE l.annotator = ?1 ORDER BY i.position LIMIT 1";
+    " JOIN items i ON i.id = l.item WHERE l.annotator = ?1"
+    " ORDER BY l.leased_at DESC, i.position LIMIT 1";
 static const char pick_sql[] =
     "SELECT id, pool_id, data, pred, reason, position, 0 FROM items WHERE avail = 1"
     " AND NOT EXISTS (SELECT 1 FROM labels WHERE item = items.id AND annotator = ?1)"
@@ -386,24 +387,60 @@ hitl_status hitl_store_skip(hitl_store *st, const char *pool_id, const char *ann
     return hitl__store_commit(st, err);
 }
 
-/* hitl_store_undo inside its transaction: *pool_id (caller frees) names the item whose label
- * went, NULL when the annotator has none. */
-static hitl_status undo_last(hitl_store *st, const char *annotator, char **pool_id, hitl_error *err)
+/* Leases an item whose label was just undone back to its annotator, so that `next` shows it
+ * again first (held leases come newest first). */
+static hitl_status lease_back(hitl_store *st, sqlite3_int64 item, const char *annotator,
+                              const char *pool_id, hitl_error *err)
+{
+    double now = hitl__now(), expires = now + st->settings.lease_seconds;
+    char iso[32];
+    hitl__time_iso(expires, iso);
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(st,
+                                        "INSERT INTO leases(item, annotator, leased_at,"
+                                        " expires) VALUES(?1, ?2, ?3, ?4)",
+                                        &q, err);
+    if (r != HITL_OK) return r;
+    sqlite3_bind_int64(q, 1, item);
+    sqlite3_bind_text(q, 2, annotator, -1, SQLITE_STATIC);
+    sqlite3_bind_double(q, 3, now);
+    sqlite3_bind_double(q, 4, expires);
+    r = hitl__store_step_done(st, q, err, "cannot lease");
+    hitl__store_finish(st, q);
+    if (r == HITL_OK)
+        r = item_update(st, "UPDATE items SET n_leases = n_leases + 1 WHERE id = ?1", item, NULL,
+                        err);
+    if (r == HITL_OK)
+        r = hitl__audit_append(st, annotator, "human", "lease", pool_id,
+                               json_pack("{s:s}", "expires", iso), err);
+    return r;
+}
+
+/* hitl_store_undo inside its transaction: the annotator's label on `item` (NULL: their last
+ * label) goes, and the item is leased back to them. *pool_id (caller frees) names the item,
+ * NULL when the annotator has no label to undo. */
+static hitl_status undo_label(hitl_store *st, const char *annotator, const char *item_id,
+                              char **pool_id, hitl_error *err)
 {
     sqlite3_stmt *q;
-    hitl_status r =
-        hitl__store_prepare(st,
-                            "SELECT l.id, l.item, i.pool_id, i.state, l.label,"
-                            " coalesce(i.final_kind, '') FROM labels l JOIN items i"
-                            " ON i.id = l.item WHERE l.annotator = ?1 ORDER BY l.id DESC LIMIT 1",
-                            &q, err);
+    hitl_status r = hitl__store_prepare(
+        st,
+        "SELECT l.id, l.item, i.pool_id, i.state, l.label, coalesce(i.final_kind, '')"
+        " FROM labels l JOIN items i ON i.id = l.item WHERE l.annotator = ?1"
+        " AND (?2 IS NULL OR i.pool_id = ?2) ORDER BY l.id DESC LIMIT 1",
+        &q, err);
     if (r != HITL_OK) return r;
     sqlite3_bind_text(q, 1, annotator, -1, SQLITE_STATIC);
+    if (item_id) sqlite3_bind_text(q, 2, item_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     if (rc != SQLITE_ROW) {
         hitl__store_finish(st, q);
-        return rc == SQLITE_DONE ? HITL_OK
-                                 : hitl__store_sqlerr(st, rc, err, "cannot find the last label");
+        if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot find the label");
+        if (!item_id) return HITL_OK;
+        item_view v; /* HITL_ENOTFOUND for an unknown item, else a conflict */
+        if ((r = view_item(st, item_id, annotator, &v, err)) != HITL_OK) return r;
+        return hitl_error_set(err, HITL_ECONFLICT, "'%s' has no label on item '%s' to undo",
+                              annotator, item_id);
     }
     sqlite3_int64 label_id = sqlite3_column_int64(q, 0), item = sqlite3_column_int64(q, 1);
     *pool_id = dup_col(q, 2);
@@ -425,17 +462,19 @@ static hitl_status undo_last(hitl_store *st, const char *annotator, char **pool_
     if (r == HITL_OK)
         r = hitl__audit_append(st, annotator, "human", "undo", *pool_id,
                                json_pack("{s:s}", "label", st->settings.classes[label]), err);
+    if (r == HITL_OK) r = lease_back(st, item, annotator, *pool_id, err);
     return r;
 }
 
-hitl_status hitl_store_undo(hitl_store *st, const char *annotator, char **pool_id, hitl_error *err)
+hitl_status hitl_store_undo(hitl_store *st, const char *annotator, const char *item, char **pool_id,
+                            hitl_error *err)
 {
     *pool_id = NULL;
     hitl_status r = hitl_name_check(annotator, "the annotator's name", err);
     if (r != HITL_OK) return r;
     r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
-    if ((r = undo_last(st, annotator, pool_id, err)) == HITL_OK && *pool_id)
+    if ((r = undo_label(st, annotator, item, pool_id, err)) == HITL_OK && *pool_id)
         r = hitl__store_commit(st, err);
     else
         hitl__store_rollback(st);

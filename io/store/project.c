@@ -33,7 +33,7 @@ static hitl_status write_project(hitl_store *st, const hitl_store_settings *s, c
     if (r == HITL_OK) r = hitl__meta_write(st, "audit_head", "0", err);
     json_t *payload =
         json_pack("{s:o, s:i, s:i, s:s, s:i, s:i}", "classes", classes, "overlap", s->overlap,
-                  "lease", s->lease_seconds, "show_prediction", hitl__show_name(s->show_prediction),
+                  "lease", s->lease_seconds, "show_prediction", hitl_show_prediction_name(s->show_prediction),
                   "min_justification", s->min_justification, "schema", HITL_STORE_SCHEMA);
     if (r != HITL_OK) {
         json_decref(payload);

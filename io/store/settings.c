@@ -36,7 +36,7 @@ void hitl__settings_default(hitl_store_settings *s)
     s->min_justification = 20;
 }
 
-const char *hitl__show_name(hitl_show_prediction s)
+const char *hitl_show_prediction_name(hitl_show_prediction s)
 {
     return (unsigned)s < 3 ? show_names[s] : "unknown";
 }

@@ -78,6 +78,26 @@ static void batch_row(void *dst, sqlite3_stmt *q)
     b->queue_depth = sqlite3_column_int64(q, 5);
 }
 
+/* Each actor's alert: 1 where the scorecard finds actor i's override rate
+ * too high: the engine's rule and default thresholds, as hitl health judges them. */
+static hitl_status override_alerts(hitl_store_stats *s, hitl_error *err)
+{
+    hitl_health_actor *acts = calloc(s->n_actors + 1, sizeof(*acts));
+    if (!acts) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->n_actors; i++) {
+        acts[i] =
+            (hitl_health_actor){s->actors[i].name, s->actors[i].decisions, s->actors[i].overrides};
+    }
+    hitl_health_metrics m = {.actors = acts, .n_actors = s->n_actors, .chain_ok = 1, .alpha = NAN};
+    hitl_health_verdict v;
+    hitl_status st = hitl_health_evaluate(&m, NULL, &v, err);
+    for (size_t k = 0; st == HITL_OK && k < v.n_reasons; k++)
+        if (v.reasons[k].rule == HITL_HEALTH_OVERRIDES) s->actors[v.reasons[k].subject].alert = 1;
+    if (st == HITL_OK) hitl_health_verdict_release(&v);
+    free(acts);
+    return st;
+}
+
 hitl_status hitl_store_stats_get(hitl_store *st, hitl_store_stats *out, hitl_error *err)
 {
     memset(out, 0, sizeof(*out));
@@ -113,6 +133,7 @@ hitl_status hitl_store_stats_get(hitl_store *st, hitl_store_stats *out, hitl_err
         out->queue_depth += b->queue_depth;
     }
     hitl__store_rollback(st);
+    if (r == HITL_OK) r = override_alerts(out, err);
     if (r != HITL_OK) hitl_store_stats_release(out);
     return r;
 }

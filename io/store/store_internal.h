@@ -82,7 +82,6 @@ void hitl__settings_default(hitl_store_settings *s);
 void hitl__setting_text(const hitl_store_settings *s, const char *key, char *buf, size_t cap);
 hitl_status hitl__settings_load(hitl_store *st, hitl_error *err);
 hitl_status hitl__meta_write(hitl_store *st, const char *key, const char *value, hitl_error *err);
-const char *hitl__show_name(hitl_show_prediction s);
 
 /* Class index of `name` in the settings, -1 when unknown. */
 int hitl__store_class(const hitl_store *st, const char *name);

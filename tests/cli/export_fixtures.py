@@ -67,6 +67,10 @@ def make_export_fixtures(hitl, work):
     with open(j("e-ls-nocolumn.csv"), "w", newline="") as f:
         f.write(f"annotator,label,hitl_id\r\nann,cat,{items[4]}\r\n")
     open(j("e-empty.json"), "w").close()
+    # the store under another name, for the report's outputs that must not overwrite it
+    if os.path.exists(j("e-store-link.html")):
+        os.remove(j("e-store-link.html"))
+    os.link(db, j("e-store-link.html"))
 
 
 def main():

@@ -253,6 +253,23 @@ class Integrity(unittest.TestCase):
             self.assertIn("input", p.stderr)
         p = hitl("report", db, "--notebook", db, ok=False)
         self.assertEqual(p.returncode, 2, p.stderr)
+        # the report's other outputs too, refused before its export is written (and audited)
+        pool_before = open(self.pool, "rb").read()
+        page = os.path.join(WORK, "outputs-page.html")  # what --html makes of outputs-page.ipynb
+        if os.path.exists(page):
+            os.remove(page)
+        os.link(db, page)
+        nb = os.path.join(WORK, "outputs-report.ipynb")
+        for extra in (("--notebook", self.pool, "--features", f"{self.pool}:probs"),
+                      ("--notebook", nb, "--export", self.pool, "--pool", f"{self.pool}:probs"),
+                      ("--notebook", nb, "--export", db),
+                      ("--notebook", page[:-5] + ".ipynb", "--html")):
+            p = hitl("report", db, *extra, ok=False)
+            self.assertEqual(p.returncode, 2, (extra, p.stderr))
+            self.assertIn("is an input of this command", p.stderr)
+        os.remove(page)
+        self.assertFalse(os.path.exists(nb))
+        self.assertEqual(open(self.pool, "rb").read(), pool_before)
         p = hitl("backup", db, db, ok=False)
         self.assertEqual(p.returncode, 2, p.stderr)
         with open(db, "rb") as f:

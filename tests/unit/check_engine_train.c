@@ -299,6 +299,69 @@ START_TEST(test_train_errors)
 }
 END_TEST
 
+/* scikit-learn's compute_class_weight('balanced', classes=np.arange(C), y=y) is
+ * n_samples / (C * np.bincount(y)); its values for these labels, worked out by hand. */
+START_TEST(test_class_weights_balanced)
+{
+    /* y = [0, 0, 0, 1, 2, 2]: counts 3, 1, 2 -> 6 / 9, 6 / 3, 6 / 6 */
+    int32_t y[6] = {0, 0, 0, 1, 2, 2};
+    float w[4];
+    ck_assert_int_eq(hitl_class_weights_balanced(y, NULL, 6, 3, w, NULL), HITL_OK);
+    ck_assert_float_eq_tol(w[0], 0.6666667f, 1e-6f);
+    ck_assert_float_eq_tol(w[1], 2.0f, 1e-6f);
+    ck_assert_float_eq_tol(w[2], 1.0f, 1e-6f);
+    /* y = [1, 1, 1, 1, 0, 2, 2, 2]: counts 1, 4, 3 -> 8 / 3, 8 / 12, 8 / 9 */
+    int32_t y2[8] = {1, 1, 1, 1, 0, 2, 2, 2};
+    ck_assert_int_eq(hitl_class_weights_balanced(y2, NULL, 8, 3, w, NULL), HITL_OK);
+    ck_assert_float_eq_tol(w[0], 2.6666667f, 1e-6f);
+    ck_assert_float_eq_tol(w[1], 0.6666667f, 1e-6f);
+    ck_assert_float_eq_tol(w[2], 0.8888889f, 1e-6f);
+    /* a balanced sample weighs 1 everywhere; a class nobody labelled weighs 1 (scikit-learn
+     * refuses a class that is not in y) */
+    int32_t y3[4] = {0, 1, 0, 1};
+    ck_assert_int_eq(hitl_class_weights_balanced(y3, NULL, 4, 3, w, NULL), HITL_OK);
+    ck_assert_float_eq_tol(w[0], 4.0f / 6.0f, 1e-6f);
+    ck_assert_float_eq_tol(w[1], 4.0f / 6.0f, 1e-6f);
+    ck_assert_float_eq(w[2], 1.0f);
+    ck_assert_int_eq(hitl_class_weights_balanced(y3, NULL, 4, 2, w, NULL), HITL_OK);
+    ck_assert_float_eq(w[0], 1.0f);
+    ck_assert_float_eq(w[1], 1.0f);
+    /* soft labels: the mass of each column, 1.5, 0.75, 1.75 of 4 rows -> 4 / (3 m) */
+    float soft[12] = {0.5f, 0.5f, 0, 1, 0, 0, 0, 0.25f, 0.75f, 0, 0, 1};
+    ck_assert_int_eq(hitl_class_weights_balanced(NULL, soft, 4, 3, w, NULL), HITL_OK);
+    ck_assert_float_eq_tol(w[0], 0.8888889f, 1e-6f);
+    ck_assert_float_eq_tol(w[1], 1.7777778f, 1e-6f);
+    ck_assert_float_eq_tol(w[2], 0.7619048f, 1e-6f);
+    /* one-hot soft labels give the hard labels' weights */
+    float onehot[18] = {0};
+    for (size_t i = 0; i < 6; i++)
+        onehot[i * 3 + (size_t)y[i]] = 1;
+    float wh[3];
+    ck_assert_int_eq(hitl_class_weights_balanced(NULL, onehot, 6, 3, wh, NULL), HITL_OK);
+    ck_assert_int_eq(hitl_class_weights_balanced(y, NULL, 6, 3, w, NULL), HITL_OK);
+    ck_assert_int_eq(memcmp(w, wh, sizeof(wh)), 0);
+}
+END_TEST
+
+START_TEST(test_class_weights_errors)
+{
+    int32_t y[4] = {0, 1, 2, 1};
+    float soft[8] = {1, 0, 0, 1, 1, 0, 0, 1}, w[3];
+    hitl_error err;
+    ck_assert_int_eq(hitl_class_weights_balanced(y, soft, 4, 2, w, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_class_weights_balanced(NULL, NULL, 4, 2, w, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_class_weights_balanced(y, NULL, 0, 3, w, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_class_weights_balanced(y, NULL, 4, 0, w, &err), HITL_EINVAL);
+    ck_assert_int_eq(hitl_class_weights_balanced(y, NULL, 4, 3, NULL, &err), HITL_EINVAL);
+    hitl_error_clear(&err);
+    ck_assert_int_eq(hitl_class_weights_balanced(y, NULL, 4, 2, w, &err), HITL_EDATA);
+    ck_assert_int_eq(err.row, 2);
+    ck_assert_str_eq(err.msg, "train: label 2 of row 2 is not in [0, 2)");
+    y[2] = -1;
+    ck_assert_int_eq(hitl_class_weights_balanced(y, NULL, 4, 3, w, NULL), HITL_EDATA);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("engine_train");
@@ -306,12 +369,14 @@ int main(void)
     tcase_add_test(core, test_gradient_matches_reference);
     tcase_add_test(core, test_fit_converges_and_is_deterministic);
     tcase_add_test(core, test_stop_rules);
+    tcase_add_test(core, test_class_weights_balanced);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_soft_onehot_equals_hard);
     suite_add_tcase(s, limits);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, test_train_errors);
+    tcase_add_test(errors, test_class_weights_errors);
     suite_add_tcase(s, errors);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -349,6 +349,21 @@ START_TEST(test_read_f64_as_stored)
     check_f64(m, v, n, c, 64);
     check_f64(m, v, n, c, n);
     check_blocks(m, v, n, c, 50); /* hitl_matrix_read still rounds to float32 */
+    /* whole and by listed rows, as stored too: 0.8 stays 0.8 */
+    double *all = NULL, *got = malloc(5 * c * sizeof(double));
+    ck_assert_int_eq(hitl_matrix_load_f64(m, &all, NULL), HITL_OK);
+    ck_assert_int_eq(memcmp(all, v, n * c * sizeof(double)), 0);
+    int64_t listed[5] = {300, 0, 17, 0, 299};
+    ck_assert_int_eq(hitl_matrix_read_rows_f64(m, listed, 5, got, NULL), HITL_OK);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(memcmp(got + i * c, v + (size_t)listed[i] * c, c * sizeof(double)), 0);
+    ck_assert_double_eq(got[c], 0.8);
+    listed[2] = (int64_t)n;
+    hitl_error rerr;
+    ck_assert_int_eq(hitl_matrix_read_rows_f64(m, listed, 5, got, &rerr), HITL_EDATA);
+    ck_assert_int_eq(rerr.row, 2);
+    free(all);
+    free(got);
     hitl_matrix_close(m);
     h5_matrix(h, "/x32", H5T_IEEE_F32LE, n, c, NULL, v);
     m = open_ok(h, "/x32");

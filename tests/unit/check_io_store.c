@@ -163,10 +163,10 @@ START_TEST(test_undo)
 {
     hitl_store *st = make_store(1, 2);
     char *pid = NULL;
-    ck_assert_int_eq(hitl_store_undo(st, "ann", &pid, NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_undo(st, "ann", NULL, &pid, NULL), HITL_OK);
     ck_assert_ptr_null(pid); /* nothing to undo */
     ck_assert_int_eq(hitl_store_label(st, "i0", "a", "ann", NULL), HITL_OK);
-    ck_assert_int_eq(hitl_store_undo(st, "ann", &pid, NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_undo(st, "ann", NULL, &pid, NULL), HITL_OK);
     ck_assert_str_eq(pid, "i0");
     free(pid);
     ck_assert_int_eq(hitl_store_label(st, "i0", "b", "ann", NULL), HITL_OK); /* again */
@@ -174,8 +174,71 @@ START_TEST(test_undo)
         hitl_store_adjudicate(st, "i0", "c", "qa", "twenty characters at least", NULL, NULL),
         HITL_OK);
     hitl_error err;
-    ck_assert_int_eq(hitl_store_undo(st, "ann", &pid, &err), HITL_ECONFLICT);
+    ck_assert_int_eq(hitl_store_undo(st, "ann", NULL, &pid, &err), HITL_ECONFLICT);
     ck_assert_ptr_nonnull(strstr(err.msg, "adjudicated"));
+    hitl_store_close(st);
+    tu_remove_store(db);
+}
+END_TEST
+
+/* Undo of one named item leases it back, so `next` offers it first; progress, history and the
+ * reviewer's view count what was done, by hand. */
+START_TEST(test_undo_item_and_worklist)
+{
+    hitl_store *st = make_store(2, 4);
+    hitl_error err;
+    ck_assert_int_eq(hitl_store_label(st, "i0", "a", "ann", NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_label(st, "i1", "b", "ann", NULL), HITL_OK);
+    ck_assert_int_eq(hitl_store_skip(st, "i2", "ann", NULL, NULL), HITL_OK);
+    hitl_progress p;
+    ck_assert_int_eq(hitl_store_progress(st, "ann", &p, &err), HITL_OK);
+    ck_assert_int_eq(p.labelled, 2);
+    ck_assert_int_eq(p.skipped, 1);
+    ck_assert_int_eq(p.left, 1); /* i3 */
+    char *pid = NULL;
+    ck_assert_int_eq(hitl_store_undo(st, "ann", "i2", &pid, &err), HITL_ECONFLICT); /* a skip */
+    ck_assert_int_eq(hitl_store_undo(st, "ann", "nope", &pid, &err), HITL_ENOTFOUND);
+    ck_assert_int_eq(hitl_store_undo(st, "ann", "i0", &pid, &err), HITL_OK);
+    ck_assert_str_eq(pid, "i0");
+    free(pid);
+    char *n = next_item(st, "ann"); /* i0 comes back before i3 */
+    ck_assert_str_eq(n, "i0");
+    free(n);
+    ck_assert_int_eq(hitl_store_progress(st, "ann", &p, &err), HITL_OK);
+    ck_assert_int_eq(p.labelled, 1);
+    ck_assert_int_eq(p.left, 2); /* i0 (held) and i3 */
+    hitl_history_entry *h;
+    size_t nh;
+    ck_assert_int_eq(hitl_store_history(st, "ann", 20, &h, &nh, &err), HITL_OK);
+    ck_assert_uint_eq(nh, 2);
+    ck_assert_str_eq(h[0].pool_id, "i2"); /* newest first */
+    ck_assert(h[0].skipped);
+    ck_assert_ptr_null(h[0].label);
+    ck_assert_str_eq(h[1].pool_id, "i1");
+    ck_assert_str_eq(h[1].label, "b");
+    hitl_history_release(h, nh);
+    /* a disagreement on i1 waits for adjudication with both labels */
+    ck_assert_int_eq(hitl_store_label(st, "i1", "c", "bob", NULL), HITL_OK);
+    hitl_item_review *q;
+    size_t nq;
+    ck_assert_int_eq(hitl_store_adjudication_queue(st, 10, &q, &nq, &err), HITL_OK);
+    ck_assert_uint_eq(nq, 1);
+    ck_assert_str_eq(q[0].pool_id, "i1");
+    ck_assert_int_eq(q[0].state, 1);
+    ck_assert_str_eq(q[0].prediction, "b"); /* every row predicts class 1 */
+    ck_assert_uint_eq(q[0].n_labels, 2);
+    ck_assert_str_eq(q[0].labels[0].annotator, "ann");
+    ck_assert_str_eq(q[0].labels[0].label, "b");
+    ck_assert_str_eq(q[0].labels[1].annotator, "bob");
+    ck_assert_str_eq(q[0].labels[1].label, "c");
+    hitl_item_review_release(&q[0]);
+    free(q);
+    hitl_item_review v;
+    ck_assert_int_eq(hitl_store_item_review(st, "i9", &v, &err), HITL_ENOTFOUND);
+    ck_assert_int_eq(hitl_store_item_review(st, "i2", &v, &err), HITL_OK);
+    ck_assert_uint_eq(v.n_labels, 0);
+    ck_assert_ptr_null(v.final_label);
+    hitl_item_review_release(&v);
     hitl_store_close(st);
     tu_remove_store(db);
 }
@@ -298,6 +361,7 @@ int main(void)
     tcase_add_test(core, test_settle_agree_and_disagree);
     tcase_add_test(core, test_status_per_batch);
     tcase_add_test(core, test_undo);
+    tcase_add_test(core, test_undo_item_and_worklist);
     tcase_add_test(core, test_settings);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");

@@ -1,11 +1,13 @@
 /* The review health scorecard of a store, gathered once for every view that shows it (hitl
- * health, hitl report): the store's metrics, Krippendorff's alpha over its labels, and the
- * engine's verdict on them. The rules and their default thresholds live in engine/health.c. */
+ * health, hitl report, a web page): the store's metrics, Krippendorff's alpha over its labels,
+ * and the engine's verdict on them. The rules and their default thresholds are engine/health.c. */
 #include <math.h>
-#include <stdlib.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "store_internal.h"
+#include "hitl_banned.h"
 
 /* Krippendorff's alpha (nominal) over the store's labels; NaN with the reason when undefined. */
 static hitl_status human_alpha(hitl_store *st, double *alpha, char *why, size_t cap,
@@ -35,8 +37,8 @@ static hitl_status human_alpha(hitl_store *st, double *alpha, char *why, size_t 
     return s;
 }
 
-hitl_status cli_scorecard_judge(hitl_store *st, const hitl_health_thresholds *t, cli_scorecard *out,
-                                hitl_error *err)
+hitl_status hitl_store_scorecard(hitl_store *st, const hitl_health_thresholds *t,
+                                 hitl_scorecard *out, hitl_error *err)
 {
     memset(out, 0, sizeof(*out));
     out->alpha = NAN;
@@ -62,11 +64,11 @@ hitl_status cli_scorecard_judge(hitl_store *st, const hitl_health_thresholds *t,
                                              .alpha = out->alpha};
         s = hitl_health_evaluate(&out->metrics, &out->thresholds, &out->verdict, err);
     }
-    if (s != HITL_OK) cli_scorecard_release(out);
+    if (s != HITL_OK) hitl_scorecard_release(out);
     return s;
 }
 
-void cli_scorecard_release(cli_scorecard *sc)
+void hitl_scorecard_release(hitl_scorecard *sc)
 {
     if (!sc) return;
     hitl_health_verdict_release(&sc->verdict);
@@ -74,28 +76,9 @@ void cli_scorecard_release(cli_scorecard *sc)
     memset(&sc->metrics, 0, sizeof(sc->metrics));
 }
 
-const char *cli_scorecard_subject(const cli_scorecard *sc, const hitl_health_reason *r)
+const char *hitl_scorecard_subject(const hitl_scorecard *sc, const hitl_health_reason *r)
 {
     if (r->subject == SIZE_MAX) return NULL;
     if (r->rule == HITL_HEALTH_OVERRIDES) return sc->store.actors[r->subject].name;
     return sc->store.annotators[r->subject].name;
-}
-
-json_t *cli_scorecard_reasons_json(const cli_scorecard *sc)
-{
-    json_t *reasons = json_array();
-    for (size_t i = 0; i < sc->verdict.n_reasons; i++) {
-        const hitl_health_reason *r = &sc->verdict.reasons[i];
-        const char *who = cli_scorecard_subject(sc, r);
-        json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "rule", hitl_health_rule_name(r->rule),
-                              "severity", hitl_health_status_name(r->severity), "subject",
-                              who ? json_string(who) : json_null(), "threshold",
-                              isfinite(r->threshold) ? json_real(r->threshold) : json_null());
-        if (r->rule == HITL_HEALTH_CHAIN_BROKEN)
-            json_object_set_new(o, "value", json_integer((json_int_t)r->value));
-        else
-            json_object_set_new(o, "value", isfinite(r->value) ? json_real(r->value) : json_null());
-        json_array_append_new(reasons, o);
-    }
-    return reasons;
 }

@@ -1,10 +1,10 @@
-/* The report's streaming score histograms, filled one item at a time, so a report over any
- * number of items holds only its bins. (Its calibration bins are the engine's hitl_reliability.) */
+/* Streaming histograms of scores, filled one value at a time, so a report over any number of
+ * items holds only its bins. (Its calibration bins are hitl_reliability, engine/calibration.c.) */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hitl_nbexport.h"
+#include "hitl_engine.h"
 #include "hitl_banned.h"
 
 hitl_status hitl_histogram_init(hitl_histogram *h, double lo, double hi, size_t bins,

@@ -1,0 +1,122 @@
+/* The JSON views of the store that more than one front end shows: `hitl status --json` and
+ * GET /api/v1/status print hitl_stats_json, `hitl health --json` and GET /api/v1/health print
+ * hitl_scorecard_json. One definition, so the command and the server cannot drift. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "hitl_store_json.h"
+#include "hitl_banned.h"
+
+/* A JSON real, null when not finite. */
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *hitl_stats_json(const hitl_store_stats *s, hitl_error *err)
+{
+    json_t *ann = json_array(), *acts = json_array(), *bat = json_array();
+    for (size_t i = 0; i < s->n_annotators; i++)
+        json_array_append_new(ann, json_pack("{s:s, s:I, s:I}", "name", s->annotators[i].name,
+                                             "labels", (json_int_t)s->annotators[i].labels, "skips",
+                                             (json_int_t)s->annotators[i].skips));
+    for (size_t i = 0; i < s->n_actors; i++)
+        json_array_append_new(acts, json_pack("{s:s, s:I, s:I, s:f, s:b}", "name",
+                                              s->actors[i].name, "decisions",
+                                              (json_int_t)s->actors[i].decisions, "overrides",
+                                              (json_int_t)s->actors[i].overrides, "override_rate",
+                                              s->actors[i].rate, "alert", s->actors[i].alert));
+    for (size_t i = 0; i < s->n_batches; i++)
+        json_array_append_new(
+            bat,
+            json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "batch", s->batches[i].batch, "queued",
+                      (json_int_t)s->batches[i].queued, "complete",
+                      (json_int_t)s->batches[i].complete, "blind", (json_int_t)s->batches[i].blind,
+                      "awaiting_adjudication", (json_int_t)s->batches[i].awaiting_adjudication,
+                      "queue_depth", (json_int_t)s->batches[i].queue_depth));
+    json_t *j = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "items_queued",
+        (json_int_t)s->items_queued, "items_complete", (json_int_t)s->items_complete, "labels",
+        (json_int_t)s->labels, "skips", (json_int_t)s->skips, "leases", (json_int_t)s->leases,
+        "awaiting_adjudication", (json_int_t)s->awaiting_adjudication, "queue_depth",
+        (json_int_t)s->queue_depth, "annotators", ann, "batches", bat, "actors", acts);
+    if (!j) hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    return j;
+}
+
+json_t *hitl_scorecard_reasons_json(const hitl_scorecard *sc)
+{
+    json_t *reasons = json_array();
+    for (size_t i = 0; i < sc->verdict.n_reasons; i++) {
+        const hitl_health_reason *r = &sc->verdict.reasons[i];
+        const char *who = hitl_scorecard_subject(sc, r);
+        json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "rule", hitl_health_rule_name(r->rule),
+                              "severity", hitl_health_status_name(r->severity), "subject",
+                              who ? json_string(who) : json_null(), "threshold",
+                              isfinite(r->threshold) ? json_real(r->threshold) : json_null());
+        if (r->rule == HITL_HEALTH_CHAIN_BROKEN)
+            json_object_set_new(o, "value", json_integer((json_int_t)r->value));
+        else
+            json_object_set_new(o, "value", isfinite(r->value) ? json_real(r->value) : json_null());
+        json_array_append_new(reasons, o);
+    }
+    return reasons;
+}
+
+json_t *hitl_scorecard_json(const hitl_scorecard *sc, const char *store)
+{
+    const hitl_store_health *h = &sc->store;
+    const hitl_latency *lat = &sc->latency;
+    const hitl_health_verdict *v = &sc->verdict;
+    json_t *root = json_object();
+    json_object_set_new(root, "store", json_string(store));
+    json_object_set_new(root, "status", json_string(hitl_health_status_name(v->status)));
+    json_object_set_new(root, "reasons", hitl_scorecard_reasons_json(sc));
+    json_object_set_new(root, "latency",
+                        json_pack("{s:I, s:o, s:o, s:o}", "n", (json_int_t)lat->n, "mean",
+                                  num(lat->mean), "p50", num(lat->p50), "p90", num(lat->p90)));
+    json_object_set_new(root, "show_prediction",
+                        json_string(hitl_show_prediction_name(h->show_prediction)));
+    json_t *anns = json_array();
+    for (size_t i = 0; i < h->n_annotators; i++) {
+        const hitl_health_annotator *x = &h->annotators[i];
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:o}", "name", x->name, "labels",
+                              (json_int_t)x->labels, "shown", (json_int_t)x->shown, "agreed",
+                              (json_int_t)x->agreed, "model_agreement", num(v->model_agreement[i]));
+        json_object_update_new(
+            o,
+            json_pack("{s:I, s:I, s:o, s:I, s:I, s:o}", "right", (json_int_t)x->right,
+                      "right_approved", (json_int_t)x->right_approved, "right_approval",
+                      num(v->right_approval[i]), "wrong", (json_int_t)x->wrong, "wrong_approved",
+                      (json_int_t)x->wrong_approved, "wrong_approval", num(v->wrong_approval[i])));
+        json_array_append_new(anns, o);
+    }
+    json_object_set_new(root, "annotators", anns);
+    json_t *acts = json_array();
+    for (size_t i = 0; i < h->n_actors; i++) {
+        const hitl_health_actor *x = &h->actors[i];
+        json_array_append_new(acts, json_pack("{s:s, s:I, s:I, s:o}", "name", x->name, "decisions",
+                                              (json_int_t)x->decisions, "overrides",
+                                              (json_int_t)x->overrides, "override_rate",
+                                              num(v->override_rate[i])));
+    }
+    json_object_set_new(root, "actors", acts);
+    json_object_set_new(
+        root, "audit",
+        json_pack("{s:I, s:I, s:o, s:b, s:o, s:I}", "labels", (json_int_t)h->labels, "audited",
+                  (json_int_t)h->labels_audited, "completeness", num(v->completeness), "chain_ok",
+                  h->chain_ok, "bad_seq",
+                  h->chain_ok ? json_null() : json_integer((json_int_t)h->chain_bad_seq), "events",
+                  (json_int_t)h->n_events));
+    json_object_set_new(root, "krippendorff_alpha", num(sc->alpha));
+    if (sc->alpha_why[0])
+        json_object_set_new(root, "krippendorff_alpha_reason", json_string(sc->alpha_why));
+    json_object_set_new(root, "thresholds",
+                        json_pack("{s:f, s:f, s:f, s:f, s:f, s:I}", "rubber_stamp",
+                                  sc->thresholds.rubber_stamp, "inefficient",
+                                  sc->thresholds.inefficient, "override_rate",
+                                  sc->thresholds.override_rate, "completeness",
+                                  sc->thresholds.completeness, "alpha", sc->thresholds.alpha,
+                                  "min_sample", (json_int_t)sc->thresholds.min_sample));
+    return root;
+}
