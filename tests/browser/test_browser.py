@@ -143,15 +143,17 @@ class Browser(unittest.TestCase):
         with h5py.File(pool, "r") as f:
             ids = [x.decode() if isinstance(x, bytes) else str(x) for x in f["ids"][:]]
             features = f["features"][:]
+        # predictions shown on every item (`always`), so the page's suggestion is exercised
         hitl("init", cls.db, "--classes", ",".join(CLASSES), "--overlap", 2,
-             "--show-prediction", "uncertain", "--actor", "admin")
+             "--show-prediction", "always", "--actor", "admin")
         items = os.path.join(cls.work, "items.jsonl")
         with open(items, "w") as f:
             for i, pid in enumerate(ids):
                 f.write(json.dumps({
                     "id": pid,
                     "image": f"digits/{pid}.png",
-                    "source": f"UCI optdigits, row {i}\nscanned <form> & written by hand",
+                    "question": "Which digit is this?\nSkip it when you cannot tell.",
+                    "source": f"UCI optdigits, test row {i} <scanned & normalised>",
                 }) + "\n")
         hitl("queue", cls.db, "--from", pool, "--probs", "probs", "--ids", "ids",
              "--method", "margin", "--top-k", 24, "--blind", 6, "--seed", 1, "--data", items)
@@ -179,15 +181,15 @@ class Browser(unittest.TestCase):
         while time.time() < deadline:
             with open(cls.log) as f:
                 first = f.readline()
+                rest = first + f.read()
             m = re.match(r"hitl serve: listening on (http://127\.0\.0\.1:\d+/)", first)
             if m:
                 cls.url = m.group(1)
                 return
             if cls.server.poll() is not None:
-                raise AssertionError(f"hitl serve exited {cls.server.returncode}: "
-                                     f"{open(cls.log).read()}")
+                raise AssertionError(f"hitl serve exited {cls.server.returncode}: {rest}")
             time.sleep(0.05)
-        raise AssertionError(f"hitl serve did not say where it listens: {open(cls.log).read()!r}")
+        raise AssertionError(f"hitl serve did not say where it listens: {rest!r}")
 
     @classmethod
     def start_browser(cls):
@@ -221,6 +223,10 @@ class Browser(unittest.TestCase):
     def visible(self, element_id):
         return self.js("const e = document.getElementById(arguments[0]);"
                        "return !!e && !e.hidden && e.offsetParent !== null;", element_id)
+
+    def read_log(self):
+        with open(self.log) as f:
+            return f.read()
 
     def console(self):
         entries = self.driver.get_log("browser")
@@ -303,9 +309,11 @@ class Browser(unittest.TestCase):
         self.assertEqual(len(set(keys.values())), len(CLASSES))
         # the payload as readable text: a label per field, newlines kept, markup shown as text
         fields = d.find_element(By.ID, "item-fields")
-        self.assertIn("scanned <form> & written by hand", fields.text)
-        self.assertIn("UCI optdigits, row", fields.text)
-        self.assertEqual(self.js("return document.querySelectorAll('#item-fields form').length"), 0)
+        self.assertIn("Which digit is this?\nSkip it when you cannot tell.", fields.text)
+        self.assertIn("<scanned & normalised>", fields.text)
+        self.assertEqual(self.js("return document.querySelectorAll('#item-fields scanned').length"), 0)
+        self.assertEqual([e.text for e in fields.find_elements(By.CSS_SELECTOR, ".field > dt")],
+                         ["IMAGE", "QUESTION", "SOURCE"])
         self.assertNotIn('"id"', fields.text)
         self.assertNotIn("{", fields.text)
         white = self.js("return getComputedStyle(document.querySelector('#item-fields .text')).whiteSpace")
@@ -316,6 +324,12 @@ class Browser(unittest.TestCase):
                    "the item's image from /media/")
         src = self.js("return document.querySelector('#item-fields img').src")
         self.assertEqual(src, f"{self.url}media/digits/{item}.png")
+        # the model's suggestion, shown as such and on its button
+        self.until(lambda: self.visible("item-prediction"), "the model's suggestion")
+        suggested = d.find_element(By.ID, "item-prediction-label").text
+        self.assertIn(suggested, CLASSES)
+        self.assertEqual(self.js("return [...document.querySelectorAll('.class-btn.suggested')]"
+                                 ".map(b => b.dataset.class)"), [suggested])
         # never why the item was queued
         body = d.find_element(By.TAG_NAME, "body").text.lower()
         for word in ("blind", "uncertain", "reason", "margin", "score"):
@@ -404,7 +418,11 @@ class Browser(unittest.TestCase):
         just.send_keys("too short")
         self.assertIn("8 / 20", d.find_element(By.CSS_SELECTOR, f"{card} .rv-count").text)
         self.assertFalse(submit.is_enabled())
-        reason = " the loop is closed at the top, as in the other sevens"
+        just.send_keys(Keys.CONTROL, "a")
+        just.send_keys(Keys.DELETE)
+        self.until(lambda: "0 / 20" in d.find_element(By.CSS_SELECTOR, f"{card} .rv-count").text,
+                   "the count to follow the text")
+        reason = "Compared with the scan at full size: the strokes match this class."
         just.send_keys(reason)
         self.until(lambda: submit.is_enabled(), "the decide button to enable")
         # the annotators' progress beside the queue
@@ -428,7 +446,9 @@ class Browser(unittest.TestCase):
                 "const i = document.getElementById(arguments[0]);"
                 "return (i.complete && i.naturalWidth > 0) || !!i.parentElement.querySelector('.chart-missing');",
                 chart), f"{chart} to load or be reported missing")
-        self.charts = {c: self.js("return document.getElementById(arguments[0]).naturalWidth > 0", c)
+        self.charts = {c: self.js("const i = document.getElementById(arguments[0]);"
+                                  "return i.naturalWidth > 0 ? 'drawn' : "
+                                  "i.parentElement.querySelector('.chart-missing').textContent;", c)
                        for c in ("chart-calibration", "chart-agreement")}
         self.shot("admin.png")
         self.logout()
@@ -444,8 +464,8 @@ class Browser(unittest.TestCase):
             rc = self.server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.fail("hitl serve did not stop within 20 s of SIGTERM")
-        self.assertEqual(rc, 0, open(self.log).read()[-2000:])
-        log = open(self.log).read()
+        log = self.read_log()
+        self.assertEqual(rc, 0, log[-2000:])
         for token in self.tokens.values():
             self.assertNotIn(token, log)
 
@@ -459,7 +479,7 @@ class Browser(unittest.TestCase):
         self.assertEqual(skips, {(skipped, "ana")})
         decisions = db_rows(self.db, """SELECT i.pool_id, d.actor, c.name, d.justification
             FROM decisions d JOIN items i ON i.id = d.item JOIN classes c ON c.idx = d.label""")
-        self.assertEqual(decisions, [(disagreed, "rita", final, "too short" + reason)])
+        self.assertEqual(decisions, [(disagreed, "rita", final, reason)])
         out = os.path.join(self.work, "export.jsonl")
         hitl("export", self.db, "--format", "jsonl", "--out", out)
         with open(out) as f:

@@ -25,7 +25,6 @@ const state = {
   keys: new Map(),     // key letter -> class name
   busy: false,         // an annotate action is in flight
   history: [],
-  chartVersion: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -694,18 +693,41 @@ function reasonText(r) {
   return `${who}${what}${measured}`;
 }
 
-function loadChart(img, name) {
+// A chart: fetched first so that a refusal shows the server's reason, then shown from the
+// fetched text as a data: URI (an SVG in an <img> runs no script).
+async function loadChart(img, name) {
   const wrap = img.parentElement;
   const old = wrap.querySelector('.chart-missing');
   if (old) old.remove();
-  img.hidden = false;
-  img.addEventListener('error', () => {
+  const missing = (why) => {
     img.hidden = true;
-    if (!wrap.querySelector('.chart-missing')) {
-      wrap.append(el('p', { class: 'muted chart-missing', text: 'This chart cannot be drawn yet: it needs more labels.' }));
+    img.removeAttribute('src');
+    wrap.append(el('p', { class: 'muted chart-missing', text: `No chart: ${why}` }));
+  };
+  let r;
+  try {
+    r = await fetch(`${API}/charts/${name}.svg`, { credentials: 'same-origin', cache: 'no-store' });
+  } catch (e) {
+    missing('the server cannot be reached.');
+    return;
+  }
+  if (r.status === 401) {
+    sessionEnded();
+    return;
+  }
+  if (!r.ok) {
+    let why = `${r.status} ${r.statusText}`;
+    try {
+      const j = await r.json();
+      if (j && typeof j.error === 'string') why = j.error;
+    } catch (e) {
+      // not JSON: keep the status line
     }
-  }, { once: true });
-  img.src = `${API}/charts/${name}.svg` + (state.chartVersion ? `?v=${state.chartVersion}` : '');
+    missing(why);
+    return;
+  }
+  img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(await r.text());
+  img.hidden = false;
 }
 
 async function loadAdmin() {
@@ -734,7 +756,7 @@ function renderHealth(h) {
   const lat = h.latency || {};
   facts($('health-facts'), [
     ['Agreement (Krippendorff\'s alpha)', h.krippendorff_alpha === null || h.krippendorff_alpha === undefined
-      ? `n/a${h.krippendorff_alpha_reason ? ': ' + h.krippendorff_alpha_reason : ''}` : num(h.krippendorff_alpha)],
+      ? `n/a${h.krippendorff_alpha_reason ? ': ' + h.krippendorff_alpha_reason : ''}` : Number(h.krippendorff_alpha).toFixed(3)],
     ['Seconds per label (median)', lat.p50 === null || lat.p50 === undefined ? 'n/a' : num(lat.p50, 1)],
     ['Audit chain', audit.chain_ok ? 'verifies' : `broken${audit.bad_seq ? ' at event ' + audit.bad_seq : ''}`],
     ['Labels in the audit trail', pct(audit.completeness)],
@@ -780,7 +802,7 @@ function init() {
   $('undo-last').addEventListener('click', () => undoLast());
   $('check-again').addEventListener('click', () => loadNext());
   $('review-refresh').addEventListener('click', () => loadReview());
-  $('admin-refresh').addEventListener('click', () => { state.chartVersion++; loadAdmin(); });
+  $('admin-refresh').addEventListener('click', () => loadAdmin());
   document.addEventListener('keydown', onKey);
   window.addEventListener('hashchange', route);
   start();
