@@ -167,7 +167,8 @@ function imageNode(key, src, label, itemId) {
     if (img.naturalWidth && img.naturalWidth < 160) img.classList.add('pixel');
   });
   img.addEventListener('error', () => {
-    img.replaceWith(el('span', { class: 'error small', text: `This image could not be loaded: ${label}` }));
+    const shown = label.length > 100 ? `${label.slice(0, 97)}...` : label;
+    img.replaceWith(el('span', { class: 'error small', text: `This image could not be loaded: ${shown}` }));
   });
   return el('div', { class: 'img-wrap' }, img);
 }
