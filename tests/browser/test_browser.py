@@ -104,6 +104,7 @@ class Browser(unittest.TestCase):
             raise unittest.SkipTest(reason)
         if not os.access(HITL, os.X_OK):
             raise AssertionError(f"no hitl binary at {HITL} (set HITL_BIN or --hitl)")
+        cls.own_work = not WORK  # a folder of our own is removed afterwards
         cls.work = WORK or tempfile.mkdtemp(prefix="hitl-browser-")
         os.makedirs(cls.work, exist_ok=True)
         cls.shots = SHOTS or tempfile.mkdtemp(prefix="hitl-screenshots-")
@@ -126,6 +127,8 @@ class Browser(unittest.TestCase):
         if getattr(cls, "server", None) and cls.server.poll() is None:
             cls.server.kill()
             cls.server.wait()
+        if getattr(cls, "own_work", False):
+            shutil.rmtree(cls.work, ignore_errors=True)
 
     # ------------------------------------------------------------ fixtures
 
