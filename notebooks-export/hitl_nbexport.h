@@ -25,6 +25,10 @@ hitl_status hitl_svg_histograms(const hitl_histogram *const *h, const char *cons
 /* A square heatmap of v[n, n] in [0, 1] (NaN: no data, drawn grey) with names on both axes. */
 hitl_status hitl_svg_heatmap(const double *v, size_t n, const char *const *names, const char *title,
                              char **svg, hitl_error *err);
+/* The pairwise agreement of an agreement result (share of common items each pair labelled
+ * alike) as a heatmap of its first `max` annotators, named by names[annotator index]. */
+hitl_status hitl_svg_pair_agreement(const hitl_agreement *a, const char *const *names, size_t max,
+                                    const char *title, char **svg, hitl_error *err);
 /* A count matrix m[rows = truth, cols = prediction] of c classes, shaded by row share. */
 hitl_status hitl_svg_confusion(const int64_t *m, size_t c, const char *const *names,
                                const char *title, const char *row_label, const char *col_label,

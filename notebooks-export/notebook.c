@@ -307,21 +307,9 @@ static void agreement(hitl__nb *b, const hitl_report *r)
         hitl__sbuf_printf(&s, "\nThe heatmap shows the first %zu annotators by name.\n", n);
     hitl__nb_markdown(b, "agreement", &s);
     if (n < 2 || !r->agreement_names) return;
-    double *v = malloc(n * n * sizeof(double));
     char *svg = NULL;
-    if (v) {
-        for (size_t i = 0; i < n * n; i++)
-            v[i] = NAN;
-        for (size_t p = 0; p < a->n_pairs; p++) {
-            const hitl_pair_agreement *q = &a->pairs[p];
-            if (q->a < 0 || q->b < 0 || (size_t)q->a >= n || (size_t)q->b >= n || q->n == 0)
-                continue;
-            v[(size_t)q->a * n + (size_t)q->b] = v[(size_t)q->b * n + (size_t)q->a] = q->agreement;
-        }
-        hitl_svg_heatmap(v, n, r->agreement_names, "Pairwise agreement (share of common items)",
-                         &svg, NULL);
-        free(v);
-    }
+    hitl_svg_pair_agreement(a, r->agreement_names, MAX_HEATMAP,
+                            "Pairwise agreement (share of common items)", &svg, NULL);
     hitl__nb_chart(b, "agreement-chart", "Pairwise agreement between annotators",
                    "`hitl report` from the store", svg);
 }

@@ -579,3 +579,24 @@ hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *titl
     if (empty) centred_note(&b, W, H, "no finite accuracy to draw");
     return finish(&b, svg, err);
 }
+
+hitl_status hitl_svg_pair_agreement(const hitl_agreement *a, const char *const *names, size_t max,
+                                    const char *title, char **svg, hitl_error *err)
+{
+    *svg = NULL;
+    size_t n = a->n_annotators < max ? a->n_annotators : max;
+    if (n < 2 || !names)
+        return hitl_error_set(err, HITL_EINVAL, "a heatmap needs two annotators and their names");
+    double *v = malloc(n * n * sizeof(double));
+    if (!v) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n * n; i++)
+        v[i] = NAN;
+    for (size_t p = 0; p < a->n_pairs; p++) {
+        const hitl_pair_agreement *q = &a->pairs[p];
+        if (q->a < 0 || q->b < 0 || (size_t)q->a >= n || (size_t)q->b >= n || q->n == 0) continue;
+        v[(size_t)q->a * n + (size_t)q->b] = v[(size_t)q->b * n + (size_t)q->a] = q->agreement;
+    }
+    hitl_status s = hitl_svg_heatmap(v, n, names, title, svg, err);
+    free(v);
+    return s;
+}

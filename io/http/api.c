@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hitl_nbexport.h"
 #include "hitl_store_json.h"
 #include "http_internal.h"
 #include "hitl_banned.h"
@@ -271,6 +272,50 @@ static enum MHD_Result health(call *k)
     return http_reply_json(k->c, k->rq, 200, j);
 }
 
+/* The charts hitl report draws (notebooks-export), as SVG: reliability on the blind items, and
+ * the annotators' pairwise agreement. A chart with nothing to draw yet is 404 with the reason. */
+static enum MHD_Result chart(call *k)
+{
+    char *svg = NULL;
+    hitl_status s;
+    if (k->r->id == HITL_R_CHART_CALIBRATION) {
+        hitl_blind_sample b;
+        hitl_reliability rel;
+        if ((s = hitl_store_blind_sample(k->st, &b, &k->err)) != HITL_OK) return fail(k, s);
+        if ((s = hitl_reliability_init(&rel, HITL_CALIB_BINS, &k->err)) == HITL_OK) {
+            for (size_t i = 0; i < b.n; i++)
+                hitl_reliability_add(&rel, b.p1[i], b.pred[i] == b.label[i]);
+            s = b.n ? hitl_svg_reliability(&rel, "Reliability on the blind items", &svg, &k->err)
+                    : hitl_error_set(&k->err, HITL_ENOTFOUND,
+                                     "no blind item has a final label yet");
+            hitl_reliability_release(&rel);
+        }
+        hitl_blind_sample_release(&b);
+    } else {
+        hitl_ratings ratings = {0};
+        char **names = NULL;
+        size_t n_names = 0;
+        hitl_agreement a;
+        hitl_agreement_opts ao = {.level = HITL_LEVEL_NOMINAL};
+        s = hitl_store_ratings_get(k->st, &ratings, &names, &n_names, &k->err);
+        if (s == HITL_OK && (s = hitl_agreement_compute(&ratings, &ao, &a, &k->err)) == HITL_OK) {
+            s = a.n_annotators < 2
+                    ? hitl_error_set(&k->err, HITL_ENOTFOUND, "fewer than two annotators")
+                    : hitl_svg_pair_agreement(&a, (const char *const *)names, 40,
+                                              "Pairwise agreement (share of common items)", &svg,
+                                              &k->err);
+            hitl_agreement_release(&a);
+        } else if (s == HITL_EDATA) { /* too few labels to compute: nothing to draw yet */
+            s = HITL_ENOTFOUND;
+            k->err.status = s;
+        }
+        hitl_strings_free(names, n_names);
+        hitl_ratings_release(&ratings);
+    }
+    if (s != HITL_OK) return fail(k, s);
+    return http_reply_bytes(k->c, k->rq, 200, "image/svg+xml", svg, strlen(svg), 1, NULL);
+}
+
 /* The fields each POST body may hold. */
 static const char *const *fields_of(hitl_route_id id)
 {
@@ -338,8 +383,12 @@ enum MHD_Result http_api(hitl_http *h, struct MHD_Connection *c, http_req *rq,
     case HITL_R_HEALTH:
         res = health(&k);
         break;
+    case HITL_R_CHART_CALIBRATION:
+    case HITL_R_CHART_AGREEMENT:
+        res = chart(&k);
+        break;
     default:
-        res = http_reply_error(c, rq, 404, "not served yet");
+        res = http_reply_error(c, rq, 404, "no such endpoint");
         break;
     }
     http_store_put(h, k.st);

@@ -143,6 +143,15 @@ void hitl__store_rollback(hitl_store *st)
 
 /* ---- open and close ---------------------------------------------------------------------- */
 
+/* SQL's shown(setting, reason): hitl_prediction_shown, so that queries count "shown" by the
+ * rule next applies, not by a copy of it. */
+static void sql_shown(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sqlite3_result_int(ctx, hitl_prediction_shown((hitl_show_prediction)sqlite3_value_int(argv[0]),
+                                                  sqlite3_value_int(argv[1]) == HITL_REASON_BLIND));
+}
+
 hitl_status hitl__store_connect(hitl_store **out, const char *path, int mode, hitl_error *err)
 {
     *out = NULL;
@@ -179,6 +188,8 @@ hitl_status hitl__store_connect(hitl_store **out, const char *path, int mode, hi
     } else {
         sqlite3_busy_handler(st->db, busy_handler, st);
         sqlite3_extended_result_codes(st->db, 1);
+        sqlite3_create_function(st->db, "shown", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                sql_shown, NULL, NULL);
         /* the last connection to close merges the WAL into the file and removes it (SQLite's
          * default), so that a copy of the file made between commands is the whole store */
     }

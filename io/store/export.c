@@ -41,7 +41,7 @@ static hitl_status write_records(hitl_store *st, const hitl_export_opts *o, hitl
 
 /* A Label Studio task for every item still open for labelling, in queue order, in one read
  * snapshot whose head each task's meta records. The model's guess is a pre-annotation
- * annotators see: only where the project (or the caller) shows it, and never on a blind item.
+ * annotators see: only where the project (or the caller) shows it (hitl_prediction_shown).
  * *n counts the tasks. */
 static hitl_status write_tasks(hitl_store *st, const hitl_export_opts *o, hitl_record_file *file,
                                int64_t *n, hitl_audit_head *head, hitl_error *err)
@@ -82,7 +82,8 @@ static hitl_status write_tasks(hitl_store *st, const hitl_export_opts *o, hitl_r
             .from_name = o->from_name ? o->from_name : "choice",
             .to_name = o->to_name ? o->to_name : "text",
         };
-        if (show != HITL_SHOW_NEVER && !blind && pred >= 0 && (size_t)pred < st->settings.n_classes)
+        if (hitl_prediction_shown((hitl_show_prediction)show, blind) && pred >= 0 &&
+            (size_t)pred < st->settings.n_classes)
             t.prediction = st->settings.classes[pred];
         if ((s = hitl_record_writer_add_task(w, &t, err)) == HITL_OK) (*n)++;
     }

@@ -20,8 +20,13 @@ typedef struct hitl_store hitl_store;
 typedef enum {
     HITL_SHOW_NEVER = 0,
     HITL_SHOW_UNCERTAIN, /* on uncertainty-queued items only, never on blind ones */
-    HITL_SHOW_ALWAYS     /* on every item except blind ones */
+    HITL_SHOW_ALWAYS     /* on every item, blind ones too: nothing marks a blind item */
 } hitl_show_prediction;
+/* Whether an item's prediction is shown under setting s: the one rule that next, the Label
+ * Studio tasks and the health scorecard's "shown" count all apply. Only `never` keeps blind
+ * labels free of the model's anchor; `uncertain` marks blind items by the prediction's absence,
+ * so hitl serve shows predictions only under `always`. */
+int hitl_prediction_shown(hitl_show_prediction s, int blind);
 /* "never", "uncertain", "always" */
 const char *hitl_show_prediction_name(hitl_show_prediction s);
 
@@ -566,8 +571,8 @@ hitl_status hitl_store_calibration(hitl_store *st, const hitl_calib_files *pool,
                                    hitl_error *err);
 
 /* What `hitl health` judges (engine: hitl_health_evaluate). A label was given with the model's
- * prediction shown when the store shows predictions (show-prediction uncertain or always, the
- * setting now) and the item is not blind and has one; of those on items with a final label
+ * prediction shown when the item has one and the setting now shows it there
+ * (hitl_prediction_shown); of those on items with a final label
  * (state final), the suggestion was right when the final label is the prediction, else wrong,
  * and approved when the label is the prediction. A label is audited when the trail holds its
  * annotator's "label" event for its item. Latency: seconds from lease to label, for the labels

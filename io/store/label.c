@@ -117,7 +117,7 @@ static hitl_status lease_next(hitl_store *st, const char *annotator, hitl_lease 
     out->data = dup_col(q, 2);
     out->position = sqlite3_column_int64(q, 5);
     int pred = sqlite3_column_type(q, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 3);
-    int show = st->settings.show_prediction != HITL_SHOW_NEVER && !blind; /* blind stays blind */
+    int show = hitl_prediction_shown(st->settings.show_prediction, blind);
     if (show && pred >= 0 && (size_t)pred < st->settings.n_classes)
         out->prediction = strdup(st->settings.classes[pred]);
     hitl__store_finish(st, q);

@@ -225,8 +225,9 @@ void hitl_store_health_release(hitl_store_health *h)
 
 static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl_error *err)
 {
-    /* labels shown with the model's prediction: uncertain-reason items with a prediction (blind
-     * items never show it); counted only when the store shows predictions at all. Approval is
+    /* labels shown with the model's prediction: items with one that the setting shows it on
+     * (hitl_prediction_shown, as SQL's shown()); counted only when the store shows predictions
+     * at all. Approval is
      * judged against the final label (engine/health.c says why): on final items, whether the
      * final label kept the suggestion (right) or not (wrong), and whether the label was it */
     sqlite3_stmt *q;
@@ -235,7 +236,7 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
         "SELECT annotator, COUNT(*), TOTAL(shown), TOTAL(shown AND approved),"
         " TOTAL(shown AND kept), TOTAL(shown AND kept AND approved),"
         " TOTAL(shown AND rejected), TOTAL(shown AND rejected AND approved)"
-        " FROM (SELECT l.annotator, i.reason = 0 AND i.pred IS NOT NULL AS shown,"
+        " FROM (SELECT l.annotator, shown(?1, i.reason) AND i.pred IS NOT NULL AS shown,"
         " l.label = i.pred AS approved,"
         " i.state = 2 AND i.final_label IS NOT NULL AND i.final_label = i.pred AS kept,"
         " i.state = 2 AND i.final_label IS NOT NULL AND i.final_label != i.pred AS rejected"
@@ -243,6 +244,7 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
         " GROUP BY annotator ORDER BY annotator",
         &q, err);
     if (s != HITL_OK) return s;
+    sqlite3_bind_int(q, 1, (int)st->settings.show_prediction);
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {

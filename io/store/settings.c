@@ -36,6 +36,11 @@ void hitl__settings_default(hitl_store_settings *s)
     s->min_justification = 20;
 }
 
+int hitl_prediction_shown(hitl_show_prediction s, int blind)
+{
+    return s == HITL_SHOW_ALWAYS || (s == HITL_SHOW_UNCERTAIN && !blind);
+}
+
 const char *hitl_show_prediction_name(hitl_show_prediction s)
 {
     return (unsigned)s < 3 ? show_names[s] : "unknown";

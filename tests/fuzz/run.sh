@@ -14,7 +14,7 @@ case "$dir" in /*) ;; *) dir="$root/$dir" ;; esac
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DHITL_FUZZ=ON >/dev/null
 cmake --build "$dir" -j"$(nproc)" --target hitl_fuzz
 harnesses="${HITL_FUZZ_ONLY:-fuzz_npy fuzz_ratings_csv fuzz_text fuzz_labelstudio fuzz_idx fuzz_jsonl
-  fuzz_h5 fuzz_cli}"
+  fuzz_h5 fuzz_cli fuzz_http}"
 out="$dir/fuzz-out"
 mkdir -p "$out"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"

@@ -141,27 +141,32 @@ class Store(unittest.TestCase):
         expect = [i for i in order if i not in set(order[:100]) | first_blind][:100]
         self.assertEqual([int(p[4:]) for (p,) in two], expect)
 
-    def test_data_payload_and_blind_never_shows_prediction(self):
-        db = self.fresh("data.db", extra=("--show-prediction", "always"))
-        r = self.queue(db, 3, 3, 5, "--data", self.jsonl)
-        self.assertEqual(r["data_attached"], 6)
-        self.assertEqual(r["data_ignored"], self.n - 6)
-        seen = 0
-        while True:
-            item = json.loads(hitl("next", db, "--annotator", "ann", "--json").stdout)
-            if item["item"] is None:
-                break
-            self.assertEqual(item["data"]["id"], item["item"])
-            self.assertEqual(item["classes"], ["cat", "dog", "owl"])
-            self.assertNotIn("reason", item)
-            blind = db_rows(db, "SELECT reason FROM items WHERE pool_id=?", item["item"])[0][0]
-            if blind:
-                self.assertIsNone(item["prediction"])
-            else:
-                self.assertIn(item["prediction"], ["cat", "dog", "owl"])
-            hitl("label", db, item["item"], "cat", "--annotator", "ann")
-            seen += 1
-        self.assertEqual(seen, 6)
+    def test_data_payload_and_where_the_prediction_shows(self):
+        # `uncertain`: never on a blind item; `always`: on every item, blind ones too, so that
+        # nothing marks a blind item (hitl_prediction_shown)
+        for setting in ("uncertain", "always"):
+            db = self.fresh(f"data-{setting}.db", extra=("--show-prediction", setting))
+            r = self.queue(db, 3, 3, 5, "--data", self.jsonl)
+            self.assertEqual(r["data_attached"], 6)
+            self.assertEqual(r["data_ignored"], self.n - 6)
+            seen = blind_shown = 0
+            while True:
+                item = json.loads(hitl("next", db, "--annotator", "ann", "--json").stdout)
+                if item["item"] is None:
+                    break
+                self.assertEqual(item["data"]["id"], item["item"])
+                self.assertEqual(item["classes"], ["cat", "dog", "owl"])
+                self.assertNotIn("reason", item)
+                blind = db_rows(db, "SELECT reason FROM items WHERE pool_id=?", item["item"])[0][0]
+                if blind and setting == "uncertain":
+                    self.assertIsNone(item["prediction"])
+                else:
+                    self.assertIn(item["prediction"], ["cat", "dog", "owl"])
+                    blind_shown += blind
+                hitl("label", db, item["item"], "cat", "--annotator", "ann")
+                seen += 1
+            self.assertEqual(seen, 6)
+            self.assertEqual(blind_shown, 3 if setting == "always" else 0)
 
     def test_overlap_and_lease_rules(self):
         db = self.fresh("overlap.db", overlap=2)
