@@ -96,7 +96,7 @@ PY
 if [ "$data" = digits ]; then
     pool=datasets/digits.h5
     "$py" "$dir/images.py" payloads digits "$pool" "$dir/items.jsonl"
-    "$hitl" init "$db" --classes 0,1,2,3,4,5,6,7,8,9 --overlap 2 --show-prediction uncertain \
+    "$hitl" init "$db" --classes 0,1,2,3,4,5,6,7,8,9 --overlap 2 \
         --actor demo >/dev/null
     "$hitl" queue "$db" --from "$pool" --probs probs --ids ids --method margin --top-k 200 \
         --blind 40 --seed 7 --batch digits-1 --data "$dir/items.jsonl" >/dev/null
@@ -121,7 +121,7 @@ PY
         --out "$dir/head.h5" >/dev/null
     "$py" "$dir/images.py" payloads fashion "$pool" "$dir/items.jsonl"
     classes=$("$py" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r"); print(",".join(c.decode() if isinstance(c, bytes) else str(c) for c in f.attrs["classes"]))' "$pool")
-    "$hitl" init "$db" --classes "$classes" --overlap 2 --show-prediction uncertain \
+    "$hitl" init "$db" --classes "$classes" --overlap 2 \
         --actor demo >/dev/null
     "$hitl" queue "$db" --from "$pool" --features features --head "$dir/head.h5" --method margin \
         --top-k 200 --blind 40 --seed 7 --batch fashion-1 --data "$dir/items.jsonl" >/dev/null
