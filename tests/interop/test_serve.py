@@ -8,11 +8,13 @@ user add`) and its own server. Every refused request is checked against a dump o
 taken before and after it. When a test ends its server is stopped with SIGTERM (exit 0 within
 5 s), the store must pass `hitl audit verify`, the log must hold one line per request and no
 token or session id. The failed-login limit blocks 127.0.0.1 for a minute, so those tests run
-against servers of their own."""
+against servers of their own. Last, blind items must not be told apart from uncertainty items
+by anything the server sends."""
 import argparse
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -1170,6 +1172,123 @@ class LoginLimit(ServeCase):
             self.refused(s, 401, "POST", "/api/v1/login", body={"token": f"{k:064x}"})
         self.refused(s, 429, "GET", "/media/a.txt")
         self.refused(s, 429, "GET", "/")
+
+
+# ---- blind items cannot be told apart --------------------------------------------------------
+
+def separated(a, b):
+    """p of a two-sided two-sample test that a and b come from one distribution: Mann-Whitney U
+    (scipy) when scipy is there, else a permutation test of the difference in means."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if np.all(a == a[0]) and np.all(b == a[0]):
+        return 1.0
+    try:
+        from scipy.stats import mannwhitneyu
+        return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    except ImportError:
+        rng = np.random.default_rng(0)
+        both = np.concatenate([a, b])
+        obs = abs(a.mean() - b.mean())
+        hits = 0
+        for _ in range(10000):
+            rng.shuffle(both)
+            hits += abs(both[:len(a)].mean() - both[len(a):].mean()) >= obs
+        return (hits + 1) / 10001
+
+
+class Blind(ServeCase):
+    """50 uncertainty and 50 blind items with payloads of one shape (texts of random length drawn
+    the same way for all): an annotator fetches and labels every one. The keys, their order, the
+    headers and the byte sizes must not separate the groups, under every show-prediction."""
+
+    def run_store(self, show):
+        ids = [f"item-{i:03d}" for i in range(100)]
+        rng = random.Random(16)
+        words = ["leaf", "stone", "river", "cloud", "ember", "frost", "meadow", "salt"]
+        payloads = [{"text": " ".join(rng.choice(words) for _ in range(rng.randint(6, 14))),
+                     "source": "scan", "width": rng.randint(100, 999)} for _ in ids]
+        db = build_store(os.path.join(WORK, f"blind-{show}"), ids, payloads, top_k=50, blind=50,
+                         overlap=1, show=show, seed=9)
+        token = add_user(db, "ann", "annotator")
+        srv = self.start(db, tokens=[token])
+        blind = dict(sql(db, "SELECT pool_id, reason = 1 FROM items"))
+        self.assertEqual(sum(blind.values()), 50)
+        preds = dict(sql(db, "SELECT i.pool_id, c.name FROM items i JOIN classes c "
+                             "ON c.idx = i.pred"))
+        rows = []
+        for k in range(100):
+            t = time.perf_counter()
+            r = self.call(srv, "GET", "/api/v1/next", token=token)
+            t_next = time.perf_counter() - t
+            self.assertEqual(r.status, 200)
+            item = r.json["item"]
+            self.assertIsNotNone(item, k)
+            label = CLASSES[k % 3]
+            t = time.perf_counter()
+            rl = self.call(srv, "POST", self.item_path(item, "label"), {"label": label},
+                           token=token)
+            t_label = time.perf_counter() - t
+            self.assertEqual(rl.status, 200)
+            pl = {"id": item, **payloads[ids.index(item)]}
+            self.assertEqual(r.json["payload"], pl)
+            overhead = len(r.body) - len(json.dumps(pl, separators=(",", ":")))
+            rows.append(dict(item=item, blind=blind[item], keys=[k for k, _ in ordered(r.body)],
+                             size=len(r.body), overhead=overhead,
+                             headers=[h.lower() for h, _ in r.headers if h.lower() != "date"],
+                             label_keys=[k for k, _ in ordered(rl.body)], label_size=len(rl.body),
+                             label_headers=[h.lower() for h, _ in rl.headers
+                                            if h.lower() != "date"],
+                             prediction=r.json.get("prediction", "absent"), ms=t_next * 1e3,
+                             label_ms=t_label * 1e3))
+        end = self.call(srv, "GET", "/api/v1/next", token=token)
+        self.assertEqual(end.status, 200)
+        self.assertEqual({k: v for k, v in end.json.items() if k != "classes"},
+                         {k: None for k in end.json if k != "classes"})
+        return rows, preds, [k for k, _ in ordered(end.body)]
+
+    def check(self, show):
+        rows, preds, end_keys = self.run_store(show)
+        groups = {g: [r for r in rows if r["blind"] == g] for g in (0, 1)}
+        self.assertEqual(len(groups[1]), 50)
+        keys = ["item", "payload", "classes", "lease_expires"]
+        if show == "always":
+            keys.append("prediction")
+        for field in ("keys", "headers", "label_keys", "label_headers"):
+            seen = {g: {tuple(r[field]) for r in groups[g]} for g in (0, 1)}
+            self.assertEqual(len(seen[0]), 1, (show, field, seen[0]))
+            self.assertEqual(seen[0], seen[1], (show, field))
+        self.assertEqual(groups[1][0]["keys"], keys)
+        self.assertEqual(end_keys, keys)
+        for r in rows:
+            if show == "always":  # the model's guess on every item, blind ones too
+                self.assertEqual(r["prediction"], preds[r["item"]], r["item"])
+            else:
+                self.assertEqual(r["prediction"], "absent", r["item"])
+        # the bytes the server adds around the payload are the same for every item; the sizes
+        # as a whole do not separate the groups either
+        for field in ("overhead", "label_size"):
+            self.assertEqual({r[field] for r in groups[0]}, {r[field] for r in groups[1]},
+                             (show, field))
+        sizes = {g: [r["size"] for r in groups[g]] for g in (0, 1)}
+        mean_gap = abs(np.mean(sizes[0]) - np.mean(sizes[1]))
+        p = separated(sizes[0], sizes[1])
+        ms = {g: float(np.median([r["ms"] for r in groups[g]])) for g in (0, 1)}
+        print(f"\n  show-prediction {show}: next sizes uncertain {np.mean(sizes[0]):.1f} B, blind "
+              f"{np.mean(sizes[1]):.1f} B (Mann-Whitney p = {p:.3f}); median next ms uncertain "
+              f"{ms[0]:.2f}, blind {ms[1]:.2f}", file=sys.stderr)
+        self.assertGreater(p, 0.01, (show, sizes))
+        self.assertLess(mean_gap, 8, show)
+
+    def test_never(self):
+        self.check("never")
+
+    def test_uncertain(self):
+        # the store shows predictions on uncertainty items only: the API must show none at all,
+        # or their absence would mark the blind items
+        self.check("uncertain")
+
+    def test_always(self):
+        self.check("always")
 
 
 if __name__ == "__main__":
