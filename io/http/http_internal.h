@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "hitl_http.h"
 
@@ -62,10 +63,13 @@ struct hitl_http {
     pthread_mutex_t write_mu; /* one writer at a time: no SQLite busy waits between workers */
     http_sessions sessions;
     hitl_store_settings settings; /* the classes and settings, read at start */
+    atomic_int in_flight;         /* requests begun and not yet completed */
+    atomic_int stopping;          /* hitl_http_stop has begun */
 };
 
 /* One request: its body as it arrives, who made it, what was answered. */
 typedef struct http_req {
+    hitl_http *server;
     double t0;
     char *body;
     size_t n, cap;

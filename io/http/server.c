@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,14 +55,16 @@ void http_store_put(hitl_http *h, hitl_store *st)
 
 /* ---- replies ------------------------------------------------------------------------------- */
 
-/* The headers every response carries: no framing, no sniffing, no referrer, the page's CSP. */
-static void secure(struct MHD_Response *r, int api)
+/* The headers every response carries: no framing, no sniffing, no referrer, the page's CSP;
+ * `cache` its Cache-Control. While the server stops, every answer closes its connection. */
+static void secure(const hitl_http *h, struct MHD_Response *r, const char *cache)
 {
     MHD_add_response_header(r, "Content-Security-Policy", csp);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "Cache-Control", api ? "no-store" : "no-cache");
+    MHD_add_response_header(r, "Cache-Control", cache);
+    if (atomic_load(&h->stopping)) MHD_add_response_header(r, "Connection", "close");
 }
 
 enum MHD_Result http_reply_bytes(struct MHD_Connection *c, http_req *rq, int status,
@@ -75,7 +78,8 @@ enum MHD_Result http_reply_bytes(struct MHD_Connection *c, http_req *rq, int sta
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", type);
-    secure(r, strncmp(type, "application/json", 16) == 0);
+    /* the API's answers (JSON and the charts) are never stored; the page is revalidated */
+    secure(rq->server, r, strncmp(rq->path, "/api/", 5) == 0 ? "no-store" : "no-cache");
     if (set_cookie) MHD_add_response_header(r, "Set-Cookie", set_cookie);
     rq->status = status;
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
@@ -182,8 +186,7 @@ static enum MHD_Result serve_media(hitl_http *h, struct MHD_Connection *c, http_
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", media_type(real));
-    secure(r, 0);
-    MHD_add_response_header(r, "Cache-Control", "private, max-age=3600");
+    secure(h, r, "private, max-age=3600");
     rq->status = 200;
     enum MHD_Result ok = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
@@ -242,8 +245,7 @@ static enum MHD_Result answer(hitl_http *h, struct MHD_Connection *c, http_req *
         return http_reply_error(c, rq, 405, "use %s for this path", r.post ? "POST" : "GET");
     if (rq->too_large)
         return http_reply_error(c, rq, 413, "the body is over %zu bytes", h->o.body_limit);
-    if (r.id == HITL_R_ASSET) return serve_asset(c, rq, r.asset);
-    if (r.id == HITL_R_MEDIA) return serve_media(h, c, rq, r.arg);
+    if (r.id == HITL_R_ASSET) return serve_asset(c, rq, r.asset); /* the page is public */
     /* a state change must say it comes from a script of ours: a cross-site form cannot */
     if (r.post) {
         const char *x = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hitl-Request");
@@ -263,6 +265,7 @@ static enum MHD_Result answer(hitl_http *h, struct MHD_Connection *c, http_req *
     hitl_error_clear(&err);
     hitl_status s = authenticate(h, c, rq, &err);
     if (s != HITL_OK) return http_reply_status(c, rq, s, &err);
+    if (r.id == HITL_R_MEDIA) return serve_media(h, c, rq, r.arg); /* the project's data */
     return http_api(h, c, rq, &r);
 }
 
@@ -288,6 +291,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     http_req *rq = *con_cls;
     if (!rq) { /* the headers are in: set up, and refuse a declared oversize body at once */
         if (!(rq = calloc(1, sizeof(*rq)))) return MHD_NO;
+        atomic_fetch_add(&h->in_flight, 1);
+        rq->server = h;
         rq->t0 = now_s();
         snprintf(rq->account, sizeof(rq->account), "-");
         client_of(c, rq->client);
@@ -316,6 +321,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (atomic_load(&h->stopping)) /* a request that arrived after the signal */
+        return http_reply_error(c, rq, 503, "the server is stopping");
     return answer(h, c, rq, method, url);
 }
 
@@ -341,6 +348,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(rq->body);
     free(rq);
     *con_cls = NULL;
+    atomic_fetch_sub(&h->in_flight, 1);
 }
 
 /* MHD decodes %XX in the path before we see it, unless told not to: the router decodes each
@@ -485,12 +493,12 @@ void hitl_http_stop(hitl_http *h)
 {
     if (!h) return;
     if (h->daemon) {
-        /* no new connections; the open ones get up to five seconds to finish their requests */
+        /* no new connections, and no new requests on the open ones (503, connection closed);
+         * the requests in flight get up to five seconds to finish, idle keep-alive connections
+         * are simply closed */
+        atomic_store(&h->stopping, 1);
         MHD_quiesce_daemon(h->daemon);
-        for (int i = 0; i < 500; i++) {
-            const union MHD_DaemonInfo *di =
-                MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-            if (!di || di->num_connections == 0) break;
+        for (int i = 0; i < 500 && atomic_load(&h->in_flight) > 0; i++) {
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
