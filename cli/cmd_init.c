@@ -33,7 +33,8 @@ int cmd_init(int argc, char **argv)
     if (!classes) return cli_usage_error("init", "--classes is required");
     hitl_error err;
     hitl_error_clear(&err);
-    hitl_store_settings s = {.overlap = 1, .lease_seconds = 600, .min_justification = 20};
+    hitl_store_settings s;
+    hitl_store_settings_default(&s);
     if (hitl_strings_split(classes, &s.classes, &s.n_classes, &err) != HITL_OK)
         return cli_usage_error("init", "bad --classes '%s': %s", classes, err.msg);
     for (int i = 0; i < 4; i++) {
@@ -54,7 +55,14 @@ static const char set_usage[] =
     "usage: hitl set DB KEY VALUE [--actor NAME]\n"
     "\n"
     "Changes a store setting; the change is audited with its old and new value.\n"
-    "KEY: overlap, lease, show-prediction, min-justification (see hitl init --help)\n";
+    "KEY: overlap, lease, show-prediction, min-justification (see hitl init --help); overlap\n"
+    "applies to batches queued later. For live decisions (hitl serve, /api/v1/decisions):\n"
+    "  route high=X,medium=Y       risk above X waits for approval, above Y is flagged for\n"
+    "                              review after it proceeds (default high=0.7,medium=0.4)\n"
+    "  decision-blind-rate R       share of the rest sent to blind review (default 0.02)\n"
+    "  decision-approvals high=N,flag=M  approvals each route needs (default high=2,flag=1)\n"
+    "  decision-deadline SECONDS   after it, a decision waiting for review escalates to the\n"
+    "                              admins (default 14400: 4 h)\n";
 
 int cmd_set(int argc, char **argv)
 {

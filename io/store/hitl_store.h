@@ -37,7 +37,16 @@ typedef struct hitl_store_settings {
     int lease_seconds; /* how long `next` reserves an item */
     hitl_show_prediction show_prediction;
     int min_justification; /* characters an adjudication or override must give */
+    /* live decisions (hitl_gate_*): risk above high needs approval, above medium is flagged
+     * for review after it proceeds; a share of the rest goes to blind review */
+    double route_high, route_medium;    /* "route": high=0.7,medium=0.4 */
+    double decision_blind_rate;         /* "decision-blind-rate": 0.02 */
+    int approvals_high, approvals_flag; /* "decision-approvals": high=2,flag=1 */
+    int decision_deadline;              /* "decision-deadline": seconds, 14400 */
 } hitl_store_settings;
+
+/* The defaults of every setting (no classes). */
+void hitl_store_settings_default(hitl_store_settings *s);
 
 /* ---- what people type -----------------------------------------------------------------------
  * A name (annotator, actor, account) is 1 to 64 characters of UTF-8 without control characters,

@@ -28,12 +28,47 @@ static int parse_int(const char *v, int lo, int hi, int *out)
     return 0;
 }
 
-void hitl__settings_default(hitl_store_settings *s)
+void hitl_store_settings_default(hitl_store_settings *s)
 {
     s->overlap = 1;
     s->lease_seconds = 600;
     s->show_prediction = HITL_SHOW_NEVER;
     s->min_justification = 20;
+    s->route_high = 0.7; /* the seed's oversight defaults */
+    s->route_medium = 0.4;
+    s->decision_blind_rate = 0.02;
+    s->approvals_high = 2;
+    s->approvals_flag = 1;
+    s->decision_deadline = 4 * 3600;
+}
+
+static int parse_real(const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi)) return -1;
+    *out = x;
+    return 0;
+}
+
+/* "high=X,medium=Y" (either order, both needed) into a and b; -1 when malformed. */
+static int parse_pair(const char *v, const char *ka, const char *kb, double lo, double hi,
+                      double *a, double *b)
+{
+    char buf[128];
+    if (strlen(v) >= sizeof(buf)) return -1;
+    snprintf(buf, sizeof(buf), "%s", v);
+    int seen = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq) return -1;
+        *eq = '\0';
+        double *dst = strcmp(t, ka) == 0 ? a : strcmp(t, kb) == 0 ? b : NULL;
+        if (!dst || parse_real(eq + 1, lo, hi, dst)) return -1;
+        seen |= dst == a ? 1 : 2;
+    }
+    return seen == 3 ? 0 : -1;
 }
 
 int hitl_prediction_shown(hitl_show_prediction s, int blind)
@@ -77,10 +112,38 @@ hitl_status hitl_store_settings_apply(hitl_store_settings *s, const char *key, c
             return hitl_error_set(err, HITL_EINVAL, "min-justification must be 0..100000, got '%s'",
                                   value);
         s->min_justification = v;
+    } else if (strcmp(key, "route") == 0) {
+        double hi, md;
+        if (parse_pair(value, "high", "medium", 0, 1, &hi, &md) || !(md <= hi))
+            return hitl_error_set(err, HITL_EINVAL,
+                                  "route must be high=X,medium=Y with 0 <= Y <= X <= 1, got '%s'",
+                                  value);
+        s->route_high = hi;
+        s->route_medium = md;
+    } else if (strcmp(key, "decision-blind-rate") == 0) {
+        double x;
+        if (parse_real(value, 0, 1, &x))
+            return hitl_error_set(err, HITL_EINVAL, "decision-blind-rate must be 0..1, got '%s'",
+                                  value);
+        s->decision_blind_rate = x;
+    } else if (strcmp(key, "decision-approvals") == 0) {
+        double hi, fl;
+        if (parse_pair(value, "high", "flag", 1, 20, &hi, &fl) || hi != (int)hi || fl != (int)fl)
+            return hitl_error_set(err, HITL_EINVAL,
+                                  "decision-approvals must be high=N,flag=M with 1..20, got '%s'",
+                                  value);
+        s->approvals_high = (int)hi;
+        s->approvals_flag = (int)fl;
+    } else if (strcmp(key, "decision-deadline") == 0) {
+        if (parse_int(value, 1, 30 * 24 * 3600, &v))
+            return hitl_error_set(err, HITL_EINVAL,
+                                  "decision-deadline must be 1..2592000 seconds, got '%s'", value);
+        s->decision_deadline = v;
     } else {
         return hitl_error_set(err, HITL_EINVAL,
                               "unknown setting '%s' (overlap, lease, show-prediction, "
-                              "min-justification)",
+                              "min-justification, route, decision-blind-rate, "
+                              "decision-approvals, decision-deadline)",
                               key);
     }
     return HITL_OK;
@@ -94,12 +157,26 @@ void hitl__setting_text(const hitl_store_settings *s, const char *key, char *buf
         snprintf(buf, cap, "%d", s->lease_seconds);
     else if (strcmp(key, "show-prediction") == 0)
         snprintf(buf, cap, "%s", show_names[s->show_prediction]);
+    else if (strcmp(key, "route") == 0)
+        snprintf(buf, cap, "high=%g,medium=%g", s->route_high, s->route_medium);
+    else if (strcmp(key, "decision-blind-rate") == 0)
+        snprintf(buf, cap, "%g", s->decision_blind_rate);
+    else if (strcmp(key, "decision-approvals") == 0)
+        snprintf(buf, cap, "high=%d,flag=%d", s->approvals_high, s->approvals_flag);
+    else if (strcmp(key, "decision-deadline") == 0)
+        snprintf(buf, cap, "%d", s->decision_deadline);
     else
         snprintf(buf, cap, "%d", s->min_justification);
 }
 
-const char *const hitl__setting_keys[HITL__N_SETTINGS] = {"overlap", "lease", "show-prediction",
-                                                          "min-justification"};
+const char *const hitl__setting_keys[HITL__N_SETTINGS] = {"overlap",
+                                                          "lease",
+                                                          "show-prediction",
+                                                          "min-justification",
+                                                          "route",
+                                                          "decision-blind-rate",
+                                                          "decision-approvals",
+                                                          "decision-deadline"};
 
 hitl_status hitl__meta_write(hitl_store *st, const char *key, const char *value, hitl_error *err)
 {
@@ -117,7 +194,7 @@ hitl_status hitl__meta_write(hitl_store *st, const char *key, const char *value,
 hitl_status hitl__settings_load(hitl_store *st, hitl_error *err)
 {
     hitl_store_settings *s = &st->settings;
-    hitl__settings_default(s);
+    hitl_store_settings_default(s);
     sqlite3_stmt *q;
     hitl_status r = hitl__store_prepare(st, "SELECT key, value FROM meta", &q, err);
     if (r != HITL_OK) return r;

@@ -77,8 +77,7 @@ hitl_status hitl__schema_upgrade(hitl_store *st, int from, hitl_error *err);
 /* Settings (settings.c): the defaults, their text as stored in meta, and reading them (with
  * the classes) into st->settings at open. */
 extern const char *const hitl__setting_keys[];
-#define HITL__N_SETTINGS 4
-void hitl__settings_default(hitl_store_settings *s);
+#define HITL__N_SETTINGS 8
 void hitl__setting_text(const hitl_store_settings *s, const char *key, char *buf, size_t cap);
 hitl_status hitl__settings_load(hitl_store *st, hitl_error *err);
 hitl_status hitl__meta_write(hitl_store *st, const char *key, const char *value, hitl_error *err);

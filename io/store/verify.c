@@ -472,7 +472,7 @@ static void replay_init(verifier *v, const payload *p)
     }
     if (!v->classes) oom(v);
     hitl_store_settings s = {0};
-    hitl__settings_default(&s);
+    hitl_store_settings_default(&s);
     s.overlap = (int)pl_num(p, "overlap");
     s.lease_seconds = (int)pl_num(p, "lease");
     s.min_justification = (int)pl_num(p, "min_justification");

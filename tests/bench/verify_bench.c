@@ -28,7 +28,14 @@ static int fail(const hitl_error *err)
 static int build(const char *db, size_t n)
 {
     char *classes[] = {"cat", "dog", "fox", "owl"};
-    hitl_store_settings s = {classes, 4, 2, 600, HITL_SHOW_NEVER, 10};
+    hitl_store_settings s;
+    hitl_store_settings_default(&s);
+    s.classes = classes;
+    s.n_classes = 4;
+    s.overlap = 2;
+    s.lease_seconds = 600;
+    s.show_prediction = HITL_SHOW_NEVER;
+    s.min_justification = 10;
     hitl_error err;
     if (hitl_store_init(db, &s, "bench", &err) != HITL_OK) return fail(&err);
     hitl_store *st;

@@ -38,7 +38,14 @@ static void fresh_store(void)
     }
     remove_store();
     char *classes[] = {"a", "b"};
-    hitl_store_settings s = {classes, 2, 1, 600, HITL_SHOW_NEVER, 0};
+    hitl_store_settings s;
+    hitl_store_settings_default(&s);
+    s.classes = classes;
+    s.n_classes = 2;
+    s.overlap = 1;
+    s.lease_seconds = 600;
+    s.show_prediction = HITL_SHOW_NEVER;
+    s.min_justification = 0;
     static const char *const ids[] = {"0", "1", "7", "a", "x y", "\xc3\xa9"};
     hitl_queue_row rows[6];
     for (int i = 0; i < 6; i++)

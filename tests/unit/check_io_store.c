@@ -18,7 +18,14 @@ static hitl_store *make_store(int r, int n)
     snprintf(db, sizeof(db), "%s", tu_tmp_path("store.db"));
     tu_remove_store(db);
     char *classes[] = {"a", "b", "c"};
-    hitl_store_settings s = {classes, 3, r, 600, HITL_SHOW_NEVER, 20};
+    hitl_store_settings s;
+    hitl_store_settings_default(&s);
+    s.classes = classes;
+    s.n_classes = 3;
+    s.overlap = r;
+    s.lease_seconds = 600;
+    s.show_prediction = HITL_SHOW_NEVER;
+    s.min_justification = 20;
     hitl_error err;
     ck_assert_msg(hitl_store_init(db, &s, "tester", &err) == HITL_OK, "%s", err.msg);
     hitl_store *st;
@@ -347,7 +354,14 @@ START_TEST(test_open_errors)
     ck_assert_int_eq(hitl_store_open(&st, junk, &err), HITL_EDATA);
     unlink(junk);
     char *one[] = {"a"};
-    hitl_store_settings s = {one, 1, 1, 600, HITL_SHOW_NEVER, 20};
+    hitl_store_settings s;
+    hitl_store_settings_default(&s);
+    s.classes = one;
+    s.n_classes = 1;
+    s.overlap = 1;
+    s.lease_seconds = 600;
+    s.show_prediction = HITL_SHOW_NEVER;
+    s.min_justification = 20;
     ck_assert_int_eq(hitl_store_init(junk, &s, "t", &err), HITL_EINVAL); /* one class */
     ck_assert_int_ne(access(junk, F_OK), 0);                             /* nothing made */
 }

@@ -20,7 +20,14 @@ static hitl_store *make_store(hitl_show_prediction show)
     snprintf(db, sizeof(db), "%s", tu_tmp_path("quality.db"));
     tu_remove_store(db);
     char *classes[] = {"a", "b", "c"};
-    hitl_store_settings s = {classes, 3, 2, 600, show, 5};
+    hitl_store_settings s;
+    hitl_store_settings_default(&s);
+    s.classes = classes;
+    s.n_classes = 3;
+    s.overlap = 2;
+    s.lease_seconds = 600;
+    s.show_prediction = show;
+    s.min_justification = 5;
     hitl_error err;
     ck_assert_msg(hitl_store_init(db, &s, "tester", &err) == HITL_OK, "%s", err.msg);
     hitl_store *st;
