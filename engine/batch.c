@@ -110,6 +110,11 @@ static hitl_status blind_rows(const pool *rows, const uint8_t *is_top, size_t bl
     return HITL_OK;
 }
 
+hitl_route hitl_route_by_risk(double risk, double high, double medium)
+{
+    return risk > high ? HITL_ROUTE_REVIEW : risk > medium ? HITL_ROUTE_FLAG : HITL_ROUTE_NONE;
+}
+
 /* The queue into entry[n_top + n_blind]: a blind row next whenever the blind share so far falls
  * behind n_blind / total, the uncertain rows routed by opts (a "proceed" row is left out).
  * Returns the entries written; counts them into *counts. */
@@ -137,11 +142,10 @@ static size_t interleave(const pool *rows, const hitl_batch_opts *opts, const hi
             hitl_route route = HITL_ROUTE_NONE;
             int required = overlap;
             if (opts->route) {
-                if (cand->score > opts->high) {
-                    route = HITL_ROUTE_REVIEW;
+                route = hitl_route_by_risk(cand->score, opts->high, opts->medium);
+                if (route == HITL_ROUTE_REVIEW) {
                     counts->review++;
-                } else if (cand->score > opts->medium) {
-                    route = HITL_ROUTE_FLAG;
+                } else if (route == HITL_ROUTE_FLAG) {
                     required = 1;
                     counts->flag++;
                 } else {

@@ -218,6 +218,9 @@ void hitl_scored_vec_release(hitl_scored_vec *vec);
 /* ---- batch planning --------------------------------------------------------------------------
  * Which rows one annotation batch takes, from every row's score (higher = more uncertain). */
 typedef enum { HITL_ROUTE_NONE = 0, HITL_ROUTE_REVIEW, HITL_ROUTE_FLAG } hitl_route;
+/* The oversight rule, for queued rows and live decisions alike: risk above high is reviewed
+ * (before it acts), above medium flagged (it acts, then is reviewed), the rest proceed (NONE). */
+hitl_route hitl_route_by_risk(double risk, double high, double medium);
 
 typedef struct hitl_batch_opts {
     int use_top_k; /* take the top_k most uncertain free rows; else (routing) all above medium */

@@ -59,7 +59,7 @@ int64_t hitl_text_visible(const char *s);
 int hitl_text_utf8(const char *s);
 
 /* The schema version this build writes; a store with a higher one is refused. */
-#define HITL_STORE_SCHEMA 3
+#define HITL_STORE_SCHEMA 4
 
 /* Creates a new store at `path` (HITL_ECONFLICT if the file exists) with `s` (borrowed). */
 hitl_status hitl_store_init(const char *path, const hitl_store_settings *s, const char *actor,
@@ -184,6 +184,75 @@ hitl_status hitl_account_list(hitl_store *st, hitl_account **out, size_t *n, hit
  * its hash is constant-time). */
 hitl_status hitl_account_auth(hitl_store *st, const char *token, hitl_account *out,
                               hitl_error *err);
+
+/* ---- live decisions (gate.c) ---------------------------------------------------------------
+ * A service asks before a risky action; the store routes it by the `route` setting: risk above
+ * high waits for decision-approvals' high approvals (the caller acts on approved only); above
+ * medium it proceeds and is flagged for review; the rest proceed, a seeded decision-blind-rate
+ * share of them to blind review. Any rejection, or the decision-deadline passing, escalates to
+ * the admins, who settle it. Every change is audited with the decision's state after it and
+ * committed at synchronous=FULL before the call returns. */
+typedef enum {
+    HITL_GATE_NONE = 0, /* review only: nothing to review */
+    HITL_GATE_PENDING,
+    HITL_GATE_APPROVED,
+    HITL_GATE_REJECTED,
+    HITL_GATE_ESCALATED,
+    HITL_GATE_EXPIRED,
+    HITL_GATE_PROCEEDED, /* status only: the caller went ahead */
+    HITL_GATE_N_STATUS
+} hitl_gate_status;
+
+const char *hitl_gate_status_name(hitl_gate_status s);
+hitl_status hitl_gate_status_parse(const char *name, hitl_gate_status *out);
+/* "approve" (HITL_ROUTE_REVIEW), "flag", "proceed" (HITL_ROUTE_NONE) */
+const char *hitl_gate_route_name(hitl_route r);
+
+typedef struct hitl_gate_request {
+    const char *submitter; /* the account */
+    const char *caller_id; /* the service's own id: a second submit returns the first */
+    const char *action;
+    const char *payload; /* a JSON object's text, or NULL */
+    double risk;         /* 0..1 */
+    const char *model;   /* or NULL */
+} hitl_gate_request;
+
+typedef struct hitl_gate_ballot {
+    char *reviewer, *reason, *at;
+    int approve;
+} hitl_gate_ballot;
+
+typedef struct hitl_gate {
+    int64_t id;
+    char *caller_id, *submitter, *action, *payload, *model;
+    double risk;
+    hitl_route route; /* hitl_route_by_risk */
+    int blind;        /* a proceed-route decision drawn for blind review */
+    hitl_gate_status status, review;
+    int required, approvals;
+    char *created_at, *deadline, *settled_at, *settled_by; /* deadline: ISO-8601 */
+    int64_t deadline_ms;
+    hitl_gate_ballot *votes;
+    size_t n_votes;
+} hitl_gate;
+void hitl_gate_release(hitl_gate *g);
+
+/* Files a decision; *fresh = 0 when the submitter already filed caller_id (then *out is that
+ * first decision, unchanged). HITL_EINVAL for a bad field. */
+hitl_status hitl_gate_submit(hitl_store *st, const hitl_gate_request *q, hitl_gate *out, int *fresh,
+                             hitl_error *err);
+/* HITL_ENOTFOUND when there is no such decision. */
+hitl_status hitl_gate_get(hitl_store *st, int64_t id, hitl_gate *out, hitl_error *err);
+/* Every decision whose status or review is `status` (-1: all), by id; release each, free(*out). */
+hitl_status hitl_gate_list(hitl_store *st, int status, hitl_gate **out, size_t *n, hitl_error *err);
+/* A reviewer's or admin's approval or rejection with its reason (the store's min-justification
+ * in visible characters, at least 1: HITL_EDATA). HITL_EPERM: another role, the submitter, or an
+ * escalated decision and not an admin; HITL_ECONFLICT: already voted, already settled, nothing
+ * to review; HITL_ENOTFOUND. *out: the decision after the vote. */
+hitl_status hitl_gate_vote(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
+                           int approve, const char *reason, hitl_gate *out, hitl_error *err);
+/* Reviews past their deadline expire (at most 64 a call); *n (may be NULL) counts them. */
+hitl_status hitl_gate_expire(hitl_store *st, size_t *n, hitl_error *err);
 
 /* ---- queueing a batch from a pool file -----------------------------------------------------
  * One uncertainty pass over the pool (outside any transaction: it may take minutes), then, in one

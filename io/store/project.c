@@ -102,6 +102,12 @@ hitl_status hitl_store_setting_set(hitl_store *st, const char *key, const char *
     st->settings.lease_seconds = next.lease_seconds;
     st->settings.show_prediction = next.show_prediction;
     st->settings.min_justification = next.min_justification;
+    st->settings.route_high = next.route_high;
+    st->settings.route_medium = next.route_medium;
+    st->settings.decision_blind_rate = next.decision_blind_rate;
+    st->settings.approvals_high = next.approvals_high;
+    st->settings.approvals_flag = next.approvals_flag;
+    st->settings.decision_deadline = next.decision_deadline;
     return HITL_OK;
 }
 

@@ -13,6 +13,22 @@
     "CREATE TABLE IF NOT EXISTS accounts(name TEXT PRIMARY KEY, role TEXT NOT NULL,"               \
     " token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT) WITHOUT ROWID;"
 
+/* Live decisions a service asked for (gate.c): the caller's id is unique per submitting account
+ * (a retry gets the first answer); votes in the order given. */
+#define GATES_SQL                                                                                  \
+    "CREATE TABLE IF NOT EXISTS gates(id INTEGER PRIMARY KEY, caller_id TEXT NOT NULL,"            \
+    " submitter TEXT NOT NULL, action TEXT NOT NULL, payload TEXT, risk REAL NOT NULL, model "     \
+    "TEXT,"                                                                                        \
+    " route TEXT NOT NULL, blind INTEGER NOT NULL, status TEXT NOT NULL, review TEXT NOT NULL,"    \
+    " required INTEGER NOT NULL, approvals INTEGER NOT NULL, created_at TEXT NOT NULL,"            \
+    " deadline_ms INTEGER NOT NULL, settled_at TEXT, settled_by TEXT,"                             \
+    " UNIQUE(submitter, caller_id));"                                                              \
+    "CREATE INDEX IF NOT EXISTS gates_review ON gates(review, deadline_ms);"                       \
+    "CREATE TABLE IF NOT EXISTS gate_votes(seq INTEGER PRIMARY KEY,"                               \
+    " gate INTEGER NOT NULL REFERENCES gates(id), reviewer TEXT NOT NULL, vote TEXT NOT NULL,"     \
+    " reason TEXT NOT NULL, created_at TEXT NOT NULL);"                                            \
+    "CREATE INDEX IF NOT EXISTS gate_votes_gate ON gate_votes(gate);"
+
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE classes(idx INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
@@ -56,7 +72,7 @@ static const char schema_sql[] =
     /* the keys of the Label Studio annotations imported, so that none is imported twice */
     "CREATE TABLE imports(key TEXT PRIMARY KEY, item INTEGER NOT NULL REFERENCES items(id),"
     "  annotator TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL) WITHOUT "
-    "ROWID;" ACCOUNTS_SQL;
+    "ROWID;" ACCOUNTS_SQL GATES_SQL;
 
 hitl_status hitl__schema_create(hitl_store *st, hitl_error *err)
 {
@@ -116,6 +132,7 @@ hitl_status hitl__schema_upgrade(hitl_store *st, int from, hitl_error *err)
                              " kind TEXT NOT NULL, created_at TEXT NOT NULL) WITHOUT ROWID;",
                              err);
     if (r == HITL_OK && from < 3) r = hitl__store_exec(st, ACCOUNTS_SQL, err); /* 3: accounts */
+    if (r == HITL_OK && from < 4) r = hitl__store_exec(st, GATES_SQL, err);    /* 4: decisions */
     char buf[64];
     snprintf(buf, sizeof(buf), "PRAGMA user_version=%d", HITL_STORE_SCHEMA);
     if (r == HITL_OK) r = hitl__store_exec(st, buf, err);

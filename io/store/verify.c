@@ -194,6 +194,9 @@ typedef struct verifier {
     int64_t upgraded_at; /* the upgrade event's seq: times before it are not compared */
     int64_t stop;        /* replay only the events up to this seq (an export's head); 0: all */
     int64_t seq;         /* the event being replayed */
+    json_t *gates;       /* decision id (text) -> its state as the chain last gave it */
+    json_t *gate_votes;  /* [[decision, reviewer, vote, reason]] in the chain's order */
+    size_t gate_votes_seen;
 } verifier;
 
 /* ---- problems and memory -------------------------------------------------------------------- */
@@ -673,6 +676,36 @@ static void replay_account(verifier *v, int64_t seq, const char *ts, const paylo
     }
 }
 
+/* The fields of a decision's state that its row must show (gate.c's events carry them all). */
+static const char *const gate_keys[] = {"caller_id", "submitter", "action",    "payload_sha256",
+                                        "model",     "route",     "blind",     "status",
+                                        "review",    "required",  "approvals", "deadline_ms"};
+
+/* gate, gate_vote, gate_expired: the decision's whole state after the event, kept by id; a
+ * vote is also kept in order. */
+static void replay_gate(verifier *v, int64_t seq, const char *actor, const char *event,
+                        const char *text)
+{
+    json_t *p = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    json_t *id = json_object_get(p, "decision");
+    if (!json_is_integer(id)) {
+        problem(v, "event %lld (%s) names no decision", (long long)seq, event);
+        json_decref(p);
+        return;
+    }
+    char key[32];
+    snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(id));
+    if (!strcmp(event, "gate") && json_object_get(v->gates, key))
+        problem(v, "event %lld files decision %s a second time", (long long)seq, key);
+    if (strcmp(event, "gate") && !json_object_get(v->gates, key))
+        problem(v, "event %lld (%s) names decision %s, never filed", (long long)seq, event, key);
+    if (!strcmp(event, "gate_vote"))
+        json_array_append_new(v->gate_votes,
+                              json_pack("[O, s, O, O]", id, actor, json_object_get(p, "vote"),
+                                        json_object_get(p, "reason")));
+    json_object_set_new(v->gates, key, p);
+}
+
 static void replay(verifier *v, int64_t seq, const char *ts, const char *actor, const char *event,
                    const char *item, const char *prev_hash, const char *text)
 {
@@ -717,6 +750,9 @@ static void replay(verifier *v, int64_t seq, const char *ts, const char *actor, 
         replay_checkpoint(v, seq, prev_hash, &p);
     } else if (!strcmp(event, "account")) {
         replay_account(v, seq, ts, &p);
+    } else if (!strcmp(event, "gate") || !strcmp(event, "gate_vote") ||
+               !strcmp(event, "gate_expired")) {
+        replay_gate(v, seq, actor, event, text);
     } /* lease, lease_renewed, lease_expired, export, import: no rows to explain */
     json_decref(p.root);
 }
@@ -1028,8 +1064,62 @@ static void check_class(verifier *v, sqlite3_stmt *q)
 }
 
 /* What the chain holds that no row showed, and the digests of the rows that did. */
+/* A decisions row against the chain's last state of it. */
+static void check_gate(verifier *v, sqlite3_stmt *q)
+{
+    char key[32], digest[65];
+    snprintf(key, sizeof(key), "%lld", (long long)sqlite3_column_int64(q, 0));
+    json_t *want = json_object_get(v->gates, key);
+    if (!want) {
+        problem(v, "decision %s is in the table but not in the chain", key);
+        return;
+    }
+    const char *pl = col0(q, 4);
+    hitl__sha256_hex(pl, strlen(pl), digest);
+    json_t *row = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s?, s:s, s:b, s:s, s:s, s:i, s:i, s:I}", "caller_id", col0(q, 1),
+        "submitter", col0(q, 2), "action", col0(q, 3), "payload_sha256", digest, "model", col(q, 6),
+        "route", col0(q, 7), "blind", sqlite3_column_int(q, 8), "status", col0(q, 9), "review",
+        col0(q, 10), "required", sqlite3_column_int(q, 11), "approvals", sqlite3_column_int(q, 12),
+        "deadline_ms", (json_int_t)sqlite3_column_int64(q, 13));
+    for (size_t i = 0; row && i < sizeof(gate_keys) / sizeof(gate_keys[0]); i++) {
+        json_t *a = json_object_get(row, gate_keys[i]), *b = json_object_get(want, gate_keys[i]);
+        if (!(a ? b && json_equal(a, b) : !b)) {
+            problem(v, "decision %s: %s differs from the chain", key, gate_keys[i]);
+            break;
+        }
+    }
+    json_t *risk = json_object_get(want, "risk");
+    if (row && fabs(sqlite3_column_double(q, 5) - json_number_value(risk)) > 1e-9)
+        problem(v, "decision %s: risk differs from the chain", key);
+    json_object_set_new(want, "seen", json_true());
+    json_decref(row);
+}
+
+/* The votes table, in order, against the chain's votes. */
+static void check_gate_vote(verifier *v, sqlite3_stmt *q)
+{
+    json_t *want = json_array_get(v->gate_votes, v->gate_votes_seen++);
+    json_t *row = json_pack("[I, s, s, s]", (json_int_t)sqlite3_column_int64(q, 0), col0(q, 1),
+                            col0(q, 2), col0(q, 3));
+    if (!want || !json_equal(want, row))
+        problem(v, "decision %lld: the vote by '%s' is not the chain's vote %zu",
+                (long long)sqlite3_column_int64(q, 0), col0(q, 1), v->gate_votes_seen);
+    json_decref(row);
+}
+
 static void check_leftovers(verifier *v)
 {
+    const char *key;
+    json_t *g;
+    json_object_foreach(v->gates, key, g)
+    {
+        if (!json_is_true(json_object_get(g, "seen")))
+            problem(v, "the chain's decision %s is missing from the table", key);
+    }
+    if (v->gate_votes_seen < json_array_size(v->gate_votes))
+        problem(v, "%zu of the chain's decision votes are missing from the table",
+                json_array_size(v->gate_votes) - v->gate_votes_seen);
     for (size_t i = 0; i < v->labels.n; i++)
         if (v->vlabels[i].alive && !v->vlabels[i].seen)
             problem(v, "item '%s': the chain's label by '%s' is missing from the table",
@@ -1075,6 +1165,8 @@ static void check_leftovers(verifier *v)
 
 static void verifier_release(verifier *v)
 {
+    json_decref(v->gates);
+    json_decref(v->gate_votes);
     hitl_buf_release(&v->text);
     hitl_buf_release(&v->key);
     hitl_buf_release(&v->val);
@@ -1171,7 +1263,13 @@ static hitl_status check_export(hitl_store *st, const hitl_verify_opts *o, hitl_
     memset(&r2, 0, sizeof(r2));
     r2.bad_seq = -1;
     r2.covers_rows = 1;
-    verifier v = {.st = st, .o = &o2, .rep = &r2, .err = err, .stop = rep->export_head.seq};
+    verifier v = {.st = st,
+                  .o = &o2,
+                  .rep = &r2,
+                  .err = err,
+                  .stop = rep->export_head.seq,
+                  .gates = json_object(),
+                  .gate_votes = json_array()};
     int64_t last;
     char last_hash[65];
     if ((r = hitl__store_read(st, err)) == HITL_OK) {
@@ -1221,7 +1319,12 @@ hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_ve
     memset(rep, 0, sizeof(*rep));
     rep->bad_seq = -1;
     rep->covers_rows = st->schema >= 2;
-    verifier v = {.st = st, .o = o, .rep = rep, .err = err};
+    verifier v = {.st = st,
+                  .o = o,
+                  .rep = rep,
+                  .err = err,
+                  .gates = json_object(),
+                  .gate_votes = json_array()};
     if (o && o->pubkey && (v.status = hitl__checkpoint_key(o->pubkey, &v.pubkey, err)) != HITL_OK)
         return v.status;
     /* every row is read once, most by key: map the file and keep its pages (the store's own
@@ -1274,6 +1377,14 @@ hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_ve
         if (st->schema >= 3)
             scan(&v, "SELECT name, role, token_hash, created_at, revoked_at FROM accounts",
                  check_account);
+        if (st->schema >= 4) {
+            scan(&v,
+                 "SELECT id, caller_id, submitter, action, payload, risk, model, route, blind,"
+                 " status, review, required, approvals, deadline_ms FROM gates ORDER BY id",
+                 check_gate);
+            scan(&v, "SELECT gate, reviewer, vote, reason FROM gate_votes ORDER BY seq",
+                 check_gate_vote);
+        }
         scan(&v, "SELECT key, value FROM meta", check_setting);
         scan(&v, "SELECT idx, name FROM classes ORDER BY idx", check_class);
         if (v.status == HITL_OK) check_leftovers(&v);

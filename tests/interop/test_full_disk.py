@@ -277,7 +277,7 @@ class FullDisk(unittest.TestCase):
             outcomes.append(new)
 
         db, p = self.sweep(self.queued, "annotate", lambda db: ["--annotator", "ann"],
-                           input="1\nq\n", intact=intact)
+                           input="a\nq\n", intact=intact)
         self.assertIn("1 labelled this session", p.stdout)
         self.assertEqual(db_rows(db, "SELECT annotator, label FROM labels"), [("ann", 0)])
         self.assertIn(["lease"], outcomes)  # a session leased the item, then could not label it

@@ -486,7 +486,7 @@ class Integrity(unittest.TestCase):
         sql(db, "PRAGMA user_version = 2")
         self.assertEqual(self.verify(db).returncode, 0)  # read as it is
         hitl("user", "add", db, "ann", "--role", "annotator")
-        self.assertEqual(sql(db, "PRAGMA user_version"), [(3,)])
+        self.assertEqual(sql(db, "PRAGMA user_version"), [(4,)])
         self.assertEqual(self.verify(db).returncode, 0)
 
 

@@ -203,22 +203,22 @@ class Store(unittest.TestCase):
         self.assertIn("holds no lease", p.stderr)
 
     def test_annotate_loop(self):
-        """The interactive loop, driven through its prompt: a label by number, one by name, a
+        """The interactive loop, driven through its prompt: a label by its key, one by name, a
         skip, an undo, a bad key, then quit."""
         db = self.fresh("annotate.db")
         self.queue(db, 4, 0, 1, "--data", self.jsonl)
         order = [p for (p,) in db_rows(db, "SELECT pool_id FROM items ORDER BY position")]
-        p = subprocess.run([HITL, "annotate", db, "--annotator", "ann"], input="2\nowl\ns\nu\n"
+        p = subprocess.run([HITL, "annotate", db, "--annotator", "ann"], input="b\nowl\ns\nu\n"
                            "zebra\ncat\nq\n", capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("picture", p.stdout)  # the payload is shown
         self.assertIn("undid your label on " + order[1], p.stdout)
-        self.assertIn("type 1..3", p.stdout)  # the bad key
+        self.assertIn("type a key or a class name", p.stdout)  # the bad key
         got = dict(db_rows(db, "SELECT i.pool_id, l.label FROM labels l JOIN items i "
                                "ON i.id = l.item"))
-        # 2 -> dog on the first, owl on the second, a skip of the third; at the fourth, u undoes
-        # the owl, zebra is refused, cat labels the fourth; the undone second comes back, q
-        self.assertEqual(got, {order[0]: 1, order[3]: 0})
+        # b -> dog on the first, owl on the second, a skip of the third; at the fourth, u undoes
+        # the owl and the second comes back at once: zebra is refused, cat labels it; q
+        self.assertEqual(got, {order[0]: 1, order[1]: 0})
         self.assertEqual(p.stdout.count(f"item {order[1]}\n"), 2)
         skipped = db_rows(db, "SELECT i.pool_id FROM skips s JOIN items i ON i.id = s.item")
         self.assertEqual(skipped, [(order[2],)])

@@ -251,6 +251,97 @@ START_TEST(test_undo_item_and_worklist)
 }
 END_TEST
 
+/* Live decisions: routing by risk, idempotent retries, approvals, the submitter and a second
+ * vote refused, a rejection escalating to an admin, a deadline expiring; verify agrees. */
+START_TEST(test_gates)
+{
+    hitl_store *st = make_store(1, 1);
+    hitl_error err;
+    ck_assert_int_eq(hitl_store_setting_set(st, "decision-blind-rate", "0", "t", &err), HITL_OK);
+    hitl_gate g;
+    int fresh;
+    hitl_gate_request q = {"svc", "refund-1", "refund 120 EUR", "{\"order\":7}", 0.9, "m1"};
+    ck_assert_msg(hitl_gate_submit(st, &q, &g, &fresh, &err) == HITL_OK, "%s", err.msg);
+    ck_assert(fresh);
+    ck_assert_int_eq(g.route, HITL_ROUTE_REVIEW);
+    ck_assert_int_eq(g.status, HITL_GATE_PENDING);
+    ck_assert_int_eq(g.required, 2);
+    int64_t high = g.id;
+    hitl_gate_release(&g);
+    ck_assert_int_eq(hitl_gate_submit(st, &q, &g, &fresh, &err), HITL_OK); /* a retry */
+    ck_assert(!fresh);
+    ck_assert_int_eq(g.id, high);
+    hitl_gate_release(&g);
+    hitl_gate_request flag = {"svc", "refund-2", "refund 20 EUR", NULL, 0.5, NULL};
+    ck_assert_int_eq(hitl_gate_submit(st, &flag, &g, &fresh, &err), HITL_OK);
+    ck_assert_int_eq(g.route, HITL_ROUTE_FLAG);
+    ck_assert_int_eq(g.status, HITL_GATE_PROCEEDED);
+    ck_assert_int_eq(g.review, HITL_GATE_PENDING);
+    int64_t flagged = g.id;
+    hitl_gate_release(&g);
+    hitl_gate_request low = {"svc", "refund-3", "refund 2 EUR", NULL, 0.1, NULL};
+    ck_assert_int_eq(hitl_gate_submit(st, &low, &g, &fresh, &err), HITL_OK);
+    ck_assert_int_eq(g.status, HITL_GATE_PROCEEDED);
+    ck_assert_int_eq(g.review, HITL_GATE_NONE);
+    hitl_gate_release(&g);
+    const char *why = "the order matches the refund policy";
+    ck_assert_int_eq(hitl_gate_vote(st, high, "svc", HITL_ROLE_ADMIN, 1, why, &g, &err),
+                     HITL_EPERM); /* the submitter */
+    ck_assert_int_eq(hitl_gate_vote(st, high, "ann", HITL_ROLE_ANNOTATOR, 1, why, &g, &err),
+                     HITL_EPERM);
+    ck_assert_int_eq(hitl_gate_vote(st, high, "rev", HITL_ROLE_REVIEWER, 1, "ok", &g, &err),
+                     HITL_EDATA); /* a reason under the minimum */
+    ck_assert_int_eq(hitl_gate_vote(st, high, "rev", HITL_ROLE_REVIEWER, 1, why, &g, &err),
+                     HITL_OK);
+    ck_assert_int_eq(g.status, HITL_GATE_PENDING); /* one of two approvals */
+    hitl_gate_release(&g);
+    ck_assert_int_eq(hitl_gate_vote(st, high, "rev", HITL_ROLE_REVIEWER, 1, why, &g, &err),
+                     HITL_ECONFLICT);
+    ck_assert_int_eq(hitl_gate_vote(st, high, "rex", HITL_ROLE_REVIEWER, 1, why, &g, &err),
+                     HITL_OK);
+    ck_assert_int_eq(g.status, HITL_GATE_APPROVED);
+    ck_assert_int_eq(g.approvals, 2);
+    ck_assert_uint_eq(g.n_votes, 2);
+    hitl_gate_release(&g);
+    /* the flagged one: rejected, so escalated; its caller already proceeded */
+    ck_assert_int_eq(hitl_gate_vote(st, flagged, "rev", HITL_ROLE_REVIEWER, 0, why, &g, &err),
+                     HITL_OK);
+    ck_assert_int_eq(g.status, HITL_GATE_PROCEEDED);
+    ck_assert_int_eq(g.review, HITL_GATE_ESCALATED);
+    hitl_gate_release(&g);
+    ck_assert_int_eq(hitl_gate_vote(st, flagged, "rex", HITL_ROLE_REVIEWER, 1, why, &g, &err),
+                     HITL_EPERM); /* escalated: an admin's */
+    ck_assert_int_eq(hitl_gate_vote(st, flagged, "boss", HITL_ROLE_ADMIN, 0, why, &g, &err),
+                     HITL_OK);
+    ck_assert_int_eq(g.review, HITL_GATE_REJECTED);
+    hitl_gate_release(&g);
+    /* a one-second deadline expires */
+    ck_assert_int_eq(hitl_store_setting_set(st, "decision-deadline", "1", "t", &err), HITL_OK);
+    hitl_gate_request soon = {"svc", "refund-4", "refund 900 EUR", NULL, 0.95, NULL};
+    ck_assert_int_eq(hitl_gate_submit(st, &soon, &g, &fresh, &err), HITL_OK);
+    int64_t late = g.id;
+    hitl_gate_release(&g);
+    usleep(1100 * 1000);
+    size_t n = 0;
+    ck_assert_int_eq(hitl_gate_expire(st, &n, &err), HITL_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(hitl_gate_get(st, late, &g, &err), HITL_OK);
+    ck_assert_int_eq(g.status, HITL_GATE_EXPIRED);
+    hitl_gate_release(&g);
+    ck_assert_int_eq(hitl_gate_get(st, 999, &g, &err), HITL_ENOTFOUND);
+    hitl_gate *all;
+    ck_assert_int_eq(hitl_gate_list(st, HITL_GATE_PROCEEDED, &all, &n, &err), HITL_OK);
+    ck_assert_uint_eq(n, 2);
+    for (size_t i = 0; i < n; i++)
+        hitl_gate_release(&all[i]);
+    free(all);
+    hitl_verify_report vr;
+    ck_assert_msg(hitl_audit_verify(st, NULL, &vr, &err) == HITL_OK, "%s", err.msg);
+    hitl_store_close(st);
+    tu_remove_store(db);
+}
+END_TEST
+
 START_TEST(test_settings)
 {
     hitl_store *st = make_store(1, 1);
@@ -376,6 +467,7 @@ int main(void)
     tcase_add_test(core, test_status_per_batch);
     tcase_add_test(core, test_undo);
     tcase_add_test(core, test_undo_item_and_worklist);
+    tcase_add_test(core, test_gates);
     tcase_add_test(core, test_settings);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
