@@ -95,7 +95,7 @@ static hitl_status read_jsonl(const char *path, hitl_export_labels *e, hitl_erro
 static hitl_status read_csv(const char *path, hitl_export_labels *e, hitl_error *err)
 {
     hitl__csv_reader r;
-    hitl_status s = hitl__csv_open(&r, path, err);
+    hitl_status s = hitl__csv_open(&r, path, NULL, err);
     if (s != HITL_OK) return s;
     int got = 0;
     size_t id_col = SIZE_MAX, label_col = SIZE_MAX, cap = 0;

@@ -430,7 +430,7 @@ static hitl_status read_csv(reader *rd, const char **form, int64_t *tasks, hitl_
 {
     *form = "csv";
     hitl__csv_reader r;
-    hitl_status st = hitl__csv_open(&r, rd->path, err);
+    hitl_status st = hitl__csv_open(&r, rd->path, NULL, err);
     if (st != HITL_OK) return st;
     int got;
     enum { C_ID, C_FROM, C_WHO, C_ANN, C_AT, C_LEAD, C_CANCEL, C_N };
