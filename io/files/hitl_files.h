@@ -173,16 +173,16 @@ hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_re
 void hitl_score_pass_result_release(hitl_score_pass_result *res);
 
 /* ---- ratings files ---------------------------------------------------------------------------
- * CSV (RFC 4180: quoted fields may hold commas, quotes doubled, line breaks; LF or CRLF; a UTF-8
- * byte order mark is skipped) with a header naming at least the columns item, annotator and
- * label, in any order (other columns are ignored), one rating per record; blank lines are
- * skipped. Names are strings; items and annotators are indexed in order of first appearance.
- * Labels are ordered as the given classes, else by value when every label is a number (equal
- * values are one label: "1" and "1.0"), else by byte order. Errors name the file and the line:
- * HITL_EIO (cannot open or read), HITL_EDATA (empty file, no such column, malformed CSV, a field
- * count off the header's, an empty field, an annotator rating an item twice, fewer than two
- * annotators, a label outside the given classes, a non-number at the interval or ratio level),
- * HITL_EINVAL (a class listed twice). */
+ * CSV (RFC 4180: quoted fields may hold commas, quotes doubled, line breaks; LF, CRLF or a lone
+ * CR; a UTF-8 byte order mark is skipped; a quote inside an unquoted field is an error) with a
+ * header naming at least the columns item, annotator and label, in any order (other columns are
+ * ignored), one rating per record; blank lines are skipped. Names are strings; items and annotators
+ * are indexed in order of first appearance. Labels are ordered as the given classes, else by value
+ * when every label is a number (equal values are one label: "1" and "1.0"), else by byte order.
+ * Errors name the file and the line: HITL_EIO (cannot open or read), HITL_EDATA (empty file, no
+ * such column, malformed CSV, a field count off the header's, an empty field, an annotator rating
+ * an item twice, fewer than two annotators, a label outside the given classes, a non-number at the
+ * interval or ratio level), HITL_EINVAL (a class listed twice). */
 typedef struct hitl_ratings_file {
     hitl_ratings table;
     char **items, **annotators, **labels; /* names by index */
