@@ -467,10 +467,11 @@ hitl_status hitl_export_labels_read(const char *path, hitl_export_labels *out, h
 void hitl_export_labels_release(hitl_export_labels *e);
 
 /* ---- Label Studio exports read back --------------------------------------------------------
- * Label Studio's JSON export (tasks with "annotations"), its JSON_MIN form (flat objects) or its
- * CSV form (quoted or not), told apart by their content and streamed one task at a time. */
+ * Label Studio's JSON export (tasks with "annotations"), its JSON_MIN form (flat objects), its
+ * CSV form (quoted or not) or its TSV form (the same with tabs), told apart by their content
+ * (a header with more tabs than commas is TSV) and streamed one task at a time. */
 
-/* One annotation as read from any of the three forms; every pointer borrowed for the call. */
+/* One annotation as read from any of the forms; every pointer borrowed for the call. */
 typedef struct hitl_ls_annotation {
     int64_t task;           /* 0-based task (JSON) or record (CSV) index */
     const char *where;      /* "task 3" or "line 7 (record 3)", for messages */
@@ -487,9 +488,10 @@ typedef hitl_status (*hitl_ls_annotation_fn)(void *ctx, const hitl_ls_annotation
                                              hitl_error *err);
 
 /* Reads `path` and calls fn for every annotation in file order; stops at fn's first error.
- * *form is "json", "json-min" or "csv"; *tasks counts tasks (records). HITL_EDATA naming the
- * task for malformed input: truncated or bad JSON, a task without "data", more than one choice
- * for from_name, a CSV without the hitl_id or from_name column. */
+ * *form is "json", "json-min", "csv" or "tsv"; *tasks counts tasks (records). HITL_EDATA naming
+ * the task (the line for CSV and TSV) for malformed input: truncated or bad JSON, a task without
+ * "data", more than one choice for from_name, a CSV without the hitl_id or from_name column, a
+ * record whose field count is not the header's, malformed quoting, a field over 1 MiB. */
 hitl_status hitl_labelstudio_read(const char *path, const char *from_name, const char *to_name,
                                   hitl_ls_annotation_fn fn, void *ctx, const char **form,
                                   int64_t *tasks, hitl_error *err);
