@@ -130,19 +130,19 @@ void hitl__csv_close(hitl__csv_reader *r)
 {
     if (r->f) fclose(r->f);
     free(r->block);
-    free(r->text);
+    hitl_buf_release(&r->text);
     free(r->start);
     memset(r, 0, sizeof(*r));
 }
 
 const char *hitl__csv_get(const hitl__csv_reader *r, size_t i)
 {
-    return i < r->n_fields ? r->text + r->start[i] : "";
+    return i < r->n_fields ? r->text.p + r->start[i] : "";
 }
 
 int hitl__csv_blank(const hitl__csv_reader *r)
 {
-    return r->n_fields == 1 && r->text[r->start[0]] == '\0';
+    return r->n_fields == 1 && r->text.p[r->start[0]] == '\0';
 }
 
 hitl_status hitl__csv_check_fields(const hitl__csv_reader *r, size_t n, hitl_error *err)
@@ -195,30 +195,15 @@ static hitl_status no_memory(const hitl__csv_reader *r, hitl_error *err)
     return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", r->path);
 }
 
-/* Room for `n` more bytes of the record, whose size the limits have already bounded. */
-static int reserve(hitl__csv_reader *r, size_t n)
-{
-    size_t cap = r->text_cap ? r->text_cap : 1024;
-    while (cap < r->text_n + n)
-        cap *= 2;
-    char *t = realloc(r->text, cap);
-    if (!t) return -1;
-    r->text = t;
-    r->text_cap = cap;
-    return 0;
-}
-
 /* Appends `n` bytes to the field that starts at offset `field` of the record. */
 static inline hitl_status append(hitl__csv_reader *r, const void *s, size_t n, size_t field,
                                  hitl_error *err)
 {
-    if (r->text_n - field + n > HITL__CSV_MAX_FIELD)
+    if (r->text.n - field + n > HITL__CSV_MAX_FIELD)
         return fail(r, err, "a field longer than 1 MiB");
-    if (r->text_n + n > HITL__CSV_MAX_RECORD) return fail(r, err, "a record longer than 16 MiB");
-    if (r->text_n + n > r->text_cap && reserve(r, n)) return no_memory(r, err);
-    memcpy(r->text + r->text_n, s, n);
-    r->text_n += n;
-    return HITL_OK;
+    if (r->text.n + n > HITL__CSV_MAX_RECORD) return fail(r, err, "a record longer than 16 MiB");
+    hitl_buf_put(&r->text, s, n);
+    return r->text.oom ? no_memory(r, err) : HITL_OK;
 }
 
 /* An unquoted field up to the byte that ends it (the delimiter, CR, LF, or EOF), left in *end
@@ -289,17 +274,16 @@ static hitl_status new_field(hitl__csv_reader *r, hitl_error *err)
         r->start = v;
         r->cap_fields = cap;
     }
-    r->start[r->n_fields++] = r->text_n;
+    r->start[r->n_fields++] = r->text.n;
     return HITL_OK;
 }
 
 /* Ends the current field with a NUL, which counts towards the record's size. */
 static hitl_status end_field(hitl__csv_reader *r, hitl_error *err)
 {
-    if (r->text_n + 1 > HITL__CSV_MAX_RECORD) return fail(r, err, "a record longer than 16 MiB");
-    if (r->text_n + 1 > r->text_cap && reserve(r, 1)) return no_memory(r, err);
-    r->text[r->text_n++] = '\0';
-    return HITL_OK;
+    if (r->text.n + 1 > HITL__CSV_MAX_RECORD) return fail(r, err, "a record longer than 16 MiB");
+    hitl_buf_putc(&r->text, '\0');
+    return r->text.oom ? no_memory(r, err) : HITL_OK;
 }
 
 /* Skips a UTF-8 byte order mark at the start of the input; 0xEF followed by anything but 0xBB
@@ -320,7 +304,7 @@ hitl_status hitl__csv_next(hitl__csv_reader *r, int *got, hitl_error *err)
 {
     *got = 0;
     r->n_fields = 0;
-    r->text_n = 0;
+    hitl_buf_reset(&r->text);
     r->record_line = r->line;
     hitl_status st;
     if (!r->started) {
@@ -332,7 +316,7 @@ hitl_status hitl__csv_next(hitl__csv_reader *r, int *got, hitl_error *err)
     if (c == EOF) return r->read_errno ? read_error(r, err) : HITL_OK;
     for (;;) {
         if ((st = new_field(r, err)) != HITL_OK) return st;
-        size_t field = r->text_n;
+        size_t field = r->text.n;
         if (c == '"') {
             r->pos++;
             if ((st = quoted(r, field, err)) != HITL_OK) return st;

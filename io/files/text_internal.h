@@ -44,8 +44,7 @@ typedef struct hitl__csv_reader {
     unsigned char *block;    /* the file's current block (owned); NULL for text */
     size_t pos, len;         /* the next byte of `in`, and its end */
     int eof, started, read_errno;
-    char *text; /* the record's fields, each NUL-terminated */
-    size_t text_n, text_cap;
+    hitl_buf text; /* the record's fields, each NUL-terminated */
     size_t *start; /* each field's offset in text */
     size_t n_fields, cap_fields;
     int64_t line;        /* the line the next byte is on */
