@@ -80,10 +80,10 @@ hitl_status hitl__nb_init(hitl__nb *b, hitl_error *err)
     return b->cells ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "out of memory");
 }
 
-void hitl__nb_markdown(hitl__nb *b, const char *slug, hitl__sbuf *text)
+void hitl__nb_markdown(hitl__nb *b, const char *slug, hitl_buf *text)
 {
     source_cell(b, "markdown", slug, text->oom ? NULL : text->p ? text->p : "");
-    hitl__sbuf_release(text);
+    hitl_buf_release(text);
 }
 
 void hitl__nb_code(hitl__nb *b, const char *slug, const char *source)
@@ -91,10 +91,10 @@ void hitl__nb_code(hitl__nb *b, const char *slug, const char *source)
     code_cell(b, slug, source);
 }
 
-void hitl__nb_code_sbuf(hitl__nb *b, const char *slug, hitl__sbuf *source)
+void hitl__nb_code_buf(hitl__nb *b, const char *slug, hitl_buf *source)
 {
     code_cell(b, slug, source->oom ? NULL : source->p ? source->p : "");
-    hitl__sbuf_release(source);
+    hitl_buf_release(source);
 }
 
 void hitl__nb_chart(hitl__nb *b, const char *slug, const char *title, const char *by, char *svg)
@@ -103,13 +103,13 @@ void hitl__nb_chart(hitl__nb *b, const char *slug, const char *title, const char
         b->bad = 1;
         return;
     }
-    hitl__sbuf src = {0};
-    hitl__sbuf_printf(&src,
-                      "# %s: drawn by %s (tagged skip-execution: running the notebook keeps the "
-                      "chart)",
-                      title, by);
+    hitl_buf src = {0};
+    hitl_buf_printf(&src,
+                    "# %s: drawn by %s (tagged skip-execution: running the notebook keeps the "
+                    "chart)",
+                    title, by);
     json_t *c = code_cell(b, slug, src.oom ? NULL : src.p);
-    hitl__sbuf_release(&src);
+    hitl_buf_release(&src);
     json_t *image = text_value(b, svg);
     json_t *out = json_pack("{s:s, s:{s:o, s:s}, s:{}}", "output_type", "display_data", "data",
                             "image/svg+xml", image, "text/plain", title, "metadata");
@@ -164,22 +164,22 @@ hitl_status hitl__nb_write(char *text, const char *path, hitl_error *err)
     return HITL_OK;
 }
 
-void hitl__sbuf_num(hitl__sbuf *s, double v, const char *fmt)
+void hitl__buf_num(hitl_buf *s, double v, const char *fmt)
 {
     if (isfinite(v))
-        hitl__sbuf_printf(s, fmt, v);
+        hitl_buf_printf(s, fmt, v);
     else
-        hitl__sbuf_puts(s, "n/a");
+        hitl_buf_puts(s, "n/a");
 }
 
-void hitl__sbuf_py_str(hitl__sbuf *s, const char *text)
+void hitl__buf_py_str(hitl_buf *s, const char *text)
 {
     json_t *j = text ? json_string(text) : NULL;
     char *lit = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
     if (text && !lit)
         s->oom = 1; /* not UTF-8 or out of memory */
     else
-        hitl__sbuf_puts(s, lit ? lit : "None");
+        hitl_buf_puts(s, lit ? lit : "None");
     free(lit);
     json_decref(j);
 }

@@ -1,28 +1,16 @@
-/* Internal to notebooks-export: a growable string buffer with XML escaping (sbuf.c), shared by
- * the SVG charts and the notebooks' markdown, and the cell builders both notebooks (the QA report,
- * the learning curves) are assembled with (cells.c). */
+/* Internal to notebooks-export: XML and markdown escaping into the engine's hitl_buf
+ * (escape.c), shared by the SVG charts and the notebooks' markdown, and the cell builders both
+ * notebooks (the QA report, the learning curves) are assembled with (cells.c). */
 #ifndef HITL_NBEXPORT_INTERNAL_H
 #define HITL_NBEXPORT_INTERNAL_H
 
 #include "hitl_nbexport.h"
 
-/* NUL-terminated; after a failed allocation `oom` stays set and appends do nothing.
- * Zero-initialise; release with hitl__sbuf_release(). */
-typedef struct hitl__sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} hitl__sbuf;
-
-void hitl__sbuf_release(hitl__sbuf *s);
-void hitl__sbuf_puts(hitl__sbuf *s, const char *text);
-void hitl__sbuf_putc(hitl__sbuf *s, char c);
-void hitl__sbuf_printf(hitl__sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends `text` with &, <, >, " and ' escaped; when max > 0, at most max bytes of it (cut at a
  * UTF-8 character boundary) followed by "...". */
-void hitl__sbuf_xml(hitl__sbuf *s, const char *text, size_t max);
+void hitl__buf_xml(hitl_buf *s, const char *text, size_t max);
 /* Appends `text` for a markdown table cell: | and line breaks escaped, HTML-escaped. */
-void hitl__sbuf_md(hitl__sbuf *s, const char *text);
+void hitl__buf_md(hitl_buf *s, const char *text);
 
 /* ---- notebook cells (cells.c) ---- */
 
@@ -44,11 +32,11 @@ typedef struct hitl__nb_meta {
 /* HITL_ENOMEM. */
 hitl_status hitl__nb_init(hitl__nb *b, hitl_error *err);
 /* Appends a markdown cell with `text` as its source; releases text. */
-void hitl__nb_markdown(hitl__nb *b, const char *slug, hitl__sbuf *text);
+void hitl__nb_markdown(hitl__nb *b, const char *slug, hitl_buf *text);
 /* Appends a code cell, not yet run, with `source` (borrowed) as its source. */
 void hitl__nb_code(hitl__nb *b, const char *slug, const char *source);
 /* The same with a buffer's text; releases source. */
-void hitl__nb_code_sbuf(hitl__nb *b, const char *slug, hitl__sbuf *source);
+void hitl__nb_code_buf(hitl__nb *b, const char *slug, hitl_buf *source);
 /* Appends a chart: a code cell whose output is `svg`, tagged skip-execution so running the
  * notebook keeps the picture, with the one hidden source line "# TITLE: drawn by BY (...)".
  * Steals svg; NULL (the drawing failed) counts as out of memory. */
@@ -63,9 +51,9 @@ hitl_status hitl__nb_finish(hitl__nb *b, const hitl__nb_meta *meta, size_t n, ch
 hitl_status hitl__nb_write(char *text, const char *path, hitl_error *err);
 
 /* Appends `v` formatted with `fmt` (one double conversion), or "n/a" when it is not finite. */
-void hitl__sbuf_num(hitl__sbuf *s, double v, const char *fmt);
+void hitl__buf_num(hitl_buf *s, double v, const char *fmt);
 /* Appends `text` as a Python string literal (JSON's escapes are Python's), None for NULL; text
  * that is not UTF-8 marks s out of memory, so the cell it goes into fails. */
-void hitl__sbuf_py_str(hitl__sbuf *s, const char *text);
+void hitl__buf_py_str(hitl_buf *s, const char *text);
 
 #endif /* HITL_NBEXPORT_INTERNAL_H */

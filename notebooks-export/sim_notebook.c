@@ -23,17 +23,17 @@ static size_t longest_backticks(const char *text)
 
 /* `text` as one markdown code span: a fence longer than any run of backticks in it, line breaks
  * as spaces (a code span shows everything else as it is). */
-static void code_span(hitl__sbuf *s, const char *text)
+static void code_span(hitl_buf *s, const char *text)
 {
     size_t longest = longest_backticks(text);
     for (size_t i = 0; i <= longest; i++)
-        hitl__sbuf_putc(s, '`');
-    if (text[0] == '`' || (text[0] && text[strlen(text) - 1] == '`')) hitl__sbuf_putc(s, ' ');
+        hitl_buf_putc(s, '`');
+    if (text[0] == '`' || (text[0] && text[strlen(text) - 1] == '`')) hitl_buf_putc(s, ' ');
     for (const char *p = text; *p; p++)
-        hitl__sbuf_putc(s, *p == '\n' || *p == '\r' ? ' ' : *p);
-    if (text[0] == '`' || (text[0] && text[strlen(text) - 1] == '`')) hitl__sbuf_putc(s, ' ');
+        hitl_buf_putc(s, *p == '\n' || *p == '\r' ? ' ' : *p);
+    if (text[0] == '`' || (text[0] && text[strlen(text) - 1] == '`')) hitl_buf_putc(s, ' ');
     for (size_t i = 0; i <= longest; i++)
-        hitl__sbuf_putc(s, '`');
+        hitl_buf_putc(s, '`');
 }
 
 /* ---- numbers ----------------------------------------------------------------------------- */
@@ -122,61 +122,61 @@ static hitl_status series_median_secs(const hitl_sim_series *c, double *out)
 
 static void summary(hitl__nb *b, const hitl_sim_report *r)
 {
-    hitl__sbuf s = {0};
-    hitl__sbuf_puts(&s, "# ");
-    hitl__sbuf_md(&s, r->title ? r->title : "Learning curves");
-    hitl__sbuf_puts(&s, "\n\n");
+    hitl_buf s = {0};
+    hitl_buf_puts(&s, "# ");
+    hitl__buf_md(&s, r->title ? r->title : "Learning curves");
+    hitl_buf_puts(&s, "\n\n");
     if (r->command) {
         /* verbatim in a fence no backtick run inside can close */
         size_t longest = longest_backticks(r->command);
         size_t fence = longest < 3 ? 3 : longest + 1;
         for (size_t i = 0; i < fence; i++)
-            hitl__sbuf_putc(&s, '`');
-        hitl__sbuf_printf(&s, "sh\n%s\n", r->command);
+            hitl_buf_putc(&s, '`');
+        hitl_buf_printf(&s, "sh\n%s\n", r->command);
         for (size_t i = 0; i < fence; i++)
-            hitl__sbuf_putc(&s, '`');
-        hitl__sbuf_puts(&s, "\n\n");
+            hitl_buf_putc(&s, '`');
+        hitl_buf_puts(&s, "\n\n");
     }
     if (r->generated_at || r->version) {
-        hitl__sbuf_puts(&s, "Simulated");
+        hitl_buf_puts(&s, "Simulated");
         if (r->generated_at) {
-            hitl__sbuf_putc(&s, ' ');
-            hitl__sbuf_md(&s, r->generated_at);
+            hitl_buf_putc(&s, ' ');
+            hitl__buf_md(&s, r->generated_at);
         }
         if (r->version) {
-            hitl__sbuf_puts(&s, " by hitl ");
-            hitl__sbuf_md(&s, r->version);
+            hitl_buf_puts(&s, " by hitl ");
+            hitl__buf_md(&s, r->version);
         }
-        hitl__sbuf_puts(&s, ".\n\n");
+        hitl_buf_puts(&s, ".\n\n");
     }
-    hitl__sbuf_puts(&s, "- pool: ");
+    hitl_buf_puts(&s, "- pool: ");
     if (r->features) {
-        hitl__sbuf_puts(&s, "features ");
+        hitl_buf_puts(&s, "features ");
         code_span(&s, r->features);
     }
     if (r->labels) {
-        hitl__sbuf_puts(&s, r->features ? ", labels " : "labels ");
+        hitl_buf_puts(&s, r->features ? ", labels " : "labels ");
         code_span(&s, r->labels);
     }
-    hitl__sbuf_printf(&s, "%s%zu rows, %zu features, %zu classes\n- test: ",
-                      r->features || r->labels ? ": " : "", r->n_pool, r->d, r->n_classes);
+    hitl_buf_printf(&s, "%s%zu rows, %zu features, %zu classes\n- test: ",
+                    r->features || r->labels ? ": " : "", r->n_pool, r->d, r->n_classes);
     if (r->test) {
         code_span(&s, r->test);
-        hitl__sbuf_puts(&s, ": ");
+        hitl_buf_puts(&s, ": ");
     }
-    hitl__sbuf_printf(&s,
-                      "%zu rows%s\n- each run: %zu labels drawn at random to start, then up to %zu "
-                      "rounds of %zu labels picked by the strategy, the model retrained and "
-                      "tested after each\n- labels from: ",
-                      r->n_test, r->test ? "" : " held out from the pool", r->seed_labels,
-                      r->rounds, r->batch);
+    hitl_buf_printf(&s,
+                    "%zu rows%s\n- each run: %zu labels drawn at random to start, then up to %zu "
+                    "rounds of %zu labels picked by the strategy, the model retrained and "
+                    "tested after each\n- labels from: ",
+                    r->n_test, r->test ? "" : " held out from the pool", r->seed_labels, r->rounds,
+                    r->batch);
     if (r->annotators)
-        hitl__sbuf_md(&s, r->annotators);
+        hitl__buf_md(&s, r->annotators);
     else
-        hitl__sbuf_puts(&s, "an oracle (the true labels)");
-    hitl__sbuf_puts(&s, "\n- curves: ");
+        hitl_buf_puts(&s, "an oracle (the true labels)");
+    hitl_buf_puts(&s, "\n- curves: ");
     code_span(&s, r->curves_path);
-    hitl__sbuf_puts(&s, ", read by the code cells at the end\n");
+    hitl_buf_puts(&s, ", read by the code cells at the end\n");
     hitl__nb_markdown(b, "summary", &s);
 }
 
@@ -186,95 +186,95 @@ static void table(hitl__nb *b, const hitl_sim_report *r, const sim_stats *st, si
     int compare = base < r->n_series && isfinite(target), secs = 0;
     for (size_t i = 0; i < r->n_series; i++)
         secs |= isfinite(st[i].median_secs);
-    hitl__sbuf s = {0};
-    hitl__sbuf_puts(&s, "## Accuracy per strategy\n\nThe final accuracy is the test accuracy after "
-                        "the last round: the mean over seeds \xC2\xB1 their sample standard "
-                        "deviation.");
+    hitl_buf s = {0};
+    hitl_buf_puts(&s, "## Accuracy per strategy\n\nThe final accuracy is the test accuracy after "
+                      "the last round: the mean over seeds \xC2\xB1 their sample standard "
+                      "deviation.");
     if (compare) {
-        hitl__sbuf_printf(&s,
-                          " The labels to reach %.4f, the final mean accuracy of the baseline "
-                          "(",
-                          target);
-        hitl__sbuf_md(&s, r->baseline);
-        hitl__sbuf_puts(&s, "), are where each mean curve first gets there, interpolated between "
-                            "rounds (*never*: it does not); the saving is how many fewer labels "
-                            "that takes than the baseline's own curve needs.");
+        hitl_buf_printf(&s,
+                        " The labels to reach %.4f, the final mean accuracy of the baseline "
+                        "(",
+                        target);
+        hitl__buf_md(&s, r->baseline);
+        hitl_buf_puts(&s, "), are where each mean curve first gets there, interpolated between "
+                          "rounds (*never*: it does not); the saving is how many fewer labels "
+                          "that takes than the baseline's own curve needs.");
     }
     if (secs)
-        hitl__sbuf_puts(&s, " Seconds are per round (training and picking the batch), the median "
-                            "over every round of every seed that picked a batch.");
+        hitl_buf_puts(&s, " Seconds are per round (training and picking the batch), the median "
+                          "over every round of every seed that picked a batch.");
     if (r->annotators)
-        hitl__sbuf_puts(&s, " Labels are the labels spent: every annotator's label counts.");
-    hitl__sbuf_puts(&s, "\n\n| strategy | seeds | labels at the end | final accuracy |");
+        hitl_buf_puts(&s, " Labels are the labels spent: every annotator's label counts.");
+    hitl_buf_puts(&s, "\n\n| strategy | seeds | labels at the end | final accuracy |");
     if (compare) {
-        hitl__sbuf_printf(&s, " labels to reach %.4f | saving vs ", target);
-        hitl__sbuf_md(&s, r->baseline);
-        hitl__sbuf_puts(&s, " |");
+        hitl_buf_printf(&s, " labels to reach %.4f | saving vs ", target);
+        hitl__buf_md(&s, r->baseline);
+        hitl_buf_puts(&s, " |");
     }
-    if (secs) hitl__sbuf_puts(&s, " median seconds per round |");
-    hitl__sbuf_printf(&s, "\n| --- | ---: | ---: | ---: |%s%s\n", compare ? " ---: | ---: |" : "",
-                      secs ? " ---: |" : "");
+    if (secs) hitl_buf_puts(&s, " median seconds per round |");
+    hitl_buf_printf(&s, "\n| --- | ---: | ---: | ---: |%s%s\n", compare ? " ---: | ---: |" : "",
+                    secs ? " ---: |" : "");
     for (size_t i = 0; i < r->n_series; i++) {
         const sim_stats *t = &st[i];
-        hitl__sbuf_puts(&s, "| ");
-        hitl__sbuf_md(&s, r->series[i].name);
-        hitl__sbuf_printf(&s, " | %zu | %.0f | ", r->series[i].seeds, t->end_labels);
-        hitl__sbuf_num(&s, t->final_mean, "%.4f");
+        hitl_buf_puts(&s, "| ");
+        hitl__buf_md(&s, r->series[i].name);
+        hitl_buf_printf(&s, " | %zu | %.0f | ", r->series[i].seeds, t->end_labels);
+        hitl__buf_num(&s, t->final_mean, "%.4f");
         if (isfinite(t->final_mean) && isfinite(t->final_sd))
-            hitl__sbuf_printf(&s, " \xC2\xB1 %.4f", t->final_sd);
-        hitl__sbuf_puts(&s, " |");
+            hitl_buf_printf(&s, " \xC2\xB1 %.4f", t->final_sd);
+        hitl_buf_puts(&s, " |");
         if (compare) {
             if (isnan(t->reach))
-                hitl__sbuf_puts(&s, " never | n/a |");
+                hitl_buf_puts(&s, " never | n/a |");
             else if (i == base)
-                hitl__sbuf_printf(&s, " %.1f | baseline |", t->reach);
+                hitl_buf_printf(&s, " %.1f | baseline |", t->reach);
             else {
-                hitl__sbuf_printf(&s, " %.1f | ", t->reach);
+                hitl_buf_printf(&s, " %.1f | ", t->reach);
                 double base_reach = st[base].reach;
-                hitl__sbuf_num(&s, base_reach > 0 ? 100 * (1 - t->reach / base_reach) : NAN,
-                               "%.1f%%");
-                hitl__sbuf_puts(&s, " |");
+                hitl__buf_num(&s, base_reach > 0 ? 100 * (1 - t->reach / base_reach) : NAN,
+                              "%.1f%%");
+                hitl_buf_puts(&s, " |");
             }
         }
         if (secs) {
-            hitl__sbuf_putc(&s, ' ');
-            hitl__sbuf_num(&s, t->median_secs, "%.3g");
-            hitl__sbuf_puts(&s, " |");
+            hitl_buf_putc(&s, ' ');
+            hitl__buf_num(&s, t->median_secs, "%.3g");
+            hitl_buf_puts(&s, " |");
         }
-        hitl__sbuf_putc(&s, '\n');
+        hitl_buf_putc(&s, '\n');
     }
     if (r->baseline && base == r->n_series) {
-        hitl__sbuf_puts(&s, "\nNo series is the baseline ");
+        hitl_buf_puts(&s, "\nNo series is the baseline ");
         code_span(&s, r->baseline);
-        hitl__sbuf_puts(&s, ": the strategies are not compared with it.\n");
+        hitl_buf_puts(&s, ": the strategies are not compared with it.\n");
     } else if (r->baseline && !compare) {
-        hitl__sbuf_puts(&s, "\nThe baseline ");
+        hitl_buf_puts(&s, "\nThe baseline ");
         code_span(&s, r->baseline);
-        hitl__sbuf_puts(&s, " has no final accuracy: the strategies are not compared with it.\n");
+        hitl_buf_puts(&s, " has no final accuracy: the strategies are not compared with it.\n");
     }
     hitl__nb_markdown(b, "results", &s);
 }
 
 static void curves_chart(hitl__nb *b, const hitl_sim_report *r, char *svg)
 {
-    hitl__sbuf s = {0};
-    hitl__sbuf_puts(&s, "## Learning curves\n\nTest accuracy against the labels spent: the line "
-                        "is the mean over seeds, the shaded band runs from the lowest to the "
-                        "highest seed.");
+    hitl_buf s = {0};
+    hitl_buf_puts(&s, "## Learning curves\n\nTest accuracy against the labels spent: the line "
+                      "is the mean over seeds, the shaded band runs from the lowest to the "
+                      "highest seed.");
     if (r->baseline)
-        hitl__sbuf_puts(&s, " A strategy above the random baseline (grey, dashed) gets the same "
-                            "accuracy with fewer labels.");
-    hitl__sbuf_putc(&s, '\n');
+        hitl_buf_puts(&s, " A strategy above the random baseline (grey, dashed) gets the same "
+                          "accuracy with fewer labels.");
+    hitl_buf_putc(&s, '\n');
     hitl__nb_markdown(b, "curves", &s);
     hitl__nb_chart(b, "curves-chart", "Learning curves", "`hitl simulate`", svg);
 }
 
 static void rerun(hitl__nb *b, const hitl_sim_report *r)
 {
-    hitl__sbuf s = {0};
-    hitl__sbuf_puts(&s, "## The curves, read back\n\nThe cells below read ");
+    hitl_buf s = {0};
+    hitl_buf_puts(&s, "## The curves, read back\n\nThe cells below read ");
     code_span(&s, r->curves_path);
-    hitl__sbuf_puts(
+    hitl_buf_puts(
         &s, " (next to this notebook) with h5py: the root attributes `strategies` and `seeds`, and "
             "per strategy a group with `labelled` and `annotations` (the labels spent, the x axis) "
             "[points], and `accuracy`, `seconds` and `label_accuracy` [seeds, points]. They print "
@@ -287,14 +287,14 @@ static void rerun(hitl__nb *b, const hitl_sim_report *r)
     snprintf(cmd, sizeof(cmd), "%s", r->command ? r->command : "hitl simulate ...");
     for (char *p = cmd; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
-    hitl__sbuf_printf(&s,
-                      "# The learning curves, as written by\n#   %s\nimport os\n"
-                      "import warnings\n\nimport h5py\nimport numpy as np\n\nCURVES = ",
-                      cmd);
-    hitl__sbuf_py_str(&s, r->curves_path);
-    hitl__sbuf_puts(&s, "\nBASELINE = ");
-    hitl__sbuf_py_str(&s, r->baseline);
-    hitl__sbuf_puts(
+    hitl_buf_printf(&s,
+                    "# The learning curves, as written by\n#   %s\nimport os\n"
+                    "import warnings\n\nimport h5py\nimport numpy as np\n\nCURVES = ",
+                    cmd);
+    hitl__buf_py_str(&s, r->curves_path);
+    hitl_buf_puts(&s, "\nBASELINE = ");
+    hitl__buf_py_str(&s, r->baseline);
+    hitl_buf_puts(
         &s, "  # the strategy the others are compared with\n"
             "if not os.path.exists(CURVES):\n"
             "    raise FileNotFoundError(f\"{CURVES} is not next to the notebook: run the command "
@@ -318,9 +318,9 @@ static void rerun(hitl__nb *b, const hitl_sim_report *r)
             "        curves[name] = c\n"
             "print(f\"{len(names)} strategies over {len(seeds)} seeds "
             "({', '.join(str(s) for s in seeds)}): {', '.join(names)}\")\n");
-    hitl__nb_code_sbuf(b, "load", &s);
+    hitl__nb_code_buf(b, "load", &s);
 
-    hitl__sbuf_puts(
+    hitl_buf_puts(
         &s,
         "# The table above, recomputed. Means are summed in seed order, as hitl does, so that "
         "the\n# digits match; seeds without a number at a point are left out of it.\n"
@@ -395,41 +395,41 @@ static void rerun(hitl__nb *b, const hitl_sim_report *r)
         "enumerate(zip(r, widths))))\n"
         "if BASELINE is not None and not compare:\n"
         "    print(f\"no final accuracy for the baseline {BASELINE!r}: nothing compared\")\n");
-    hitl__nb_code_sbuf(b, "table", &s);
+    hitl__nb_code_buf(b, "table", &s);
 
-    hitl__sbuf_puts(&s, "# The curves again, with matplotlib when it is installed (the chart "
-                        "above needs nothing).\ntry:\n"
-                        "    import matplotlib.pyplot as plt\n"
-                        "except ImportError:\n"
-                        "    plt = None\n"
-                        "    print(\"matplotlib is not installed: the chart above shows the "
-                        "same curves\")\n"
-                        "if plt is not None:\n"
-                        "    fig, ax = plt.subplots(figsize=(8, 5))\n"
-                        "    for n, c in curves.items():\n"
-                        "        style = {\"color\": \"grey\", \"linestyle\": \"--\"} if n == "
-                        "\"random\" else {}\n"
-                        "        (line,) = ax.plot(c[\"spent\"], mean[n], marker=\"o\", "
-                        "markersize=3, label=n, **style)\n"
-                        "        if c[\"accuracy\"].shape[0] > 1:\n"
-                        "            with warnings.catch_warnings():\n"
-                        "                warnings.simplefilter(\"ignore\", RuntimeWarning)  # "
-                        "all-NaN points\n"
-                        "                lo = np.nanmin(c[\"accuracy\"], axis=0)\n"
-                        "                hi = np.nanmax(c[\"accuracy\"], axis=0)\n"
-                        "            ax.fill_between(c[\"spent\"], lo, hi, "
-                        "color=line.get_color(), alpha=0.15, linewidth=0)\n"
-                        "    ax.set_xlabel(\"labels spent\")\n"
-                        "    ax.set_ylabel(\"test accuracy\")\n"
-                        "    ax.set_title(");
-    hitl__sbuf_py_str(&s, r->title ? r->title : "Learning curves");
-    hitl__sbuf_puts(&s, ")\n"
-                        "    ax.grid(alpha=0.3)\n"
-                        "    ax.legend()\n"
-                        "    plt.show()\n");
-    hitl__nb_code_sbuf(b, "plot", &s);
+    hitl_buf_puts(&s, "# The curves again, with matplotlib when it is installed (the chart "
+                      "above needs nothing).\ntry:\n"
+                      "    import matplotlib.pyplot as plt\n"
+                      "except ImportError:\n"
+                      "    plt = None\n"
+                      "    print(\"matplotlib is not installed: the chart above shows the "
+                      "same curves\")\n"
+                      "if plt is not None:\n"
+                      "    fig, ax = plt.subplots(figsize=(8, 5))\n"
+                      "    for n, c in curves.items():\n"
+                      "        style = {\"color\": \"grey\", \"linestyle\": \"--\"} if n == "
+                      "\"random\" else {}\n"
+                      "        (line,) = ax.plot(c[\"spent\"], mean[n], marker=\"o\", "
+                      "markersize=3, label=n, **style)\n"
+                      "        if c[\"accuracy\"].shape[0] > 1:\n"
+                      "            with warnings.catch_warnings():\n"
+                      "                warnings.simplefilter(\"ignore\", RuntimeWarning)  # "
+                      "all-NaN points\n"
+                      "                lo = np.nanmin(c[\"accuracy\"], axis=0)\n"
+                      "                hi = np.nanmax(c[\"accuracy\"], axis=0)\n"
+                      "            ax.fill_between(c[\"spent\"], lo, hi, "
+                      "color=line.get_color(), alpha=0.15, linewidth=0)\n"
+                      "    ax.set_xlabel(\"labels spent\")\n"
+                      "    ax.set_ylabel(\"test accuracy\")\n"
+                      "    ax.set_title(");
+    hitl__buf_py_str(&s, r->title ? r->title : "Learning curves");
+    hitl_buf_puts(&s, ")\n"
+                      "    ax.grid(alpha=0.3)\n"
+                      "    ax.legend()\n"
+                      "    plt.show()\n");
+    hitl__nb_code_buf(b, "plot", &s);
 
-    hitl__sbuf_puts(
+    hitl_buf_puts(
         &s, "# How right the training labels were after the last round: 1 with an oracle, less "
             "with\n# simulated annotators (their majority vote or Dawid-Skene).\n"
             "for n, c in curves.items():\n"
@@ -439,7 +439,7 @@ static void rerun(hitl__nb *b, const hitl_sim_report *r)
             "    print(f\"{n}: {fmt(m, '.4f')} of the labels on the {c['labelled'][-1]:.0f} "
             "training rows \"\n"
             "          f\"are right ({c['spent'][-1]:.0f} labels spent)\")\n");
-    hitl__nb_code_sbuf(b, "label-quality", &s);
+    hitl__nb_code_buf(b, "label-quality", &s);
 }
 
 /* ---- the notebook ------------------------------------------------------------------------ */

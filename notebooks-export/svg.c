@@ -19,28 +19,28 @@ static const char *const curve_palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d
 
 /* ---- drawing helpers --------------------------------------------------------------------- */
 
-static void head(hitl__sbuf *s, int w, int h, const char *title)
+static void head(hitl_buf *s, int w, int h, const char *title)
 {
-    hitl__sbuf_printf(s,
-                      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                      "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n"
-                      "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
-                      w, h, w, h, w, h);
+    hitl_buf_printf(s,
+                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                    "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n"
+                    "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
+                    w, h, w, h, w, h);
     if (title) {
-        hitl__sbuf_printf(s,
-                          "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"13\" "
-                          "font-weight=\"bold\">",
-                          w / 2);
-        hitl__sbuf_xml(s, title, 0);
-        hitl__sbuf_puts(s, "</text>\n");
+        hitl_buf_printf(s,
+                        "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"13\" "
+                        "font-weight=\"bold\">",
+                        w / 2);
+        hitl__buf_xml(s, title, 0);
+        hitl_buf_puts(s, "</text>\n");
     }
 }
 
-static hitl_status finish(hitl__sbuf *s, char **svg, hitl_error *err)
+static hitl_status finish(hitl_buf *s, char **svg, hitl_error *err)
 {
-    hitl__sbuf_puts(s, "</svg>\n");
+    hitl_buf_puts(s, "</svg>\n");
     if (s->oom) {
-        hitl__sbuf_release(s);
+        hitl_buf_release(s);
         return hitl_error_set(err, HITL_ENOMEM, "out of memory for a chart");
     }
     *svg = s->p;
@@ -77,62 +77,62 @@ static double nice_step(double range)
 }
 
 /* Axes with round ticks and their labels. */
-static void axes(hitl__sbuf *s, const frame *f, const char *xlabel, const char *ylabel)
+static void axes(hitl_buf *s, const frame *f, const char *xlabel, const char *ylabel)
 {
-    hitl__sbuf_printf(s,
-                      "<g stroke=\"#333\" fill=\"none\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                      "y2=\"%.1f\"/><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/></g>\n",
-                      f->x0, f->y1, f->x1, f->y1, f->x0, f->y0, f->x0, f->y1);
+    hitl_buf_printf(s,
+                    "<g stroke=\"#333\" fill=\"none\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                    "y2=\"%.1f\"/><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/></g>\n",
+                    f->x0, f->y1, f->x1, f->y1, f->x0, f->y0, f->x0, f->y1);
     double dx = nice_step(f->xhi - f->xlo);
     double dy = nice_step_n(f->yhi - f->ylo, f->yticks > 0 ? f->yticks : 5);
     for (double x = ceil(f->xlo / dx - 1e-9) * dx; x <= f->xhi + dx * 1e-9; x += dx)
-        hitl__sbuf_printf(s,
-                          "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
-                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.6g</text>\n",
-                          px(f, x), f->y1, px(f, x), f->y1 + 4, px(f, x), f->y1 + 16,
-                          fabs(x) < dx * 1e-9 ? 0 : x);
+        hitl_buf_printf(s,
+                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
+                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.6g</text>\n",
+                        px(f, x), f->y1, px(f, x), f->y1 + 4, px(f, x), f->y1 + 16,
+                        fabs(x) < dx * 1e-9 ? 0 : x);
     for (double y = ceil(f->ylo / dy - 1e-9) * dy; y <= f->yhi + dy * 1e-9; y += dy)
-        hitl__sbuf_printf(s,
-                          "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
-                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.6g</text>\n",
-                          f->x0 - 4, py(f, y), f->x0, py(f, y), f->x0 - 6, py(f, y) + 4,
-                          fabs(y) < dy * 1e-9 ? 0 : y);
-    hitl__sbuf_printf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (f->x0 + f->x1) / 2,
-                      f->y1 + 34);
-    hitl__sbuf_xml(s, xlabel, 0);
-    hitl__sbuf_printf(s,
-                      "</text>\n<text transform=\"translate(%.1f %.1f) rotate(-90)\" "
-                      "text-anchor=\"middle\">",
-                      f->x0 - 42, (f->y0 + f->y1) / 2);
-    hitl__sbuf_xml(s, ylabel, 0);
-    hitl__sbuf_puts(s, "</text>\n");
+        hitl_buf_printf(s,
+                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
+                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.6g</text>\n",
+                        f->x0 - 4, py(f, y), f->x0, py(f, y), f->x0 - 6, py(f, y) + 4,
+                        fabs(y) < dy * 1e-9 ? 0 : y);
+    hitl_buf_printf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (f->x0 + f->x1) / 2,
+                    f->y1 + 34);
+    hitl__buf_xml(s, xlabel, 0);
+    hitl_buf_printf(s,
+                    "</text>\n<text transform=\"translate(%.1f %.1f) rotate(-90)\" "
+                    "text-anchor=\"middle\">",
+                    f->x0 - 42, (f->y0 + f->y1) / 2);
+    hitl__buf_xml(s, ylabel, 0);
+    hitl_buf_puts(s, "</text>\n");
 }
 
-static void legend(hitl__sbuf *s, double x, double y, const char *color, const char *name)
+static void legend(hitl_buf *s, double x, double y, const char *color, const char *name)
 {
-    hitl__sbuf_printf(s,
-                      "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"10\" fill=\"%s\"/>"
-                      "<text x=\"%.1f\" y=\"%.1f\">",
-                      x, y - 9, color, x + 16, y);
-    hitl__sbuf_xml(s, name, 0);
-    hitl__sbuf_puts(s, "</text>\n");
+    hitl_buf_printf(s,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"10\" fill=\"%s\"/>"
+                    "<text x=\"%.1f\" y=\"%.1f\">",
+                    x, y - 9, color, x + 16, y);
+    hitl__buf_xml(s, name, 0);
+    hitl_buf_puts(s, "</text>\n");
 }
 
 /* A legend entry for a line: a short stroke (dashed when `dash` is not NULL) with a marker. */
-static void legend_line(hitl__sbuf *s, double x, double y, const char *color, const char *dash,
+static void legend_line(hitl_buf *s, double x, double y, const char *color, const char *dash,
                         const char *name)
 {
-    hitl__sbuf_printf(s,
-                      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                      "stroke-width=\"2\"",
-                      x, y - 4, x + 22, y - 4, color);
-    if (dash) hitl__sbuf_printf(s, " stroke-dasharray=\"%s\"", dash);
-    hitl__sbuf_printf(s,
-                      "/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>"
-                      "<text x=\"%.1f\" y=\"%.1f\">",
-                      x + 11, y - 4, color, x + 28, y);
-    hitl__sbuf_xml(s, name, 22);
-    hitl__sbuf_puts(s, "</text>\n");
+    hitl_buf_printf(s,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                    "stroke-width=\"2\"",
+                    x, y - 4, x + 22, y - 4, color);
+    if (dash) hitl_buf_printf(s, " stroke-dasharray=\"%s\"", dash);
+    hitl_buf_printf(s,
+                    "/><circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>"
+                    "<text x=\"%.1f\" y=\"%.1f\">",
+                    x + 11, y - 4, color, x + 28, y);
+    hitl__buf_xml(s, name, 22);
+    hitl_buf_puts(s, "</text>\n");
 }
 
 /* White to dark blue. */
@@ -145,12 +145,12 @@ static void shade(double v, char out[8])
     snprintf(out, 8, "#%02x%02x%02x", r, g, b);
 }
 
-static void centred_note(hitl__sbuf *s, int w, int h, const char *text)
+static void centred_note(hitl_buf *s, int w, int h, const char *text)
 {
-    hitl__sbuf_printf(s, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#666\">", w / 2,
-                      h / 2);
-    hitl__sbuf_xml(s, text, 0);
-    hitl__sbuf_puts(s, "</text>\n");
+    hitl_buf_printf(s, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#666\">", w / 2,
+                    h / 2);
+    hitl__buf_xml(s, text, 0);
+    hitl_buf_puts(s, "</text>\n");
 }
 
 /* ---- charts ------------------------------------------------------------------------------ */
@@ -161,35 +161,35 @@ hitl_status hitl_svg_reliability(const hitl_reliability *r, const char *title, c
     *svg = NULL;
     if (!r || r->bins == 0) return hitl_error_set(err, HITL_EINVAL, "no reliability bins given");
     const int W = 480, H = 420;
-    hitl__sbuf s = {0};
+    hitl_buf s = {0};
     head(&s, W, H, title);
     frame f = {70, 40, W - 30, H - 60, 0, 1, 0, 1, 0};
     axes(&s, &f, "confidence (the model's top probability)", "accuracy");
-    hitl__sbuf_printf(&s,
-                      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" "
-                      "stroke-dasharray=\"4 3\"/>\n",
-                      px(&f, 0), py(&f, 0), px(&f, 1), py(&f, 1));
+    hitl_buf_printf(&s,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" "
+                    "stroke-dasharray=\"4 3\"/>\n",
+                    px(&f, 0), py(&f, 0), px(&f, 1), py(&f, 1));
     for (size_t b = 0; b < r->bins; b++) {
         if (!r->count[b]) continue;
         double lo = (double)b / (double)r->bins, hi = (double)(b + 1) / (double)r->bins;
         double acc = (double)r->hits[b] / (double)r->count[b];
         double conf = r->conf_sum[b] / (double)r->count[b];
         double x = px(&f, lo) + 1, w = px(&f, hi) - px(&f, lo) - 2;
-        hitl__sbuf_printf(&s,
-                          "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                          "fill=\"%s\" fill-opacity=\"0.85\"><title>(%.2f, %.2f]: %lld items, "
-                          "accuracy %.3f, confidence %.3f</title></rect>\n",
-                          x, py(&f, acc), w, py(&f, 0) - py(&f, acc), palette[0], lo, hi,
-                          (long long)r->count[b], acc, conf);
+        hitl_buf_printf(&s,
+                        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                        "fill=\"%s\" fill-opacity=\"0.85\"><title>(%.2f, %.2f]: %lld items, "
+                        "accuracy %.3f, confidence %.3f</title></rect>\n",
+                        x, py(&f, acc), w, py(&f, 0) - py(&f, acc), palette[0], lo, hi,
+                        (long long)r->count[b], acc, conf);
         double top = acc > conf ? acc : conf, bottom = acc > conf ? conf : acc;
-        hitl__sbuf_printf(&s,
-                          "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                          "fill=\"%s\" fill-opacity=\"0.35\" stroke=\"%s\"/>\n",
-                          x, py(&f, top), w, py(&f, bottom) - py(&f, top), palette[3], palette[3]);
-        hitl__sbuf_printf(&s,
-                          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-                          "font-size=\"9\">%lld</text>\n",
-                          x + w / 2, py(&f, top) - 3, (long long)r->count[b]);
+        hitl_buf_printf(&s,
+                        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                        "fill=\"%s\" fill-opacity=\"0.35\" stroke=\"%s\"/>\n",
+                        x, py(&f, top), w, py(&f, bottom) - py(&f, top), palette[3], palette[3]);
+        hitl_buf_printf(&s,
+                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                        "font-size=\"9\">%lld</text>\n",
+                        x + w / 2, py(&f, top) - 3, (long long)r->count[b]);
     }
     legend(&s, f.x0 + 10, f.y0 + 12, palette[0], "accuracy per bin (count above)");
     legend(&s, f.x0 + 10, f.y0 + 28, "#e8a0a0", "gap to the mean confidence");
@@ -213,7 +213,7 @@ hitl_status hitl_svg_histograms(const hitl_histogram *const *h, const char *cons
             double share = (double)h[i]->count[b] / (double)h[i]->n;
             if (share > ymax) ymax = share;
         }
-    hitl__sbuf s = {0};
+    hitl_buf s = {0};
     head(&s, W, H, title);
     double top = ymax > 0 ? ymax * 1.1 : 1, step = nice_step(top);
     frame f = {70, 40, W - 30, H - 60, h[0]->lo, h[0]->hi, 0, ceil(top / step) * step, 0};
@@ -224,34 +224,34 @@ hitl_status hitl_svg_histograms(const hitl_histogram *const *h, const char *cons
         snprintf(name, sizeof(name), "%s (%lld)", names[i] ? names[i] : "?", (long long)h[i]->n);
         legend(&s, f.x1 - 190, f.y0 + 12 + 16 * (double)i, palette[i], h[i]->n ? name : names[i]);
         if (!h[i]->n) continue;
-        hitl__sbuf_printf(&s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
-                          palette[i]);
+        hitl_buf_printf(&s, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+                        palette[i]);
         double y_prev = 0;
         for (size_t b = 0; b < B; b++) {
             double x = h[0]->lo + (h[0]->hi - h[0]->lo) * (double)b / (double)B;
             double x2 = h[0]->lo + (h[0]->hi - h[0]->lo) * (double)(b + 1) / (double)B;
             double y = (double)h[i]->count[b] / (double)h[i]->n;
-            hitl__sbuf_printf(&s, "%.1f,%.1f %.1f,%.1f %.1f,%.1f ", px(&f, x), py(&f, y_prev),
-                              px(&f, x), py(&f, y), px(&f, x2), py(&f, y));
+            hitl_buf_printf(&s, "%.1f,%.1f %.1f,%.1f %.1f,%.1f ", px(&f, x), py(&f, y_prev),
+                            px(&f, x), py(&f, y), px(&f, x2), py(&f, y));
             y_prev = y;
         }
-        hitl__sbuf_printf(&s, "%.1f,%.1f\"/>\n", px(&f, h[0]->hi), py(&f, 0));
+        hitl_buf_printf(&s, "%.1f,%.1f\"/>\n", px(&f, h[0]->hi), py(&f, 0));
     }
     return finish(&s, svg, err);
 }
 
 /* Names on the left and, turned, on top of an n x n (or rows x cols) grid. */
-static void grid_names(hitl__sbuf *s, const char *const *names, size_t n, double x0, double y0,
+static void grid_names(hitl_buf *s, const char *const *names, size_t n, double x0, double y0,
                        double cell)
 {
     for (size_t i = 0; i < n; i++) {
-        hitl__sbuf_printf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 6,
-                          y0 + cell * ((double)i + 0.5) + 4);
-        hitl__sbuf_xml(s, names[i] ? names[i] : "?", 18);
-        hitl__sbuf_printf(s, "</text><text transform=\"translate(%.1f %.1f) rotate(-60)\">",
-                          x0 + cell * ((double)i + 0.5) + 4, y0 - 6);
-        hitl__sbuf_xml(s, names[i] ? names[i] : "?", 18);
-        hitl__sbuf_puts(s, "</text>\n");
+        hitl_buf_printf(s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 6,
+                        y0 + cell * ((double)i + 0.5) + 4);
+        hitl__buf_xml(s, names[i] ? names[i] : "?", 18);
+        hitl_buf_printf(s, "</text><text transform=\"translate(%.1f %.1f) rotate(-60)\">",
+                        x0 + cell * ((double)i + 0.5) + 4, y0 - 6);
+        hitl__buf_xml(s, names[i] ? names[i] : "?", 18);
+        hitl_buf_puts(s, "</text>\n");
     }
 }
 
@@ -264,7 +264,7 @@ hitl_status hitl_svg_heatmap(const double *v, size_t n, const char *const *names
     double x0 = 140, y0 = 130;
     int W = (int)(x0 + cell * (double)n + 40), H = (int)(y0 + cell * (double)n + 50);
     if (W < 600) W = 600; /* room for the note under the grid */
-    hitl__sbuf s = {0};
+    hitl_buf s = {0};
     head(&s, W, H, title);
     grid_names(&s, names, n, x0, y0, cell);
     for (size_t i = 0; i < n; i++)
@@ -272,22 +272,22 @@ hitl_status hitl_svg_heatmap(const double *v, size_t n, const char *const *names
             double x = v[i * n + j];
             char c[8] = "#dddddd";
             if (!isnan(x)) shade(x, c);
-            hitl__sbuf_printf(&s,
-                              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                              "fill=\"%s\" stroke=\"white\"/>",
-                              x0 + cell * (double)j, y0 + cell * (double)i, cell, cell, c);
+            hitl_buf_printf(&s,
+                            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                            "fill=\"%s\" stroke=\"white\"/>",
+                            x0 + cell * (double)j, y0 + cell * (double)i, cell, cell, c);
             if (cell >= 24 && !isnan(x))
-                hitl__sbuf_printf(&s,
-                                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-                                  "font-size=\"10\" fill=\"%s\">%.2f</text>",
-                                  x0 + cell * ((double)j + 0.5), y0 + cell * ((double)i + 0.5) + 4,
-                                  x > 0.55 ? "white" : "black", x);
-            hitl__sbuf_putc(&s, '\n');
+                hitl_buf_printf(&s,
+                                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                                "font-size=\"10\" fill=\"%s\">%.2f</text>",
+                                x0 + cell * ((double)j + 0.5), y0 + cell * ((double)i + 0.5) + 4,
+                                x > 0.55 ? "white" : "black", x);
+            hitl_buf_putc(&s, '\n');
         }
-    hitl__sbuf_printf(&s,
-                      "<text x=\"%.1f\" y=\"%d\" fill=\"#555\">darker: the pair gave the same "
-                      "label more often; grey: no item in common</text>\n",
-                      x0, H - 16);
+    hitl_buf_printf(&s,
+                    "<text x=\"%.1f\" y=\"%d\" fill=\"#555\">darker: the pair gave the same "
+                    "label more often; grey: no item in common</text>\n",
+                    x0, H - 16);
     return finish(&s, svg, err);
 }
 
@@ -301,18 +301,18 @@ hitl_status hitl_svg_confusion(const int64_t *m, size_t c, const char *const *na
     double x0 = 150, y0 = 140;
     int W = (int)(x0 + cell * (double)c + 40), H = (int)(y0 + cell * (double)c + 40);
     if (W < 420) W = 420;
-    hitl__sbuf s = {0};
+    hitl_buf s = {0};
     head(&s, W, H, title);
     grid_names(&s, names, c, x0, y0, cell);
-    hitl__sbuf_printf(&s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#555\">",
-                      x0 + cell * (double)c / 2, 40.0);
-    hitl__sbuf_xml(&s, col_label ? col_label : "", 0);
-    hitl__sbuf_printf(&s,
-                      "</text><text transform=\"translate(%.1f %.1f) rotate(-90)\" "
-                      "text-anchor=\"middle\" fill=\"#555\">",
-                      20.0, y0 + cell * (double)c / 2);
-    hitl__sbuf_xml(&s, row_label ? row_label : "", 0);
-    hitl__sbuf_puts(&s, "</text>\n");
+    hitl_buf_printf(&s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#555\">",
+                    x0 + cell * (double)c / 2, 40.0);
+    hitl__buf_xml(&s, col_label ? col_label : "", 0);
+    hitl_buf_printf(&s,
+                    "</text><text transform=\"translate(%.1f %.1f) rotate(-90)\" "
+                    "text-anchor=\"middle\" fill=\"#555\">",
+                    20.0, y0 + cell * (double)c / 2);
+    hitl__buf_xml(&s, row_label ? row_label : "", 0);
+    hitl_buf_puts(&s, "</text>\n");
     for (size_t i = 0; i < c; i++) {
         int64_t total = 0;
         for (size_t j = 0; j < c; j++)
@@ -322,18 +322,18 @@ hitl_status hitl_svg_confusion(const int64_t *m, size_t c, const char *const *na
             double share = total ? (double)k / (double)total : 0;
             char col[8];
             shade(share, col);
-            hitl__sbuf_printf(&s,
-                              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                              "fill=\"%s\" stroke=\"%s\"/>",
-                              x0 + cell * (double)j, y0 + cell * (double)i, cell, cell, col,
-                              i == j ? "#333" : "white");
+            hitl_buf_printf(&s,
+                            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                            "fill=\"%s\" stroke=\"%s\"/>",
+                            x0 + cell * (double)j, y0 + cell * (double)i, cell, cell, col,
+                            i == j ? "#333" : "white");
             if (cell >= 24 && k)
-                hitl__sbuf_printf(&s,
-                                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-                                  "font-size=\"10\" fill=\"%s\">%lld</text>",
-                                  x0 + cell * ((double)j + 0.5), y0 + cell * ((double)i + 0.5) + 4,
-                                  share > 0.55 ? "white" : "black", (long long)k);
-            hitl__sbuf_putc(&s, '\n');
+                hitl_buf_printf(&s,
+                                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                                "font-size=\"10\" fill=\"%s\">%lld</text>",
+                                x0 + cell * ((double)j + 0.5), y0 + cell * ((double)i + 0.5) + 4,
+                                share > 0.55 ? "white" : "black", (long long)k);
+            hitl_buf_putc(&s, '\n');
         }
     }
     return finish(&s, svg, err);
@@ -354,7 +354,7 @@ hitl_status hitl_svg_bars(const double *a, const double *b, const char *const *n
     const double x0 = 150, bar = 16, gap = 6, y0 = 60;
     const int W = 620, H = (int)(y0 + (double)n * (bar + gap) + 30);
     const double w = W - x0 - 80;
-    hitl__sbuf s = {0};
+    hitl_buf s = {0};
     head(&s, W, H, title);
     legend(&s, x0, 44, palette[0], a_name ? a_name : "");
     if (b) legend(&s, x0 + 160, 44, palette[1], b_name ? b_name : "");
@@ -362,22 +362,22 @@ hitl_status hitl_svg_bars(const double *a, const double *b, const char *const *n
         double y = y0 + (double)i * (bar + gap);
         double va = isfinite(a[i]) && a[i] > 0 ? a[i] : 0;
         double vb = b && isfinite(b[i]) && b[i] > 0 ? b[i] : 0;
-        hitl__sbuf_printf(&s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 6,
-                          y + bar - 4);
-        hitl__sbuf_xml(&s, names[i] ? names[i] : "?", 20);
-        hitl__sbuf_printf(&s,
-                          "</text><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                          "fill=\"%s\"/>",
-                          x0, y, w * va / max, bar, palette[0]);
+        hitl_buf_printf(&s, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 6,
+                        y + bar - 4);
+        hitl__buf_xml(&s, names[i] ? names[i] : "?", 20);
+        hitl_buf_printf(&s,
+                        "</text><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                        "fill=\"%s\"/>",
+                        x0, y, w * va / max, bar, palette[0]);
         if (b)
-            hitl__sbuf_printf(&s,
-                              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                              "fill=\"%s\"/>",
-                              x0 + w * va / max, y, w * vb / max, bar, palette[1]);
-        hitl__sbuf_printf(&s, "<text x=\"%.1f\" y=\"%.1f\">%.4g", x0 + w * (va + vb) / max + 4,
-                          y + bar - 4, va);
-        if (b) hitl__sbuf_printf(&s, " + %.4g", vb);
-        hitl__sbuf_puts(&s, "</text>\n");
+            hitl_buf_printf(&s,
+                            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                            "fill=\"%s\"/>",
+                            x0 + w * va / max, y, w * vb / max, bar, palette[1]);
+        hitl_buf_printf(&s, "<text x=\"%.1f\" y=\"%.1f\">%.4g", x0 + w * (va + vb) / max + 4,
+                        y + bar - 4, va);
+        if (b) hitl_buf_printf(&s, " + %.4g", vb);
+        hitl_buf_puts(&s, "</text>\n");
     }
     return finish(&s, svg, err);
 }
@@ -472,16 +472,16 @@ hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *titl
 
     const int W = 680, H = n <= 17 ? 420 : 100 + 18 * (int)n; /* room for the legend */
     const double radius = most <= 30 ? 3 : most <= 100 ? 2 : 1.2;
-    hitl__sbuf b = {0};
+    hitl_buf b = {0};
     head(&b, W, H, title);
     frame f = {70, 40, W - 190, H - 60, xlo, xhi, ylo, yhi, 8};
     /* light lines across at the y ticks, under everything, to read accuracies off */
     double dy = nice_step_n(yhi - ylo, f.yticks);
-    hitl__sbuf_puts(&b, "<g stroke=\"#eeeeee\">");
+    hitl_buf_puts(&b, "<g stroke=\"#eeeeee\">");
     for (double y = ceil(ylo / dy - 1e-9) * dy; y <= yhi + dy * 1e-9; y += dy)
-        hitl__sbuf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", f.x0,
-                          py(&f, y), f.x1, py(&f, y));
-    hitl__sbuf_puts(&b, "</g>\n");
+        hitl_buf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", f.x0,
+                        py(&f, y), f.x1, py(&f, y));
+    hitl_buf_puts(&b, "</g>\n");
     axes(&b, &f, xlabel ? xlabel : "labels", "test accuracy");
 
     int banded = 0;
@@ -495,7 +495,7 @@ hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *titl
         const char *color, *dash;
         if (c->seeds < 2) continue;
         curve_style(s, i, &color, &dash);
-        hitl__sbuf_printf(&b, "<path class=\"band\" fill=\"%s\" fill-opacity=\"0.15\" d=\"", color);
+        hitl_buf_printf(&b, "<path class=\"band\" fill=\"%s\" fill-opacity=\"0.15\" d=\"", color);
         for (size_t j = 0; j < c->points;) {
             double m, lo, hi;
             curve_point(c, j, &m, &lo, &hi);
@@ -505,8 +505,8 @@ hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *titl
             }
             size_t end = j;
             for (;;) {
-                hitl__sbuf_printf(&b, "%s%.1f,%.1f ", end == j ? "M" : "L",
-                                  px(&f, c->labelled[end]), py(&f, hi));
+                hitl_buf_printf(&b, "%s%.1f,%.1f ", end == j ? "M" : "L", px(&f, c->labelled[end]),
+                                py(&f, hi));
                 if (end + 1 == c->points) break;
                 curve_point(c, end + 1, &m, &lo, &hi);
                 if (isnan(m)) break;
@@ -514,12 +514,12 @@ hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *titl
             }
             for (size_t t = end + 1; t-- > j;) {
                 curve_point(c, t, &m, &lo, &hi);
-                hitl__sbuf_printf(&b, "L%.1f,%.1f ", px(&f, c->labelled[t]), py(&f, lo));
+                hitl_buf_printf(&b, "L%.1f,%.1f ", px(&f, c->labelled[t]), py(&f, lo));
             }
-            hitl__sbuf_puts(&b, "Z ");
+            hitl_buf_puts(&b, "Z ");
             j = end + 1;
         }
-        hitl__sbuf_puts(&b, "\"/>\n");
+        hitl_buf_puts(&b, "\"/>\n");
     }
 
     /* the mean over seeds: one path per series, broken where a point has no data */
@@ -536,34 +536,33 @@ hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *titl
                 continue;
             }
             if (!drawn) {
-                hitl__sbuf_printf(&b,
-                                  "<path class=\"mean\" fill=\"none\" stroke=\"%s\" "
-                                  "stroke-width=\"2\"",
-                                  color);
-                if (dash) hitl__sbuf_printf(&b, " stroke-dasharray=\"%s\"", dash);
-                hitl__sbuf_puts(&b, " d=\"");
+                hitl_buf_printf(&b,
+                                "<path class=\"mean\" fill=\"none\" stroke=\"%s\" "
+                                "stroke-width=\"2\"",
+                                color);
+                if (dash) hitl_buf_printf(&b, " stroke-dasharray=\"%s\"", dash);
+                hitl_buf_puts(&b, " d=\"");
                 drawn = 1;
             }
-            hitl__sbuf_printf(&b, "%s%.1f,%.1f ", gap ? "M" : "L", px(&f, c->labelled[j]),
-                              py(&f, m));
+            hitl_buf_printf(&b, "%s%.1f,%.1f ", gap ? "M" : "L", px(&f, c->labelled[j]), py(&f, m));
             gap = 0;
         }
         if (!drawn) continue;
-        hitl__sbuf_puts(&b, "\"><title>");
-        hitl__sbuf_xml(&b, c->name, 0);
-        hitl__sbuf_printf(&b, "</title></path>\n<g class=\"markers\" fill=\"%s\">", color);
+        hitl_buf_puts(&b, "\"><title>");
+        hitl__buf_xml(&b, c->name, 0);
+        hitl_buf_printf(&b, "</title></path>\n<g class=\"markers\" fill=\"%s\">", color);
         for (size_t j = 0; j < c->points; j++) {
             double m, lo, hi;
             curve_point(c, j, &m, &lo, &hi);
             if (isnan(m)) continue;
-            hitl__sbuf_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"><title>",
-                              px(&f, c->labelled[j]), py(&f, m), radius);
-            hitl__sbuf_xml(&b, c->name, 0);
-            hitl__sbuf_printf(&b, ": %.6g labels, accuracy %.4f", c->labelled[j], m);
-            if (c->seeds > 1) hitl__sbuf_printf(&b, " (seeds %.4f to %.4f)", lo, hi);
-            hitl__sbuf_puts(&b, "</title></circle>");
+            hitl_buf_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"><title>",
+                            px(&f, c->labelled[j]), py(&f, m), radius);
+            hitl__buf_xml(&b, c->name, 0);
+            hitl_buf_printf(&b, ": %.6g labels, accuracy %.4f", c->labelled[j], m);
+            if (c->seeds > 1) hitl_buf_printf(&b, " (seeds %.4f to %.4f)", lo, hi);
+            hitl_buf_puts(&b, "</title></circle>");
         }
-        hitl__sbuf_puts(&b, "</g>\n");
+        hitl_buf_puts(&b, "</g>\n");
     }
 
     for (size_t i = 0; i < n; i++) {
@@ -572,10 +571,10 @@ hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *titl
         legend_line(&b, f.x1 + 20, f.y0 + 12 + 18 * (double)i, color, dash, s[i].name);
     }
     if (banded)
-        hitl__sbuf_printf(&b,
-                          "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#555\">line: mean "
-                          "over seeds; band: lowest to highest seed</text>\n",
-                          f.x0, H - 8);
+        hitl_buf_printf(&b,
+                        "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" fill=\"#555\">line: mean "
+                        "over seeds; band: lowest to highest seed</text>\n",
+                        f.x0, H - 8);
     if (empty) centred_note(&b, W, H, "no finite accuracy to draw");
     return finish(&b, svg, err);
 }

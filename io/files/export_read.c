@@ -95,7 +95,7 @@ static hitl_status read_jsonl(const char *path, hitl_export_labels *e, hitl_erro
 static hitl_status read_csv(const char *path, hitl_export_labels *e, hitl_error *err)
 {
     hitl__csv_reader r;
-    hitl_status s = hitl__csv_open(&r, path, err);
+    hitl_status s = hitl__csv_open(&r, path, NULL, err);
     if (s != HITL_OK) return s;
     int got = 0;
     size_t id_col = SIZE_MAX, label_col = SIZE_MAX, cap = 0;
@@ -106,9 +106,13 @@ static hitl_status read_csv(const char *path, hitl_export_labels *e, hitl_error 
         }
     if (s == HITL_OK && (id_col == SIZE_MAX || label_col == SIZE_MAX))
         s = hitl_error_set(err, HITL_EDATA, "'%s': no id and label columns", path);
-    while (s == HITL_OK && (s = hitl__csv_next(&r, &got, err)) == HITL_OK && got)
+    const size_t n_cols = r.n_fields;
+    while (s == HITL_OK && (s = hitl__csv_next(&r, &got, err)) == HITL_OK && got) {
+        if (hitl__csv_blank(&r)) continue;
+        if ((s = hitl__csv_check_fields(&r, n_cols, err)) != HITL_OK) break;
         if (add(e, &cap, hitl__csv_get(&r, id_col), hitl__csv_get(&r, label_col)))
             s = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
     hitl__csv_close(&r);
     return s;
 }

@@ -173,16 +173,16 @@ hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_re
 void hitl_score_pass_result_release(hitl_score_pass_result *res);
 
 /* ---- ratings files ---------------------------------------------------------------------------
- * CSV (RFC 4180: quoted fields may hold commas, quotes doubled, line breaks; LF or CRLF; a UTF-8
- * byte order mark is skipped) with a header naming at least the columns item, annotator and
- * label, in any order (other columns are ignored), one rating per record; blank lines are
- * skipped. Names are strings; items and annotators are indexed in order of first appearance.
- * Labels are ordered as the given classes, else by value when every label is a number (equal
- * values are one label: "1" and "1.0"), else by byte order. Errors name the file and the line:
- * HITL_EIO (cannot open or read), HITL_EDATA (empty file, no such column, malformed CSV, a field
- * count off the header's, an empty field, an annotator rating an item twice, fewer than two
- * annotators, a label outside the given classes, a non-number at the interval or ratio level),
- * HITL_EINVAL (a class listed twice). */
+ * CSV (RFC 4180: quoted fields may hold commas, quotes doubled, line breaks; LF, CRLF or a lone
+ * CR; a UTF-8 byte order mark is skipped; a quote inside an unquoted field is an error) with a
+ * header naming at least the columns item, annotator and label, in any order (other columns are
+ * ignored), one rating per record; blank lines are skipped. Names are strings; items and annotators
+ * are indexed in order of first appearance. Labels are ordered as the given classes, else by value
+ * when every label is a number (equal values are one label: "1" and "1.0"), else by byte order.
+ * Errors name the file and the line: HITL_EIO (cannot open or read), HITL_EDATA (empty file, no
+ * such column, malformed CSV, a field count off the header's, an empty field, an annotator rating
+ * an item twice, fewer than two annotators, a label outside the given classes, a non-number at the
+ * interval or ratio level), HITL_EINVAL (a class listed twice). */
 typedef struct hitl_ratings_file {
     hitl_ratings table;
     char **items, **annotators, **labels; /* names by index */
@@ -467,10 +467,11 @@ hitl_status hitl_export_labels_read(const char *path, hitl_export_labels *out, h
 void hitl_export_labels_release(hitl_export_labels *e);
 
 /* ---- Label Studio exports read back --------------------------------------------------------
- * Label Studio's JSON export (tasks with "annotations"), its JSON_MIN form (flat objects) or its
- * CSV form (quoted or not), told apart by their content and streamed one task at a time. */
+ * Label Studio's JSON export (tasks with "annotations"), its JSON_MIN form (flat objects), its
+ * CSV form (quoted or not) or its TSV form (the same with tabs), told apart by their content
+ * (a header with more tabs than commas is TSV) and streamed one task at a time. */
 
-/* One annotation as read from any of the three forms; every pointer borrowed for the call. */
+/* One annotation as read from any of the forms; every pointer borrowed for the call. */
 typedef struct hitl_ls_annotation {
     int64_t task;           /* 0-based task (JSON) or record (CSV) index */
     const char *where;      /* "task 3" or "line 7 (record 3)", for messages */
@@ -487,9 +488,10 @@ typedef hitl_status (*hitl_ls_annotation_fn)(void *ctx, const hitl_ls_annotation
                                              hitl_error *err);
 
 /* Reads `path` and calls fn for every annotation in file order; stops at fn's first error.
- * *form is "json", "json-min" or "csv"; *tasks counts tasks (records). HITL_EDATA naming the
- * task for malformed input: truncated or bad JSON, a task without "data", more than one choice
- * for from_name, a CSV without the hitl_id or from_name column. */
+ * *form is "json", "json-min", "csv" or "tsv"; *tasks counts tasks (records). HITL_EDATA naming
+ * the task (the line for CSV and TSV) for malformed input: truncated or bad JSON, a task without
+ * "data", more than one choice for from_name, a CSV without the hitl_id or from_name column, a
+ * record whose field count is not the header's, malformed quoting, a field over 1 MiB. */
 hitl_status hitl_labelstudio_read(const char *path, const char *from_name, const char *to_name,
                                   hitl_ls_annotation_fn fn, void *ctx, const char **form,
                                   int64_t *tasks, hitl_error *err);

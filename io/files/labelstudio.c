@@ -1,6 +1,6 @@
 /* Label Studio interchange: tasks for the items still open (payload plus our stable id inside
- * "data", the model's confidence as the prediction score), and a reader for the three export
- * forms Label Studio writes, streamed one task at a time so memory is one task. */
+ * "data", the model's confidence as the prediction score), and a reader for the export forms
+ * Label Studio writes (JSON, JSON_MIN, CSV, TSV), streamed one task at a time. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -424,13 +424,36 @@ static hitl_status read_json(reader *rd, FILE *f, const char **form, int64_t *ta
     return st;
 }
 
-/* ---- reading: CSV ------------------------------------------------------------------------ */
+/* ---- reading: CSV and TSV ---------------------------------------------------------------- */
 
-static hitl_status read_csv(reader *rd, const char **form, int64_t *tasks, hitl_error *err)
+/* The delimiter of the header, the first line of `f` (read from where it stands): a tab when it
+ * has more tabs than commas outside quotes, else a comma. Label Studio writes its TSV export
+ * with the CSV writer and a tab, quoting fields that hold a tab, a quote or a line break, so
+ * the header's column names (data keys, from_name, annotator, ...) are joined by tabs there. */
+static char header_delimiter(FILE *f)
 {
-    *form = "csv";
+    size_t tabs = 0, commas = 0;
+    int quoted = 0, c;
+    while ((c = getc(f)) != EOF) {
+        if (c == '"')
+            quoted = !quoted; /* a doubled quote flips twice */
+        else if (!quoted && (c == '\n' || c == '\r'))
+            break;
+        else if (!quoted && c == '\t')
+            tabs++;
+        else if (!quoted && c == ',')
+            commas++;
+    }
+    return tabs > commas ? '\t' : ',';
+}
+
+static hitl_status read_csv(reader *rd, char delimiter, const char **form, int64_t *tasks,
+                            hitl_error *err)
+{
+    *form = delimiter == '\t' ? "tsv" : "csv";
+    const hitl__csv_opts opts = {delimiter, 0}; /* a stray quote in a data field is text */
     hitl__csv_reader r;
-    hitl_status st = hitl__csv_open(&r, rd->path, err);
+    hitl_status st = hitl__csv_open(&r, rd->path, &opts, err);
     if (st != HITL_OK) return st;
     int got;
     enum { C_ID, C_FROM, C_WHO, C_ANN, C_AT, C_LEAD, C_CANCEL, C_N };
@@ -454,9 +477,11 @@ static hitl_status read_csv(reader *rd, const char **form, int64_t *tasks, hitl_
                                 names[i], i == C_FROM ? " (see --from-name)" : "");
             goto done;
         }
+    const size_t n_cols = r.n_fields;
     int64_t index = 0;
     while ((st = hitl__csv_next(&r, &got, err)) == HITL_OK && got) {
-        if (r.n_fields == 1 && !hitl__csv_get(&r, 0)[0]) continue; /* a blank line */
+        if (hitl__csv_blank(&r)) continue;
+        if ((st = hitl__csv_check_fields(&r, n_cols, err)) != HITL_OK) break;
         snprintf(rd->where, sizeof(rd->where), "line %lld (record %lld)", (long long)r.record_line,
                  (long long)index);
         hitl_ls_annotation a = {.task = index, .where = rd->where, .lead_time = NAN};
@@ -510,7 +535,7 @@ hitl_status hitl_labelstudio_read(const char *path, const char *from_name, const
                  .ctx = ctx};
     FILE *f = fopen(path, "rb");
     if (!f) return hitl_error_set(err, HITL_EIO, "cannot open '%s': %s", path, strerror(errno));
-    /* JSON starts with '[' (after blanks and a byte order mark); anything else is CSV */
+    /* JSON starts with '[' (after blanks and a byte order mark); anything else is CSV or TSV */
     int c;
     do
         c = getc(f);
@@ -532,8 +557,10 @@ hitl_status hitl_labelstudio_read(const char *path, const char *from_name, const
         st = read_json(&rd, f, form, tasks, err);
         fclose(f);
     } else {
+        rewind(f); /* a byte order mark holds no tab, comma, quote or line break */
+        char delimiter = header_delimiter(f);
         fclose(f);
-        st = read_csv(&rd, form, tasks, err);
+        st = read_csv(&rd, delimiter, form, tasks, err);
     }
     return st;
 }

@@ -1,6 +1,6 @@
-/* Ratings files: an RFC 4180 CSV reader (bounded, byte at a time, never trusting the input)
- * that interns item, annotator and label names into a ratings table, the final-labels reader,
- * and the writer of aggregated labels. Every error names the file and the line. */
+/* Ratings files: RFC 4180 records (io/files/text.c's reader, strict about quotes) interned into
+ * a ratings table of item, annotator and label names, the final-labels reader, and the writer
+ * of aggregated labels. Every error names the file and the line. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -9,11 +9,8 @@
 #include <string.h>
 
 #include "hitl_files.h"
+#include "text_internal.h"
 #include "hitl_banned.h"
-
-#define MAX_FIELD  ((size_t)1 << 20) /* bytes in one field */
-#define MAX_RECORD ((size_t)1 << 24) /* bytes in one record */
-#define MAX_FIELDS 100000
 
 /* ---- names and the line each was first seen on ------------------------------------------- */
 typedef struct strmap {
@@ -52,186 +49,19 @@ static int64_t strmap_intern(strmap *m, const char *s, size_t len, int64_t line)
     return i;
 }
 
-/* ---- the CSV record reader ------------------------------------------------------------------ */
-typedef struct csv {
-    FILE *f;
-    const char *path;
-    unsigned char buf[65536];
-    size_t pos, len;
-    int eof, started;
-    int64_t line;     /* physical line of the next byte */
-    int64_t rec_line; /* line where the current record starts */
-    char *text;       /* the record's fields, each NUL-terminated */
-    size_t text_n, text_cap;
-    size_t *start; /* field offsets into text */
-    size_t n_fields, fields_cap;
-} csv;
-
-static int csv_getc(csv *c)
-{
-    if (c->pos == c->len) {
-        if (c->eof) return EOF;
-        c->len = fread(c->buf, 1, sizeof(c->buf), c->f);
-        c->pos = 0;
-        if (c->len == 0) {
-            c->eof = 1;
-            return EOF;
-        }
-    }
-    return c->buf[c->pos++];
-}
-
-static int csv_peek(csv *c)
-{
-    int ch = csv_getc(c);
-    if (ch != EOF) c->pos--;
-    return ch;
-}
-
-static hitl_status csv_fail(csv *c, hitl_error *err, const char *what)
-{
-    return hitl_error_set(err, HITL_EDATA, "'%s' line %lld: %s", c->path, (long long)c->rec_line,
-                          what);
-}
-
-static int csv_put(csv *c, char ch)
-{
-    if (c->text_n == c->text_cap) {
-        size_t nc = c->text_cap ? c->text_cap * 2 : 1024;
-        char *nt = realloc(c->text, nc);
-        if (!nt) return -1;
-        c->text = nt;
-        c->text_cap = nc;
-    }
-    c->text[c->text_n++] = ch;
-    return 0;
-}
-
-static int csv_new_field(csv *c)
-{
-    if (c->n_fields == c->fields_cap) {
-        size_t nc = c->fields_cap ? c->fields_cap * 2 : 16;
-        size_t *ns = realloc(c->start, nc * sizeof(size_t));
-        if (!ns) return -1;
-        c->start = ns;
-        c->fields_cap = nc;
-    }
-    c->start[c->n_fields++] = c->text_n;
-    return 0;
-}
-
-/* Reads one record. *got = 0 at the end of the file. Errors are HITL_EDATA naming the record's
- * first line, or HITL_ENOMEM / HITL_EIO. */
-static hitl_status csv_record(csv *c, int *got, hitl_error *err)
-{
-    *got = 0;
-    c->n_fields = 0;
-    c->text_n = 0;
-    c->rec_line = c->line;
-    int ch = csv_getc(c);
-    if (!c->started) { /* a UTF-8 byte order mark is not part of the first name */
-        c->started = 1;
-        if (ch == 0xEF && csv_peek(c) == 0xBB) {
-            csv_getc(c);
-            if (csv_getc(c) != 0xBF) return csv_fail(c, err, "malformed byte order mark");
-            ch = csv_getc(c);
-        }
-    }
-    if (ch == EOF) {
-        if (ferror(c->f))
-            return hitl_error_set(err, HITL_EIO, "cannot read '%s': %s", c->path, strerror(errno));
-        return HITL_OK;
-    }
-    size_t field_start_text;
-    for (;;) {
-        if (c->n_fields >= MAX_FIELDS) return csv_fail(c, err, "too many fields");
-        if (csv_new_field(c)) goto nomem;
-        field_start_text = c->text_n;
-        if (ch == '"') {
-            for (;;) {
-                ch = csv_getc(c);
-                if (ch == EOF) return csv_fail(c, err, "quoted field not closed");
-                if (ch == '"') {
-                    if (csv_peek(c) != '"') break;
-                    csv_getc(c);
-                } else if (ch == '\n') {
-                    c->line++;
-                } else if (ch == '\0') {
-                    return csv_fail(c, err, "NUL byte in a field");
-                }
-                if (c->text_n - field_start_text >= MAX_FIELD)
-                    return csv_fail(c, err, "field longer than 1 MiB");
-                if (csv_put(c, (char)ch)) goto nomem;
-            }
-            ch = csv_getc(c);
-            if (ch != ',' && ch != '\n' && ch != '\r' && ch != EOF)
-                return csv_fail(c, err, "text after a closing quote (quote the whole field)");
-        } else {
-            while (ch != ',' && ch != '\n' && ch != '\r' && ch != EOF) {
-                if (ch == '"')
-                    return csv_fail(c, err,
-                                    "quote inside an unquoted field (quote the field "
-                                    "and double the quote)");
-                if (ch == '\0') return csv_fail(c, err, "NUL byte in a field");
-                if (c->text_n - field_start_text >= MAX_FIELD)
-                    return csv_fail(c, err, "field longer than 1 MiB");
-                if (csv_put(c, (char)ch)) goto nomem;
-                ch = csv_getc(c);
-            }
-        }
-        if (csv_put(c, '\0')) goto nomem;
-        if (c->text_n > MAX_RECORD) return csv_fail(c, err, "record longer than 16 MiB");
-        if (ch == ',') {
-            ch = csv_getc(c);
-            continue;
-        }
-        if (ch == '\r' && csv_peek(c) == '\n') csv_getc(c);
-        if (ch == '\r' || ch == '\n') c->line++;
-        if (ch == EOF && ferror(c->f))
-            return hitl_error_set(err, HITL_EIO, "cannot read '%s': %s", c->path, strerror(errno));
-        *got = 1;
-        return HITL_OK;
-    }
-nomem:
-    return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", c->path);
-}
-
-static const char *csv_field(const csv *c, size_t i)
-{
-    return c->text + c->start[i];
-}
-
-static int csv_blank(const csv *c)
-{
-    return c->n_fields == 1 && csv_field(c, 0)[0] == '\0';
-}
-
-static void csv_close(csv *c)
-{
-    if (c->f) fclose(c->f);
-    free(c->text);
-    free(c->start);
-}
-
-static hitl_status csv_open(csv *c, const char *path, hitl_error *err)
-{
-    memset(c, 0, sizeof(*c));
-    c->path = path;
-    c->line = 1;
-    c->f = fopen(path, "rb");
-    if (!c->f) return hitl_error_set(err, HITL_EIO, "cannot open '%s': %s", path, strerror(errno));
-    return HITL_OK;
-}
+/* ---- the CSV records ---------------------------------------------------------------------- */
+/* Quotes are strict here: a stray quote is far more often a mistake than a name. */
+static const hitl__csv_opts ratings_csv = {',', 1};
 
 /* Reads the header and finds the wanted columns (want[i] -> col[i]). */
-static hitl_status csv_header(csv *c, const char *const *want, size_t n_want, size_t *col,
-                              hitl_error *err)
+static hitl_status csv_header(hitl__csv_reader *c, const char *const *want, size_t n_want,
+                              size_t *col, hitl_error *err)
 {
     int got;
     hitl_status st;
     do
-        st = csv_record(c, &got, err);
-    while (st == HITL_OK && got && csv_blank(c));
+        st = hitl__csv_next(c, &got, err);
+    while (st == HITL_OK && got && hitl__csv_blank(c));
     if (st != HITL_OK) return st;
     if (!got) {
         char need[128];
@@ -244,7 +74,7 @@ static hitl_status csv_header(csv *c, const char *const *want, size_t n_want, si
     for (size_t i = 0; i < n_want; i++) {
         col[i] = SIZE_MAX;
         for (size_t f = 0; f < c->n_fields; f++) {
-            const char *name = csv_field(c, f);
+            const char *name = hitl__csv_get(c, f);
             size_t len = strlen(name);
             while (len && (name[len - 1] == ' ' || name[len - 1] == '\t'))
                 len--;
@@ -253,13 +83,13 @@ static hitl_status csv_header(csv *c, const char *const *want, size_t n_want, si
             if (strlen(want[i]) != len || strncmp(name, want[i], len) != 0) continue;
             if (col[i] != SIZE_MAX)
                 return hitl_error_set(err, HITL_EDATA, "'%s' line %lld: two '%s' columns", c->path,
-                                      (long long)c->rec_line, want[i]);
+                                      (long long)c->record_line, want[i]);
             col[i] = f;
         }
         if (col[i] == SIZE_MAX)
             return hitl_error_set(err, HITL_EDATA,
                                   "'%s' line %lld: no '%s' column in the header (need %s)", c->path,
-                                  (long long)c->rec_line, want[i],
+                                  (long long)c->record_line, want[i],
                                   n_want == 3 ? "item, annotator and label" : "item and label");
     }
     return HITL_OK;
@@ -511,7 +341,7 @@ hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts
     if (!path) return hitl_error_set(err, HITL_EINVAL, "no ratings file given");
     if (o && o->labels && o->n_labels == 0)
         return hitl_error_set(err, HITL_EINVAL, "empty class list");
-    csv c;
+    hitl__csv_reader c;
     strmap items = {0}, anns = {0}, labs = {0};
     growing g = {0};
     int32_t *map = NULL;
@@ -519,7 +349,7 @@ hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts
     char **label_names = NULL;
     size_t n_labels = 0;
     int numeric = 0;
-    hitl_status st = csv_open(&c, path, err);
+    hitl_status st = hitl__csv_open(&c, path, &ratings_csv, err);
     if (st != HITL_OK) return st;
     static const char *const want[3] = {"item", "annotator", "label"};
     size_t col[3];
@@ -527,31 +357,27 @@ hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts
     size_t n_cols = c.n_fields;
     for (;;) {
         int got;
-        if ((st = csv_record(&c, &got, err)) != HITL_OK) goto done;
+        if ((st = hitl__csv_next(&c, &got, err)) != HITL_OK) goto done;
         if (!got) break;
-        if (csv_blank(&c)) continue;
-        if (c.n_fields != n_cols) {
-            st = hitl_error_set(err, HITL_EDATA, "'%s' line %lld: %zu fields, the header has %zu",
-                                path, (long long)c.rec_line, c.n_fields, n_cols);
-            goto done;
-        }
+        if (hitl__csv_blank(&c)) continue;
+        if ((st = hitl__csv_check_fields(&c, n_cols, err)) != HITL_OK) goto done;
         int64_t idx[3];
         strmap *maps[3] = {&items, &anns, &labs};
         for (int f = 0; f < 3; f++) {
-            const char *v = csv_field(&c, col[f]);
+            const char *v = hitl__csv_get(&c, col[f]);
             if (!v[0]) {
                 st = hitl_error_set(err, HITL_EDATA, "'%s' line %lld: empty %s", path,
-                                    (long long)c.rec_line, want[f]);
+                                    (long long)c.record_line, want[f]);
                 goto done;
             }
-            idx[f] = strmap_intern(maps[f], v, strlen(v), c.rec_line);
+            idx[f] = strmap_intern(maps[f], v, strlen(v), c.record_line);
             if (idx[f] < 0) {
                 st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory (or too many names)",
                                     path);
                 goto done;
             }
         }
-        if (growing_push(&g, (int32_t)idx[0], (int32_t)idx[1], (int32_t)idx[2], c.rec_line)) {
+        if (growing_push(&g, (int32_t)idx[0], (int32_t)idx[1], (int32_t)idx[2], c.record_line)) {
             st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
             goto done;
         }
@@ -607,7 +433,7 @@ hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts
         goto done;
     }
 done:
-    csv_close(&c);
+    hitl__csv_close(&c);
     strmap_release(&items);
     strmap_release(&anns);
     strmap_release(&labs);
@@ -632,8 +458,8 @@ hitl_status hitl_final_labels_csv_read(const char *path, const hitl_ratings_file
             strmap_release(&items);
             return hitl_error_set(err, HITL_ENOMEM, "out of memory");
         }
-    csv c;
-    hitl_status st = csv_open(&c, path, err);
+    hitl__csv_reader c;
+    hitl_status st = hitl__csv_open(&c, path, &ratings_csv, err);
     static const char *const want[2] = {"item", "label"};
     size_t col[2];
     if (st == HITL_OK) st = csv_header(&c, want, 2, col, err);
@@ -642,16 +468,12 @@ hitl_status hitl_final_labels_csv_read(const char *path, const hitl_ratings_file
     if (st == HITL_OK && !seen) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
     while (st == HITL_OK) {
         int got;
-        if ((st = csv_record(&c, &got, err)) != HITL_OK || !got) break;
-        if (csv_blank(&c)) continue;
-        if (c.n_fields != n_cols) {
-            st = hitl_error_set(err, HITL_EDATA, "'%s' line %lld: %zu fields, the header has %zu",
-                                path, (long long)c.rec_line, c.n_fields, n_cols);
-            break;
-        }
-        const char *it = csv_field(&c, col[0]), *lb = csv_field(&c, col[1]);
+        if ((st = hitl__csv_next(&c, &got, err)) != HITL_OK || !got) break;
+        if (hitl__csv_blank(&c)) continue;
+        if ((st = hitl__csv_check_fields(&c, n_cols, err)) != HITL_OK) break;
+        const char *it = hitl__csv_get(&c, col[0]), *lb = hitl__csv_get(&c, col[1]);
         /* an item not in the ratings gets an index past them: nothing to compare it with */
-        int64_t u = strmap_intern(&items, it, strlen(it), c.rec_line);
+        int64_t u = strmap_intern(&items, it, strlen(it), c.record_line);
         if (u < 0) {
             st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
             break;
@@ -667,21 +489,21 @@ hitl_status hitl_final_labels_csv_read(const char *path, const hitl_ratings_file
         if (l < 0) {
             st = hitl_error_set(err, HITL_EDATA,
                                 "'%s' line %lld: final label '%s' is not a label of the ratings",
-                                path, (long long)c.rec_line, lb);
+                                path, (long long)c.record_line, lb);
             break;
         }
         if (seen[u]) {
             st = hitl_error_set(err, HITL_EDATA,
                                 "'%s' line %lld: item '%s' has two final labels (also on line "
                                 "%lld)",
-                                path, (long long)c.rec_line, it, (long long)seen[u]);
+                                path, (long long)c.record_line, it, (long long)seen[u]);
             break;
         }
-        seen[u] = c.rec_line;
+        seen[u] = c.record_line;
         final[u] = (int32_t)l;
     }
     free(seen);
-    csv_close(&c);
+    hitl__csv_close(&c);
     strmap_release(&items);
     return st;
 }

@@ -576,7 +576,7 @@ typedef struct hitl_import_opts {
 } hitl_import_opts;
 
 typedef struct hitl_import_result {
-    const char *form; /* "json", "json-min" or "csv" (static) */
+    const char *form; /* "json", "json-min", "csv" or "tsv" (static) */
     int64_t tasks, annotations, labels, skips;
     int64_t already_imported, unknown_items, duplicates, complete, empty;
 } hitl_import_result;

@@ -1,4 +1,4 @@
-/* libFuzzer harness for the Label Studio export reader (JSON, JSON_MIN and CSV forms, told
+/* libFuzzer harness for the Label Studio export reader (JSON, JSON_MIN, CSV and TSV forms, told
  * apart by content): every annotation it reports is checked and counted, no store needed. */
 #include <math.h>
 

@@ -1,5 +1,6 @@
-/* libFuzzer harness for io/text.c: the RFC 4180 record reader on the input, and the CSV and
- * JSON quoting of every field it yields (checked to be well formed and to read back). */
+/* libFuzzer harness for io/text.c: the RFC 4180 record reader on the input (comma and tab,
+ * lenient and strict), and the CSV and JSON quoting of every field it yields (checked to be well
+ * formed and to read back). */
 #include <stdint.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@ static void check_csv_round_trip(const char *field)
     if (t.oom) goto out;
     hitl__csv_reader r;
     int got = 0;
-    if (hitl__csv_open_text(&r, t.p, t.n, NULL) != HITL_OK) goto out;
+    if (hitl__csv_open_text(&r, t.p, t.n, NULL, NULL) != HITL_OK) goto out;
     if (hitl__csv_next(&r, &got, NULL) != HITL_OK || !got || r.n_fields != 2 ||
         strcmp(hitl__csv_get(&r, 0), field) != 0 || strcmp(hitl__csv_get(&r, 1), "x") != 0) {
         /* a field the reader cannot give back: at the very start, 0xEF 0xBB is read as a byte
@@ -45,24 +46,36 @@ static void check_json_quote(const char *field)
     hitl_buf_release(&t);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Reads the whole input with options `o`; the fields of the comma, lenient reading are quoted
+ * and read back. Every field is within the limits, and past the last field there is "". */
+static void read_all(const uint8_t *data, size_t size, const hitl__csv_opts *o, int quote_back)
 {
     hitl__csv_reader r;
     hitl_error err;
-    if (hitl__csv_open_text(&r, (const char *)data, size, &err) != HITL_OK) return 0;
+    if (hitl__csv_open_text(&r, (const char *)data, size, o, &err) != HITL_OK) __builtin_trap();
     int got = 1, records = 0;
     while (got && records < 10000) {
         if (hitl__csv_next(&r, &got, &err) != HITL_OK) break;
         if (!got) break;
         records++;
+        if (r.n_fields == 0 || r.n_fields > HITL__CSV_MAX_FIELDS) __builtin_trap();
         for (size_t i = 0; i < r.n_fields && i < 64; i++) {
             const char *field = hitl__csv_get(&r, i);
+            if (strlen(field) > HITL__CSV_MAX_FIELD) __builtin_trap();
+            if (!quote_back) continue;
             check_csv_round_trip(field);
             check_json_quote(field);
         }
         if (hitl__csv_get(&r, r.n_fields)[0] != '\0') __builtin_trap();
     }
     hitl__csv_close(&r);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const hitl__csv_opts modes[4] = {{',', 0}, {',', 1}, {'\t', 0}, {'\t', 1}};
+    for (int m = 0; m < 4; m++)
+        read_all(data, size, &modes[m], m == 0);
     hitl_buf r2 = {0};
     hitl_buf_int(&r2, (int64_t)size * (size & 1 ? -1 : 1));
     hitl__text_float(&r2, size ? (double)data[0] / 7.0 : 0.0);

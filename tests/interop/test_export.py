@@ -527,10 +527,10 @@ def json_min(tasks):
     return out
 
 
-def write_csv(path, records, quoting):
+def write_csv(path, records, quoting, delimiter=","):
     keys = sorted({k for r in records for k in r})
     with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=keys, quoting=quoting)
+        w = csv.DictWriter(f, fieldnames=keys, quoting=quoting, delimiter=delimiter)
         w.writeheader()
         for r in records:
             w.writerow(r)
@@ -639,7 +639,7 @@ class LabelStudio(unittest.TestCase):
             self.assertEqual(j["already_imported"], len(self.want_labels))
         self.assertEqual(snapshot(db), before)
 
-    def test_json_min_and_both_csv_forms(self):
+    def test_json_min_csv_and_tsv_forms(self):
         recs = json_min(self.annotated)
         path_min = self.write("ls-min.json", recs)
         path_plain = os.path.join(WORK, "ls-plain.csv")
@@ -649,7 +649,16 @@ class LabelStudio(unittest.TestCase):
         write_csv(path_quoted, recs_q, csv.QUOTE_NONNUMERIC)  # the newer csv writer
         with open(path_quoted, encoding="utf-8") as f:
             self.assertTrue(f.readline().startswith('"'))
-        for path, form in ((path_min, "json-min"), (path_plain, "csv"), (path_quoted, "csv")):
+        # the TSV export: pandas' to_csv with sep="\t"; a data field holding a tab, a comma, a
+        # quote and a line break is quoted, one holding only commas is not
+        recs_t = [dict(r, note='a\tb, "c"\nd' if k % 2 else "plain, text")
+                  for k, r in enumerate(recs)]
+        path_tsv = os.path.join(WORK, "ls-export.tsv")
+        write_csv(path_tsv, recs_t, csv.QUOTE_MINIMAL, delimiter="\t")
+        with open(path_tsv, encoding="utf-8") as f:
+            self.assertIn("\t", f.readline())
+        for path, form in ((path_min, "json-min"), (path_plain, "csv"), (path_quoted, "csv"),
+                           (path_tsv, "tsv")):
             db = ls_project(f"ls-{os.path.basename(path)}.db")
             j = json.loads(hitl("import", db, "--format", "label-studio", path, "--json").stdout)
             self.assertEqual((j["form"], j["labels"], j["skips"]),
@@ -725,6 +734,23 @@ class LabelStudio(unittest.TestCase):
                 line = reader.line_num
         line = starts[5]
         self.assertIn(f"line {line} (record 5): unknown choice 'zebra'", p.stderr)
+        self.assertEqual(snapshot(db), before)
+        # a TSV whose last record lost its fields past the third: named by the line it starts
+        # on, as Python's csv module counts lines (quoted line breaks included)
+        path = os.path.join(WORK, "ls-short.tsv")
+        write_csv(path, json_min(self.annotated), csv.QUOTE_MINIMAL, delimiter="\t")
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f, delimiter="\t")
+            rows, line = [], 0
+            for row in reader:
+                rows.append(row)
+                start, line = line + 1, reader.line_num
+        rows[-1] = rows[-1][:3]
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f, delimiter="\t").writerows(rows)
+        p = hitl("import", db, "--format", "label-studio", path, ok=False)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn(f"line {start}: 3 fields, the header has {len(rows[0])}", p.stderr)
         self.assertEqual(snapshot(db), before)
         p = hitl("import", db, "--format", "label-studio", "/nonexistent.json", ok=False)
         self.assertEqual(p.returncode, 1)

@@ -1,6 +1,6 @@
 /* Unit tests for ratings files and label datasets: RFC 4180 parsing (quotes, line breaks, CRLF,
- * BOM), label ordering, every bad input with its exact message and line, final labels, the
- * aggregate writer read back, HDF5 label datasets, and random corruptions that must never crash. */
+ * lone CR, BOM), label ordering, every bad input with its exact message and line, final labels,
+ * the aggregate writer read back, HDF5 labels, and random corruptions that must never crash. */
 #include <check.h>
 #include <hdf5.h>
 #include <math.h>
@@ -151,14 +151,19 @@ START_TEST(test_bad_files)
          ": only one annotator ('a'): agreement and aggregation need at least two", HITL_EDATA},
         {"item,annotator,label\n1,a,x\n1,b\n", "line 3: 2 fields, the header has 3", HITL_EDATA},
         {"item,annotator,label\n1,a,x\n1,,y\n", "line 3: empty annotator", HITL_EDATA},
-        {"item,annotator,label\n1,a,\"x\n1,b,y\n", "line 2: quoted field not closed", HITL_EDATA},
+        {"item,annotator,label\n1,a,\"x\n1,b,y\n", "line 2: a quoted field is never closed",
+         HITL_EDATA},
         {"item,annotator,label\n1,a,x\"y\n",
-         "line 2: quote inside an unquoted field (quote the field and double the quote)",
+         "line 2: a quote inside an unquoted field (quote the field and double the quote)",
          HITL_EDATA},
         {"item,annotator,label\n1,a,\"x\"y\n",
-         "line 2: text after a closing quote (quote the whole field)", HITL_EDATA},
+         "line 2: text after the closing quote of a field (quote the whole field)", HITL_EDATA},
         {"item,annotator,label\n1,a,x\n2,b,y\n1,a,y\n",
          "line 4: annotator 'a' rated item '1' twice (also on line 2)", HITL_EDATA},
+        {"\xEF\xBBitem,annotator,label\n1,a,x\n", "line 1: a broken byte order mark", HITL_EDATA},
+        /* lone CRs end records (old Mac files), and count as lines */
+        {"item,annotator,label\r1,a,x\r1,b,\"y\r\"\r2,a\r", "line 4: 2 fields, the header has 3",
+         HITL_EDATA},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ck_assert_int_eq(read_text(cases[i].text, NULL, &rf, &err), cases[i].st);
@@ -169,11 +174,48 @@ START_TEST(test_bad_files)
     const char nul[] = "item,annotator,label\n1,a,x\0y\n";
     const char *path = write_file("nul.csv", nul, sizeof(nul) - 1);
     ck_assert_int_eq(hitl_ratings_csv_read(path, NULL, &rf, &err), HITL_EDATA);
-    ck_assert_ptr_nonnull(strstr(err.msg, "line 2: NUL byte in a field"));
+    char want[600];
+    snprintf(want, sizeof(want), "'%s' line 2: a NUL byte in a field", path);
+    ck_assert_str_eq(err.msg, want);
     unlink(path);
+    /* a field over 1 MiB, bounded memory whatever the file holds */
+    size_t big = ((size_t)1 << 20) + 1, head = strlen("item,annotator,label\n1,a,");
+    char *text = malloc(head + big + 2);
+    ck_assert_ptr_nonnull(text);
+    memcpy(text, "item,annotator,label\n1,a,", head);
+    memset(text + head, 'x', big);
+    memcpy(text + head + big, "\n", 2);
+    ck_assert_int_eq(read_text(text, NULL, &rf, &err), HITL_EDATA);
+    ck_assert_str_eq(tail(&err), "line 2: a field longer than 1 MiB");
+    free(text);
     /* no such file */
     ck_assert_int_eq(hitl_ratings_csv_read("no-such-ratings.csv", NULL, &rf, &err), HITL_EIO);
     ck_assert_str_eq(err.msg, "cannot open 'no-such-ratings.csv': No such file or directory");
+}
+END_TEST
+
+/* A record with fewer or more fields than the header is refused naming the line it starts on,
+ * counted past a quoted line break (CRLF inside quotes is data, one line end). */
+START_TEST(test_field_count_names_the_line)
+{
+    hitl_ratings_file rf;
+    hitl_error err;
+    const char *text = "item,annotator,label\r\n1,a,\"x\r\ny\"\r\n1,b\r\n";
+    ck_assert_int_eq(read_text(text, NULL, &rf, &err), HITL_EDATA);
+    ck_assert_str_eq(tail(&err), "line 4: 2 fields, the header has 3");
+    ck_assert_int_eq(read_text("item,annotator,label\n1,a,x\n1,b,y,z\n", NULL, &rf, &err),
+                     HITL_EDATA);
+    ck_assert_str_eq(tail(&err), "line 3: 4 fields, the header has 3");
+    /* the final labels too */
+    ck_assert_int_eq(read_text("item,annotator,label\n1,a,x\n1,b,y\n", NULL, &rf, &err), HITL_OK);
+    int32_t final[1];
+    const char *path = write_text("final.csv", "item,label\n\n1\n");
+    ck_assert_int_eq(hitl_final_labels_csv_read(path, &rf, final, &err), HITL_EDATA);
+    char want[600];
+    snprintf(want, sizeof(want), "'%s' line 3: 1 field, the header has 2", path);
+    ck_assert_str_eq(err.msg, want);
+    unlink(path);
+    hitl_ratings_file_release(&rf);
 }
 END_TEST
 
@@ -395,6 +437,7 @@ int main(void)
     suite_add_tcase(s, limits);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, test_bad_files);
+    tcase_add_test(errors, test_field_count_names_the_line);
     tcase_add_test(errors, test_level_and_classes);
     suite_add_tcase(s, errors);
     SRunner *sr = srunner_create(s);

@@ -1,5 +1,6 @@
-/* Check tests for io/text.c: RFC 4180 quoting and reading (hand-made cases, then random fields
- * written and read back), JSON string quoting, and every malformed-input error. */
+/* Check tests for io/files/text.c: RFC 4180 and JSON quoting; the CSV/TSV reader one rule at a
+ * time on hand-made records (fields and lines worked out by hand), then random fields written
+ * and read back from blocks, its limits, and every malformed-input error with its line. */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -27,30 +28,89 @@ static const char *jq(const char *s)
     return t.p;
 }
 
-/* Reads `text` and checks the records against want (fields separated by '|', records by '\0'
- * in a list ending with NULL). */
-static void expect_records(const char *text, const char *const *want)
+/* Reads `len` bytes of `text` with options `o` (NULL: the defaults) and checks the records
+ * against want, a NULL-terminated list of records, each its fields joined by '|' ("" is one
+ * empty field: a blank line), and, when lines is not NULL, the line each record starts on. */
+static void expect_records_n(const hitl__csv_opts *o, const char *text, size_t len,
+                             const char *const *want, const int64_t *lines)
 {
     hitl__csv_reader r;
     hitl_error err;
-    ck_assert_int_eq(hitl__csv_open_text(&r, text, strlen(text), &err), HITL_OK);
+    ck_assert_int_eq(hitl__csv_open_text(&r, text, len, o, &err), HITL_OK);
     for (size_t k = 0;; k++) {
         int got;
-        ck_assert_int_eq(hitl__csv_next(&r, &got, &err), HITL_OK);
+        hitl_status st = hitl__csv_next(&r, &got, &err);
+        ck_assert_msg(st == HITL_OK, "record %zu: '%s'", k, err.msg);
         if (!want[k]) {
             ck_assert_int_eq(got, 0);
             break;
         }
         ck_assert_int_eq(got, 1);
-        char *copy = strdup(want[k]), *save = NULL;
         size_t i = 0;
-        for (char *tok = strtok_r(copy, "|", &save); tok; tok = strtok_r(NULL, "|", &save), i++)
-            ck_assert_str_eq(hitl__csv_get(&r, i), strcmp(tok, "<>") == 0 ? "" : tok);
-        ck_assert_uint_eq(r.n_fields, i);
-        free(copy);
+        for (const char *f = want[k];; i++) {
+            const char *bar = strchr(f, '|');
+            size_t n = bar ? (size_t)(bar - f) : strlen(f);
+            ck_assert_msg(i < r.n_fields, "record %zu: %zu fields, want more", k, r.n_fields);
+            const char *got_f = hitl__csv_get(&r, i);
+            ck_assert_msg(strlen(got_f) == n && memcmp(got_f, f, n) == 0,
+                          "record %zu field %zu: '%s', want '%.*s'", k, i, got_f, (int)n, f);
+            if (!bar) break;
+            f = bar + 1;
+        }
+        ck_assert_uint_eq(r.n_fields, i + 1);
+        if (lines) ck_assert_int_eq(r.record_line, lines[k]);
     }
     hitl__csv_close(&r);
 }
+
+static void expect_records(const char *text, const char *const *want, const int64_t *lines)
+{
+    expect_records_n(NULL, text, strlen(text), want, lines);
+}
+
+/* Reads `len` bytes of `text` with options `o` to the end, as text and from a file: both must
+ * give exactly `msg` ("'<text>' line N: ...", the file's name in its place), or read when msg
+ * is NULL. */
+static void expect_error_n(const hitl__csv_opts *o, const char *text, size_t len, const char *msg)
+{
+    const char *path = tu_tmp_path("bad.csv");
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    fclose(f);
+    for (int from_file = 0; from_file < 2; from_file++) {
+        hitl__csv_reader r;
+        hitl_error err;
+        hitl_error_clear(&err);
+        int got;
+        hitl_status st = from_file ? hitl__csv_open(&r, path, o, &err)
+                                   : hitl__csv_open_text(&r, text, len, o, &err);
+        while (st == HITL_OK && (st = hitl__csv_next(&r, &got, &err)) == HITL_OK && got)
+            ;
+        hitl__csv_close(&r);
+        if (!msg) {
+            ck_assert_msg(st == HITL_OK, "unexpected '%s'", err.msg);
+            continue;
+        }
+        ck_assert_int_eq(st, HITL_EDATA);
+        char want[512];
+        if (from_file)
+            snprintf(want, sizeof(want), "'%s'%s", path, msg + strlen("'<text>'"));
+        else
+            snprintf(want, sizeof(want), "%s", msg);
+        ck_assert_str_eq(err.msg, want);
+    }
+    unlink(path);
+}
+
+static void expect_error(const char *text, const char *msg)
+{
+    expect_error_n(NULL, text, strlen(text), msg);
+}
+
+#define LIT(s) s, sizeof(s) - 1 /* a literal that may hold NUL bytes, and its length */
+
+static const hitl__csv_opts strict = {',', 1}, tsv = {'\t', 0}, strict_tsv = {'\t', 1};
 
 /* ---- core ---------------------------------------------------------------------------------- */
 
@@ -121,52 +181,151 @@ START_TEST(int_text_matches_printf)
 }
 END_TEST
 
-START_TEST(reader_rfc4180_cases)
+/* ---- the reader, one rule at a time ------------------------------------------------------- */
+
+/* Fields split at commas; an empty field between two commas, or at the end, is "". */
+START_TEST(reader_splits_fields_at_commas)
 {
-    const char *want1[] = {"a|b|c", "1|<>|3", NULL};
-    expect_records("a,b,c\r\n1,,3\r\n", want1);
-    const char *want2[] = {"x,y|say \"hi\"|z", "two\nlines|end", NULL};
-    expect_records("\"x,y\",\"say \"\"hi\"\"\",z\n\"two\nlines\",end", want2);
-    const char *want3[] = {"id|v", "<>", "7|8", NULL}; /* BOM skipped, blank line kept */
-    expect_records("\xef\xbb\xbfid,v\n\n7,8\n", want3);
-    /* fuzz_text: a first field starting with U+F000-U+FEBF (0xEF, not 0xBB) is text, not a
-     * broken byte order mark: U+FF71 (halfwidth katakana) and the reproducer's invalid 0xEF 0xDB */
-    const char *want7[] = {"\xef\xbd\xb1"
-                           "d|v",
-                           "7|8", NULL};
-    expect_records("\xef\xbd\xb1"
-                   "d,v\n7,8\n",
-                   want7);
-    const char *want8[] = {"\xef\xdb"
-                           "d7|x",
-                           NULL};
-    expect_records("\xef\xdb"
-                   "d7,x\n",
-                   want8);
-    const char *want9[] = {"\xef", NULL};
-    expect_records("\xef", want9);
-    const char *want4[] = {"<>|<>", NULL};
-    expect_records("\"\",\n", want4);
-    const char *want5[] = {"a\"b|c", NULL}; /* a quote inside an unquoted field is data */
-    expect_records("a\"b,c\r\n", want5);
-    const char *want6[] = {"q|r", NULL};
-    expect_records("\"q\",\"r\"\r\n", want6);
+    const char *want[] = {"a|b|c", "1||3", "x||", NULL};
+    const int64_t lines[] = {1, 2, 3};
+    expect_records("a,b,c\n1,,3\nx,,\n", want, lines);
 }
 END_TEST
 
-START_TEST(reader_counts_lines_in_quoted_fields)
+/* A quoted field holds the delimiter, a doubled quote (one quote) and a line break; the next
+ * record starts on the line after the break. */
+START_TEST(reader_quoted_field_doubled_quote_and_newline)
 {
-    const char *text = "h\n\"a\nb\nc\"\nnext\n";
+    const char *want[] = {"id|text", "7|say \"hi\",\nthen go", "8|\"", NULL};
+    const int64_t lines[] = {1, 2, 4};
+    expect_records("id,text\n7,\"say \"\"hi\"\",\nthen go\"\n8,\"\"\"\"\n", want, lines);
+}
+END_TEST
+
+/* CRLF ends a record and leaves no CR in the last field; inside quotes it is data. */
+START_TEST(reader_crlf_ends_records)
+{
+    const char *want[] = {"a|b", "c|d\r\ne", "f|", NULL};
+    const int64_t lines[] = {1, 2, 4};
+    expect_records("a,b\r\nc,\"d\r\ne\"\r\nf,\r\n", want, lines);
+}
+END_TEST
+
+/* A lone CR ends a record and a line, as Python's csv module reads it; inside quotes it is
+ * data and no line. */
+START_TEST(reader_lone_cr_ends_records)
+{
+    const char *want[] = {"a", "b|c", "", "d\re|f", NULL};
+    const int64_t lines[] = {1, 2, 3, 4};
+    expect_records("a\rb,c\r\r\"d\re\",f\r", want, lines);
+}
+END_TEST
+
+/* The last record needs no line end; a blank line is one empty field (hitl__csv_blank). */
+START_TEST(reader_last_record_and_blank_lines)
+{
+    const char *want[] = {"h|v", "", "", "x|y", NULL};
+    const int64_t lines[] = {1, 2, 3, 4};
+    expect_records("h,v\n\r\n\nx,y", want, lines);
     hitl__csv_reader r;
     int got;
-    ck_assert_int_eq(hitl__csv_open_text(&r, text, strlen(text), NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_open_text(&r, LIT("h\n\n,\n"), NULL, NULL), HITL_OK);
     ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
-    ck_assert_int_eq(r.record_line, 1);
+    ck_assert(!hitl__csv_blank(&r));
     ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
-    ck_assert_int_eq(r.record_line, 2);
+    ck_assert(hitl__csv_blank(&r));
     ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
-    ck_assert_int_eq(r.record_line, 5);
-    ck_assert_str_eq(hitl__csv_get(&r, 0), "next");
+    ck_assert(!hitl__csv_blank(&r)); /* two empty fields */
+    hitl__csv_close(&r);
+}
+END_TEST
+
+/* A UTF-8 byte order mark before the first field is skipped; 0xEF not followed by 0xBB starts
+ * text (U+F000-U+FEBF, or not UTF-8 at all). */
+START_TEST(reader_skips_byte_order_mark)
+{
+    const char *want1[] = {"id|v", "7|8", NULL};
+    expect_records("\xef\xbb\xbfid,v\n7,8\n", want1, NULL);
+    const char *want2[] = {"\xef\xbd\xb1"
+                           "d|v",
+                           NULL}; /* U+FF71, halfwidth katakana */
+    expect_records("\xef\xbd\xb1"
+                   "d,v\n",
+                   want2, NULL);
+    const char *want3[] = {"\xef\xdb"
+                           "d7|x",
+                           NULL}; /* fuzz_text's reproducer: invalid UTF-8 */
+    expect_records("\xef\xdb"
+                   "d7,x\n",
+                   want3, NULL);
+    const char *want4[] = {"\xef", NULL};
+    expect_records("\xef", want4, NULL);
+    const char *want5[] = {"a|\xef\xbb\xbf", NULL}; /* only at the start */
+    expect_records("a,\xef\xbb\xbf", want5, NULL);
+}
+END_TEST
+
+/* A quote inside an unquoted field is text by default, an error when strict; a field that
+ * starts with a quote is quoted in both. */
+START_TEST(reader_stray_quote_lenient_or_strict)
+{
+    const char *want1[] = {"a\"b|c\"", NULL};
+    expect_records("a\"b,c\"\r\n", want1, NULL);
+    const char *want2[] = {"q\"r|s|", NULL};
+    expect_records_n(&strict, LIT("\"q\"\"r\",s,\n"), want2, NULL);
+    expect_error_n(&strict, LIT("a,b\r\n1,x\"y\r\n"),
+                   "'<text>' line 2: a quote inside an unquoted field (quote the field and double "
+                   "the quote)");
+}
+END_TEST
+
+/* A tab as the delimiter (Label Studio's TSV): commas are text, a quoted field holds tabs. */
+START_TEST(reader_tab_delimiter)
+{
+    const char *want1[] = {"a|b,c|x\ty", "|", NULL};
+    expect_records_n(&tsv, LIT("a\tb,c\t\"x\ty\"\r\n\t\n"), want1, NULL);
+    const char *want2[] = {"q\"r|s|", NULL};
+    expect_records_n(&strict_tsv, LIT("\"q\"\"r\"\ts\t\n"), want2, NULL);
+    const char *want3[] = {"a\"b|c", NULL};
+    expect_records_n(&tsv, LIT("a\"b\tc\n"), want3, NULL);
+    /* the same header read as CSV is one field */
+    const char *want4[] = {"annotator\tchoice", NULL};
+    expect_records("annotator\tchoice\n", want4, NULL);
+    hitl__csv_reader r;
+    hitl_error err;
+    const hitl__csv_opts semicolon = {';', 0};
+    ck_assert_int_eq(hitl__csv_open_text(&r, "a", 1, &semicolon, &err), HITL_EINVAL);
+    ck_assert_str_eq(err.msg, "'<text>': the delimiter must be ',' or a tab");
+    hitl__csv_close(&r);
+}
+END_TEST
+
+/* A record with more or fewer fields than the header is refused naming the line it starts on
+ * (line 4 for the short one: the record before it spans lines 2 and 3). */
+START_TEST(reader_field_count_names_the_line)
+{
+    const char *text = "a,b,c\n\"1\n2\",x,y\n3,z\n4,5,6,7\n";
+    hitl__csv_reader r;
+    hitl_error err;
+    int got;
+    ck_assert_int_eq(hitl__csv_open_text(&r, text, strlen(text), NULL, NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
+    const size_t n = r.n_fields;
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_check_fields(&r, n, &err), HITL_OK);
+    ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_check_fields(&r, n, &err), HITL_EDATA);
+    ck_assert_str_eq(err.msg, "'<text>' line 4: 2 fields, the header has 3");
+    ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_check_fields(&r, n, &err), HITL_EDATA);
+    ck_assert_str_eq(err.msg, "'<text>' line 5: 4 fields, the header has 3");
+    hitl__csv_close(&r);
+    ck_assert_int_eq(hitl__csv_open_text(&r, LIT("a,b\r\nx\r\n"), NULL, NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_check_fields(&r, 2, &err), HITL_EDATA);
+    ck_assert_str_eq(err.msg, "'<text>' line 2: 1 field, the header has 2");
     hitl__csv_close(&r);
 }
 END_TEST
@@ -200,7 +359,7 @@ START_TEST(random_fields_round_trip)
     ck_assert_uint_eq(fwrite(out.p, 1, out.n, f), out.n);
     fclose(f);
     hitl__csv_reader r;
-    ck_assert_int_eq(hitl__csv_open(&r, path, NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_open(&r, path, NULL, NULL), HITL_OK);
     for (int i = 0; i < RECORDS; i++) {
         int got;
         ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
@@ -220,6 +379,83 @@ START_TEST(random_fields_round_trip)
 }
 END_TEST
 
+/* Quotes `s` for a reader with delimiter `delim`: the exports' quoting, plus tabs for TSV. */
+static void put_field(hitl_buf *t, const char *s, char delim)
+{
+    if (delim == ',' || !strchr(s, '\t')) {
+        hitl__csv_field(t, s);
+        return;
+    }
+    hitl_buf_putc(t, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"') hitl_buf_putc(t, '"');
+        hitl_buf_putc(t, *p);
+    }
+    hitl_buf_putc(t, '"');
+}
+
+/* Several MiB of random records read from a file, in every mode: fields and quoted line breaks
+ * fall across the reader's blocks, and the file reads exactly as the same bytes as text. */
+START_TEST(blocks_read_like_text)
+{
+    static const char alphabet[] = "ab,\t\"\r\n xy\xc3\xa9";
+    enum { RECORDS = 60000, FIELDS = 5 };
+    for (int mode = 0; mode < 4; mode++) {
+        const hitl__csv_opts o = {mode & 1 ? '\t' : ',', mode >> 1};
+        tu_rng rng;
+        tu_rng_seed(&rng, 21 + (uint64_t)mode);
+        hitl_buf out = {0}, want = {0}; /* want: each field, NUL-terminated */
+        for (int i = 0; i < RECORDS; i++) {
+            for (int j = 0; j < FIELDS; j++) {
+                char v[40];
+                size_t len = tu_rng_u64(&rng) % (j == 2 ? sizeof(v) : 8);
+                for (size_t k = 0; k < len; k++)
+                    v[k] = alphabet[tu_rng_u64(&rng) % (sizeof(alphabet) - 1)];
+                v[len] = '\0';
+                if (j) hitl_buf_putc(&out, o.delimiter);
+                put_field(&out, v, o.delimiter);
+                hitl_buf_put(&want, v, len + 1);
+            }
+            hitl_buf_puts(&out, i % 3 == 0 ? "\r\n" : i % 3 == 1 ? "\n" : "\r");
+        }
+        ck_assert(!out.oom && !want.oom);
+        ck_assert_uint_gt(out.n, (size_t)2 << 20);
+        const char *path = tu_tmp_path("blocks.csv");
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(out.p, 1, out.n, f), out.n);
+        fclose(f);
+        hitl__csv_reader rf, rt;
+        ck_assert_int_eq(hitl__csv_open(&rf, path, &o, NULL), HITL_OK);
+        ck_assert_int_eq(hitl__csv_open_text(&rt, out.p, out.n, &o, NULL), HITL_OK);
+        const char *w = want.p;
+        for (int i = 0; i < RECORDS; i++) { /* plain tests: a Check assertion costs a write */
+            int got_f, got_t;
+            hitl_status sf = hitl__csv_next(&rf, &got_f, NULL),
+                        st = hitl__csv_next(&rt, &got_t, NULL);
+            if (sf != HITL_OK || st != HITL_OK || !got_f || !got_t || rf.n_fields != FIELDS ||
+                rt.n_fields != FIELDS || rf.record_line != rt.record_line)
+                ck_abort_msg("mode %d record %d: status %d/%d, %zu/%zu fields", mode, i, sf, st,
+                             rf.n_fields, rt.n_fields);
+            for (size_t j = 0; j < FIELDS; j++) {
+                if (strcmp(hitl__csv_get(&rf, j), w) || strcmp(hitl__csv_get(&rt, j), w))
+                    ck_abort_msg("mode %d record %d field %zu: '%s' / '%s', want '%s'", mode, i, j,
+                                 hitl__csv_get(&rf, j), hitl__csv_get(&rt, j), w);
+                w += strlen(w) + 1;
+            }
+        }
+        int got;
+        ck_assert_int_eq(hitl__csv_next(&rf, &got, NULL), HITL_OK);
+        ck_assert_int_eq(got, 0);
+        hitl__csv_close(&rf);
+        hitl__csv_close(&rt);
+        hitl_buf_release(&out);
+        hitl_buf_release(&want);
+        unlink(path);
+    }
+}
+END_TEST
+
 /* ---- limits -------------------------------------------------------------------------------- */
 
 START_TEST(long_fields_and_many_columns)
@@ -236,7 +472,7 @@ START_TEST(long_fields_and_many_columns)
     ck_assert(!t.oom);
     hitl__csv_reader r;
     int got;
-    ck_assert_int_eq(hitl__csv_open_text(&r, t.p, t.n, NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_open_text(&r, t.p, t.n, NULL, NULL), HITL_OK);
     ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
     ck_assert_uint_eq(r.n_fields, 10001);
     ck_assert_uint_eq(strlen(hitl__csv_get(&r, 0)), big);
@@ -247,11 +483,58 @@ START_TEST(long_fields_and_many_columns)
 }
 END_TEST
 
+/* The limits every user gets, each refused naming the line its record starts on. */
+START_TEST(limits_refused)
+{
+    const size_t mib = (size_t)1 << 20;
+    hitl_buf t = {0};
+    char want[128];
+    /* a field of 1 MiB + 1, unquoted and quoted (with a line break: still the record's line) */
+    for (int q = 0; q < 2; q++) {
+        hitl_buf_reset(&t);
+        hitl_buf_puts(&t, "h\nx,");
+        if (q) hitl_buf_puts(&t, "\"\n");
+        for (size_t i = q; i < mib + 1; i++)
+            hitl_buf_putc(&t, 'a');
+        if (q) hitl_buf_putc(&t, '"');
+        hitl_buf_putc(&t, '\n');
+        ck_assert(!t.oom);
+        expect_error_n(NULL, t.p, t.n, "'<text>' line 2: a field longer than 1 MiB");
+        t.n -= 2 + (size_t)q; /* one byte less: read */
+        hitl_buf_puts(&t, q ? "\"\n" : "\n");
+        expect_error_n(NULL, t.p, t.n, NULL);
+    }
+    /* 16 fields of 1 MiB: 16 MiB of text and 16 NULs */
+    hitl_buf_reset(&t);
+    hitl_buf_puts(&t, "h\n\n");
+    for (int f = 0; f < 16; f++) {
+        if (f) hitl_buf_putc(&t, ',');
+        for (size_t i = 0; i < mib; i++)
+            hitl_buf_putc(&t, 'b');
+    }
+    ck_assert(!t.oom);
+    expect_error_n(NULL, t.p, t.n, "'<text>' line 3: a record longer than 16 MiB");
+    t.n -= mib + 1; /* 15 fields read */
+    expect_error_n(NULL, t.p, t.n, NULL);
+    /* 100,000 fields read, 100,001 do not */
+    hitl_buf_reset(&t);
+    hitl_buf_puts(&t, "h\r\n");
+    for (int f = 0; f < HITL__CSV_MAX_FIELDS; f++)
+        hitl_buf_puts(&t, f ? ",c" : "c");
+    expect_error_n(NULL, t.p, t.n, NULL);
+    hitl_buf_puts(&t, ",c");
+    snprintf(want, sizeof(want), "'<text>' line 2: more than %d fields in a record",
+             HITL__CSV_MAX_FIELDS);
+    expect_error_n(NULL, t.p, t.n, want);
+    hitl_buf_release(&t);
+}
+END_TEST
+
 START_TEST(empty_input)
 {
     hitl__csv_reader r;
     int got = 1;
-    ck_assert_int_eq(hitl__csv_open_text(&r, "", 0, NULL), HITL_OK);
+    ck_assert_int_eq(hitl__csv_open_text(&r, "", 0, NULL, NULL), HITL_OK);
     ck_assert_int_eq(hitl__csv_next(&r, &got, NULL), HITL_OK);
     ck_assert_int_eq(got, 0);
     hitl__csv_close(&r);
@@ -273,27 +556,44 @@ END_TEST
 
 /* ---- errors -------------------------------------------------------------------------------- */
 
-static void expect_error(const char *text, hitl_status want, const char *msg_part)
+/* Each names the line the record starts on, however many lines it spans, read as text or from
+ * a file alike. */
+START_TEST(error_quoted_field_never_closed)
 {
-    hitl__csv_reader r;
-    hitl_error err;
-    hitl_error_clear(&err);
-    int got;
-    hitl_status st = hitl__csv_open_text(&r, text, strlen(text), &err);
-    while (st == HITL_OK && (st = hitl__csv_next(&r, &got, &err)) == HITL_OK && got)
-        ;
-    ck_assert_int_eq(st, want);
-    ck_assert_msg(strstr(err.msg, msg_part), "message '%s' lacks '%s'", err.msg, msg_part);
-    hitl__csv_close(&r);
+    expect_error("a,b\n\"open,\nstill open", "'<text>' line 2: a quoted field is never closed");
+    expect_error_n(&tsv, LIT("a\n\"x\"\"\n"), "'<text>' line 2: a quoted field is never closed");
 }
+END_TEST
 
-START_TEST(malformed_input)
+START_TEST(error_text_after_closing_quote)
 {
-    expect_error("a,b\n\"open,\nstill open", HITL_EDATA, "line 2: a quoted field is never closed");
-    expect_error("a,b\nok,1\n\"q\"x,2\n", HITL_EDATA, "line 3: text after the closing quote");
+    expect_error("a,b\nok,1\n\"q\"x,2\n",
+                 "'<text>' line 3: text after the closing quote of a field (quote the whole "
+                 "field)");
+    expect_error("h\n\"a\nb\" x\n", "'<text>' line 2: text after the closing quote of a field "
+                                    "(quote the whole field)");
+    /* a TSV read as CSV: the tab is text after the quote; and a comma in a TSV */
+    expect_error("\"annotator\"\t\"choice\"\r\n", "'<text>' line 1: text after the closing "
+                                                  "quote of a field (quote the whole field)");
+    expect_error_n(&tsv, LIT("a\t\"b\",c\n"),
+                   "'<text>' line 1: text after the closing quote of a field (quote the whole "
+                   "field)");
+}
+END_TEST
+
+START_TEST(error_broken_byte_order_mark)
+{
     expect_error("\xef\xbb"
                  "x,y\n",
-                 HITL_EDATA, "line 1: a broken byte order mark");
+                 "'<text>' line 1: a broken byte order mark");
+    expect_error("\xef\xbb", "'<text>' line 1: a broken byte order mark");
+}
+END_TEST
+
+START_TEST(error_nul_byte)
+{
+    expect_error_n(NULL, LIT("a,b\n1,x\0y\n"), "'<text>' line 2: a NUL byte in a field");
+    expect_error_n(&strict, LIT("a,b\n1,\"x\ny\0\"\n"), "'<text>' line 2: a NUL byte in a field");
 }
 END_TEST
 
@@ -301,7 +601,7 @@ START_TEST(missing_file)
 {
     hitl__csv_reader r;
     hitl_error err;
-    ck_assert_int_eq(hitl__csv_open(&r, "/nonexistent/x.csv", &err), HITL_EIO);
+    ck_assert_int_eq(hitl__csv_open(&r, "/nonexistent/x.csv", NULL, &err), HITL_EIO);
     ck_assert_ptr_nonnull(strstr(err.msg, "cannot open '/nonexistent/x.csv'"));
     hitl__csv_close(&r);
 }
@@ -315,17 +615,29 @@ static Suite *suite(void)
     tcase_add_test(core, json_quote_escapes);
     tcase_add_test(core, float_text_round_trips_float32);
     tcase_add_test(core, int_text_matches_printf);
-    tcase_add_test(core, reader_rfc4180_cases);
-    tcase_add_test(core, reader_counts_lines_in_quoted_fields);
+    tcase_add_test(core, reader_splits_fields_at_commas);
+    tcase_add_test(core, reader_quoted_field_doubled_quote_and_newline);
+    tcase_add_test(core, reader_crlf_ends_records);
+    tcase_add_test(core, reader_lone_cr_ends_records);
+    tcase_add_test(core, reader_last_record_and_blank_lines);
+    tcase_add_test(core, reader_skips_byte_order_mark);
+    tcase_add_test(core, reader_stray_quote_lenient_or_strict);
+    tcase_add_test(core, reader_tab_delimiter);
+    tcase_add_test(core, reader_field_count_names_the_line);
     tcase_add_test(core, random_fields_round_trip);
+    tcase_add_test(core, blocks_read_like_text);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, long_fields_and_many_columns);
+    tcase_add_test(limits, limits_refused);
     tcase_add_test(limits, empty_input);
     tcase_add_test(limits, text_printf_grows);
     suite_add_tcase(s, limits);
     TCase *errors = tcase_create("errors");
-    tcase_add_test(errors, malformed_input);
+    tcase_add_test(errors, error_quoted_field_never_closed);
+    tcase_add_test(errors, error_text_after_closing_quote);
+    tcase_add_test(errors, error_broken_byte_order_mark);
+    tcase_add_test(errors, error_nul_byte);
     tcase_add_test(errors, missing_file);
     suite_add_tcase(s, errors);
     return s;
