@@ -25,6 +25,11 @@ static need need_of(hitl_route_id id)
 {
     switch (id) {
     case HITL_R_ME:
+    case HITL_R_DECISION_SUBMIT: /* decisions.c checks each decision route's roles */
+    case HITL_R_DECISION_LIST:
+    case HITL_R_DECISION:
+    case HITL_R_DECISION_APPROVE:
+    case HITL_R_DECISION_REJECT:
         return ANYONE;
     case HITL_R_ADJUDICATION:
     case HITL_R_ADJUDICATE:
@@ -315,7 +320,8 @@ enum MHD_Result http_api(hitl_http *h, struct MHD_Connection *c, http_req *rq,
                                 rq->account);
     call k = {h, c, rq, r, NULL, NULL, {0}};
     hitl_error_clear(&k.err);
-    if (r->post) {
+    int decision = r->id >= HITL_R_DECISION_SUBMIT && r->id <= HITL_R_DECISION_REJECT;
+    if (r->post && !decision) { /* decisions.c reads its own bodies */
         char why[200];
         if (hitl_http_body(rq->body, rq->n, fields_of(r->id), &k.body, why, sizeof(why)) != HITL_OK)
             return http_reply_error(c, rq, 400, "%s", why);
@@ -325,6 +331,11 @@ enum MHD_Result http_api(hitl_http *h, struct MHD_Connection *c, http_req *rq,
         return fail(&k, k.err.status);
     }
     enum MHD_Result res;
+    if (decision) {
+        res = http_decisions(h, c, rq, r, k.st);
+        http_store_put(h, k.st);
+        return res;
+    }
     switch (r->id) {
     case HITL_R_ME:
         res = me(&k);

@@ -71,6 +71,11 @@ typedef enum {
     HITL_R_HEALTH,
     HITL_R_CHART_CALIBRATION,
     HITL_R_CHART_AGREEMENT,
+    HITL_R_DECISION_SUBMIT,  /* POST /api/v1/decisions */
+    HITL_R_DECISION_LIST,    /* GET /api/v1/decisions[?status=S] */
+    HITL_R_DECISION,         /* GET /api/v1/decisions/N[?wait=S]: arg is N */
+    HITL_R_DECISION_APPROVE, /* POST /api/v1/decisions/N/approve */
+    HITL_R_DECISION_REJECT,
     HITL_R_COUNT
 } hitl_route_id;
 

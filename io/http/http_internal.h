@@ -50,6 +50,25 @@ void http_session_end(http_sessions *s, const char *id);
 int http_fail_blocked(http_sessions *s, const char *client);
 void http_fail_count(http_sessions *s, const char *client);
 
+/* ---- waiting for a decision (decisions.c) --------------------------------------------------
+ * A GET /decisions/N?wait=S on an unsettled decision suspends its connection (libmicrohttpd's
+ * suspend/resume: a waiting request holds no thread) and waits here until a vote settles it
+ * (http_wake) or its wait ends (the timer thread). */
+typedef struct http_waiter {
+    int64_t gate;
+    struct MHD_Connection *c;
+    double until; /* monotonic seconds */
+} http_waiter;
+
+typedef struct http_waiters {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    http_waiter *v;
+    size_t n, cap;
+    pthread_t timer;
+    int running, stop;
+} http_waiters;
+
 /* ---- the server (server.c) ----------------------------------------------------------------- */
 struct hitl_http {
     struct MHD_Daemon *daemon;
@@ -65,6 +84,7 @@ struct hitl_http {
     hitl_store_settings settings; /* the classes and settings, read at start */
     atomic_int in_flight;         /* requests begun and not yet completed */
     atomic_int stopping;          /* hitl_http_stop has begun */
+    http_waiters waiters;
 };
 
 /* One request: its body as it arrives, who made it, what was answered. */
@@ -79,6 +99,8 @@ typedef struct http_req {
     hitl_role role;
     char client[64];
     char method[16], path[256]; /* for the log */
+    int suspended;              /* waiting for a decision; resumed by a wake or the timer */
+    double wait_until;
 } http_req;
 
 /* A store handle for this worker (opened on first need); give it back with http_store_put. */
@@ -96,6 +118,16 @@ enum MHD_Result http_reply_status(struct MHD_Connection *c, http_req *rq, hitl_s
 enum MHD_Result http_reply_bytes(struct MHD_Connection *c, http_req *rq, int status,
                                  const char *type, void *data, size_t n, int must_free,
                                  const char *set_cookie);
+
+/* The waiters and their timer (which also expires overdue reviews every second). */
+int http_waiters_start(hitl_http *h);
+/* Resumes every waiting request (the server is stopping), ends the timer. */
+void http_waiters_stop(hitl_http *h);
+/* Resumes the requests waiting on decision `gate` (-1: all). */
+void http_wake(hitl_http *h, int64_t gate);
+/* The decision routes (role checks included). */
+enum MHD_Result http_decisions(hitl_http *h, struct MHD_Connection *c, http_req *rq,
+                               const hitl_http_match *r, hitl_store *st);
 
 /* ---- the API (api.c) ----------------------------------------------------------------------- */
 /* Answers an authenticated API request (rq->account, rq->role set) for route r. */

@@ -72,6 +72,25 @@ static void matched(hitl_http_match *r, hitl_route_id id, int post, int is_post,
     r->bad_method = post ? !is_post : !is_get;
 }
 
+/* decisions/N[/approve|/reject]: N is hitl's decision number (digits only). */
+static hitl_status route_decision(const char *rest, hitl_http_match *r, int is_post, int is_get)
+{
+    size_t n = strspn(rest, "0123456789");
+    if (n == 0 || n > 18) return HITL_OK;
+    memcpy(r->arg, rest, n);
+    r->arg[n] = '\0';
+    if (!rest[n]) {
+        matched(r, HITL_R_DECISION, 0, is_post, is_get);
+    } else if (strcmp(rest + n, "/approve") == 0) {
+        matched(r, HITL_R_DECISION_APPROVE, 1, is_post, is_get);
+    } else if (strcmp(rest + n, "/reject") == 0) {
+        matched(r, HITL_R_DECISION_REJECT, 1, is_post, is_get);
+    } else {
+        r->arg[0] = '\0';
+    }
+    return HITL_OK;
+}
+
 static hitl_status route_item(const char *rest, hitl_http_match *r, int is_post, int is_get)
 {
     const char *slash = strchr(rest, '/');
@@ -109,6 +128,15 @@ hitl_status hitl_http_route(const char *method, const char *path, hitl_http_matc
             return HITL_OK;
         }
     if (strncmp(p, "/api/v1/items/", 14) == 0) return route_item(p + 14, r, is_post, is_get);
+    if (strcmp(p, "/api/v1/decisions") == 0) { /* one path, two methods */
+        if (is_post)
+            matched(r, HITL_R_DECISION_SUBMIT, 1, is_post, is_get);
+        else
+            matched(r, HITL_R_DECISION_LIST, 0, is_post, is_get);
+        return HITL_OK;
+    }
+    if (strncmp(p, "/api/v1/decisions/", 18) == 0)
+        return route_decision(p + 18, r, is_post, is_get);
     if (strncmp(p, "/media/", 7) == 0) {
         if (decode(p + 7, len - 7, r->arg, sizeof(r->arg)) != 0) return HITL_EINVAL;
         if (r->arg[0]) matched(r, HITL_R_MEDIA, 0, is_post, is_get);

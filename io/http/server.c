@@ -321,7 +321,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (atomic_load(&h->stopping)) /* a request that arrived after the signal */
+    if (atomic_load(&h->stopping) && !rq->suspended) /* arrived after the signal */
         return http_reply_error(c, rq, 503, "the server is stopping");
     return answer(h, c, rq, method, url);
 }
@@ -475,6 +475,8 @@ hitl_status hitl_http_start(const hitl_http_opts *o, hitl_http **out, hitl_error
     if (s == HITL_OK && (st = http_store_get(h, err)) == NULL) s = err->status;
     if (s == HITL_OK) s = hitl_store_settings_get(st, &h->settings, err);
     http_store_put(h, st);
+    if (s == HITL_OK && http_waiters_start(h) != 0)
+        s = hitl_error_set(err, HITL_EINTERNAL, "cannot start the server's timer thread");
     if (s == HITL_OK) s = listen_on(h, err);
     if (s != HITL_OK) {
         hitl_http_stop(h);
@@ -498,12 +500,14 @@ void hitl_http_stop(hitl_http *h)
          * are simply closed */
         atomic_store(&h->stopping, 1);
         MHD_quiesce_daemon(h->daemon);
+        http_waiters_stop(h); /* waiting requests answer what their decision is now */
         for (int i = 0; i < 500 && atomic_load(&h->in_flight) > 0; i++) {
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
         MHD_stop_daemon(h->daemon);
     }
+    http_waiters_stop(h); /* when the daemon never started */
     for (int i = 0; i < h->n_pool; i++)
         hitl_store_close(h->pool[i]);
     hitl_store_settings_release(&h->settings);

@@ -18,6 +18,11 @@ json_t *hitl_payload_json(const char *data);
  * awaiting_adjudication, final), "final" ({"label", "kind", "by"} or null), "labels":
  * [{"annotator", "label", "at"}]}: hitl adjudicate --list and GET /api/v1/adjudication. */
 json_t *hitl_item_review_json(const hitl_item_review *v);
+/* A live decision: {"decision" (hitl's id), "id" (the caller's), "submitter", "action",
+ * "risk", "model", "route" (approve, flag, proceed), "blind", "status", "review", "required",
+ * "approvals", "created_at", "deadline", "settled_at", "settled_by", "payload", "votes":
+ * [{"reviewer", "vote", "reason", "at"}]}: hitl decisions --json and /api/v1/decisions. */
+json_t *hitl_gate_json(const hitl_gate *g);
 /* The scorecard's reasons alone (also in `hitl report --json`). */
 json_t *hitl_scorecard_reasons_json(const hitl_scorecard *sc);
 

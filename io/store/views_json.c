@@ -45,6 +45,26 @@ json_t *hitl_item_review_json(const hitl_item_review *v)
                      state_name(v->state), "final", final, "labels", labels);
 }
 
+json_t *hitl_gate_json(const hitl_gate *g)
+{
+    json_t *votes = json_array();
+    for (size_t i = 0; i < g->n_votes; i++)
+        json_array_append_new(votes,
+                              json_pack("{s:s, s:s, s:s, s:s}", "reviewer", g->votes[i].reviewer,
+                                        "vote", g->votes[i].approve ? "approve" : "reject",
+                                        "reason", g->votes[i].reason, "at", g->votes[i].at));
+    return json_pack("{s:I, s:s, s:s, s:s, s:f, s:o, s:s, s:b, s:s, s:s, s:i, s:i, s:s, s:s, "
+                     "s:o, s:o, s:o, s:o}",
+                     "decision", (json_int_t)g->id, "id", g->caller_id, "submitter", g->submitter,
+                     "action", g->action, "risk", g->risk, "model", str_or_null(g->model), "route",
+                     hitl_gate_route_name(g->route), "blind", g->blind, "status",
+                     hitl_gate_status_name(g->status), "review", hitl_gate_status_name(g->review),
+                     "required", g->required, "approvals", g->approvals, "created_at",
+                     g->created_at, "deadline", g->deadline, "settled_at",
+                     str_or_null(g->settled_at), "settled_by", str_or_null(g->settled_by),
+                     "payload", hitl_payload_json(g->payload), "votes", votes);
+}
+
 json_t *hitl_stats_json(const hitl_store_stats *s, hitl_error *err)
 {
     json_t *ann = json_array(), *acts = json_array(), *bat = json_array();

@@ -1,0 +1,321 @@
+/* Live decisions over HTTP: a service (system account) submits and waits; reviewers and admins
+ * list, approve and reject. A waiting request is suspended (libmicrohttpd holds its connection,
+ * no thread) and resumed by the request that settles its decision, or by the timer when its wait
+ * ends; the timer also expires overdue reviews once a second. The store's gate.c does the rules
+ * and makes each change durable before it is answered. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hitl_store_json.h"
+#include "http_internal.h"
+#include "hitl_banned.h"
+
+#define WAIT_MAX 300.0 /* seconds a request may wait */
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- waiters ------------------------------------------------------------------------------- */
+
+/* Resumes and drops waiter i; under the lock. */
+static void resume_at(http_waiters *w, size_t i)
+{
+    MHD_resume_connection(w->v[i].c);
+    w->v[i] = w->v[--w->n];
+}
+
+void http_wake(hitl_http *h, int64_t gate)
+{
+    http_waiters *w = &h->waiters;
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = w->n; i-- > 0;)
+        if (gate < 0 || w->v[i].gate == gate) resume_at(w, i);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Suspends the request until its decision settles or `until`; -1 when it cannot wait. */
+static int wait_on(hitl_http *h, struct MHD_Connection *c, http_req *rq, int64_t gate)
+{
+    http_waiters *w = &h->waiters;
+    int rc = 0;
+    pthread_mutex_lock(&w->mu);
+    if (w->stop) {
+        rc = -1;
+    } else {
+        if (w->n == w->cap) {
+            size_t cap = w->cap ? 2 * w->cap : 64;
+            http_waiter *grown = realloc(w->v, cap * sizeof(*grown));
+            if (grown) {
+                w->v = grown;
+                w->cap = cap;
+            }
+        }
+        if (w->n < w->cap) {
+            w->v[w->n++] = (http_waiter){gate, c, rq->wait_until};
+            rq->suspended = 1;
+            MHD_suspend_connection(c);
+            pthread_cond_signal(&w->cv); /* the timer may need to wake sooner */
+        } else {
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Expires overdue reviews (at most every second) and wakes everyone when some did. */
+static void expire_tick(hitl_http *h)
+{
+    hitl_error err;
+    hitl_store *st = http_store_get(h, &err);
+    if (!st) return;
+    size_t n = 0;
+    pthread_mutex_lock(&h->write_mu);
+    hitl_gate_expire(st, &n, &err);
+    pthread_mutex_unlock(&h->write_mu);
+    http_store_put(h, st);
+    if (n) http_wake(h, -1);
+}
+
+static void *timer_main(void *arg)
+{
+    hitl_http *h = arg;
+    http_waiters *w = &h->waiters;
+    double next_expiry = mono() + 1.0;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        double now = mono(), soonest = next_expiry;
+        for (size_t i = w->n; i-- > 0;) {
+            if (w->v[i].until <= now)
+                resume_at(w, i); /* its wait ended: it answers what the decision is now */
+            else if (w->v[i].until < soonest)
+                soonest = w->v[i].until;
+        }
+        if (now >= next_expiry) {
+            pthread_mutex_unlock(&w->mu);
+            expire_tick(h);
+            pthread_mutex_lock(&w->mu);
+            next_expiry = mono() + 1.0;
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double wait = soonest - now;
+        ts.tv_sec += (time_t)wait;
+        ts.tv_nsec += (long)((wait - floor(wait)) * 1e9);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int http_waiters_start(hitl_http *h)
+{
+    http_waiters *w = &h->waiters;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int bad = pthread_mutex_init(&w->mu, NULL) || pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (bad || pthread_create(&w->timer, NULL, timer_main, h) != 0) return -1;
+    w->running = 1;
+    return 0;
+}
+
+void http_waiters_stop(hitl_http *h)
+{
+    http_waiters *w = &h->waiters;
+    if (!w->running) return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    while (w->n)
+        resume_at(w, w->n - 1);
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->timer, NULL);
+    w->running = 0;
+    free(w->v);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+/* ---- the routes ---------------------------------------------------------------------------- */
+
+static int reviewer(hitl_role r)
+{
+    return r == HITL_ROLE_REVIEWER || r == HITL_ROLE_ADMIN;
+}
+
+/* POST /decisions {"id", "action", "payload", "risk", "model"}: a service files a decision. */
+static enum MHD_Result submit(hitl_http *h, struct MHD_Connection *c, http_req *rq, hitl_store *st)
+{
+    if (rq->role != HITL_ROLE_SYSTEM)
+        return http_reply_error(c, rq, 403, "only a system account submits decisions");
+    json_error_t je;
+    json_t *b = rq->n ? json_loadb(rq->body, rq->n, JSON_REJECT_DUPLICATES, &je) : NULL;
+    if (!json_is_object(b)) {
+        json_decref(b);
+        return http_reply_error(c, rq, 400, "the body must be a JSON object");
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(b, key, v)
+    {
+        int ok = (!strcmp(key, "id") || !strcmp(key, "action") || !strcmp(key, "model"))
+                     ? json_is_string(v)
+                 : !strcmp(key, "risk")    ? json_is_number(v)
+                 : !strcmp(key, "payload") ? json_is_object(v)
+                                           : -1;
+        if (ok != 1) {
+            enum MHD_Result res = http_reply_error(c, rq, 400,
+                                                   ok < 0 ? "unknown field '%.64s' in the body"
+                                                          : "the field '%.64s' has the wrong type",
+                                                   key);
+            json_decref(b);
+            return res;
+        }
+    }
+    json_t *pl = json_object_get(b, "payload");
+    char *payload = pl ? json_dumps(pl, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    hitl_gate_request q = {
+        rq->account,
+        json_string_value(json_object_get(b, "id")),
+        json_string_value(json_object_get(b, "action")),
+        payload,
+        json_object_get(b, "risk") ? json_number_value(json_object_get(b, "risk")) : NAN,
+        json_string_value(json_object_get(b, "model"))};
+    hitl_gate g;
+    int fresh = 0;
+    hitl_error err;
+    hitl_error_clear(&err);
+    pthread_mutex_lock(&h->write_mu);
+    hitl_status s = hitl_gate_submit(st, &q, &g, &fresh, &err);
+    pthread_mutex_unlock(&h->write_mu);
+    free(payload);
+    json_decref(b);
+    if (s != HITL_OK) return http_reply_status(c, rq, s, &err);
+    json_t *j = hitl_gate_json(&g);
+    hitl_gate_release(&g);
+    return http_reply_json(c, rq, fresh ? 201 : 200, j);
+}
+
+/* GET /decisions/N[?wait=S]: at once when settled (or not asked to wait), else when a vote
+ * settles it or the wait ends. A service sees only its own decisions. */
+static enum MHD_Result get_one(hitl_http *h, struct MHD_Connection *c, http_req *rq, int64_t id,
+                               hitl_store *st)
+{
+    if (rq->role != HITL_ROLE_SYSTEM && !reviewer(rq->role))
+        return http_reply_error(c, rq, 403, "the %s '%s' may not read decisions",
+                                hitl_role_name(rq->role), rq->account);
+    hitl_gate g;
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status s = hitl_gate_get(st, id, &g, &err);
+    if (s == HITL_OK && rq->role == HITL_ROLE_SYSTEM && strcmp(g.submitter, rq->account) != 0) {
+        hitl_gate_release(&g);
+        s = hitl_error_set(&err, HITL_ENOTFOUND, "no decision %lld", (long long)id);
+    }
+    if (s != HITL_OK) return http_reply_status(c, rq, s, &err);
+    if (!rq->suspended) { /* first time here: how long may it wait */
+        const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+        double secs = 0;
+        if (wait) {
+            char *end;
+            errno = 0;
+            secs = strtod(wait, &end);
+            if (errno || end == wait || *end || !(secs >= 0 && secs <= WAIT_MAX)) {
+                hitl_gate_release(&g);
+                return http_reply_error(c, rq, 400, "wait must be 0..%g seconds", WAIT_MAX);
+            }
+        }
+        rq->wait_until = mono() + secs;
+    }
+    if (g.status == HITL_GATE_PENDING && mono() < rq->wait_until && !atomic_load(&h->stopping) &&
+        wait_on(h, c, rq, id) == 0) {
+        hitl_gate_release(&g);
+        return MHD_YES; /* suspended: answered when resumed */
+    }
+    json_t *j = hitl_gate_json(&g);
+    hitl_gate_release(&g);
+    return http_reply_json(c, rq, 200, j);
+}
+
+static enum MHD_Result list(struct MHD_Connection *c, http_req *rq, hitl_store *st)
+{
+    if (!reviewer(rq->role))
+        return http_reply_error(c, rq, 403, "the %s '%s' may not list decisions",
+                                hitl_role_name(rq->role), rq->account);
+    const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
+    hitl_gate_status want = HITL_GATE_NONE;
+    if (name && hitl_gate_status_parse(name, &want) != HITL_OK)
+        return http_reply_error(c, rq, 400,
+                                "unknown status '%.32s' (pending, approved, rejected, escalated, "
+                                "expired, proceeded)",
+                                name);
+    hitl_gate *v;
+    size_t n;
+    hitl_error err;
+    hitl_error_clear(&err);
+    hitl_status s = hitl_gate_list(st, name ? (int)want : -1, &v, &n, &err);
+    if (s != HITL_OK) return http_reply_status(c, rq, s, &err);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, hitl_gate_json(&v[i]));
+        hitl_gate_release(&v[i]);
+    }
+    free(v);
+    return http_reply_json(c, rq, 200, json_pack("{s:o}", "decisions", a));
+}
+
+/* POST /decisions/N/approve|reject {"reason"} */
+static enum MHD_Result vote(hitl_http *h, struct MHD_Connection *c, http_req *rq, int64_t id,
+                            int approve, hitl_store *st)
+{
+    static const char *const fields[] = {"reason", NULL};
+    json_t *b;
+    char why[200];
+    if (hitl_http_body(rq->body, rq->n, fields, &b, why, sizeof(why)) != HITL_OK)
+        return http_reply_error(c, rq, 400, "%s", why);
+    hitl_gate g;
+    hitl_error err;
+    hitl_error_clear(&err);
+    pthread_mutex_lock(&h->write_mu);
+    hitl_status s = hitl_gate_vote(st, id, rq->account, rq->role, approve,
+                                   json_string_value(json_object_get(b, "reason")), &g, &err);
+    pthread_mutex_unlock(&h->write_mu);
+    json_decref(b);
+    if (s != HITL_OK) return http_reply_status(c, rq, s, &err);
+    http_wake(h, id); /* durable first (gate.c), then the waiting caller hears it */
+    json_t *j = hitl_gate_json(&g);
+    hitl_gate_release(&g);
+    return http_reply_json(c, rq, 200, j);
+}
+
+enum MHD_Result http_decisions(hitl_http *h, struct MHD_Connection *c, http_req *rq,
+                               const hitl_http_match *r, hitl_store *st)
+{
+    int64_t id = r->arg[0] ? strtoll(r->arg, NULL, 10) : -1;
+    switch (r->id) {
+    case HITL_R_DECISION_SUBMIT:
+        return submit(h, c, rq, st);
+    case HITL_R_DECISION_LIST:
+        return list(c, rq, st);
+    case HITL_R_DECISION:
+        return get_one(h, c, rq, id, st);
+    case HITL_R_DECISION_APPROVE:
+        return vote(h, c, rq, id, 1, st);
+    default:
+        return vote(h, c, rq, id, 0, st);
+    }
+}
