@@ -47,6 +47,8 @@ CLI_COMMAND int cmd_audit(int argc, char **argv);
 CLI_COMMAND int cmd_backup(int argc, char **argv);
 CLI_COMMAND int cmd_user(int argc, char **argv);
 CLI_COMMAND int cmd_serve(int argc, char **argv);
+CLI_COMMAND int cmd_decisions(int argc, char **argv);
+CLI_COMMAND int cmd_decide(int argc, char **argv);
 CLI_COMMAND int cmd_annotate(int argc, char **argv);
 CLI_COMMAND int cmd_agreement(int argc, char **argv);
 CLI_COMMAND int cmd_aggregate(int argc, char **argv);

@@ -22,6 +22,8 @@ static const cli_command commands[] = {
     {"audit", cmd_audit, "verify the store against its audit chain; head, sign, show, export"},
     {"backup", cmd_backup, "a consistent copy of a store while annotators work"},
     {"serve", cmd_serve, "the annotation web app and HTTP API (accounts from hitl user)"},
+    {"decisions", cmd_decisions, "the live decisions services filed through hitl serve"},
+    {"decide", cmd_decide, "approve or reject a live decision"},
     {"user", cmd_user, "accounts for hitl serve: add, list, revoke, a new token"},
     {"agreement", cmd_agreement, "inter-rater agreement: kappas, alpha, AC1, with intervals"},
     {"aggregate", cmd_aggregate, "one label per item: majority vote or Dawid-Skene"},
