@@ -25,6 +25,9 @@ static const char usage_text[] =
     "  audit            completeness: the share of labels whose 'label' event is in the trail;\n"
     "                   and whether the hash chain verifies (hitl audit verify DB)\n"
     "  human agreement  Krippendorff's alpha (nominal) over all labels\n"
+    "  live decisions   per reviewer, the share of their votes that approved (the same\n"
+    "                   thresholds: above 0.95 rubber-stamping, below 0.5 inefficient, both\n"
+    "                   degraded); counts, escalations, and seconds from filing to first vote\n"
     "\n"
     "status (default thresholds; hitl report shows the same verdict):\n"
     "  degraded   an annotator approved more than 0.95 of the wrong suggestions (rubber\n"
@@ -118,6 +121,23 @@ static void print_tables(const health_args *a, const hitl_scorecard *sc)
         printf("human agreement: Krippendorff's alpha (nominal) %.4f\n", sc->alpha);
     else
         printf("human agreement: n/a (%s)\n", sc->alpha_why);
+    if (h->gates) {
+        const hitl_latency *rl = &sc->review_latency;
+        printf("\nlive decisions: %lld (%lld pending, %lld escalated, %lld expired); review "
+               "latency",
+               (long long)h->gates, (long long)h->gates_pending, (long long)h->gates_escalated,
+               (long long)h->gates_expired);
+        if (rl->n)
+            printf(" p50 %.1f s, p95 %.1f s over %zu\n", rl->p50, rl->p95, rl->n);
+        else
+            printf(" n/a\n");
+        for (size_t i = 0; i < h->n_reviewers; i++) {
+            printf("  %-20s %6lld votes %6lld approvals", cli_safe(h->reviewers[i].name),
+                   (long long)h->reviewers[i].votes, (long long)h->reviewers[i].approvals);
+            print_rate(v->decision_approval[i]);
+            putchar('\n');
+        }
+    }
 }
 
 int cmd_health(int argc, char **argv)

@@ -31,8 +31,8 @@
 
 static const char *const status_names[] = {"healthy", "at_risk", "degraded"};
 static const char *const rule_names[HITL_HEALTH_RULE_COUNT] = {
-    "rubber_stamping",  "inefficient",   "audit_chain_broken",
-    "audit_incomplete", "override_rate", "low_agreement"};
+    "rubber_stamping", "inefficient",   "audit_chain_broken",       "audit_incomplete",
+    "override_rate",   "low_agreement", "decision_rubber_stamping", "decision_inefficient"};
 
 const char *hitl_health_status_name(hitl_health_status s)
 {
@@ -61,6 +61,7 @@ void hitl_health_verdict_release(hitl_health_verdict *v)
     free(v->wrong_approval);
     free(v->right_approval);
     free(v->override_rate);
+    free(v->decision_approval);
     free(v->reasons);
     memset(v, 0, sizeof(*v));
 }
@@ -108,6 +109,13 @@ static hitl_status check(const hitl_health_metrics *m, const hitl_health_thresho
             return HITL_EINVAL;
         }
     }
+    if (m->n_reviewers && !m->reviewers)
+        return hitl_error_set(err, HITL_EINVAL, "no reviewers given");
+    for (size_t i = 0; i < m->n_reviewers; i++)
+        if (m->reviewers[i].approvals < 0 || m->reviewers[i].approvals > m->reviewers[i].votes)
+            return hitl_error_set(err, HITL_EINVAL, "reviewer %zu: %lld approvals of %lld votes", i,
+                                  (long long)m->reviewers[i].approvals,
+                                  (long long)m->reviewers[i].votes);
     for (size_t i = 0; i < m->n_actors; i++) {
         const hitl_health_actor *a = &m->actors[i];
         if (a->overrides < 0 || a->overrides > a->decisions)
@@ -136,15 +144,17 @@ hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health
     hitl_status s = check(m, t, err);
     if (s != HITL_OK) return s;
 
-    /* at most two reasons per annotator, one per actor, and three store-wide */
-    size_t cap = 2 * m->n_annotators + m->n_actors + 3, na = m->n_annotators ? m->n_annotators : 1;
+    /* at most two reasons per annotator and reviewer, one per actor, and three store-wide */
+    size_t cap = 2 * m->n_annotators + 2 * m->n_reviewers + m->n_actors + 3,
+           na = m->n_annotators ? m->n_annotators : 1;
     out->reasons = malloc(cap * sizeof(*out->reasons));
     out->model_agreement = malloc(na * sizeof(double));
     out->wrong_approval = malloc(na * sizeof(double));
     out->right_approval = malloc(na * sizeof(double));
     out->override_rate = malloc((m->n_actors ? m->n_actors : 1) * sizeof(double));
+    out->decision_approval = malloc((m->n_reviewers ? m->n_reviewers : 1) * sizeof(double));
     if (!out->reasons || !out->model_agreement || !out->wrong_approval || !out->right_approval ||
-        !out->override_rate) {
+        !out->override_rate || !out->decision_approval) {
         hitl_health_verdict_release(out);
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
@@ -164,6 +174,18 @@ hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health
             add(out, HITL_HEALTH_RUBBER_STAMPING, HITL_HEALTH_DEGRADED, i, wrong, t->rubber_stamp);
         if (!isnan(right) && a->right >= t->min_sample && right < t->inefficient)
             add(out, HITL_HEALTH_INEFFICIENT, HITL_HEALTH_DEGRADED, i, right, t->inefficient);
+    }
+    /* reviewers of live decisions: the same thresholds, on their share of approvals */
+    for (size_t i = 0; i < m->n_reviewers; i++) {
+        const hitl_health_reviewer *r = &m->reviewers[i];
+        double a = rate(r->approvals, r->votes);
+        out->decision_approval[i] = a;
+        if (isnan(a) || r->votes < t->min_sample) continue;
+        if (a > t->rubber_stamp)
+            add(out, HITL_HEALTH_DECISION_RUBBER_STAMPING, HITL_HEALTH_DEGRADED, i, a,
+                t->rubber_stamp);
+        else if (a < t->inefficient)
+            add(out, HITL_HEALTH_DECISION_INEFFICIENT, HITL_HEALTH_DEGRADED, i, a, t->inefficient);
     }
     if (!m->chain_ok)
         add(out, HITL_HEALTH_CHAIN_BROKEN, HITL_HEALTH_DEGRADED, SIZE_MAX, (double)m->chain_bad_seq,
@@ -203,7 +225,7 @@ static double quantile_sorted(const double *x, size_t n, double q)
 hitl_status hitl_latency_summarize(double *secs, size_t n, hitl_latency *out, hitl_error *err)
 {
     if (!out) return hitl_error_set(err, HITL_EINVAL, "no output given");
-    *out = (hitl_latency){n, NAN, NAN, NAN};
+    *out = (hitl_latency){n, NAN, NAN, NAN, NAN};
     if (n && !secs) return hitl_error_set(err, HITL_EINVAL, "no latencies given");
     double sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -219,5 +241,6 @@ hitl_status hitl_latency_summarize(double *secs, size_t n, hitl_latency *out, hi
     out->mean = sum / (double)n;
     out->p50 = quantile_sorted(secs, n, 0.5);
     out->p90 = quantile_sorted(secs, n, 0.9);
+    out->p95 = quantile_sorted(secs, n, 0.95);
     return HITL_OK;
 }

@@ -611,12 +611,14 @@ typedef enum {
 } hitl_health_status;
 
 typedef enum {
-    HITL_HEALTH_RUBBER_STAMPING = 0, /* degraded; subject: an annotator */
-    HITL_HEALTH_INEFFICIENT,         /* degraded; subject: an annotator */
-    HITL_HEALTH_CHAIN_BROKEN,        /* degraded; value: the first bad sequence number */
-    HITL_HEALTH_AUDIT_INCOMPLETE,    /* at_risk */
-    HITL_HEALTH_OVERRIDES,           /* at_risk; subject: an actor */
-    HITL_HEALTH_LOW_AGREEMENT,       /* at_risk */
+    HITL_HEALTH_RUBBER_STAMPING = 0,      /* degraded; subject: an annotator */
+    HITL_HEALTH_INEFFICIENT,              /* degraded; subject: an annotator */
+    HITL_HEALTH_CHAIN_BROKEN,             /* degraded; value: the first bad sequence number */
+    HITL_HEALTH_AUDIT_INCOMPLETE,         /* at_risk */
+    HITL_HEALTH_OVERRIDES,                /* at_risk; subject: an actor */
+    HITL_HEALTH_LOW_AGREEMENT,            /* at_risk */
+    HITL_HEALTH_DECISION_RUBBER_STAMPING, /* degraded; subject: a reviewer of live decisions */
+    HITL_HEALTH_DECISION_INEFFICIENT,     /* degraded; subject: a reviewer of live decisions */
     HITL_HEALTH_RULE_COUNT
 } hitl_health_rule;
 
@@ -649,16 +651,24 @@ typedef struct hitl_health_actor {
     int64_t decisions, overrides;
 } hitl_health_actor;
 
+/* A reviewer of live decisions: votes given, and approvals among them. */
+typedef struct hitl_health_reviewer {
+    const char *name; /* borrowed */
+    int64_t votes, approvals;
+} hitl_health_reviewer;
+
 typedef struct hitl_health_metrics {
     int prediction_shown; /* 0: predictions are never shown, approval does not apply */
     const hitl_health_annotator *annotators; /* borrowed [n_annotators] */
     size_t n_annotators;
     const hitl_health_actor *actors; /* borrowed [n_actors] */
     size_t n_actors;
-    int64_t labels, labels_audited; /* labels, and those with their own audit event */
-    int chain_ok;                   /* the audit chain verifies */
-    int64_t chain_bad_seq;          /* else its first bad event */
-    double alpha;                   /* Krippendorff's alpha, nominal; NaN when undefined */
+    int64_t labels, labels_audited;        /* labels, and those with their own audit event */
+    int chain_ok;                          /* the audit chain verifies */
+    int64_t chain_bad_seq;                 /* else its first bad event */
+    double alpha;                          /* Krippendorff's alpha, nominal; NaN when undefined */
+    const hitl_health_reviewer *reviewers; /* borrowed [n_reviewers]: live decisions */
+    size_t n_reviewers;
 } hitl_health_metrics;
 
 typedef struct hitl_health_reason {
@@ -677,6 +687,9 @@ typedef struct hitl_health_verdict {
                                     NaN when not applicable */
     double *right_approval;      /* [n_annotators] right_approved / right; NaN likewise */
     double *override_rate;       /* [n_actors] overrides / decisions; NaN without decisions */
+    double *decision_approval;   /* [n_reviewers] approvals / votes on live decisions: above
+                                    rubber_stamp rubber-stamping, below inefficient inefficient
+                                    (the seed's rule for pre-action review) */
     hitl_health_reason *reasons; /* [n_reasons]: degraded ones first, then in rule order; the
                                     value of an annotator's reason is the rate it judged */
     size_t n_reasons;
@@ -693,7 +706,7 @@ void hitl_health_verdict_release(hitl_health_verdict *v);
 
 typedef struct hitl_latency {
     size_t n;
-    double mean, p50, p90; /* seconds; NaN when n is 0 */
+    double mean, p50, p90, p95; /* seconds; NaN when n is 0 */
 } hitl_latency;
 
 /* Mean and the 50th and 90th percentiles (linear interpolation between order statistics, as

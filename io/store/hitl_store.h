@@ -668,6 +668,14 @@ typedef struct hitl_store_health {
     size_t n_latency;
     int chain_ok;
     int64_t chain_bad_seq, n_events;
+    /* live decisions (gate.c): their reviewers, counts, and the seconds from filing to the
+     * first vote of each reviewed one */
+    hitl_health_reviewer *reviewers; /* sorted by name; names owned */
+    size_t n_reviewers;
+    int64_t gates, gates_pending, gates_escalated, gates_expired, gates_approve, gates_flag,
+        gates_blind;
+    double *review_latency;
+    size_t n_review_latency;
 } hitl_store_health;
 
 /* Caller-allocated *out; release with hitl_store_health_release(). A broken chain is reported
@@ -684,8 +692,9 @@ typedef struct hitl_scorecard {
     hitl_health_thresholds thresholds;
     hitl_health_metrics metrics; /* borrows from store */
     hitl_latency latency;
-    double alpha;        /* NaN when undefined ... */
-    char alpha_why[512]; /* ... and why */
+    hitl_latency review_latency; /* live decisions: filing to first vote */
+    double alpha;                /* NaN when undefined ... */
+    char alpha_why[512];         /* ... and why */
     hitl_health_verdict verdict;
 } hitl_scorecard;
 

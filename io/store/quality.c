@@ -217,9 +217,13 @@ void hitl_store_health_release(hitl_store_health *h)
         free((char *)h->annotators[i].name);
     for (size_t i = 0; i < h->n_actors; i++)
         free((char *)h->actors[i].name);
+    for (size_t i = 0; i < h->n_reviewers; i++)
+        free((char *)h->reviewers[i].name);
     free(h->annotators);
     free(h->actors);
     free(h->latency);
+    free(h->reviewers);
+    free(h->review_latency);
     memset(h, 0, sizeof(*h));
 }
 
@@ -330,6 +334,71 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
     return s;
 }
 
+/* Live decisions (schema 4): each reviewer's votes and approvals, the counts, and the seconds
+ * from filing to the first vote. */
+static hitl_status decisions_in_snapshot(hitl_store *st, hitl_store_health *h, hitl_error *err)
+{
+    sqlite3_stmt *q;
+    hitl_status s = hitl__store_prepare(st,
+                                        "SELECT reviewer, COUNT(*), TOTAL(vote = 'approve')"
+                                        " FROM gate_votes GROUP BY reviewer ORDER BY reviewer",
+                                        &q, err);
+    if (s != HITL_OK) return s;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        hitl_health_reviewer r = {0};
+        if (grow((void **)&h->reviewers, &cap, h->n_reviewers + 1, sizeof(r)) ||
+            !(r.name = strdup((const char *)sqlite3_column_text(q, 0)))) {
+            s = oom(err);
+            break;
+        }
+        r.votes = sqlite3_column_int64(q, 1);
+        r.approvals = (int64_t)sqlite3_column_double(q, 2);
+        h->reviewers[h->n_reviewers++] = r;
+    }
+    if (s == HITL_OK && rc != SQLITE_DONE)
+        s = hitl__store_sqlerr(st, rc, err, "cannot read decision votes");
+    hitl__store_finish(st, q);
+    if (s != HITL_OK) return s;
+    if ((s = hitl__store_prepare(st,
+                                 "SELECT COUNT(*), TOTAL(status = 'pending'),"
+                                 " TOTAL(review = 'escalated'), TOTAL(review = 'expired'),"
+                                 " TOTAL(route = 'approve'), TOTAL(route = 'flag'), TOTAL(blind)"
+                                 " FROM gates",
+                                 &q, err)) != HITL_OK)
+        return s;
+    if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t *dst[] = {&h->gates,         &h->gates_pending, &h->gates_escalated,
+                          &h->gates_expired, &h->gates_approve, &h->gates_flag,
+                          &h->gates_blind};
+        for (int i = 0; i < 7; i++)
+            *dst[i] = (int64_t)sqlite3_column_double(q, i);
+    } else {
+        s = hitl__store_sqlerr(st, rc, err, "cannot count decisions");
+    }
+    hitl__store_finish(st, q);
+    if (s != HITL_OK) return s;
+    if ((s = hitl__store_prepare(st,
+                                 "SELECT (julianday(min(v.created_at)) - julianday(g.created_at))"
+                                 " * 86400.0 FROM gates g JOIN gate_votes v ON v.gate = g.id"
+                                 " GROUP BY g.id ORDER BY g.id",
+                                 &q, err)) != HITL_OK)
+        return s;
+    cap = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (grow((void **)&h->review_latency, &cap, h->n_review_latency + 1, sizeof(double))) {
+            s = oom(err);
+            break;
+        }
+        h->review_latency[h->n_review_latency++] = sqlite3_column_double(q, 0);
+    }
+    if (s == HITL_OK && rc != SQLITE_DONE)
+        s = hitl__store_sqlerr(st, rc, err, "cannot read decision votes");
+    hitl__store_finish(st, q);
+    return s;
+}
+
 hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_error *err)
 {
     memset(out, 0, sizeof(*out));
@@ -338,6 +407,7 @@ hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_e
     hitl_status s = hitl__store_read(st, err);
     if (s != HITL_OK) return s;
     s = health_in_snapshot(st, out, err);
+    if (s == HITL_OK && st->schema >= 4) s = decisions_in_snapshot(st, out, err);
     hitl__store_rollback(st);
     if (s == HITL_OK) { /* its own snapshot: the chain is read whole */
         hitl_error e2;

@@ -51,7 +51,9 @@ hitl_status hitl_store_scorecard(hitl_store *st, const hitl_health_thresholds *t
     if (s != HITL_OK) return s;
     if ((s = human_alpha(st, &out->alpha, out->alpha_why, sizeof(out->alpha_why), err)) ==
             HITL_OK &&
-        (s = hitl_latency_summarize(h->latency, h->n_latency, &out->latency, err)) == HITL_OK) {
+        (s = hitl_latency_summarize(h->latency, h->n_latency, &out->latency, err)) == HITL_OK &&
+        (s = hitl_latency_summarize(h->review_latency, h->n_review_latency, &out->review_latency,
+                                    err)) == HITL_OK) {
         out->metrics = (hitl_health_metrics){.prediction_shown = h->prediction_shown,
                                              .annotators = h->annotators,
                                              .n_annotators = h->n_annotators,
@@ -61,7 +63,9 @@ hitl_status hitl_store_scorecard(hitl_store *st, const hitl_health_thresholds *t
                                              .labels_audited = h->labels_audited,
                                              .chain_ok = h->chain_ok,
                                              .chain_bad_seq = h->chain_bad_seq,
-                                             .alpha = out->alpha};
+                                             .alpha = out->alpha,
+                                             .reviewers = h->reviewers,
+                                             .n_reviewers = h->n_reviewers};
         s = hitl_health_evaluate(&out->metrics, &out->thresholds, &out->verdict, err);
     }
     if (s != HITL_OK) hitl_scorecard_release(out);
@@ -80,5 +84,8 @@ const char *hitl_scorecard_subject(const hitl_scorecard *sc, const hitl_health_r
 {
     if (r->subject == SIZE_MAX) return NULL;
     if (r->rule == HITL_HEALTH_OVERRIDES) return sc->store.actors[r->subject].name;
+    if (r->rule == HITL_HEALTH_DECISION_RUBBER_STAMPING ||
+        r->rule == HITL_HEALTH_DECISION_INEFFICIENT)
+        return sc->store.reviewers[r->subject].name;
     return sc->store.annotators[r->subject].name;
 }

@@ -160,6 +160,22 @@ json_t *hitl_scorecard_json(const hitl_scorecard *sc, const char *store)
                   h->chain_ok, "bad_seq",
                   h->chain_ok ? json_null() : json_integer((json_int_t)h->chain_bad_seq), "events",
                   (json_int_t)h->n_events));
+    const hitl_latency *rl = &sc->review_latency;
+    json_t *revs = json_array();
+    for (size_t i = 0; i < h->n_reviewers; i++)
+        json_array_append_new(revs, json_pack("{s:s, s:I, s:I, s:o}", "name", h->reviewers[i].name,
+                                              "votes", (json_int_t)h->reviewers[i].votes,
+                                              "approvals", (json_int_t)h->reviewers[i].approvals,
+                                              "approval_rate", num(v->decision_approval[i])));
+    json_object_set_new(
+        root, "decisions",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:o, s:o, s:o}, s:o}", "total",
+                  (json_int_t)h->gates, "pending", (json_int_t)h->gates_pending, "escalated",
+                  (json_int_t)h->gates_escalated, "expired", (json_int_t)h->gates_expired,
+                  "approve_route", (json_int_t)h->gates_approve, "flag_route",
+                  (json_int_t)h->gates_flag, "blind", (json_int_t)h->gates_blind, "review_latency",
+                  "n", (json_int_t)rl->n, "mean", num(rl->mean), "p50", num(rl->p50), "p95",
+                  num(rl->p95), "reviewers", revs));
     json_object_set_new(root, "krippendorff_alpha", num(sc->alpha));
     if (sc->alpha_why[0])
         json_object_set_new(root, "krippendorff_alpha_reason", json_string(sc->alpha_why));

@@ -61,6 +61,34 @@ START_TEST(test_healthy)
 }
 END_TEST
 
+/* Reviewers of live decisions, by hand: 20 of 20 approved (1.0 > 0.95, rubber-stamping), 19 of
+ * 20 (0.95, not above), 9 of 20 (0.45 < 0.5, inefficient), 10 of 20 (0.5, not below), 5 of 5
+ * (too few votes to judge), none (NaN). */
+START_TEST(test_decision_reviewers)
+{
+    hitl_health_reviewer rv[6] = {{"r1", 20, 20}, {"r2", 20, 19}, {"r3", 20, 9},
+                                  {"r4", 20, 10}, {"r5", 5, 5},   {"r6", 0, 0}};
+    m.reviewers = rv;
+    m.n_reviewers = 6;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_DEGRADED);
+    ck_assert_uint_eq(v.n_reasons, 2);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_DECISION_RUBBER_STAMPING);
+    ck_assert_uint_eq(v.reasons[0].subject, 0);
+    ck_assert_double_eq(v.reasons[0].value, 1.0);
+    ck_assert_int_eq(v.reasons[1].rule, HITL_HEALTH_DECISION_INEFFICIENT);
+    ck_assert_uint_eq(v.reasons[1].subject, 2);
+    ck_assert_double_eq_tol(v.reasons[1].value, 0.45, 1e-12);
+    ck_assert_double_eq_tol(v.decision_approval[1], 0.95, 1e-12);
+    ck_assert(isnan(v.decision_approval[5]));
+    ck_assert_str_eq(hitl_health_rule_name(v.reasons[1].rule), "decision_inefficient");
+    hitl_health_verdict_release(&v);
+    rv[0].approvals = 21; /* more approvals than votes cannot be */
+    hitl_error err;
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+}
+END_TEST
+
 /* 20 of 20 wrong suggestions approved: 1.0 > 0.95. 19/20 = 0.95 is not above it. */
 START_TEST(test_rubber_stamping)
 {
@@ -377,6 +405,7 @@ int main(void)
     TCase *core = tcase_create("core");
     tcase_add_checked_fixture(core, setup, NULL);
     tcase_add_test(core, test_healthy);
+    tcase_add_test(core, test_decision_reviewers);
     tcase_add_test(core, test_rubber_stamping);
     tcase_add_test(core, test_inefficient);
     tcase_add_test(core, test_uncertain_items);
