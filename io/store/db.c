@@ -197,6 +197,12 @@ hitl_status hitl__store_connect(hitl_store **out, const char *path, int mode, hi
     return r;
 }
 
+char *hitl__col_dup(sqlite3_stmt *q, int i)
+{
+    const unsigned char *s = sqlite3_column_text(q, i);
+    return s ? strdup((const char *)s) : NULL;
+}
+
 void hitl__store_disconnect(hitl_store *st)
 {
     if (!st) return;

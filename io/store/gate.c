@@ -85,35 +85,29 @@ void hitl_gate_release(hitl_gate *g)
     "SELECT id, caller_id, submitter, action, payload, risk, model, route, blind, status,"         \
     " review, required, approvals, created_at, deadline_ms, settled_at, settled_by FROM gates "
 
-static char *dup_col(sqlite3_stmt *q, int i)
-{
-    const unsigned char *s = sqlite3_column_text(q, i);
-    return s ? strdup((const char *)s) : NULL;
-}
-
 /* The row q stands on (GATE_COLUMNS) and its votes into g. */
 static hitl_status gate_fill(hitl_store *st, sqlite3_stmt *q, hitl_gate *g, hitl_error *err)
 {
     g->id = sqlite3_column_int64(q, 0);
-    g->caller_id = dup_col(q, 1);
-    g->submitter = dup_col(q, 2);
-    g->action = dup_col(q, 3);
-    g->payload = dup_col(q, 4);
+    g->caller_id = hitl__col_dup(q, 1);
+    g->submitter = hitl__col_dup(q, 2);
+    g->action = hitl__col_dup(q, 3);
+    g->payload = hitl__col_dup(q, 4);
     g->risk = sqlite3_column_double(q, 5);
-    g->model = dup_col(q, 6);
+    g->model = hitl__col_dup(q, 6);
     g->route = route_of((const char *)sqlite3_column_text(q, 7));
     g->blind = sqlite3_column_int(q, 8);
     g->status = status_of((const char *)sqlite3_column_text(q, 9));
     g->review = status_of((const char *)sqlite3_column_text(q, 10));
     g->required = sqlite3_column_int(q, 11);
     g->approvals = sqlite3_column_int(q, 12);
-    g->created_at = dup_col(q, 13);
+    g->created_at = hitl__col_dup(q, 13);
     g->deadline_ms = sqlite3_column_int64(q, 14);
     char iso[32];
     hitl__time_iso((double)g->deadline_ms / 1000.0, iso);
     g->deadline = strdup(iso);
-    g->settled_at = dup_col(q, 15);
-    g->settled_by = dup_col(q, 16);
+    g->settled_at = hitl__col_dup(q, 15);
+    g->settled_by = hitl__col_dup(q, 16);
     if (!g->caller_id || !g->submitter || !g->action || !g->created_at || !g->deadline)
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     sqlite3_stmt *v;
@@ -132,10 +126,10 @@ static hitl_status gate_fill(hitl_store *st, sqlite3_stmt *q, hitl_gate *g, hitl
         }
         g->votes = grown;
         hitl_gate_ballot *x = &g->votes[g->n_votes++];
-        x->reviewer = dup_col(v, 0);
+        x->reviewer = hitl__col_dup(v, 0);
         x->approve = strcmp((const char *)sqlite3_column_text(v, 1), "approve") == 0;
-        x->reason = dup_col(v, 2);
-        x->at = dup_col(v, 3);
+        x->reason = hitl__col_dup(v, 2);
+        x->at = hitl__col_dup(v, 3);
         if (!x->reviewer || !x->reason || !x->at)
             r = hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }

@@ -60,12 +60,6 @@ static hitl_status expire_leases(hitl_store *st, double now, hitl_error *err)
     return r;
 }
 
-static char *dup_col(sqlite3_stmt *q, int i)
-{
-    const unsigned char *s = sqlite3_column_text(q, i);
-    return s ? strdup((const char *)s) : NULL;
-}
-
 void hitl_lease_release(hitl_lease *l)
 {
     if (!l) return;
@@ -113,8 +107,8 @@ static hitl_status lease_next(hitl_store *st, const char *annotator, hitl_lease 
     sqlite3_int64 item = sqlite3_column_int64(q, 0);
     int held = sqlite3_column_int(q, 6);
     int blind = sqlite3_column_int(q, 4) == HITL_REASON_BLIND;
-    out->pool_id = dup_col(q, 1);
-    out->data = dup_col(q, 2);
+    out->pool_id = hitl__col_dup(q, 1);
+    out->data = hitl__col_dup(q, 2);
     out->position = sqlite3_column_int64(q, 5);
     int pred = sqlite3_column_type(q, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 3);
     int show = hitl_prediction_shown(st->settings.show_prediction, blind);
@@ -443,7 +437,7 @@ static hitl_status undo_label(hitl_store *st, const char *annotator, const char 
                               annotator, item_id);
     }
     sqlite3_int64 label_id = sqlite3_column_int64(q, 0), item = sqlite3_column_int64(q, 1);
-    *pool_id = dup_col(q, 2);
+    *pool_id = hitl__col_dup(q, 2);
     int state = sqlite3_column_int(q, 3), label = sqlite3_column_int(q, 4);
     /* a final label the labels agreed on goes back with the label; a person's decision stays */
     int decided = state == 2 && strcmp((const char *)sqlite3_column_text(q, 5), "agreed") != 0;

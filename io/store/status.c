@@ -44,16 +44,10 @@ static hitl_status collect(hitl_store *st, const char *sql, void **items, size_t
     return rc == SQLITE_DONE ? HITL_OK : hitl__store_sqlerr(st, rc, err, "cannot read status");
 }
 
-static char *text_dup(sqlite3_stmt *q, int i)
-{
-    const unsigned char *s = sqlite3_column_text(q, i);
-    return strdup(s ? (const char *)s : "");
-}
-
 static void annotator_row(void *dst, sqlite3_stmt *q)
 {
     hitl_store_annotator *a = dst;
-    a->name = text_dup(q, 0);
+    a->name = hitl__col_dup(q, 0);
     a->labels = sqlite3_column_int64(q, 1);
     a->skips = sqlite3_column_int64(q, 2);
 }
@@ -61,7 +55,7 @@ static void annotator_row(void *dst, sqlite3_stmt *q)
 static void actor_row(void *dst, sqlite3_stmt *q)
 {
     hitl_store_actor *a = dst;
-    a->name = text_dup(q, 0);
+    a->name = hitl__col_dup(q, 0);
     a->decisions = sqlite3_column_int64(q, 1);
     a->overrides = sqlite3_column_int64(q, 2);
     a->rate = a->decisions ? (double)a->overrides / (double)a->decisions : 0;
@@ -71,7 +65,7 @@ static void actor_row(void *dst, sqlite3_stmt *q)
 static void batch_row(void *dst, sqlite3_stmt *q)
 {
     hitl_store_batch_stats *b = dst;
-    b->batch = text_dup(q, 0);
+    b->batch = hitl__col_dup(q, 0);
     b->queued = sqlite3_column_int64(q, 1);
     b->complete = sqlite3_column_int64(q, 2);
     b->blind = sqlite3_column_int64(q, 3);

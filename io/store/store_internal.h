@@ -49,6 +49,8 @@ hitl_status hitl__store_step_done(hitl_store *st, sqlite3_stmt *q, hitl_error *e
                                   const char *what);
 /* Runs `sql` (no rows) once. */
 hitl_status hitl__store_exec(hitl_store *st, const char *sql, hitl_error *err);
+/* A copy of column i's text (caller frees); NULL for SQL NULL or out of memory. */
+char *hitl__col_dup(sqlite3_stmt *q, int i);
 
 /* How hitl__store_connect opens the file. */
 enum {

@@ -7,12 +7,6 @@
 #include "store_internal.h"
 #include "hitl_banned.h"
 
-static char *dup_col(sqlite3_stmt *q, int i)
-{
-    const unsigned char *s = sqlite3_column_text(q, i);
-    return s ? strdup((const char *)s) : NULL;
-}
-
 /* One integer from a query with ?1 bound to `who`. */
 static hitl_status count_of(hitl_store *st, const char *sql, const char *who, int64_t *out,
                             hitl_error *err)
@@ -97,9 +91,9 @@ hitl_status hitl_store_history(hitl_store *st, const char *annotator, size_t lim
     while (r == HITL_OK && k < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         hitl_history_entry *e = &h[k++];
         e->skipped = sqlite3_column_int(q, 1);
-        e->pool_id = dup_col(q, 0);
-        e->label = dup_col(q, 2);
-        e->at = dup_col(q, 3);
+        e->pool_id = hitl__col_dup(q, 0);
+        e->label = hitl__col_dup(q, 2);
+        e->at = hitl__col_dup(q, 3);
         if (!e->pool_id || !e->at || (!e->skipped && !e->label))
             r = hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
@@ -144,13 +138,13 @@ static hitl_status review_fill(hitl_store *st, sqlite3_stmt *q, hitl_item_review
                                hitl_error *err)
 {
     sqlite3_int64 id = sqlite3_column_int64(q, 0);
-    v->pool_id = dup_col(q, 1);
-    v->data = dup_col(q, 2);
-    v->prediction = dup_col(q, 3);
+    v->pool_id = hitl__col_dup(q, 1);
+    v->data = hitl__col_dup(q, 2);
+    v->prediction = hitl__col_dup(q, 3);
     v->state = sqlite3_column_int(q, 4);
-    v->final_label = dup_col(q, 5);
-    v->final_kind = dup_col(q, 6);
-    v->final_by = dup_col(q, 7);
+    v->final_label = hitl__col_dup(q, 5);
+    v->final_kind = hitl__col_dup(q, 6);
+    v->final_by = hitl__col_dup(q, 7);
     if (!v->pool_id) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     sqlite3_stmt *l;
     hitl_status r = hitl__store_prepare(st,
@@ -169,9 +163,9 @@ static hitl_status review_fill(hitl_store *st, sqlite3_stmt *q, hitl_item_review
         }
         v->labels = grown;
         hitl_item_label *x = &v->labels[v->n_labels++];
-        x->annotator = dup_col(l, 0);
-        x->label = dup_col(l, 1);
-        x->at = dup_col(l, 2);
+        x->annotator = hitl__col_dup(l, 0);
+        x->label = hitl__col_dup(l, 1);
+        x->at = hitl__col_dup(l, 2);
         if (!x->annotator || !x->label || !x->at)
             r = hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
