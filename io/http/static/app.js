@@ -135,9 +135,11 @@ function pct(v) {
   return v === null || v === undefined ? 'n/a' : `${(v * 100).toFixed(1)}%`;
 }
 
-// Non-space characters, as the store counts a justification.
-function nonSpace(text) {
-  return Array.from(text.replace(/\s/gu, '')).length;
+// Visible characters, as the store counts a justification or a reason: neither white space
+// (the Unicode spaces, no-break space, the BOM and the zero-width space) nor a control character.
+const INVISIBLE = /[\s\u200b\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu;
+function visibleChars(text) {
+  return Array.from(text.replace(INVISIBLE, '')).length;
 }
 
 // ---------------------------------------------------------------- payloads
@@ -641,7 +643,7 @@ function reviewCard(it, idx, classes, min) {
   const err = node.querySelector('.rv-error');
   const form = node.querySelector('.rv-form');
   const update = () => {
-    const n = nonSpace(just.value);
+    const n = visibleChars(just.value);
     const chosen = form.querySelector(`input[name="${name}"]:checked`);
     count.textContent = `${n} / ${min} characters (spaces not counted)`;
     count.classList.toggle('ok', n >= min);
@@ -653,7 +655,7 @@ function reviewCard(it, idx, classes, min) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const chosen = form.querySelector(`input[name="${name}"]:checked`);
-    if (!chosen || nonSpace(just.value) < min) return;
+    if (!chosen || visibleChars(just.value) < min) return;
     submit.disabled = true;
     err.hidden = true;
     try {
