@@ -86,6 +86,16 @@ def png_gray(path, pixels, scale):
                 + chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + chunk(b"IEND", b""))
 
 
+def screenshots_folder():
+    """$HITL_SCREENSHOTS or --screenshots, else one new temporary folder for every session."""
+    global SHOTS
+    if not SHOTS:
+        SHOTS = tempfile.mkdtemp(prefix="hitl-screenshots-")
+        print(f"test_browser: screenshots in {SHOTS}", file=sys.stderr)
+    os.makedirs(SHOTS, exist_ok=True)
+    return SHOTS
+
+
 def db_rows(db, sql, *params):
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -94,8 +104,12 @@ def db_rows(db, sql, *params):
         con.close()
 
 
-class Browser(unittest.TestCase):
-    """One end-to-end session; the steps share the store, so they run as one test."""
+class Page(unittest.TestCase):
+    """A store, `hitl serve` on it and a headless browser; a subclass builds the store
+    (build_store: cls.db, cls.tokens, optionally cls.media) and runs one session on it."""
+
+    LOG = "serve.log"
+    media = None
 
     @classmethod
     def setUpClass(cls):
@@ -107,9 +121,7 @@ class Browser(unittest.TestCase):
         cls.own_work = not WORK  # a folder of our own is removed afterwards
         cls.work = WORK or tempfile.mkdtemp(prefix="hitl-browser-")
         os.makedirs(cls.work, exist_ok=True)
-        cls.shots = SHOTS or tempfile.mkdtemp(prefix="hitl-screenshots-")
-        os.makedirs(cls.shots, exist_ok=True)
-        print(f"test_browser: screenshots in {cls.shots}", file=sys.stderr)
+        cls.shots = screenshots_folder()
         cls.server = cls.driver = None
         try:
             cls.build_store()
@@ -131,6 +143,118 @@ class Browser(unittest.TestCase):
             shutil.rmtree(cls.work, ignore_errors=True)
 
     # ------------------------------------------------------------ fixtures
+
+    @classmethod
+    def start_server(cls):
+        cls.log = os.path.join(cls.work, cls.LOG)
+        log = open(cls.log, "w")
+        media = ["--media", cls.media] if cls.media else []
+        cls.server = subprocess.Popen([HITL, "serve", cls.db, "--listen", "127.0.0.1:0", *media],
+                                      stdout=subprocess.DEVNULL, stderr=log)
+        log.close()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with open(cls.log) as f:
+                first = f.readline()
+                rest = first + f.read()
+            m = re.match(r"hitl serve: listening on (http://127\.0\.0\.1:\d+/)", first)
+            if m:
+                cls.url = m.group(1)
+                return
+            if cls.server.poll() is not None:
+                raise AssertionError(f"hitl serve exited {cls.server.returncode}: {rest}")
+            time.sleep(0.05)
+        raise AssertionError(f"hitl serve did not say where it listens: {rest!r}")
+
+    @classmethod
+    def start_browser(cls):
+        o = webdriver.ChromeOptions()
+        o.binary_location = CHROMIUM
+        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--window-size=1280,800", "--hide-scrollbars", "--lang=en-US",
+                  "--no-first-run", "--disable-extensions"):
+            o.add_argument(a)
+        o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        cls.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=o)
+        cls.driver.set_page_load_timeout(30)
+        cls.viewport(1280, 800)
+
+    # ------------------------------------------------------------ helpers
+
+    @classmethod
+    def viewport(cls, width, height, mobile=False):
+        cls.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def until(self, cond, what, wait=WAIT):
+        try:
+            return WebDriverWait(self.driver, wait, poll_frequency=0.05).until(lambda d: cond())
+        except TimeoutException:
+            self.fail(f"timed out waiting for {what}; console: {self.console()}")
+
+    def visible(self, element_id):
+        return self.js("const e = document.getElementById(arguments[0]);"
+                       "return !!e && !e.hidden && e.offsetParent !== null;", element_id)
+
+    def read_log(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def console(self):
+        entries = self.driver.get_log("browser")
+        self.console_log.extend(entries)
+        return [e["message"] for e in entries if e["level"] in ("SEVERE", "WARNING")]
+
+    def shot(self, name):
+        self.js("document.getElementById('toast').hidden = true;")
+        path = os.path.join(self.shots, name)
+        self.assertTrue(self.driver.save_screenshot(path), path)
+        self.screens.append(path)
+
+    def press(self, key):
+        ActionChains(self.driver).send_keys(key).perform()
+
+    def login(self, name, view):
+        d = self.driver
+        d.get(self.url)
+        self.until(lambda: self.visible("token"), "the login form")
+        d.find_element(By.ID, "token").send_keys(self.tokens[name] + Keys.ENTER)
+        self.until(lambda: self.visible("view-" + view), f"{name}'s {view} view")
+        self.assertEqual(d.find_element(By.ID, "who-name").text, name)
+
+    def logout(self):
+        self.driver.find_element(By.ID, "logout").click()
+        self.until(lambda: self.visible("view-login"), "the login view after logging out")
+
+    def assert_no_csp_violation(self):
+        self.console()
+        csp = [e["message"] for e in self.console_log if "Content Security Policy" in e["message"]]
+        self.assertEqual(csp, [])
+
+    def stop_server(self):
+        """SIGTERM: the server stops with exit 0, and its log never holds a token."""
+        self.server.send_signal(signal.SIGTERM)
+        try:
+            rc = self.server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("hitl serve did not stop within 20 s of SIGTERM")
+        log = self.read_log()
+        self.assertEqual(rc, 0, log[-2000:])
+        for token in self.tokens.values():
+            self.assertNotIn(token, log)
+
+    def check_screens(self):
+        for p in self.screens:
+            with open(p, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", p)
+        print(f"test_browser: screenshots: {', '.join(self.screens)}", file=sys.stderr)
+
+
+class Browser(Page):
+    """One end-to-end annotation session; the steps share the store, so they run as one test."""
 
     @classmethod
     def build_store(cls):
@@ -172,78 +296,7 @@ class Browser(unittest.TestCase):
             cls.tokens[name] = json.loads(hitl("user", "add", cls.db, name, "--role", role,
                                                "--json").stdout)["token"]
 
-    @classmethod
-    def start_server(cls):
-        cls.log = os.path.join(cls.work, "serve.log")
-        log = open(cls.log, "w")
-        cls.server = subprocess.Popen([HITL, "serve", cls.db, "--listen", "127.0.0.1:0",
-                                       "--media", cls.media], stdout=subprocess.DEVNULL,
-                                      stderr=log)
-        log.close()
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            with open(cls.log) as f:
-                first = f.readline()
-                rest = first + f.read()
-            m = re.match(r"hitl serve: listening on (http://127\.0\.0\.1:\d+/)", first)
-            if m:
-                cls.url = m.group(1)
-                return
-            if cls.server.poll() is not None:
-                raise AssertionError(f"hitl serve exited {cls.server.returncode}: {rest}")
-            time.sleep(0.05)
-        raise AssertionError(f"hitl serve did not say where it listens: {rest!r}")
-
-    @classmethod
-    def start_browser(cls):
-        o = webdriver.ChromeOptions()
-        o.binary_location = CHROMIUM
-        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--window-size=1280,800", "--hide-scrollbars", "--lang=en-US",
-                  "--no-first-run", "--disable-extensions"):
-            o.add_argument(a)
-        o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        cls.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=o)
-        cls.driver.set_page_load_timeout(30)
-        cls.viewport(1280, 800)
-
     # ------------------------------------------------------------ helpers
-
-    @classmethod
-    def viewport(cls, width, height, mobile=False):
-        cls.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
-
-    def js(self, script, *args):
-        return self.driver.execute_script(script, *args)
-
-    def until(self, cond, what):
-        try:
-            return WebDriverWait(self.driver, WAIT, poll_frequency=0.05).until(lambda d: cond())
-        except TimeoutException:
-            self.fail(f"timed out waiting for {what}; console: {self.console()}")
-
-    def visible(self, element_id):
-        return self.js("const e = document.getElementById(arguments[0]);"
-                       "return !!e && !e.hidden && e.offsetParent !== null;", element_id)
-
-    def read_log(self):
-        with open(self.log) as f:
-            return f.read()
-
-    def console(self):
-        entries = self.driver.get_log("browser")
-        self.console_log.extend(entries)
-        return [e["message"] for e in entries if e["level"] in ("SEVERE", "WARNING")]
-
-    def shot(self, name):
-        self.js("document.getElementById('toast').hidden = true;")
-        path = os.path.join(self.shots, name)
-        self.assertTrue(self.driver.save_screenshot(path), path)
-        self.screens.append(path)
-
-    def press(self, key):
-        ActionChains(self.driver).send_keys(key).perform()
 
     def shown_item(self):
         """The item the annotate view shows once no request is in flight, else None."""
@@ -267,18 +320,6 @@ class Browser(unittest.TestCase):
     def progress(self):
         return {k: int(self.driver.find_element(By.ID, f"p-{k}").text)
                 for k in ("labelled", "skipped", "left")}
-
-    def login(self, name, view):
-        d = self.driver
-        d.get(self.url)
-        self.until(lambda: self.visible("token"), "the login form")
-        d.find_element(By.ID, "token").send_keys(self.tokens[name] + Keys.ENTER)
-        self.until(lambda: self.visible("view-" + view), f"{name}'s {view} view")
-        self.assertEqual(d.find_element(By.ID, "who-name").text, name)
-
-    def logout(self):
-        self.driver.find_element(By.ID, "logout").click()
-        self.until(lambda: self.visible("view-login"), "the login view after logging out")
 
     def label_shown(self, cls):
         """Labels the shown item with cls through its key; returns (item, next item)."""
@@ -464,20 +505,10 @@ class Browser(unittest.TestCase):
         self.logout()
 
         # the page kept to the CSP: no violation reported
-        self.console()
-        csp = [e["message"] for e in self.console_log if "Content Security Policy" in e["message"]]
-        self.assertEqual(csp, [])
+        self.assert_no_csp_violation()
 
         # ---- stop the server: SIGTERM, exit 0
-        self.server.send_signal(signal.SIGTERM)
-        try:
-            rc = self.server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.fail("hitl serve did not stop within 20 s of SIGTERM")
-        log = self.read_log()
-        self.assertEqual(rc, 0, log[-2000:])
-        for token in self.tokens.values():
-            self.assertNotIn(token, log)
+        self.stop_server()
 
         # ---- the store holds exactly what was done on the page
         got = set(db_rows(self.db, """SELECT i.pool_id, l.annotator, c.name FROM labels l
@@ -499,11 +530,7 @@ class Browser(unittest.TestCase):
         per = {a["name"]: (a["labels"], a["skips"]) for a in status["annotators"]}
         self.assertEqual(per, {"ana": (20, 1), "ben": (20, len(ben_skips))})
         hitl("audit", "verify", self.db)
-
-        for p in self.screens:
-            with open(p, "rb") as f:
-                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", p)
-        print(f"test_browser: screenshots: {', '.join(self.screens)}", file=sys.stderr)
+        self.check_screens()
 
 
 def main():
