@@ -10,6 +10,12 @@ item and agrees on another; the reviewer adjudicates the disagreement with a jus
 admin opens the project view. The store must then hold exactly those labels, skips and decision,
 the audit chain must verify, and the server must stop on SIGTERM with exit 0.
 
+A second session (class Decisions, its own store and server) covers live decisions: a system
+account asks through the API (a refund at risk 0.9, a suspension at 0.5 that the page's refresh
+brings in); two reviewers approve the refund on the Decisions view, one rejects the suspension
+and the admin settles it there; the service then reads the refund as approved, `hitl decisions`
+shows the suspension's review rejected, and the chain verifies.
+
 Screenshots (PNG) of each page go to $HITL_SCREENSHOTS (default: a new temporary folder, named
 on stderr). The hitl binary is $HITL_BIN or --hitl (default build/cli/hitl). Skipped, with the
 reason, only when selenium, chromium or chromedriver is missing.
@@ -29,6 +35,8 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.request
 import zlib
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -86,6 +94,33 @@ def png_gray(path, pixels, scale):
                 + chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + chunk(b"IEND", b""))
 
 
+def screenshots_folder():
+    """$HITL_SCREENSHOTS or --screenshots, else one new temporary folder for every session."""
+    global SHOTS
+    if not SHOTS:
+        SHOTS = tempfile.mkdtemp(prefix="hitl-screenshots-")
+        print(f"test_browser: screenshots in {SHOTS}", file=sys.stderr)
+    os.makedirs(SHOTS, exist_ok=True)
+    return SHOTS
+
+
+def api(url, method="GET", body=None, token=None):
+    """(status, JSON answer) of a request to hitl serve's API, as a service makes it."""
+    req = urllib.request.Request(url, method=method, headers={"Accept": "application/json"},
+                                 data=None if body is None else json.dumps(body).encode())
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    if method != "GET":
+        req.add_header("X-Hitl-Request", "1")
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        text = e.read()
+        return e.code, json.loads(text) if text else None
+
+
 def db_rows(db, sql, *params):
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -94,8 +129,12 @@ def db_rows(db, sql, *params):
         con.close()
 
 
-class Browser(unittest.TestCase):
-    """One end-to-end session; the steps share the store, so they run as one test."""
+class Page(unittest.TestCase):
+    """A store, `hitl serve` on it and a headless browser; a subclass builds the store
+    (build_store: cls.db, cls.tokens, optionally cls.media) and runs one session on it."""
+
+    LOG = "serve.log"
+    media = None
 
     @classmethod
     def setUpClass(cls):
@@ -107,9 +146,7 @@ class Browser(unittest.TestCase):
         cls.own_work = not WORK  # a folder of our own is removed afterwards
         cls.work = WORK or tempfile.mkdtemp(prefix="hitl-browser-")
         os.makedirs(cls.work, exist_ok=True)
-        cls.shots = SHOTS or tempfile.mkdtemp(prefix="hitl-screenshots-")
-        os.makedirs(cls.shots, exist_ok=True)
-        print(f"test_browser: screenshots in {cls.shots}", file=sys.stderr)
+        cls.shots = screenshots_folder()
         cls.server = cls.driver = None
         try:
             cls.build_store()
@@ -131,6 +168,122 @@ class Browser(unittest.TestCase):
             shutil.rmtree(cls.work, ignore_errors=True)
 
     # ------------------------------------------------------------ fixtures
+
+    @classmethod
+    def start_server(cls):
+        cls.log = os.path.join(cls.work, cls.LOG)
+        log = open(cls.log, "w")
+        media = ["--media", cls.media] if cls.media else []
+        cls.server = subprocess.Popen([HITL, "serve", cls.db, "--listen", "127.0.0.1:0", *media],
+                                      stdout=subprocess.DEVNULL, stderr=log)
+        log.close()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with open(cls.log) as f:
+                first = f.readline()
+                rest = first + f.read()
+            m = re.match(r"hitl serve: listening on (http://127\.0\.0\.1:\d+/)", first)
+            if m:
+                cls.url = m.group(1)
+                return
+            if cls.server.poll() is not None:
+                raise AssertionError(f"hitl serve exited {cls.server.returncode}: {rest}")
+            time.sleep(0.05)
+        raise AssertionError(f"hitl serve did not say where it listens: {rest!r}")
+
+    @classmethod
+    def start_browser(cls):
+        o = webdriver.ChromeOptions()
+        o.binary_location = CHROMIUM
+        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--window-size=1280,800", "--hide-scrollbars", "--lang=en-US",
+                  "--no-first-run", "--disable-extensions"):
+            o.add_argument(a)
+        o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        cls.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=o)
+        cls.driver.set_page_load_timeout(30)
+        cls.viewport(1280, 800)
+
+    # ------------------------------------------------------------ helpers
+
+    @classmethod
+    def viewport(cls, width, height, mobile=False):
+        cls.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def until(self, cond, what, wait=WAIT):
+        try:
+            return WebDriverWait(self.driver, wait, poll_frequency=0.05).until(lambda d: cond())
+        except TimeoutException:
+            self.fail(f"timed out waiting for {what}; console: {self.console()}")
+
+    def visible(self, element_id):
+        return self.js("const e = document.getElementById(arguments[0]);"
+                       "return !!e && !e.hidden && e.offsetParent !== null;", element_id)
+
+    def visible_css(self, css):
+        return self.js("const e = document.querySelector(arguments[0]);"
+                       "return !!e && !e.hidden && e.offsetParent !== null;", css)
+
+    def read_log(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def console(self):
+        entries = self.driver.get_log("browser")
+        self.console_log.extend(entries)
+        return [e["message"] for e in entries if e["level"] in ("SEVERE", "WARNING")]
+
+    def shot(self, name):
+        self.js("document.getElementById('toast').hidden = true;")
+        path = os.path.join(self.shots, name)
+        self.assertTrue(self.driver.save_screenshot(path), path)
+        self.screens.append(path)
+
+    def press(self, key):
+        ActionChains(self.driver).send_keys(key).perform()
+
+    def login(self, name, view):
+        d = self.driver
+        d.get(self.url)
+        self.until(lambda: self.visible("token"), "the login form")
+        d.find_element(By.ID, "token").send_keys(self.tokens[name] + Keys.ENTER)
+        self.until(lambda: self.visible("view-" + view), f"{name}'s {view} view")
+        self.assertEqual(d.find_element(By.ID, "who-name").text, name)
+
+    def logout(self):
+        self.driver.find_element(By.ID, "logout").click()
+        self.until(lambda: self.visible("view-login"), "the login view after logging out")
+
+    def assert_no_csp_violation(self):
+        self.console()
+        csp = [e["message"] for e in self.console_log if "Content Security Policy" in e["message"]]
+        self.assertEqual(csp, [])
+
+    def stop_server(self):
+        """SIGTERM: the server stops with exit 0, and its log never holds a token."""
+        self.server.send_signal(signal.SIGTERM)
+        try:
+            rc = self.server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("hitl serve did not stop within 20 s of SIGTERM")
+        log = self.read_log()
+        self.assertEqual(rc, 0, log[-2000:])
+        for token in self.tokens.values():
+            self.assertNotIn(token, log)
+
+    def check_screens(self):
+        for p in self.screens:
+            with open(p, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", p)
+        print(f"test_browser: screenshots: {', '.join(self.screens)}", file=sys.stderr)
+
+
+class Browser(Page):
+    """One end-to-end annotation session; the steps share the store, so they run as one test."""
 
     @classmethod
     def build_store(cls):
@@ -172,78 +325,7 @@ class Browser(unittest.TestCase):
             cls.tokens[name] = json.loads(hitl("user", "add", cls.db, name, "--role", role,
                                                "--json").stdout)["token"]
 
-    @classmethod
-    def start_server(cls):
-        cls.log = os.path.join(cls.work, "serve.log")
-        log = open(cls.log, "w")
-        cls.server = subprocess.Popen([HITL, "serve", cls.db, "--listen", "127.0.0.1:0",
-                                       "--media", cls.media], stdout=subprocess.DEVNULL,
-                                      stderr=log)
-        log.close()
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            with open(cls.log) as f:
-                first = f.readline()
-                rest = first + f.read()
-            m = re.match(r"hitl serve: listening on (http://127\.0\.0\.1:\d+/)", first)
-            if m:
-                cls.url = m.group(1)
-                return
-            if cls.server.poll() is not None:
-                raise AssertionError(f"hitl serve exited {cls.server.returncode}: {rest}")
-            time.sleep(0.05)
-        raise AssertionError(f"hitl serve did not say where it listens: {rest!r}")
-
-    @classmethod
-    def start_browser(cls):
-        o = webdriver.ChromeOptions()
-        o.binary_location = CHROMIUM
-        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--window-size=1280,800", "--hide-scrollbars", "--lang=en-US",
-                  "--no-first-run", "--disable-extensions"):
-            o.add_argument(a)
-        o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        cls.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=o)
-        cls.driver.set_page_load_timeout(30)
-        cls.viewport(1280, 800)
-
     # ------------------------------------------------------------ helpers
-
-    @classmethod
-    def viewport(cls, width, height, mobile=False):
-        cls.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
-
-    def js(self, script, *args):
-        return self.driver.execute_script(script, *args)
-
-    def until(self, cond, what):
-        try:
-            return WebDriverWait(self.driver, WAIT, poll_frequency=0.05).until(lambda d: cond())
-        except TimeoutException:
-            self.fail(f"timed out waiting for {what}; console: {self.console()}")
-
-    def visible(self, element_id):
-        return self.js("const e = document.getElementById(arguments[0]);"
-                       "return !!e && !e.hidden && e.offsetParent !== null;", element_id)
-
-    def read_log(self):
-        with open(self.log) as f:
-            return f.read()
-
-    def console(self):
-        entries = self.driver.get_log("browser")
-        self.console_log.extend(entries)
-        return [e["message"] for e in entries if e["level"] in ("SEVERE", "WARNING")]
-
-    def shot(self, name):
-        self.js("document.getElementById('toast').hidden = true;")
-        path = os.path.join(self.shots, name)
-        self.assertTrue(self.driver.save_screenshot(path), path)
-        self.screens.append(path)
-
-    def press(self, key):
-        ActionChains(self.driver).send_keys(key).perform()
 
     def shown_item(self):
         """The item the annotate view shows once no request is in flight, else None."""
@@ -267,18 +349,6 @@ class Browser(unittest.TestCase):
     def progress(self):
         return {k: int(self.driver.find_element(By.ID, f"p-{k}").text)
                 for k in ("labelled", "skipped", "left")}
-
-    def login(self, name, view):
-        d = self.driver
-        d.get(self.url)
-        self.until(lambda: self.visible("token"), "the login form")
-        d.find_element(By.ID, "token").send_keys(self.tokens[name] + Keys.ENTER)
-        self.until(lambda: self.visible("view-" + view), f"{name}'s {view} view")
-        self.assertEqual(d.find_element(By.ID, "who-name").text, name)
-
-    def logout(self):
-        self.driver.find_element(By.ID, "logout").click()
-        self.until(lambda: self.visible("view-login"), "the login view after logging out")
 
     def label_shown(self, cls):
         """Labels the shown item with cls through its key; returns (item, next item)."""
@@ -464,20 +534,10 @@ class Browser(unittest.TestCase):
         self.logout()
 
         # the page kept to the CSP: no violation reported
-        self.console()
-        csp = [e["message"] for e in self.console_log if "Content Security Policy" in e["message"]]
-        self.assertEqual(csp, [])
+        self.assert_no_csp_violation()
 
         # ---- stop the server: SIGTERM, exit 0
-        self.server.send_signal(signal.SIGTERM)
-        try:
-            rc = self.server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.fail("hitl serve did not stop within 20 s of SIGTERM")
-        log = self.read_log()
-        self.assertEqual(rc, 0, log[-2000:])
-        for token in self.tokens.values():
-            self.assertNotIn(token, log)
+        self.stop_server()
 
         # ---- the store holds exactly what was done on the page
         got = set(db_rows(self.db, """SELECT i.pool_id, l.annotator, c.name FROM labels l
@@ -499,11 +559,227 @@ class Browser(unittest.TestCase):
         per = {a["name"]: (a["labels"], a["skips"]) for a in status["annotators"]}
         self.assertEqual(per, {"ana": (20, 1), "ben": (20, len(ben_skips))})
         hitl("audit", "verify", self.db)
+        self.check_screens()
 
-        for p in self.screens:
-            with open(p, "rb") as f:
-                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", p)
-        print(f"test_browser: screenshots: {', '.join(self.screens)}", file=sys.stderr)
+
+class Decisions(Page):
+    """Live decisions on the page: a service (system account) asks through the API; reviewers
+    vote and an admin settles through the Decisions view; the store and the chain agree."""
+
+    LOG = "serve-decisions.log"
+    REFRESH = 12  # seconds for the page's own refresh (every 5 s) to show a change
+
+    @classmethod
+    def build_store(cls):
+        cls.db = os.path.join(cls.work, "decisions.db")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(cls.db + suffix):
+                os.remove(cls.db + suffix)
+        hitl("init", cls.db, "--classes", "ok,fraud", "--actor", "admin")
+        cls.tokens = {}
+        for name, role in (("svc", "system"), ("rita", "reviewer"), ("rob", "reviewer"),
+                           ("ada", "admin")):
+            cls.tokens[name] = json.loads(hitl("user", "add", cls.db, name, "--role", role,
+                                               "--json").stdout)["token"]
+
+    def call(self, method, path, body=None, who="svc"):
+        return api(f"{self.url}api/v1/{path}", method, body, self.tokens[who])
+
+    def text(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css).text
+
+    def open_decisions(self, name, home, tabs):
+        d = self.driver
+        self.login(name, home)
+        shown = [a.text for a in d.find_elements(By.CSS_SELECTOR, "#tabs a") if a.is_displayed()]
+        self.assertEqual(shown, tabs)
+        d.find_element(By.ID, "tab-decisions").click()
+        self.until(lambda: self.visible("view-decisions"), f"{name}'s decisions view")
+        self.until(lambda: self.text("#dec-updated").startswith("Updated"), "the first load")
+
+    def write_reason(self, card, text):
+        """Types a reason into a card; returns its approve and reject buttons."""
+        box = self.driver.find_element(By.CSS_SELECTOR, f"{card} .dc-reason")
+        self.js("document.getElementById('toast').hidden = true;"  # the last vote's toast
+                "arguments[0].scrollIntoView({block: 'center'});", box)
+        box.click()
+        box.send_keys(text)
+        return (self.driver.find_element(By.CSS_SELECTOR, f"{card} .dc-approve"),
+                self.driver.find_element(By.CSS_SELECTOR, f"{card} .dc-reject"))
+
+    def fits_phone(self, buttons):
+        self.viewport(390, 844, mobile=True)
+        self.until(lambda: self.js("return document.documentElement.scrollWidth") <= 390,
+                   "the page to fit 390 px")
+        for b in buttons:
+            r = self.js("const r = arguments[0].getBoundingClientRect(); return [r.left, r.right, r.height];", b)
+            self.assertGreaterEqual(r[0], 0)
+            self.assertLessEqual(r[1], 390)
+            self.assertGreaterEqual(r[2], 36)  # a finger's worth
+
+    def test_decisions(self):
+        self.screens, self.console_log = [], []
+        d = self.driver
+
+        # ---- the service asks about a refund: high risk, it waits for two approvals
+        st, refund = self.call("POST", "decisions", {
+            "id": "refund-8812", "action": "Refund 120 EUR on order 8812", "risk": 0.9,
+            "model": "refunds-v3",
+            "payload": {"order": 8812, "customer": "Jo Park <jo@example.com>",
+                        "reason_given": "Parcel arrived damaged.\nPhoto attached.",
+                        "items": ["kettle", "mug"]}})
+        self.assertEqual(st, 201, refund)
+        self.assertEqual((refund["route"], refund["status"], refund["required"]),
+                         ("approve", "pending", 2))
+        a = refund["decision"]
+        card_a = f'#dec-pending .decision[data-decision="{a}"]'
+
+        # ---- rita: the Decisions tab beside Review; the refund, readable
+        self.open_decisions("rita", "review", ["Annotate", "Review", "Decisions"])
+        self.until(lambda: d.find_elements(By.CSS_SELECTOR, card_a), "the refund on the page")
+        self.assertEqual(self.text(f"{card_a} .dc-route"), "waits for approval")
+        self.assertEqual(self.text(f"{card_a} .dc-action"), "Refund 120 EUR on order 8812")
+        self.assertEqual(self.text(f"{card_a} .dc-caller"), "(refund-8812)")
+        self.assertEqual(self.text(f"{card_a} .dc-risk"), "0.90")
+        self.assertEqual(self.text(f"{card_a} .dc-approvals"), "0 of 2")
+        self.assertIn("svc", self.text(f"{card_a} .dc-from"))
+        self.assertIn("refunds-v3", self.text(f"{card_a} .dc-from"))
+        self.assertEqual(self.text(f"{card_a} .dc-votes"), "None yet.")
+        payload = d.find_element(By.CSS_SELECTOR, f"{card_a} .dc-payload")
+        self.assertEqual(sorted(e.text for e in payload.find_elements(By.CSS_SELECTOR, ".field > dt")),
+                         ["CUSTOMER", "ITEMS", "ORDER", "REASON GIVEN"])
+        self.assertIn("Parcel arrived damaged.\nPhoto attached.", payload.text)
+        self.assertIn("Jo Park <jo@example.com>", payload.text)
+        self.assertEqual(len(payload.find_elements(By.CSS_SELECTOR, "li")), 2)  # the list, as one
+        self.assertNotIn("{", payload.text)
+        self.assertNotIn('"', payload.text)
+        # the time left, counted down live (the store's default deadline is 4 h)
+        left = self.text(f"{card_a} .dc-time")
+        self.assertRegex(left, r"^3 h 59 min \d\d s$")
+        self.until(lambda: self.text(f"{card_a} .dc-time") != left, "the countdown to tick")
+        self.until(lambda: "1 decision waiting for review (1 for your vote)" in self.text("#dec-summary"),
+                   "the summary")
+
+        # a reason too short holds the buttons back; the live count is of visible characters
+        approve, reject = self.write_reason(card_a, "Order  8812 ")
+        self.assertIn("9 / 20", self.text(f"{card_a} .dc-count"))
+        self.assertFalse(approve.is_enabled())
+        self.assertFalse(reject.is_enabled())
+
+        # ---- while rita writes, the service flags a suspension (medium risk: it proceeded);
+        # the page's refresh shows it without a reload, and leaves rita's text and focus alone
+        st, flag = self.call("POST", "decisions", {
+            "id": "suspend-77", "action": "Suspend account 77", "risk": 0.5,
+            "payload": {"account": 77, "signals": {"chargebacks": 3, "new_device": True}}})
+        self.assertEqual(st, 201, flag)
+        self.assertEqual((flag["route"], flag["status"], flag["review"], flag["required"]),
+                         ("flag", "proceeded", "pending", 1))
+        b = flag["decision"]
+        card_b = f'#dec-pending .decision[data-decision="{b}"]'
+        self.until(lambda: d.find_elements(By.CSS_SELECTOR, card_b),
+                   "the flagged decision after a refresh", wait=self.REFRESH)
+        self.assertEqual(self.text(f"{card_b} .dc-route"), "proceeded, review after")
+        self.assertEqual(self.text(f"{card_b} .dc-approvals"), "0 of 1")
+        self.assertIn("CHARGEBACKS\n3", self.text(f"{card_b} .dc-payload"))
+        self.assertIn("2 decisions waiting for review (2 for your vote)", self.text("#dec-summary"))
+        self.assertEqual(self.js("return document.activeElement.id"), f"dc-reason-{a}")
+        self.press("was delivered damaged; the photo shows the broken kettle.")  # still focused
+        self.until(lambda: approve.is_enabled() and reject.is_enabled(), "the buttons to enable")
+        self.assertIn("/ 20", self.text(f"{card_a} .dc-count"))
+        self.js("window.scrollTo(0, 0)")
+        self.shot("decisions.png")
+
+        # rita approves the refund: one of two, it keeps waiting
+        reason_a1 = self.js(f"return document.querySelector('{card_a} .dc-reason').value")
+        self.assertEqual(reason_a1, "Order  8812 was delivered damaged; the photo shows the broken kettle.")
+        approve.click()
+        self.until(lambda: self.visible_css(f"{card_a} .dc-mine"), "rita's vote on the card")
+        self.assertIn("1 of 2 approvals", self.text(f"{card_a} .dc-mine"))
+        self.assertEqual(self.text(f"{card_a} .dc-approvals"), "1 of 2")
+        self.assertFalse(self.visible_css(f"{card_a} .dc-form"))
+        self.assertEqual(self.js(f"""return [...document.querySelectorAll('{card_a} .dc-votes li')]
+            .map(l => [l.dataset.reviewer, l.dataset.vote]);"""), [["rita", "approve"]])
+
+        # rita rejects the suspension: it escalates to the admins
+        _, reject_b = self.write_reason(card_b, "No chargeback is older than a week; the device "
+                                                "change matches a phone upgrade.")
+        self.until(lambda: reject_b.is_enabled(), "reject to enable")
+        reject_b.click()
+        out_b = f'.outcome[data-decision="{b}"]'
+        self.until(lambda: d.find_elements(By.CSS_SELECTOR, out_b), "the outcome of the rejection")
+        self.assertEqual(d.find_element(By.CSS_SELECTOR, out_b).get_attribute("data-review"), "escalated")
+        self.assertIn("to an admin", self.text(f"{out_b} .oc-text"))
+        self.assertFalse(d.find_elements(By.CSS_SELECTOR, card_b))
+        st, got = self.call("GET", f"decisions/{b}")
+        self.assertEqual((st, got["status"], got["review"]), (200, "proceeded", "escalated"))
+        self.until(lambda: self.visible("dec-admin-note") and "1 escalated or expired decision waits"
+                   in self.text("#dec-admin-note"), "the note on what waits for an admin",
+                   wait=self.REFRESH)
+        self.logout()
+
+        # ---- rob: sees rita's vote and reason, approves: the refund is approved
+        self.open_decisions("rob", "review", ["Annotate", "Review", "Decisions"])
+        self.until(lambda: d.find_elements(By.CSS_SELECTOR, card_a), "the refund for rob")
+        self.assertEqual(self.text(f"{card_a} .dc-approvals"), "1 of 2")
+        self.assertIn("rita approved", self.text(f"{card_a} .dc-votes"))
+        self.assertIn(reason_a1, self.text(f"{card_a} .dc-votes"))
+        self.assertFalse(d.find_elements(By.CSS_SELECTOR, f'.decision[data-decision="{b}"]'))
+        self.assertTrue(self.visible("dec-settle-block") is False)
+        approve, reject = self.write_reason(card_a, "Courier confirmed the damage report for 8812.")
+        self.until(lambda: approve.is_enabled(), "approve to enable")
+        approve.click()
+        out_a = f'.outcome[data-decision="{a}"]'
+        self.until(lambda: d.find_elements(By.CSS_SELECTOR, out_a), "the outcome of the approval")
+        self.assertEqual(d.find_element(By.CSS_SELECTOR, out_a).get_attribute("data-review"), "approved")
+        self.assertIn("Approved: 2 of 2 approvals. The service may go ahead.", self.text(f"{out_a} .oc-text"))
+        self.assertEqual(self.js(f"""return [...document.querySelectorAll('{out_a} .oc-votes li')]
+            .map(l => l.dataset.reviewer);"""), ["rita", "rob"])
+        self.logout()
+
+        # ---- ada (admin): the escalated suspension, to settle; on a phone too
+        self.open_decisions("ada", "admin", ["Annotate", "Review", "Decisions", "Project"])
+        settle_b = f'#dec-settle .decision[data-decision="{b}"]'
+        self.until(lambda: d.find_elements(By.CSS_SELECTOR, settle_b), "the escalation for the admin")
+        self.assertTrue(self.visible("dec-settle-block"))
+        self.assertFalse(d.find_elements(By.CSS_SELECTOR, f'.decision[data-decision="{a}"]'))
+        self.assertIn("Escalated after a rejection", self.text(f"{settle_b} .dc-state"))
+        self.assertIn("rita rejected", self.text(f"{settle_b} .dc-votes"))
+        self.assertIn("phone upgrade", self.text(f"{settle_b} .dc-votes"))
+        self.assertRegex(self.text(f"{settle_b} .dc-time"), r"^for \d+ s$")
+        self.assertIn("1 for you to settle", self.text("#dec-summary"))
+        approve, reject = self.write_reason(settle_b, "Agreed with rita: the signals are benign; "
+                                                      "restore account 77.")
+        self.until(lambda: reject.is_enabled(), "reject to enable for the admin")
+        self.assertEqual(reject.text, "Reject and settle")
+        self.fits_phone([approve, reject])
+        self.js("arguments[0].scrollIntoView({block: 'end'})", reject)
+        self.shot("decisions-390x844.png")
+        self.viewport(1280, 800)
+        reject.click()
+        out_b = f'.outcome[data-decision="{b}"]'
+        self.until(lambda: d.find_elements(By.CSS_SELECTOR, out_b), "the outcome of the settling")
+        self.assertEqual(d.find_element(By.CSS_SELECTOR, out_b).get_attribute("data-review"), "rejected")
+        self.assertIn("Rejected by ada, who settled it.", self.text(f"{out_b} .oc-text"))
+        self.shot("decisions-admin.png")
+        self.until(lambda: "Nothing waits for review" in self.text("#dec-summary"),
+                   "an empty list after a refresh", wait=self.REFRESH)
+        self.logout()
+        self.assert_no_csp_violation()
+
+        # ---- what the service and the store say
+        st, got = self.call("GET", f"decisions/{a}")
+        self.assertEqual(st, 200, got)
+        self.assertEqual((got["status"], got["review"], got["approvals"]), ("approved", "approved", 2))
+        self.assertEqual(sorted((v["reviewer"], v["vote"]) for v in got["votes"]),
+                         [("rita", "approve"), ("rob", "approve")])
+        listed = {x["decision"]: x for x in json.loads(hitl("decisions", self.db, "--json").stdout)["decisions"]}
+        self.assertEqual((listed[b]["review"], listed[b]["status"], listed[b]["settled_by"]),
+                         ("rejected", "proceeded", "ada"))
+        self.assertEqual([(v["reviewer"], v["vote"]) for v in listed[b]["votes"]],
+                         [("rita", "reject"), ("ada", "reject")])
+        self.stop_server()
+        hitl("audit", "verify", self.db)
+        self.check_screens()
 
 
 def main():

@@ -1,4 +1,5 @@
-// hitl serve: the annotation page. One page, a view per role (annotate, review, project).
+// hitl serve: the annotation page. One page, a view per role (annotate, review, decisions,
+// project).
 // Plain ES2020, no libraries. Every piece of data reaches the page through textContent or
 // element attributes, never innerHTML; the page keeps no token (the session is an HttpOnly
 // cookie), and every POST carries X-Hitl-Request: 1 (the server's CSRF check).
@@ -12,8 +13,8 @@ const IMAGE_URL_EXT = /\.(png|jpe?g|gif|webp|svg|bmp|avif)$/i;
 const IMAGE_KEY = /(image|img|photo|picture|thumb)/i;
 const ROLE_VIEWS = {
   annotator: ['annotate'],
-  reviewer: ['annotate', 'review'],
-  admin: ['annotate', 'review', 'admin'],
+  reviewer: ['annotate', 'review', 'decisions'],
+  admin: ['annotate', 'review', 'decisions', 'admin'],
   system: ['annotate'],
 };
 const ROLE_HOME = { annotator: 'annotate', reviewer: 'review', admin: 'admin', system: 'annotate' };
@@ -67,11 +68,13 @@ async function api(method, path, body) {
     opts.body = JSON.stringify(body === undefined ? {} : body);
   }
   let r;
+  const sent = Date.now();
   try {
     r = await fetch(API + path, opts);
   } catch (e) {
     throw new ApiError(0, 'The server cannot be reached. Check your connection and try again.');
   }
+  noteServerClock(r.headers.get('Date'), sent);
   let data = null;
   try {
     data = await r.json();
@@ -88,6 +91,17 @@ async function api(method, path, body) {
   }
   return data || {};
 }
+
+// The server's clock minus ours (ms), from the Date header (whole seconds, so only a difference
+// of more than 2 s counts): deadlines are the server's, counted down on this computer's clock.
+const clock = { skew: 0 };
+function noteServerClock(date, sent) {
+  const t = date ? Date.parse(date) : NaN;
+  if (Number.isNaN(t)) return;
+  const skew = t + 500 - (sent + Date.now()) / 2;
+  clock.skew = Math.abs(skew) > 2000 ? skew : 0;
+}
+const serverNow = () => Date.now() + clock.skew;
 
 const itemPath = (id, action) => `/items/${encodeURIComponent(id)}/${action}`;
 
@@ -135,9 +149,11 @@ function pct(v) {
   return v === null || v === undefined ? 'n/a' : `${(v * 100).toFixed(1)}%`;
 }
 
-// Non-space characters, as the store counts a justification.
-function nonSpace(text) {
-  return Array.from(text.replace(/\s/gu, '')).length;
+// Visible characters, as the store counts a justification or a reason: neither white space
+// (the Unicode spaces, no-break space, the BOM and the zero-width space) nor a control character.
+const INVISIBLE = /[\s\u200b\u0000-\u001f\u007f-\u009f\u2028\u2029]/gu;
+function visibleChars(text) {
+  return Array.from(text.replace(INVISIBLE, '')).length;
 }
 
 // ---------------------------------------------------------------- payloads
@@ -208,7 +224,7 @@ function fillFields(container, payload, itemId, depth = 0) {
   return shown;
 }
 
-function renderPayload(container, payload, itemId) {
+function renderPayload(container, payload, itemId, emptyText) {
   clear(container);
   const dl = el('dl', { class: 'fields' });
   const shown = payload && typeof payload === 'object' && !Array.isArray(payload)
@@ -217,7 +233,7 @@ function renderPayload(container, payload, itemId) {
   if (payload !== null && payload !== undefined && (typeof payload !== 'object' || Array.isArray(payload))) {
     dl.append(el('div', { class: 'field' }, el('dd', null, valueNode('value', payload, itemId, 1))));
   } else if (!shown) {
-    dl.append(el('p', { class: 'muted', text: 'This item has no content attached; decide from its name.' }));
+    dl.append(el('p', { class: 'muted', text: emptyText || 'This item has no content attached; decide from its name.' }));
   }
   container.append(dl);
 }
@@ -245,6 +261,7 @@ function sessionEnded() {
 }
 
 function showLogin(message) {
+  resetDecisions();
   for (const v of document.querySelectorAll('.view')) v.hidden = true;
   $('tabs').hidden = true;
   $('whoami').hidden = true;
@@ -278,8 +295,10 @@ function showView(view) {
     else a.removeAttribute('aria-current');
   }
   document.title = `hitl: ${view === 'admin' ? 'project' : view}`;
+  if (view !== 'decisions') stopDecisions();
   if (view === 'annotate') enterAnnotate();
   else if (view === 'review') loadReview();
+  else if (view === 'decisions') startDecisions();
   else if (view === 'admin') loadAdmin();
 }
 
@@ -641,7 +660,7 @@ function reviewCard(it, idx, classes, min) {
   const err = node.querySelector('.rv-error');
   const form = node.querySelector('.rv-form');
   const update = () => {
-    const n = nonSpace(just.value);
+    const n = visibleChars(just.value);
     const chosen = form.querySelector(`input[name="${name}"]:checked`);
     count.textContent = `${n} / ${min} characters (spaces not counted)`;
     count.classList.toggle('ok', n >= min);
@@ -653,7 +672,7 @@ function reviewCard(it, idx, classes, min) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const chosen = form.querySelector(`input[name="${name}"]:checked`);
-    if (!chosen || nonSpace(just.value) < min) return;
+    if (!chosen || visibleChars(just.value) < min) return;
     submit.disabled = true;
     err.hidden = true;
     try {
@@ -672,6 +691,445 @@ function reviewCard(it, idx, classes, min) {
     }
   });
   return node;
+}
+
+// ---------------------------------------------------------------- decisions
+
+// Live decisions: what services asked before acting. Reviewers vote on those awaiting review;
+// admins also settle the escalated and expired ones. The lists refresh every few seconds
+// without touching what a reviewer is typing: a card is kept per decision and updated in place.
+const DEC_REFRESH_MS = 5000;
+const DEC_URGENT_MS = 10 * 60 * 1000;   // under ten minutes left: the countdown turns amber
+const REVIEW_WORDS = {
+  pending: 'Waiting for review',
+  approved: 'Approved',
+  rejected: 'Rejected',
+  escalated: 'Escalated to an admin',
+  expired: 'Expired: an admin settles it',
+  none: 'Not reviewed',
+};
+
+const dec = {
+  cards: new Map(),    // decision number -> {node, d, kind: 'review'|'settle', touched, busy}
+  min: null,           // the store's min-justification, at least 1 (the store's own floor)
+  timer: null,         // the refresh
+  tick: null,          // the countdowns
+  loading: false,
+  again: false,        // a refresh was asked for while one ran
+  gen: 0,              // bumped by every vote: a refresh that began before one is stale
+  failing: false,
+  counts: null,        // {pending, escalated, expired} at the last refresh
+};
+
+function routeWords(d) {
+  if (d.route === 'approve') return 'waits for approval';
+  if (d.route === 'flag') return 'proceeded, review after';
+  return d.blind ? 'blind sample' : 'proceeded, not reviewed';
+}
+
+function routeClass(d) {
+  return d.route === 'approve' ? 'approve' : d.route === 'flag' ? 'flag' : d.blind ? 'blind' : 'none';
+}
+
+// "3 h 05 min 12 s": whole seconds, the largest two or three units.
+function span(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const p2 = (x) => String(x).padStart(2, '0');
+  if (d) return `${d} d ${h} h ${p2(m)} min`;
+  if (h) return `${h} h ${p2(m)} min ${p2(s % 60)} s`;
+  if (m) return `${m} min ${p2(s % 60)} s`;
+  return `${s % 60} s`;
+}
+
+function decMin() {
+  return dec.min === null ? 1 : dec.min;
+}
+
+// What became of a decision, in words; `mine` is the vote just cast (true approve, false
+// reject) or null when the page learnt it from a refresh.
+function outcomeText(d, mine) {
+  const waits = d.route === 'approve';
+  const a = Number(d.approvals) || 0;
+  const r = Number(d.required) || 0;
+  switch (d.review) {
+    case 'approved':
+      return (a >= r ? `Approved: ${a} of ${r} approvals.` : `Approved by ${d.settled_by || 'an admin'}, who settled it.`)
+        + (waits ? ' The service may go ahead.' : ' The review is closed.');
+    case 'rejected':
+      return `Rejected by ${d.settled_by || 'an admin'}, who settled it.`
+        + (waits ? ' The service is told not to act.' : ' The action had already gone ahead: it needs following up.');
+    case 'escalated':
+      return `${mine === false ? 'Your rejection sends it' : 'A rejection sent it'} to an admin, who settles it.`
+        + (waits ? ' The service keeps waiting.' : '');
+    case 'expired':
+      return 'Expired: nobody decided before the deadline. An admin settles it.';
+    case 'pending':
+      return `${mine === true ? 'Your approval is in' : 'Still waiting'}: ${a} of ${r} approvals. `
+        + `It waits for ${r - a} more.`;
+    default:
+      return REVIEW_WORDS[d.review] || humanize(d.review || 'unknown');
+  }
+}
+
+function voteList(ul, votes) {
+  clear(ul);
+  for (const v of votes) {
+    const verb = v.vote === 'approve' ? 'approved' : 'rejected';
+    ul.append(el('li', { class: `vote ${v.vote}`, 'data-reviewer': v.reviewer, 'data-vote': v.vote },
+      el('div', { class: 'vote-head' },
+        el('span', null, el('strong', { text: v.reviewer }), ` ${verb}`),
+        el('time', { class: 'muted small', datetime: v.at, text: when(v.at) })),
+      el('p', { class: 'vote-reason', text: v.reason })));
+  }
+  if (!votes.length) ul.append(el('li', { class: 'muted small', text: 'None yet.' }));
+}
+
+function outcomeNode(d, mine) {
+  const node = $('tpl-outcome').content.firstElementChild.cloneNode(true);
+  node.dataset.decision = String(d.decision);
+  node.dataset.review = String(d.review);
+  node.querySelector('.oc-num').textContent = String(d.decision);
+  node.querySelector('.oc-caller').textContent = d.id ? `(${d.id})` : '';
+  node.querySelector('.oc-action').textContent = d.action;
+  const badge = node.querySelector('.oc-badge');
+  badge.textContent = REVIEW_WORDS[d.review] || humanize(d.review || '');
+  badge.className = `oc-badge badge ${d.review}`;
+  node.querySelector('.oc-text').textContent = outcomeText(d, mine);
+  voteList(node.querySelector('.oc-votes'), Array.isArray(d.votes) ? d.votes : []);
+  node.querySelector('.oc-dismiss').addEventListener('click', () => {
+    node.remove();
+    updateDecisionCounts();
+  });
+  return node;
+}
+
+// The card of a decision that left the lists shows what became of it.
+function closeCard(card, d, mine) {
+  dec.cards.delete(card.d.decision);
+  const out = outcomeNode(d, mine);
+  const hadFocus = card.node.contains(document.activeElement);
+  card.node.replaceWith(out);
+  if (hadFocus || mine !== null) out.focus({ preventScroll: true });
+}
+
+function decisionCard(d) {
+  const node = $('tpl-decision').content.firstElementChild.cloneNode(true);
+  const card = { node, d, kind: null, touched: false, busy: false, payloadShown: false };
+  const n = d.decision;
+  node.dataset.decision = String(n);
+  node.querySelector('.dc-num').textContent = String(n);
+  const reason = node.querySelector('.dc-reason');
+  reason.id = `dc-reason-${n}`;
+  node.querySelector('.dc-reason-label').setAttribute('for', reason.id);
+  reason.addEventListener('input', () => {
+    if (reason.value !== '') card.touched = true;
+    updateDecisionForm(card);
+  });
+  node.querySelector('.dc-form').addEventListener('submit', (ev) => ev.preventDefault());
+  node.querySelector('.dc-approve').addEventListener('click', () => castVote(card, true));
+  node.querySelector('.dc-reject').addEventListener('click', () => castVote(card, false));
+  return card;
+}
+
+function updateDecisionForm(card) {
+  const q = (c) => card.node.querySelector(c);
+  const n = visibleChars(q('.dc-reason').value);
+  const min = decMin();
+  const count = q('.dc-count');
+  count.textContent = `${n} / ${min} characters (spaces not counted)`;
+  count.classList.toggle('ok', n >= min);
+  const off = card.busy || n < min;
+  q('.dc-approve').disabled = off;
+  q('.dc-reject').disabled = off;
+}
+
+function stateLine(d) {
+  const waits = d.route === 'approve';
+  if (d.review === 'escalated') {
+    return waits ? 'Escalated after a rejection. The service is still waiting: your vote settles it.'
+      : 'Escalated after a rejection. The action already went ahead: your vote closes the review.';
+  }
+  if (d.review === 'expired') {
+    return waits ? 'Expired: nobody decided before the deadline. Your vote settles it.'
+      : 'Expired: the review missed its deadline. The action already went ahead: your vote closes the review.';
+  }
+  return '';
+}
+
+function updateDecisionCard(card, d, kind) {
+  card.d = d;
+  card.kind = kind;
+  const node = card.node;
+  const q = (c) => node.querySelector(c);
+  const me = state.me ? state.me.name : '';
+  node.dataset.review = String(d.review);
+  node.dataset.kind = kind;
+  node.classList.toggle('settle', kind === 'settle');
+  q('.dc-caller').textContent = d.id ? `(${d.id})` : '';
+  const route = q('.dc-route');
+  route.textContent = routeWords(d);
+  route.className = `dc-route route ${routeClass(d)}`;
+  q('.dc-action').textContent = d.action;
+  const line = stateLine(d);
+  q('.dc-state').textContent = line;
+  q('.dc-state').hidden = !line;
+  q('.dc-risk').textContent = typeof d.risk === 'number' ? d.risk.toFixed(2) : num(d.risk);
+  const a = Number(d.approvals) || 0;
+  const r = Math.max(Number(d.required) || 0, 1);
+  q('.dc-approvals').textContent = `${a} of ${r}`;
+  const bar = q('.dc-approvals-bar');
+  bar.max = r;
+  bar.value = Math.min(a, r);
+  q('.dc-from').textContent = `Asked by ${d.submitter} at ${when(d.created_at)}${d.model ? ` · model ${d.model}` : ''}`;
+  // the clock: time left to the deadline while it waits for review; how long it has waited
+  // for an admin once escalated (since the rejection) or expired (since the deadline)
+  const time = q('.dc-time');
+  const deadline = Date.parse(d.deadline);
+  let since = deadline;
+  if (d.review === 'escalated') {
+    const rej = (d.votes || []).filter((v) => v.vote === 'reject').pop();
+    if (rej) since = Date.parse(rej.at);
+  }
+  time.dataset.deadline = String(deadline);
+  time.dataset.since = String(since);
+  time.setAttribute('datetime', kind === 'review' ? d.deadline : new Date(since).toISOString());
+  time.title = `Deadline ${new Date(deadline).toLocaleString()}`;
+  q('.dc-time-label').textContent = kind === 'review' ? 'Time left' : 'Waiting for an admin';
+  tickCard(card);
+  if (!card.payloadShown) {
+    renderPayload(q('.dc-payload'), d.payload, d.id, 'No details attached: decide from the action.');
+    card.payloadShown = true;
+  }
+  const votes = Array.isArray(d.votes) ? d.votes : [];
+  voteList(q('.dc-votes'), votes);
+  // may this account vote now?
+  const mine = q('.dc-mine');
+  const form = q('.dc-form');
+  let blocked = '';
+  if (d.submitter === me) {
+    blocked = 'You filed this decision: another reviewer decides.';
+  } else if (kind === 'review') {
+    const own = votes.find((v) => v.reviewer === me);
+    if (own) {
+      blocked = `You ${own.vote === 'approve' ? 'approved' : 'rejected'} this at ${when(own.at)}. `
+        + outcomeText(d, null);
+    }
+  }
+  mine.textContent = blocked;
+  mine.hidden = !blocked;
+  form.hidden = !!blocked;
+  const approve = q('.dc-approve');
+  const reject = q('.dc-reject');
+  approve.textContent = kind === 'settle' ? 'Approve and settle' : 'Approve';
+  reject.textContent = kind === 'settle' ? 'Reject and settle' : 'Reject';
+  q('.dc-reason').placeholder = kind === 'settle'
+    ? 'Why you settle it this way; the service\'s owner and the audit trail read it.'
+    : 'Why approve or reject? The service\'s owner and the audit trail read it.';
+  updateDecisionForm(card);
+}
+
+function tickCard(card) {
+  const time = card.node.querySelector('.dc-time');
+  const now = serverNow();
+  if (card.kind === 'review') {
+    const left = Number(time.dataset.deadline) - now;
+    time.textContent = left > 0 ? span(left) : 'Deadline passed: expiring';
+    time.classList.toggle('urgent', left > 0 && left < DEC_URGENT_MS);
+    time.classList.toggle('overdue', left <= 0);
+  } else {
+    time.textContent = `for ${span(now - Number(time.dataset.since))}`;
+    time.classList.remove('urgent', 'overdue');
+  }
+}
+
+function tickDecisions() {
+  for (const card of dec.cards.values()) tickCard(card);
+}
+
+// Puts the live cards in this order; outcome cards stay where they are, and a card already
+// in its place is not moved (moving it would take the focus from a reviewer typing in it).
+function placeCards(container, nodes) {
+  const live = (x) => x.classList.contains('decision');
+  let cursor = container.firstElementChild;
+  for (const node of nodes) {
+    while (cursor && !live(cursor)) cursor = cursor.nextElementSibling;
+    if (cursor === node) {
+      cursor = cursor.nextElementSibling;
+      continue;
+    }
+    container.insertBefore(node, cursor);
+  }
+}
+
+function updateDecisionCounts(counts) {
+  if (counts) dec.counts = counts;
+  const c = dec.counts || { pending: 0, escalated: 0, expired: 0 };
+  const admin = state.me && state.me.role === 'admin';
+  const open = (list) => [...$(list).querySelectorAll('.decision')]
+    .filter((n) => !n.querySelector('.dc-form').hidden).length;
+  const toVote = open('dec-pending');
+  const toSettle = admin ? c.escalated + c.expired : 0;
+  let text;
+  if (!c.pending && !toSettle) text = 'Nothing waits for review now. This page checks every few seconds.';
+  else {
+    const parts = [];
+    if (c.pending) parts.push(`${c.pending} decision${c.pending === 1 ? '' : 's'} waiting for review (${toVote} for your vote)`);
+    if (toSettle) parts.push(`${toSettle} for you to settle`);
+    text = parts.join('; ') + '.';
+  }
+  $('dec-summary').textContent = text;
+  facts($('dec-counts'), [['Waiting', num(c.pending)], ['Escalated', num(c.escalated)], ['Expired', num(c.expired)]]);
+  const note = $('dec-admin-note');
+  const waiting = c.escalated + c.expired;
+  note.hidden = admin || !waiting;
+  note.textContent = `${waiting} escalated or expired decision${waiting === 1 ? ' waits' : 's wait'} for an admin to settle.`;
+  $('dec-settle-block').hidden = !admin || !$('dec-settle').firstElementChild;
+}
+
+async function loadDecisions() {
+  if (dec.loading) {
+    dec.again = true;
+    return;
+  }
+  dec.loading = true;
+  const gen = dec.gen;
+  const admin = state.me && state.me.role === 'admin';
+  try {
+    const [pending, escalated, expired] = await Promise.all(['pending', 'escalated', 'expired']
+      .map((s) => api('GET', `/decisions?status=${s}`).then((r) => (Array.isArray(r.decisions) ? r.decisions : []))));
+    if (dec.min === null) {
+      try {
+        const adj = await api('GET', '/adjudication');
+        dec.min = Math.max(Number(adj.min_justification) || 0, 1);
+      } catch (e) {
+        if (e.status === 401) throw e;
+        dec.min = 1; // a refused vote says the minimum
+      }
+    }
+    if (gen !== dec.gen || state.view !== 'decisions' || !state.me) {
+      dec.again = dec.again || (state.view === 'decisions' && !!state.me);
+      return;
+    }
+    // waiting for review: the nearest deadline first; to settle: the oldest first
+    const reviewing = pending.filter((d) => d.review === 'pending')
+      .sort((x, y) => Date.parse(x.deadline) - Date.parse(y.deadline) || x.decision - y.decision);
+    const settling = admin ? escalated.concat(expired).sort((x, y) => x.decision - y.decision) : [];
+    const seen = new Set();
+    for (const [list, kind, box] of [[reviewing, 'review', 'dec-pending'], [settling, 'settle', 'dec-settle']]) {
+      const nodes = [];
+      for (const d of list) {
+        if (seen.has(d.decision)) continue;
+        seen.add(d.decision);
+        let card = dec.cards.get(d.decision);
+        if (!card) {
+          card = decisionCard(d);
+          dec.cards.set(d.decision, card);
+        }
+        updateDecisionCard(card, d, kind);
+        nodes.push(card.node);
+      }
+      placeCards($(box), nodes);
+    }
+    for (const [n, card] of [...dec.cards]) {
+      if (seen.has(n)) continue;
+      if (!card.touched) {
+        dec.cards.delete(n);
+        card.node.remove();
+        continue;
+      }
+      // someone else decided the one this reviewer was writing about: say what became of it
+      card.busy = true;
+      updateDecisionForm(card);
+      api('GET', `/decisions/${n}`).then((d) => closeCard(card, d, null)).catch(() => {
+        dec.cards.delete(n);
+        card.node.remove();
+      });
+    }
+    updateDecisionCounts({ pending: reviewing.length, escalated: escalated.length, expired: expired.length });
+    const u = $('dec-updated');
+    u.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshes every ${DEC_REFRESH_MS / 1000} s.`;
+    u.classList.remove('error');
+    dec.failing = false;
+  } catch (e) {
+    if (e.status === 401) return;
+    const u = $('dec-updated');
+    u.textContent = `Could not refresh at ${new Date().toLocaleTimeString()}: ${e.message}`;
+    u.classList.add('error');
+    if (!dec.failing) showError(e); // once, not every few seconds
+    dec.failing = true;
+  } finally {
+    dec.loading = false;
+    if (dec.again && dec.timer) {
+      dec.again = false;
+      loadDecisions();
+    }
+  }
+}
+
+async function castVote(card, approve) {
+  const q = (c) => card.node.querySelector(c);
+  const reason = q('.dc-reason');
+  const err = q('.dc-error');
+  const n = card.d.decision;
+  if (card.busy || visibleChars(reason.value) < decMin()) return;
+  card.busy = true;
+  card.touched = true;
+  dec.gen++;
+  err.hidden = true;
+  updateDecisionForm(card);
+  try {
+    const d = await api('POST', `/decisions/${n}/${approve ? 'approve' : 'reject'}`, { reason: reason.value });
+    reason.value = '';
+    if (card.kind === 'review' && d.review === 'pending') {
+      updateDecisionCard(card, d, 'review'); // still waiting for others: the card says so
+      toast(`Decision ${n}: ${outcomeText(d, approve)}`);
+      q('.dc-mine').focus({ preventScroll: true });
+    } else {
+      closeCard(card, d, approve);
+      toast(`Decision ${n}: ${REVIEW_WORDS[d.review] || d.review}`);
+    }
+    loadDecisions(); // the counts, and whatever else changed meanwhile
+  } catch (e) {
+    if (e.status === 401) return;
+    const m = /at least (\d+) visible/.exec(e.message);
+    if (e.status === 400 && m) dec.min = Math.max(Number(m[1]), 1);
+    err.textContent = e.message;
+    err.hidden = false;
+    if (e.status === 403 || e.status === 404 || e.status === 409) loadDecisions();
+  } finally {
+    card.busy = false;
+    if (dec.cards.get(n) === card) updateDecisionForm(card);
+  }
+}
+
+function startDecisions() {
+  stopDecisions();
+  dec.timer = setInterval(() => {
+    if (!document.hidden) loadDecisions();
+  }, DEC_REFRESH_MS);
+  dec.tick = setInterval(tickDecisions, 1000);
+  loadDecisions();
+}
+
+function stopDecisions() {
+  clearInterval(dec.timer);
+  clearInterval(dec.tick);
+  dec.timer = dec.tick = null;
+}
+
+// Logging out forgets the lists (the next account sees its own) and the reasons typed.
+function resetDecisions() {
+  stopDecisions();
+  dec.cards.clear();
+  dec.min = null;
+  dec.counts = null;
+  dec.gen++;
+  for (const id of ['dec-pending', 'dec-settle']) clear($(id));
+  $('dec-summary').textContent = '';
+  $('dec-updated').textContent = '';
 }
 
 // ---------------------------------------------------------------- admin
@@ -804,6 +1262,10 @@ function init() {
   $('check-again').addEventListener('click', () => loadNext());
   $('review-refresh').addEventListener('click', () => loadReview());
   $('admin-refresh').addEventListener('click', () => loadAdmin());
+  $('dec-refresh').addEventListener('click', () => loadDecisions());
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden && state.view === 'decisions' && dec.timer) loadDecisions();
+  });
   document.addEventListener('keydown', onKey);
   window.addEventListener('hashchange', route);
   start();
