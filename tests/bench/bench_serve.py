@@ -16,8 +16,11 @@ labels than the overlap, and `hitl audit verify` passes.
 
 Each loop runs on its own copy of one freshly built store (hitl init, hitl queue --data, hitl
 user add for the HTTP accounts). The clients are --client-procs Python processes with --clients
-threads between them, each thread one account on one keep-alive http.client connection; they
-start together at a set time, after the server is up.
+threads between them, each thread one account on one keep-alive http.client connection (with --python-clients), or by
+default tests/bench/serve_client.c (hitl_serve_client: one C thread per account on its own
+keep-alive connection, a few microseconds of CPU a request, so that on a 2-core machine the
+clients do not take the cores the server is measured on); they start together at a set time,
+after the server is up.
 
 Run:  /usr/bin/python3 tests/bench/bench_serve.py               (60 s of HTTP load, ~2 min)
       /usr/bin/python3 tests/bench/bench_serve.py --seconds 20
@@ -257,13 +260,20 @@ def http_loop(opts, db, tokens, work):
     start_at = time.time() + 1.5  # every client process up and waiting before the clock starts
     k = max(1, min(opts.client_procs, len(names)))
     cpu0, srv0 = children_cpu(), proc_status(server.pid)["cpu_s"]
-    for i in range(k):
-        out = os.path.join(work, f"clients-{i}.json")
+    if opts.python_clients:
+        for i in range(k):
+            out = os.path.join(work, f"clients-{i}.json")
+            outs.append(out)
+            procs.append(subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), "--worker", "--port", str(port),
+                 "--tokens", tok_file, "--names", ",".join(names[i::k]), "--start-at",
+                 repr(start_at), "--seconds", str(opts.seconds), "--out", out]))
+    else:  # one process, a thread and a keep-alive connection per account (serve_client.c)
+        k = 1
+        out = os.path.join(work, "clients-c.json")
         outs.append(out)
-        procs.append(subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--worker", "--port", str(port),
-             "--tokens", tok_file, "--names", ",".join(names[i::k]), "--start-at",
-             repr(start_at), "--seconds", str(opts.seconds), "--out", out]))
+        procs.append(subprocess.Popen([opts.client_bin, str(port), tok_file, repr(start_at),
+                                       str(opts.seconds), out]))
     for p in procs:
         if p.wait() != 0:
             server.kill()
@@ -459,6 +469,9 @@ def main():
                     help="library annotator processes (default: --clients)")
     ap.add_argument("--lib-per-worker", type=int, default=400,
                     help="library round trips per process (400)")
+    ap.add_argument("--python-clients", action="store_true",
+                    help="HTTP clients in Python (http.client) instead of hitl_serve_client")
+    ap.add_argument("--client-bin", default=os.path.join(ROOT, "build/tests/bench/hitl_serve_client"))
     ap.add_argument("--no-cli", action="store_true")
     ap.add_argument("--no-library", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
