@@ -1,5 +1,7 @@
 /* hitl init and hitl set: create an annotation store with its classes and policies, and change
  * a policy later (every change is audited). */
+#include <string.h>
+
 #include "cli.h"
 
 static const char init_usage[] =
@@ -79,6 +81,9 @@ int cmd_set(int argc, char **argv)
         hitl_store_setting_set(st, argv[optind + 1], argv[optind + 2], cli_actor(actor), &err);
     hitl_store_close(st);
     if (s != HITL_OK) return cli_fail("set", s, &err);
-    printf("%s = %s\n", argv[optind + 1], argv[optind + 2]);
+    printf("%s = %s%s\n", argv[optind + 1], argv[optind + 2],
+           strcmp(argv[optind + 1], "overlap") == 0
+               ? " (for batches queued from now on; items already queued keep theirs)"
+               : "");
     return CLI_EXIT_OK;
 }
