@@ -11,8 +11,19 @@ HITL_DATA_PACKAGES="dataset-fashion-mnist"
 # Only tests/fuzz/run.sh needs these: clang with libFuzzer and the OpenMP runtime it links.
 HITL_FUZZ_PACKAGES="clang libclang-rt-14-dev libomp-dev"
 
+# The browser test's chromedriver reaches chromium at "localhost": a machine with no entry for
+# it (a bare debootstrap chroot has no /etc/hosts; an installed Debian always has one) gets
+# the loopback lines every Debian /etc/hosts starts with.
+hitl_localhost() {
+    getent hosts localhost >/dev/null 2>&1 && return 0
+    [ "$(id -u)" -eq 0 ] || return 0
+    echo "adding localhost to /etc/hosts (it had no entry)" >&2
+    printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >>/etc/hosts
+}
+
 # hitl_install_deps [PACKAGE...]: the given packages, by default $HITL_PACKAGES.
 hitl_install_deps() {
+    hitl_localhost
     missing=""
     for p in ${*:-$HITL_PACKAGES}; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
