@@ -31,23 +31,37 @@ static void resume_at(http_waiters *w, size_t i)
     w->v[i] = w->v[--w->n];
 }
 
+uint64_t http_wakes(hitl_http *h)
+{
+    pthread_mutex_lock(&h->waiters.mu);
+    uint64_t n = h->waiters.wakes;
+    pthread_mutex_unlock(&h->waiters.mu);
+    return n;
+}
+
 void http_wake(hitl_http *h, int64_t gate)
 {
     http_waiters *w = &h->waiters;
     pthread_mutex_lock(&w->mu);
+    w->wakes++;
     for (size_t i = w->n; i-- > 0;)
         if (gate < 0 || w->v[i].gate == gate) resume_at(w, i);
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Suspends the request until its decision settles or `until`; -1 when it cannot wait. */
-static int wait_on(hitl_http *h, struct MHD_Connection *c, http_req *rq, int64_t gate)
+/* Suspends the request until its decision settles or `until`: 0. -1 when it cannot wait; 1
+ * when a wake came after the caller read the decision (`seen`, the wake count before it read):
+ * read it again, the vote may have settled it. */
+static int wait_on(hitl_http *h, struct MHD_Connection *c, http_req *rq, int64_t gate,
+                   uint64_t seen)
 {
     http_waiters *w = &h->waiters;
     int rc = 0;
     pthread_mutex_lock(&w->mu);
     if (w->stop) {
         rc = -1;
+    } else if (w->wakes != seen) {
+        rc = 1;
     } else {
         if (w->n == w->cap) {
             size_t cap = w->cap ? 2 * w->cap : 64;
@@ -221,6 +235,8 @@ static enum MHD_Result get_one(hitl_http *h, struct MHD_Connection *c, http_req 
     hitl_gate g;
     hitl_error err;
     hitl_error_clear(&err);
+again:;
+    uint64_t seen = http_wakes(h); /* before the read: a vote after it is seen below */
     hitl_status s = hitl_gate_get(st, id, &g, &err);
     if (s == HITL_OK && rq->role == HITL_ROLE_SYSTEM && strcmp(g.submitter, rq->account) != 0) {
         hitl_gate_release(&g);
@@ -241,10 +257,11 @@ static enum MHD_Result get_one(hitl_http *h, struct MHD_Connection *c, http_req 
         }
         rq->wait_until = mono() + secs;
     }
-    if (g.status == HITL_GATE_PENDING && mono() < rq->wait_until && !atomic_load(&h->stopping) &&
-        wait_on(h, c, rq, id) == 0) {
-        hitl_gate_release(&g);
-        return MHD_YES; /* suspended: answered when resumed */
+    if (g.status == HITL_GATE_PENDING && mono() < rq->wait_until && !atomic_load(&h->stopping)) {
+        int w = wait_on(h, c, rq, id, seen);
+        if (w >= 0) hitl_gate_release(&g);
+        if (w == 0) return MHD_YES; /* suspended: answered when resumed */
+        if (w == 1) goto again;     /* a vote came between the read and now */
     }
     json_t *j = hitl_gate_json(&g);
     hitl_gate_release(&g);

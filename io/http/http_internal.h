@@ -67,6 +67,7 @@ typedef struct http_waiters {
     size_t n, cap;
     pthread_t timer;
     int running, stop;
+    uint64_t wakes; /* http_wake calls so far: a waiter that read before one re-reads */
 } http_waiters;
 
 /* ---- the server (server.c) ----------------------------------------------------------------- */
@@ -125,6 +126,8 @@ int http_waiters_start(hitl_http *h);
 void http_waiters_stop(hitl_http *h);
 /* Resumes the requests waiting on decision `gate` (-1: all). */
 void http_wake(hitl_http *h, int64_t gate);
+/* The wake count now: read before reading a decision a request may wait on. */
+uint64_t http_wakes(hitl_http *h);
 /* The decision routes (role checks included). */
 enum MHD_Result http_decisions(hitl_http *h, struct MHD_Connection *c, http_req *rq,
                                const hitl_http_match *r, hitl_store *st);

@@ -424,7 +424,7 @@ static hitl_status listen_on(hitl_http *h, hitl_error *err)
     struct sockaddr_in a4;
     const struct sockaddr *sa;
     unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     memset(&a4, 0, sizeof(a4));
     memset(&a6, 0, sizeof(a6));
     if (inet_pton(AF_INET, h->o.host, &a4.sin_addr) == 1) {

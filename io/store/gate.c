@@ -247,6 +247,9 @@ static hitl_status gate_event(hitl_store *st, const char *actor, const char *act
                           "blind", g->blind, "status", hitl_gate_status_name(g->status), "review",
                           hitl_gate_status_name(g->review), "required", g->required, "approvals",
                           g->approvals, "deadline_ms", (json_int_t)g->deadline_ms);
+    if (p) /* null until someone settles it */
+        json_object_set_new(p, "settled_by",
+                            g->settled_by ? json_string(g->settled_by) : json_null());
     if (p && vote) json_object_set_new(p, "vote", json_string(vote));
     if (p && reason) json_object_set_new(p, "reason", json_string(reason));
     return hitl__audit_append(st, actor, actor_type, event, NULL, p, err);
@@ -499,6 +502,11 @@ static hitl_status vote_in(hitl_store *st, int64_t id, const char *reviewer, hit
     r = hitl__store_step_done(st, q, err, "cannot record the vote");
     hitl__store_finish(st, q);
     int settled = next == HITL_GATE_APPROVED || next == HITL_GATE_REJECTED;
+    if (settled) { /* the event records who settled it, as the row does */
+        free(g->settled_by);
+        if (!(g->settled_by = strdup(reviewer)))
+            return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
     if (r == HITL_OK) r = gate_update(st, g, settled ? reviewer : NULL, err);
     if (r == HITL_OK)
         r = gate_event(st, reviewer, "human", "gate_vote", g, approve ? "approve" : "reject",

@@ -677,9 +677,9 @@ static void replay_account(verifier *v, int64_t seq, const char *ts, const paylo
 }
 
 /* The fields of a decision's state that its row must show (gate.c's events carry them all). */
-static const char *const gate_keys[] = {"caller_id", "submitter", "action",    "payload_sha256",
-                                        "model",     "route",     "blind",     "status",
-                                        "review",    "required",  "approvals", "deadline_ms"};
+static const char *const gate_keys[] = {
+    "caller_id", "submitter", "action",   "payload_sha256", "model",       "route",     "blind",
+    "status",    "review",    "required", "approvals",      "deadline_ms", "settled_by"};
 
 /* gate, gate_vote, gate_expired: the decision's whole state after the event, kept by id; a
  * vote is also kept in order. */
@@ -1076,12 +1076,13 @@ static void check_gate(verifier *v, sqlite3_stmt *q)
     }
     const char *pl = col0(q, 4);
     hitl__sha256_hex(pl, strlen(pl), digest);
-    json_t *row = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s?, s:s, s:b, s:s, s:s, s:i, s:i, s:I}", "caller_id", col0(q, 1),
-        "submitter", col0(q, 2), "action", col0(q, 3), "payload_sha256", digest, "model", col(q, 6),
-        "route", col0(q, 7), "blind", sqlite3_column_int(q, 8), "status", col0(q, 9), "review",
-        col0(q, 10), "required", sqlite3_column_int(q, 11), "approvals", sqlite3_column_int(q, 12),
-        "deadline_ms", (json_int_t)sqlite3_column_int64(q, 13));
+    json_t *row =
+        json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:b, s:s, s:s, s:i, s:i, s:I, s:s?}",
+                  "caller_id", col0(q, 1), "submitter", col0(q, 2), "action", col0(q, 3),
+                  "payload_sha256", digest, "model", col(q, 6), "route", col0(q, 7), "blind",
+                  sqlite3_column_int(q, 8), "status", col0(q, 9), "review", col0(q, 10), "required",
+                  sqlite3_column_int(q, 11), "approvals", sqlite3_column_int(q, 12), "deadline_ms",
+                  (json_int_t)sqlite3_column_int64(q, 13), "settled_by", col(q, 14));
     for (size_t i = 0; row && i < sizeof(gate_keys) / sizeof(gate_keys[0]); i++) {
         json_t *a = json_object_get(row, gate_keys[i]), *b = json_object_get(want, gate_keys[i]);
         if (!(a ? b && json_equal(a, b) : !b)) {
@@ -1380,7 +1381,8 @@ hitl_status hitl_audit_verify(hitl_store *st, const hitl_verify_opts *o, hitl_ve
         if (st->schema >= 4) {
             scan(&v,
                  "SELECT id, caller_id, submitter, action, payload, risk, model, route, blind,"
-                 " status, review, required, approvals, deadline_ms FROM gates ORDER BY id",
+                 " status, review, required, approvals, deadline_ms, settled_by FROM gates"
+                 " ORDER BY id",
                  check_gate);
             scan(&v, "SELECT gate, reviewer, vote, reason FROM gate_votes ORDER BY seq",
                  check_gate_vote);
