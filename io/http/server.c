@@ -1,4 +1,4 @@
-/* The server: libmicrohttpd's daemon (a pool of worker threads over epoll), one request's life
+/* The server: libmicrohttpd's daemon (a pool of worker threads over poll), one request's life
  * (its body read up to the limit, who is asking, the route, the reply with the security
  * headers, the log line), the store handles the workers share, the page and the media files. */
 #include <arpa/inet.h>
