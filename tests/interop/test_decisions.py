@@ -979,7 +979,10 @@ class Load(DecisionCase):
               f"the vote p50 {1e3 * lag[N // 2]:.1f} ms, max {1e3 * lag[-1]:.1f} ms",
               file=sys.stderr)
         self.assertEqual(threads, {before["Threads"]}, "the thread count changed while waiting")
-        self.assertLess(rss, 150)
+        with open(f"/proc/{pid}/maps") as f:  # ASan's shadow memory and quarantine inflate RSS
+            sanitized = "libasan" in f.read()
+        if not sanitized:
+            self.assertLess(rss, 150)
         self.assertLess(lag[-1], 1.0)
 
     def test_500_requests_arriving_together(self):
