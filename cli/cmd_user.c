@@ -53,8 +53,10 @@ static int list(hitl_store *st, int json)
             printf("%-24s %-10s %s%s\n", cli_safe(a[i].name), hitl_role_name(a[i].role),
                    a[i].created_at, a[i].revoked ? "  revoked" : "");
     }
-    if (json) cli_print_json(json_pack("{s:o}", "accounts", arr));
-    else if (n == 0) printf("no accounts (hitl user add DB NAME --role ROLE)\n");
+    if (json)
+        cli_print_json(json_pack("{s:o}", "accounts", arr));
+    else if (n == 0)
+        printf("no accounts (hitl user add DB NAME --role ROLE)\n");
     free(a);
     return CLI_EXIT_OK;
 }
@@ -109,8 +111,10 @@ int cmd_user(int argc, char **argv)
     hitl_store_close(st);
     if (s != HITL_OK) return cli_fail("user", s, &err);
     if (strcmp(verb, "revoke") == 0) {
-        if (json) cli_print_json(json_pack("{s:s, s:b}", "name", name, "revoked", 1));
-        else printf("revoked %s: its token no longer works\n", cli_safe(name));
+        if (json)
+            cli_print_json(json_pack("{s:s, s:b}", "name", name, "revoked", 1));
+        else
+            printf("revoked %s: its token no longer works\n", cli_safe(name));
         return CLI_EXIT_OK;
     }
     rc = print_token(strcmp(verb, "add") == 0 ? "added" : "new token for", name, role, token, json);

@@ -118,7 +118,7 @@ hitl_status hitl_http_route(const char *method, const char *path, hitl_http_matc
     int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     const char *q = strchr(path, '?');
     size_t len = q ? (size_t)(q - path) : strlen(path);
-    char p[2048];
+    char p[4096]; /* room for a 1,023-byte id with every byte escaped (%XX) */
     if (len >= sizeof(p)) return HITL_EINVAL;
     memcpy(p, path, len);
     p[len] = '\0';
