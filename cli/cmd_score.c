@@ -212,13 +212,26 @@ static json_t *rows_json(const hitl_scored *v, size_t n, const hitl_ids *ids, si
     return arr;
 }
 
+/* s (control characters escaped) left-aligned in `width` columns, counting characters, not
+ * bytes: a UTF-8 id takes the columns it shows in (wide CJK characters aside). */
+static void put_col(const char *s, int width)
+{
+    const char *safe = cli_safe(s);
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)safe; *p; p++)
+        chars += (*p & 0xc0) != 0x80; /* every byte but a continuation starts a character */
+    fputs(safe, stdout);
+    for (; chars < width; chars++)
+        putchar(' ');
+}
+
 static void print_rows(const char *title, const hitl_scored *v, size_t n, const hitl_ids *ids,
                        size_t id0, char **names, size_t n_names)
 {
     printf("%s\n%6s %10s  %-16s %10s  %-10s %8s\n", title, "rank", "row", "id", "score", "pred",
            "p1");
     for (size_t i = 0; i < n; i++) {
-        char id[64], pred[64];
+        char id[256], pred[256];
         if (!ids->n)
             snprintf(id, sizeof(id), "%lld", (long long)v[i].row);
         else if (ids->is_string)
@@ -229,8 +242,11 @@ static void print_rows(const char *title, const hitl_scored *v, size_t n, const 
             snprintf(pred, sizeof(pred), "%s", names[v[i].pred]);
         else
             snprintf(pred, sizeof(pred), "%d", v[i].pred);
-        printf("%6zu %10lld  %-16s %10.6f  %-10s %8.6f\n", i + 1, (long long)v[i].row, id,
-               v[i].score, pred, v[i].p1);
+        printf("%6zu %10lld  ", i + 1, (long long)v[i].row);
+        put_col(id, 16);
+        printf(" %10.6f  ", v[i].score);
+        put_col(pred, 10);
+        printf(" %8.6f\n", v[i].p1);
     }
 }
 

@@ -45,6 +45,8 @@ def make_fixtures(work):
         f.create_dataset("ids", data=np.arange(1000, dtype=np.int64) + 5000)
         f.create_dataset("sids", data=[f"item-{i}" for i in range(1000)],
                          dtype=h5py.string_dtype())
+        f.create_dataset("uids", data=[f"\u00e9t\u00e9-{i}" for i in range(1000)],
+                         dtype=h5py.string_dtype())
         f.create_dataset("logits", data=np.log(np.maximum(probs, 1e-30)).astype(np.float32))
         f.create_dataset("probs64", data=probs.astype(np.float64))
         f.create_dataset("rank1", data=probs[:, 0])
