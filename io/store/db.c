@@ -203,6 +203,38 @@ char *hitl__col_dup(sqlite3_stmt *q, int i)
     return s ? strdup((const char *)s) : NULL;
 }
 
+hitl_status hitl__store_collect(hitl_store *st, const char *sql, void **items, size_t *n,
+                                size_t size, hitl__row_fn row, void *ctx, const char *what,
+                                hitl_error *err)
+{
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(st, sql, &q, err);
+    if (r != HITL_OK) return r;
+    size_t cap = *n;
+    int rc;
+    while (r == HITL_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t c = cap ? cap * 2 : 8;
+            void *v = realloc(*items, c * size);
+            if (!v) {
+                r = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+                break;
+            }
+            *items = v;
+            cap = c;
+        }
+        char *dst = (char *)*items + *n * size;
+        memset(dst, 0, size);
+        if (row(ctx, dst, q) != 0)
+            r = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        else
+            (*n)++;
+    }
+    if (r == HITL_OK && rc != SQLITE_DONE) r = hitl__store_sqlerr(st, rc, err, what);
+    hitl__store_finish(st, q);
+    return r;
+}
+
 void hitl__store_disconnect(hitl_store *st)
 {
     if (!st) return;

@@ -227,6 +227,33 @@ void hitl_store_health_release(hitl_store_health *h)
     memset(h, 0, sizeof(*h));
 }
 
+/* Rows for hitl__store_collect: an actor's decisions and overrides, a reviewer's votes and
+ * approvals, a number of seconds. */
+static int actor_row(void *ctx, void *dst, sqlite3_stmt *q)
+{
+    (void)ctx;
+    hitl_health_actor *a = dst;
+    a->decisions = sqlite3_column_int64(q, 1);
+    a->overrides = (int64_t)sqlite3_column_double(q, 2);
+    return !(a->name = hitl__col_dup(q, 0));
+}
+
+static int reviewer_row(void *ctx, void *dst, sqlite3_stmt *q)
+{
+    (void)ctx;
+    hitl_health_reviewer *r = dst;
+    r->votes = sqlite3_column_int64(q, 1);
+    r->approvals = (int64_t)sqlite3_column_double(q, 2);
+    return !(r->name = hitl__col_dup(q, 0));
+}
+
+static int seconds_row(void *ctx, void *dst, sqlite3_stmt *q)
+{
+    (void)ctx;
+    *(double *)dst = sqlite3_column_double(q, 0);
+    return 0;
+}
+
 static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl_error *err)
 {
     /* labels shown with the model's prediction: items with one that the setting shows it on
@@ -274,47 +301,17 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
     hitl__store_finish(st, q);
     if (s != HITL_OK) return s;
 
-    if ((s = hitl__store_prepare(
-             st,
-             "SELECT actor, COUNT(*), TOTAL(overrode) FROM decisions GROUP BY actor"
-             " ORDER BY actor",
-             &q, err)) != HITL_OK)
+    if ((s = hitl__store_collect(st,
+                                 "SELECT actor, COUNT(*), TOTAL(overrode) FROM decisions"
+                                 " GROUP BY actor ORDER BY actor",
+                                 (void **)&h->actors, &h->n_actors, sizeof(hitl_health_actor),
+                                 actor_row, NULL, "cannot read decisions", err)) != HITL_OK ||
+        (s = hitl__store_collect(st,
+                                 "SELECT created - leased_at FROM labels"
+                                 " WHERE leased_at IS NOT NULL ORDER BY id",
+                                 (void **)&h->latency, &h->n_latency, sizeof(double), seconds_row,
+                                 NULL, "cannot read labels", err)) != HITL_OK)
         return s;
-    cap = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        hitl_health_actor a = {0};
-        if (grow((void **)&h->actors, &cap, h->n_actors + 1, sizeof(a)) ||
-            !(a.name = strdup((const char *)sqlite3_column_text(q, 0)))) {
-            s = oom(err);
-            break;
-        }
-        a.decisions = sqlite3_column_int64(q, 1);
-        a.overrides = (int64_t)sqlite3_column_double(q, 2);
-        h->actors[h->n_actors++] = a;
-    }
-    if (s == HITL_OK && rc != SQLITE_DONE)
-        s = hitl__store_sqlerr(st, rc, err, "cannot read decisions");
-    hitl__store_finish(st, q);
-    if (s != HITL_OK) return s;
-
-    if ((s = hitl__store_prepare(
-             st,
-             "SELECT created - leased_at FROM labels WHERE leased_at IS NOT NULL"
-             " ORDER BY id",
-             &q, err)) != HITL_OK)
-        return s;
-    cap = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (grow((void **)&h->latency, &cap, h->n_latency + 1, sizeof(double))) {
-            s = oom(err);
-            break;
-        }
-        h->latency[h->n_latency++] = sqlite3_column_double(q, 0);
-    }
-    if (s == HITL_OK && rc != SQLITE_DONE)
-        s = hitl__store_sqlerr(st, rc, err, "cannot read labels");
-    hitl__store_finish(st, q);
-    if (s != HITL_OK) return s;
 
     /* a label is audited when its annotator's "label" event for the item is in the trail */
     if ((s = hitl__store_prepare(
@@ -339,28 +336,14 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
 static hitl_status decisions_in_snapshot(hitl_store *st, hitl_store_health *h, hitl_error *err)
 {
     sqlite3_stmt *q;
-    hitl_status s = hitl__store_prepare(st,
-                                        "SELECT reviewer, COUNT(*), TOTAL(vote = 'approve')"
-                                        " FROM gate_votes GROUP BY reviewer ORDER BY reviewer",
-                                        &q, err);
+    hitl_status s = hitl__store_collect(
+        st,
+        "SELECT reviewer, COUNT(*), TOTAL(vote = 'approve') FROM gate_votes GROUP BY reviewer"
+        " ORDER BY reviewer",
+        (void **)&h->reviewers, &h->n_reviewers, sizeof(hitl_health_reviewer), reviewer_row, NULL,
+        "cannot read decision votes", err);
     if (s != HITL_OK) return s;
-    size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        hitl_health_reviewer r = {0};
-        if (grow((void **)&h->reviewers, &cap, h->n_reviewers + 1, sizeof(r)) ||
-            !(r.name = strdup((const char *)sqlite3_column_text(q, 0)))) {
-            s = oom(err);
-            break;
-        }
-        r.votes = sqlite3_column_int64(q, 1);
-        r.approvals = (int64_t)sqlite3_column_double(q, 2);
-        h->reviewers[h->n_reviewers++] = r;
-    }
-    if (s == HITL_OK && rc != SQLITE_DONE)
-        s = hitl__store_sqlerr(st, rc, err, "cannot read decision votes");
-    hitl__store_finish(st, q);
-    if (s != HITL_OK) return s;
     if ((s = hitl__store_prepare(st,
                                  "SELECT COUNT(*), TOTAL(status = 'pending'),"
                                  " TOTAL(review = 'escalated'), TOTAL(review = 'expired'),"
@@ -379,24 +362,12 @@ static hitl_status decisions_in_snapshot(hitl_store *st, hitl_store_health *h, h
     }
     hitl__store_finish(st, q);
     if (s != HITL_OK) return s;
-    if ((s = hitl__store_prepare(st,
-                                 "SELECT (julianday(min(v.created_at)) - julianday(g.created_at))"
-                                 " * 86400.0 FROM gates g JOIN gate_votes v ON v.gate = g.id"
-                                 " GROUP BY g.id ORDER BY g.id",
-                                 &q, err)) != HITL_OK)
-        return s;
-    cap = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (grow((void **)&h->review_latency, &cap, h->n_review_latency + 1, sizeof(double))) {
-            s = oom(err);
-            break;
-        }
-        h->review_latency[h->n_review_latency++] = sqlite3_column_double(q, 0);
-    }
-    if (s == HITL_OK && rc != SQLITE_DONE)
-        s = hitl__store_sqlerr(st, rc, err, "cannot read decision votes");
-    hitl__store_finish(st, q);
-    return s;
+    return hitl__store_collect(st,
+                               "SELECT (julianday(min(v.created_at)) - julianday(g.created_at))"
+                               " * 86400.0 FROM gates g JOIN gate_votes v ON v.gate = g.id"
+                               " GROUP BY g.id ORDER BY g.id",
+                               (void **)&h->review_latency, &h->n_review_latency, sizeof(double),
+                               seconds_row, NULL, "cannot read decision votes", err);
 }
 
 hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_error *err)

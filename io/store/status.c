@@ -19,58 +19,36 @@ static int64_t scalar(hitl_store *st, const char *sql, hitl_status *r, hitl_erro
     return v;
 }
 
-/* Runs `sql` and hands each row to `row` (ctx, statement, index); grows *items of `size`. */
-static hitl_status collect(hitl_store *st, const char *sql, void **items, size_t *n, size_t size,
-                           void (*row)(void *dst, sqlite3_stmt *q), hitl_error *err)
+static int annotator_row(void *ctx, void *dst, sqlite3_stmt *q)
 {
-    sqlite3_stmt *q;
-    hitl_status r = hitl__store_prepare(st, sql, &q, err);
-    if (r != HITL_OK) return r;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            void *v = realloc(*items, cap * size);
-            if (!v) {
-                hitl__store_finish(st, q);
-                return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-            }
-            *items = v;
-        }
-        row((char *)*items + (*n)++ * size, q);
-    }
-    hitl__store_finish(st, q);
-    return rc == SQLITE_DONE ? HITL_OK : hitl__store_sqlerr(st, rc, err, "cannot read status");
-}
-
-static void annotator_row(void *dst, sqlite3_stmt *q)
-{
+    (void)ctx;
     hitl_store_annotator *a = dst;
-    a->name = hitl__col_dup(q, 0);
     a->labels = sqlite3_column_int64(q, 1);
     a->skips = sqlite3_column_int64(q, 2);
+    return !(a->name = hitl__col_dup(q, 0));
 }
 
-static void actor_row(void *dst, sqlite3_stmt *q)
+static int actor_row(void *ctx, void *dst, sqlite3_stmt *q)
 {
+    (void)ctx;
     hitl_store_actor *a = dst;
-    a->name = hitl__col_dup(q, 0);
     a->decisions = sqlite3_column_int64(q, 1);
     a->overrides = sqlite3_column_int64(q, 2);
     a->rate = a->decisions ? (double)a->overrides / (double)a->decisions : 0;
     a->alert = 0; /* override_alerts() sets it */
+    return !(a->name = hitl__col_dup(q, 0));
 }
 
-static void batch_row(void *dst, sqlite3_stmt *q)
+static int batch_row(void *ctx, void *dst, sqlite3_stmt *q)
 {
+    (void)ctx;
     hitl_store_batch_stats *b = dst;
-    b->batch = hitl__col_dup(q, 0);
     b->queued = sqlite3_column_int64(q, 1);
     b->complete = sqlite3_column_int64(q, 2);
     b->blind = sqlite3_column_int64(q, 3);
     b->awaiting_adjudication = sqlite3_column_int64(q, 4);
     b->queue_depth = sqlite3_column_int64(q, 5);
+    return !(b->batch = hitl__col_dup(q, 0));
 }
 
 /* Each actor's alert: 1 where the scorecard finds actor i's override rate
@@ -101,25 +79,28 @@ hitl_status hitl_store_stats_get(hitl_store *st, hitl_store_stats *out, hitl_err
     out->skips = scalar(st, "SELECT count(*) FROM skips", &r, err);
     out->leases = scalar(st, "SELECT count(*) FROM leases", &r, err);
     if (r == HITL_OK)
-        r = collect(st,
-                    "SELECT name, sum(l), sum(s) FROM (SELECT annotator AS name, 1 AS l, 0 AS s"
-                    " FROM labels UNION ALL SELECT annotator, 0, 1 FROM skips) GROUP BY name"
-                    " ORDER BY name",
-                    (void **)&out->annotators, &out->n_annotators, sizeof(hitl_store_annotator),
-                    annotator_row, err);
+        r = hitl__store_collect(
+            st,
+            "SELECT name, sum(l), sum(s) FROM (SELECT annotator AS name, 1 AS l, 0 AS s"
+            " FROM labels UNION ALL SELECT annotator, 0, 1 FROM skips) GROUP BY name"
+            " ORDER BY name",
+            (void **)&out->annotators, &out->n_annotators, sizeof(hitl_store_annotator),
+            annotator_row, NULL, "cannot read status", err);
     if (r == HITL_OK)
-        r = collect(st,
-                    "SELECT actor, count(*), sum(overrode) FROM decisions GROUP BY actor"
-                    " ORDER BY actor",
-                    (void **)&out->actors, &out->n_actors, sizeof(hitl_store_actor), actor_row,
-                    err);
+        r = hitl__store_collect(
+            st,
+            "SELECT actor, count(*), sum(overrode) FROM decisions GROUP BY actor"
+            " ORDER BY actor",
+            (void **)&out->actors, &out->n_actors, sizeof(hitl_store_actor), actor_row, NULL,
+            "cannot read status", err);
     /* one scan of the items gives every batch's counts, and the totals are their sums */
     if (r == HITL_OK)
-        r = collect(st,
-                    "SELECT batch, count(*), sum(state = 2), sum(reason = 1), sum(state = 1),"
-                    " sum(state = 0) FROM items GROUP BY batch ORDER BY min(position)",
-                    (void **)&out->batches, &out->n_batches, sizeof(hitl_store_batch_stats),
-                    batch_row, err);
+        r = hitl__store_collect(
+            st,
+            "SELECT batch, count(*), sum(state = 2), sum(reason = 1), sum(state = 1),"
+            " sum(state = 0) FROM items GROUP BY batch ORDER BY min(position)",
+            (void **)&out->batches, &out->n_batches, sizeof(hitl_store_batch_stats), batch_row,
+            NULL, "cannot read status", err);
     for (size_t i = 0; r == HITL_OK && i < out->n_batches; i++) {
         const hitl_store_batch_stats *b = &out->batches[i];
         out->items_queued += b->queued;

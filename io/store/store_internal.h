@@ -51,6 +51,13 @@ hitl_status hitl__store_step_done(hitl_store *st, sqlite3_stmt *q, hitl_error *e
 hitl_status hitl__store_exec(hitl_store *st, const char *sql, hitl_error *err);
 /* A copy of column i's text (caller frees); NULL for SQL NULL or out of memory. */
 char *hitl__col_dup(sqlite3_stmt *q, int i);
+/* Runs `sql` and appends one element of `size` bytes per row to *items (grown as needed; *n
+ * counts them), filled by row(ctx, element, statement): non-zero from it means out of memory.
+ * `what` names the rows in an error. The elements already filled stay for the caller to free. */
+typedef int (*hitl__row_fn)(void *ctx, void *dst, sqlite3_stmt *q);
+hitl_status hitl__store_collect(hitl_store *st, const char *sql, void **items, size_t *n,
+                                size_t size, hitl__row_fn row, void *ctx, const char *what,
+                                hitl_error *err);
 
 /* How hitl__store_connect opens the file. */
 enum {
