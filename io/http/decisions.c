@@ -15,13 +15,6 @@
 
 #define WAIT_MAX 300.0 /* seconds a request may wait */
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* ---- waiters ------------------------------------------------------------------------------- */
 
 /* Resumes and drops waiter i; under the lock. */
@@ -102,10 +95,10 @@ static void *timer_main(void *arg)
 {
     hitl_http *h = arg;
     http_waiters *w = &h->waiters;
-    double next_expiry = mono() + 1.0;
+    double next_expiry = http_now() + 1.0;
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
-        double now = mono(), soonest = next_expiry;
+        double now = http_now(), soonest = next_expiry;
         for (size_t i = w->n; i-- > 0;) {
             if (w->v[i].until <= now)
                 resume_at(w, i); /* its wait ended: it answers what the decision is now */
@@ -116,7 +109,7 @@ static void *timer_main(void *arg)
             pthread_mutex_unlock(&w->mu);
             expire_tick(h);
             pthread_mutex_lock(&w->mu);
-            next_expiry = mono() + 1.0;
+            next_expiry = http_now() + 1.0;
             continue;
         }
         struct timespec ts;
@@ -255,9 +248,10 @@ again:;
                 return http_reply_error(c, rq, 400, "wait must be 0..%g seconds", WAIT_MAX);
             }
         }
-        rq->wait_until = mono() + secs;
+        rq->wait_until = http_now() + secs;
     }
-    if (g.status == HITL_GATE_PENDING && mono() < rq->wait_until && !atomic_load(&h->stopping)) {
+    if (g.status == HITL_GATE_PENDING && http_now() < rq->wait_until &&
+        !atomic_load(&h->stopping)) {
         int w = wait_on(h, c, rq, id, seen);
         if (w >= 0) hitl_gate_release(&g);
         if (w == 0) return MHD_YES; /* suspended: answered when resumed */

@@ -15,6 +15,9 @@
 #define HITL_HTTP_FAIL_SLOTS  256 /* addresses remembered */
 #define HITL_HTTP_COOKIE      "hitl_session"
 
+/* Monotonic seconds: session expiry, failed-login windows, request times, waits. */
+double http_now(void);
+
 /* ---- sessions (session.c) ------------------------------------------------------------------
  * Cookie sessions live in memory: a restart logs everyone out, which is safe. The id is 256
  * random bits; the account is looked up again on every request, so a revoked token's sessions

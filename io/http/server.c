@@ -22,13 +22,6 @@ static const char csp[] = "default-src 'self'; img-src 'self' data: https:; scri
                           "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
                           "form-action 'self'";
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* ---- store handles ------------------------------------------------------------------------- */
 
 hitl_store *http_store_get(hitl_http *h, hitl_error *err)
@@ -293,7 +286,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(rq = calloc(1, sizeof(*rq)))) return MHD_NO;
         atomic_fetch_add(&h->in_flight, 1);
         rq->server = h;
-        rq->t0 = now_s();
+        rq->t0 = http_now();
         snprintf(rq->account, sizeof(rq->account), "-");
         client_of(c, rq->client);
         snprintf(rq->method, sizeof(rq->method), "%s", method);
@@ -341,7 +334,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         gmtime_r(&t, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
         hitl_http_log line = {
-            when,        rq->method, rq->path, rq->status, (now_s() - rq->t0) * 1e3,
+            when,        rq->method, rq->path, rq->status, (http_now() - rq->t0) * 1e3,
             rq->account, rq->client};
         h->o.log(h->o.log_ctx, &line);
     }

@@ -11,7 +11,7 @@
 #include "http_internal.h"
 #include "hitl_banned.h"
 
-static double now_s(void)
+double http_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -42,7 +42,7 @@ int http_session_new(http_sessions *s, const char *account, double seconds, char
     id[64] = '\0';
     int rc = 0;
     pthread_mutex_lock(&s->mu);
-    double now = now_s();
+    double now = http_now();
     size_t k = 0; /* drop the expired ones while here */
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i].expires > now) s->v[k++] = s->v[i];
@@ -83,7 +83,7 @@ int http_session_find(http_sessions *s, const char *id, char account[260])
     int rc = -1;
     pthread_mutex_lock(&s->mu);
     long i = find(s, id);
-    if (i >= 0 && s->v[i].expires > now_s()) {
+    if (i >= 0 && s->v[i].expires > http_now()) {
         memcpy(account, s->v[i].account, 260);
         rc = 0;
     } else if (i >= 0) {
@@ -120,7 +120,7 @@ int http_fail_blocked(http_sessions *s, const char *client)
 {
     pthread_mutex_lock(&s->mu);
     http_fail *f = fail_slot(s, client, 0);
-    int blocked = f && f->count >= HITL_HTTP_FAILS && now_s() - f->since < HITL_HTTP_FAIL_WINDOW;
+    int blocked = f && f->count >= HITL_HTTP_FAILS && http_now() - f->since < HITL_HTTP_FAIL_WINDOW;
     pthread_mutex_unlock(&s->mu);
     return blocked;
 }
@@ -129,7 +129,7 @@ void http_fail_count(http_sessions *s, const char *client)
 {
     pthread_mutex_lock(&s->mu);
     http_fail *f = fail_slot(s, client, 1);
-    double now = now_s();
+    double now = http_now();
     if (now - f->since >= HITL_HTTP_FAIL_WINDOW) { /* a new window */
         f->since = now;
         f->count = 0;
