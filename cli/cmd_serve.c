@@ -19,7 +19,8 @@ static const char usage_text[] =
     "                      port, printed on the first line; [::1]:PORT for IPv6)\n"
     "  --tls-cert, --tls-key  PEM files: serve HTTPS (cookies then carry Secure)\n"
     "  --media DIR         files served read-only under /media/ (payload image paths)\n"
-    "  --threads N         worker threads (default 4)\n"
+    "  --threads N         worker threads (default 16: a write waits for its group commit\n"
+    "                      rather than for a core)\n"
     "  --quiet             no line per request\n"
     "The first line on stderr is `hitl serve: listening on URL`. Each request then prints\n"
     "time, method, path, status, milliseconds, account and address (never a token).\n"
@@ -59,7 +60,7 @@ int cmd_serve(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8080";
     hitl_http_opts o = {0};
-    size_t threads = 4;
+    size_t threads = 16;
     int quiet = 0;
     const cli_opt opts[] = {CLI_O_STR("listen", &listen),
                             CLI_O_STR("tls-cert", &o.tls_cert),

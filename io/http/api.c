@@ -110,16 +110,66 @@ static enum MHD_Result me(call *k)
     return http_reply_json(k->c, k->rq, 200, j);
 }
 
+/* The writes of this file, each run by http_write in a group commit; the route says which. */
+typedef struct api_write {
+    call *k;
+    hitl_lease lease; /* next */
+    int found;
+    char *undone; /* undo */
+    int overrode; /* adjudicate */
+} api_write;
+
+/* Never on an item the reviewer labelled themself: checked in the write's own transaction. */
+static hitl_status adjudicate_write(hitl_store *w, api_write *a, hitl_error *err)
+{
+    const char *id = a->k->r->arg, *who = a->k->rq->account;
+    hitl_item_review v;
+    hitl_status s = hitl_store_item_review(w, id, &v, err);
+    if (s != HITL_OK) return s;
+    int own = 0;
+    for (size_t i = 0; i < v.n_labels; i++)
+        own |= strcmp(v.labels[i].annotator, who) == 0;
+    hitl_item_review_release(&v);
+    if (own)
+        return hitl_error_set(err, HITL_ECONFLICT,
+                              "you labelled item '%s': another reviewer must decide it", id);
+    return hitl_store_adjudicate(w, id, field(a->k, "label"), who, field(a->k, "justification"),
+                                 &a->overrode, err);
+}
+
+static hitl_status api_write_fn(hitl_store *w, void *arg, hitl_error *err)
+{
+    api_write *a = arg;
+    call *k = a->k;
+    const char *id = k->r->arg, *who = k->rq->account;
+    switch (k->r->id) {
+    case HITL_R_NEXT:
+        return hitl_store_next(w, who, &a->lease, &a->found, err);
+    case HITL_R_LABEL:
+        return hitl_store_label(w, id, field(k, "label"), who, err);
+    case HITL_R_SKIP:
+        return hitl_store_skip(w, id, who, field(k, "reason"), err);
+    case HITL_R_UNDO:
+        return hitl_store_undo(w, who, id, &a->undone, err);
+    case HITL_R_ADJUDICATE:
+        return adjudicate_write(w, a, err);
+    default:
+        return hitl_error_set(err, HITL_EINTERNAL, "not a write");
+    }
+}
+
 /* GET next: the same keys in the same order for every item, blind or not; the prediction only
  * where the store shows it on every item (`always`), so that its absence marks nothing. */
 static enum MHD_Result next(call *k)
 {
-    hitl_lease l;
-    int found = 0;
-    pthread_mutex_lock(&k->h->write_mu);
-    hitl_status s = hitl_store_next(k->st, k->rq->account, &l, &found, &k->err);
-    pthread_mutex_unlock(&k->h->write_mu);
-    if (s != HITL_OK) return fail(k, s);
+    api_write a = {k, {0}, 0, NULL, 0};
+    hitl_status s = http_write(k->h, api_write_fn, &a, 0, &k->err);
+    if (s != HITL_OK) {
+        hitl_lease_release(&a.lease);
+        return fail(k, s);
+    }
+    hitl_lease l = a.lease;
+    int found = a.found;
     const hitl_store_settings *set = &k->h->settings;
     json_t *j = json_pack("{s:o, s:o, s:o, s:o}", "item", str_or_null(found ? l.pool_id : NULL),
                           "payload", found ? hitl_payload_json(l.data) : json_null(), "classes",
@@ -149,17 +199,11 @@ static enum MHD_Result history(call *k)
 static enum MHD_Result act(call *k)
 {
     const char *id = k->r->arg, *label = field(k, "label");
-    char *undone = NULL;
     if (k->r->id == HITL_R_LABEL && !label)
         return http_reply_error(k->c, k->rq, 400, "the body needs {\"label\": NAME}");
-    pthread_mutex_lock(&k->h->write_mu);
-    hitl_status s = k->r->id == HITL_R_LABEL
-                        ? hitl_store_label(k->st, id, label, k->rq->account, &k->err)
-                    : k->r->id == HITL_R_SKIP
-                        ? hitl_store_skip(k->st, id, k->rq->account, field(k, "reason"), &k->err)
-                        : hitl_store_undo(k->st, k->rq->account, id, &undone, &k->err);
-    pthread_mutex_unlock(&k->h->write_mu);
-    free(undone);
+    api_write a = {k, {0}, 0, NULL, 0};
+    hitl_status s = http_write(k->h, api_write_fn, &a, 0, &k->err);
+    free(a.undone);
     if (s != HITL_OK) return fail(k, s);
     json_t *j = json_pack("{s:s}", "item", id);
     if (k->r->id == HITL_R_LABEL) json_object_set_new(j, "label", json_string(label));
@@ -197,24 +241,12 @@ static enum MHD_Result adjudicate(call *k)
     if (!label || !why)
         return http_reply_error(k->c, k->rq, 400,
                                 "the body needs {\"label\": NAME, \"justification\": TEXT}");
-    hitl_item_review v;
-    hitl_status s = hitl_store_item_review(k->st, id, &v, &k->err);
-    if (s != HITL_OK) return fail(k, s);
-    int own = 0;
-    for (size_t i = 0; i < v.n_labels; i++)
-        own |= strcmp(v.labels[i].annotator, k->rq->account) == 0;
-    hitl_item_review_release(&v);
-    if (own)
-        return http_reply_error(k->c, k->rq, 409,
-                                "you labelled item '%s': another reviewer must decide it", id);
-    int overrode = 0;
-    pthread_mutex_lock(&k->h->write_mu);
-    s = hitl_store_adjudicate(k->st, id, label, k->rq->account, why, &overrode, &k->err);
-    pthread_mutex_unlock(&k->h->write_mu);
+    api_write a = {k, {0}, 0, NULL, 0};
+    hitl_status s = http_write(k->h, api_write_fn, &a, 0, &k->err);
     if (s != HITL_OK) return fail(k, s);
     return http_reply_json(
         k->c, k->rq, 200,
-        json_pack("{s:s, s:s, s:b}", "item", id, "label", label, "overrode", overrode));
+        json_pack("{s:s, s:s, s:b}", "item", id, "label", label, "overrode", a.overrode));
 }
 
 static enum MHD_Result item(call *k)

@@ -77,17 +77,44 @@ static int wait_on(hitl_http *h, struct MHD_Connection *c, http_req *rq, int64_t
     return rc;
 }
 
+/* The writes of this file, each run by http_write in a (durable) group commit. */
+static hitl_status expire_write(hitl_store *w, void *n, hitl_error *err)
+{
+    return hitl_gate_expire(w, n, err);
+}
+
+typedef struct submit_args {
+    const hitl_gate_request *q;
+    hitl_gate *g;
+    int *fresh;
+} submit_args;
+
+static hitl_status submit_write(hitl_store *w, void *arg, hitl_error *err)
+{
+    submit_args *a = arg;
+    return hitl_gate_submit(w, a->q, a->g, a->fresh, err);
+}
+
+typedef struct vote_args {
+    int64_t id;
+    const http_req *rq;
+    int approve;
+    const char *reason;
+    hitl_gate *g;
+} vote_args;
+
+static hitl_status vote_write(hitl_store *w, void *arg, hitl_error *err)
+{
+    vote_args *a = arg;
+    return hitl_gate_vote(w, a->id, a->rq->account, a->rq->role, a->approve, a->reason, a->g, err);
+}
+
 /* Expires overdue reviews (at most every second) and wakes everyone when some did. */
 static void expire_tick(hitl_http *h)
 {
     hitl_error err;
-    hitl_store *st = http_store_get(h, &err);
-    if (!st) return;
     size_t n = 0;
-    pthread_mutex_lock(&h->write_mu);
-    hitl_gate_expire(st, &n, &err);
-    pthread_mutex_unlock(&h->write_mu);
-    http_store_put(h, st);
+    http_write(h, expire_write, &n, 1, &err);
     if (n) http_wake(h, -1);
 }
 
@@ -165,7 +192,7 @@ static int reviewer(hitl_role r)
 }
 
 /* POST /decisions {"id", "action", "payload", "risk", "model"}: a service files a decision. */
-static enum MHD_Result submit(hitl_http *h, struct MHD_Connection *c, http_req *rq, hitl_store *st)
+static enum MHD_Result submit(hitl_http *h, struct MHD_Connection *c, http_req *rq)
 {
     if (rq->role != HITL_ROLE_SYSTEM)
         return http_reply_error(c, rq, 403, "only a system account submits decisions");
@@ -202,16 +229,18 @@ static enum MHD_Result submit(hitl_http *h, struct MHD_Connection *c, http_req *
         payload,
         json_object_get(b, "risk") ? json_number_value(json_object_get(b, "risk")) : NAN,
         json_string_value(json_object_get(b, "model"))};
-    hitl_gate g;
+    hitl_gate g = {0}; /* filled by the write: released also when the group commit fails */
     int fresh = 0;
     hitl_error err;
     hitl_error_clear(&err);
-    pthread_mutex_lock(&h->write_mu);
-    hitl_status s = hitl_gate_submit(st, &q, &g, &fresh, &err);
-    pthread_mutex_unlock(&h->write_mu);
+    submit_args a = {&q, &g, &fresh};
+    hitl_status s = http_write(h, submit_write, &a, 1, &err);
     free(payload);
     json_decref(b);
-    if (s != HITL_OK) return http_reply_status(c, rq, s, &err);
+    if (s != HITL_OK) {
+        hitl_gate_release(&g);
+        return http_reply_status(c, rq, s, &err);
+    }
     json_t *j = hitl_gate_json(&g);
     hitl_gate_release(&g);
     return http_reply_json(c, rq, fresh ? 201 : 200, j);
@@ -291,22 +320,23 @@ static enum MHD_Result list(struct MHD_Connection *c, http_req *rq, hitl_store *
 
 /* POST /decisions/N/approve|reject {"reason"} */
 static enum MHD_Result vote(hitl_http *h, struct MHD_Connection *c, http_req *rq, int64_t id,
-                            int approve, hitl_store *st)
+                            int approve)
 {
     static const char *const fields[] = {"reason", NULL};
     json_t *b;
     char why[200];
     if (hitl_http_body(rq->body, rq->n, fields, &b, why, sizeof(why)) != HITL_OK)
         return http_reply_error(c, rq, 400, "%s", why);
-    hitl_gate g;
+    hitl_gate g = {0};
     hitl_error err;
     hitl_error_clear(&err);
-    pthread_mutex_lock(&h->write_mu);
-    hitl_status s = hitl_gate_vote(st, id, rq->account, rq->role, approve,
-                                   json_string_value(json_object_get(b, "reason")), &g, &err);
-    pthread_mutex_unlock(&h->write_mu);
+    vote_args a = {id, rq, approve, json_string_value(json_object_get(b, "reason")), &g};
+    hitl_status s = http_write(h, vote_write, &a, 1, &err);
     json_decref(b);
-    if (s != HITL_OK) return http_reply_status(c, rq, s, &err);
+    if (s != HITL_OK) {
+        hitl_gate_release(&g);
+        return http_reply_status(c, rq, s, &err);
+    }
     http_wake(h, id); /* durable first (gate.c), then the waiting caller hears it */
     json_t *j = hitl_gate_json(&g);
     hitl_gate_release(&g);
@@ -319,14 +349,14 @@ enum MHD_Result http_decisions(hitl_http *h, struct MHD_Connection *c, http_req 
     int64_t id = r->arg[0] ? strtoll(r->arg, NULL, 10) : -1;
     switch (r->id) {
     case HITL_R_DECISION_SUBMIT:
-        return submit(h, c, rq, st);
+        return submit(h, c, rq);
     case HITL_R_DECISION_LIST:
         return list(c, rq, st);
     case HITL_R_DECISION:
         return get_one(h, c, rq, id, st);
     case HITL_R_DECISION_APPROVE:
-        return vote(h, c, rq, id, 1, st);
+        return vote(h, c, rq, id, 1);
     default:
-        return vote(h, c, rq, id, 0, st);
+        return vote(h, c, rq, id, 0);
     }
 }

@@ -32,7 +32,7 @@ typedef struct hitl_http_opts {
     const char *tls_cert; /* PEM files: both or neither */
     const char *tls_key;
     const char *media;        /* directory served read-only under /media/, or NULL */
-    unsigned threads;         /* worker threads (0: 4) */
+    unsigned threads;         /* worker threads (0: 16) */
     size_t body_limit;        /* bytes a request body may have (0: 64 KiB) */
     unsigned timeout_seconds; /* idle connection timeout (0: 30) */
     unsigned session_seconds; /* cookie session lifetime (0: 12 h) */

@@ -73,6 +73,13 @@ typedef struct http_waiters {
     uint64_t wakes; /* http_wake calls so far: a waiter that read before one re-reads */
 } http_waiters;
 
+typedef struct http_checkpointer {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int inited, running, stop;
+} http_checkpointer;
+
 /* ---- the server (server.c) ----------------------------------------------------------------- */
 struct hitl_http {
     struct MHD_Daemon *daemon;
@@ -84,6 +91,11 @@ struct hitl_http {
     hitl_store *pool[HITL_HTTP_POOL];
     int n_pool;
     pthread_mutex_t write_mu; /* one writer at a time: no SQLite busy waits between workers */
+    pthread_cond_t write_cv;  /* a group was committed */
+    hitl_store *writer;       /* the handle every write goes through (group.c) */
+    struct http_write *queue, *queue_tail; /* writes waiting for the next group */
+    int leading;                           /* a group is running */
+    http_checkpointer checkpointer;        /* copies the writer's log into the file */
     http_sessions sessions;
     hitl_store_settings settings; /* the classes and settings, read at start */
     atomic_int in_flight;         /* requests begun and not yet completed */
@@ -109,6 +121,15 @@ typedef struct http_req {
 
 /* A store handle for this worker (opened on first need); give it back with http_store_put. */
 hitl_store *http_store_get(hitl_http *h, hitl_error *err);
+/* ---- writes (group.c) ---------------------------------------------------------------------- */
+/* One write: a store function call on the server's writer handle. */
+typedef hitl_status (*http_write_fn)(hitl_store *w, void *arg, hitl_error *err);
+/* Runs fn(writer, arg, err) in the next group commit and returns its status once the group is
+ * committed (durable: at synchronous=FULL). err must not be NULL. */
+hitl_status http_write(hitl_http *h, http_write_fn fn, void *arg, int durable, hitl_error *err);
+/* The checkpointer thread; stop also when start failed (0 started, -1 not). */
+int http_checkpointer_start(hitl_http *h);
+void http_checkpointer_stop(hitl_http *h);
 void http_store_put(hitl_http *h, hitl_store *st);
 
 /* Replies: each queues the response and returns MHD's answer. reply_json steals j. */

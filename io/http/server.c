@@ -389,7 +389,7 @@ static char *read_file(const char *path, hitl_error *err)
 static hitl_status configure(hitl_http *h, const hitl_http_opts *o, hitl_error *err)
 {
     h->o = *o;
-    if (!h->o.threads) h->o.threads = 4;
+    if (!h->o.threads) h->o.threads = 16;
     if (!h->o.body_limit) h->o.body_limit = 64 * 1024;
     if (!h->o.timeout_seconds) h->o.timeout_seconds = 30;
     if (!h->o.session_seconds) h->o.session_seconds = 12 * 3600;
@@ -460,6 +460,7 @@ hitl_status hitl_http_start(const hitl_http_opts *o, hitl_http **out, hitl_error
     if (!h) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     pthread_mutex_init(&h->pool_mu, NULL);
     pthread_mutex_init(&h->write_mu, NULL);
+    pthread_cond_init(&h->write_cv, NULL);
     hitl_status s = http_sessions_init(&h->sessions) == 0
                         ? HITL_OK
                         : hitl_error_set(err, HITL_ENOMEM, "out of memory");
@@ -470,6 +471,8 @@ hitl_status hitl_http_start(const hitl_http_opts *o, hitl_http **out, hitl_error
     http_store_put(h, st);
     if (s == HITL_OK && http_waiters_start(h) != 0)
         s = hitl_error_set(err, HITL_EINTERNAL, "cannot start the server's timer thread");
+    if (s == HITL_OK && http_checkpointer_start(h) != 0)
+        s = hitl_error_set(err, HITL_EINTERNAL, "cannot start the server's checkpoint thread");
     if (s == HITL_OK) s = listen_on(h, err);
     if (s != HITL_OK) {
         hitl_http_stop(h);
@@ -501,12 +504,15 @@ void hitl_http_stop(hitl_http *h)
         MHD_stop_daemon(h->daemon);
     }
     http_waiters_stop(h); /* when the daemon never started */
+    http_checkpointer_stop(h);
     for (int i = 0; i < h->n_pool; i++)
         hitl_store_close(h->pool[i]);
+    hitl_store_close(h->writer);
     hitl_store_settings_release(&h->settings);
     http_sessions_release(&h->sessions);
     pthread_mutex_destroy(&h->pool_mu);
     pthread_mutex_destroy(&h->write_mu);
+    pthread_cond_destroy(&h->write_cv);
     free(h->db);
     free(h->media);
     free(h->cert_pem);

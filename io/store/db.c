@@ -115,22 +115,42 @@ hitl_status hitl__store_exec(hitl_store *st, const char *sql, hitl_error *err)
     return rc == SQLITE_OK ? HITL_OK : hitl__store_sqlerr(st, rc, err, "cannot update");
 }
 
+/* Inside a group: one savepoint level more. */
+static hitl_status savepoint(hitl_store *st, hitl_error *err)
+{
+    int rc = sqlite3_exec(st->db, "SAVEPOINT w", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return hitl__store_sqlerr(st, rc, err, "cannot start a write");
+    st->savepoints++;
+    return HITL_OK;
+}
+
 hitl_status hitl__store_begin(hitl_store *st, hitl_error *err)
 {
+    if (st->group) return savepoint(st, err);
     int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     return rc == SQLITE_OK ? HITL_OK : hitl__store_sqlerr(st, rc, err, "cannot start a write");
 }
 
 hitl_status hitl__store_read(hitl_store *st, hitl_error *err)
 {
+    if (st->group) return savepoint(st, err);
     int rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
     return rc == SQLITE_OK ? HITL_OK : hitl__store_sqlerr(st, rc, err, "cannot start a read");
 }
 
 hitl_status hitl__store_commit(hitl_store *st, hitl_error *err)
 {
-    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-    if (rc == SQLITE_OK) return HITL_OK;
+    int rc;
+    if (st->group) { /* without a savepoint open, SQLite lost the group's transaction */
+        rc =
+            st->savepoints > 0 ? sqlite3_exec(st->db, "RELEASE w", NULL, NULL, NULL) : SQLITE_ABORT;
+        if (rc == SQLITE_OK) {
+            st->savepoints--;
+            return HITL_OK;
+        }
+    } else if ((rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL)) == SQLITE_OK) {
+        return HITL_OK;
+    }
     hitl_status s = hitl__store_sqlerr(st, rc, err, "cannot commit");
     hitl__store_rollback(st);
     return s;
@@ -138,7 +158,69 @@ hitl_status hitl__store_commit(hitl_store *st, hitl_error *err)
 
 void hitl__store_rollback(hitl_store *st)
 {
-    if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if (sqlite3_get_autocommit(st->db)) {
+        st->savepoints = 0; /* SQLite rolled the whole transaction back itself (a full disk) */
+        return;
+    }
+    if (!st->group) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    } else if (st->savepoints > 0) {
+        sqlite3_exec(st->db, "ROLLBACK TO w", NULL, NULL, NULL);
+        sqlite3_exec(st->db, "RELEASE w", NULL, NULL, NULL);
+        st->savepoints--;
+    }
+}
+
+void hitl_store_wal_manual(hitl_store *st)
+{
+    sqlite3_wal_autocheckpoint(st->db, 0);
+}
+
+hitl_status hitl_store_wal_checkpoint(hitl_store *st, hitl_error *err)
+{
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK || rc == SQLITE_BUSY
+               ? HITL_OK
+               : hitl__store_sqlerr(st, rc, err, "cannot checkpoint the write-ahead log");
+}
+
+hitl_status hitl_store_group_begin(hitl_store *st, int durable, hitl_error *err)
+{
+    if (st->group) return hitl_error_set(err, HITL_EINTERNAL, "a group of writes is already open");
+    hitl_status r = durable ? hitl__store_exec(st, "PRAGMA synchronous=FULL", err) : HITL_OK;
+    if (r == HITL_OK) r = hitl__store_begin(st, err);
+    if (r != HITL_OK) {
+        if (durable) hitl__store_exec(st, "PRAGMA synchronous=NORMAL", NULL);
+        return r;
+    }
+    st->group = 1;
+    st->group_durable = durable;
+    st->savepoints = 0;
+    return HITL_OK;
+}
+
+int hitl_store_group_next(hitl_store *st)
+{
+    if (!st->group || sqlite3_get_autocommit(st->db)) return 0;
+    if (st->savepoints == 0) return 1;
+    while (st->savepoints > 0) /* a write that returned without ending its savepoint */
+        hitl__store_rollback(st);
+    return -1;
+}
+
+hitl_status hitl_store_group_end(hitl_store *st, int commit, hitl_error *err)
+{
+    if (!st->group) return HITL_OK;
+    st->group = 0;
+    st->savepoints = 0;
+    hitl_status r = HITL_OK;
+    if (commit && !sqlite3_get_autocommit(st->db))
+        r = hitl__store_commit(st, err);
+    else
+        hitl__store_rollback(st);
+    if (st->group_durable) hitl__store_exec(st, "PRAGMA synchronous=NORMAL", NULL);
+    st->group_durable = 0;
+    return r;
 }
 
 /* ---- open and close ---------------------------------------------------------------------- */

@@ -332,7 +332,11 @@ static hitl_status refresh_settings(hitl_store *st, hitl_error *err)
 /* BEGIN IMMEDIATE at synchronous=FULL: the commit is on disk before the caller is answered. */
 static hitl_status begin_durable(hitl_store *st, hitl_error *err)
 {
-    hitl_status r = hitl__store_exec(st, "PRAGMA synchronous=FULL", err);
+    if (st->group && !st->group_durable) /* its savepoint would commit at NORMAL */
+        return hitl_error_set(err, HITL_EINTERNAL,
+                              "a decision written in a group that is not "
+                              "durable");
+    hitl_status r = st->group ? HITL_OK : hitl__store_exec(st, "PRAGMA synchronous=FULL", err);
     if (r == HITL_OK) r = hitl__store_begin(st, err);
     if (r == HITL_OK && (r = refresh_settings(st, err)) != HITL_OK) hitl__store_rollback(st);
     return r;
@@ -344,7 +348,7 @@ static hitl_status end_durable(hitl_store *st, hitl_status r, hitl_error *err)
         r = hitl__store_commit(st, err);
     else
         hitl__store_rollback(st);
-    hitl__store_exec(st, "PRAGMA synchronous=NORMAL", NULL);
+    if (!st->group) hitl__store_exec(st, "PRAGMA synchronous=NORMAL", NULL);
     return r;
 }
 

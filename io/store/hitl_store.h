@@ -73,6 +73,24 @@ hitl_status hitl_store_open(hitl_store **out, const char *path, hitl_error *err)
  * a read-only mount, where it is read without locks (immutable). Writes fail. */
 hitl_status hitl_store_open_read(hitl_store **out, const char *path, hitl_error *err);
 void hitl_store_close(hitl_store *st);
+/* Group commit, for a server that writes for many clients through one handle. Between
+ * hitl_store_group_begin and hitl_store_group_end every write function runs in a savepoint of
+ * one transaction (BEGIN IMMEDIATE): a failed write leaves nothing, and the one COMMIT at the
+ * end makes the group's writes durable together (at synchronous=FULL when `durable`, which a
+ * decision's write requires: HITL_EINTERNAL otherwise). After each write, hitl_store_group_next
+ * says 1 when the group goes on; 0 once SQLite has rolled the whole transaction back itself (a
+ * full disk, an I/O error): the writes so far are lost; -1 when the write left its savepoint
+ * open (a defect): it is rolled back. hitl_store_group_end commits (`commit` 1) or rolls back. */
+hitl_status hitl_store_group_begin(hitl_store *st, int durable, hitl_error *err);
+/* WAL checkpoints off a server's write path: after hitl_store_wal_manual(st), st's commits no
+ * longer copy the write-ahead log into the file themselves (SQLite does so in the commit that
+ * takes the log past 1,000 pages, with two fsyncs, while every other writer waits);
+ * hitl_store_wal_checkpoint, called from another handle, copies what it can without waiting
+ * for or blocking any writer (a passive checkpoint). */
+void hitl_store_wal_manual(hitl_store *st);
+hitl_status hitl_store_wal_checkpoint(hitl_store *st, hitl_error *err);
+int hitl_store_group_next(hitl_store *st);
+hitl_status hitl_store_group_end(hitl_store *st, int commit, hitl_error *err);
 /* A consistent copy of the store at `out` (a new file; HITL_EINVAL when it exists), made in
  * one read snapshot while others write: the copy holds every commit made before it began. */
 hitl_status hitl_store_backup(hitl_store *st, const char *out, hitl_error *err);

@@ -25,6 +25,9 @@ struct hitl_store {
     int read_only;                /* opened for reading: writes fail with SQLITE_READONLY */
     int schema;                   /* the file's schema version (1: its chain covers no rows) */
     double busy_since;            /* when the current wait for the write lock began */
+    int group;                    /* in hitl_store_group_begin's transaction */
+    int group_durable;            /* that transaction commits at synchronous=FULL */
+    int savepoints;               /* hitl__store_begin/read levels open inside the group */
 };
 
 /* Fills err from the connection's last error: "'<path>': <what>: <sqlite message>". A full
@@ -33,7 +36,9 @@ hitl_status hitl__store_sqlerr(hitl_store *st, int rc, hitl_error *err, const ch
 
 /* BEGIN IMMEDIATE (waits for the write lock through the busy handler), COMMIT (rolls back when
  * it fails), ROLLBACK (a no-op outside a transaction). A read snapshot is hitl__store_read()
- * (BEGIN: deferred), ended by hitl__store_rollback(). */
+ * (BEGIN: deferred), ended by hitl__store_rollback(). Inside a group (hitl_store_group_begin)
+ * the three are SAVEPOINT, RELEASE and ROLLBACK TO: each write stays all or nothing, and the
+ * group's one COMMIT makes them durable together. */
 hitl_status hitl__store_begin(hitl_store *st, hitl_error *err);
 hitl_status hitl__store_read(hitl_store *st, hitl_error *err);
 hitl_status hitl__store_commit(hitl_store *st, hitl_error *err);

@@ -342,6 +342,67 @@ START_TEST(test_gates)
 }
 END_TEST
 
+/* Group commit (hitl serve's writer): each write in its own savepoint of one transaction, so a
+ * refused write leaves nothing and the others stand; nothing is visible to another handle until
+ * the group commits; a decision needs a durable group; a rolled-back group leaves nothing. */
+START_TEST(test_group_commit)
+{
+    hitl_store *st = make_store(1, 3), *other;
+    hitl_error err;
+    ck_assert_int_eq(hitl_store_open(&other, db, &err), HITL_OK);
+    ck_assert_int_eq(hitl_store_group_begin(st, 0, &err), HITL_OK);
+    ck_assert_int_eq(hitl_store_group_begin(st, 0, &err), HITL_EINTERNAL); /* not nested */
+    char *id = next_item(st, "ann");
+    ck_assert_str_eq(id, "i0");
+    ck_assert_int_eq(hitl_store_label(st, id, "b", "ann", &err), HITL_OK);
+    ck_assert_int_eq(hitl_store_group_next(st), 1);
+    ck_assert_int_eq(hitl_store_label(st, "nope", "b", "ann", &err), HITL_ENOTFOUND);
+    ck_assert_int_eq(hitl_store_label(st, id, "c", "ann", &err), HITL_ECONFLICT); /* twice */
+    ck_assert_int_eq(hitl_store_group_next(st), 1);
+    hitl_gate g = {0};
+    int fresh;
+    hitl_gate_request q = {"svc", "refund-1", "refund 120 EUR", NULL, 0.9, "m1"};
+    ck_assert_int_eq(hitl_gate_submit(st, &q, &g, &fresh, &err), HITL_EINTERNAL);
+    ck_assert_int_eq(hitl_store_group_next(st), 1);
+    hitl_progress p;
+    ck_assert_int_eq(hitl_store_progress(other, "ann", &p, &err), HITL_OK);
+    ck_assert_int_eq(p.labelled, 0); /* not yet committed */
+    ck_assert_msg(hitl_store_group_end(st, 1, &err) == HITL_OK, "%s", err.msg);
+    ck_assert_int_eq(hitl_store_progress(other, "ann", &p, &err), HITL_OK);
+    ck_assert_int_eq(p.labelled, 1);
+    ck_assert_int_eq(p.left, 2);
+    free(id);
+
+    /* rolled back: the lease and the label are gone */
+    ck_assert_int_eq(hitl_store_group_begin(st, 0, &err), HITL_OK);
+    id = next_item(st, "ann");
+    ck_assert_str_eq(id, "i1");
+    ck_assert_int_eq(hitl_store_label(st, id, "a", "ann", &err), HITL_OK);
+    ck_assert_int_eq(hitl_store_group_end(st, 0, &err), HITL_OK);
+    ck_assert_int_eq(hitl_store_progress(st, "ann", &p, &err), HITL_OK);
+    ck_assert_int_eq(p.labelled, 1);
+    free(id);
+    ck_assert_str_eq((id = next_item(other, "ann2")), "i1"); /* not leased */
+    free(id);
+
+    /* a decision in a durable group */
+    ck_assert_int_eq(hitl_store_group_begin(st, 1, &err), HITL_OK);
+    ck_assert_msg(hitl_gate_submit(st, &q, &g, &fresh, &err) == HITL_OK, "%s", err.msg);
+    ck_assert(fresh);
+    ck_assert_int_eq(hitl_store_group_end(st, 1, &err), HITL_OK);
+    hitl_gate_release(&g);
+    ck_assert_int_eq(hitl_gate_submit(other, &q, &g, &fresh, &err), HITL_OK);
+    ck_assert(!fresh); /* the same decision, seen by the other handle */
+    hitl_gate_release(&g);
+    hitl_verify_report vr;
+    ck_assert_msg(hitl_audit_verify(other, NULL, &vr, &err) == HITL_OK, "%s", err.msg);
+    ck_assert_int_eq(vr.problems, 0);
+    hitl_store_close(other);
+    hitl_store_close(st);
+    tu_remove_store(db);
+}
+END_TEST
+
 START_TEST(test_settings)
 {
     hitl_store *st = make_store(1, 1);
@@ -468,6 +529,7 @@ int main(void)
     tcase_add_test(core, test_undo);
     tcase_add_test(core, test_undo_item_and_worklist);
     tcase_add_test(core, test_gates);
+    tcase_add_test(core, test_group_commit);
     tcase_add_test(core, test_settings);
     suite_add_tcase(s, core);
     TCase *errors = tcase_create("errors");
