@@ -136,6 +136,31 @@ int hitl__audit_canonical(hitl_buf *b, int64_t seq, const char *ts, const char *
 /* sha256(prev_hash "\n" line) as 64 hex digits into out, with a caller's digest context. */
 int hitl__audit_hash(EVP_MD_CTX *ctx, const char *prev_hash, const char *line, size_t len,
                      char out[65]);
+/* Reads the audit chain in order on a thread of its own, checking that each event links to the
+ * one before (prev_hash) and hashes to what it says, and calls fn(ctx, event) for every event
+ * that checks, in order, on the calling thread, up to the first break (the rest cannot be
+ * trusted). `want`, when not NULL, is a head saved elsewhere: res->head_found says whether its
+ * event is there with its hash (1), there with another (-1) or absent (0). The store's
+ * connection belongs to the walk until it returns. Returns res->status: a failure to read, not a
+ * break (res->broken). */
+enum { HITL__CHAIN_OK = 0, HITL__CHAIN_GAP, HITL__CHAIN_EDITED };
+typedef struct hitl__chain_event {
+    int64_t seq;
+    const char *ts, *actor, *event, *item, *prev, *payload; /* item NULL when the event has none */
+} hitl__chain_event;
+typedef struct hitl__chain_result {
+    int64_t events;  /* events that checked */
+    int64_t bad_seq; /* where the chain breaks, or -1 */
+    int broken;      /* HITL__CHAIN_* */
+    int head_found;
+    char last_hash[65]; /* the hash of the last event that checked (the genesis when none) */
+    hitl_status status;
+    hitl_error err;
+} hitl__chain_result;
+typedef void (*hitl__chain_fn)(void *ctx, const hitl__chain_event *e);
+hitl_status hitl__chain_walk(hitl_store *st, const hitl_audit_head *want, hitl__chain_fn fn,
+                             void *ctx, hitl__chain_result *res);
+
 /* `s` as a JSON string literal, as jansson writes it with JSON_ENSURE_ASCII; -1 for invalid
  * UTF-8. */
 int hitl__json_quote_ascii(hitl_buf *b, const char *s);

@@ -770,67 +770,41 @@ static const char *col0(sqlite3_stmt *q, int i)
     return s ? s : "";
 }
 
-/* Every event in order: each must follow the one before (its prev_hash) and hash to what it
- * says; then it is replayed. Stops at the first break (the rest cannot be trusted). */
+static void replay_event(void *ctx, const hitl__chain_event *e)
+{
+    verifier *v = ctx;
+    if (v->rep->covers_rows && (!v->stop || e->seq <= v->stop))
+        replay(v, e->seq, e->ts, e->actor, e->event, e->item, e->prev, e->payload);
+}
+
+/* Every event in order (verify_chain.c checks each link and hash), each replayed; stops at the
+ * first break (the rest cannot be trusted). */
 static void read_chain(verifier *v, int64_t *last_seq, char last_hash[65])
 {
-    sqlite3_stmt *q;
-    hitl_status r = hitl__store_prepare(
-        v->st,
-        "SELECT seq, ts, actor, actor_type, event, item, payload, prev_hash, hash FROM audit "
-        "ORDER BY seq",
-        &q, v->err);
-    if (r != HITL_OK) {
-        v->status = r;
-        return;
-    }
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    hitl_buf line = {0};
-    char prev[65], hash[65];
-    memcpy(prev, hitl__audit_genesis, 65);
-    int64_t expect = 1;
-    int rc;
     const hitl_audit_head *want = v->o ? v->o->head : NULL;
-    int head_found = 0;
-    while (md && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(q, 0);
-        if (seq != expect) { /* a deleted event leaves a gap; an inserted one, a stranger */
-            v->rep->bad_seq = seq < expect ? seq : expect;
-            problem(v, "audit chain broken at event %lld (events missing or out of order)",
-                    (long long)v->rep->bad_seq);
-            break;
-        }
-        const char *item = sqlite3_column_type(q, 5) == SQLITE_NULL ? NULL : col0(q, 5);
-        int bad = hitl__audit_canonical(&line, seq, col0(q, 1), col0(q, 2), col0(q, 3), col0(q, 4),
-                                        item, col0(q, 6)) != 0;
-        bad = bad || hitl__audit_hash(md, prev, line.p, line.n, hash) != 0;
-        if (bad || strcmp(col0(q, 7), prev) != 0 || strcmp(col0(q, 8), hash) != 0) {
-            v->rep->bad_seq = seq;
-            problem(v, "audit chain broken at event %lld (edited, or not chained to event %lld)",
-                    (long long)seq, (long long)seq - 1);
-            break;
-        }
-        if (want && seq == want->seq) head_found = strcmp(hash, want->hash) == 0 ? 1 : -1;
-        if (v->rep->covers_rows && (!v->stop || seq <= v->stop))
-            replay(v, seq, col0(q, 1), col0(q, 2), col0(q, 4), item, prev, col0(q, 6));
-        memcpy(prev, hash, 65);
-        expect++;
+    hitl__chain_result c;
+    if (hitl__chain_walk(v->st, want, replay_event, v, &c) != HITL_OK && v->status == HITL_OK) {
+        v->status = c.status;
+        if (v->err) *v->err = c.err;
     }
-    if (!md) oom(v);
-    if (md && rc != SQLITE_ROW && rc != SQLITE_DONE && v->status == HITL_OK)
-        v->status = hitl__store_sqlerr(v->st, rc, v->err, "cannot read the audit log");
-    hitl__store_finish(v->st, q);
-    hitl_buf_release(&line);
-    EVP_MD_CTX_free(md);
-    v->rep->events = expect - 1;
-    *last_seq = expect - 1;
-    memcpy(last_hash, prev, 65);
-    if (want && v->rep->bad_seq < 0 && head_found != 1)
+    if (c.broken) {
+        v->rep->bad_seq = c.bad_seq;
+        if (c.broken == HITL__CHAIN_GAP)
+            problem(v, "audit chain broken at event %lld (events missing or out of order)",
+                    (long long)c.bad_seq);
+        else
+            problem(v, "audit chain broken at event %lld (edited, or not chained to event %lld)",
+                    (long long)c.bad_seq, (long long)c.bad_seq - 1);
+    }
+    v->rep->events = c.events;
+    *last_seq = c.events;
+    memcpy(last_hash, c.last_hash, 65);
+    if (want && v->rep->bad_seq < 0 && c.head_found != 1)
         problem(v,
-                head_found < 0 ? "event %lld is not the one the saved head %lld:%.12s... names "
-                                 "(the chain was rewritten)"
-                               : "the chain holds no event %lld: the saved head %lld:%.12s... is "
-                                 "gone (the chain was cut or deleted)",
+                c.head_found < 0 ? "event %lld is not the one the saved head %lld:%.12s... names "
+                                   "(the chain was rewritten)"
+                                 : "the chain holds no event %lld: the saved head %lld:%.12s... "
+                                   "is gone (the chain was cut or deleted)",
                 (long long)want->seq, (long long)want->seq, want->hash);
 }
 

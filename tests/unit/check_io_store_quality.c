@@ -245,6 +245,46 @@ START_TEST(test_label_outside_classes)
 }
 END_TEST
 
+/* The chain is read in batches on a thread of its own (verify_chain.c) while it is replayed: a
+ * break far past the first batch is found at its event, with every event before it checked, and
+ * an earlier break wins over a later one. */
+START_TEST(test_chain_break_past_the_first_batch)
+{
+    hitl_store *st = make_store(HITL_SHOW_NEVER);
+    hitl_error err;
+    ck_assert_int_eq(hitl_store_group_begin(st, 0, &err), HITL_OK);
+    for (int i = 0; i < 9000; i++)
+        ck_assert_int_eq(hitl_store_setting_set(st, "overlap", i % 2 ? "2" : "3", "t", &err),
+                         HITL_OK);
+    ck_assert_int_eq(hitl_store_group_end(st, 1, &err), HITL_OK);
+    hitl_verify_report vr;
+    ck_assert_msg(hitl_audit_verify(st, NULL, &vr, &err) == HITL_OK, "%s", err.msg);
+    int64_t n = vr.events;
+    ck_assert_int_gt(n, 9000);
+    hitl_store_close(st);
+    sqlite3 *raw;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "DELETE FROM audit WHERE seq = 8500", NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(hitl_store_open(&st, db, &err), HITL_OK);
+    ck_assert_int_eq(hitl_audit_verify(st, NULL, &vr, &err), HITL_EDATA);
+    ck_assert_int_eq(vr.bad_seq, 8500);
+    ck_assert_int_eq(vr.events, 8499);
+    ck_assert_ptr_nonnull(strstr(err.msg, "events missing"));
+    ck_assert_int_eq(sqlite3_exec(raw,
+                                  "UPDATE audit SET payload = replace(payload, '3', '4')"
+                                  " WHERE seq = 4500",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    ck_assert_int_eq(hitl_audit_verify(st, NULL, &vr, &err), HITL_EDATA);
+    ck_assert_int_eq(vr.bad_seq, 4500);
+    ck_assert_int_eq(vr.events, 4499);
+    ck_assert_ptr_nonnull(strstr(err.msg, "edited"));
+    hitl_store_close(st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("io_store_quality");
@@ -258,6 +298,7 @@ int main(void)
     suite_add_tcase(s, limits);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, test_label_outside_classes);
+    tcase_add_test(errors, test_chain_break_past_the_first_batch);
     suite_add_tcase(s, errors);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
