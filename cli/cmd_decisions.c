@@ -55,23 +55,27 @@ int cmd_decisions(int argc, char **argv)
 }
 
 static const char decide_usage[] =
-    "usage: hitl decide DB ID approve|reject --reason TEXT [--actor NAME] [--json]\n"
+    "usage: hitl decide DB ID approve|reject --reason TEXT [--override] [--actor NAME] [--json]\n"
     "\n"
     "Approves or rejects live decision ID as NAME (default $HITL_ACTOR, else $USER), with the\n"
     "store's rules: a reason of at least min-justification visible characters; one vote per\n"
     "reviewer while it is pending; any rejection escalates it; an escalated or expired one is\n"
-    "settled by this vote (the shell acts as an admin). A request waiting in hitl serve sees\n"
-    "a vote from here when its wait ends.\n"
+    "settled by this vote (the shell acts as an admin). A request waiting in hitl serve hears\n"
+    "a vote from here within a second.\n"
+    "  --override   overturn a settled decision (approved or rejected) to this outcome; it\n"
+    "               counts toward NAME's override rate in hitl health (override-alert)\n"
     "\n"
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 no such decision, already voted or\n"
-    "            settled, nothing to review, a short reason\n";
+    "            settled (or, with --override, not settled or already that outcome),\n"
+    "            nothing to review, a short reason\n";
 
 int cmd_decide(int argc, char **argv)
 {
     const char *reason = NULL, *actor = NULL;
-    int json = 0;
+    int json = 0, override = 0;
     const cli_opt opts[] = {CLI_O_STR("reason", &reason), CLI_O_STR("actor", &actor),
-                            CLI_O_FLAG("json", &json), CLI_O_END};
+                            CLI_O_FLAG("override", &override), CLI_O_FLAG("json", &json),
+                            CLI_O_END};
     int rc = cli_options("decide", decide_usage, argc, argv, opts, 3, 3);
     if (rc >= 0) return rc;
     const char *verb = argv[optind + 2];
@@ -91,7 +95,9 @@ int cmd_decide(int argc, char **argv)
     hitl_error err;
     hitl_error_clear(&err);
     hitl_gate g;
-    hitl_status s = hitl_gate_vote(st, id, who, HITL_ROLE_ADMIN, approve, reason, &g, &err);
+    hitl_status s =
+        override ? hitl_gate_override(st, id, who, HITL_ROLE_ADMIN, approve, reason, &g, &err)
+                 : hitl_gate_vote(st, id, who, HITL_ROLE_ADMIN, approve, reason, &g, &err);
     hitl_store_close(st);
     if (s != HITL_OK) return cli_fail("decide", s, &err);
     if (json)

@@ -29,18 +29,22 @@ static const char usage_text[] =
     "                   thresholds: above 0.95 rubber-stamping, below 0.5 inefficient, both\n"
     "                   degraded); counts, escalations, and seconds from filing to first vote\n"
     "\n"
-    "status (default thresholds; hitl report shows the same verdict):\n"
+    "status (hitl report shows the same verdict; the thresholds are the store's, hitl set DB\n"
+    "approval-thresholds, override-alert, health-min-sample; defaults below):\n"
     "  degraded   an annotator approved more than 0.95 of the wrong suggestions (rubber\n"
-    "             stamping) or less than 0.5 of the right ones (inefficient), or the audit chain\n"
-    "             broken\n"
-    "  at_risk    audit completeness below 0.99, an actor's override rate above 0.3, or alpha\n"
-    "             below 0.667 (Krippendorff's floor for tentative conclusions)\n"
+    "             stamping) or less than 0.5 of the right ones (inefficient), a reviewer of\n"
+    "             live decisions approved more than 0.95 or less than 0.5 of them, or the\n"
+    "             audit chain is broken\n"
+    "  at_risk    audit completeness below 0.99, an actor's override rate above 0.3, a\n"
+    "             reviewer's overrides of settled decisions above 0.3 of their reviews in\n"
+    "             the last 30 days, or alpha below 0.667 (Krippendorff's floor for tentative\n"
+    "             conclusions)\n"
     "  healthy    none of these\n"
     "Approval and override rates are judged only on at least N labels or decisions (the rate's\n"
     "denominator).\n"
     "\n"
     "options:\n"
-    "  --min-sample N   evidence needed to judge a person (default 20)\n"
+    "  --min-sample N   evidence needed to judge a person (default: the store's, 20)\n"
     "  --json           one JSON object on stdout instead of tables\n"
     "\n"
     "exit codes: 0 ok (whatever the status), 1 runtime failure, 2 usage, 3 bad data\n";
@@ -135,6 +139,10 @@ static void print_tables(const health_args *a, const hitl_scorecard *sc)
             printf("  %-20s %6lld votes %6lld approvals", cli_safe(h->reviewers[i].name),
                    (long long)h->reviewers[i].votes, (long long)h->reviewers[i].approvals);
             print_rate(v->decision_approval[i]);
+            printf("   %lld overrides of %lld reviews in %d days",
+                   (long long)h->reviewers[i].recent_overrides, (long long)h->reviewers[i].recent,
+                   h->override_days);
+            print_rate(v->decision_override[i]);
             putchar('\n');
         }
     }
@@ -143,20 +151,27 @@ static void print_tables(const health_args *a, const hitl_scorecard *sc)
 int cmd_health(int argc, char **argv)
 {
     health_args a = {0};
-    hitl_health_thresholds_default(&a.t); /* the engine's defaults, --min-sample's too */
-    size_t min_sample = (size_t)a.t.min_sample;
-    const cli_opt opts[] = {CLI_O_SIZE("min-sample", &min_sample, 0, 1000000000, "0 or more"),
-                            CLI_O_FLAG("json", &a.json), CLI_O_END};
+    size_t min_sample = 0;
+    int min_sample_given = 0;
+    const cli_opt opts[] = {
+        CLI_O_SIZE_SEEN("min-sample", &min_sample, 0, 1000000000, "0 or more", &min_sample_given),
+        CLI_O_FLAG("json", &a.json), CLI_O_END};
     int rc = cli_options("health", usage_text, argc, argv, opts, 1, 1);
     if (rc >= 0) return rc;
     a.db = argv[optind];
-    a.t.min_sample = (int64_t)min_sample;
     hitl_store *st;
     if ((rc = cli_open_store("health", a.db, &st)) >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);
     hitl_scorecard sc;
-    hitl_status s = hitl_store_scorecard(st, &a.t, &sc, &err);
+    hitl_store_settings set;
+    hitl_status s = hitl_store_settings_get(st, &set, &err); /* the store's thresholds */
+    if (s == HITL_OK) {
+        a.t = set.health;
+        if (min_sample_given) a.t.min_sample = (int64_t)min_sample;
+        hitl_store_settings_release(&set);
+        s = hitl_store_scorecard(st, &a.t, &sc, &err);
+    }
     if (s == HITL_OK) {
         if (a.json)
             cli_print_json(hitl_scorecard_json(&sc, a.db));

@@ -64,7 +64,12 @@ static const char set_usage[] =
     "  decision-blind-rate R       share of the rest sent to blind review (default 0.02)\n"
     "  decision-approvals high=N,flag=M  approvals each route needs (default high=2,flag=1)\n"
     "  decision-deadline SECONDS   after it, a decision waiting for review escalates to the\n"
-    "                              admins (default 14400: 4 h)\n";
+    "                              admins (default 14400: 4 h); high=N,flag=M: per route\n"
+    "For hitl health (defaults in hitl health --help):\n"
+    "  approval-thresholds rubber-stamp=X,inefficient=Y  approval rates that degrade\n"
+    "  override-alert rate=X,days=N  override rate that puts the store at risk, and the\n"
+    "                              window of each reviewer's decision overrides\n"
+    "  health-min-sample N         labels or decisions needed to judge a person\n";
 
 int cmd_set(int argc, char **argv)
 {

@@ -31,8 +31,9 @@
 
 static const char *const status_names[] = {"healthy", "at_risk", "degraded"};
 static const char *const rule_names[HITL_HEALTH_RULE_COUNT] = {
-    "rubber_stamping", "inefficient",   "audit_chain_broken",       "audit_incomplete",
-    "override_rate",   "low_agreement", "decision_rubber_stamping", "decision_inefficient"};
+    "rubber_stamping",          "inefficient",          "audit_chain_broken",
+    "audit_incomplete",         "override_rate",        "low_agreement",
+    "decision_rubber_stamping", "decision_inefficient", "decision_override_rate"};
 
 const char *hitl_health_status_name(hitl_health_status s)
 {
@@ -62,6 +63,7 @@ void hitl_health_verdict_release(hitl_health_verdict *v)
     free(v->right_approval);
     free(v->override_rate);
     free(v->decision_approval);
+    free(v->decision_override);
     free(v->reasons);
     memset(v, 0, sizeof(*v));
 }
@@ -111,11 +113,16 @@ static hitl_status check(const hitl_health_metrics *m, const hitl_health_thresho
     }
     if (m->n_reviewers && !m->reviewers)
         return hitl_error_set(err, HITL_EINVAL, "no reviewers given");
-    for (size_t i = 0; i < m->n_reviewers; i++)
-        if (m->reviewers[i].approvals < 0 || m->reviewers[i].approvals > m->reviewers[i].votes)
+    for (size_t i = 0; i < m->n_reviewers; i++) {
+        const hitl_health_reviewer *r = &m->reviewers[i];
+        if (r->approvals < 0 || r->approvals > r->votes)
             return hitl_error_set(err, HITL_EINVAL, "reviewer %zu: %lld approvals of %lld votes", i,
-                                  (long long)m->reviewers[i].approvals,
-                                  (long long)m->reviewers[i].votes);
+                                  (long long)r->approvals, (long long)r->votes);
+        if (r->recent_overrides < 0 || r->recent_overrides > r->recent)
+            return hitl_error_set(err, HITL_EINVAL,
+                                  "reviewer %zu: %lld overrides of %lld recent reviews", i,
+                                  (long long)r->recent_overrides, (long long)r->recent);
+    }
     for (size_t i = 0; i < m->n_actors; i++) {
         const hitl_health_actor *a = &m->actors[i];
         if (a->overrides < 0 || a->overrides > a->decisions)
@@ -144,8 +151,8 @@ hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health
     hitl_status s = check(m, t, err);
     if (s != HITL_OK) return s;
 
-    /* at most two reasons per annotator and reviewer, one per actor, and three store-wide */
-    size_t cap = 2 * m->n_annotators + 2 * m->n_reviewers + m->n_actors + 3,
+    /* at most two reasons per annotator, three per reviewer, one per actor, three store-wide */
+    size_t cap = 2 * m->n_annotators + 3 * m->n_reviewers + m->n_actors + 3,
            na = m->n_annotators ? m->n_annotators : 1;
     out->reasons = malloc(cap * sizeof(*out->reasons));
     out->model_agreement = malloc(na * sizeof(double));
@@ -153,8 +160,9 @@ hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health
     out->right_approval = malloc(na * sizeof(double));
     out->override_rate = malloc((m->n_actors ? m->n_actors : 1) * sizeof(double));
     out->decision_approval = malloc((m->n_reviewers ? m->n_reviewers : 1) * sizeof(double));
+    out->decision_override = malloc((m->n_reviewers ? m->n_reviewers : 1) * sizeof(double));
     if (!out->reasons || !out->model_agreement || !out->wrong_approval || !out->right_approval ||
-        !out->override_rate || !out->decision_approval) {
+        !out->override_rate || !out->decision_approval || !out->decision_override) {
         hitl_health_verdict_release(out);
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
@@ -200,6 +208,15 @@ hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health
         out->override_rate[i] = r;
         if (!isnan(r) && a->decisions >= t->min_sample && r > t->override_rate)
             add(out, HITL_HEALTH_OVERRIDES, HITL_HEALTH_AT_RISK, i, r, t->override_rate);
+    }
+    /* reviewers of live decisions who overturn settled ones: the seed's override alert, over
+     * their reviews (votes and overrides) in the store's window */
+    for (size_t i = 0; i < m->n_reviewers; i++) {
+        const hitl_health_reviewer *r = &m->reviewers[i];
+        double o = rate(r->recent_overrides, r->recent);
+        out->decision_override[i] = o;
+        if (!isnan(o) && r->recent >= t->min_sample && o > t->override_rate)
+            add(out, HITL_HEALTH_DECISION_OVERRIDES, HITL_HEALTH_AT_RISK, i, o, t->override_rate);
     }
     if (isfinite(m->alpha) && m->alpha < t->alpha)
         add(out, HITL_HEALTH_LOW_AGREEMENT, HITL_HEALTH_AT_RISK, SIZE_MAX, m->alpha, t->alpha);

@@ -601,8 +601,9 @@ hitl_interval hitl_wilson_interval(int64_t k, int64_t n, double z);
  *   degraded  an annotator approved more than rubber_stamp (0.95) of the wrong suggestions
  *             (rubber stamping) or fewer than inefficient (0.5) of the right ones; the audit
  *             chain does not verify
- *   at_risk   audit completeness below 0.99; an actor's override rate above 0.3; Krippendorff's
- *             alpha (nominal) below 0.667, his floor for tentative conclusions
+ *   at_risk   audit completeness below 0.99; an actor's override rate above 0.3, or a live
+ *             decision reviewer's (over their recent reviews); Krippendorff's alpha (nominal)
+ *             below 0.667, his floor for tentative conclusions
  *   healthy   none of these. */
 typedef enum {
     HITL_HEALTH_HEALTHY = 0,
@@ -619,11 +620,13 @@ typedef enum {
     HITL_HEALTH_LOW_AGREEMENT,            /* at_risk */
     HITL_HEALTH_DECISION_RUBBER_STAMPING, /* degraded; subject: a reviewer of live decisions */
     HITL_HEALTH_DECISION_INEFFICIENT,     /* degraded; subject: a reviewer of live decisions */
+    HITL_HEALTH_DECISION_OVERRIDES,       /* at_risk; subject: a reviewer of live decisions */
     HITL_HEALTH_RULE_COUNT
 } hitl_health_rule;
 
 /* "healthy", "at_risk", "degraded"; "rubber_stamping", "inefficient", "audit_chain_broken",
- * "audit_incomplete", "override_rate", "low_agreement" (NULL when out of range). */
+ * "audit_incomplete", "override_rate", "low_agreement", "decision_rubber_stamping",
+ * "decision_inefficient", "decision_override_rate" (NULL when out of range). */
 const char *hitl_health_status_name(hitl_health_status s);
 const char *hitl_health_rule_name(hitl_health_rule r);
 
@@ -651,10 +654,12 @@ typedef struct hitl_health_actor {
     int64_t decisions, overrides;
 } hitl_health_actor;
 
-/* A reviewer of live decisions: votes given, and approvals among them. */
+/* A reviewer of live decisions: votes given, and approvals among them; reviews (votes and
+ * overrides of settled decisions) in the store's recent window, and overrides among them. */
 typedef struct hitl_health_reviewer {
     const char *name; /* borrowed */
     int64_t votes, approvals;
+    int64_t recent, recent_overrides;
 } hitl_health_reviewer;
 
 typedef struct hitl_health_metrics {
@@ -690,6 +695,8 @@ typedef struct hitl_health_verdict {
     double *decision_approval;   /* [n_reviewers] approvals / votes on live decisions: above
                                     rubber_stamp rubber-stamping, below inefficient inefficient
                                     (the seed's rule for pre-action review) */
+    double *decision_override;   /* [n_reviewers] recent_overrides / recent: above override_rate
+                                    at_risk (the seed's override alert) */
     hitl_health_reason *reasons; /* [n_reasons]: degraded ones first, then in rule order; the
                                     value of an annotator's reason is the rate it judged */
     size_t n_reasons;

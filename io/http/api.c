@@ -30,6 +30,7 @@ static need need_of(hitl_route_id id)
     case HITL_R_DECISION:
     case HITL_R_DECISION_APPROVE:
     case HITL_R_DECISION_REJECT:
+    case HITL_R_DECISION_OVERRIDE:
         return ANYONE;
     case HITL_R_ADJUDICATION:
     case HITL_R_ADJUDICATE:
@@ -352,7 +353,7 @@ enum MHD_Result http_api(hitl_http *h, struct MHD_Connection *c, http_req *rq,
                                 rq->account);
     call k = {h, c, rq, r, NULL, NULL, {0}};
     hitl_error_clear(&k.err);
-    int decision = r->id >= HITL_R_DECISION_SUBMIT && r->id <= HITL_R_DECISION_REJECT;
+    int decision = r->id >= HITL_R_DECISION_SUBMIT && r->id <= HITL_R_DECISION_OVERRIDE;
     if (r->post && !decision) { /* decisions.c reads its own bodies */
         char why[200];
         if (hitl_http_body(rq->body, rq->n, fields_of(r->id), &k.body, why, sizeof(why)) != HITL_OK)

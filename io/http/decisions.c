@@ -13,7 +13,8 @@
 #include "http_internal.h"
 #include "hitl_banned.h"
 
-#define WAIT_MAX 300.0 /* seconds a request may wait */
+#define WAIT_MAX       300.0 /* seconds a request may wait */
+#define OUTSIDE_LOOK_S 0.25  /* how often, while requests wait, to look for votes from elsewhere */
 
 /* ---- waiters ------------------------------------------------------------------------------- */
 
@@ -98,7 +99,7 @@ static hitl_status submit_write(hitl_store *w, void *arg, hitl_error *err)
 typedef struct vote_args {
     int64_t id;
     const http_req *rq;
-    int approve;
+    int approve, override;
     const char *reason;
     hitl_gate *g;
 } vote_args;
@@ -106,7 +107,17 @@ typedef struct vote_args {
 static hitl_status vote_write(hitl_store *w, void *arg, hitl_error *err)
 {
     vote_args *a = arg;
-    return hitl_gate_vote(w, a->id, a->rq->account, a->rq->role, a->approve, a->reason, a->g, err);
+    return a->override ? hitl_gate_override(w, a->id, a->rq->account, a->rq->role, a->approve,
+                                            a->reason, a->g, err)
+                       : hitl_gate_vote(w, a->id, a->rq->account, a->rq->role, a->approve,
+                                        a->reason, a->g, err);
+}
+
+static void own_changes(hitl_http *h, int64_t n)
+{
+    pthread_mutex_lock(&h->waiters.mu);
+    h->waiters.own_changes += n;
+    pthread_mutex_unlock(&h->waiters.mu);
 }
 
 /* Expires overdue reviews (at most every second) and wakes everyone when some did. */
@@ -115,7 +126,28 @@ static void expire_tick(hitl_http *h)
     hitl_error err;
     size_t n = 0;
     http_write(h, expire_write, &n, 1, &err);
+    own_changes(h, (int64_t)n);
     if (n) http_wake(h, -1);
+}
+
+/* While requests wait: has another process voted (hitl decide on the same store)? Its votes
+ * come with no request to wake anyone, so the store's change count is compared with the
+ * server's own changes; when it grew by more, every waiter reads its decision again. */
+static void outside_tick(hitl_http *h)
+{
+    hitl_error err;
+    hitl_store *st = http_store_get(h, &err);
+    int64_t n = 0;
+    hitl_status s = st ? hitl_gate_changes(st, &n, &err) : HITL_EIO;
+    http_store_put(h, st);
+    if (s != HITL_OK) return;
+    http_waiters *w = &h->waiters;
+    pthread_mutex_lock(&w->mu);
+    int64_t outside = n - w->own_changes;
+    int grew = outside > w->outside_seen;
+    w->outside_seen = outside;
+    pthread_mutex_unlock(&w->mu);
+    if (grew) http_wake(h, -1);
 }
 
 static void *timer_main(void *arg)
@@ -139,6 +171,14 @@ static void *timer_main(void *arg)
             next_expiry = http_now() + 1.0;
             continue;
         }
+        if (w->n && now >= w->next_look) { /* only while someone waits */
+            pthread_mutex_unlock(&w->mu);
+            outside_tick(h);
+            pthread_mutex_lock(&w->mu);
+            w->next_look = http_now() + OUTSIDE_LOOK_S;
+            continue;
+        }
+        if (w->n && w->next_look < soonest) soonest = w->next_look;
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         double wait = soonest - now;
@@ -318,20 +358,35 @@ static enum MHD_Result list(struct MHD_Connection *c, http_req *rq, hitl_store *
     return http_reply_json(c, rq, 200, json_pack("{s:o}", "decisions", a));
 }
 
-/* POST /decisions/N/approve|reject {"reason"} */
+/* POST /decisions/N/approve|reject {"reason"}, /decisions/N/override {"decision": "approve" or
+ * "reject", "reason"} */
 static enum MHD_Result vote(hitl_http *h, struct MHD_Connection *c, http_req *rq, int64_t id,
-                            int approve)
+                            int approve, int override)
 {
     static const char *const fields[] = {"reason", NULL};
+    static const char *const override_fields[] = {"decision", "reason", NULL};
     json_t *b;
     char why[200];
-    if (hitl_http_body(rq->body, rq->n, fields, &b, why, sizeof(why)) != HITL_OK)
+    if (hitl_http_body(rq->body, rq->n, override ? override_fields : fields, &b, why,
+                       sizeof(why)) != HITL_OK)
         return http_reply_error(c, rq, 400, "%s", why);
+    if (override) {
+        const char *d = json_string_value(json_object_get(b, "decision"));
+        approve = d && strcmp(d, "approve") == 0;
+        if (!approve && !(d && strcmp(d, "reject") == 0)) {
+            json_decref(b);
+            return http_reply_error(c, rq, 400,
+                                    "the body needs {\"decision\": \"approve\" or \"reject\","
+                                    " \"reason\": TEXT}");
+        }
+    }
     hitl_gate g = {0};
     hitl_error err;
     hitl_error_clear(&err);
-    vote_args a = {id, rq, approve, json_string_value(json_object_get(b, "reason")), &g};
+    vote_args a = {id, rq, approve, override, json_string_value(json_object_get(b, "reason")), &g};
+    own_changes(h, 1); /* before it is written: a look between the two sees no outsider */
     hitl_status s = http_write(h, vote_write, &a, 1, &err);
+    if (s != HITL_OK) own_changes(h, -1);
     json_decref(b);
     if (s != HITL_OK) {
         hitl_gate_release(&g);
@@ -355,8 +410,10 @@ enum MHD_Result http_decisions(hitl_http *h, struct MHD_Connection *c, http_req 
     case HITL_R_DECISION:
         return get_one(h, c, rq, id, st);
     case HITL_R_DECISION_APPROVE:
-        return vote(h, c, rq, id, 1);
+        return vote(h, c, rq, id, 1, 0);
+    case HITL_R_DECISION_OVERRIDE:
+        return vote(h, c, rq, id, 0, 1);
     default:
-        return vote(h, c, rq, id, 0);
+        return vote(h, c, rq, id, 0, 0);
     }
 }

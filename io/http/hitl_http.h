@@ -76,6 +76,7 @@ typedef enum {
     HITL_R_DECISION,         /* GET /api/v1/decisions/N[?wait=S]: arg is N */
     HITL_R_DECISION_APPROVE, /* POST /api/v1/decisions/N/approve */
     HITL_R_DECISION_REJECT,
+    HITL_R_DECISION_OVERRIDE, /* POST /api/v1/decisions/N/override */
     HITL_R_COUNT
 } hitl_route_id;
 

@@ -71,6 +71,10 @@ typedef struct http_waiters {
     pthread_t timer;
     int running, stop;
     uint64_t wakes; /* http_wake calls so far: a waiter that read before one re-reads */
+    /* another process's votes (hitl decide): the store's change count (hitl_gate_changes) less
+     * the server's own changes, at the last look; own counts a vote before it is written */
+    int64_t own_changes, outside_seen;
+    double next_look;
 } http_waiters;
 
 typedef struct http_checkpointer {

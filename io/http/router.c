@@ -72,7 +72,7 @@ static void matched(hitl_http_match *r, hitl_route_id id, int post, int is_post,
     r->bad_method = post ? !is_post : !is_get;
 }
 
-/* decisions/N[/approve|/reject]: N is hitl's decision number (digits only). */
+/* decisions/N[/approve|/reject|/override]: N is hitl's decision number (digits only). */
 static hitl_status route_decision(const char *rest, hitl_http_match *r, int is_post, int is_get)
 {
     size_t n = strspn(rest, "0123456789");
@@ -85,6 +85,8 @@ static hitl_status route_decision(const char *rest, hitl_http_match *r, int is_p
         matched(r, HITL_R_DECISION_APPROVE, 1, is_post, is_get);
     } else if (strcmp(rest + n, "/reject") == 0) {
         matched(r, HITL_R_DECISION_REJECT, 1, is_post, is_get);
+    } else if (strcmp(rest + n, "/override") == 0) {
+        matched(r, HITL_R_DECISION_OVERRIDE, 1, is_post, is_get);
     } else {
         r->arg[0] = '\0';
     }

@@ -289,9 +289,17 @@ hitl_status hitl__store_collect(hitl_store *st, const char *sql, void **items, s
                                 size_t size, hitl__row_fn row, void *ctx, const char *what,
                                 hitl_error *err)
 {
+    return hitl__store_collect_with(st, sql, NULL, items, n, size, row, ctx, what, err);
+}
+
+hitl_status hitl__store_collect_with(hitl_store *st, const char *sql, const char *arg, void **items,
+                                     size_t *n, size_t size, hitl__row_fn row, void *ctx,
+                                     const char *what, hitl_error *err)
+{
     sqlite3_stmt *q;
     hitl_status r = hitl__store_prepare(st, sql, &q, err);
     if (r != HITL_OK) return r;
+    if (arg) sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC);
     size_t cap = *n;
     int rc;
     while (r == HITL_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {

@@ -127,7 +127,9 @@ static hitl_status gate_fill(hitl_store *st, sqlite3_stmt *q, hitl_gate *g, hitl
         g->votes = grown;
         hitl_gate_ballot *x = &g->votes[g->n_votes++];
         x->reviewer = hitl__col_dup(v, 0);
-        x->approve = strcmp((const char *)sqlite3_column_text(v, 1), "approve") == 0;
+        const char *vote = (const char *)sqlite3_column_text(v, 1);
+        x->override = vote && strncmp(vote, "override-", 9) == 0;
+        x->approve = vote && strcmp(vote + (x->override ? 9 : 0), "approve") == 0;
         x->reason = hitl__col_dup(v, 2);
         x->at = hitl__col_dup(v, 3);
         if (!x->reviewer || !x->reason || !x->at)
@@ -308,27 +310,6 @@ static hitl_status expire_due(hitl_store *st, size_t *n, hitl_error *err)
     return r;
 }
 
-/* The decision settings as the store holds them now: a long-lived handle (hitl serve's) sees a
- * `hitl set` made since it opened. Inside the transaction. */
-static hitl_status refresh_settings(hitl_store *st, hitl_error *err)
-{
-    sqlite3_stmt *q;
-    hitl_status r = hitl__store_prepare(
-        st,
-        "SELECT key, value FROM meta WHERE key IN ('route', 'decision-blind-rate',"
-        " 'decision-approvals', 'decision-deadline', 'min-justification')",
-        &q, err);
-    if (r != HITL_OK) return r;
-    int rc;
-    while (r == HITL_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
-        r = hitl_store_settings_apply(&st->settings, (const char *)sqlite3_column_text(q, 0),
-                                      (const char *)sqlite3_column_text(q, 1), err);
-    if (r == HITL_OK && rc != SQLITE_DONE)
-        r = hitl__store_sqlerr(st, rc, err, "cannot read settings");
-    hitl__store_finish(st, q);
-    return r;
-}
-
 /* BEGIN IMMEDIATE at synchronous=FULL: the commit is on disk before the caller is answered. */
 static hitl_status begin_durable(hitl_store *st, hitl_error *err)
 {
@@ -338,7 +319,7 @@ static hitl_status begin_durable(hitl_store *st, hitl_error *err)
                               "durable");
     hitl_status r = st->group ? HITL_OK : hitl__store_exec(st, "PRAGMA synchronous=FULL", err);
     if (r == HITL_OK) r = hitl__store_begin(st, err);
-    if (r == HITL_OK && (r = refresh_settings(st, err)) != HITL_OK) hitl__store_rollback(st);
+    if (r == HITL_OK && (r = hitl__settings_refresh(st, err)) != HITL_OK) hitl__store_rollback(st);
     return r;
 }
 
@@ -349,6 +330,25 @@ static hitl_status end_durable(hitl_store *st, hitl_status r, hitl_error *err)
     else
         hitl__store_rollback(st);
     if (!st->group) hitl__store_exec(st, "PRAGMA synchronous=NORMAL", NULL);
+    return r;
+}
+
+hitl_status hitl_gate_changes(hitl_store *st, int64_t *out, hitl_error *err)
+{
+    *out = 0;
+    if (st->schema < 4) return HITL_OK;
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(st,
+                                        "SELECT (SELECT coalesce(max(seq), 0) FROM gate_votes)"
+                                        " + (SELECT count(*) FROM gates WHERE review = 'expired')",
+                                        &q, err);
+    if (r != HITL_OK) return r;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(q, 0);
+    else
+        r = hitl__store_sqlerr(st, rc, err, "cannot read the decisions");
+    hitl__store_finish(st, q);
     return r;
 }
 
@@ -389,7 +389,8 @@ static hitl_status submit_in(hitl_store *st, const hitl_gate_request *q, hitl_ga
     int required = route == HITL_ROUTE_REVIEW ? s->approvals_high
                    : reviewed                 ? s->approvals_flag
                                               : 0;
-    int64_t deadline_ms = (int64_t)llround((now + s->decision_deadline) * 1000.0);
+    int deadline = route == HITL_ROUTE_REVIEW ? s->deadline_high : s->deadline_flag;
+    int64_t deadline_ms = (int64_t)llround((now + deadline) * 1000.0);
     char created[32];
     hitl__time_iso(now, created);
     sqlite3_stmt *ins;
@@ -448,8 +449,10 @@ hitl_status hitl_gate_submit(hitl_store *st, const hitl_gate_request *q, hitl_ga
     return r;
 }
 
-static hitl_status vote_in(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
-                           int approve, const char *reason, hitl_gate *g, hitl_error *err)
+/* The decision a review acts on, found after expiring what is due: HITL_EDATA for a reason
+ * under the store's minimum, HITL_ENOTFOUND, HITL_EPERM for its submitter. */
+static hitl_status review_target(hitl_store *st, int64_t id, const char *reviewer,
+                                 const char *reason, hitl_gate *g, hitl_error *err)
 {
     int64_t visible = hitl_text_visible(reason ? reason : "");
     int need = st->settings.min_justification > 0 ? st->settings.min_justification : 1;
@@ -466,6 +469,52 @@ static hitl_status vote_in(hitl_store *st, int64_t id, const char *reviewer, hit
     if (strcmp(g->submitter, reviewer) == 0)
         return hitl_error_set(err, HITL_EPERM, "'%s' submitted decision %lld and cannot review it",
                               reviewer, (long long)id);
+    return HITL_OK;
+}
+
+/* Records the ballot `vote` ("approve", "reject", "override-approve", "override-reject") and
+ * the decision's new state g (settled by `reviewer` when `settled`), with its audit event; then
+ * g is the decision as it now is, its ballot included. */
+static hitl_status record_review(hitl_store *st, hitl_gate *g, const char *reviewer,
+                                 const char *vote, const char *reason, int settled,
+                                 const char *event, hitl_error *err)
+{
+    char now[32];
+    hitl__now_iso(now);
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(st,
+                                        "INSERT INTO gate_votes(gate, reviewer, vote, reason,"
+                                        " created_at) VALUES(?1, ?2, ?3, ?4, ?5)",
+                                        &q, err);
+    if (r != HITL_OK) return r;
+    sqlite3_bind_int64(q, 1, g->id);
+    sqlite3_bind_text(q, 2, reviewer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, vote, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, now, -1, SQLITE_STATIC);
+    r = hitl__store_step_done(st, q, err, "cannot record the vote");
+    hitl__store_finish(st, q);
+    if (settled) { /* the event records who settled it, as the row does */
+        free(g->settled_by);
+        if (!(g->settled_by = strdup(reviewer)))
+            return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
+    if (r == HITL_OK) r = gate_update(st, g, settled ? reviewer : NULL, err);
+    if (r == HITL_OK) r = gate_event(st, reviewer, "human", event, g, vote, reason, err);
+    if (r == HITL_OK) {
+        int64_t id = g->id;
+        int found;
+        hitl_gate_release(g);
+        r = gate_find(st, id, NULL, NULL, g, &found, err);
+    }
+    return r;
+}
+
+static hitl_status vote_in(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
+                           int approve, const char *reason, hitl_gate *g, hitl_error *err)
+{
+    hitl_status r = review_target(st, id, reviewer, reason, g, err);
+    if (r != HITL_OK) return r;
     int escalated = g->review == HITL_GATE_ESCALATED || g->review == HITL_GATE_EXPIRED;
     if (g->review == HITL_GATE_NONE)
         return hitl_error_set(err, HITL_ECONFLICT, "decision %lld proceeded without review",
@@ -490,42 +539,35 @@ static hitl_status vote_in(hitl_store *st, int64_t id, const char *reviewer, hit
     if (approve && !escalated) g->approvals++;
     g->review = next;
     if (g->route == HITL_ROUTE_REVIEW) g->status = next;
-    char now[32];
-    hitl__now_iso(now);
-    sqlite3_stmt *q;
-    if ((r = hitl__store_prepare(st,
-                                 "INSERT INTO gate_votes(gate, reviewer, vote, reason, created_at)"
-                                 " VALUES(?1, ?2, ?3, ?4, ?5)",
-                                 &q, err)) != HITL_OK)
-        return r;
-    sqlite3_bind_int64(q, 1, id);
-    sqlite3_bind_text(q, 2, reviewer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, approve ? "approve" : "reject", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, now, -1, SQLITE_STATIC);
-    r = hitl__store_step_done(st, q, err, "cannot record the vote");
-    hitl__store_finish(st, q);
-    int settled = next == HITL_GATE_APPROVED || next == HITL_GATE_REJECTED;
-    if (settled) { /* the event records who settled it, as the row does */
-        free(g->settled_by);
-        if (!(g->settled_by = strdup(reviewer)))
-            return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    }
-    if (r == HITL_OK) r = gate_update(st, g, settled ? reviewer : NULL, err);
-    if (r == HITL_OK)
-        r = gate_event(st, reviewer, "human", "gate_vote", g, approve ? "approve" : "reject",
-                       reason, err);
-    if (r == HITL_OK) { /* as it now is, its new vote included */
-        hitl_gate_release(g);
-        r = gate_find(st, id, NULL, NULL, g, &found, err);
-    }
-    return r;
+    return record_review(st, g, reviewer, approve ? "approve" : "reject", reason,
+                         next == HITL_GATE_APPROVED || next == HITL_GATE_REJECTED, "gate_vote",
+                         err);
 }
 
-hitl_status hitl_gate_vote(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
-                           int approve, const char *reason, hitl_gate *out, hitl_error *err)
+static hitl_status override_in(hitl_store *st, int64_t id, const char *reviewer, int approve,
+                               const char *reason, hitl_gate *g, hitl_error *err)
 {
-    memset(out, 0, sizeof(*out));
+    hitl_status r = review_target(st, id, reviewer, reason, g, err);
+    if (r != HITL_OK) return r;
+    if (g->review != HITL_GATE_APPROVED && g->review != HITL_GATE_REJECTED)
+        return hitl_error_set(err, HITL_ECONFLICT, "decision %lld is %s, not settled: %s",
+                              (long long)id, hitl_gate_status_name(g->review),
+                              g->review == HITL_GATE_NONE ? "it proceeded without review"
+                                                          : "review it instead");
+    hitl_gate_status next = approve ? HITL_GATE_APPROVED : HITL_GATE_REJECTED;
+    if (g->review == next)
+        return hitl_error_set(err, HITL_ECONFLICT, "decision %lld is already %s", (long long)id,
+                              hitl_gate_status_name(next));
+    g->review = next;
+    if (g->route == HITL_ROUTE_REVIEW) g->status = next;
+    return record_review(st, g, reviewer, approve ? "override-approve" : "override-reject", reason,
+                         1, "gate_override", err);
+}
+
+/* The checks every review makes before its transaction. */
+static hitl_status review_check(const char *reviewer, hitl_role role, const char *reason,
+                                hitl_error *err)
+{
     hitl_status r = hitl_name_check(reviewer, "the reviewer's name", err);
     if (r != HITL_OK) return r;
     if (role != HITL_ROLE_REVIEWER && role != HITL_ROLE_ADMIN)
@@ -533,8 +575,27 @@ hitl_status hitl_gate_vote(hitl_store *st, int64_t id, const char *reviewer, hit
                               hitl_role_name(role));
     if (!hitl_text_utf8(reason ? reason : ""))
         return hitl_error_set(err, HITL_EDATA, "the reason is not valid UTF-8");
-    if ((r = begin_durable(st, err)) != HITL_OK) return r;
-    r = end_durable(st, vote_in(st, id, reviewer, role, approve, reason, out, err), err);
+    return HITL_OK;
+}
+
+hitl_status hitl_gate_vote(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
+                           int approve, const char *reason, hitl_gate *out, hitl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    hitl_status r = review_check(reviewer, role, reason, err);
+    if (r == HITL_OK && (r = begin_durable(st, err)) == HITL_OK)
+        r = end_durable(st, vote_in(st, id, reviewer, role, approve, reason, out, err), err);
+    if (r != HITL_OK) hitl_gate_release(out);
+    return r;
+}
+
+hitl_status hitl_gate_override(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
+                               int approve, const char *reason, hitl_gate *out, hitl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    hitl_status r = review_check(reviewer, role, reason, err);
+    if (r == HITL_OK && (r = begin_durable(st, err)) == HITL_OK)
+        r = end_durable(st, override_in(st, id, reviewer, approve, reason, out, err), err);
     if (r != HITL_OK) hitl_gate_release(out);
     return r;
 }

@@ -42,7 +42,14 @@ typedef struct hitl_store_settings {
     double route_high, route_medium;    /* "route": high=0.7,medium=0.4 */
     double decision_blind_rate;         /* "decision-blind-rate": 0.02 */
     int approvals_high, approvals_flag; /* "decision-approvals": high=2,flag=1 */
-    int decision_deadline;              /* "decision-deadline": seconds, 14400 */
+    int deadline_high, deadline_flag;   /* "decision-deadline": seconds per route, 14400 (the
+                                           flag route's also for blind review) */
+    /* the health scorecard's thresholds (engine defaults): "approval-thresholds"
+     * rubber-stamp=0.95,inefficient=0.5; "override-alert" rate=0.3,days=30 (the rate for label
+     * overrides and, over the last `days`, for each reviewer's overrides of decisions);
+     * "health-min-sample" 20 */
+    hitl_health_thresholds health;
+    int override_days;
 } hitl_store_settings;
 
 /* The defaults of every setting (no classes). */
@@ -238,6 +245,7 @@ typedef struct hitl_gate_request {
 typedef struct hitl_gate_ballot {
     char *reviewer, *reason, *at;
     int approve;
+    int override; /* an override of the settled outcome (hitl_gate_override) */
 } hitl_gate_ballot;
 
 typedef struct hitl_gate {
@@ -269,6 +277,18 @@ hitl_status hitl_gate_list(hitl_store *st, int status, hitl_gate **out, size_t *
  * to review; HITL_ENOTFOUND. *out: the decision after the vote. */
 hitl_status hitl_gate_vote(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
                            int approve, const char *reason, hitl_gate *out, hitl_error *err);
+/* Overturns a settled review (approved or rejected) to `approve`: a reviewer or admin, not the
+ * submitter, with a reason of at least the store's min-justification visible characters. The
+ * decision's review (and, on the approve route, its status) becomes the new outcome, settled by
+ * the overrider; audited as gate_override. HITL_EPERM: the role or the submitter;
+ * HITL_EDATA: the reason; HITL_ECONFLICT: not settled, or already that outcome;
+ * HITL_ENOTFOUND. *out: the decision after it. */
+hitl_status hitl_gate_override(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
+                               int approve, const char *reason, hitl_gate *out, hitl_error *err);
+/* A count that grows with every vote, override and expiry ever recorded (the votes' last
+ * sequence number plus the expired reviews): a server compares it with its own writes to learn
+ * that another process (hitl decide) settled something. 0 on a store without decisions. */
+hitl_status hitl_gate_changes(hitl_store *st, int64_t *out, hitl_error *err);
 /* Reviews past their deadline expire (at most 64 a call); *n (may be NULL) counts them. */
 hitl_status hitl_gate_expire(hitl_store *st, size_t *n, hitl_error *err);
 
@@ -692,6 +712,7 @@ typedef struct hitl_store_health {
     size_t n_reviewers;
     int64_t gates, gates_pending, gates_escalated, gates_expired, gates_approve, gates_flag,
         gates_blind;
+    int override_days; /* the window of the reviewers' recent reviews (override-alert) */
     double *review_latency;
     size_t n_review_latency;
 } hitl_store_health;
@@ -716,8 +737,9 @@ typedef struct hitl_scorecard {
     hitl_health_verdict verdict;
 } hitl_scorecard;
 
-/* t: NULL for the defaults (hitl_health_thresholds_default). Caller-allocated *out; release with
- * hitl_scorecard_release(). */
+/* t: NULL for the store's thresholds (hitl set approval-thresholds, override-alert,
+ * health-min-sample; by default hitl_health_thresholds_default's). Caller-allocated *out;
+ * release with hitl_scorecard_release(). */
 hitl_status hitl_store_scorecard(hitl_store *st, const hitl_health_thresholds *t,
                                  hitl_scorecard *out, hitl_error *err);
 void hitl_scorecard_release(hitl_scorecard *sc);

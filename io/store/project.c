@@ -107,7 +107,10 @@ hitl_status hitl_store_setting_set(hitl_store *st, const char *key, const char *
     st->settings.decision_blind_rate = next.decision_blind_rate;
     st->settings.approvals_high = next.approvals_high;
     st->settings.approvals_flag = next.approvals_flag;
-    st->settings.decision_deadline = next.decision_deadline;
+    st->settings.deadline_high = next.deadline_high;
+    st->settings.deadline_flag = next.deadline_flag;
+    st->settings.health = next.health;
+    st->settings.override_days = next.override_days;
     return HITL_OK;
 }
 

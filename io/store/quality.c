@@ -242,8 +242,10 @@ static int reviewer_row(void *ctx, void *dst, sqlite3_stmt *q)
 {
     (void)ctx;
     hitl_health_reviewer *r = dst;
-    r->votes = sqlite3_column_int64(q, 1);
+    r->votes = (int64_t)sqlite3_column_double(q, 1);
     r->approvals = (int64_t)sqlite3_column_double(q, 2);
+    r->recent = (int64_t)sqlite3_column_double(q, 3);
+    r->recent_overrides = (int64_t)sqlite3_column_double(q, 4);
     return !(r->name = hitl__col_dup(q, 0));
 }
 
@@ -331,17 +333,21 @@ static hitl_status health_in_snapshot(hitl_store *st, hitl_store_health *h, hitl
     return s;
 }
 
-/* Live decisions (schema 4): each reviewer's votes and approvals, the counts, and the seconds
- * from filing to the first vote. */
+/* Live decisions (schema 4): each reviewer's votes and approvals, their reviews (votes and
+ * overrides) since the override window began and the overrides among them, the counts, and
+ * the seconds from filing to the first vote. */
 static hitl_status decisions_in_snapshot(hitl_store *st, hitl_store_health *h, hitl_error *err)
 {
     sqlite3_stmt *q;
-    hitl_status s = hitl__store_collect(
+    char since[32];
+    hitl__time_iso(hitl__now() - 86400.0 * st->settings.override_days, since);
+    hitl_status s = hitl__store_collect_with(
         st,
-        "SELECT reviewer, COUNT(*), TOTAL(vote = 'approve') FROM gate_votes GROUP BY reviewer"
-        " ORDER BY reviewer",
-        (void **)&h->reviewers, &h->n_reviewers, sizeof(hitl_health_reviewer), reviewer_row, NULL,
-        "cannot read decision votes", err);
+        "SELECT reviewer, TOTAL(vote IN ('approve', 'reject')), TOTAL(vote = 'approve'),"
+        " TOTAL(created_at >= ?1), TOTAL(created_at >= ?1 AND vote LIKE 'override-%')"
+        " FROM gate_votes GROUP BY reviewer ORDER BY reviewer",
+        since, (void **)&h->reviewers, &h->n_reviewers, sizeof(hitl_health_reviewer), reviewer_row,
+        NULL, "cannot read decision votes", err);
     if (s != HITL_OK) return s;
     int rc;
     if ((s = hitl__store_prepare(st,
@@ -377,7 +383,9 @@ hitl_status hitl_store_health_get(hitl_store *st, hitl_store_health *out, hitl_e
     out->prediction_shown = st->settings.show_prediction != HITL_SHOW_NEVER;
     hitl_status s = hitl__store_read(st, err);
     if (s != HITL_OK) return s;
-    s = health_in_snapshot(st, out, err);
+    s = hitl__settings_refresh(st, err); /* the override window as the store holds it now */
+    out->override_days = st->settings.override_days;
+    if (s == HITL_OK) s = health_in_snapshot(st, out, err);
     if (s == HITL_OK && st->schema >= 4) s = decisions_in_snapshot(st, out, err);
     hitl__store_rollback(st);
     if (s == HITL_OK) { /* its own snapshot: the chain is read whole */

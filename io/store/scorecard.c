@@ -42,10 +42,13 @@ hitl_status hitl_store_scorecard(hitl_store *st, const hitl_health_thresholds *t
 {
     memset(out, 0, sizeof(*out));
     out->alpha = NAN;
-    if (t)
-        out->thresholds = *t;
-    else
-        hitl_health_thresholds_default(&out->thresholds);
+    if (!t) { /* the store's thresholds (hitl set), as it holds them now */
+        hitl_status r = hitl__store_read(st, err);
+        if (r == HITL_OK) r = hitl__settings_refresh(st, err);
+        hitl__store_rollback(st);
+        if (r != HITL_OK) return r;
+    }
+    out->thresholds = t ? *t : st->settings.health;
     hitl_store_health *h = &out->store;
     hitl_status s = hitl_store_health_get(st, h, err);
     if (s != HITL_OK) return s;
@@ -85,7 +88,7 @@ const char *hitl_scorecard_subject(const hitl_scorecard *sc, const hitl_health_r
     if (r->subject == SIZE_MAX) return NULL;
     if (r->rule == HITL_HEALTH_OVERRIDES) return sc->store.actors[r->subject].name;
     if (r->rule == HITL_HEALTH_DECISION_RUBBER_STAMPING ||
-        r->rule == HITL_HEALTH_DECISION_INEFFICIENT)
+        r->rule == HITL_HEALTH_DECISION_INEFFICIENT || r->rule == HITL_HEALTH_DECISION_OVERRIDES)
         return sc->store.reviewers[r->subject].name;
     return sc->store.annotators[r->subject].name;
 }

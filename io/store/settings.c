@@ -39,7 +39,9 @@ void hitl_store_settings_default(hitl_store_settings *s)
     s->decision_blind_rate = 0.02;
     s->approvals_high = 2;
     s->approvals_flag = 1;
-    s->decision_deadline = 4 * 3600;
+    s->deadline_high = s->deadline_flag = 4 * 3600;
+    hitl_health_thresholds_default(&s->health);
+    s->override_days = 30;
 }
 
 static int parse_real(const char *v, double lo, double hi, double *out)
@@ -135,15 +137,47 @@ hitl_status hitl_store_settings_apply(hitl_store_settings *s, const char *key, c
         s->approvals_high = (int)hi;
         s->approvals_flag = (int)fl;
     } else if (strcmp(key, "decision-deadline") == 0) {
-        if (parse_int(value, 1, 30 * 24 * 3600, &v))
+        double hi, fl;
+        if (parse_int(value, 1, 30 * 24 * 3600, &v) == 0)
+            hi = fl = v;
+        else if (parse_pair(value, "high", "flag", 1, 30 * 24 * 3600, &hi, &fl) || hi != (int)hi ||
+                 fl != (int)fl)
             return hitl_error_set(err, HITL_EINVAL,
-                                  "decision-deadline must be 1..2592000 seconds, got '%s'", value);
-        s->decision_deadline = v;
+                                  "decision-deadline must be SECONDS or high=N,flag=M, each "
+                                  "1..2592000, got '%s'",
+                                  value);
+        s->deadline_high = (int)hi;
+        s->deadline_flag = (int)fl;
+    } else if (strcmp(key, "approval-thresholds") == 0) {
+        double rs, ie;
+        if (parse_pair(value, "rubber-stamp", "inefficient", 0, 1, &rs, &ie) || !(ie <= rs))
+            return hitl_error_set(err, HITL_EINVAL,
+                                  "approval-thresholds must be rubber-stamp=X,inefficient=Y with "
+                                  "0 <= Y <= X <= 1, got '%s'",
+                                  value);
+        s->health.rubber_stamp = rs;
+        s->health.inefficient = ie;
+    } else if (strcmp(key, "override-alert") == 0) {
+        double rate, days;
+        if (parse_pair(value, "rate", "days", 0, 3650, &rate, &days) || rate > 1 || days < 1 ||
+            days != (int)days)
+            return hitl_error_set(err, HITL_EINVAL,
+                                  "override-alert must be rate=X,days=N with X in 0..1 and N in "
+                                  "1..3650, got '%s'",
+                                  value);
+        s->health.override_rate = rate;
+        s->override_days = (int)days;
+    } else if (strcmp(key, "health-min-sample") == 0) {
+        if (parse_int(value, 0, 1000000000, &v))
+            return hitl_error_set(err, HITL_EINVAL,
+                                  "health-min-sample must be 0..1000000000, got '%s'", value);
+        s->health.min_sample = v;
     } else {
         return hitl_error_set(err, HITL_EINVAL,
                               "unknown setting '%s' (overlap, lease, show-prediction, "
                               "min-justification, route, decision-blind-rate, "
-                              "decision-approvals, decision-deadline)",
+                              "decision-approvals, decision-deadline, approval-thresholds, "
+                              "override-alert, health-min-sample)",
                               key);
     }
     return HITL_OK;
@@ -163,8 +197,17 @@ void hitl__setting_text(const hitl_store_settings *s, const char *key, char *buf
         snprintf(buf, cap, "%g", s->decision_blind_rate);
     else if (strcmp(key, "decision-approvals") == 0)
         snprintf(buf, cap, "high=%d,flag=%d", s->approvals_high, s->approvals_flag);
+    else if (strcmp(key, "decision-deadline") == 0 && s->deadline_high == s->deadline_flag)
+        snprintf(buf, cap, "%d", s->deadline_high); /* as stores before per-route deadlines */
     else if (strcmp(key, "decision-deadline") == 0)
-        snprintf(buf, cap, "%d", s->decision_deadline);
+        snprintf(buf, cap, "high=%d,flag=%d", s->deadline_high, s->deadline_flag);
+    else if (strcmp(key, "approval-thresholds") == 0)
+        snprintf(buf, cap, "rubber-stamp=%g,inefficient=%g", s->health.rubber_stamp,
+                 s->health.inefficient);
+    else if (strcmp(key, "override-alert") == 0)
+        snprintf(buf, cap, "rate=%g,days=%d", s->health.override_rate, s->override_days);
+    else if (strcmp(key, "health-min-sample") == 0)
+        snprintf(buf, cap, "%lld", (long long)s->health.min_sample);
     else
         snprintf(buf, cap, "%d", s->min_justification);
 }
@@ -176,7 +219,10 @@ const char *const hitl__setting_keys[HITL__N_SETTINGS] = {"overlap",
                                                           "route",
                                                           "decision-blind-rate",
                                                           "decision-approvals",
-                                                          "decision-deadline"};
+                                                          "decision-deadline",
+                                                          "approval-thresholds",
+                                                          "override-alert",
+                                                          "health-min-sample"};
 
 hitl_status hitl__meta_write(hitl_store *st, const char *key, const char *value, hitl_error *err)
 {
@@ -191,10 +237,9 @@ hitl_status hitl__meta_write(hitl_store *st, const char *key, const char *value,
     return r;
 }
 
-hitl_status hitl__settings_load(hitl_store *st, hitl_error *err)
+hitl_status hitl__settings_refresh(hitl_store *st, hitl_error *err)
 {
     hitl_store_settings *s = &st->settings;
-    hitl_store_settings_default(s);
     sqlite3_stmt *q;
     hitl_status r = hitl__store_prepare(st, "SELECT key, value FROM meta", &q, err);
     if (r != HITL_OK) return r;
@@ -208,8 +253,19 @@ hitl_status hitl__settings_load(hitl_store *st, hitl_error *err)
                 r = hitl_error_set(err, HITL_EDATA, "'%s': bad setting %s = '%s'", st->path, k, v);
     }
     hitl__store_finish(st, q);
+    if (r == HITL_OK && rc != SQLITE_DONE)
+        r = hitl__store_sqlerr(st, rc, err, "cannot read settings");
+    return r;
+}
+
+hitl_status hitl__settings_load(hitl_store *st, hitl_error *err)
+{
+    hitl_store_settings *s = &st->settings;
+    hitl_store_settings_default(s);
+    hitl_status r = hitl__settings_refresh(st, err);
     if (r != HITL_OK) return r;
-    if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot read settings");
+    sqlite3_stmt *q;
+    int rc;
     if ((r = hitl__store_prepare(st, "SELECT name FROM classes ORDER BY idx", &q, err)) != HITL_OK)
         return r;
     size_t cap = 0;

@@ -63,6 +63,10 @@ typedef int (*hitl__row_fn)(void *ctx, void *dst, sqlite3_stmt *q);
 hitl_status hitl__store_collect(hitl_store *st, const char *sql, void **items, size_t *n,
                                 size_t size, hitl__row_fn row, void *ctx, const char *what,
                                 hitl_error *err);
+/* The same with `arg` bound to ?1 (NULL: nothing bound). */
+hitl_status hitl__store_collect_with(hitl_store *st, const char *sql, const char *arg, void **items,
+                                     size_t *n, size_t size, hitl__row_fn row, void *ctx,
+                                     const char *what, hitl_error *err);
 
 /* How hitl__store_connect opens the file. */
 enum {
@@ -91,9 +95,13 @@ hitl_status hitl__schema_upgrade(hitl_store *st, int from, hitl_error *err);
 /* Settings (settings.c): the defaults, their text as stored in meta, and reading them (with
  * the classes) into st->settings at open. */
 extern const char *const hitl__setting_keys[];
-#define HITL__N_SETTINGS 8
+#define HITL__N_SETTINGS 11
 void hitl__setting_text(const hitl_store_settings *s, const char *key, char *buf, size_t cap);
 hitl_status hitl__settings_load(hitl_store *st, hitl_error *err);
+/* The settings (not the classes) as the store holds them now, into st->settings: a long-lived
+ * handle (hitl serve's) sees a `hitl set` made since it opened. In the caller's transaction or
+ * snapshot. */
+hitl_status hitl__settings_refresh(hitl_store *st, hitl_error *err);
 hitl_status hitl__meta_write(hitl_store *st, const char *key, const char *value, hitl_error *err);
 
 /* Class index of `name` in the settings, -1 when unknown. */

@@ -681,8 +681,8 @@ static const char *const gate_keys[] = {
     "caller_id", "submitter", "action",   "payload_sha256", "model",       "route",     "blind",
     "status",    "review",    "required", "approvals",      "deadline_ms", "settled_by"};
 
-/* gate, gate_vote, gate_expired: the decision's whole state after the event, kept by id; a
- * vote is also kept in order. */
+/* gate, gate_vote, gate_override, gate_expired: the decision's whole state after the event,
+ * kept by id; a vote or an override is also kept in order. */
 static void replay_gate(verifier *v, int64_t seq, const char *actor, const char *event,
                         const char *text)
 {
@@ -699,7 +699,7 @@ static void replay_gate(verifier *v, int64_t seq, const char *actor, const char 
         problem(v, "event %lld files decision %s a second time", (long long)seq, key);
     if (strcmp(event, "gate") && !json_object_get(v->gates, key))
         problem(v, "event %lld (%s) names decision %s, never filed", (long long)seq, event, key);
-    if (!strcmp(event, "gate_vote"))
+    if (!strcmp(event, "gate_vote") || !strcmp(event, "gate_override"))
         json_array_append_new(v->gate_votes,
                               json_pack("[O, s, O, O]", id, actor, json_object_get(p, "vote"),
                                         json_object_get(p, "reason")));
@@ -751,7 +751,7 @@ static void replay(verifier *v, int64_t seq, const char *ts, const char *actor, 
     } else if (!strcmp(event, "account")) {
         replay_account(v, seq, ts, &p);
     } else if (!strcmp(event, "gate") || !strcmp(event, "gate_vote") ||
-               !strcmp(event, "gate_expired")) {
+               !strcmp(event, "gate_override") || !strcmp(event, "gate_expired")) {
         replay_gate(v, seq, actor, event, text);
     } /* lease, lease_renewed, lease_expired, export, import: no rows to explain */
     json_decref(p.root);

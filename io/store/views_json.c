@@ -49,10 +49,11 @@ json_t *hitl_gate_json(const hitl_gate *g)
 {
     json_t *votes = json_array();
     for (size_t i = 0; i < g->n_votes; i++)
-        json_array_append_new(votes,
-                              json_pack("{s:s, s:s, s:s, s:s}", "reviewer", g->votes[i].reviewer,
-                                        "vote", g->votes[i].approve ? "approve" : "reject",
-                                        "reason", g->votes[i].reason, "at", g->votes[i].at));
+        json_array_append_new(votes, json_pack("{s:s, s:s, s:b, s:s, s:s}", "reviewer",
+                                               g->votes[i].reviewer, "vote",
+                                               g->votes[i].approve ? "approve" : "reject",
+                                               "override", g->votes[i].override, "reason",
+                                               g->votes[i].reason, "at", g->votes[i].at));
     return json_pack("{s:I, s:s, s:s, s:s, s:f, s:o, s:s, s:b, s:s, s:s, s:i, s:i, s:s, s:s, "
                      "s:o, s:o, s:o, s:o}",
                      "decision", (json_int_t)g->id, "id", g->caller_id, "submitter", g->submitter,
@@ -163,19 +164,23 @@ json_t *hitl_scorecard_json(const hitl_scorecard *sc, const char *store)
     const hitl_latency *rl = &sc->review_latency;
     json_t *revs = json_array();
     for (size_t i = 0; i < h->n_reviewers; i++)
-        json_array_append_new(revs, json_pack("{s:s, s:I, s:I, s:o}", "name", h->reviewers[i].name,
-                                              "votes", (json_int_t)h->reviewers[i].votes,
-                                              "approvals", (json_int_t)h->reviewers[i].approvals,
-                                              "approval_rate", num(v->decision_approval[i])));
+        json_array_append_new(
+            revs, json_pack("{s:s, s:I, s:I, s:o, s:I, s:I, s:o}", "name", h->reviewers[i].name,
+                            "votes", (json_int_t)h->reviewers[i].votes, "approvals",
+                            (json_int_t)h->reviewers[i].approvals, "approval_rate",
+                            num(v->decision_approval[i]), "recent_reviews",
+                            (json_int_t)h->reviewers[i].recent, "recent_overrides",
+                            (json_int_t)h->reviewers[i].recent_overrides, "override_rate",
+                            num(v->decision_override[i])));
     json_object_set_new(
         root, "decisions",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:o, s:o, s:o}, s:o}", "total",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:o, s:o, s:o}, s:i, s:o}", "total",
                   (json_int_t)h->gates, "pending", (json_int_t)h->gates_pending, "escalated",
                   (json_int_t)h->gates_escalated, "expired", (json_int_t)h->gates_expired,
                   "approve_route", (json_int_t)h->gates_approve, "flag_route",
                   (json_int_t)h->gates_flag, "blind", (json_int_t)h->gates_blind, "review_latency",
                   "n", (json_int_t)rl->n, "mean", num(rl->mean), "p50", num(rl->p50), "p95",
-                  num(rl->p95), "reviewers", revs));
+                  num(rl->p95), "override_window_days", h->override_days, "reviewers", revs));
     json_object_set_new(root, "krippendorff_alpha", num(sc->alpha));
     if (sc->alpha_why[0])
         json_object_set_new(root, "krippendorff_alpha_reason", json_string(sc->alpha_why));

@@ -33,6 +33,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -92,7 +93,7 @@ def gate_events(db):
     """The audit chain's decision events by decision number, in order."""
     by = {}
     for e in audit_events(db):
-        if e["event"] in ("gate", "gate_vote", "gate_expired"):
+        if e["event"] in ("gate", "gate_vote", "gate_override", "gate_expired"):
             by.setdefault(e["payload"]["decision"], []).append(e)
     return by
 
@@ -282,8 +283,9 @@ class DecisionCase(ServeCase):
         self.assertRegex(j["deadline"], ISO)
         self.assertEqual(j["settled_at"] is None, j["settled_by"] is None, j)
         for v in j["votes"]:
-            self.assertEqual(list(v), ["reviewer", "vote", "reason", "at"])
+            self.assertEqual(list(v), ["reviewer", "vote", "override", "reason", "at"])
             self.assertIn(v["vote"], ("approve", "reject"))
+            self.assertIsInstance(v["override"], bool)
             self.assertRegex(v["at"], ISO)
 
     def waiter(self, n, wait, who="svc", srv=None):
@@ -712,6 +714,139 @@ class Api(DecisionCase):
         self.assertEqual([e["event"] for e in gate_events(self.db)[b]],
                          ["gate", "gate_vote", "gate_vote"])
 
+    def test_deadline_per_route(self):
+        """decision-deadline high=N,flag=M: each route its own deadline (the flag route's also
+        for blind review); one number sets both, and is what a store written before shows."""
+        self.setting("decision-deadline", "high=3600,flag=60")
+        a = self.submit("dl-a", 0.9)
+        f = self.submit("dl-f", 0.5)
+        self.assertAlmostEqual(iso_seconds(a["deadline"]) - iso_seconds(a["created_at"]), 3600,
+                               delta=0.01)
+        self.assertAlmostEqual(iso_seconds(f["deadline"]) - iso_seconds(f["created_at"]), 60,
+                               delta=0.01)
+        self.assertEqual(sql(self.db, "SELECT value FROM meta WHERE key = 'decision-deadline'"),
+                         [("high=3600,flag=60",)])
+        self.setting("decision-deadline", "high=60,flag=60")
+        self.assertEqual(sql(self.db, "SELECT value FROM meta WHERE key = 'decision-deadline'"),
+                         [("60",)])
+        for bad in ("high=60", "high=0,flag=5", "flag=5,high=x", "high=60,flag=60,low=1"):
+            p = ts.hitl("set", self.db, "decision-deadline", bad, ok=False)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("decision-deadline must be", p.stderr)
+
+    def test_override(self):
+        """A settled decision overturned by a reviewer or admin with the justification
+        minimum; every refusal leaves the store as it was; audited; the CLI's --override."""
+        n = self.submit("ov", 0.9)["decision"]
+        self.vote(n, "rev")
+        k = self.vote(n, "rex")
+        self.assertEqual(k["status"], "approved")
+        path = f"/api/v1/decisions/{n}/override"
+        body = {"decision": "reject", "reason": "the order was a duplicate of one refunded"}
+        before = sql(self.db, "SELECT * FROM gate_votes"), sql(self.db, "SELECT * FROM gates")
+        self.deny(403, "svc", "POST", path, body)            # a service
+        self.deny(403, "ann", "POST", path, body)            # an annotator
+        self.deny(401, None, "POST", path, body)
+        self.deny(400, "roy", "POST", path, {**body, "reason": "dup"})   # under the minimum
+        self.deny(400, "roy", "POST", path, {**body, "decision": "maybe"})
+        self.deny(400, "roy", "POST", path, {"reason": body["reason"]})
+        self.deny(400, "roy", "POST", path, {**body, "extra": 1})
+        self.deny(409, "roy", "POST", path, {**body, "decision": "approve"})  # already that
+        self.deny(404, "roy", "POST", f"/api/v1/decisions/{n + 99}/override", body)
+        m = self.submit("ov-pending", 0.9)["decision"]
+        self.deny(409, "roy", "POST", f"/api/v1/decisions/{m}/override", body)  # not settled
+        p = self.submit("ov-proceed", 0.1)["decision"]
+        self.deny(409, "roy", "POST", f"/api/v1/decisions/{p}/override", body)  # not reviewed
+        after = sql(self.db, "SELECT * FROM gate_votes"), sql(self.db, "SELECT * FROM gates")
+        self.assertEqual(after[0], before[0])
+        self.assertEqual([r for r in after[1] if r[0] == n], [r for r in before[1] if r[0] == n])
+        k = self.ok(self.srv, "POST", path, body=body, token=self.tok["roy"])
+        self.check_shape(k)
+        self.assertEqual((k["status"], k["review"], k["settled_by"], k["approvals"]),
+                         ("rejected", "rejected", "roy", 2))
+        last = k["votes"][-1]
+        self.assertEqual((last["reviewer"], last["vote"], last["override"], last["reason"]),
+                         ("roy", "reject", True, body["reason"]))
+        self.assertEqual([v["override"] for v in k["votes"]], [False, False, True])
+        self.assertEqual(self.get(n)["status"], "rejected")  # the service sees it
+        ev = gate_events(self.db)[n]
+        self.assertEqual([e["event"] for e in ev], ["gate", "gate_vote", "gate_vote",
+                                                    "gate_override"])
+        self.assertEqual((ev[-1]["actor"], ev[-1]["payload"]["vote"],
+                          ev[-1]["payload"]["status"], ev[-1]["payload"]["settled_by"]),
+                         ("roy", "override-reject", "rejected", "roy"))
+        # a flagged one: its review is overturned, the status stays "proceeded"
+        f = self.submit("ov-flag", 0.5)["decision"]
+        self.vote(f, "rev")
+        k = self.ok(self.srv, "POST", f"/api/v1/decisions/{f}/override",
+                    body={"decision": "reject", "reason": body["reason"]},
+                    token=self.tok["adm"])
+        self.assertEqual((k["status"], k["review"]), ("proceeded", "rejected"))
+        # back again from the command line (as an admin)
+        p = ts.hitl("decide", self.db, n, "approve", "--override", "--reason",
+                    "the duplicate was a different order after all", "--actor", "boss", "--json")
+        j = json.loads(p.stdout)
+        self.assertEqual((j["status"], j["settled_by"], j["votes"][-1]["override"]),
+                         ("approved", "boss", True))
+        p = ts.hitl("decide", self.db, n, "approve", "--override", "--reason", REASON, ok=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("already approved", p.stderr)
+        p = ts.hitl("audit", "verify", self.db, ok=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_override_alert(self):
+        """Each reviewer's overrides over their reviews in the last override-alert days: above
+        the rate, at risk in hitl health (and on the admin page's data); the window and the
+        rate are the store's settings."""
+        self.setting("health-min-sample", "4")
+        ids = []
+        for i in range(4):
+            n = self.submit(f"oa-{i}", 0.9)["decision"]
+            self.vote(n, "rex")
+            self.vote(n, "roy")
+            ids.append(n)
+        for n in ids[:2]:  # rev overturns two of the four: 2 of 2 reviews
+            self.ok(self.srv, "POST", f"/api/v1/decisions/{n}/override",
+                    body={"decision": "reject", "reason": REASON}, token=self.tok["rev"])
+        for n in ids[2:]:  # and votes on two more: 2 overrides of 4 reviews, 0.5 > 0.3
+            m = self.submit(f"oa-more-{n}", 0.9)["decision"]
+            self.vote(m, "rev")
+
+        def health():
+            h = json.loads(ts.hitl("health", self.db, "--json").stdout)
+            revs = {r["name"]: r for r in h["decisions"]["reviewers"]}
+            hits = [r for r in h["reasons"] if r["rule"] == "decision_override_rate"]
+            return h, revs, hits
+
+        h, revs, hits = health()
+        self.assertEqual(h["decisions"]["override_window_days"], 30)
+        self.assertEqual((revs["rev"]["votes"], revs["rev"]["recent_reviews"],
+                          revs["rev"]["recent_overrides"]), (2, 4, 2))
+        self.assertAlmostEqual(revs["rev"]["override_rate"], 0.5)
+        self.assertEqual((revs["rex"]["recent_overrides"], revs["rex"]["override_rate"]), (0, 0))
+        self.assertEqual([(r["subject"], r["severity"]) for r in hits], [("rev", "at_risk")])
+        self.assertIn(h["status"], ("at_risk", "degraded"))
+        # the server's health view is the same JSON
+        j = self.ok(self.srv, "GET", "/api/v1/health", token=self.tok["adm"])
+        self.assertEqual([r["subject"] for r in j["reasons"]
+                          if r["rule"] == "decision_override_rate"], ["rev"])
+        self.setting("override-alert", "rate=0.5,days=30")  # 0.5 is not above 0.5
+        self.assertEqual(health()[2], [])
+        self.setting("override-alert", "rate=0.3,days=30")
+        self.assertEqual(len(health()[2]), 1)
+        # overrides older than the window do not count
+        con = sqlite3.connect(self.db)
+        with con:
+            con.execute("UPDATE gate_votes SET created_at = '2020-01-01T00:00:00.000Z'"
+                        " WHERE vote LIKE 'override-%'")
+        con.close()
+        h, revs, hits = health()
+        self.assertEqual((revs["rev"]["recent_reviews"], revs["rev"]["recent_overrides"]), (2, 0))
+        self.assertEqual(hits, [])
+        for bad in ("rate=2,days=30", "rate=0.3", "rate=0.3,days=0"):
+            p = ts.hitl("set", self.db, "override-alert", bad, ok=False)
+            self.assertEqual(p.returncode, 2, p.stderr)
+
     # ---- waiting -----------------------------------------------------------------------------
 
     def test_wake_within_100ms_of_the_settling_vote(self):
@@ -764,6 +899,20 @@ class Api(DecisionCase):
             over.append(w.t1 - w.t0 - 1)
             self.assertLess(w.t1 - w.t0 - 1, WAKE_BOUND)
         print(f"\n  wait end: answered up to {1e3 * max(over):.1f} ms after it", file=sys.stderr)
+
+    def test_a_vote_from_another_process_wakes(self):
+        """hitl decide on the same store (another process, no request to the server): a
+        request waiting on the decision hears it within a second."""
+        n = self.submit("outside", 0.9)["decision"]
+        w = self.waiter(n, 30)
+        time.sleep(0.3)
+        ts.hitl("decide", self.db, n, "approve", "--reason", REASON, "--actor", "boss")
+        t = time.monotonic()
+        ts.hitl("decide", self.db, n, "approve", "--reason", REASON, "--actor", "boss2")
+        w.join(10)
+        self.assertEqual(w.resp.status, 200)
+        self.assertEqual(w.resp.json["status"], "approved")
+        self.assertLess(w.t1 - t, 1.0, f"heard {w.t1 - t:.2f} s after the second vote")
 
     def test_wait_racing_the_settling_vote(self):
         """Requests that start waiting while the settling vote commits must hear it too: a

@@ -66,8 +66,8 @@ END_TEST
  * (too few votes to judge), none (NaN). */
 START_TEST(test_decision_reviewers)
 {
-    hitl_health_reviewer rv[6] = {{"r1", 20, 20}, {"r2", 20, 19}, {"r3", 20, 9},
-                                  {"r4", 20, 10}, {"r5", 5, 5},   {"r6", 0, 0}};
+    hitl_health_reviewer rv[6] = {{"r1", 20, 20, 0, 0}, {"r2", 20, 19, 0, 0}, {"r3", 20, 9, 0, 0},
+                                  {"r4", 20, 10, 0, 0}, {"r5", 5, 5, 0, 0},   {"r6", 0, 0, 0, 0}};
     m.reviewers = rv;
     m.n_reviewers = 6;
     hitl_health_verdict v = judge();
@@ -86,6 +86,37 @@ START_TEST(test_decision_reviewers)
     rv[0].approvals = 21; /* more approvals than votes cannot be */
     hitl_error err;
     ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, &err), HITL_EINVAL);
+}
+END_TEST
+
+/* Overrides of settled decisions over each reviewer's recent reviews, by hand: 7 of 20 (0.35 >
+ * 0.3: at risk), 6 of 20 (0.3, not above), 5 of 5 (too few to judge), none (NaN); with the
+ * store's threshold at 0.25, 6 of 20 is above it too. */
+START_TEST(test_decision_overrides)
+{
+    hitl_health_reviewer rv[4] = {
+        {"r1", 0, 0, 20, 7}, {"r2", 0, 0, 20, 6}, {"r3", 0, 0, 5, 5}, {"r4", 0, 0, 0, 0}};
+    m.reviewers = rv;
+    m.n_reviewers = 4;
+    hitl_health_verdict v = judge();
+    ck_assert_int_eq(v.status, HITL_HEALTH_AT_RISK);
+    ck_assert_uint_eq(v.n_reasons, 1);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_DECISION_OVERRIDES);
+    ck_assert_uint_eq(v.reasons[0].subject, 0);
+    ck_assert_double_eq_tol(v.reasons[0].value, 0.35, 1e-12);
+    ck_assert_double_eq_tol(v.decision_override[1], 0.3, 1e-12);
+    ck_assert(isnan(v.decision_override[3]));
+    ck_assert_str_eq(hitl_health_rule_name(v.reasons[0].rule), "decision_override_rate");
+    hitl_health_verdict_release(&v);
+    hitl_health_thresholds t;
+    hitl_health_thresholds_default(&t);
+    t.override_rate = 0.25;
+    ck_assert_int_eq(hitl_health_evaluate(&m, &t, &v, NULL), HITL_OK);
+    ck_assert_uint_eq(v.n_reasons, 2);
+    ck_assert_uint_eq(v.reasons[1].subject, 1);
+    hitl_health_verdict_release(&v);
+    rv[0].recent_overrides = 21; /* more overrides than reviews cannot be */
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, NULL), HITL_EINVAL);
 }
 END_TEST
 
@@ -406,6 +437,7 @@ int main(void)
     tcase_add_checked_fixture(core, setup, NULL);
     tcase_add_test(core, test_healthy);
     tcase_add_test(core, test_decision_reviewers);
+    tcase_add_test(core, test_decision_overrides);
     tcase_add_test(core, test_rubber_stamping);
     tcase_add_test(core, test_inefficient);
     tcase_add_test(core, test_uncertain_items);

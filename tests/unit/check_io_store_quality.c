@@ -245,6 +245,50 @@ START_TEST(test_label_outside_classes)
 }
 END_TEST
 
+/* The scorecard's thresholds are the store's settings: ann and bob each approved 1 of their 2
+ * wrong suggestions (0.5); with rubber-stamp 0.4 and a minimum sample of 1 both are rubber
+ * stamping, with the defaults neither; bad values are refused and change nothing. */
+START_TEST(test_thresholds_are_settings)
+{
+    hitl_store *st = make_store(HITL_SHOW_UNCERTAIN);
+    plant(st);
+    hitl_error err;
+    hitl_scorecard sc;
+    ck_assert_int_eq(hitl_store_setting_set(st, "health-min-sample", "1", "t", &err), HITL_OK);
+    ck_assert_msg(hitl_store_scorecard(st, NULL, &sc, &err) == HITL_OK, "%s", err.msg);
+    ck_assert_double_eq(sc.thresholds.rubber_stamp, 0.95);
+    ck_assert_int_eq(sc.thresholds.min_sample, 1);
+    for (size_t i = 0; i < sc.verdict.n_reasons; i++)
+        ck_assert_int_ne(sc.verdict.reasons[i].rule, HITL_HEALTH_RUBBER_STAMPING);
+    hitl_scorecard_release(&sc);
+    ck_assert_int_eq(hitl_store_setting_set(st, "approval-thresholds",
+                                            "inefficient=0.3,rubber-stamp=0.4", "t", &err),
+                     HITL_OK);
+    ck_assert_int_eq(hitl_store_setting_set(st, "approval-thresholds",
+                                            "rubber-stamp=0.2,"
+                                            "inefficient=0.3",
+                                            "t", &err),
+                     HITL_EINVAL); /* inefficient above rubber-stamp */
+    ck_assert_int_eq(hitl_store_setting_set(st, "override-alert", "rate=0.3", "t", &err),
+                     HITL_EINVAL);
+    ck_assert_msg(hitl_store_scorecard(st, NULL, &sc, &err) == HITL_OK, "%s", err.msg);
+    ck_assert_double_eq(sc.thresholds.rubber_stamp, 0.4);
+    ck_assert_double_eq(sc.thresholds.inefficient, 0.3);
+    size_t stamps = 0;
+    for (size_t i = 0; i < sc.verdict.n_reasons; i++)
+        if (sc.verdict.reasons[i].rule == HITL_HEALTH_RUBBER_STAMPING) {
+            stamps++;
+            ck_assert_double_eq(sc.verdict.reasons[i].value, 0.5);
+        }
+    ck_assert_uint_eq(stamps, 2);
+    ck_assert_int_eq(sc.verdict.status, HITL_HEALTH_DEGRADED);
+    hitl_scorecard_release(&sc);
+    hitl_verify_report vr;
+    ck_assert_msg(hitl_audit_verify(st, NULL, &vr, &err) == HITL_OK, "%s", err.msg);
+    hitl_store_close(st);
+}
+END_TEST
+
 /* The chain is read in batches on a thread of its own (verify_chain.c) while it is replayed: a
  * break far past the first batch is found at its event, with every event before it checked, and
  * an earlier break wins over a later one. */
@@ -292,6 +336,7 @@ int main(void)
     tcase_add_test(core, test_ratings_file);
     tcase_add_test(core, test_blind_sample);
     tcase_add_test(core, test_health_counts);
+    tcase_add_test(core, test_thresholds_are_settings);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_never_shown_and_empty);

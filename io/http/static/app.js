@@ -1142,6 +1142,9 @@ const RULE_WORDS = {
   audit_incomplete: 'labels missing from the audit trail',
   override_rate: 'overrides many final labels',
   low_agreement: 'annotators agree too little (Krippendorff\'s alpha)',
+  decision_rubber_stamping: 'approves nearly every live decision',
+  decision_inefficient: 'rejects most live decisions',
+  decision_override_rate: 'overturns many settled decisions',
 };
 
 function reasonText(r) {
@@ -1250,6 +1253,19 @@ function renderStatus(s, h) {
   clear(a);
   a.append(table(['Reviewer', 'Decisions', 'Overrides', 'Override rate', ''],
     (s.actors || []).map((x) => [x.name, num(x.decisions), num(x.overrides), pct(x.override_rate), x.alert ? 'at risk' : ''])));
+  // live decisions: each reviewer's approval rate and overrides in the store's window, with
+  // the rule each one breaks (the health verdict's reasons name them)
+  const live = (h && h.decisions) || {};
+  const flagged = new Map();
+  for (const r of (h && h.reasons) || []) {
+    if (String(r.rule).startsWith('decision_') && r.subject) flagged.set(r.subject, RULE_WORDS[r.rule] || r.rule);
+  }
+  const d = $('admin-decision-reviewers');
+  clear(d);
+  const days = live.override_window_days;
+  d.append(table(['Reviewer', 'Votes', 'Approval rate', `Overrides (last ${num(days)} days)`, 'Override rate', ''],
+    (live.reviewers || []).map((x) => [x.name, num(x.votes), pct(x.approval_rate),
+      `${num(x.recent_overrides)} of ${num(x.recent_reviews)}`, pct(x.override_rate), flagged.get(x.name) || ''])));
 }
 
 // ---------------------------------------------------------------- wiring
