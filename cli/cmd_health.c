@@ -114,8 +114,11 @@ static void print_tables(const health_args *a, const hitl_scorecard *sc)
         print_rate(v->override_rate[i]);
         printf("\n");
     }
-    printf("\naudit: %lld of %lld labels audited", (long long)h->labels_audited,
-           (long long)h->labels);
+    printf("\naudit: %lld of %lld labels", (long long)h->labels_audited, (long long)h->labels);
+    if (h->gate_records)
+        printf(" and %lld of %lld decisions and votes", (long long)h->gate_records_audited,
+               (long long)h->gate_records);
+    printf(" audited");
     if (isfinite(v->completeness)) printf(" (%.4f)", v->completeness);
     if (h->chain_ok)
         printf("; chain of %lld events verifies\n", (long long)h->n_events);

@@ -89,6 +89,11 @@ static hitl_status check(const hitl_health_metrics *m, const hitl_health_thresho
     if (m->labels < 0 || m->labels_audited < 0 || m->labels_audited > m->labels)
         return hitl_error_set(err, HITL_EINVAL, "%lld of %lld labels audited cannot be",
                               (long long)m->labels_audited, (long long)m->labels);
+    if (m->decision_records < 0 || m->decision_records_audited < 0 ||
+        m->decision_records_audited > m->decision_records)
+        return hitl_error_set(err, HITL_EINVAL, "%lld of %lld decision records audited cannot be",
+                              (long long)m->decision_records_audited,
+                              (long long)m->decision_records);
     for (size_t i = 0; i < m->n_annotators; i++) {
         const hitl_health_annotator *a = &m->annotators[i];
         if (a->agreed < 0 || a->agreed > a->shown || a->shown > a->labels) {
@@ -167,7 +172,8 @@ hitl_status hitl_health_evaluate(const hitl_health_metrics *m, const hitl_health
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
     out->status = HITL_HEALTH_HEALTHY;
-    out->completeness = m->labels ? (double)m->labels_audited / (double)m->labels : NAN;
+    out->completeness =
+        rate(m->labels_audited + m->decision_records_audited, m->labels + m->decision_records);
 
     /* degraded first; approval against the final labels (see the top of this file) */
     for (size_t i = 0; i < m->n_annotators; i++) {

@@ -674,6 +674,8 @@ typedef struct hitl_health_metrics {
     double alpha;                          /* Krippendorff's alpha, nominal; NaN when undefined */
     const hitl_health_reviewer *reviewers; /* borrowed [n_reviewers]: live decisions */
     size_t n_reviewers;
+    int64_t decision_records;         /* live decisions and their votes (and overrides) */
+    int64_t decision_records_audited; /* those with their own audit event */
 } hitl_health_metrics;
 
 typedef struct hitl_health_reason {
@@ -685,7 +687,9 @@ typedef struct hitl_health_reason {
 
 typedef struct hitl_health_verdict {
     hitl_health_status status;
-    double completeness;         /* labels_audited / labels; NaN without labels */
+    double completeness;         /* (labels_audited + decision_records_audited) / (labels +
+                                    decision_records): the human acts with their audit event;
+                                    NaN without any */
     double *model_agreement;     /* [n_annotators] agreed / shown (raw: judges nothing); NaN
                                     when not applicable */
     double *wrong_approval;      /* [n_annotators] wrong_approved / wrong: the rubber-stamp rate;

@@ -713,6 +713,7 @@ typedef struct hitl_store_health {
     int64_t gates, gates_pending, gates_escalated, gates_expired, gates_approve, gates_flag,
         gates_blind;
     int override_days; /* the window of the reviewers' recent reviews (override-alert) */
+    int64_t gate_records, gate_records_audited; /* decisions and votes; with their event */
     double *review_latency;
     size_t n_review_latency;
 } hitl_store_health;

@@ -368,6 +368,26 @@ static hitl_status decisions_in_snapshot(hitl_store *st, hitl_store_health *h, h
     }
     hitl__store_finish(st, q);
     if (s != HITL_OK) return s;
+    /* audit completeness: each decision with its "gate" event, each vote or override with its
+     * reviewer's event on that decision */
+    if ((s = hitl__store_prepare(
+             st,
+             "SELECT (SELECT count(*) FROM gates) + (SELECT count(*) FROM gate_votes),"
+             " (SELECT count(*) FROM gates WHERE id IN (SELECT json_extract(payload, '$.decision')"
+             "   FROM audit WHERE event = 'gate'))"
+             " + (SELECT count(*) FROM gate_votes WHERE (gate, reviewer) IN"
+             "   (SELECT json_extract(payload, '$.decision'), actor FROM audit"
+             "    WHERE event IN ('gate_vote', 'gate_override')))",
+             &q, err)) != HITL_OK)
+        return s;
+    if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        h->gate_records = sqlite3_column_int64(q, 0);
+        h->gate_records_audited = sqlite3_column_int64(q, 1);
+    } else {
+        s = hitl__store_sqlerr(st, rc, err, "cannot read the audit trail");
+    }
+    hitl__store_finish(st, q);
+    if (s != HITL_OK) return s;
     return hitl__store_collect(st,
                                "SELECT (julianday(min(v.created_at)) - julianday(g.created_at))"
                                " * 86400.0 FROM gates g JOIN gate_votes v ON v.gate = g.id"

@@ -64,6 +64,8 @@ hitl_status hitl_store_scorecard(hitl_store *st, const hitl_health_thresholds *t
                                              .n_actors = h->n_actors,
                                              .labels = h->labels,
                                              .labels_audited = h->labels_audited,
+                                             .decision_records = h->gate_records,
+                                             .decision_records_audited = h->gate_records_audited,
                                              .chain_ok = h->chain_ok,
                                              .chain_bad_seq = h->chain_bad_seq,
                                              .alpha = out->alpha,

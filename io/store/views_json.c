@@ -174,13 +174,16 @@ json_t *hitl_scorecard_json(const hitl_scorecard *sc, const char *store)
                             num(v->decision_override[i])));
     json_object_set_new(
         root, "decisions",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:o, s:o, s:o}, s:i, s:o}", "total",
-                  (json_int_t)h->gates, "pending", (json_int_t)h->gates_pending, "escalated",
-                  (json_int_t)h->gates_escalated, "expired", (json_int_t)h->gates_expired,
-                  "approve_route", (json_int_t)h->gates_approve, "flag_route",
-                  (json_int_t)h->gates_flag, "blind", (json_int_t)h->gates_blind, "review_latency",
-                  "n", (json_int_t)rl->n, "mean", num(rl->mean), "p50", num(rl->p50), "p95",
-                  num(rl->p95), "override_window_days", h->override_days, "reviewers", revs));
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:o, s:o, s:o}, s:i, s:I, s:I, "
+                  "s:o}",
+                  "total", (json_int_t)h->gates, "pending", (json_int_t)h->gates_pending,
+                  "escalated", (json_int_t)h->gates_escalated, "expired",
+                  (json_int_t)h->gates_expired, "approve_route", (json_int_t)h->gates_approve,
+                  "flag_route", (json_int_t)h->gates_flag, "blind", (json_int_t)h->gates_blind,
+                  "review_latency", "n", (json_int_t)rl->n, "mean", num(rl->mean), "p50",
+                  num(rl->p50), "p95", num(rl->p95), "override_window_days", h->override_days,
+                  "records", (json_int_t)h->gate_records, "records_audited",
+                  (json_int_t)h->gate_records_audited, "reviewers", revs));
     json_object_set_new(root, "krippendorff_alpha", num(sc->alpha));
     if (sc->alpha_why[0])
         json_object_set_new(root, "krippendorff_alpha_reason", json_string(sc->alpha_why));

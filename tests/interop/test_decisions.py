@@ -820,6 +820,9 @@ class Api(DecisionCase):
 
         h, revs, hits = health()
         self.assertEqual(h["decisions"]["override_window_days"], 30)
+        # 6 decisions, 10 votes, 2 overrides: each with its event
+        self.assertEqual((h["decisions"]["records"], h["decisions"]["records_audited"]),
+                         (18, 18))
         self.assertEqual((revs["rev"]["votes"], revs["rev"]["recent_reviews"],
                           revs["rev"]["recent_overrides"]), (2, 4, 2))
         self.assertAlmostEqual(revs["rev"]["override_rate"], 0.5)

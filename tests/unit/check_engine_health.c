@@ -120,6 +120,29 @@ START_TEST(test_decision_overrides)
 }
 END_TEST
 
+/* Audit completeness over labels and decision records together, by hand: 100 labels all
+ * audited and 50 decision records of which 48 audited: 148 / 150 = 0.9867 < 0.99, at risk;
+ * 49 of 50: 149 / 150 = 0.99333, not. More audited than there are cannot be. */
+START_TEST(test_decision_audit_completeness)
+{
+    m.labels = m.labels_audited = 100;
+    m.decision_records = 50;
+    m.decision_records_audited = 48;
+    hitl_health_verdict v = judge();
+    ck_assert_double_eq_tol(v.completeness, 148.0 / 150.0, 1e-12);
+    ck_assert_int_eq(v.status, HITL_HEALTH_AT_RISK);
+    ck_assert_int_eq(v.reasons[0].rule, HITL_HEALTH_AUDIT_INCOMPLETE);
+    hitl_health_verdict_release(&v);
+    m.decision_records_audited = 49;
+    v = judge();
+    ck_assert_double_eq_tol(v.completeness, 149.0 / 150.0, 1e-12);
+    ck_assert_uint_eq(v.n_reasons, 0);
+    hitl_health_verdict_release(&v);
+    m.decision_records_audited = 51;
+    ck_assert_int_eq(hitl_health_evaluate(&m, NULL, &v, NULL), HITL_EINVAL);
+}
+END_TEST
+
 /* 20 of 20 wrong suggestions approved: 1.0 > 0.95. 19/20 = 0.95 is not above it. */
 START_TEST(test_rubber_stamping)
 {
@@ -438,6 +461,7 @@ int main(void)
     tcase_add_test(core, test_healthy);
     tcase_add_test(core, test_decision_reviewers);
     tcase_add_test(core, test_decision_overrides);
+    tcase_add_test(core, test_decision_audit_completeness);
     tcase_add_test(core, test_rubber_stamping);
     tcase_add_test(core, test_inefficient);
     tcase_add_test(core, test_uncertain_items);

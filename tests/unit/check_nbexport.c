@@ -211,7 +211,7 @@ static void fill_report(hitl_report *r, hitl_reliability *rel, hitl_histogram *h
                                            {"bob", 20, 20, 4, 4, 4, 16, 0}};
     static hitl_health_actor hact[] = {{"rev", 25, 10}};
     /* shown, annotators, actors, 50 labels all audited, the chain verified, alpha undefined */
-    static hitl_health_metrics hm = {1, hann, 2, hact, 1, 50, 50, 1, -1, NAN, NULL, 0};
+    static hitl_health_metrics hm = {1, hann, 2, hact, 1, 50, 50, 1, -1, NAN, NULL, 0, 0, 0};
     memset(r, 0, sizeof(*r));
     r->title = "QA report: test";
     r->store_path = "/tmp/x.db";
