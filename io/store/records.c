@@ -401,7 +401,8 @@ hitl_status hitl_records_next(hitl_records *rc, const hitl_record **rec, hitl_er
         const char *kind = NULL;
         const double *post = NULL;
         if (rc->rule == HITL_FINAL_DAWID_SKENE && nv > 0) {
-            /* the posterior is the soft label even where a decision sets the final one */
+            /* the posterior: the soft label, and its argmax the final one, unless a decision
+             * set it */
             while (rc->have_ds && rc->ds_pos < rc->ds.n_items && rc->ds_ids[rc->ds_pos] < id)
                 rc->ds_pos++;
             if (!rc->have_ds || rc->ds_pos >= rc->ds.n_items || rc->ds_ids[rc->ds_pos] != id)
@@ -410,7 +411,9 @@ hitl_status hitl_records_next(hitl_records *rc, const hitl_record **rec, hitl_er
             post = rc->ds.posterior + rc->ds_pos * rc->c;
         }
         if (post && !decided) {
-            final = rc->ds.label[rc->ds_pos];
+            final = 0; /* the posterior's argmax (the first of a tie), so the two agree */
+            for (size_t c = 1; c < rc->c; c++)
+                if (post[c] > post[final]) final = (int)c;
             kind = "dawid-skene";
         } else if (state == 2) {
             kind = kind_col ? kind_col : "agreed";
@@ -432,16 +435,17 @@ hitl_status hitl_records_next(hitl_records *rc, const hitl_record **rec, hitl_er
             continue;
         }
         if (rc->arena.oom) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        /* soft label and agreement */
-        if (post) {
-            for (size_t c = 0; c < rc->c; c++)
-                rc->soft[c] = (float)post[c];
-        } else if (nv > 0) {
-            for (size_t c = 0; c < rc->c; c++)
-                rc->soft[c] = (float)((double)rc->counts[c] / (double)nv);
-        } else {
+        /* soft label and agreement: a decision's final label is certain (one-hot), whatever
+         * the votes or the posterior said, so a soft-label trainer learns the reviewer's label */
+        if (decided || nv == 0) {
             for (size_t c = 0; c < rc->c; c++)
                 rc->soft[c] = (size_t) final == c ? 1.0f : 0.0f;
+        } else if (post) {
+            for (size_t c = 0; c < rc->c; c++)
+                rc->soft[c] = (float)post[c];
+        } else {
+            for (size_t c = 0; c < rc->c; c++)
+                rc->soft[c] = (float)((double)rc->counts[c] / (double)nv);
         }
         hitl_record *r = &rc->rec;
         for (size_t i = 0; i < nv; i++) {

@@ -92,7 +92,11 @@ def expected(db, rule):
         else:
             continue
         n = len(v)
-        soft = (counts / n).astype(np.float32) if n else np.eye(10, dtype=np.float32)[label]
+        # an adjudicated or overridden label is certain: one-hot (issue 13, point 3), as is one
+        # without votes; else the vote shares
+        decided = state == 2 and kind != "agreed"
+        soft = (counts / n).astype(np.float32) if n and not decided \
+            else np.eye(10, dtype=np.float32)[label]
         out[pid] = dict(row=row, label=label, kind=kind, soft=soft, n=n,
                         agreement=counts[label] / n if n else float("nan"),
                         blind=reason == 1, score=np.float32(score), pred=pred,
@@ -253,11 +257,14 @@ class Project(unittest.TestCase):
             self.assertEqual(len(complete - set(ids)), j["ties"])  # only ties are left out
             for i, pid in enumerate(ids):
                 soft = f["soft_labels"][i]
-                np.testing.assert_allclose(soft, post[by_pid[pid]], atol=2e-6)
-                if pid in decided:  # an adjudicator's decision wins
+                if pid in decided:  # an adjudicator's decision wins, one-hot
                     self.assertEqual(f["labels"][i], decided[pid])
-                else:
+                    np.testing.assert_array_equal(soft, np.eye(10, dtype=np.float32)[decided[pid]])
+                else:  # the posterior, and its argmax the label
+                    np.testing.assert_allclose(soft, post[by_pid[pid]], atol=2e-6)
                     self.assertEqual(f["labels"][i], int(np.argmax(post[by_pid[pid]])))
+                    self.assertEqual(f["labels"][i], int(np.argmax(soft)))
+            self.assertTrue(set(ids) & set(decided))  # both kinds are checked
 
     # ---- JSONL and CSV ----
 
