@@ -45,6 +45,9 @@ typedef struct aggregate_args {
     const char *ratings, *matrix, *out, *labels, *db;
     int ds, method_given, json;
     hitl_ds_opts opts;
+    hitl_decided_item *decided; /* a store's items a person decided */
+    size_t n_decided;
+    hitl_strmap decided_ids; /* their pool ids -> index in decided */
 } aggregate_args;
 
 #define MAX_LISTED 20
@@ -114,6 +117,28 @@ static const char *status_name(hitl_vote_status s)
     return s == HITL_VOTE_CLEAR ? "decided" : s == HITL_VOTE_TIE ? "tie" : "none";
 }
 
+/* {"cat": 2, "dog": 2}: every label the item got, with its count (a tie's competing labels) */
+static json_t *counts_json(const hitl_ratings_file *rf, size_t u)
+{
+    const hitl_ratings *t = &rf->table;
+    json_t *o = json_object();
+    for (size_t l = 0; l < rf->n_labels; l++) {
+        int n = 0;
+        for (int64_t k = t->item_ptr[u]; k < t->item_ptr[u + 1]; k++)
+            n += t->label[k] == (int32_t)l;
+        if (n) json_object_set_new(o, rf->labels[l], json_integer(n));
+    }
+    return o;
+}
+
+/* The store's decision on item u (NULL: none, or not a store). */
+static const hitl_decided_item *decided_at(const aggregate_args *a, const hitl_ratings_file *rf,
+                                           size_t u)
+{
+    int64_t k = a->db ? hitl_strmap_find(&a->decided_ids, rf->items[u], strlen(rf->items[u])) : -1;
+    return k >= 0 ? &a->decided[k] : NULL;
+}
+
 static void majority_out(const aggregate_args *a, const hitl_ratings_file *rf, const hitl_vote *v,
                          size_t n_ties)
 {
@@ -122,13 +147,21 @@ static void majority_out(const aggregate_args *a, const hitl_ratings_file *rf, c
         n_none += v[u].status == HITL_VOTE_NONE;
     if (a->json) {
         json_t *items = json_array();
-        for (size_t u = 0; u < rf->n_items; u++)
-            json_array_append_new(
-                items,
-                json_pack("{s:s, s:o, s:s, s:i, s:i}", "item", rf->items[u], "label",
+        for (size_t u = 0; u < rf->n_items; u++) {
+            json_t *o =
+                json_pack("{s:s, s:o, s:s, s:i, s:i, s:o}", "item", rf->items[u], "label",
                           v[u].label >= 0 ? json_string(rf->labels[v[u].label]) : json_null(),
                           "status", status_name(v[u].status), "votes", v[u].votes, "ratings",
-                          v[u].n));
+                          v[u].n, "counts", counts_json(rf, u));
+            if (a->db) { /* a person's decision stands over the vote */
+                const hitl_decided_item *d = decided_at(a, rf, u);
+                json_object_set_new(o, "decided",
+                                    d ? json_pack("{s:s, s:s, s:s}", "label", rf->labels[d->label],
+                                                  "kind", d->kind, "by", d->by)
+                                      : json_null());
+            }
+            json_array_append_new(items, o);
+        }
         json_t *root =
             json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o}",
                       a->db       ? "store"
@@ -145,14 +178,21 @@ static void majority_out(const aggregate_args *a, const hitl_ratings_file *rf, c
            rf->n_annotators, rf->table.n_ratings);
     printf("majority vote: %zu decided, %zu tied (left for adjudication, not broken)\n",
            rf->n_items - n_ties - n_none, n_ties);
+    if (a->db)
+        printf("%zu items decided by a person (adjudicated or overridden): their final label "
+               "stands whatever the vote\n",
+               a->n_decided);
     if (n_ties) {
         printf("\nties\n%-24s %s\n", "item", "ratings");
         size_t shown = 0;
         for (size_t u = 0; u < rf->n_items && shown < MAX_LISTED; u++) {
             if (v[u].status != HITL_VOTE_TIE) continue;
+            const hitl_decided_item *d = decided_at(a, rf, u);
             char buf[256];
             tally(rf, u, buf, sizeof(buf));
-            printf("%-24s %s\n", rf->items[u], buf);
+            printf("%-24s %s", cli_safe(rf->items[u]), buf);
+            if (d) printf("  [%s: %s by %s]", d->kind, rf->labels[d->label], cli_safe(d->by));
+            putchar('\n');
             shown++;
         }
         if (n_ties > shown)
@@ -261,8 +301,21 @@ int cmd_aggregate(int argc, char **argv)
         hitl_store *store;
         if ((rc = cli_open_store("aggregate", a.db, &store)) >= 0) return rc;
         st = hitl_store_ratings_file(store, &rf, NULL, &err);
+        if (st == HITL_OK &&
+            (st = hitl_store_decided(store, &a.decided, &a.n_decided, &err)) != HITL_OK)
+            hitl_ratings_file_release(&rf);
+        for (size_t i = 0; st == HITL_OK && i < a.n_decided; i++)
+            if (hitl_strmap_intern(&a.decided_ids, a.decided[i].pool_id,
+                                   strlen(a.decided[i].pool_id)) < 0) {
+                st = hitl_error_set(&err, HITL_ENOMEM, "out of memory");
+                hitl_ratings_file_release(&rf);
+            }
         hitl_store_close(store);
-        if (st != HITL_OK) return cli_fail("aggregate", st, &err);
+        if (st != HITL_OK) {
+            hitl_decided_release(a.decided, a.n_decided);
+            hitl_strmap_release(&a.decided_ids);
+            return cli_fail("aggregate", st, &err);
+        }
         a.ratings = a.db; /* the name printed */
     } else if (a.matrix) {
         hitl_rating_matrix m;
@@ -292,5 +345,7 @@ int cmd_aggregate(int argc, char **argv)
         }
     }
     hitl_ratings_file_release(&rf);
+    hitl_decided_release(a.decided, a.n_decided);
+    hitl_strmap_release(&a.decided_ids);
     return st == HITL_OK ? CLI_EXIT_OK : cli_fail("aggregate", st, &err);
 }

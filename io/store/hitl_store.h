@@ -658,6 +658,16 @@ void hitl_store_throughput_free(hitl_store_throughput *v, size_t n);
 hitl_status hitl_store_ratings_file(hitl_store *st, hitl_ratings_file *out, int32_t **final,
                                     hitl_error *err);
 
+/* The items a person decided (final_kind adjudicated or override), in queue order: what a vote
+ * over their labels no longer settles. */
+typedef struct hitl_decided_item {
+    char *pool_id, *kind, *by; /* kind: "adjudicated" or "override"; by: the actor */
+    int32_t label;             /* the final class index */
+} hitl_decided_item;
+/* Caller frees with hitl_decided_release(*out, *n). */
+hitl_status hitl_store_decided(hitl_store *st, hitl_decided_item **out, size_t *n, hitl_error *err);
+void hitl_decided_release(hitl_decided_item *v, size_t n);
+
 /* The blind items (queued as random samples) that have a final label, in queue order, with the
  * model's prediction and top probability as stored at queue time and their pool rows. */
 typedef struct hitl_blind_sample {

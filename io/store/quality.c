@@ -154,6 +154,50 @@ hitl_status hitl_store_ratings_file(hitl_store *st, hitl_ratings_file *out, int3
     return s;
 }
 
+/* ---- the items a person decided ---------------------------------------------------------- */
+
+static int decided_row(void *ctx, void *dst, sqlite3_stmt *q)
+{
+    (void)ctx;
+    hitl_decided_item *d = dst;
+    d->pool_id = hitl__col_dup(q, 0);
+    d->label = sqlite3_column_int(q, 1);
+    d->kind = hitl__col_dup(q, 2);
+    d->by = hitl__col_dup(q, 3);
+    if (d->pool_id && d->kind && d->by) return 0;
+    free(d->pool_id); /* not counted: freed here */
+    free(d->kind);
+    free(d->by);
+    return 1;
+}
+
+void hitl_decided_release(hitl_decided_item *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].pool_id);
+        free(v[i].kind);
+        free(v[i].by);
+    }
+    free(v);
+}
+
+hitl_status hitl_store_decided(hitl_store *st, hitl_decided_item **out, size_t *n, hitl_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    hitl_status s = hitl__store_collect(
+        st,
+        "SELECT pool_id, final_label, final_kind, coalesce(final_by, '') FROM items"
+        " WHERE state = 2 AND final_kind IN ('adjudicated', 'override') ORDER BY id",
+        (void **)out, n, sizeof(hitl_decided_item), decided_row, NULL, "cannot read items", err);
+    if (s != HITL_OK) {
+        hitl_decided_release(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
 /* ---- the blind sample -------------------------------------------------------------------- */
 
 void hitl_blind_sample_release(hitl_blind_sample *b)

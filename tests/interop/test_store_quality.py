@@ -7,6 +7,7 @@ calibrate against numpy on the stored predictions and on the pool rows read with
 against counts, percentiles and Krippendorff's alpha computed here from the database, and the
 audit tampered with the sqlite3 shell."""
 import argparse
+import collections
 import csv
 import json
 import os
@@ -240,8 +241,28 @@ class StoreQuality(unittest.TestCase):
         a = hjson("aggregate", self.db, "--method", "majority", "--json")
         b = hjson("aggregate", "--ratings", csvp, "--labels", ",".join(CLASSES), "--method",
                   "majority", "--json")
+        decided = [i.pop("decided") for i in a["items"]]  # only a store knows its decisions
         self.assertEqual(a["items"], b["items"])
         self.assertEqual(a["n_ties"], b["n_ties"])
+        # every label with its count (a tie's competing labels), and the items a person
+        # decided marked with the store's final label (issue 13, point 5)
+        labels = {}
+        for pid, lab in rows(self.db, "SELECT i.pool_id, c.name FROM labels l JOIN items i"
+                                      " ON i.id = l.item JOIN classes c ON c.idx = l.label"):
+            labels.setdefault(pid, collections.Counter())[lab] += 1
+        finals = {pid: (CLASSES[f], k, by) for pid, f, k, by in rows(
+            self.db, "SELECT pool_id, final_label, final_kind, final_by FROM items"
+                     " WHERE final_kind IN ('adjudicated', 'override')")}
+        self.assertTrue(finals)
+        for it, d in zip(a["items"], decided):
+            self.assertEqual(it["counts"], dict(labels[it["item"]]))
+            if it["status"] == "tie":
+                self.assertEqual(sorted(it["counts"].values()), [1, 1])
+            want = finals.get(it["item"])
+            self.assertEqual(d, None if want is None else
+                             {"label": want[0], "kind": want[1], "by": want[2]})
+        self.assertTrue(any(d and it["status"] == "tie" for it, d in zip(a["items"], decided)))
+        self.assertTrue(any(d and d["kind"] == "override" for d in decided))
         # a tie here is exactly an item whose two labels differ
         n_diff = rows(self.db, "SELECT COUNT(*) FROM (SELECT item FROM labels GROUP BY item"
                                " HAVING MIN(label) != MAX(label))")[0][0]
