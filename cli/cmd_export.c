@@ -8,7 +8,7 @@
 static const char usage_text[] =
     "usage: hitl export DB --format hdf5|jsonl|csv|label-studio --out FILE\n"
     "                  [--final adjudicated|majority|dawid-skene] [--features POOL.h5:DSET]\n"
-    "                  [--from-name NAME] [--to-name NAME]\n"
+    "                  [--from-name NAME] [--to-name NAME] [--config OUT.xml]\n"
     "                  [--show-prediction never|uncertain|always]\n"
     "                  [--actor NAME] [--json]\n"
     "\n"
@@ -26,7 +26,9 @@ static const char usage_text[] =
     "payload and \"hitl_id\" in data and the model's confidence as the prediction score; the\n"
     "guess itself is pre-filled only where the project shows predictions (the store's\n"
     "show-prediction setting, or --show-prediction; never on blind items). --from-name and\n"
-    "--to-name name the labelling config's Choices and object tags (default choice, text).\n"
+    "--to-name name the labelling config's Choices and object tags (default choice, text);\n"
+    "--config OUT.xml writes that config (a Choice per class; the object tag shows\n"
+    "data.$TO_NAME, an Image when the name is image, img, picture or photo, else a Text).\n"
     "The file appears whole or not at all; the export is audited and records the audit head it\n"
     "was made from (hdf5: an attribute; jsonl, csv: FILE.hitl-head; label-studio: each task's\n"
     "meta), which hitl audit verify DB --export FILE checks. A failed write (a full disk) exits\n"
@@ -37,7 +39,7 @@ static const char usage_text[] =
 
 typedef struct export_args {
     hitl_export_opts o;
-    const char *features, *actor;
+    const char *features, *actor, *config;
     int json, have_format;
 } export_args;
 
@@ -75,6 +77,7 @@ int cmd_export(int argc, char **argv)
                             CLI_O_STR("features", &a.features),
                             CLI_O_STR("from-name", &o->from_name),
                             CLI_O_STR("to-name", &o->to_name),
+                            CLI_O_STR("config", &a.config),
                             CLI_O_CALL("show-prediction", on_show, &o->show_prediction),
                             CLI_O_STR("actor", &a.actor),
                             CLI_O_FLAG("json", &a.json),
@@ -94,10 +97,16 @@ int cmd_export(int argc, char **argv)
     }
     if (o->format == HITL_EXPORT_LABEL_STUDIO && o->final != HITL_FINAL_ADJUDICATED)
         return cli_usage_error(cmd, "--final does not apply to label-studio (open items)");
+    if (a.config && o->format != HITL_EXPORT_LABEL_STUDIO)
+        return cli_usage_error(cmd, "--config goes only with --format label-studio");
+    if (a.config && strcmp(a.config, o->path) == 0)
+        return cli_usage_error(cmd, "--config and --out name the same file");
     int to_stdout = strcmp(o->path, "-") == 0;
     if (to_stdout && a.json) return cli_usage_error(cmd, "--json needs --out FILE, not '-'");
-    const char *inputs[] = {argv[optind], o->features_path};
-    if ((rc = cli_out_check(cmd, "--out", o->path, inputs, 2)) >= 0) {
+    const char *inputs[] = {argv[optind], o->features_path, o->path};
+    if ((rc = cli_out_check(cmd, "--out", o->path, inputs, 2)) >= 0 ||
+        (a.config && (rc = cli_out_check(cmd, "--config", a.config, inputs,
+                                         strcmp(o->path, "-") ? 3 : 2)) >= 0)) {
         free(fpath);
         return rc;
     }
@@ -114,6 +123,14 @@ int cmd_export(int argc, char **argv)
     hitl_error_clear(&err);
     hitl_export_result res;
     hitl_status s = hitl_store_export(st, o, &res, &err);
+    if (s == HITL_OK && a.config) { /* the labelling config the tasks need */
+        hitl_store_settings set;
+        if ((s = hitl_store_settings_get(st, &set, &err)) == HITL_OK) {
+            s = hitl_ls_config_write(a.config, set.classes, set.n_classes, o->from_name, o->to_name,
+                                     &err);
+            hitl_store_settings_release(&set);
+        }
+    }
     hitl_store_close(st);
     free(fpath);
     if (s != HITL_OK) return cli_fail(cmd, s, &err);
@@ -140,10 +157,12 @@ int cmd_export(int argc, char **argv)
                 json_object_set_new(j, "ds_converged", json_boolean(n->ds_converged));
             }
         }
+        if (a.config) json_object_set_new(j, "config", json_string(a.config));
         cli_print_json(j);
     } else if (ls) {
         fprintf(out, "exported %lld open items as Label Studio tasks to %s\n",
                 (long long)n->records, o->path);
+        if (a.config) fprintf(out, "the labelling config they need: %s\n", a.config);
     } else {
         fprintf(out, "exported %lld items to %s (%s, final labels: %s)\n", (long long)n->records,
                 o->path, hitl_export_format_name(o->format), hitl_final_rule_name(o->final));

@@ -487,14 +487,31 @@ typedef struct hitl_ls_annotation {
 typedef hitl_status (*hitl_ls_annotation_fn)(void *ctx, const hitl_ls_annotation *a,
                                              hitl_error *err);
 
-/* Reads `path` and calls fn for every annotation in file order; stops at fn's first error.
- * *form is "json", "json-min", "csv" or "tsv"; *tasks counts tasks (records). HITL_EDATA naming
- * the task (the line for CSV and TSV) for malformed input: truncated or bad JSON, a task without
- * "data", more than one choice for from_name, a CSV without the hitl_id or from_name column, a
- * record whose field count is not the header's, malformed quoting, a field over 1 MiB. */
+/* Reads `path` (a JSON list of tasks or one task object, JSON_MIN, CSV or TSV) and calls fn for
+ * every annotation in file order; stops at fn's first error. A task without "data" has no
+ * hitl_id. *form is "json", "json-min", "csv" or "tsv"; *tasks counts tasks (records).
+ * HITL_EDATA naming the task (the line for CSV and TSV) for malformed input: truncated or bad
+ * JSON, "data" that is not an object, more than one choice for from_name, a CSV without the hitl_id
+ * or from_name column, a record whose field count is not the header's, malformed quoting, a field
+ * over 1 MiB. */
 hitl_status hitl_labelstudio_read(const char *path, const char *from_name, const char *to_name,
                                   hitl_ls_annotation_fn fn, void *ctx, const char **form,
                                   int64_t *tasks, hitl_error *err);
+
+/* Writes the Label Studio labelling config the exported tasks need to `path` (replaced): a
+ * Choices tag named from_name (default "choice") with one Choice per class, over an object tag
+ * named to_name (default "text") showing data.$to_name, an Image when to_name is image, img,
+ * picture or photo, else a Text. Class names are XML-escaped. HITL_EIO when it cannot be
+ * written. */
+hitl_status hitl_ls_config_write(const char *path, char *const *classes, size_t n_classes,
+                                 const char *from_name, const char *to_name, hitl_error *err);
+
+/* A user map for Label Studio's annotators: a CSV file of `id,name` rows (an `id,name` header
+ * is skipped), the user ids (or emails) as the export writes them and the names to record.
+ * *ids and *names (caller frees with hitl_strings_free(*ids, *n), likewise names). HITL_EDATA
+ * naming the line for a row without two fields, an empty field or an id given twice. */
+hitl_status hitl_user_map_read(const char *path, char ***ids, char ***names, size_t *n,
+                               hitl_error *err);
 
 #ifdef __cplusplus
 }

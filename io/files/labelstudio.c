@@ -274,8 +274,8 @@ static int scan_object(stream *s, size_t *start)
 static hitl_status full_task(reader *rd, json_t *task, int64_t index, hitl_error *err)
 {
     json_t *data = json_object_get(task, "data");
-    if (!json_is_object(data))
-        return hitl_error_set(err, HITL_EDATA, "'%s': %s has no \"data\" object", rd->path,
+    if (data && !json_is_null(data) && !json_is_object(data)) /* absent: Label Studio takes it */
+        return hitl_error_set(err, HITL_EDATA, "'%s': %s: \"data\" is not an object", rd->path,
                               rd->where);
     hitl_ls_annotation a = {.task = index, .where = rd->where};
     a.hitl_id = id_text(json_object_get(data, "hitl_id"), rd->id_buf, sizeof(rd->id_buf));
@@ -351,13 +351,17 @@ static hitl_status read_json(reader *rd, FILE *f, const char **form, int64_t *ta
     hitl_status st = HITL_OK;
     int is_full = -1;
     int c = next_char(&s, &st);
-    if (c != '[') {
+    /* a list of tasks, or one task object (what Label Studio's cloud storage writes per task) */
+    int single = c == '{';
+    if (c != '[' && !single) {
         free(s.buf);
         if (st != HITL_OK) return hitl_error_set(err, HITL_EIO, "cannot read '%s'", rd->path);
         return hitl_error_set(err, HITL_EDATA,
-                              "'%s': not a Label Studio export (want a JSON list of tasks)",
+                              "'%s': not a Label Studio export (want a JSON list of tasks, or one "
+                              "task object)",
                               rd->path);
     }
+    if (single) s.pos--; /* the object's '{' is read below */
     int64_t index = 0;
     for (;;) {
         snprintf(rd->where, sizeof(rd->where), "task %lld", (long long)index);
@@ -403,6 +407,7 @@ static hitl_status read_json(reader *rd, FILE *f, const char **form, int64_t *ta
         json_decref(task);
         if (st != HITL_OK) break;
         index++;
+        if (single) break;
         c = next_char(&s, &st);
         if (c == ',') continue;
         if (c == ']') break;
@@ -417,7 +422,8 @@ static hitl_status read_json(reader *rd, FILE *f, const char **form, int64_t *ta
         break;
     }
     if (st == HITL_OK && (c = next_char(&s, &st)) != EOF)
-        st = hitl_error_set(err, HITL_EDATA, "'%s': text after the list of tasks", rd->path);
+        st = hitl_error_set(err, HITL_EDATA, "'%s': text after the %s", rd->path,
+                            single ? "task" : "list of tasks");
     if (!*form) *form = "json";
     *tasks = index;
     free(s.buf);
@@ -563,4 +569,135 @@ hitl_status hitl_labelstudio_read(const char *path, const char *from_name, const
         st = read_csv(&rd, delimiter, form, tasks, err);
     }
     return st;
+}
+
+/* ---- the user map ---------------------------------------------------------------------- */
+
+hitl_status hitl_user_map_read(const char *path, char ***ids, char ***names, size_t *n,
+                               hitl_error *err)
+{
+    *ids = *names = NULL;
+    *n = 0;
+    hitl__csv_reader r;
+    hitl_status st = hitl__csv_open(&r, path, NULL, err);
+    if (st != HITL_OK) return st;
+    size_t cap = 0;
+    hitl_strmap seen = {0};
+    int got, first = 1;
+    while ((st = hitl__csv_next(&r, &got, err)) == HITL_OK && got) {
+        if (hitl__csv_blank(&r)) continue;
+        const char *id = hitl__csv_get(&r, 0), *name = hitl__csv_get(&r, 1);
+        if (first && strcmp(id, "id") == 0 && strcmp(name, "name") == 0 && r.n_fields == 2) {
+            first = 0; /* the header */
+            continue;
+        }
+        first = 0;
+        if (r.n_fields != 2 || !*id || !*name) {
+            st = hitl_error_set(err, HITL_EDATA, "'%s' line %lld: want id,name", path,
+                                (long long)r.record_line);
+            break;
+        }
+        size_t before = seen.n;
+        if (hitl_strmap_intern(&seen, id, strlen(id)) < 0) {
+            st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+            break;
+        }
+        if (seen.n == before) {
+            st = hitl_error_set(err, HITL_EDATA, "'%s' line %lld: user '%s' is mapped twice", path,
+                                (long long)r.record_line, id);
+            break;
+        }
+        if (*n == cap) {
+            size_t c = cap ? 2 * cap : 16;
+            char **a = realloc(*ids, c * sizeof(char *)),
+                 **b = a ? realloc(*names, c * sizeof(char *)) : NULL;
+            if (a) *ids = a;
+            if (b) *names = b;
+            if (!a || !b) {
+                st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+                break;
+            }
+            cap = c;
+        }
+        (*ids)[*n] = strdup(id);
+        (*names)[*n] = strdup(name);
+        if (!(*ids)[*n] || !(*names)[*n]) {
+            free((*ids)[*n]);
+            free((*names)[*n]);
+            st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+            break;
+        }
+        (*n)++;
+    }
+    hitl__csv_close(&r);
+    hitl_strmap_release(&seen);
+    if (st != HITL_OK) {
+        hitl_strings_free(*ids, *n);
+        hitl_strings_free(*names, *n);
+        *ids = *names = NULL;
+        *n = 0;
+    }
+    return st;
+}
+
+/* ---- the labelling config -------------------------------------------------------------- */
+
+static void xml_attr(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&apos;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+}
+
+hitl_status hitl_ls_config_write(const char *path, char *const *classes, size_t n_classes,
+                                 const char *from_name, const char *to_name, hitl_error *err)
+{
+    const char *from = from_name ? from_name : "choice", *to = to_name ? to_name : "text";
+    static const char *const images[] = {"image", "img", "picture", "photo"};
+    const char *tag = "Text";
+    for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++)
+        if (strcmp(to, images[i]) == 0) tag = "Image";
+    FILE *f = fopen(path, "w");
+    if (!f) return hitl_error_set(err, HITL_EIO, "cannot write '%s': %s", path, strerror(errno));
+    fputs(
+        "<!-- written by hitl export: the tasks' data carry hitl_id, which hitl import needs -->\n"
+        "<View>\n  <",
+        f);
+    fputs(tag, f);
+    fputs(" name=\"", f);
+    xml_attr(f, to);
+    fputs("\" value=\"$", f);
+    xml_attr(f, to);
+    fputs("\"/>\n  <Choices name=\"", f);
+    xml_attr(f, from);
+    fputs("\" toName=\"", f);
+    xml_attr(f, to);
+    fputs("\" choice=\"single-radio\" showInline=\"true\">\n", f);
+    for (size_t i = 0; i < n_classes; i++) {
+        fputs("    <Choice value=\"", f);
+        xml_attr(f, classes[i]);
+        fputs("\"/>\n", f);
+    }
+    fputs("  </Choices>\n</View>\n", f);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad)
+        return hitl_error_set(err, HITL_EIO, "cannot write '%s': %s", path, strerror(errno));
+    return HITL_OK;
 }

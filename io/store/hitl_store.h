@@ -591,13 +591,19 @@ hitl_status hitl_store_export(hitl_store *st, const hitl_export_opts *o, hitl_ex
  * ("ls:<annotation id>@<item>", else a hash of item, annotator, choice and time) is kept, so
  * importing a file again writes nothing. Unknown items, empty annotations, labels by an
  * annotator who already labelled the item and labels for complete items are counted and
- * reported, not written. One transaction: a malformed file (truncated JSON, a task without
- * "data", an unknown or multiple choice) is HITL_EDATA naming the task index, nothing written. */
+ * reported, not written. One transaction: a malformed file (truncated JSON, "data" that is not
+ * an object, an unknown or multiple choice) is HITL_EDATA naming the task index, nothing
+ * written. An annotation imported before and changed in Label Studio since (another choice,
+ * cancelled, or cleared) is a conflict: HITL_ECONFLICT naming the first, nothing written (hitl
+ * keeps its label; settle the item with an adjudication or drop the annotation from the
+ * file). An import that
+ * would record nothing because its tasks carry no data.hitl_id is HITL_EDATA saying so. */
 typedef enum {
     HITL_IMPORT_UNKNOWN_ITEM = 0,
     HITL_IMPORT_DUPLICATE,
     HITL_IMPORT_COMPLETE,
-    HITL_IMPORT_EMPTY
+    HITL_IMPORT_EMPTY,
+    HITL_IMPORT_EDITED /* changed in Label Studio since it was imported: refuses the import */
 } hitl_import_problem;
 
 /* Called for every annotation not written (already imported ones excepted); `task` is the
@@ -611,12 +617,18 @@ typedef struct hitl_import_opts {
     const char *actor;
     hitl_import_problem_fn problem; /* may be NULL */
     void *problem_ctx;
+    /* Label Studio's user ids (or emails) and the names to record for them (hitl_user_map_read);
+     * an annotator not in the map keeps the email the export carries, else the id */
+    const char *const *user_ids, *const *user_names;
+    size_t n_users;
 } hitl_import_opts;
 
 typedef struct hitl_import_result {
     const char *form; /* "json", "json-min", "csv" or "tsv" (static) */
     int64_t tasks, annotations, labels, skips;
     int64_t already_imported, unknown_items, duplicates, complete, empty;
+    int64_t no_id;  /* of unknown_items: annotations of tasks without data.hitl_id */
+    int64_t edited; /* annotations changed in Label Studio since their import */
 } hitl_import_result;
 
 hitl_status hitl_store_import_label_studio(hitl_store *st, const hitl_import_opts *o,

@@ -16,6 +16,8 @@ typedef struct importer {
     const hitl_import_opts *o;
     hitl_import_result *res;
     char now[32];
+    hitl_strmap users;    /* o->user_ids -> index */
+    char first_edit[512]; /* the first conflict, for the error */
 } importer;
 
 static void problem(importer *im, hitl_import_problem kind, const hitl_ls_annotation *a,
@@ -94,11 +96,69 @@ static hitl_status run(hitl_store *st, const char *sql, sqlite3_int64 a, const c
     return step_finish(st, q, err, "cannot import");
 }
 
-static hitl_status apply(void *ctx, const hitl_ls_annotation *a, hitl_error *err)
+/* The name to record for Label Studio's annotator `who`: the user map's, else `who`. */
+static const char *annotator_name(const importer *im, const char *who)
+{
+    int64_t k = im->o->n_users ? hitl_strmap_find(&im->users, who, strlen(who)) : -1;
+    return k >= 0 ? im->o->user_names[k] : who;
+}
+
+/* An annotation imported before (its key found): has Label Studio changed it since? Compared
+ * with what the store holds for that annotator on the item: the label (or skip) the import
+ * recorded, unless hitl itself removed it since (an undo). */
+static hitl_status check_edit(importer *im, const hitl_ls_annotation *a, const char *key, int cls,
+                              hitl_error *err)
+{
+    hitl_store *st = im->st;
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(
+        st,
+        "SELECT m.kind, (SELECT l.label FROM labels l WHERE l.item = m.item AND"
+        " l.annotator = m.annotator), EXISTS (SELECT 1 FROM skips s WHERE s.item = m.item AND"
+        " s.annotator = m.annotator) FROM imports m WHERE m.key = ?1",
+        &q, err);
+    if (r != HITL_OK) return r;
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q), edited = 0;
+    char was[300] = "";
+    if (rc == SQLITE_ROW) {
+        int label_row = sqlite3_column_type(q, 1) != SQLITE_NULL;
+        int label = sqlite3_column_int(q, 1), skip_row = sqlite3_column_int(q, 2);
+        const char *kind = (const char *)sqlite3_column_text(q, 0);
+        if (kind && strcmp(kind, "label") == 0 && label_row) {
+            edited = a->cancelled || !a->choice || cls != label;
+            if ((size_t)label < st->settings.n_classes)
+                snprintf(was, sizeof(was), "the label '%s'", st->settings.classes[label]);
+        } else if (kind && strcmp(kind, "skip") == 0 && skip_row) {
+            edited = !a->cancelled;
+            snprintf(was, sizeof(was), "a skip");
+        }
+    }
+    hitl__store_finish(st, q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return hitl__store_sqlerr(st, rc, err, "cannot read import keys");
+    if (!edited) return HITL_OK;
+    im->res->edited++;
+    char now[300];
+    snprintf(now, sizeof(now), "%s", a->cancelled ? "cancelled" : a->choice ? a->choice : "empty");
+    if (!im->first_edit[0])
+        snprintf(im->first_edit, sizeof(im->first_edit),
+                 "%s: the annotation of '%s' by '%s' was imported as %s and is now '%s' in Label "
+                 "Studio",
+                 a->where, a->hitl_id, a->annotator, was, now);
+    problem(im, HITL_IMPORT_EDITED, a, "annotation of '%s' changed since its import (now %s)",
+            a->hitl_id, now);
+    return HITL_OK;
+}
+
+static hitl_status apply(void *ctx, const hitl_ls_annotation *in, hitl_error *err)
 {
     importer *im = ctx;
     hitl_store *st = im->st;
     hitl_import_result *res = im->res;
+    hitl_ls_annotation mapped = *in;
+    mapped.annotator = annotator_name(im, in->annotator);
+    const hitl_ls_annotation *a = &mapped;
     res->annotations++;
     int cls = -1;
     if (!a->cancelled && a->choice && (cls = hitl__store_class(st, a->choice)) < 0) {
@@ -116,6 +176,7 @@ static hitl_status apply(void *ctx, const hitl_ls_annotation *a, hitl_error *err
     }
     if (!a->hitl_id) {
         res->unknown_items++;
+        res->no_id++;
         problem(im, HITL_IMPORT_UNKNOWN_ITEM, a, "no data.hitl_id: not a task hitl exported%s%s",
                 "", "");
         return HITL_OK;
@@ -130,7 +191,7 @@ static hitl_status apply(void *ctx, const hitl_ls_annotation *a, hitl_error *err
     hitl__store_finish(st, q);
     if (rc == SQLITE_ROW) {
         res->already_imported++;
-        return HITL_OK;
+        return check_edit(im, a, key, cls, err);
     }
     if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot read import keys");
     r = hitl__store_prepare(
@@ -265,10 +326,28 @@ hitl_status hitl_store_import_label_studio(hitl_store *st, const hitl_import_opt
     if (!o || !o->path) return hitl_error_set(err, HITL_EINVAL, "no file to import given");
     hitl_status r = hitl__store_begin(st, err);
     if (r != HITL_OK) return r;
-    importer im = {st, o, res, ""};
+    importer im = {.st = st, .o = o, .res = res};
     hitl__now_iso(im.now);
-    r = hitl_labelstudio_read(o->path, o->from_name, o->to_name, apply, &im, &res->form,
-                              &res->tasks, err);
+    for (size_t i = 0; r == HITL_OK && i < o->n_users; i++)
+        if (hitl_strmap_intern(&im.users, o->user_ids[i], strlen(o->user_ids[i])) != (int64_t)i)
+            r = hitl_error_set(err, HITL_EINVAL, "user '%s' is mapped twice (or out of memory)",
+                               o->user_ids[i]);
+    if (r == HITL_OK)
+        r = hitl_labelstudio_read(o->path, o->from_name, o->to_name, apply, &im, &res->form,
+                                  &res->tasks, err);
+    hitl_strmap_release(&im.users);
+    if (r == HITL_OK && res->edited)
+        r = hitl_error_set(err, HITL_ECONFLICT,
+                           "'%s': %s%s; hitl keeps its labels and nothing was imported: settle "
+                           "them with hitl adjudicate or drop those annotations from the file",
+                           o->path, im.first_edit,
+                           res->edited > 1 ? " (and more: see the problems)" : "");
+    if (r == HITL_OK && res->labels + res->skips == 0 && res->no_id && !res->already_imported)
+        r = hitl_error_set(err, HITL_EDATA,
+                           "'%s': nothing to import: %lld of %lld annotations belong to tasks "
+                           "without data.hitl_id, which names the item (export the tasks with "
+                           "hitl export --format label-studio)",
+                           o->path, (long long)res->no_id, (long long)res->annotations);
     if (r == HITL_OK && res->labels + res->skips == 0) {
         hitl__store_rollback(st); /* nothing new: nothing written, not even the audit event */
         return HITL_OK;

@@ -56,9 +56,9 @@ def make_export_fixtures(hitl, work):
         json.dump(good, f)
     with open(j("e-ls-truncated.json"), "w") as f:
         f.write(json.dumps(good)[:-60])
-    nodata = [good[0], {k: v for k, v in good[1].items() if k != "data"}]
-    with open(j("e-ls-nodata.json"), "w") as f:
-        json.dump(nodata, f)
+    baddata = [good[0], dict(good[1], data="x")]  # a task without data is taken; not this
+    with open(j("e-ls-baddata.json"), "w") as f:
+        json.dump(baddata, f)
     with open(j("e-ls-unknown.json"), "w") as f:
         json.dump([good[0], good[1], task(2, items[4], ["zebra"], 9)], f)
     with open(j("e-ls-unknown.csv"), "w", newline="") as f:

@@ -664,8 +664,18 @@ class LabelStudio(unittest.TestCase):
         write_csv(path_tsv, recs_t, csv.QUOTE_MINIMAL, delimiter="\t")
         with open(path_tsv, encoding="utf-8") as f:
             self.assertIn("\t", f.readline())
+        # label-studio-converter's TSV (exports/csv2.py): csv.DictWriter with QUOTE_NONNUMERIC
+        # and a tab, on a file opened without newline="" (its lines end "\r\n")
+        path_tsv_q = os.path.join(WORK, "ls-converter.tsv")
+        recs_tq = [dict(r, was_cancelled=False, lead_time=2.5) for r in recs_t]
+        keys = sorted({k for r in recs_tq for k in r})
+        with open(path_tsv_q, "w", encoding="utf8") as f:
+            w = csv.DictWriter(f, fieldnames=keys, quoting=csv.QUOTE_NONNUMERIC, delimiter="\t")
+            w.writeheader()
+            for r in recs_tq:
+                w.writerow(r)
         for path, form in ((path_min, "json-min"), (path_plain, "csv"), (path_quoted, "csv"),
-                           (path_tsv, "tsv")):
+                           (path_tsv, "tsv"), (path_tsv_q, "tsv")):
             db = ls_project(f"ls-{os.path.basename(path)}.db")
             j = json.loads(hitl("import", db, "--format", "label-studio", path, "--json").stdout)
             self.assertEqual((j["form"], j["labels"], j["skips"]),
@@ -699,6 +709,111 @@ class LabelStudio(unittest.TestCase):
         p = hitl("import", db, "--format", "label-studio", self.write("ls-extra2.json", extra))
         self.assertIn("task 0: item 'not-in-the-project' is not in the project", p.stderr)
 
+    def test_one_task_object_and_tasks_without_data(self):
+        """Label Studio's cloud storage writes one task object per file; a task without "data"
+        (Label Studio takes them) is counted, not an error; a file whose tasks carry no
+        data.hitl_id records nothing: exit 3 saying why."""
+        db = ls_project("ls-one.db")
+        t = self.annotated[0]
+        j = json.loads(hitl("import", db, "--format", "label-studio",
+                            self.write("ls-one-task.json", t), "--json").stdout)
+        want = [x for x in self.want_labels if x[0] == t["data"]["hitl_id"]]
+        self.assertEqual((j["form"], j["tasks"], j["labels"]), ("json", 1, len(want)))
+        self.assertEqual(self.labels_in(db), want)
+        mixed = [dict(x) for x in self.annotated[1:4]]
+        del mixed[1]["data"]
+        j = json.loads(hitl("import", db, "--format", "label-studio",
+                            self.write("ls-no-data.json", mixed), "--json").stdout)
+        self.assertEqual(j["tasks"], 3)
+        self.assertEqual(j["unknown_items"], len(mixed[1]["annotations"]))
+        self.assertEqual({x["task"] for x in j["problems"]}, {1})
+        self.assertGreater(j["labels"], 0)
+        # no task names an item: nothing to import, and the reason
+        before = snapshot(db)
+        foreign = [{"id": 1, "data": {"text": "a"}, "annotations": t["annotations"]},
+                   {"id": 2, "annotations": t["annotations"]}]
+        p = hitl("import", db, "--format", "label-studio", self.write("ls-foreign.json", foreign),
+                 ok=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("without data.hitl_id", p.stderr)
+        self.assertEqual(snapshot(db), before)
+
+    def test_user_map_and_edited_annotations(self):
+        """--user-map names Label Studio's users; an annotation changed in Label Studio after
+        its import is a conflict (exit 3, nothing written), never dropped silently."""
+        db = ls_project("ls-users.db")
+        users = os.path.join(WORK, "users.csv")
+        with open(users, "w", encoding="utf-8") as f:
+            f.write("id,name\n1,alice@example.org\n")
+        hitl("import", db, "--format", "label-studio", self.write("ls-u.json", self.annotated),
+             "--user-map", users)
+        want = sorted((p_, "alice@example.org" if a == "1" else a, lab)
+                      for p_, a, lab in self.want_labels)
+        self.assertEqual(self.labels_in(db), want)
+        # the same user given by id or as an object with the id only: one name
+        self.assertNotIn("1", {a for _, a, _ in self.labels_in(db)})
+        for bad, msg in (("id,name\n1\n", "want id,name"), ("1,a\n1,b\n", "mapped twice")):
+            with open(users, "w", encoding="utf-8") as f:
+                f.write(bad)
+            p = hitl("import", db, "--format", "label-studio", self.write("ls-u2.json", []),
+                     "--user-map", users, ok=False)
+            self.assertEqual(p.returncode, 3, p.stderr)
+            self.assertIn(msg, p.stderr)
+        # edited in Label Studio since: another choice, then cancelled
+        db = ls_project("ls-edit.db")
+        hitl("import", db, "--format", "label-studio", self.write("ls-e.json", self.annotated))
+        before = snapshot(db)
+        for how in ("choice", "cancel"):
+            edited = copy.deepcopy(self.annotated)
+            a = edited[2]["annotations"][0]
+            if how == "choice":
+                old = a["result"][0]["value"]["choices"][0]
+                a["result"][0]["value"]["choices"] = [CLASSES[(CLASSES.index(old) + 1) % 10]]
+            else:
+                a["was_cancelled"], a["result"] = True, []
+            p = hitl("import", db, "--format", "label-studio",
+                     self.write(f"ls-e-{how}.json", edited), ok=False)
+            self.assertEqual(p.returncode, 3, (how, p.stderr))
+            self.assertIn(f"the annotation of '{edited[2]['data']['hitl_id']}' by '1' was "
+                          f"imported as the label", p.stderr)
+            self.assertIn("nothing was imported", p.stderr)
+            self.assertEqual(snapshot(db), before, how)
+        # unchanged: still nothing to do, exit 0
+        p = hitl("import", db, "--format", "label-studio", self.write("ls-e.json", self.annotated))
+        self.assertEqual(snapshot(db), before)
+
+    def test_labelling_config(self):
+        """--config OUT.xml: the config the tasks need, a Choice per class over data.$to_name;
+        an Image for an image field; never onto an input."""
+        import xml.etree.ElementTree as ET
+        out = os.path.join(WORK, "cfg-tasks.json")
+        cfg = os.path.join(WORK, "cfg.xml")
+        j = json.loads(hitl("export", self.db, "--format", "label-studio", "--out", out,
+                            "--config", cfg, "--json").stdout)
+        self.assertEqual(j["config"], cfg)
+        root = ET.parse(cfg).getroot()
+        self.assertEqual(root.tag, "View")
+        text, choices = list(root)
+        self.assertEqual((text.tag, text.get("name"), text.get("value")), ("Text", "text", "$text"))
+        self.assertEqual((choices.tag, choices.get("name"), choices.get("toName")),
+                         ("Choices", "choice", "text"))
+        self.assertEqual([c.get("value") for c in choices], CLASSES)
+        with open(out, encoding="utf-8") as f:
+            for t in json.load(f):  # the tasks fill what the config reads
+                self.assertIn("text", t["data"])
+        hitl("export", self.db, "--format", "label-studio", "--out", out, "--config", cfg,
+             "--from-name", "digit", "--to-name", "image")
+        root = ET.parse(cfg).getroot()
+        self.assertEqual((root[0].tag, root[0].get("value"), root[1].get("name")),
+                         ("Image", "$image", "digit"))
+        for out2, target in ((out + ".2", self.db), (out, out)):  # the store; the tasks file
+            p = hitl("export", self.db, "--format", "label-studio", "--out", out2,
+                     "--config", target, ok=False)
+            self.assertEqual(p.returncode, 2, p.stderr)
+        p = hitl("export", self.db, "--format", "csv", "--out", out + ".csv", "--config", cfg,
+                 ok=False)
+        self.assertEqual(p.returncode, 2)
+
     def test_malformed_files_write_nothing(self):
         db = ls_project("ls-bad.db")
         before = snapshot(db)
@@ -706,11 +821,12 @@ class LabelStudio(unittest.TestCase):
         # truncated inside task 3: tasks 0..2 are fine but must not be written either
         cut = len(json.dumps(self.annotated[:3])) - 1 + len(", ") + 40
         cases = [("truncated", good[:cut], "task 3"),
-                 ("no-data", [t if k != 2 else {kk: v for kk, v in t.items() if kk != "data"}
-                              for k, t in enumerate(self.annotated)], 'task 2 has no "data"'),
+                 ("data-not-object", [t if k != 2 else dict(t, data="x")
+                                      for k, t in enumerate(self.annotated)],
+                  'task 2: "data" is not an object'),
                  ("unknown-choice", None, "task 4: unknown choice 'zebra'"),
                  ("two-choices", None, "task 1: annotation 9003 has 2 choices"),
-                 ("not-a-list", {"data": {}}, "not a Label Studio export"),
+                 ("not-a-task", "[42]", "task 0 is not a JSON object"),
                  ("no-close", good[:-1], "truncated JSON: no ']'")]
         bad = copy.deepcopy(self.annotated)
         bad[4]["annotations"][0]["result"][0]["value"]["choices"] = ["zebra"]
