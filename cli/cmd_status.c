@@ -10,7 +10,8 @@ static const char usage_text[] =
     "usage: hitl status DB [--json]\n"
     "\n"
     "JSON keys: items_queued, items_complete (final label), labels, skips, leases,\n"
-    "awaiting_adjudication, queue_depth, annotators [{name, labels, skips}], batches\n"
+    "awaiting_adjudication, queue_depth, annotators [{name, labels, skips, labels_last_hour,\n"
+    "labels_last_day}] (throughput: labels given in the last hour and 24 hours), batches\n"
     "[{batch, queued, complete, blind}], actors [{name, decisions, overrides, override_rate,\n"
     "alert}] (alert: hitl health puts the actor at risk for its override rate; the rule and\n"
     "its thresholds are the health scorecard's).\n";
@@ -48,8 +49,11 @@ int cmd_status(int argc, char **argv)
                    cli_safe(s.batches[i].batch), (long long)s.batches[i].queued,
                    (long long)s.batches[i].blind, (long long)s.batches[i].complete);
         for (size_t i = 0; i < s.n_annotators; i++)
-            printf("annotator %-20s %8lld labels %6lld skips\n", cli_safe(s.annotators[i].name),
-                   (long long)s.annotators[i].labels, (long long)s.annotators[i].skips);
+            printf("annotator %-20s %8lld labels %6lld skips  %5lld/h in the last hour, %7.1f/h "
+                   "over the last day\n",
+                   cli_safe(s.annotators[i].name), (long long)s.annotators[i].labels,
+                   (long long)s.annotators[i].skips, (long long)s.annotators[i].last_hour,
+                   (double)s.annotators[i].last_day / 24.0);
         for (size_t i = 0; i < s.n_actors; i++)
             printf("reviewer %-21s %6lld decisions %6lld overrides  rate %.2f%s\n",
                    cli_safe(s.actors[i].name), (long long)s.actors[i].decisions,

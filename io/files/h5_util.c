@@ -474,6 +474,29 @@ hitl_status hitl__h5_attr_strings(hid_t obj, const char *attr, const char *where
             goto done;
         }
     }
+    if (rank == 0 && count == 1 && strchr(v[0], ',')) { /* one comma-joined string: "a,b,c" */
+        size_t parts = 1;
+        for (const char *p = v[0]; *p; p++)
+            parts += *p == ',';
+        char **split = calloc(parts, sizeof(*split));
+        const char *p = v[0];
+        for (size_t i = 0; split && i < parts; i++) {
+            size_t len = strcspn(p, ",");
+            if (!(split[i] = strndup(p, len))) {
+                hitl_strings_free(split, i);
+                split = NULL;
+                break;
+            }
+            p += len + (p[len] == ',');
+        }
+        hitl_strings_free(v, 1);
+        if (!split) {
+            st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", where);
+            goto done;
+        }
+        v = split;
+        count = parts;
+    }
     *names = v;
     *n = count;
     if (found) *found = 1;

@@ -51,7 +51,8 @@ hitl_status hitl__h5_read_strings(hid_t obj, int is_attr, hid_t ftype, hid_t msp
 
 /* Reads the string-array attribute `attr` of `obj` into *names / *n (caller owns; release with
  * hitl_strings_free()). When `obj` has no such attribute: HITL_OK, *names NULL, *n 0 and
- * *found 0 (found may be NULL). A scalar string counts as one name. */
+ * *found 0 (found may be NULL). A scalar string counts as one name, or as several when it
+ * holds commas ("cat,dog,owl"). */
 hitl_status hitl__h5_attr_strings(hid_t obj, const char *attr, const char *where, char ***names,
                                   size_t *n, int *found, hitl_error *err);
 

@@ -415,6 +415,7 @@ hitl_status hitl_store_adjudication_queue(hitl_store *st, size_t limit, hitl_ite
 typedef struct hitl_store_annotator {
     char *name;
     int64_t labels, skips;
+    int64_t last_hour, last_day; /* labels given in the last hour, the last 24 hours */
 } hitl_store_annotator;
 
 typedef struct hitl_store_actor {

@@ -25,6 +25,8 @@ static int annotator_row(void *ctx, void *dst, sqlite3_stmt *q)
     hitl_store_annotator *a = dst;
     a->labels = sqlite3_column_int64(q, 1);
     a->skips = sqlite3_column_int64(q, 2);
+    a->last_hour = sqlite3_column_int64(q, 3);
+    a->last_day = sqlite3_column_int64(q, 4);
     return !(a->name = hitl__col_dup(q, 0));
 }
 
@@ -53,7 +55,8 @@ static int batch_row(void *ctx, void *dst, sqlite3_stmt *q)
 
 /* Each actor's alert: 1 where the scorecard finds actor i's override rate
  * too high: the engine's rule and default thresholds, as hitl health judges them. */
-static hitl_status override_alerts(hitl_store_stats *s, hitl_error *err)
+static hitl_status override_alerts(hitl_store_stats *s, const hitl_health_thresholds *t,
+                                   hitl_error *err)
 {
     hitl_health_actor *acts = calloc(s->n_actors + 1, sizeof(*acts));
     if (!acts) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
@@ -63,7 +66,7 @@ static hitl_status override_alerts(hitl_store_stats *s, hitl_error *err)
     }
     hitl_health_metrics m = {.actors = acts, .n_actors = s->n_actors, .chain_ok = 1, .alpha = NAN};
     hitl_health_verdict v;
-    hitl_status st = hitl_health_evaluate(&m, NULL, &v, err);
+    hitl_status st = hitl_health_evaluate(&m, t, &v, err);
     for (size_t k = 0; st == HITL_OK && k < v.n_reasons; k++)
         if (v.reasons[k].rule == HITL_HEALTH_OVERRIDES) s->actors[v.reasons[k].subject].alert = 1;
     if (st == HITL_OK) hitl_health_verdict_release(&v);
@@ -74,15 +77,20 @@ static hitl_status override_alerts(hitl_store_stats *s, hitl_error *err)
 hitl_status hitl_store_stats_get(hitl_store *st, hitl_store_stats *out, hitl_error *err)
 {
     memset(out, 0, sizeof(*out));
-    hitl_status r = hitl__store_read(st, err); /* one snapshot */
+    hitl_status r = hitl__store_read(st, err);             /* one snapshot */
+    if (r == HITL_OK) r = hitl__settings_refresh(st, err); /* the alert's thresholds */
     out->labels = scalar(st, "SELECT count(*) FROM labels", &r, err);
     out->skips = scalar(st, "SELECT count(*) FROM skips", &r, err);
     out->leases = scalar(st, "SELECT count(*) FROM leases", &r, err);
     if (r == HITL_OK)
         r = hitl__store_collect(
             st,
-            "SELECT name, sum(l), sum(s) FROM (SELECT annotator AS name, 1 AS l, 0 AS s"
-            " FROM labels UNION ALL SELECT annotator, 0, 1 FROM skips) GROUP BY name"
+            /* throughput: labels in the last hour and day, by the label's time (created:
+             * seconds since 1970, as SQLite's julianday('now') gives them) */
+            "SELECT name, sum(l), sum(s), sum(l AND t >= now - 3600), sum(l AND t >= now - 86400)"
+            " FROM (SELECT annotator AS name, 1 AS l, 0 AS s, created AS t FROM labels"
+            " UNION ALL SELECT annotator, 0, 1, NULL FROM skips),"
+            " (SELECT (julianday('now') - 2440587.5) * 86400.0 AS now) GROUP BY name"
             " ORDER BY name",
             (void **)&out->annotators, &out->n_annotators, sizeof(hitl_store_annotator),
             annotator_row, NULL, "cannot read status", err);
@@ -109,7 +117,7 @@ hitl_status hitl_store_stats_get(hitl_store *st, hitl_store_stats *out, hitl_err
         out->queue_depth += b->queue_depth;
     }
     hitl__store_rollback(st);
-    if (r == HITL_OK) r = override_alerts(out, err);
+    if (r == HITL_OK) r = override_alerts(out, &st->settings.health, err);
     if (r != HITL_OK) hitl_store_stats_release(out);
     return r;
 }

@@ -70,9 +70,12 @@ json_t *hitl_stats_json(const hitl_store_stats *s, hitl_error *err)
 {
     json_t *ann = json_array(), *acts = json_array(), *bat = json_array();
     for (size_t i = 0; i < s->n_annotators; i++)
-        json_array_append_new(ann, json_pack("{s:s, s:I, s:I}", "name", s->annotators[i].name,
-                                             "labels", (json_int_t)s->annotators[i].labels, "skips",
-                                             (json_int_t)s->annotators[i].skips));
+        json_array_append_new(ann,
+                              json_pack("{s:s, s:I, s:I, s:I, s:I}", "name", s->annotators[i].name,
+                                        "labels", (json_int_t)s->annotators[i].labels, "skips",
+                                        (json_int_t)s->annotators[i].skips, "labels_last_hour",
+                                        (json_int_t)s->annotators[i].last_hour, "labels_last_day",
+                                        (json_int_t)s->annotators[i].last_day));
     for (size_t i = 0; i < s->n_actors; i++)
         json_array_append_new(acts, json_pack("{s:s, s:I, s:I, s:f, s:b}", "name",
                                               s->actors[i].name, "decisions",

@@ -49,6 +49,7 @@ def make_fixtures(work):
                          dtype=h5py.string_dtype())
         f.create_dataset("logits", data=np.log(np.maximum(probs, 1e-30)).astype(np.float32))
         f.create_dataset("probs64", data=probs.astype(np.float64))
+        f["probs64"].attrs["classes"] = "cat,dog,fox,owl"  # one comma-joined string
         f.create_dataset("rank1", data=probs[:, 0])
         f.create_dataset("rank3", data=probs.reshape(1000, 2, 2))
         f.create_dataset("ints", data=(probs * 100).astype(np.int64))

@@ -245,6 +245,42 @@ START_TEST(test_label_outside_classes)
 }
 END_TEST
 
+/* Throughput in hitl status: each annotator's labels in the last hour and day, by the label's
+ * time. ann gave 4 labels just now; moved back 2 hours, one leaves the last hour only; moved
+ * back 2 days, another leaves both. */
+START_TEST(test_status_throughput)
+{
+    hitl_store *st = make_store(HITL_SHOW_NEVER);
+    plant(st);
+    hitl_error err;
+    hitl_store_stats s;
+    ck_assert_int_eq(hitl_store_stats_get(st, &s, &err), HITL_OK);
+    ck_assert_str_eq(s.annotators[0].name, "ann");
+    ck_assert_int_eq(s.annotators[0].labels, 4);
+    ck_assert_int_eq(s.annotators[0].last_hour, 4);
+    ck_assert_int_eq(s.annotators[0].last_day, 4);
+    hitl_store_stats_release(&s);
+    hitl_store_close(st);
+    sqlite3 *raw;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw,
+                                  "UPDATE labels SET created = created - 7200 WHERE id = (SELECT"
+                                  " min(id) FROM labels WHERE annotator = 'ann');"
+                                  "UPDATE labels SET created = created - 172800 WHERE id = (SELECT"
+                                  " max(id) FROM labels WHERE annotator = 'ann')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    ck_assert_int_eq(hitl_store_open_read(&st, db, &err), HITL_OK);
+    ck_assert_int_eq(hitl_store_stats_get(st, &s, &err), HITL_OK);
+    ck_assert_int_eq(s.annotators[0].labels, 4);
+    ck_assert_int_eq(s.annotators[0].last_hour, 2);
+    ck_assert_int_eq(s.annotators[0].last_day, 3);
+    hitl_store_stats_release(&s);
+    hitl_store_close(st);
+}
+END_TEST
+
 /* The scorecard's thresholds are the store's settings: ann and bob each approved 1 of their 2
  * wrong suggestions (0.5); with rubber-stamp 0.4 and a minimum sample of 1 both are rubber
  * stamping, with the defaults neither; bad values are refused and change nothing. */
@@ -337,6 +373,7 @@ int main(void)
     tcase_add_test(core, test_blind_sample);
     tcase_add_test(core, test_health_counts);
     tcase_add_test(core, test_thresholds_are_settings);
+    tcase_add_test(core, test_status_throughput);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_never_shown_and_empty);
