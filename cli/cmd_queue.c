@@ -12,8 +12,8 @@ static const char usage_text[] =
     "                  --method lc|margin|ratio|entropy|kcenter|margin-kcenter|badge\n"
     "                  --top-k K --blind B\n"
     "                  --seed S [--batch NAME] [--model NAME] [--ids DSET] [--data ITEMS.jsonl]\n"
-    "                  [--route high=0.7,medium=0.4] [--normalize] [--temperature T]\n"
-    "                  [--actor NAME] [--json]\n"
+    "                  [--route high=0.7,medium=0.4] [--out ROUTES.csv] [--normalize]\n"
+    "                  [--temperature T] [--actor NAME] [--json]\n"
     "\n"
     "Queues the K most uncertain rows of the pool and B rows drawn uniformly at random (seeded:\n"
     "the same inputs and seed give the same queue) from the rest. Rows already queued or\n"
@@ -24,7 +24,11 @@ static const char usage_text[] =
     "                   stored with the batch in one transaction (a bad line: neither)\n"
     "  --route h=X,m=Y  risk routing: rows scoring above high need R labels (review), between\n"
     "                   medium and high one label (flag), at or below medium proceed (counted,\n"
-    "                   not queued). Without --top-k every row above medium is a candidate.\n"
+    "                   not queued: the model's prediction stands). Without --top-k every free\n"
+    "                   row is routed; with it, the K most uncertain.\n"
+    "  --out FILE.csv   the routing of every row this run planned, proceed rows included:\n"
+    "                   row,id,route,score,pred,p1 (route: review, flag, uncertain, blind,\n"
+    "                   proceed), written once the batch is queued\n"
     "  --normalize      entropy divided by ln C (so thresholds are in 0..1)\n"
     "  --method kcenter        K rows spread over the embeddings (k-center greedy from the\n"
     "                          rows already queued), not the K most uncertain\n"
@@ -135,6 +139,7 @@ static int parse_args(int argc, char **argv, queue_args *a)
         CLI_O_STR("ids", &a->q.ids),
         CLI_O_STR("data", &a->q.data),
         CLI_O_CALL("route", on_route, a),
+        CLI_O_STR("out", &a->q.routes_out),
         CLI_O_FLAG("normalize", &o->score.normalize_entropy),
         CLI_O_CALL("temperature", cli_opt_temperature, &o->score.temperature),
         CLI_O_STR("actor", &a->q.actor),
@@ -164,6 +169,9 @@ static int parse_args(int argc, char **argv, queue_args *a)
         if (!a->top_k_given || a->q.route)
             return cli_usage_error(cmd, "%s takes --top-k K and no --route", what);
     }
+    const char *inputs[] = {a->db, o->path, o->head_path, a->q.data};
+    int rc2 = a->q.routes_out ? cli_out_check(cmd, "--out", a->q.routes_out, inputs, 4) : -1;
+    if (rc2 >= 0) return rc2;
     o->score.methods = HITL_METHOD_BIT(a->method);
     o->rank_by = a->method;
     a->q.use_top_k = a->top_k_given;
@@ -196,6 +204,7 @@ int cmd_queue(int argc, char **argv)
             "already_queued", (json_int_t)r.already_queued, "added", (json_int_t)r.added,
             "uncertain", (json_int_t)r.uncertain, "blind", (json_int_t)r.blind, "review",
             (json_int_t)r.review, "flag", (json_int_t)r.flag, "proceed", (json_int_t)r.proceed);
+        if (a.q.routes_out) json_object_set_new(o, "out", json_string(a.q.routes_out));
         if (a.q.data) {
             json_object_set_new(o, "data_attached", json_integer((json_int_t)r.data_attached));
             json_object_set_new(o, "data_ignored", json_integer((json_int_t)r.data_ignored));
@@ -203,14 +212,19 @@ int cmd_queue(int argc, char **argv)
         cli_print_json(o);
         return CLI_EXIT_OK;
     }
-    printf("%s: queued %zu items (%zu uncertain by %s, %zu blind) from %zu rows; %zu were "
+    /* k-center and BADGE choose for spread, not for uncertainty: say so (the method is what
+     * every item records) */
+    printf("%s: queued %zu items (%zu %s by %s, %zu blind) from %zu rows; %zu were "
            "already queued\n",
-           r.batch, r.added, r.uncertain, r.method, r.blind, r.pool_rows, r.already_queued);
+           r.batch, r.added, r.uncertain,
+           a.q.pick == HITL_PICK_SCORE ? "uncertain" : "spread over the embeddings", r.method,
+           r.blind, r.pool_rows, r.already_queued);
     if (a.q.route)
         printf("routing: %zu review (R=%d), %zu flag (1 label), %zu proceed (not queued)\n",
                r.review, r.overlap, r.flag, r.proceed);
     if (a.q.data)
         printf("data: %zu payloads attached, %zu lines for other ids\n", r.data_attached,
                r.data_ignored);
+    if (a.q.routes_out) printf("routing of every planned row: %s\n", a.q.routes_out);
     return CLI_EXIT_OK;
 }

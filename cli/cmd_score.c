@@ -35,7 +35,9 @@ static const char usage_text[] =
     "output:\n"
     "  --ids DSET          the rows' ids (int or string dataset in FILE) to print\n"
     "  --classes A,B,...   class names (default: the 'classes' attribute, else indices)\n"
-    "  --out OUT.h5        write /scores/<method> (float32 [N]) and /top/<method> (int64)\n"
+    "  --out OUT.h5        write /scores/<method> (float32 [N]), /pred (int32 [N], the\n"
+    "                      predicted class, -1 for a skipped row), /p1 (float32 [N]), /ids\n"
+    "                      (with --ids: the pool's ids, copied) and /top/<method> (int64)\n"
     "  --json              one JSON object on stdout instead of a table\n"
     "  --threads N         threads (default: all cores); results never depend on it\n"
     "  --block-rows N      rows read per block (default: about 8 MiB)\n"
@@ -163,6 +165,7 @@ static int parse_args(int argc, char **argv, score_args *a)
         return cli_usage_error(cmd, "--rank-by %s is not computed by --method",
                                hitl_method_name(o->rank_by));
     if (o->use_threshold && !top_k_given) o->top_k = 0;
+    o->ids_dset = a->ids; /* copied to --out's /ids */
     return -1;
 }
 

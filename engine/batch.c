@@ -150,20 +150,47 @@ static size_t interleave(const pool *rows, const hitl_batch_opts *opts, const hi
                     counts->flag++;
                 } else {
                     counts->proceed++;
-                    continue;
+                    required = 0;
                 }
             }
             *next = (hitl_batch_entry){.row = cand->row,
                                        .score = cand->score,
                                        .pred = cand->pred,
                                        .p1 = cand->p1,
+                                       .proceed = required == 0,
                                        .route = route,
                                        .required = required};
-            counts->uncertain++;
+            counts->uncertain += required > 0;
         }
         n_entries++;
     }
     return n_entries;
+}
+
+/* Routing without top_k: the free scored rows at or below medium that neither the uncertain
+ * rows nor the blind sample took proceed; written to entry[] in row order (NULL: counted
+ * only). Returns their count. */
+static size_t proceed_rows(const pool *rows, const hitl_batch_opts *opts, const uint8_t *is_top,
+                           const int64_t *pick, size_t n_blind, hitl_batch_entry *entry)
+{
+    size_t k = 0, b = 0;
+    for (size_t i = 0; i < rows->n; i++) {
+        while (b < n_blind && pick[b] < (int64_t)i) /* pick[] is in row order */
+            b++;
+        if (!is_free(rows, i) || is_top[i] || (b < n_blind && pick[b] == (int64_t)i) ||
+            rows->score[i] > opts->medium)
+            continue;
+        if (entry)
+            entry[k] = (hitl_batch_entry){.row = (int64_t)i,
+                                          .score = rows->score[i],
+                                          .pred = rows->pred ? rows->pred[i] : -1,
+                                          .p1 = rows->p1 ? rows->p1[i] : NAN,
+                                          .proceed = 1,
+                                          .route = HITL_ROUTE_NONE,
+                                          .required = 0};
+        k++;
+    }
+    return k;
 }
 
 hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float *p1,
@@ -184,10 +211,14 @@ hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float
     uint8_t *is_top = calloc(n ? n : 1, 1);
     hitl_status st = is_top ? uncertain_rows(&rows, opts, is_top, &best, &n_top, err) : HITL_ENOMEM;
     if (st == HITL_OK) st = blind_rows(&rows, is_top, opts->blind, opts->seed, &pick, &n_blind);
-    if (st == HITL_OK && !(entry = calloc(n_top + n_blind ? n_top + n_blind : 1, sizeof(*entry))))
-        st = HITL_ENOMEM;
+    int rest = st == HITL_OK && opts->route && !opts->use_top_k && !opts->chosen;
+    size_t n_rest = rest ? proceed_rows(&rows, opts, is_top, pick, n_blind, NULL) : 0;
+    size_t cap = n_top + n_blind + n_rest;
+    if (st == HITL_OK && !(entry = calloc(cap ? cap : 1, sizeof(*entry)))) st = HITL_ENOMEM;
     if (st == HITL_OK) {
         *n_out = interleave(&rows, opts, best, n_top, pick, n_blind, entry, counts);
+        if (rest) *n_out += proceed_rows(&rows, opts, is_top, pick, n_blind, entry + *n_out);
+        counts->proceed += n_rest;
         *out = entry;
     } else {
         free(entry);

@@ -243,8 +243,9 @@ typedef struct hitl_batch_entry {
     int32_t pred;
     float p1;
     uint8_t blind;
+    uint8_t proceed; /* routed to proceed: the model's prediction stands, the row is not queued */
     hitl_route route;
-    int required; /* labels the item needs */
+    int required; /* labels the item needs (0 for a proceed row) */
 } hitl_batch_entry;
 
 typedef struct hitl_batch_counts {
@@ -254,7 +255,10 @@ typedef struct hitl_batch_counts {
 /* Plans a batch over n rows: score (borrowed; NaN rows never taken), pred and p1 (borrowed,
  * may be NULL), taken (borrowed, may be NULL: 1 for rows already queued or labelled). *out is
  * in queue order: uncertain rows best first (ties to the lower row) with the blind rows, in row
- * order, spread evenly among them. Caller owns *out; free() it. */
+ * order, spread evenly among them. With routing, the rows routed to proceed are in *out too,
+ * marked `proceed` (to record, not to queue): among the top K, or (routing without top_k) every
+ * free scored row at or below medium that the blind sample did not take, after the others in
+ * row order. Caller owns *out; free() it. */
 hitl_status hitl_batch_plan(const float *score, const int32_t *pred, const float *p1,
                             const uint8_t *taken, size_t n, const hitl_batch_opts *opts,
                             hitl_batch_entry **out, size_t *n_out, hitl_batch_counts *counts,

@@ -302,3 +302,38 @@ hitl_status hitl__writer_csv_open(const hitl_record_file *ctx, hitl_record_write
     *out = &w->base;
     return HITL_OK;
 }
+
+/* ---- a queue run's routing ------------------------------------------------------------- */
+
+hitl_status hitl_routes_save(const char *path, const hitl_batch_entry *e, size_t n,
+                             char *const *ids, char *const *classes, size_t n_classes,
+                             hitl_error *err)
+{
+    static const char *const routes[] = {"uncertain", "review", "flag"};
+    hitl_buf t = {0};
+    hitl_buf_puts(&t, "row,id,route,score,pred,p1\n");
+    for (size_t i = 0; i < n && !t.oom; i++) {
+        hitl_buf_int(&t, e[i].row);
+        hitl_buf_putc(&t, ',');
+        hitl__csv_field(&t, ids[e[i].row]);
+        hitl_buf_putc(&t, ',');
+        hitl_buf_puts(&t, e[i].proceed ? "proceed"
+                          : e[i].blind ? "blind"
+                                       : routes[(unsigned)e[i].route < 3 ? e[i].route : 0]);
+        hitl_buf_putc(&t, ',');
+        hitl__text_float(&t, e[i].score);
+        hitl_buf_putc(&t, ',');
+        if (classes && e[i].pred >= 0 && (size_t)e[i].pred < n_classes)
+            hitl__csv_field(&t, classes[e[i].pred]);
+        else if (e[i].pred >= 0)
+            hitl_buf_int(&t, e[i].pred);
+        hitl_buf_putc(&t, ',');
+        hitl__text_float(&t, e[i].p1);
+        hitl_buf_putc(&t, '\n');
+    }
+    hitl_buf_putc(&t, '\0');
+    hitl_status st = t.oom ? hitl_error_set(err, HITL_ENOMEM, "out of memory writing '%s'", path)
+                           : hitl_text_save(path, t.p, err);
+    hitl_buf_release(&t);
+    return st;
+}

@@ -122,6 +122,12 @@ hitl_status hitl_score_file_create(hitl_score_file **out, const char *path, size
                                    unsigned methods, hitl_error *err);
 hitl_status hitl_score_file_write(hitl_score_file *f, hitl_method m, size_t row0, size_t n,
                                   const float *scores, hitl_error *err);
+/* Rows [row0, row0 + n) of /pred (each row's predicted class, -1 when skipped) and /p1. */
+hitl_status hitl_score_file_write_pred(hitl_score_file *f, size_t row0, size_t n,
+                                       const int32_t *pred, const float *p1, hitl_error *err);
+/* Copies the pool's id dataset (rank 1, one per row) to /ids, as it is (H5Ocopy). */
+hitl_status hitl_score_file_copy_ids(hitl_score_file *f, const char *pool_path, const char *dset,
+                                     hitl_error *err);
 hitl_status hitl_score_file_write_top(hitl_score_file *f, hitl_method m, const hitl_scored *top,
                                       size_t k, hitl_error *err);
 /* Flushes and closes; NULL is a no-op. Returns the first error of the close. */
@@ -145,6 +151,7 @@ typedef struct hitl_score_pass_opts {
     int use_threshold;
     float threshold;
     const char *out_path;      /* NULL: no score file */
+    const char *ids_dset;      /* with out_path: the pool's ids, copied to the file's /ids */
     size_t block_rows;         /* 0: about 8 MiB of input per block */
     int threads;               /* 0: OpenMP's default */
     hitl_progress_fn progress; /* may be NULL; called from one thread at a time */
@@ -372,6 +379,14 @@ hitl_status hitl_curves_save(const char *path, const hitl_curves *c, size_t n,
 /* Writes `text` to `path` through a temporary sibling renamed into place: the file is complete
  * or unchanged. HITL_EIO with the reason. */
 hitl_status hitl_text_save(const char *path, const char *text, hitl_error *err);
+
+/* The routing of a queue run, one CSV row per planned row: `row,id,route,score,pred,p1`, route
+ * one of review, flag, uncertain (queued without routing), blind, proceed (not queued: the
+ * model's prediction stands); pred the class name (classes may be NULL: its index). ids[row]
+ * names each row. Written through a temporary sibling (hitl_text_save). */
+hitl_status hitl_routes_save(const char *path, const hitl_batch_entry *e, size_t n,
+                             char *const *ids, char *const *classes, size_t n_classes,
+                             hitl_error *err);
 
 /* ---- labelled records and the files they go to ---------------------------------------------
  * A record is one item with its final label, as an export writes it (hitl_store_export fills

@@ -1,5 +1,7 @@
-/* The score output file: /scores/<method> float32 [N] written block by block (chunked, NaN where
- * never written) and /top/<method> int64 row indices written once; never holds N in memory. */
+/* The score output file: /scores/<method> float32 [N], /pred int32 [N] (the predicted class, -1
+ * for a skipped row) and /p1 float32 [N] (its probability) written block by block (chunked,
+ * NaN or -1 where never written), /top/<method> int64 row indices written once, and /ids, the
+ * pool's ids copied whole when asked; never holds N in memory. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 struct hitl_score_file {
     char *path;
     hid_t file, scores, top;
+    hid_t pred, p1; /* /pred and /p1 */
     size_t n_rows;
     unsigned methods;
     hid_t dset[HITL_METHOD_COUNT];
@@ -29,31 +32,37 @@ static void close_all(hitl_score_file *f)
     }
     if (f->top >= 0) H5Gclose(f->top);
     if (f->scores >= 0) H5Gclose(f->scores);
-    f->top = f->scores = H5I_INVALID_HID;
+    if (f->pred >= 0) H5Dclose(f->pred);
+    if (f->p1 >= 0) H5Dclose(f->p1);
+    f->top = f->scores = f->pred = f->p1 = H5I_INVALID_HID;
+}
+
+/* A chunked rank-1 dataset of n_rows at `name` under loc, with `fill` where never written. */
+static hid_t create_column(hid_t loc, const char *name, size_t n_rows, hid_t ftype, hid_t mtype,
+                           const void *fill)
+{
+    hsize_t dim = n_rows, chunk = dim < CHUNK_ROWS ? dim : CHUNK_ROWS;
+    hid_t space = H5Screate_simple(1, &dim, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t d = H5I_INVALID_HID;
+    /* A chunked dataset cannot have zero rows; an empty one stays contiguous. */
+    if (space >= 0 && dcpl >= 0 && (chunk == 0 || H5Pset_chunk(dcpl, 1, &chunk) >= 0) &&
+        H5Pset_fill_value(dcpl, mtype, fill) >= 0)
+        d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    return d;
 }
 
 static hitl_status create_scores(hitl_score_file *f, hitl_method m, hitl_error *err)
 {
     const char *name = hitl_method_name(m);
-    hsize_t dim = f->n_rows, chunk = dim < CHUNK_ROWS ? dim : CHUNK_ROWS;
     float nan = NAN;
-    hid_t space = H5Screate_simple(1, &dim, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hitl_status st = HITL_OK;
-    /* A chunked dataset cannot have zero rows; an empty one stays contiguous. */
-    if (space < 0 || dcpl < 0 || (chunk > 0 && H5Pset_chunk(dcpl, 1, &chunk) < 0) ||
-        H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &nan) < 0) {
-        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/scores/%s'", f->path, name);
-    } else {
-        f->dset[m] =
-            H5Dcreate2(f->scores, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-        f->fspace[m] = f->dset[m] >= 0 ? H5Dget_space(f->dset[m]) : H5I_INVALID_HID;
-        if (f->fspace[m] < 0)
-            st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/scores/%s'", f->path, name);
-    }
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (space >= 0) H5Sclose(space);
-    return st;
+    f->dset[m] = create_column(f->scores, name, f->n_rows, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &nan);
+    f->fspace[m] = f->dset[m] >= 0 ? H5Dget_space(f->dset[m]) : H5I_INVALID_HID;
+    if (f->fspace[m] < 0)
+        return hitl__h5_error(err, HITL_EIO, "cannot write '%s:/scores/%s'", f->path, name);
+    return HITL_OK;
 }
 
 hitl_status hitl_score_file_create(hitl_score_file **out, const char *path, size_t n_rows,
@@ -77,7 +86,7 @@ hitl_status hitl_score_file_create(hitl_score_file **out, const char *path, size
     f->path = p;
     f->n_rows = n_rows;
     f->methods = methods;
-    f->scores = f->top = H5I_INVALID_HID;
+    f->scores = f->top = f->pred = f->p1 = H5I_INVALID_HID;
     for (int m = 0; m < HITL_METHOD_COUNT; m++)
         f->dset[m] = f->fspace[m] = H5I_INVALID_HID;
 
@@ -92,6 +101,13 @@ hitl_status hitl_score_file_create(hitl_score_file **out, const char *path, size
     if (f->scores < 0 || f->top < 0) st = hitl__h5_error(err, HITL_EIO, "cannot write '%s'", path);
     for (int m = 0; m < HITL_METHOD_COUNT && st == HITL_OK; m++)
         if (methods & HITL_METHOD_BIT(m)) st = create_scores(f, (hitl_method)m, err);
+    int32_t none = -1;
+    float nan = NAN;
+    if (st == HITL_OK && ((f->pred = create_column(f->file, "pred", n_rows, H5T_STD_I32LE,
+                                                   H5T_NATIVE_INT32, &none)) < 0 ||
+                          (f->p1 = create_column(f->file, "p1", n_rows, H5T_IEEE_F32LE,
+                                                 H5T_NATIVE_FLOAT, &nan)) < 0))
+        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/pred'", path);
     if (st != HITL_OK) {
         hitl_score_file_close(f, NULL);
         return st;
@@ -123,6 +139,63 @@ hitl_status hitl_score_file_write(hitl_score_file *f, hitl_method m, size_t row0
         st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/scores/%s' rows [%zu, %zu)", f->path,
                             hitl_method_name(m), row0, row0 + n);
     if (mspace >= 0) H5Sclose(mspace);
+    return st;
+}
+
+/* rows [row0, row0 + n) of the rank-1 dataset d from v (memory type mtype) */
+static int write_rows(hid_t d, hid_t mtype, size_t row0, size_t n, const void *v)
+{
+    hsize_t start = row0, count = n;
+    hid_t fspace = H5Dget_space(d), mspace = H5Screate_simple(1, &count, NULL);
+    int bad = fspace < 0 || mspace < 0 ||
+              H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+              H5Dwrite(d, mtype, mspace, fspace, H5P_DEFAULT, v) < 0;
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    return bad;
+}
+
+hitl_status hitl_score_file_write_pred(hitl_score_file *f, size_t row0, size_t n,
+                                       const int32_t *pred, const float *p1, hitl_error *err)
+{
+    if (!f) return hitl_error_set(err, HITL_EINVAL, "no score file given");
+    if (row0 > f->n_rows || n > f->n_rows - row0)
+        return hitl_error_set(err, HITL_EINVAL, "'%s': rows [%zu, %zu) out of range (%zu rows)",
+                              f->path, row0, row0 + n, f->n_rows);
+    if (n == 0) return HITL_OK;
+    if (!pred || !p1) return hitl_error_set(err, HITL_EINVAL, "'%s': no classes given", f->path);
+    hitl__h5_quiet();
+    if (write_rows(f->pred, H5T_NATIVE_INT32, row0, n, pred) ||
+        write_rows(f->p1, H5T_NATIVE_FLOAT, row0, n, p1))
+        return hitl__h5_error(err, HITL_EIO, "cannot write '%s:/pred' rows [%zu, %zu)", f->path,
+                              row0, row0 + n);
+    return HITL_OK;
+}
+
+hitl_status hitl_score_file_copy_ids(hitl_score_file *f, const char *pool_path, const char *dset,
+                                     hitl_error *err)
+{
+    if (!f || !pool_path || !dset) return hitl_error_set(err, HITL_EINVAL, "no ids to copy");
+    hid_t src;
+    hitl_status st = hitl__h5_open_file(pool_path, &src, err);
+    if (st != HITL_OK) return st;
+    hid_t d = H5Dopen2(src, dset, H5P_DEFAULT);
+    hid_t space = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+    hsize_t dim = 0;
+    if (d < 0 || space < 0) {
+        st = hitl_error_set(err, HITL_ENOTFOUND, "'%s': no dataset '%s'", pool_path, dset);
+    } else if (H5Sget_simple_extent_ndims(space) != 1 ||
+               (H5Sget_simple_extent_dims(space, &dim, NULL), dim != f->n_rows)) {
+        st = hitl_error_set(err, HITL_ESHAPE, "'%s': ids '%s' are not one per row (%zu rows)",
+                            pool_path, dset, f->n_rows);
+    } else if (H5Ocopy(src, dset, f->file, "ids", H5P_DEFAULT, H5P_DEFAULT) < 0) {
+        st = hitl__h5_error(err, HITL_EIO, "cannot copy '%s:%s' to '%s:/ids'", pool_path, dset,
+                            f->path);
+    }
+    if (space >= 0) H5Sclose(space);
+    if (d >= 0) H5Dclose(d);
+    H5Fclose(src);
+    H5Eclear2(H5E_DEFAULT);
     return st;
 }
 

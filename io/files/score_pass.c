@@ -188,6 +188,8 @@ static hitl_status do_block(pass *p, const hitl_score_pass_opts *o, worker *w, s
         if (w->scores[m])
             st = hitl_score_file_write(p->out, (hitl_method)m, row0, len, w->scores[m], err);
     }
+    if (p->out && st == HITL_OK)
+        st = hitl_score_file_write_pred(p->out, row0, len, w->pred, w->p1, err);
     p->done += len;
     if (o->progress) o->progress(o->progress_ctx, p->done, p->n);
     pthread_mutex_unlock(&p->h5);
@@ -272,10 +274,16 @@ hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_re
             goto done;
     }
     hitl_scored_sort(res->above.v, res->above.n);
-    st = hitl_score_file_close(p.out, err);
+done:;
+    /* the pool is closed before its ids are copied from a handle of their own: HDF5 shares one
+     * file between two opens, and closing either closes everything open in it */
+    hitl_score_file *out = p.out;
     p.out = NULL;
-done:
     pass_release(&p);
+    if (st == HITL_OK && out && o.ids_dset)
+        st = hitl_score_file_copy_ids(out, o.path, o.ids_dset, err);
+    hitl_status closed = hitl_score_file_close(out, st == HITL_OK ? err : NULL);
+    if (st == HITL_OK) st = closed;
     if (st != HITL_OK) {
         hitl_score_pass_result_release(res);
         if (p.out_path) remove(p.out_path); /* no half-written score file */

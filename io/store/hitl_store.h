@@ -319,6 +319,8 @@ typedef struct hitl_queue_opts {
     uint64_t seed;
     int route; /* risk routing, with the thresholds: */
     double high, medium;
+    const char *routes_out; /* when not NULL: the routing of every planned row, proceed rows
+                               included, as CSV (hitl_routes_save), once the batch is queued */
 } hitl_queue_opts;
 
 typedef struct hitl_queue_result {

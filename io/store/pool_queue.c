@@ -281,7 +281,8 @@ static hitl_status check_naming(hitl_store *st, const hitl_queue_opts *o, char *
  * queued meanwhile are dropped), the rows and payloads inserted. */
 static hitl_status plan_and_insert(hitl_store *st, const hitl_queue_opts *o, pool *p,
                                    int64_t *picks, size_t n_picks, const char *data,
-                                   hitl_queue_result *res, hitl_error *err)
+                                   hitl_queue_result *res, hitl_batch_entry **plan_out,
+                                   size_t *n_plan, hitl_error *err)
 {
     char naming[300];
     hitl_status s = check_naming(st, o, naming, sizeof(naming), err);
@@ -311,28 +312,30 @@ static hitl_status plan_and_insert(hitl_store *st, const hitl_queue_opts *o, poo
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     }
     static const char *const route_names[] = {NULL, "review", "flag"};
+    size_t nq = 0; /* the rows queued: the plan less those that proceed */
     for (size_t i = 0; i < nr; i++) {
         const hitl_batch_entry *e = &plan[i];
-        rows[i] = (hitl_queue_row){p->ids[e->row],
-                                   e->row,
-                                   e->blind ? HITL_REASON_BLIND : HITL_REASON_UNCERTAIN,
-                                   e->score,
-                                   e->pred,
-                                   e->p1,
-                                   e->required,
-                                   route_names[e->route],
-                                   NULL};
+        if (e->proceed) continue;
+        rows[nq++] = (hitl_queue_row){p->ids[e->row],
+                                      e->row,
+                                      e->blind ? HITL_REASON_BLIND : HITL_REASON_UNCERTAIN,
+                                      e->score,
+                                      e->pred,
+                                      e->p1,
+                                      e->required,
+                                      route_names[e->route],
+                                      NULL};
     }
     char source[1024];
     snprintf(source, sizeof(source), "%s:%s", o->pass.path, o->pass.dset ? o->pass.dset : "");
     hitl_queue_batch qb = {res->batch, res->method, o->model,       source,
                            o->seed,    o->actor,    counts.proceed, naming};
-    s = hitl__store_enqueue_rows(st, &qb, rows, nr, &res->added, err);
+    s = hitl__store_enqueue_rows(st, &qb, rows, nq, &res->added, err);
     /* the rows queued before are marked taken, and the pool's ids are unique: every planned row
      * is new */
-    if (s == HITL_OK && res->added != nr)
+    if (s == HITL_OK && res->added != nq)
         s = hitl_error_set(err, HITL_EINTERNAL, "'%s': %zu of %zu planned rows were inserted",
-                           st->path, res->added, nr);
+                           st->path, res->added, nq);
     if (s == HITL_OK && data &&
         (s = hitl__store_attach_rows(st, data, &res->data_attached, &res->data_ignored, err)) !=
             HITL_OK)
@@ -345,7 +348,12 @@ static hitl_status plan_and_insert(hitl_store *st, const hitl_queue_opts *o, poo
         res->proceed = counts.proceed;
     }
     free(rows);
-    free(plan);
+    if (s == HITL_OK && plan_out) { /* the caller records the routing once committed */
+        *plan_out = plan;
+        *n_plan = nr;
+    } else {
+        free(plan);
+    }
     return s;
 }
 
@@ -403,13 +411,21 @@ hitl_status hitl_store_queue(hitl_store *st, const hitl_queue_opts *o, hitl_queu
         }
         if (s == HITL_OK) s = diverse_picks(o, &p, &picks, &n_picks, err);
     }
+    hitl_batch_entry *plan = NULL;
+    size_t n_plan = 0;
     if (s == HITL_OK && (s = hitl__store_begin(st, err)) == HITL_OK) {
-        s = plan_and_insert(st, o, &p, picks, n_picks, data, res, err);
+        s = plan_and_insert(st, o, &p, picks, n_picks, data, res, o->routes_out ? &plan : NULL,
+                            &n_plan, err);
         if (s == HITL_OK)
             s = hitl__store_commit(st, err);
         else
             hitl__store_rollback(st);
     }
+    if (s == HITL_OK && o->routes_out &&
+        (s = hitl_routes_save(o->routes_out, plan, n_plan, p.ids, st->settings.classes,
+                              st->settings.n_classes, err)) != HITL_OK)
+        hitl_error_prefix(err, "the batch is queued, but its routing file is not written");
+    free(plan);
     free(picks);
     free(data);
     pool_release(&p);

@@ -74,8 +74,12 @@ class ScoreInterop(unittest.TestCase):
         cls.npy = os.path.join(WORK, "probs.npy")
         np.save(cls.npy, cls.probs)
 
-    def check_out(self, out, ref, tol, k=100):
+    def check_out(self, out, ref, tol, k=100, probs=None):
         with h5py.File(out, "r") as f:
+            if probs is not None:  # every row's class and its probability (argmax: first of a tie)
+                self.assertEqual(f["pred"].dtype, np.int32)
+                np.testing.assert_array_equal(f["pred"][...], probs.argmax(1))
+                np.testing.assert_allclose(f["p1"][...], probs.max(1), rtol=1e-6)
             for m in METHODS:
                 got = f[f"scores/{m}"][...]
                 self.assertEqual(got.dtype, np.float32)
@@ -105,10 +109,32 @@ class ScoreInterop(unittest.TestCase):
                 if threads:
                     args += ["--threads", threads]
                 js = json.loads(run(*args).stdout)
-                self.check_out(out, ref, 2e-6)
+                self.check_out(out, ref, 2e-6, probs=self.probs)
                 if first is None:
                     first = js
                 self.assertEqual(js["top"], first["top"], f"{dset} block {block} thr {threads}")
+
+    def test_out_carries_the_ids(self):
+        """--out with --ids copies the pool's ids to /ids, as they are (strings or integers)."""
+        pool = os.path.join(WORK, "pool-ids.h5")
+        ids = np.array([f"doc-{i:06d}" for i in range(len(self.probs))], dtype=object)
+        with h5py.File(pool, "w") as f:
+            f["probs"] = self.probs
+            f.create_dataset("ids", data=ids, dtype=h5py.string_dtype())
+            f["nums"] = np.arange(len(self.probs), dtype=np.int64) * 7
+            f["short"] = np.arange(10, dtype=np.int64)
+        for dset, want in (("ids", list(ids)), ("nums", list(np.arange(len(self.probs)) * 7))):
+            out = os.path.join(WORK, f"ids-{dset}.h5")
+            run(pool, "--probs", "probs", "--ids", dset, "--top-k", 3, "--out", out)
+            with h5py.File(out, "r") as f:
+                got = f["ids"].asstr()[...] if dset == "ids" else f["ids"][...]
+                self.assertEqual(list(got), want)
+                np.testing.assert_array_equal(f["pred"][...], self.probs.argmax(1))
+        out = os.path.join(WORK, "ids-short.h5")
+        p = subprocess.run([HITL, "score", pool, "--probs", "probs", "--ids", "short", "--out",
+                            out], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertFalse(os.path.exists(out))  # no half-written score file
 
     def test_npy_equals_hdf5(self):
         out_h5, out_npy = os.path.join(WORK, "a.h5"), os.path.join(WORK, "b.h5")

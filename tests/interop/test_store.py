@@ -4,6 +4,8 @@ and numpy: reproducible queues, blind share and reasons, no duplicates across ba
 and lease rules, routing counts, every bad input (with nothing written), tampering made with the
 sqlite3 shell, 8 annotator processes at once, and annotators killed with SIGKILL mid-run."""
 import argparse
+import collections
+import csv
 import json
 import os
 import random
@@ -298,6 +300,44 @@ class Store(unittest.TestCase):
         self.assertEqual(r["added"], r["review"] + r["flag"])
         req = dict(db_rows(db, "SELECT route, max(required) FROM items GROUP BY route"))
         self.assertEqual(req, {"review": 3, "flag": 1})
+
+    def test_routing_every_row_recorded(self):
+        """--route without --top-k routes every free row: the proceed count is every row at or
+        below medium that the blind sample did not take (it once said 0), and --out records
+        every row's route, so the auto-accepted predictions can be used."""
+        db = self.fresh("route-all.db", overlap=2)
+        out = os.path.join(WORK, "routes.csv")
+        p = hitl("queue", db, "--from", self.pool, "--probs", "probs", "--ids", "ids", "--method",
+                 "margin", "--route", "high=0.9,medium=0.6", "--blind", 30, "--seed", 4,
+                 "--out", out, "--json")
+        r = json.loads(p.stdout)
+        s32 = margin(self.probs).astype(np.float32)
+        review = int((s32 > np.float32(0.9)).sum())
+        flag = int(((s32 > np.float32(0.6)) & (s32 <= np.float32(0.9))).sum())
+        below = int((s32 <= np.float32(0.6)).sum())
+        self.assertEqual((r["review"], r["flag"], r["blind"]), (review, flag, 30))
+        self.assertEqual(r["proceed"], below - 30)  # the blind rows come from below medium
+        self.assertGreater(r["proceed"], 1000)
+        self.assertEqual(r["added"], review + flag + 30)
+        with open(out, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), self.n)  # every free row, once
+        self.assertEqual(sorted(int(x["row"]) for x in rows), list(range(self.n)))
+        counts = collections.Counter(x["route"] for x in rows)
+        self.assertEqual(counts, {"review": review, "flag": flag, "blind": 30,
+                                  "proceed": r["proceed"]})
+        classes = ["cat", "dog", "owl"]
+        for x in rows:
+            i = int(x["row"])
+            self.assertEqual(x["id"], f"img-{i:05d}")
+            self.assertEqual(x["pred"], classes[int(np.argmax(self.probs[i]))])
+            self.assertAlmostEqual(float(x["p1"]), float(self.probs[i].max()), places=6)
+        queued = {p_ for (p_,) in db_rows(db, "SELECT pool_id FROM items")}
+        self.assertEqual(queued, {x["id"] for x in rows if x["route"] != "proceed"})
+        # the file is never an input
+        p = hitl("queue", db, "--from", self.pool, "--probs", "probs", "--method", "margin",
+                 "--top-k", 1, "--blind", 0, "--seed", 1, "--out", self.pool, ok=False)
+        self.assertEqual(p.returncode, 2)
 
     def test_bad_inputs_write_nothing(self):
         db = self.fresh("bad.db", overlap=2)
