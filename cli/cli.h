@@ -205,4 +205,10 @@ void cli_progress_done(cli_progress *p);
  * of memory; release with hitl_strings_free()). */
 char **cli_index_names(size_t n);
 
+/* The class a person typed (`hitl label`, `hitl adjudicate`): the project's spelling when the
+ * name matches one class exactly, or only one in another case ("Cat" for "cat", not when the
+ * project has both "cat" and "CAT"); else the text as typed, for the store to refuse. The
+ * caller frees it (NULL when out of memory). The HTTP API stays exact: its page sends names. */
+char *cli_class_typed(hitl_store *st, const char *typed);
+
 #endif /* HITL_CLI_H */

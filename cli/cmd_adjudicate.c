@@ -77,15 +77,21 @@ int cmd_adjudicate(int argc, char **argv)
     hitl_error err;
     hitl_error_clear(&err);
     int overrode = 0;
-    hitl_status s = hitl_store_adjudicate(st, argv[optind + 1], argv[optind + 2], actor,
-                                          why ? why : "", &overrode, &err);
+    char *label = cli_class_typed(st, argv[optind + 2]);
+    hitl_status s = label ? hitl_store_adjudicate(st, argv[optind + 1], label, actor,
+                                                  why ? why : "", &overrode, &err)
+                          : hitl_error_set(&err, HITL_ENOMEM, "out of memory");
     hitl_store_close(st);
-    if (s != HITL_OK) return cli_fail("adjudicate", s, &err);
+    if (s != HITL_OK) {
+        free(label);
+        return cli_fail("adjudicate", s, &err);
+    }
     if (json)
-        cli_print_json(json_pack("{s:s, s:s, s:b}", "item", argv[optind + 1], "label",
-                                 argv[optind + 2], "overrode", overrode));
+        cli_print_json(json_pack("{s:s, s:s, s:b}", "item", argv[optind + 1], "label", label,
+                                 "overrode", overrode));
     else
-        printf("%s: final label %s%s\n", argv[optind + 1], argv[optind + 2],
+        printf("%s: final label %s%s\n", cli_safe(argv[optind + 1]), cli_safe(label),
                overrode ? " (override)" : "");
+    free(label);
     return CLI_EXIT_OK;
 }

@@ -1,5 +1,6 @@
 /* hitl label and hitl skip: an annotator's answer for one item: a label (one of the project's
  * classes) or a skip; both need the annotator's lease or a free item. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -7,9 +8,10 @@
 static const char label_usage[] =
     "usage: hitl label DB ITEM LABEL --annotator NAME\n"
     "\n"
-    "Records NAME's LABEL (one of the project's classes) for ITEM (its pool id). NAME must hold\n"
-    "the item's lease, or the item must be free. exit 3: unknown item or label, no lease, a\n"
-    "second label by the same annotator, or an item that is already complete.\n";
+    "Records NAME's LABEL (one of the project's classes; another case is taken when only one\n"
+    "class matches it) for ITEM (its pool id). NAME must hold the item's lease, or the item\n"
+    "must be free. exit 3: unknown item or label, no lease, a second label by the same\n"
+    "annotator, or an item that is already complete.\n";
 
 static const char skip_usage[] = "usage: hitl skip DB ITEM --annotator NAME [--reason TEXT]\n"
                                  "\n"
@@ -40,7 +42,10 @@ int cmd_label(int argc, char **argv)
     if ((rc = cli_open_store("label", argv[optind], &st)) >= 0) return rc;
     hitl_error err;
     hitl_error_clear(&err);
-    hitl_status s = hitl_store_label(st, argv[optind + 1], argv[optind + 2], who, &err);
+    char *label = cli_class_typed(st, argv[optind + 2]);
+    hitl_status s = label ? hitl_store_label(st, argv[optind + 1], label, who, &err)
+                          : hitl_error_set(&err, HITL_ENOMEM, "out of memory");
+    free(label);
     hitl_store_close(st);
     if (s != HITL_OK) return cli_fail("label", s, &err);
     return CLI_EXIT_OK;

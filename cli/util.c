@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -204,4 +205,22 @@ char **cli_index_names(size_t n)
         }
     }
     return v;
+}
+
+char *cli_class_typed(hitl_store *st, const char *typed)
+{
+    hitl_store_settings set;
+    hitl_error err;
+    if (hitl_store_settings_get(st, &set, &err) != HITL_OK) return strdup(typed);
+    const char *hit = NULL;
+    int n = 0;
+    for (size_t i = 0; i < set.n_classes && !hit; i++)
+        if (strcmp(set.classes[i], typed) == 0) hit = set.classes[i], n = 1;
+    for (size_t i = 0; i < set.n_classes && !hit; i++)
+        if (strcasecmp(set.classes[i], typed) == 0) n++;
+    for (size_t i = 0; i < set.n_classes && !hit && n == 1; i++)
+        if (strcasecmp(set.classes[i], typed) == 0) hit = set.classes[i];
+    char *out = strdup(hit ? hit : typed);
+    hitl_store_settings_release(&set);
+    return out;
 }

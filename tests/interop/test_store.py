@@ -301,6 +301,39 @@ class Store(unittest.TestCase):
         req = dict(db_rows(db, "SELECT route, max(required) FROM items GROUP BY route"))
         self.assertEqual(req, {"review": 3, "flag": 1})
 
+    def test_class_names_in_another_case(self):
+        """hitl label and adjudicate take a class typed in another case when only one class
+        matches it, recorded as the project spells it; between "cat" and "CAT", "Cat" is
+        refused (exit 3)."""
+        db = self.fresh("case.db", overlap=2)
+        self.queue(db, 2, 0, 1)
+        x = json.loads(hitl("next", db, "--annotator", "ann", "--json").stdout)["item"]
+        hitl("label", db, x, "CAT", "--annotator", "ann")
+        hitl("next", db, "--annotator", "bob", "--json")
+        hitl("label", db, x, "Dog", "--annotator", "bob")
+        self.assertEqual(sorted(db_rows(db, "SELECT annotator, label FROM labels")),
+                         [("ann", 0), ("bob", 1)])
+        p = hitl("adjudicate", db, x, "oWl", "--actor", "qa", "--justification", "x" * 30,
+                 "--json")
+        self.assertEqual(json.loads(p.stdout)["label"], "owl")
+        self.assertEqual(db_rows(db, "SELECT final_label FROM items WHERE pool_id = ?", x),
+                         [(2,)])
+        hitl("audit", "verify", db)
+        two = os.path.join(WORK, "case2.db")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(two + suffix):
+                os.remove(two + suffix)
+        hitl("init", two, "--classes", "cat,CAT", "--actor", "admin")
+        with h5py.File(os.path.join(WORK, "case2.h5"), "w") as f:
+            f["probs"] = self.probs[:10, :2] / self.probs[:10, :2].sum(1, keepdims=True)
+        hitl("queue", two, "--from", os.path.join(WORK, "case2.h5"), "--probs", "probs",
+             "--method", "margin", "--top-k", 1, "--blind", 0, "--seed", 1)
+        y = json.loads(hitl("next", two, "--annotator", "ann", "--json").stdout)["item"]
+        p = hitl("label", two, y, "Cat", "--annotator", "ann", ok=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("unknown label", p.stderr)
+        hitl("label", two, y, "CAT", "--annotator", "ann")
+
     def test_routing_every_row_recorded(self):
         """--route without --top-k routes every free row: the proceed count is every row at or
         below medium that the blind sample did not take (it once said 0), and --out records
