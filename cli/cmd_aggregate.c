@@ -96,37 +96,28 @@ static int parse_args(int argc, char **argv, aggregate_args *a)
     return -1;
 }
 
-/* "cat 2, dog 2" for an item's ratings */
-static void tally(const hitl_ratings_file *rf, size_t u, char *buf, size_t cap)
-{
-    const hitl_ratings *t = &rf->table;
-    size_t len = 0;
-    buf[0] = '\0';
-    for (size_t l = 0; l < rf->n_labels && len < cap; l++) {
-        int n = 0;
-        for (int64_t k = t->item_ptr[u]; k < t->item_ptr[u + 1]; k++)
-            n += t->label[k] == (int32_t)l;
-        if (n)
-            len += (size_t)snprintf(buf + len, cap - len, "%s%s (%d)", len ? ", " : "",
-                                    rf->labels[l], n);
-    }
-}
-
 static const char *status_name(hitl_vote_status s)
 {
     return s == HITL_VOTE_CLEAR ? "decided" : s == HITL_VOTE_TIE ? "tie" : "none";
 }
 
-/* {"cat": 2, "dog": 2}: every label the item got, with its count (a tie's competing labels) */
-static json_t *counts_json(const hitl_ratings_file *rf, size_t u)
+/* Every label item u got with its count (a tie's competing labels): {"cat": 2, "dog": 2}, and
+ * "cat (2), dog (2)" into buf when given. */
+static json_t *counts_of(const hitl_ratings_file *rf, size_t u, char *buf, size_t cap)
 {
     const hitl_ratings *t = &rf->table;
     json_t *o = json_object();
+    size_t len = 0;
+    if (buf) buf[0] = '\0';
     for (size_t l = 0; l < rf->n_labels; l++) {
         int n = 0;
         for (int64_t k = t->item_ptr[u]; k < t->item_ptr[u + 1]; k++)
             n += t->label[k] == (int32_t)l;
-        if (n) json_object_set_new(o, rf->labels[l], json_integer(n));
+        if (!n) continue;
+        json_object_set_new(o, rf->labels[l], json_integer(n));
+        if (buf && len < cap)
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s (%d)", len ? ", " : "",
+                                    rf->labels[l], n);
     }
     return o;
 }
@@ -152,7 +143,7 @@ static void majority_out(const aggregate_args *a, const hitl_ratings_file *rf, c
                 json_pack("{s:s, s:o, s:s, s:i, s:i, s:o}", "item", rf->items[u], "label",
                           v[u].label >= 0 ? json_string(rf->labels[v[u].label]) : json_null(),
                           "status", status_name(v[u].status), "votes", v[u].votes, "ratings",
-                          v[u].n, "counts", counts_json(rf, u));
+                          v[u].n, "counts", counts_of(rf, u, NULL, 0));
             if (a->db) { /* a person's decision stands over the vote */
                 const hitl_decided_item *d = decided_at(a, rf, u);
                 json_object_set_new(o, "decided",
@@ -189,7 +180,7 @@ static void majority_out(const aggregate_args *a, const hitl_ratings_file *rf, c
             if (v[u].status != HITL_VOTE_TIE) continue;
             const hitl_decided_item *d = decided_at(a, rf, u);
             char buf[256];
-            tally(rf, u, buf, sizeof(buf));
+            json_decref(counts_of(rf, u, buf, sizeof(buf)));
             printf("%-24s %s", cli_safe(rf->items[u]), buf);
             if (d) printf("  [%s: %s by %s]", d->kind, rf->labels[d->label], cli_safe(d->by));
             putchar('\n');

@@ -578,24 +578,30 @@ static hitl_status review_check(const char *reviewer, hitl_role role, const char
     return HITL_OK;
 }
 
-hitl_status hitl_gate_vote(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
-                           int approve, const char *reason, hitl_gate *out, hitl_error *err)
+/* A vote or an override, each in its durable transaction. */
+static hitl_status review(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
+                          int approve, int override, const char *reason, hitl_gate *out,
+                          hitl_error *err)
 {
     memset(out, 0, sizeof(*out));
     hitl_status r = review_check(reviewer, role, reason, err);
     if (r == HITL_OK && (r = begin_durable(st, err)) == HITL_OK)
-        r = end_durable(st, vote_in(st, id, reviewer, role, approve, reason, out, err), err);
+        r = end_durable(st,
+                        override ? override_in(st, id, reviewer, approve, reason, out, err)
+                                 : vote_in(st, id, reviewer, role, approve, reason, out, err),
+                        err);
     if (r != HITL_OK) hitl_gate_release(out);
     return r;
+}
+
+hitl_status hitl_gate_vote(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
+                           int approve, const char *reason, hitl_gate *out, hitl_error *err)
+{
+    return review(st, id, reviewer, role, approve, 0, reason, out, err);
 }
 
 hitl_status hitl_gate_override(hitl_store *st, int64_t id, const char *reviewer, hitl_role role,
                                int approve, const char *reason, hitl_gate *out, hitl_error *err)
 {
-    memset(out, 0, sizeof(*out));
-    hitl_status r = review_check(reviewer, role, reason, err);
-    if (r == HITL_OK && (r = begin_durable(st, err)) == HITL_OK)
-        r = end_durable(st, override_in(st, id, reviewer, approve, reason, out, err), err);
-    if (r != HITL_OK) hitl_gate_release(out);
-    return r;
+    return review(st, id, reviewer, role, approve, 1, reason, out, err);
 }
