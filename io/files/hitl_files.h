@@ -46,6 +46,33 @@ hitl_status hitl_matrix_open_numeric(hitl_matrix **out, const char *path, const 
 void hitl_matrix_close(hitl_matrix *m);
 size_t hitl_matrix_rows(const hitl_matrix *m);
 size_t hitl_matrix_cols(const hitl_matrix *m);
+/* The rows one chunk holds when the dataset is chunked (0 otherwise): a read of whole chunks,
+ * rows [k * chunk_rows, ...), touches each chunk once and reads it straight into the caller's
+ * buffer, where a read that ends inside a chunk makes HDF5 read that chunk again for the next. */
+size_t hitl_matrix_chunk_rows(const hitl_matrix *m);
+
+/* Compressed chunks read in two steps, so that threads inflate them side by side: the stored
+ * chunks of rows [row0, row0 + n) are fetched as they are on disk (hitl_matrix_fetch, under the
+ * caller's HDF5 lock: it reads the file), then inflated into `dst` (hitl_matrix_decode, outside
+ * it: zlib only, thread-safe for distinct `raw`). For float32 datasets in chunks compressed
+ * with deflate (gzip), shuffled or not; hitl_matrix_splits says whether m is one. row0 must
+ * be a multiple of hitl_matrix_chunk_rows. `raw` is the caller's, reused from call to call
+ * (zero-initialise; hitl_raw_chunks_release). */
+typedef struct hitl_raw_chunks {
+    unsigned char *buf; /* the stored bytes of every chunk, one after another */
+    size_t len, cap;
+    size_t *off, *size; /* each chunk's bytes in buf */
+    unsigned *mask;     /* each chunk's filter mask: a set bit, a filter not applied */
+    size_t n, cap_n;
+    float *chunk; /* one inflated chunk */
+    size_t chunk_cap;
+} hitl_raw_chunks;
+int hitl_matrix_splits(const hitl_matrix *m);
+hitl_status hitl_matrix_fetch(hitl_matrix *m, size_t row0, size_t n, hitl_raw_chunks *raw,
+                              hitl_error *err);
+hitl_status hitl_matrix_decode(const hitl_matrix *m, hitl_raw_chunks *raw, size_t row0, size_t n,
+                               float *dst, hitl_error *err);
+void hitl_raw_chunks_release(hitl_raw_chunks *raw);
 /* "path" or "path:/dset", for messages. Borrowed, valid until close. */
 const char *hitl_matrix_name(const hitl_matrix *m);
 /* Reads rows [row0, row0 + n) into `dst` (borrowed, caller-sized to n * cols floats).

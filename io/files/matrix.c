@@ -83,6 +83,45 @@ size_t hitl_matrix_cols(const hitl_matrix *m)
     return m ? m->cols : 0;
 }
 
+size_t hitl_matrix_chunk_rows(const hitl_matrix *m)
+{
+    return m ? m->chunk_rows : 0;
+}
+
+int hitl_matrix_splits(const hitl_matrix *m)
+{
+    return m && m->ops->splits && m->ops->splits(m);
+}
+
+hitl_status hitl_matrix_fetch(hitl_matrix *m, size_t row0, size_t n, hitl_raw_chunks *raw,
+                              hitl_error *err)
+{
+    if (!hitl_matrix_splits(m) || !raw || row0 % m->chunk_rows || row0 > m->rows ||
+        n > m->rows - row0)
+        return hitl_error_set(err, HITL_EINVAL, "'%s': no split read of rows [%zu, %zu)",
+                              m ? m->name : "?", row0, row0 + n);
+    return m->ops->fetch(m, row0, n, raw, err);
+}
+
+hitl_status hitl_matrix_decode(const hitl_matrix *m, hitl_raw_chunks *raw, size_t row0, size_t n,
+                               float *dst, hitl_error *err)
+{
+    if (!hitl_matrix_splits(m) || !raw || !dst)
+        return hitl_error_set(err, HITL_EINVAL, "no split read to decode");
+    return m->ops->decode(m, raw, row0, n, dst, err);
+}
+
+void hitl_raw_chunks_release(hitl_raw_chunks *raw)
+{
+    if (!raw) return;
+    free(raw->buf);
+    free(raw->off);
+    free(raw->size);
+    free(raw->mask);
+    free(raw->chunk);
+    memset(raw, 0, sizeof(*raw));
+}
+
 const char *hitl_matrix_name(const hitl_matrix *m)
 {
     return m ? m->name : "";

@@ -14,13 +14,21 @@ typedef struct hitl__matrix_ops {
     hitl_status (*classes)(hitl_matrix *m, char ***names, size_t *n, hitl_error *err);
     /* releases impl; never fails */
     void (*close)(hitl_matrix *m);
+    /* may be NULL: the two-step read of compressed chunks (hitl_matrix_fetch, _decode); a
+     * backend that has them says per matrix whether they apply (splits) */
+    int (*splits)(const hitl_matrix *m);
+    hitl_status (*fetch)(hitl_matrix *m, size_t row0, size_t n, hitl_raw_chunks *raw,
+                         hitl_error *err);
+    hitl_status (*decode)(const hitl_matrix *m, hitl_raw_chunks *raw, size_t row0, size_t n,
+                          float *dst, hitl_error *err);
 } hitl__matrix_ops;
 
 struct hitl_matrix {
     const hitl__matrix_ops *ops;
     size_t rows, cols;
-    char *name; /* "path" or "path:/dset" */
-    void *impl; /* the backend's state */
+    size_t chunk_rows; /* rows one chunk of the layout holds (HDF5 chunked); 0: no chunks */
+    char *name;        /* "path" or "path:/dset" */
+    void *impl;        /* the backend's state */
 };
 
 /* Backends: fill ops, rows, cols and impl of a zeroed *m whose name is set; on error leave

@@ -369,7 +369,7 @@ static void npy_close(hitl_matrix *m)
     m->impl = NULL;
 }
 
-static const hitl__matrix_ops npy_ops = {npy_read, npy_read_f64, NULL, npy_close};
+static const hitl__matrix_ops npy_ops = {npy_read, npy_read_f64, NULL, npy_close, NULL, NULL, NULL};
 
 /* ---- opening ------------------------------------------------------------------------------- */
 

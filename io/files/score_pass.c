@@ -24,6 +24,7 @@ typedef struct worker {
     int64_t first_skipped;
     hitl_error err; /* the earliest failure this thread met */
     int64_t err_block;
+    hitl_raw_chunks raw; /* compressed chunks as stored, between fetch and decode */
 } worker;
 
 /* Everything one pass allocates, so one function releases it on every path. */
@@ -38,6 +39,7 @@ typedef struct pass {
     const char *out_path; /* set once created: removed again if the pass fails */
     uint64_t done;        /* rows finished, for progress */
     pthread_mutex_t h5;   /* HDF5 is single-threaded; a sleeping lock, not a spinning one */
+    int split;            /* compressed chunks: fetched under the lock, inflated outside */
 } pass;
 
 static void pass_release(pass *p)
@@ -55,6 +57,7 @@ static void pass_release(pass *p)
         free(w->pred);
         free(w->p1);
         hitl_scored_vec_release(&w->above);
+        hitl_raw_chunks_release(&w->raw);
     }
     free(p->w);
     hitl_score_file_close(p->out, NULL);
@@ -104,6 +107,10 @@ static hitl_status pass_open(pass *p, const hitl_score_pass_opts *o, hitl_score_
     res->n_classes = p->c;
 
     p->block = o->block_rows ? o->block_rows : hitl_block_rows(p->cols);
+    size_t chunk = hitl_matrix_chunk_rows(p->pool);
+    p->split = hitl_matrix_splits(p->pool);
+    if (!o->block_rows && chunk) /* whole chunks: each read once, straight into the block */
+        p->block = p->block > chunk ? p->block / chunk * chunk : chunk;
     if (p->block > p->n) p->block = p->n ? p->n : 1;
     p->nblocks = (p->n + p->block - 1) / p->block;
     p->nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
@@ -143,9 +150,13 @@ static hitl_status do_block(pass *p, const hitl_score_pass_opts *o, worker *w, s
     size_t row0 = b * p->block, len = p->n - row0 < p->block ? p->n - row0 : p->block;
     hitl_status st;
     hitl_error *err = &w->err;
+    /* compressed chunks are inflated outside the lock, on every thread */
+    int split = p->split && row0 % hitl_matrix_chunk_rows(p->pool) == 0;
     pthread_mutex_lock(&p->h5);
-    st = hitl_matrix_read(p->pool, row0, len, w->x, err);
+    st = split ? hitl_matrix_fetch(p->pool, row0, len, &w->raw, err)
+               : hitl_matrix_read(p->pool, row0, len, w->x, err);
     pthread_mutex_unlock(&p->h5);
+    if (st == HITL_OK && split) st = hitl_matrix_decode(p->pool, &w->raw, row0, len, w->x, err);
     if (st != HITL_OK) return st;
     const float *x = w->x;
     if (o->kind == HITL_POOL_FEATURES) {

@@ -64,6 +64,14 @@ class ScoreInterop(unittest.TestCase):
             f.create_dataset("probs", data=cls.probs, chunks=(1000, c))
             f.create_dataset("probs_contig", data=cls.probs)
             f.create_dataset("probs64", data=cls.probs.astype(np.float64), chunks=(333, c))
+            # chunks narrower than a row (h5py's chunks=True on a narrow matrix), read by bands
+            # of their columns; a last band narrower than the others; compressed chunks
+            f.create_dataset("probs_cols", data=cls.probs, chunks=(1000, 1))
+            f.create_dataset("probs_band5", data=cls.probs, chunks=(777, 5))
+            f.create_dataset("probs_gzip", data=cls.probs, chunks=(1000, 3), compression="gzip",
+                             compression_opts=1)
+            f.create_dataset("probs_gzshuf", data=cls.probs, chunks=(2000, c), compression="gzip",
+                             shuffle=True)
             f.create_dataset("logits", data=cls.logits, chunks=(4096, c))
             f.create_dataset("x", data=cls.x, chunks=(500, d))
         cls.head = os.path.join(WORK, "head.h5")
@@ -97,7 +105,8 @@ class ScoreInterop(unittest.TestCase):
     def test_probs_all_methods_every_block_and_thread_count(self):
         ref = np_scores(self.probs)
         first = None
-        for dset in ("probs", "probs_contig", "probs64"):
+        for dset in ("probs", "probs_contig", "probs64", "probs_cols", "probs_band5",
+                     "probs_gzip", "probs_gzshuf"):
             for block, threads in ((None, None), (1000, 1), (777, 2), (20011, 2), (1, 1)):
                 if block == 1 and dset != "probs":
                     continue
@@ -135,6 +144,27 @@ class ScoreInterop(unittest.TestCase):
                             out], capture_output=True, text=True)
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertFalse(os.path.exists(out))  # no half-written score file
+
+    def test_corrupt_compressed_chunk(self):
+        """A stored chunk that does not inflate is an error naming the file (exit 3), on the
+        path that inflates on every thread and on HDF5's own; no score file is left."""
+        path = os.path.join(WORK, "corrupt.h5")
+        with h5py.File(path, "w") as f:
+            d = f.create_dataset("probs", data=self.probs, chunks=(1000, 12),
+                                 compression="gzip")
+            info = d.id.get_chunk_info(3)
+        with open(path, "r+b") as f:  # scramble the middle of chunk 3's deflate stream
+            f.seek(info.byte_offset + info.size // 2)
+            f.write(bytes(64))
+        for block in (None, 777):  # split (chunk-aligned blocks) and HDF5's own path
+            out = os.path.join(WORK, "corrupt-out.h5")
+            args = [HITL, "score", path, "--probs", "probs", "--out", out]
+            if block:
+                args += ["--block-rows", str(block)]
+            p = subprocess.run(args, capture_output=True, text=True)
+            self.assertIn(p.returncode, (1, 3), p.stderr)
+            self.assertIn("corrupt.h5", p.stderr)
+            self.assertFalse(os.path.exists(out))
 
     def test_npy_equals_hdf5(self):
         out_h5, out_npy = os.path.join(WORK, "a.h5"), os.path.join(WORK, "b.h5")
