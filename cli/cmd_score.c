@@ -9,12 +9,15 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "usage: hitl score FILE (--probs DSET | --logits DSET | --features DSET --head HEAD.h5)\n"
+    "usage: hitl score FILE... (--probs DSET | --logits DSET | --features DSET --head HEAD.h5)\n"
     "                  [--method lc|margin|ratio|entropy|all] [--rank-by METHOD] [--top-k K]\n"
     "                  [--threshold X] [--ids DSET] [--classes A,B,...] [--out OUT.h5] [--json]\n"
     "\n"
     "Scores every row of FILE (HDF5, or .npy where no DSET is named) in one streaming pass and\n"
-    "lists the most uncertain rows. Every score is higher for more uncertain rows:\n"
+    "lists the most uncertain rows. Several files (HDF5 each holding DSET, or .npy) are shards\n"
+    "of one pool: their rows are numbered across them in the order given, --ids names each\n"
+    "file's own dataset, and the top-k is one over them all. Every score is higher for more\n"
+    "uncertain rows:\n"
     "  lc = 1 - p1, margin = 1 - (p1 - p2), ratio = p2 / p1, entropy = -sum p ln p (nats)\n"
     "\n"
     "input:\n"
@@ -146,10 +149,19 @@ static int parse_args(int argc, char **argv, score_args *a)
     int npos = argc - optind;
     if (npos < 1) return cli_usage_error(cmd, "no input file");
     o->path = argv[optind];
-    if (npos == 2 && !a->dset && a->kind_given)
-        a->dset = argv[optind + 1];
-    else if (npos >= 2)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (npos >= 2 && !a->dset && a->kind_given && !hitl_path_is_npy(o->path))
+        a->dset = argv[optind + --npos]; /* FILE... DSET: the dataset named after --probs */
+    if (npos >= 2) { /* shards of one pool, rows numbered across them in order */
+        o->shards = (const char *const *)argv + optind;
+        o->n_shards = (size_t)npos;
+        for (int i = 1; i < npos; i++)
+            if (hitl_path_is_npy(argv[optind + i]) != hitl_path_is_npy(o->path))
+                return cli_usage_error(cmd, "shards are all .npy or all HDF5 ('%s')",
+                                       argv[optind + i]);
+        if (a->ids && o->out_path)
+            return cli_usage_error(cmd, "--out with --ids takes one file: shards' ids are not "
+                                        "joined into /ids");
+    }
     if (hitl_path_is_npy(o->path)) {
         if (a->dset) return cli_usage_error(cmd, "a .npy file holds one array: name no dataset");
     } else if (!a->dset) {
@@ -182,7 +194,24 @@ static hitl_status load_ids(const score_args *a, const hitl_score_pass_result *r
         rows[n++] = top[i].row;
     for (size_t i = 0; i < above->n; i++)
         rows[n++] = above->v[i].row;
-    hitl_status st = hitl_ids_read_rows(a->pass.path, a->ids, r->n_rows, rows, n, ids, err);
+    hitl_status st;
+    if (a->pass.n_shards > 1) { /* each shard's rows, then its ids */
+        size_t *per = calloc(a->pass.n_shards, sizeof(size_t));
+        st = per ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        for (size_t i = 0; st == HITL_OK && i < a->pass.n_shards; i++) {
+            hitl_matrix *m;
+            if ((st = hitl_matrix_open(&m, a->pass.shards[i], a->pass.dset, err)) == HITL_OK) {
+                per[i] = hitl_matrix_rows(m);
+                hitl_matrix_close(m);
+            }
+        }
+        if (st == HITL_OK)
+            st = hitl_ids_read_shard_rows(a->pass.shards, per, a->pass.n_shards, a->ids, rows, n,
+                                          ids, err);
+        free(per);
+    } else {
+        st = hitl_ids_read_rows(a->pass.path, a->ids, r->n_rows, rows, n, ids, err);
+    }
     free(rows);
     return st;
 }

@@ -43,6 +43,11 @@ hitl_status hitl_matrix_open(hitl_matrix **out, const char *path, const char *ds
  * of labels. */
 hitl_status hitl_matrix_open_numeric(hitl_matrix **out, const char *path, const char *dset,
                                      hitl_error *err);
+/* Shards of one pool as one matrix: the files' rows numbered across them in the order given
+ * (each holds `dset`, or is a .npy; the same columns in each: HITL_ESHAPE otherwise; the class
+ * names those that have them give must agree: HITL_EDATA). One path: hitl_matrix_open. */
+hitl_status hitl_matrix_open_shards(hitl_matrix **out, const char *const *paths, size_t n_paths,
+                                    const char *dset, hitl_error *err);
 void hitl_matrix_close(hitl_matrix *m);
 size_t hitl_matrix_rows(const hitl_matrix *m);
 size_t hitl_matrix_cols(const hitl_matrix *m);
@@ -117,6 +122,12 @@ typedef struct hitl_ids {
  * be `n_rows` (HITL_ESHAPE otherwise). Caller-allocated *ids; release with hitl_ids_release(). */
 hitl_status hitl_ids_read_rows(const char *path, const char *dset, size_t n_rows,
                                const int64_t *rows, size_t k, hitl_ids *ids, hitl_error *err);
+/* The same over shards of one pool (hitl_matrix_open_shards): rows numbered across the shards,
+ * shard_rows[i] the rows of paths[i], each shard holding its own `dset`; the shards' ids all
+ * strings or all integers (HITL_ETYPE). */
+hitl_status hitl_ids_read_shard_rows(const char *const *paths, const size_t *shard_rows,
+                                     size_t n_shards, const char *dset, const int64_t *rows,
+                                     size_t k, hitl_ids *ids, hitl_error *err);
 void hitl_ids_release(hitl_ids *ids);
 
 /* ---- linear head ----------------------------------------------------------------------------
@@ -168,7 +179,9 @@ typedef enum { HITL_POOL_PROBS = 0, HITL_POOL_LOGITS, HITL_POOL_FEATURES } hitl_
 typedef void (*hitl_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 typedef struct hitl_score_pass_opts {
-    const char *path;      /* the pool file */
+    const char *path;          /* the pool file */
+    const char *const *shards; /* or, when n_shards > 1, the pool's files, one after another */
+    size_t n_shards;
     const char *dset;      /* dataset in it (NULL for .npy) */
     hitl_pool_kind kind;   /* what the dataset holds */
     const char *head_path; /* HITL_POOL_FEATURES: the head file */

@@ -187,3 +187,62 @@ done:
     if (st != HITL_OK) hitl_ids_release(ids);
     return st;
 }
+
+hitl_status hitl_ids_read_shard_rows(const char *const *paths, const size_t *shard_rows,
+                                     size_t n_shards, const char *dset, const int64_t *rows,
+                                     size_t k, hitl_ids *ids, hitl_error *err)
+{
+    memset(ids, 0, sizeof(*ids));
+    int64_t *local = malloc((k ? k : 1) * sizeof(int64_t));
+    size_t *where = malloc((k ? k : 1) * sizeof(size_t));
+    ids->ints = calloc(k ? k : 1, sizeof(int64_t));
+    ids->strs = calloc(k ? k : 1, sizeof(char *));
+    ids->n = k;
+    hitl_status st = local && where && ids->ints && ids->strs
+                         ? HITL_OK
+                         : hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    size_t first = 0;
+    int typed = 0; /* the first shard read set is_string */
+    for (size_t i = 0; st == HITL_OK && i < n_shards; first += shard_rows[i++]) {
+        size_t m = 0;
+        for (size_t j = 0; j < k; j++)
+            if (rows[j] >= (int64_t)first && rows[j] < (int64_t)(first + shard_rows[i])) {
+                local[m] = rows[j] - (int64_t)first;
+                where[m++] = j;
+            }
+        if (m == 0) continue;
+        hitl_ids part;
+        if ((st = hitl_ids_read_rows(paths[i], dset, shard_rows[i], local, m, &part, err)) !=
+            HITL_OK)
+            break;
+        if (!typed) ids->is_string = part.is_string;
+        typed = 1;
+        if (part.is_string != ids->is_string) {
+            st = hitl_error_set(err, HITL_ETYPE, "'%s': ids '%s' are %s, the other shards' not",
+                                paths[i], dset, part.is_string ? "strings" : "integers");
+        }
+        for (size_t q = 0; st == HITL_OK && q < m; q++) {
+            if (part.is_string) {
+                ids->strs[where[q]] = part.strs[q];
+                part.strs[q] = NULL;
+            } else {
+                ids->ints[where[q]] = part.ints[q];
+            }
+        }
+        hitl_ids_release(&part);
+    }
+    free(local);
+    free(where);
+    if (st == HITL_OK && !ids->is_string) {
+        free(ids->strs);
+        ids->strs = NULL;
+    } else if (st == HITL_OK) {
+        free(ids->ints);
+        ids->ints = NULL;
+    } else {
+        free(ids->ints);
+        hitl_strings_free(ids->strs, k);
+        memset(ids, 0, sizeof(*ids));
+    }
+    return st;
+}

@@ -65,6 +65,30 @@ hitl_status hitl_matrix_open_numeric(hitl_matrix **out, const char *path, const 
     return open_matrix(out, path, dset, 1, err);
 }
 
+hitl_status hitl_matrix_open_shards(hitl_matrix **out, const char *const *paths, size_t n_paths,
+                                    const char *dset, hitl_error *err)
+{
+    if (n_paths == 1) return open_matrix(out, paths[0], dset, 0, err);
+    if (!out) return hitl_error_set(err, HITL_EINVAL, "no matrix handle given");
+    *out = NULL;
+    if (!paths || n_paths == 0) return hitl_error_set(err, HITL_EINVAL, "no file name given");
+    hitl_matrix *m = calloc(1, sizeof(*m));
+    char first[600];
+    snprintf(first, sizeof(first), "%s (and %zu more)", paths[0], n_paths - 1);
+    if (!m || !(m->name = make_name(first, dset && !hitl_path_is_npy(paths[0]) ? dset : NULL))) {
+        free(m);
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
+    hitl_status st = hitl__matrix_open_shards(m, paths, n_paths, dset, err);
+    if (st != HITL_OK) {
+        free(m->name);
+        free(m);
+        return st;
+    }
+    *out = m;
+    return HITL_OK;
+}
+
 void hitl_matrix_close(hitl_matrix *m)
 {
     if (!m) return;

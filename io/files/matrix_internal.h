@@ -37,6 +37,9 @@ struct hitl_matrix {
 hitl_status hitl__matrix_open_h5(hitl_matrix *m, const char *path, const char *dset, int integers,
                                  hitl_error *err);
 hitl_status hitl__matrix_open_npy(hitl_matrix *m, const char *path, int integers, hitl_error *err);
+/* The shards backend (matrix_shards.c): n_paths files as one matrix. */
+hitl_status hitl__matrix_open_shards(hitl_matrix *m, const char *const *paths, size_t n_paths,
+                                     const char *dset, hitl_error *err);
 
 /* A .npy vector (rank 1, or one column) of any integer type, or floats holding whole numbers,
  * read whole and exactly into int64 (caller frees *out). HITL_ESHAPE for more columns,

@@ -74,7 +74,9 @@ static void *alloc_array(size_t n, size_t size, int *failed)
 static hitl_status pass_open(pass *p, const hitl_score_pass_opts *o, hitl_score_pass_result *res,
                              hitl_error *err)
 {
-    hitl_status st = hitl_matrix_open(&p->pool, o->path, o->dset, err);
+    hitl_status st = o->n_shards > 1
+                         ? hitl_matrix_open_shards(&p->pool, o->shards, o->n_shards, o->dset, err)
+                         : hitl_matrix_open(&p->pool, o->path, o->dset, err);
     if (st != HITL_OK) return st;
     p->n = hitl_matrix_rows(p->pool);
     p->cols = p->c = hitl_matrix_cols(p->pool);

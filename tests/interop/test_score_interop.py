@@ -166,6 +166,56 @@ class ScoreInterop(unittest.TestCase):
             self.assertIn("corrupt.h5", p.stderr)
             self.assertFalse(os.path.exists(out))
 
+    def test_shards_are_one_pool(self):
+        """Files given together are shards of one pool: rows numbered across them in order,
+        --ids read from each, one global top-k and threshold list, /scores for every row:
+        the same, bit for bit, as the whole file; uneven shards, an empty one, HDF5 and .npy,
+        every thread count."""
+        n = len(self.probs)
+        cuts = [0, 4000, 4000, 12345, n]  # an empty shard, uneven sizes
+        paths, npys = [], []
+        for i in range(4):
+            part = self.probs[cuts[i]:cuts[i + 1]]
+            path = os.path.join(WORK, f"shard{i}.h5")
+            with h5py.File(path, "w") as f:
+                f.create_dataset("probs", data=part.reshape(-1, self.probs.shape[1]),
+                                 chunks=(500, self.probs.shape[1]) if len(part) else None)
+                f["ids"] = np.arange(cuts[i], cuts[i + 1], dtype=np.int64) * 3
+            paths.append(path)
+            npy = os.path.join(WORK, f"shard{i}.npy")
+            np.save(npy, part.reshape(-1, self.probs.shape[1]))
+            npys.append(npy)
+        whole = os.path.join(WORK, "whole-ids.h5")
+        with h5py.File(whole, "w") as f:
+            f["probs"] = self.probs
+            f["ids"] = np.arange(n, dtype=np.int64) * 3
+        args = ["--top-k", 300, "--threshold", 0.999, "--method", "all", "--json"]
+        want = json.loads(run(whole, "--probs", "probs", "--ids", "ids", *args).stdout)
+        self.assertEqual(want["top"][0]["id"], want["top"][0]["row"] * 3)
+        for threads in (1, 2):
+            got = json.loads(run(*paths, "--probs", "probs", "--ids", "ids", *args, "--threads",
+                                 threads).stdout)
+            self.assertEqual(got["n_rows"], n)
+            self.assertEqual(got["top"], want["top"])
+            self.assertEqual(got["above"], want["above"])
+        got = json.loads(run(*npys, *args).stdout)
+        self.assertEqual([t["row"] for t in got["top"]], [t["row"] for t in want["top"]])
+        self.assertEqual([t["score"] for t in got["top"]], [t["score"] for t in want["top"]])
+        out_w, out_s = os.path.join(WORK, "sh-w.h5"), os.path.join(WORK, "sh-s.h5")
+        run(whole, "--probs", "probs", "--method", "all", "--out", out_w)
+        run(*paths, "--probs=probs", "--method", "all", "--out", out_s)
+        with h5py.File(out_w) as a, h5py.File(out_s) as b:
+            for m in METHODS:
+                np.testing.assert_array_equal(a[f"scores/{m}"][...], b[f"scores/{m}"][...])
+            np.testing.assert_array_equal(a["pred"][...], b["pred"][...])
+        bad = os.path.join(WORK, "shard-bad.h5")
+        with h5py.File(bad, "w") as f:
+            f["probs"] = self.probs[:10, :5]
+        p = subprocess.run([HITL, "score", paths[0], bad, "--probs", "probs"], capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("columns", p.stderr)
+
     def test_npy_equals_hdf5(self):
         out_h5, out_npy = os.path.join(WORK, "a.h5"), os.path.join(WORK, "b.h5")
         run(self.pool, "--probs", "probs", "--method", "all", "--out", out_h5)
