@@ -182,40 +182,6 @@ static int parse_args(int argc, char **argv, score_args *a)
 }
 
 /* The ids of every listed row, read once. */
-static hitl_status load_ids(const score_args *a, const hitl_score_pass_result *r,
-                            const hitl_scored *top, const hitl_scored_vec *above, hitl_ids *ids,
-                            hitl_error *err)
-{
-    size_t k = (top ? r->n_top[a->pass.rank_by] : 0) + above->n;
-    int64_t *rows = malloc((k ? k : 1) * sizeof(int64_t));
-    if (!rows) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-    size_t n = 0;
-    for (size_t i = 0; top && i < r->n_top[a->pass.rank_by]; i++)
-        rows[n++] = top[i].row;
-    for (size_t i = 0; i < above->n; i++)
-        rows[n++] = above->v[i].row;
-    hitl_status st;
-    if (a->pass.n_shards > 1) { /* each shard's rows, then its ids */
-        size_t *per = calloc(a->pass.n_shards, sizeof(size_t));
-        st = per ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        for (size_t i = 0; st == HITL_OK && i < a->pass.n_shards; i++) {
-            hitl_matrix *m;
-            if ((st = hitl_matrix_open(&m, a->pass.shards[i], a->pass.dset, err)) == HITL_OK) {
-                per[i] = hitl_matrix_rows(m);
-                hitl_matrix_close(m);
-            }
-        }
-        if (st == HITL_OK)
-            st = hitl_ids_read_shard_rows(a->pass.shards, per, a->pass.n_shards, a->ids, rows, n,
-                                          ids, err);
-        free(per);
-    } else {
-        st = hitl_ids_read_rows(a->pass.path, a->ids, r->n_rows, rows, n, ids, err);
-    }
-    free(rows);
-    return st;
-}
-
 static json_t *id_json(const hitl_ids *ids, size_t i, int64_t row)
 {
     if (!ids->n) return json_integer(row);
@@ -344,7 +310,7 @@ int cmd_score(int argc, char **argv)
     }
     hitl_method rb = a.pass.rank_by;
     hitl_ids ids = {0};
-    if (a.ids && (st = load_ids(&a, &r, r.top[rb], &r.above, &ids, &err)) != HITL_OK) goto out;
+    if (a.ids && (st = hitl_score_ids(&a.pass, a.ids, &r, &ids, &err)) != HITL_OK) goto out;
     if (r.n_skipped)
         fprintf(stderr, "hitl score: skipped %zu invalid rows (first: row %lld)\n", r.n_skipped,
                 (long long)r.first_skipped);

@@ -218,6 +218,11 @@ typedef struct hitl_score_pass_result {
 hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_result *res,
                             hitl_error *err);
 void hitl_score_pass_result_release(hitl_score_pass_result *res);
+/* The ids (ids_dset of the pool, or of each shard) of a pass's reported rows: the rank_by
+ * top-k, then the rows above the threshold, in that order. Caller-allocated *ids; release with
+ * hitl_ids_release(). */
+hitl_status hitl_score_ids(const hitl_score_pass_opts *o, const char *ids_dset,
+                           const hitl_score_pass_result *r, hitl_ids *ids, hitl_error *err);
 
 /* ---- ratings files ---------------------------------------------------------------------------
  * CSV (RFC 4180: quoted fields may hold commas, quotes doubled, line breaks; LF, CRLF or a lone

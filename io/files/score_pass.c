@@ -317,3 +317,36 @@ void hitl_score_pass_result_release(hitl_score_pass_result *res)
     res->classes = NULL;
     res->n_classes_named = 0;
 }
+
+hitl_status hitl_score_ids(const hitl_score_pass_opts *o, const char *ids_dset,
+                           const hitl_score_pass_result *r, hitl_ids *ids, hitl_error *err)
+{
+    memset(ids, 0, sizeof(*ids));
+    const hitl_scored *top = r->top[o->rank_by];
+    size_t n_top = top ? r->n_top[o->rank_by] : 0, k = n_top + r->above.n, n = 0;
+    int64_t *rows = malloc((k ? k : 1) * sizeof(int64_t));
+    if (!rows) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n_top; i++)
+        rows[n++] = top[i].row;
+    for (size_t i = 0; i < r->above.n; i++)
+        rows[n++] = r->above.v[i].row;
+    hitl_status st = HITL_OK;
+    if (o->n_shards > 1) { /* each shard's rows, then its ids */
+        size_t *per = calloc(o->n_shards, sizeof(size_t));
+        if (!per) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        for (size_t i = 0; st == HITL_OK && i < o->n_shards; i++) {
+            hitl_matrix *m;
+            if ((st = hitl_matrix_open(&m, o->shards[i], o->dset, err)) == HITL_OK) {
+                per[i] = hitl_matrix_rows(m);
+                hitl_matrix_close(m);
+            }
+        }
+        if (st == HITL_OK)
+            st = hitl_ids_read_shard_rows(o->shards, per, o->n_shards, ids_dset, rows, n, ids, err);
+        free(per);
+    } else {
+        st = hitl_ids_read_rows(o->path, ids_dset, r->n_rows, rows, n, ids, err);
+    }
+    free(rows);
+    return st;
+}
