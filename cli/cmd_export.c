@@ -66,6 +66,68 @@ static int on_show(const char *cmd, const char *v, void *ctx)
     return -1;
 }
 
+/* The labelling config the Label Studio tasks need, written to `path` with the store's
+ * classes. */
+static hitl_status write_config(hitl_store *st, const hitl_export_opts *o, const char *path,
+                                hitl_error *err)
+{
+    hitl_store_settings set;
+    hitl_status s = hitl_store_settings_get(st, &set, err);
+    if (s != HITL_OK) return s;
+    s = hitl_ls_config_write(path, set.classes, set.n_classes, o->from_name, o->to_name, err);
+    hitl_store_settings_release(&set);
+    return s;
+}
+
+/* What was exported, from which audit head: JSON on stdout with --json, else lines on stdout
+ * (stderr when the export itself went to stdout). */
+static void print_summary(const export_args *a, const hitl_export_result *res)
+{
+    const hitl_export_opts *o = &a->o;
+    const hitl_records_counts *n = &res->counts;
+    int ls = o->format == HITL_EXPORT_LABEL_STUDIO;
+    char head[96];
+    snprintf(head, sizeof(head), "%lld:%s", (long long)n->head.seq, n->head.hash);
+    if (!res->audited)
+        fprintf(stderr,
+                "hitl export: the store is read-only: this export is not recorded in its "
+                "audit trail (the file records the head %s)\n",
+                head);
+    FILE *out = res->streamed ? stderr : stdout; /* a stream's summary never joins the stream */
+    if (a->json) {
+        json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:b}", "format",
+                              hitl_export_format_name(o->format), "out", o->path, "records",
+                              (json_int_t)n->records, "audit_head", head, "audited", res->audited);
+        if (!ls) {
+            json_object_set_new(j, "final", json_string(hitl_final_rule_name(o->final)));
+            json_object_set_new(j, "ties", json_integer(n->ties));
+            json_object_set_new(j, "pending", json_integer(n->pending));
+            if (o->final == HITL_FINAL_DAWID_SKENE) {
+                json_object_set_new(j, "ds_iterations", json_integer(n->ds_iterations));
+                json_object_set_new(j, "ds_converged", json_boolean(n->ds_converged));
+            }
+        }
+        if (a->config) json_object_set_new(j, "config", json_string(a->config));
+        cli_print_json(j);
+    } else if (ls) {
+        fprintf(out, "exported %lld open items as Label Studio tasks to %s\n",
+                (long long)n->records, o->path);
+        if (a->config) fprintf(out, "the labelling config they need: %s\n", a->config);
+    } else {
+        fprintf(out, "exported %lld items to %s (%s, final labels: %s)\n", (long long)n->records,
+                o->path, hitl_export_format_name(o->format), hitl_final_rule_name(o->final));
+        if (n->ties)
+            fprintf(out, "%lld items left out: their votes tie (adjudicate them, or see --final)\n",
+                    (long long)n->ties);
+        if (n->pending)
+            fprintf(out, "%lld items with labels have no final label yet under '%s'\n",
+                    (long long)n->pending, hitl_final_rule_name(o->final));
+    }
+    if (!a->json)
+        fprintf(out, "made from the audit head %s (hitl audit verify DB --export %s checks it)\n",
+                head, o->path);
+}
+
 int cmd_export(int argc, char **argv)
 {
     const char *cmd = "export";
@@ -123,58 +185,10 @@ int cmd_export(int argc, char **argv)
     hitl_error_clear(&err);
     hitl_export_result res;
     hitl_status s = hitl_store_export(st, o, &res, &err);
-    if (s == HITL_OK && a.config) { /* the labelling config the tasks need */
-        hitl_store_settings set;
-        if ((s = hitl_store_settings_get(st, &set, &err)) == HITL_OK) {
-            s = hitl_ls_config_write(a.config, set.classes, set.n_classes, o->from_name, o->to_name,
-                                     &err);
-            hitl_store_settings_release(&set);
-        }
-    }
+    if (s == HITL_OK && a.config) s = write_config(st, o, a.config, &err);
     hitl_store_close(st);
     free(fpath);
     if (s != HITL_OK) return cli_fail(cmd, s, &err);
-    const hitl_records_counts *n = &res.counts;
-    int ls = o->format == HITL_EXPORT_LABEL_STUDIO;
-    char head[96];
-    snprintf(head, sizeof(head), "%lld:%s", (long long)n->head.seq, n->head.hash);
-    if (!res.audited)
-        fprintf(stderr,
-                "hitl export: the store is read-only: this export is not recorded in its "
-                "audit trail (the file records the head %s)\n",
-                head);
-    FILE *out = res.streamed ? stderr : stdout; /* a stream's summary never joins the stream */
-    if (a.json) {
-        json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:b}", "format",
-                              hitl_export_format_name(o->format), "out", o->path, "records",
-                              (json_int_t)n->records, "audit_head", head, "audited", res.audited);
-        if (!ls) {
-            json_object_set_new(j, "final", json_string(hitl_final_rule_name(o->final)));
-            json_object_set_new(j, "ties", json_integer(n->ties));
-            json_object_set_new(j, "pending", json_integer(n->pending));
-            if (o->final == HITL_FINAL_DAWID_SKENE) {
-                json_object_set_new(j, "ds_iterations", json_integer(n->ds_iterations));
-                json_object_set_new(j, "ds_converged", json_boolean(n->ds_converged));
-            }
-        }
-        if (a.config) json_object_set_new(j, "config", json_string(a.config));
-        cli_print_json(j);
-    } else if (ls) {
-        fprintf(out, "exported %lld open items as Label Studio tasks to %s\n",
-                (long long)n->records, o->path);
-        if (a.config) fprintf(out, "the labelling config they need: %s\n", a.config);
-    } else {
-        fprintf(out, "exported %lld items to %s (%s, final labels: %s)\n", (long long)n->records,
-                o->path, hitl_export_format_name(o->format), hitl_final_rule_name(o->final));
-        if (n->ties)
-            fprintf(out, "%lld items left out: their votes tie (adjudicate them, or see --final)\n",
-                    (long long)n->ties);
-        if (n->pending)
-            fprintf(out, "%lld items with labels have no final label yet under '%s'\n",
-                    (long long)n->pending, hitl_final_rule_name(o->final));
-    }
-    if (!a.json)
-        fprintf(out, "made from the audit head %s (hitl audit verify DB --export %s checks it)\n",
-                head, o->path);
+    print_summary(&a, &res);
     return CLI_EXIT_OK;
 }

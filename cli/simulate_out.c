@@ -94,12 +94,87 @@ void cli_sim_print(const cli_sim_args *a, const hitl_labelled *pool, const hitl_
     }
 }
 
+/* "hitl" and the arguments (argv[0] is the subcommand), space-separated: the command the
+ * notebook names. NULL when out of memory; caller frees. */
+static char *command_line(int argc, char **argv)
+{
+    size_t cl = 8;
+    for (int i = 0; i < argc; i++)
+        cl += strlen(argv[i]) + 1;
+    char *cmdline = malloc(cl);
+    if (!cmdline) return NULL;
+    size_t at = (size_t)snprintf(cmdline, cl, "hitl");
+    for (int i = 0; i < argc; i++)
+        at += (size_t)snprintf(cmdline + at, cl - at, " %s", argv[i]);
+    return cmdline;
+}
+
+/* The simulated annotators in one line ("" without them): their error rates and aggregation. */
+static void annotators_text(const cli_sim_args *a, char *ann, size_t cap)
+{
+    ann[0] = '\0';
+    if (!a->o.n_annotators) return;
+    size_t at = (size_t)snprintf(ann, cap, "%zu annotators, error rates", a->o.n_annotators);
+    for (size_t i = 0; i < a->o.n_annotators && at < cap; i++)
+        at += (size_t)snprintf(ann + at, cap - at, "%s %g", i ? "," : "", a->rates[i]);
+    if (at < cap)
+        snprintf(ann + at, cap - at, "; %s", a->o.dawid_skene ? "Dawid-Skene" : "majority vote");
+}
+
+/* PREFIX.ipynb (into path, len bytes): the report of the series ss, reading the curves back from
+ * PREFIX.h5 next to it. */
+static hitl_status write_notebook(const cli_sim_args *a, int argc, char **argv,
+                                  const hitl_labelled *pool, const hitl_labelled *test, size_t c,
+                                  const hitl_sim_series *ss, size_t ns, char *path, size_t len,
+                                  hitl_error *err)
+{
+    char *cmdline = command_line(argc, argv);
+    if (!cmdline) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    char ann[CLI_SIM_MAX_ANNOTATORS * 8 + 64];
+    annotators_text(a, ann, sizeof(ann));
+    char when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+    const char *base = strrchr(a->out, '/');
+    size_t hl = strlen(base ? base + 1 : a->out) + 4;
+    char *h5name = malloc(hl);
+    if (!h5name) {
+        free(cmdline);
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
+    snprintf(h5name, hl, "%s.h5", base ? base + 1 : a->out);
+    hitl_sim_report r = {.title = "hitl learning curves",
+                         .generated_at = when,
+                         .version = HITL_VERSION,
+                         .command = cmdline,
+                         .features = a->features,
+                         .labels = a->labels,
+                         .test = a->test,
+                         .n_pool = pool->n,
+                         .n_test = test->n,
+                         .d = pool->d,
+                         .n_classes = c,
+                         .seed_labels = a->o.seed_labels,
+                         .batch = a->o.batch,
+                         .rounds = a->o.rounds,
+                         .annotators = a->o.n_annotators ? ann : NULL,
+                         .baseline = "random",
+                         .series = ss,
+                         .n_series = ns,
+                         .curves_path = h5name};
+    snprintf(path, len, "%s.ipynb", a->out);
+    hitl_status st = hitl_sim_report_write(&r, path, err);
+    free(h5name);
+    free(cmdline);
+    return st;
+}
+
 hitl_status cli_sim_write(const cli_sim_args *a, int argc, char **argv, const hitl_labelled *pool,
                           const hitl_labelled *test, size_t c, const hitl_curve_series *s,
                           size_t ns, json_t *j, hitl_error *err)
 {
     size_t len = strlen(a->out) + 8;
-    char *path = malloc(len), *text = NULL, *svg = NULL, *cmdline = NULL;
+    char *path = malloc(len), *text = NULL, *svg = NULL;
     hitl_curves *cv = calloc(ns, sizeof(*cv));
     hitl_sim_series *ss = calloc(ns, sizeof(*ss));
     uint64_t *seeds = malloc(a->seeds * sizeof(uint64_t));
@@ -139,64 +214,11 @@ hitl_status cli_sim_write(const cli_sim_args *a, int argc, char **argv, const hi
         goto done;
     snprintf(path, len, "%s.svg", a->out);
     if ((st = hitl_text_save(path, svg, err)) != HITL_OK) goto done;
-
-    size_t cl = 8;
-    for (int i = 0; i < argc; i++)
-        cl += strlen(argv[i]) + 1;
-    if (!(cmdline = malloc(cl))) {
-        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        goto done;
-    }
-    size_t at = (size_t)snprintf(cmdline, cl, "hitl");
-    for (int i = 0; i < argc; i++) /* argv[0] is the subcommand */
-        at += (size_t)snprintf(cmdline + at, cl - at, " %s", argv[i]);
-    char ann[CLI_SIM_MAX_ANNOTATORS * 8 + 64] = "";
-    if (a->o.n_annotators) {
-        at = (size_t)snprintf(ann, sizeof(ann), "%zu annotators, error rates", a->o.n_annotators);
-        for (size_t i = 0; i < a->o.n_annotators && at < sizeof(ann); i++)
-            at += (size_t)snprintf(ann + at, sizeof(ann) - at, "%s %g", i ? "," : "", a->rates[i]);
-        if (at < sizeof(ann))
-            snprintf(ann + at, sizeof(ann) - at, "; %s",
-                     a->o.dawid_skene ? "Dawid-Skene" : "majority vote");
-    }
-    char when[32];
-    time_t now = time(NULL);
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
-    const char *base = strrchr(a->out, '/');
-    size_t hl = strlen(base ? base + 1 : a->out) + 4;
-    char *h5name = malloc(hl);
-    if (!h5name) {
-        st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        goto done;
-    }
-    snprintf(h5name, hl, "%s.h5", base ? base + 1 : a->out);
-    hitl_sim_report r = {.title = "hitl learning curves",
-                         .generated_at = when,
-                         .version = HITL_VERSION,
-                         .command = cmdline,
-                         .features = a->features,
-                         .labels = a->labels,
-                         .test = a->test,
-                         .n_pool = pool->n,
-                         .n_test = test->n,
-                         .d = pool->d,
-                         .n_classes = c,
-                         .seed_labels = a->o.seed_labels,
-                         .batch = a->o.batch,
-                         .rounds = a->o.rounds,
-                         .annotators = a->o.n_annotators ? ann : NULL,
-                         .baseline = "random",
-                         .series = ss,
-                         .n_series = ns,
-                         .curves_path = h5name};
-    snprintf(path, len, "%s.ipynb", a->out);
-    st = hitl_sim_report_write(&r, path, err);
-    free(h5name);
+    st = write_notebook(a, argc, argv, pool, test, c, ss, ns, path, len, err);
 done:
     free(path);
     free(text);
     free(svg);
-    free(cmdline);
     free(cv);
     free(ss);
     free(seeds);

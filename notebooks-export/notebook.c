@@ -466,7 +466,8 @@ static void actors(hitl__nb *b, const hitl_report *r, const hitl_health_verdict 
     hitl__nb_markdown(b, "overrides", &s);
 }
 
-static void retrain(hitl__nb *b, const hitl_report *r)
+/* The markdown cell naming the HDF5 export the retraining cells read and how to run them. */
+static void retrain_text(hitl__nb *b, const hitl_report *r)
 {
     hitl_buf s = {0};
     hitl_buf_puts(&s, "## Retrain a baseline on the corrected labels\n\nThe cells below read "
@@ -480,7 +481,13 @@ static void retrain(hitl__nb *b, const hitl_report *r)
                     r->final_rule ? r->final_rule : "adjudicated",
                     r->export_has_features ? ", /features" : "");
     hitl__nb_markdown(b, "retrain", &s);
+}
 
+/* The code cell that reads the export with h5py: classes, ids, labels, soft labels, blind flags,
+ * the model's guesses and the features when there are some. */
+static void load_export(hitl__nb *b, const hitl_report *r)
+{
+    hitl_buf s = {0};
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "%s", r->export_command ? r->export_command : "hitl export ...");
     for (char *p = cmd; *p; p++)
@@ -512,7 +519,14 @@ static void retrain(hitl__nb *b, const hitl_report *r)
             "for name, count in zip(classes, np.bincount(labels, minlength=len(classes))):\n"
             "    print(f\"  {name}: {count}\")\n");
     hitl__nb_code_buf(b, "load", &s);
+}
 
+/* The cells that retrain on the export: how often the model's guess was the final label, a
+ * logistic regression baseline and one trained on the soft labels. */
+static void retrain(hitl__nb *b, const hitl_report *r)
+{
+    retrain_text(b, r);
+    load_export(b, r);
     hitl__nb_code(
         b, "model-vs-labels",
         "# How often the model's guess at query time is the corrected label. Uncertain items\n"

@@ -269,7 +269,8 @@ static void curves_chart(hitl__nb *b, const hitl_sim_report *r, char *svg)
     hitl__nb_chart(b, "curves-chart", "Learning curves", "`hitl simulate`", svg);
 }
 
-static void rerun(hitl__nb *b, const hitl_sim_report *r)
+/* The markdown cell naming the curves file the code cells below read and how to run them. */
+static void read_back_text(hitl__nb *b, const hitl_sim_report *r)
 {
     hitl_buf s = {0};
     hitl_buf_puts(&s, "## The curves, read back\n\nThe cells below read ");
@@ -282,7 +283,12 @@ static void rerun(hitl__nb *b, const hitl_sim_report *r)
             "above again and plot the curves with matplotlib when it is installed. Run them with "
             "`jupyter nbconvert --execute` or in Jupyter from this directory.\n");
     hitl__nb_markdown(b, "read-back", &s);
+}
 
+/* The code cell that reads the curves file with h5py into `curves`, keyed by strategy. */
+static void load_cell(hitl__nb *b, const hitl_sim_report *r)
+{
+    hitl_buf s = {0};
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "%s", r->command ? r->command : "hitl simulate ...");
     for (char *p = cmd; *p; p++)
@@ -319,7 +325,12 @@ static void rerun(hitl__nb *b, const hitl_sim_report *r)
             "print(f\"{len(names)} strategies over {len(seeds)} seeds "
             "({', '.join(str(s) for s in seeds)}): {', '.join(names)}\")\n");
     hitl__nb_code_buf(b, "load", &s);
+}
 
+/* The code cell that prints the markdown table again, computed the same way from the file. */
+static void table_cell(hitl__nb *b)
+{
+    hitl_buf s = {0};
     hitl_buf_puts(
         &s,
         "# The table above, recomputed. Means are summed in seed order, as hitl does, so that "
@@ -396,7 +407,12 @@ static void rerun(hitl__nb *b, const hitl_sim_report *r)
         "if BASELINE is not None and not compare:\n"
         "    print(f\"no final accuracy for the baseline {BASELINE!r}: nothing compared\")\n");
     hitl__nb_code_buf(b, "table", &s);
+}
 
+/* The code cell that plots the curves with matplotlib when it is installed. */
+static void plot_cell(hitl__nb *b, const hitl_sim_report *r)
+{
+    hitl_buf s = {0};
     hitl_buf_puts(&s, "# The curves again, with matplotlib when it is installed (the chart "
                       "above needs nothing).\ntry:\n"
                       "    import matplotlib.pyplot as plt\n"
@@ -428,7 +444,12 @@ static void rerun(hitl__nb *b, const hitl_sim_report *r)
                       "    ax.legend()\n"
                       "    plt.show()\n");
     hitl__nb_code_buf(b, "plot", &s);
+}
 
+/* The code cell that prints how right the training labels were after the last round. */
+static void label_quality_cell(hitl__nb *b)
+{
+    hitl_buf s = {0};
     hitl_buf_puts(
         &s, "# How right the training labels were after the last round: 1 with an oracle, less "
             "with\n# simulated annotators (their majority vote or Dawid-Skene).\n"
@@ -440,6 +461,16 @@ static void rerun(hitl__nb *b, const hitl_sim_report *r)
             "training rows \"\n"
             "          f\"are right ({c['spent'][-1]:.0f} labels spent)\")\n");
     hitl__nb_code_buf(b, "label-quality", &s);
+}
+
+/* The cells that read the curves back, print the table again and plot them. */
+static void rerun(hitl__nb *b, const hitl_sim_report *r)
+{
+    read_back_text(b, r);
+    load_cell(b, r);
+    table_cell(b);
+    plot_cell(b, r);
+    label_quality_cell(b);
 }
 
 /* ---- the notebook ------------------------------------------------------------------------ */

@@ -422,14 +422,11 @@ static void curve_style(const hitl_sim_series *s, size_t i, const char **color, 
     *dash = k >= N_CURVE_COLORS ? "2 2" : NULL;
 }
 
-hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *title,
-                            const char *xlabel, char **svg, hitl_error *err)
+/* Checks the curves and widens f's data range to their labels and finite accuracies (the y range
+ * stays empty when no accuracy is finite); *most: the points of the longest. HITL_EINVAL. */
+static hitl_status curves_extent(const hitl_sim_series *s, size_t n, frame *f, size_t *most,
+                                 hitl_error *err)
 {
-    if (!svg) return hitl_error_set(err, HITL_EINVAL, "no place for the chart given");
-    *svg = NULL;
-    if (!s || n == 0 || n > 64) return hitl_error_set(err, HITL_EINVAL, "give 1 to 64 curves");
-    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
-    size_t most = 0; /* points of the longest series */
     for (size_t i = 0; i < n; i++) {
         const hitl_sim_series *c = &s[i];
         if (!c->name || !c->labelled || !c->accuracy)
@@ -443,59 +440,52 @@ hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *titl
             if (!isfinite(x))
                 return hitl_error_set(err, HITL_EINVAL, "curve '%s': labels at point %zu are %g",
                                       c->name, j, x);
-            if (x < xlo) xlo = x;
-            if (x > xhi) xhi = x;
+            if (x < f->xlo) f->xlo = x;
+            if (x > f->xhi) f->xhi = x;
             for (size_t r = 0; r < c->seeds; r++) {
                 double y = c->accuracy[r * c->points + j];
                 if (!isfinite(y)) continue;
-                if (y < ylo) ylo = y;
-                if (y > yhi) yhi = y;
+                if (y < f->ylo) f->ylo = y;
+                if (y > f->yhi) f->yhi = y;
             }
         }
-        if (c->points > most) most = c->points;
+        if (c->points > *most) *most = c->points;
     }
-    int empty = !(ylo <= yhi);
+    return HITL_OK;
+}
+
+/* Room around f's data range; 1 when no accuracy is finite (y then runs over [0, 1]). */
+static int curves_pad(frame *f)
+{
+    int empty = !(f->ylo <= f->yhi);
     if (empty) {
-        ylo = 0;
-        yhi = 1;
+        f->ylo = 0;
+        f->yhi = 1;
     } else {
         /* a little room around the data, not past [0, 1] when the data stays within it */
-        double pad = (yhi - ylo) * 0.05 > 0.01 ? (yhi - ylo) * 0.05 : 0.01;
-        ylo = ylo >= 0 && ylo - pad < 0 ? 0 : ylo - pad;
-        yhi = yhi <= 1 && yhi + pad > 1 ? 1 : yhi + pad;
+        double pad = (f->yhi - f->ylo) * 0.05 > 0.01 ? (f->yhi - f->ylo) * 0.05 : 0.01;
+        f->ylo = f->ylo >= 0 && f->ylo - pad < 0 ? 0 : f->ylo - pad;
+        f->yhi = f->yhi <= 1 && f->yhi + pad > 1 ? 1 : f->yhi + pad;
     }
-    if (xhi <= xlo) { /* every point at the same labels: centre them */
-        double pad = fabs(xlo) * 0.05 > 1 ? fabs(xlo) * 0.05 : 1;
-        xlo -= pad;
-        xhi += pad;
+    if (f->xhi <= f->xlo) { /* every point at the same labels: centre them */
+        double pad = fabs(f->xlo) * 0.05 > 1 ? fabs(f->xlo) * 0.05 : 1;
+        f->xlo -= pad;
+        f->xhi += pad;
     }
+    return empty;
+}
 
-    const int W = 680, H = n <= 17 ? 420 : 100 + 18 * (int)n; /* room for the legend */
-    const double radius = most <= 30 ? 3 : most <= 100 ? 2 : 1.2;
-    hitl_buf b = {0};
-    head(&b, W, H, title);
-    frame f = {70, 40, W - 190, H - 60, xlo, xhi, ylo, yhi, 8};
-    /* light lines across at the y ticks, under everything, to read accuracies off */
-    double dy = nice_step_n(yhi - ylo, f.yticks);
-    hitl_buf_puts(&b, "<g stroke=\"#eeeeee\">");
-    for (double y = ceil(ylo / dy - 1e-9) * dy; y <= yhi + dy * 1e-9; y += dy)
-        hitl_buf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", f.x0,
-                        py(&f, y), f.x1, py(&f, y));
-    hitl_buf_puts(&b, "</g>\n");
-    axes(&b, &f, xlabel ? xlabel : "labels", "test accuracy");
-
-    int banded = 0;
-    for (size_t i = 0; i < n; i++)
-        banded |= s[i].seeds > 1;
-
-    /* bands first, so that no band covers a line: one closed outline per run of points with
-     * data, along the highest seed and back along the lowest */
+/* The seeds' bands, drawn before any line so that no band covers one: per series with two seeds
+ * or more, one closed outline per run of points with data, along the highest seed and back along
+ * the lowest. */
+static void curve_bands(hitl_buf *b, const frame *f, const hitl_sim_series *s, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         const hitl_sim_series *c = &s[i];
         const char *color, *dash;
         if (c->seeds < 2) continue;
         curve_style(s, i, &color, &dash);
-        hitl_buf_printf(&b, "<path class=\"band\" fill=\"%s\" fill-opacity=\"0.15\" d=\"", color);
+        hitl_buf_printf(b, "<path class=\"band\" fill=\"%s\" fill-opacity=\"0.15\" d=\"", color);
         for (size_t j = 0; j < c->points;) {
             double m, lo, hi;
             curve_point(c, j, &m, &lo, &hi);
@@ -505,8 +495,8 @@ hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *titl
             }
             size_t end = j;
             for (;;) {
-                hitl_buf_printf(&b, "%s%.1f,%.1f ", end == j ? "M" : "L", px(&f, c->labelled[end]),
-                                py(&f, hi));
+                hitl_buf_printf(b, "%s%.1f,%.1f ", end == j ? "M" : "L", px(f, c->labelled[end]),
+                                py(f, hi));
                 if (end + 1 == c->points) break;
                 curve_point(c, end + 1, &m, &lo, &hi);
                 if (isnan(m)) break;
@@ -514,56 +504,92 @@ hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *titl
             }
             for (size_t t = end + 1; t-- > j;) {
                 curve_point(c, t, &m, &lo, &hi);
-                hitl_buf_printf(&b, "L%.1f,%.1f ", px(&f, c->labelled[t]), py(&f, lo));
+                hitl_buf_printf(b, "L%.1f,%.1f ", px(f, c->labelled[t]), py(f, lo));
             }
-            hitl_buf_puts(&b, "Z ");
+            hitl_buf_puts(b, "Z ");
             j = end + 1;
         }
-        hitl_buf_puts(&b, "\"/>\n");
+        hitl_buf_puts(b, "\"/>\n");
     }
+}
 
-    /* the mean over seeds: one path per series, broken where a point has no data */
-    for (size_t i = 0; i < n; i++) {
-        const hitl_sim_series *c = &s[i];
-        const char *color, *dash;
-        curve_style(s, i, &color, &dash);
-        int drawn = 0, gap = 1;
-        for (size_t j = 0; j < c->points; j++) {
-            double m, lo, hi;
-            curve_point(c, j, &m, &lo, &hi);
-            if (isnan(m)) {
-                gap = 1;
-                continue;
-            }
-            if (!drawn) {
-                hitl_buf_printf(&b,
-                                "<path class=\"mean\" fill=\"none\" stroke=\"%s\" "
-                                "stroke-width=\"2\"",
-                                color);
-                if (dash) hitl_buf_printf(&b, " stroke-dasharray=\"%s\"", dash);
-                hitl_buf_puts(&b, " d=\"");
-                drawn = 1;
-            }
-            hitl_buf_printf(&b, "%s%.1f,%.1f ", gap ? "M" : "L", px(&f, c->labelled[j]), py(&f, m));
-            gap = 0;
+/* Series i's mean over seeds: one path, broken where a point has no data, then a marker with a
+ * tooltip at each point; nothing when no point has data. */
+static void curve_mean(hitl_buf *b, const frame *f, const hitl_sim_series *s, size_t i,
+                       double radius)
+{
+    const hitl_sim_series *c = &s[i];
+    const char *color, *dash;
+    curve_style(s, i, &color, &dash);
+    int drawn = 0, gap = 1;
+    for (size_t j = 0; j < c->points; j++) {
+        double m, lo, hi;
+        curve_point(c, j, &m, &lo, &hi);
+        if (isnan(m)) {
+            gap = 1;
+            continue;
         }
-        if (!drawn) continue;
-        hitl_buf_puts(&b, "\"><title>");
-        hitl__buf_xml(&b, c->name, 0);
-        hitl_buf_printf(&b, "</title></path>\n<g class=\"markers\" fill=\"%s\">", color);
-        for (size_t j = 0; j < c->points; j++) {
-            double m, lo, hi;
-            curve_point(c, j, &m, &lo, &hi);
-            if (isnan(m)) continue;
-            hitl_buf_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"><title>",
-                            px(&f, c->labelled[j]), py(&f, m), radius);
-            hitl__buf_xml(&b, c->name, 0);
-            hitl_buf_printf(&b, ": %.6g labels, accuracy %.4f", c->labelled[j], m);
-            if (c->seeds > 1) hitl_buf_printf(&b, " (seeds %.4f to %.4f)", lo, hi);
-            hitl_buf_puts(&b, "</title></circle>");
+        if (!drawn) {
+            hitl_buf_printf(b,
+                            "<path class=\"mean\" fill=\"none\" stroke=\"%s\" "
+                            "stroke-width=\"2\"",
+                            color);
+            if (dash) hitl_buf_printf(b, " stroke-dasharray=\"%s\"", dash);
+            hitl_buf_puts(b, " d=\"");
+            drawn = 1;
         }
-        hitl_buf_puts(&b, "</g>\n");
+        hitl_buf_printf(b, "%s%.1f,%.1f ", gap ? "M" : "L", px(f, c->labelled[j]), py(f, m));
+        gap = 0;
     }
+    if (!drawn) return;
+    hitl_buf_puts(b, "\"><title>");
+    hitl__buf_xml(b, c->name, 0);
+    hitl_buf_printf(b, "</title></path>\n<g class=\"markers\" fill=\"%s\">", color);
+    for (size_t j = 0; j < c->points; j++) {
+        double m, lo, hi;
+        curve_point(c, j, &m, &lo, &hi);
+        if (isnan(m)) continue;
+        hitl_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"><title>",
+                        px(f, c->labelled[j]), py(f, m), radius);
+        hitl__buf_xml(b, c->name, 0);
+        hitl_buf_printf(b, ": %.6g labels, accuracy %.4f", c->labelled[j], m);
+        if (c->seeds > 1) hitl_buf_printf(b, " (seeds %.4f to %.4f)", lo, hi);
+        hitl_buf_puts(b, "</title></circle>");
+    }
+    hitl_buf_puts(b, "</g>\n");
+}
+
+hitl_status hitl_svg_curves(const hitl_sim_series *s, size_t n, const char *title,
+                            const char *xlabel, char **svg, hitl_error *err)
+{
+    if (!svg) return hitl_error_set(err, HITL_EINVAL, "no place for the chart given");
+    *svg = NULL;
+    if (!s || n == 0 || n > 64) return hitl_error_set(err, HITL_EINVAL, "give 1 to 64 curves");
+    const int W = 680, H = n <= 17 ? 420 : 100 + 18 * (int)n; /* room for the legend */
+    frame f = {70, 40, W - 190, H - 60, INFINITY, -INFINITY, INFINITY, -INFINITY, 8};
+    size_t most = 0; /* points of the longest series */
+    hitl_status r = curves_extent(s, n, &f, &most, err);
+    if (r != HITL_OK) return r;
+    int empty = curves_pad(&f);
+
+    const double radius = most <= 30 ? 3 : most <= 100 ? 2 : 1.2;
+    hitl_buf b = {0};
+    head(&b, W, H, title);
+    /* light lines across at the y ticks, under everything, to read accuracies off */
+    double dy = nice_step_n(f.yhi - f.ylo, f.yticks);
+    hitl_buf_puts(&b, "<g stroke=\"#eeeeee\">");
+    for (double y = ceil(f.ylo / dy - 1e-9) * dy; y <= f.yhi + dy * 1e-9; y += dy)
+        hitl_buf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", f.x0,
+                        py(&f, y), f.x1, py(&f, y));
+    hitl_buf_puts(&b, "</g>\n");
+    axes(&b, &f, xlabel ? xlabel : "labels", "test accuracy");
+
+    int banded = 0;
+    for (size_t i = 0; i < n; i++)
+        banded |= s[i].seeds > 1;
+    curve_bands(&b, &f, s, n);
+    for (size_t i = 0; i < n; i++)
+        curve_mean(&b, &f, s, i, radius);
 
     for (size_t i = 0; i < n; i++) {
         const char *color, *dash;

@@ -195,6 +195,136 @@ static int cmp_label_name(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* The given classes o->labels, in order: map[prov] = the class a label names (HITL_EDATA, naming
+ * the first line, when one names none); *numeric when every class is a number, then its values
+ * too. *n is set first, so that on error the caller frees *names with it. */
+static hitl_status given_classes(const label_key *k, size_t P, const hitl_ratings_read_opts *o,
+                                 const char *path, int32_t *map, char ***names, double **values,
+                                 size_t *n_out, int *numeric, hitl_error *err)
+{
+    size_t n = o->n_labels;
+    *n_out = n;
+    int given_numeric = 1;
+    for (size_t c = 0; c < n; c++) {
+        double v;
+        given_numeric &= parse_number(o->labels[c], &v);
+        for (size_t d = 0; d < c; d++)
+            if (strcmp(o->labels[c], o->labels[d]) == 0)
+                return hitl_error_set(err, HITL_EINVAL, "class '%s' is listed twice", o->labels[c]);
+    }
+    for (size_t i = 0; i < P; i++) {
+        map[i] = -1;
+        for (size_t c = 0; c < n && map[i] < 0; c++)
+            if (strcmp(k[i].name, o->labels[c]) == 0) map[i] = (int32_t)c;
+    }
+    /* the first unknown label, by line */
+    size_t bad = SIZE_MAX;
+    for (size_t i = 0; i < P; i++)
+        if (map[i] < 0 && (bad == SIZE_MAX || k[i].line < k[bad].line)) bad = i;
+    if (bad != SIZE_MAX) {
+        char list[200];
+        size_t len = 0;
+        for (size_t c = 0; c < n && len < sizeof(list) - 1; c++)
+            len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", c ? ", " : "",
+                                    o->labels[c]);
+        return hitl_error_set(err, HITL_EDATA,
+                              "'%s' line %lld: label '%s' is not one of the classes (%s)", path,
+                              (long long)k[bad].line, k[bad].name, list);
+    }
+    *numeric = given_numeric;
+    *names = calloc(n ? n : 1, sizeof(char *));
+    if (!*names) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t c = 0; c < n; c++) {
+        size_t len = strlen(o->labels[c]) + 1;
+        (*names)[c] = malloc(len);
+        if (!(*names)[c]) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        memcpy((*names)[c], o->labels[c], len);
+    }
+    if (given_numeric) {
+        *values = malloc((n ? n : 1) * sizeof(double));
+        if (!*values) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        for (size_t c = 0; c < n; c++)
+            parse_number(o->labels[c], &(*values)[c]);
+    }
+    return HITL_OK;
+}
+
+/* Numeric labels by value, equal values merged ("1" and "1.0" are one label, named as first
+ * seen); sorts k. */
+static hitl_status labels_by_value(const strmap *lm, label_key *k, size_t P, int32_t *map,
+                                   char ***names, double **values, size_t *n_out, int *numeric,
+                                   hitl_error *err)
+{
+    size_t n = 0;
+    qsort(k, P, sizeof(*k), cmp_label_value);
+    int64_t *first = malloc((P ? P : 1) * sizeof(int64_t));
+    *values = malloc((P ? P : 1) * sizeof(double));
+    if (!first || !*values) {
+        free(first);
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < P; i++) {
+        if (i == 0 || k[i].value != k[i - 1].value) {
+            (*values)[n] = k[i].value;
+            first[n++] = (int64_t)k[i].prov;
+        }
+        map[k[i].prov] = (int32_t)(n - 1);
+    }
+    *n_out = n;
+    *names = copy_names(lm, first, n);
+    free(first);
+    if (!*names) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    *numeric = 1;
+    return HITL_OK;
+}
+
+/* Labels by name in byte order; sorts k. */
+static hitl_status labels_by_name(const strmap *lm, label_key *k, size_t P, int32_t *map,
+                                  char ***names, size_t *n_out, int *numeric, hitl_error *err)
+{
+    qsort(k, P, sizeof(*k), cmp_label_name);
+    int64_t *ord = malloc((P ? P : 1) * sizeof(int64_t));
+    if (!ord) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < P; i++) {
+        ord[i] = (int64_t)k[i].prov;
+        map[k[i].prov] = (int32_t)i;
+    }
+    *n_out = P;
+    *names = copy_names(lm, ord, P);
+    free(ord);
+    if (!*names) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    *numeric = 0;
+    return HITL_OK;
+}
+
+/* HITL_EDATA when the level needs numbers (interval, ratio) and the labels are not all numbers,
+ * naming the first label, by line, that is not one. */
+static hitl_status check_numeric(const strmap *lm, const hitl_ratings_read_opts *o,
+                                 const char *path, int numeric, hitl_error *err)
+{
+    int need_numeric = o && (o->level == HITL_LEVEL_INTERVAL || o->level == HITL_LEVEL_RATIO);
+    if (!need_numeric || numeric) return HITL_OK;
+    const char *bad = NULL;
+    int64_t bad_line = INT64_MAX;
+    for (size_t i = 0; i < lm->map.n; i++) {
+        double v;
+        const char *s = strmap_name(lm, i);
+        if (!parse_number(s, &v) && lm->line[i] < bad_line) {
+            bad = s;
+            bad_line = lm->line[i];
+        }
+    }
+    if (bad)
+        return hitl_error_set(err, HITL_EDATA,
+                              "'%s' line %lld: label '%s' is not a number (the %s level needs "
+                              "numeric labels)",
+                              path, (long long)bad_line, bad, hitl_level_name(o->level));
+    return hitl_error_set(err, HITL_EDATA,
+                          "'%s': the classes are not all numbers (the %s level needs "
+                          "numeric labels)",
+                          path, hitl_level_name(o->level));
+}
+
 /* Orders the labels seen (provisional indices 0..P) into the final label set: the given classes,
  * else numbers by value (equal values merge: "1" and "1.0" are one label), else names in byte
  * order. map[prov] = final index; names / values / n filled. */
@@ -210,120 +340,18 @@ static hitl_status order_labels(const strmap *lm, const hitl_ratings_read_opts *
         k[i] = (label_key){0, lm->line[i], strmap_name(lm, i), i};
         all_numeric &= parse_number(k[i].name, &k[i].value);
     }
-    hitl_status st = HITL_OK;
+    hitl_status st;
     size_t n = 0;
-    if (o && o->labels) {
-        n = o->n_labels;
-        int given_numeric = 1;
-        for (size_t c = 0; c < n; c++) {
-            double v;
-            given_numeric &= parse_number(o->labels[c], &v);
-            for (size_t d = 0; d < c; d++)
-                if (strcmp(o->labels[c], o->labels[d]) == 0) {
-                    st = hitl_error_set(err, HITL_EINVAL, "class '%s' is listed twice",
-                                        o->labels[c]);
-                    goto done;
-                }
-        }
-        for (size_t i = 0; i < P; i++) {
-            map[i] = -1;
-            for (size_t c = 0; c < n && map[i] < 0; c++)
-                if (strcmp(k[i].name, o->labels[c]) == 0) map[i] = (int32_t)c;
-        }
-        /* the first unknown label, by line */
-        size_t bad = SIZE_MAX;
-        for (size_t i = 0; i < P; i++)
-            if (map[i] < 0 && (bad == SIZE_MAX || k[i].line < k[bad].line)) bad = i;
-        if (bad != SIZE_MAX) {
-            char list[200];
-            size_t len = 0;
-            for (size_t c = 0; c < n && len < sizeof(list) - 1; c++)
-                len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", c ? ", " : "",
-                                        o->labels[c]);
-            st = hitl_error_set(err, HITL_EDATA,
-                                "'%s' line %lld: label '%s' is not one of the classes (%s)", path,
-                                (long long)k[bad].line, k[bad].name, list);
-            goto done;
-        }
-        *numeric = given_numeric;
-        *names = calloc(n ? n : 1, sizeof(char *));
-        if (!*names) goto nomem;
-        for (size_t c = 0; c < n; c++) {
-            size_t len = strlen(o->labels[c]) + 1;
-            (*names)[c] = malloc(len);
-            if (!(*names)[c]) goto nomem;
-            memcpy((*names)[c], o->labels[c], len);
-        }
-        if (given_numeric) {
-            *values = malloc((n ? n : 1) * sizeof(double));
-            if (!*values) goto nomem;
-            for (size_t c = 0; c < n; c++)
-                parse_number(o->labels[c], &(*values)[c]);
-        }
-    } else if (all_numeric) {
-        qsort(k, P, sizeof(*k), cmp_label_value);
-        int64_t *first = malloc((P ? P : 1) * sizeof(int64_t));
-        *values = malloc((P ? P : 1) * sizeof(double));
-        if (!first || !*values) {
-            free(first);
-            goto nomem;
-        }
-        for (size_t i = 0; i < P; i++) {
-            if (i == 0 || k[i].value != k[i - 1].value) {
-                (*values)[n] = k[i].value;
-                first[n++] = (int64_t)k[i].prov;
-            }
-            map[k[i].prov] = (int32_t)(n - 1);
-        }
-        *names = copy_names(lm, first, n);
-        free(first);
-        if (!*names) goto nomem;
-        *numeric = 1;
+    if (o && o->labels)
+        st = given_classes(k, P, o, path, map, names, values, &n, numeric, err);
+    else if (all_numeric)
+        st = labels_by_value(lm, k, P, map, names, values, &n, numeric, err);
+    else
+        st = labels_by_name(lm, k, P, map, names, &n, numeric, err);
+    if (st == HITL_OK) st = check_numeric(lm, o, path, *numeric, err);
+    if (st == HITL_OK) {
+        *n_out = n;
     } else {
-        qsort(k, P, sizeof(*k), cmp_label_name);
-        int64_t *ord = malloc((P ? P : 1) * sizeof(int64_t));
-        if (!ord) goto nomem;
-        for (size_t i = 0; i < P; i++) {
-            ord[i] = (int64_t)k[i].prov;
-            map[k[i].prov] = (int32_t)i;
-        }
-        n = P;
-        *names = copy_names(lm, ord, n);
-        free(ord);
-        if (!*names) goto nomem;
-        *numeric = 0;
-    }
-    int need_numeric = o && (o->level == HITL_LEVEL_INTERVAL || o->level == HITL_LEVEL_RATIO);
-    if (need_numeric && !*numeric) {
-        /* name the first label, by line, that is not a number */
-        const char *bad = NULL;
-        int64_t bad_line = INT64_MAX;
-        for (size_t i = 0; i < P; i++) {
-            double v;
-            const char *s = strmap_name(lm, i);
-            if (!parse_number(s, &v) && lm->line[i] < bad_line) {
-                bad = s;
-                bad_line = lm->line[i];
-            }
-        }
-        if (bad)
-            st = hitl_error_set(err, HITL_EDATA,
-                                "'%s' line %lld: label '%s' is not a number (the %s level needs "
-                                "numeric labels)",
-                                path, (long long)bad_line, bad, hitl_level_name(o->level));
-        else
-            st = hitl_error_set(err, HITL_EDATA,
-                                "'%s': the classes are not all numbers (the %s level needs "
-                                "numeric labels)",
-                                path, hitl_level_name(o->level));
-        goto done;
-    }
-    *n_out = n;
-    goto done;
-nomem:
-    st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-done:
-    if (st != HITL_OK) {
         hitl_strings_free(*names, n);
         *names = NULL;
         free(*values);
@@ -331,6 +359,38 @@ done:
     }
     free(k);
     return st;
+}
+
+static const char *const rating_columns[3] = {"item", "annotator", "label"};
+
+/* Reads the records after the header: each one's item, annotator and label (in columns col)
+ * interned into maps and the triple kept in g with its line. */
+static hitl_status read_ratings(hitl__csv_reader *c, const char *path, const size_t col[3],
+                                strmap *const maps[3], growing *g, hitl_error *err)
+{
+    hitl_status st;
+    size_t n_cols = c->n_fields;
+    for (;;) {
+        int got;
+        if ((st = hitl__csv_next(c, &got, err)) != HITL_OK) return st;
+        if (!got) break;
+        if (hitl__csv_blank(c)) continue;
+        if ((st = hitl__csv_check_fields(c, n_cols, err)) != HITL_OK) return st;
+        int64_t idx[3];
+        for (int f = 0; f < 3; f++) {
+            const char *v = hitl__csv_get(c, col[f]);
+            if (!v[0])
+                return hitl_error_set(err, HITL_EDATA, "'%s' line %lld: empty %s", path,
+                                      (long long)c->record_line, rating_columns[f]);
+            idx[f] = strmap_intern(maps[f], v, strlen(v), c->record_line);
+            if (idx[f] < 0)
+                return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory (or too many names)",
+                                      path);
+        }
+        if (growing_push(g, (int32_t)idx[0], (int32_t)idx[1], (int32_t)idx[2], c->record_line))
+            return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
+    }
+    return HITL_OK;
 }
 
 hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts *o,
@@ -351,37 +411,10 @@ hitl_status hitl_ratings_csv_read(const char *path, const hitl_ratings_read_opts
     int numeric = 0;
     hitl_status st = hitl__csv_open(&c, path, &ratings_csv, err);
     if (st != HITL_OK) return st;
-    static const char *const want[3] = {"item", "annotator", "label"};
     size_t col[3];
-    if ((st = csv_header(&c, want, 3, col, err)) != HITL_OK) goto done;
-    size_t n_cols = c.n_fields;
-    for (;;) {
-        int got;
-        if ((st = hitl__csv_next(&c, &got, err)) != HITL_OK) goto done;
-        if (!got) break;
-        if (hitl__csv_blank(&c)) continue;
-        if ((st = hitl__csv_check_fields(&c, n_cols, err)) != HITL_OK) goto done;
-        int64_t idx[3];
-        strmap *maps[3] = {&items, &anns, &labs};
-        for (int f = 0; f < 3; f++) {
-            const char *v = hitl__csv_get(&c, col[f]);
-            if (!v[0]) {
-                st = hitl_error_set(err, HITL_EDATA, "'%s' line %lld: empty %s", path,
-                                    (long long)c.record_line, want[f]);
-                goto done;
-            }
-            idx[f] = strmap_intern(maps[f], v, strlen(v), c.record_line);
-            if (idx[f] < 0) {
-                st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory (or too many names)",
-                                    path);
-                goto done;
-            }
-        }
-        if (growing_push(&g, (int32_t)idx[0], (int32_t)idx[1], (int32_t)idx[2], c.record_line)) {
-            st = hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", path);
-            goto done;
-        }
-    }
+    if ((st = csv_header(&c, rating_columns, 3, col, err)) != HITL_OK) goto done;
+    strmap *const maps[3] = {&items, &anns, &labs};
+    if ((st = read_ratings(&c, path, col, maps, &g, err)) != HITL_OK) goto done;
     if (g.n == 0) {
         st = hitl_error_set(err, HITL_EDATA, "'%s': no ratings after the header", path);
         goto done;

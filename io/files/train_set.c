@@ -26,112 +26,134 @@ static hitl_status read_rows(hitl_matrix *m, const int32_t *rows, size_t nr, flo
     return st;
 }
 
-/* Rows, targets and class names, into a zeroed *t; on failure fills err (the caller releases). */
-static hitl_status load(const hitl_train_set_opts *a, hitl_train_set *t, hitl_error *err)
-{
-    int32_t *rows = NULL, *labels = NULL;
-    size_t nr = 0, nl = 0;
-    hitl_matrix *fm = NULL, *sm = NULL;
-    hitl_status st = hitl_matrix_open(&fm, a->features_path, a->features_dset, err);
-    if (st != HITL_OK) goto done;
-    size_t npool = hitl_matrix_rows(fm);
-    t->d = hitl_matrix_cols(fm);
+/* What load() holds while it works, released when it ends. */
+typedef struct loading {
+    hitl_matrix *fm, *sm;   /* the features; an export's /soft_labels */
+    int32_t *rows, *labels; /* as read: the listed pool rows, the labels */
+    size_t nr, nl;
+} loading;
 
-    if (a->export_file) {
-        st = hitl_labels_read(a->labels_path, "rows", &rows, &nr, err);
-        if (st == HITL_OK) st = hitl_labels_read(a->labels_path, "labels", &labels, &nl, err);
-        if (st == HITL_OK) st = hitl_matrix_open(&sm, a->labels_path, "soft_labels", err);
-        if (st == HITL_OK && !a->classes)
-            st = hitl_matrix_classes(sm, &t->classes, &t->n_classes, err);
-        if (st == HITL_OK && nl != nr)
-            st = hitl_error_set(err, HITL_ESHAPE, "'%s': /labels has %zu rows, /rows %zu",
-                                a->labels_path, nl, nr);
-        if (st == HITL_OK && a->soft) {
-            t->c = hitl_matrix_cols(sm);
-            if (hitl_matrix_rows(sm) != nr)
-                st = hitl_error_set(err, HITL_ESHAPE, "'%s': /soft_labels has %zu rows, /rows %zu",
-                                    a->labels_path, hitl_matrix_rows(sm), nr);
-            if (st == HITL_OK) st = hitl_matrix_load(sm, &t->soft, err);
+/* From an `hitl export --format hdf5` file: its /rows, /labels as the targets and, with a->soft,
+ * /soft_labels; the class names from its attribute unless a->classes gives them. */
+static hitl_status from_export(const hitl_train_set_opts *a, hitl_train_set *t, loading *l,
+                               hitl_error *err)
+{
+    hitl_status st = hitl_labels_read(a->labels_path, "rows", &l->rows, &l->nr, err);
+    if (st == HITL_OK) st = hitl_labels_read(a->labels_path, "labels", &l->labels, &l->nl, err);
+    if (st == HITL_OK) st = hitl_matrix_open(&l->sm, a->labels_path, "soft_labels", err);
+    if (st == HITL_OK && !a->classes)
+        st = hitl_matrix_classes(l->sm, &t->classes, &t->n_classes, err);
+    if (st == HITL_OK && l->nl != l->nr)
+        st = hitl_error_set(err, HITL_ESHAPE, "'%s': /labels has %zu rows, /rows %zu",
+                            a->labels_path, l->nl, l->nr);
+    if (st == HITL_OK && a->soft) {
+        t->c = hitl_matrix_cols(l->sm);
+        if (hitl_matrix_rows(l->sm) != l->nr)
+            st = hitl_error_set(err, HITL_ESHAPE, "'%s': /soft_labels has %zu rows, /rows %zu",
+                                a->labels_path, hitl_matrix_rows(l->sm), l->nr);
+        if (st == HITL_OK) st = hitl_matrix_load(l->sm, &t->soft, err);
+    }
+    if (st != HITL_OK) return st;
+    t->y = l->labels;
+    l->labels = NULL;
+    t->n = l->nr;
+    return HITL_OK;
+}
+
+/* The targets of the listed rows: picked from labels of every pool row, or one label per listed
+ * row. */
+static hitl_status listed_labels(hitl_train_set *t, const loading *l, size_t npool, hitl_error *err)
+{
+    t->n = l->nr;
+    if (!(t->y = malloc((l->nr ? l->nr : 1) * sizeof(int32_t))))
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    if (l->nl == npool) { /* labels of every pool row: take the listed ones */
+        for (size_t i = 0; i < l->nr; i++) {
+            if ((size_t)l->rows[i] >= npool)
+                return hitl_error_set(err, HITL_EDATA,
+                                      "--rows entry %zu is row %d, past "
+                                      "the %zu rows",
+                                      i, (int)l->rows[i], npool);
+            t->y[i] = l->labels[l->rows[i]];
         }
-        if (st != HITL_OK) goto done;
-        t->y = labels;
-        labels = NULL;
-        t->n = nr;
+    } else if (l->nl == l->nr) {
+        memcpy(t->y, l->labels, l->nr * sizeof(int32_t));
     } else {
-        st = hitl_labels_read(a->labels_path, a->labels_dset, &labels, &nl, err);
-        if (st != HITL_OK) goto done;
-        if (a->rows_path) {
-            st = hitl_labels_read(a->rows_path, a->rows_dset, &rows, &nr, err);
-            if (st != HITL_OK) goto done;
-            t->n = nr;
-            if (!(t->y = malloc((nr ? nr : 1) * sizeof(int32_t)))) {
-                st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-                goto done;
-            }
-            if (nl == npool) { /* labels of every pool row: take the listed ones */
-                for (size_t i = 0; i < nr; i++) {
-                    if ((size_t)rows[i] >= npool) {
-                        st = hitl_error_set(err, HITL_EDATA,
-                                            "--rows entry %zu is row %d, past "
-                                            "the %zu rows",
-                                            i, (int)rows[i], npool);
-                        goto done;
-                    }
-                    t->y[i] = labels[rows[i]];
-                }
-            } else if (nl == nr) {
-                memcpy(t->y, labels, nr * sizeof(int32_t));
-            } else {
-                st = hitl_error_set(err, HITL_ESHAPE,
-                                    "--labels has %zu entries: neither the pool's %zu rows nor "
-                                    "the %zu --rows",
-                                    nl, npool, nr);
-                goto done;
-            }
-        } else {
-            if (nl != npool) {
-                st = hitl_error_set(err, HITL_ESHAPE,
-                                    "--labels has %zu entries, the features %zu rows", nl, npool);
-                goto done;
-            }
-            t->y = labels;
-            labels = NULL;
-            t->n = npool;
-        }
-        if (!a->classes) st = hitl_matrix_classes(fm, &t->classes, &t->n_classes, err);
-        if (st != HITL_OK) goto done;
+        return hitl_error_set(err, HITL_ESHAPE,
+                              "--labels has %zu entries: neither the pool's %zu rows nor "
+                              "the %zu --rows",
+                              l->nl, npool, l->nr);
     }
-    if (a->classes) {
-        st = hitl_strings_split(a->classes, &t->classes, &t->n_classes, err);
-        if (st != HITL_OK) goto done;
+    return HITL_OK;
+}
+
+/* From a label dataset, one per pool row or, with a->rows_path, one per listed row; the class
+ * names from the features' attribute unless a->classes gives them. */
+static hitl_status from_labels(const hitl_train_set_opts *a, hitl_train_set *t, loading *l,
+                               hitl_error *err)
+{
+    size_t npool = hitl_matrix_rows(l->fm);
+    hitl_status st = hitl_labels_read(a->labels_path, a->labels_dset, &l->labels, &l->nl, err);
+    if (st != HITL_OK) return st;
+    if (a->rows_path) {
+        st = hitl_labels_read(a->rows_path, a->rows_dset, &l->rows, &l->nr, err);
+        if (st != HITL_OK) return st;
+        if ((st = listed_labels(t, l, npool, err)) != HITL_OK) return st;
+    } else {
+        if (l->nl != npool)
+            return hitl_error_set(err, HITL_ESHAPE,
+                                  "--labels has %zu entries, the features %zu rows", l->nl, npool);
+        t->y = l->labels;
+        l->labels = NULL;
+        t->n = npool;
     }
+    if (!a->classes) return hitl_matrix_classes(l->fm, &t->classes, &t->n_classes, err);
+    return HITL_OK;
+}
+
+/* The number of classes: the soft labels' columns, else the class names', else the largest
+ * label's + 1. HITL_ESHAPE when the names do not match it, HITL_EDATA when there are no rows. */
+static hitl_status count_classes(hitl_train_set *t, hitl_error *err)
+{
     if (!t->soft) {
         int32_t mx = -1;
         for (size_t i = 0; i < t->n; i++)
             mx = t->y[i] > mx ? t->y[i] : mx;
         t->c = t->n_classes ? t->n_classes : (size_t)mx + 1;
     }
-    if (t->n_classes && t->n_classes != t->c) {
-        st =
-            hitl_error_set(err, HITL_ESHAPE, "%zu class names for %zu classes", t->n_classes, t->c);
-        goto done;
+    if (t->n_classes && t->n_classes != t->c)
+        return hitl_error_set(err, HITL_ESHAPE, "%zu class names for %zu classes", t->n_classes,
+                              t->c);
+    if (t->n == 0) return hitl_error_set(err, HITL_EDATA, "no labelled rows to train on");
+    return HITL_OK;
+}
+
+/* The features of the set's rows into t->x: the whole matrix, or the listed rows. */
+static hitl_status read_features(hitl_train_set *t, const loading *l, hitl_error *err)
+{
+    if (!l->rows) return hitl_matrix_load(l->fm, &t->x, err);
+    if (t->d > SIZE_MAX / sizeof(float) / t->n || !(t->x = malloc(t->n * t->d * sizeof(float))))
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu x %zu features", t->n, t->d);
+    return read_rows(l->fm, l->rows, l->nr, t->x, err);
+}
+
+/* Rows, targets and class names, into a zeroed *t; on failure fills err (the caller releases). */
+static hitl_status load(const hitl_train_set_opts *a, hitl_train_set *t, hitl_error *err)
+{
+    loading l = {0};
+    hitl_status st = hitl_matrix_open(&l.fm, a->features_path, a->features_dset, err);
+    if (st == HITL_OK) {
+        t->d = hitl_matrix_cols(l.fm);
+        st = a->export_file ? from_export(a, t, &l, err) : from_labels(a, t, &l, err);
     }
-    if (t->n == 0) {
-        st = hitl_error_set(err, HITL_EDATA, "no labelled rows to train on");
-        goto done;
-    }
-    if (!rows)
-        st = hitl_matrix_load(fm, &t->x, err);
-    else if (t->d > SIZE_MAX / sizeof(float) / t->n ||
-             !(t->x = malloc(t->n * t->d * sizeof(float))))
-        st = hitl_error_set(err, HITL_ENOMEM, "out of memory for %zu x %zu features", t->n, t->d);
-    else
-        st = read_rows(fm, rows, nr, t->x, err);
-done:
-    free(rows);
-    free(labels);
-    hitl_matrix_close(fm);
-    hitl_matrix_close(sm);
+    if (st == HITL_OK && a->classes)
+        st = hitl_strings_split(a->classes, &t->classes, &t->n_classes, err);
+    if (st == HITL_OK) st = count_classes(t, err);
+    if (st == HITL_OK) st = read_features(t, &l, err);
+    free(l.rows);
+    free(l.labels);
+    hitl_matrix_close(l.fm);
+    hitl_matrix_close(l.sm);
     return st;
 }
 

@@ -151,17 +151,14 @@ static hitl_status check_edit(importer *im, const hitl_ls_annotation *a, const c
     return HITL_OK;
 }
 
-static hitl_status apply(void *ctx, const hitl_ls_annotation *in, hitl_error *err)
+/* The class the annotation chose into *cls (-1 when cancelled or empty). HITL_EDATA for a choice
+ * that is not a class or an annotator name hitl does not take. */
+static hitl_status check_annotation(const importer *im, const hitl_ls_annotation *a, int *cls,
+                                    hitl_error *err)
 {
-    importer *im = ctx;
     hitl_store *st = im->st;
-    hitl_import_result *res = im->res;
-    hitl_ls_annotation mapped = *in;
-    mapped.annotator = annotator_name(im, in->annotator);
-    const hitl_ls_annotation *a = &mapped;
-    res->annotations++;
-    int cls = -1;
-    if (!a->cancelled && a->choice && (cls = hitl__store_class(st, a->choice)) < 0) {
+    *cls = -1;
+    if (!a->cancelled && a->choice && (*cls = hitl__store_class(st, a->choice)) < 0) {
         char list[256] = "";
         for (size_t i = 0, n = 0; i < st->settings.n_classes && n < sizeof(list); i++)
             n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
@@ -174,27 +171,23 @@ static hitl_status apply(void *ctx, const hitl_ls_annotation *in, hitl_error *er
         hitl_error_prefix(err, "'%s': %s", im->o->path, a->where);
         return named == HITL_EINVAL ? HITL_EDATA : named;
     }
-    if (!a->hitl_id) {
-        res->unknown_items++;
-        res->no_id++;
-        problem(im, HITL_IMPORT_UNKNOWN_ITEM, a, "no data.hitl_id: not a task hitl exported%s%s",
-                "", "");
-        return HITL_OK;
-    }
-    char key[600];
-    key_of(a, key, sizeof(key));
+    return HITL_OK;
+}
+
+/* What the store holds of the annotation's item, for its annotator. */
+typedef struct item_row {
+    int found; /* 0: no item has the annotation's hitl_id */
+    sqlite3_int64 id;
+    int state, required;
+    int held, labelled, skipped; /* the annotator's lease, label and skip */
+} item_row;
+
+static hitl_status read_item(hitl_store *st, const hitl_ls_annotation *a, item_row *it,
+                             hitl_error *err)
+{
+    *it = (item_row){0};
     sqlite3_stmt *q;
-    hitl_status r = hitl__store_prepare(st, "SELECT 1 FROM imports WHERE key = ?1", &q, err);
-    if (r != HITL_OK) return r;
-    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    hitl__store_finish(st, q);
-    if (rc == SQLITE_ROW) {
-        res->already_imported++;
-        return check_edit(im, a, key, cls, err);
-    }
-    if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot read import keys");
-    r = hitl__store_prepare(
+    hitl_status r = hitl__store_prepare(
         st,
         "SELECT id, state, required,"
         " EXISTS (SELECT 1 FROM leases WHERE item = items.id AND annotator = ?2),"
@@ -205,107 +198,140 @@ static hitl_status apply(void *ctx, const hitl_ls_annotation *in, hitl_error *er
     if (r != HITL_OK) return r;
     sqlite3_bind_text(q, 1, a->hitl_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
-    rc = sqlite3_step(q);
-    sqlite3_int64 item = 0;
-    int state = 0, required = 0, held = 0, labelled = 0, skipped = 0;
+    int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
-        item = sqlite3_column_int64(q, 0);
-        state = sqlite3_column_int(q, 1);
-        required = sqlite3_column_int(q, 2);
-        held = sqlite3_column_int(q, 3);
-        labelled = sqlite3_column_int(q, 4);
-        skipped = sqlite3_column_int(q, 5);
+        it->found = 1;
+        it->id = sqlite3_column_int64(q, 0);
+        it->state = sqlite3_column_int(q, 1);
+        it->required = sqlite3_column_int(q, 2);
+        it->held = sqlite3_column_int(q, 3);
+        it->labelled = sqlite3_column_int(q, 4);
+        it->skipped = sqlite3_column_int(q, 5);
     }
     hitl__store_finish(st, q);
-    if (rc == SQLITE_DONE) {
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return hitl__store_sqlerr(st, rc, err, "cannot read the item");
+    return HITL_OK;
+}
+
+/* 1 when the annotation is not imported (no item, no choice, a second label by its annotator, an
+ * item already complete), counted and reported as a problem; 0 when it is to be recorded. */
+static int passed_over(importer *im, const hitl_ls_annotation *a, const item_row *it)
+{
+    hitl_import_result *res = im->res;
+    if (!it->found) {
         res->unknown_items++;
         problem(im, HITL_IMPORT_UNKNOWN_ITEM, a, "item '%s' is not in the project%s", a->hitl_id,
                 "");
-        return HITL_OK;
+        return 1;
     }
-    if (rc != SQLITE_ROW) return hitl__store_sqlerr(st, rc, err, "cannot read the item");
     if (!a->cancelled && !a->choice) {
         res->empty++;
         problem(im, HITL_IMPORT_EMPTY, a, "annotation of '%s' by '%s' has no choice", a->hitl_id,
                 a->annotator);
-        return HITL_OK;
+        return 1;
     }
-    if (labelled || (a->cancelled && skipped)) {
+    if (it->labelled || (a->cancelled && it->skipped)) {
         res->duplicates++;
         problem(im, HITL_IMPORT_DUPLICATE, a, "'%s' already labelled or skipped item '%s'",
                 a->annotator, a->hitl_id);
-        return HITL_OK;
+        return 1;
     }
-    if (!a->cancelled && state != 0) {
+    if (!a->cancelled && it->state != 0) {
         res->complete++;
         char n[32];
-        snprintf(n, sizeof(n), "%d", required);
+        snprintf(n, sizeof(n), "%d", it->required);
         problem(im, HITL_IMPORT_COMPLETE, a, "item '%s' already has its %s labels", a->hitl_id, n);
-        return HITL_OK;
+        return 1;
     }
-    if (held && ((r = run(st, "DELETE FROM leases WHERE item = ?1 AND annotator = ?2", item,
-                          a->annotator, err)) != HITL_OK ||
-                 (r = run(st, "UPDATE items SET n_leases = n_leases - 1 WHERE id = ?1", item, NULL,
-                          err)) != HITL_OK))
+    return 0;
+}
+
+/* A cancelled annotation as the annotator's skip of `item`, with its audit event. Steals
+ * payload. */
+static hitl_status record_skip(importer *im, const hitl_ls_annotation *a, sqlite3_int64 item,
+                               const char *created_iso, json_t *payload, hitl_error *err)
+{
+    hitl_store *st = im->st;
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(
+        st, "INSERT INTO skips(item, annotator, reason, created_at) VALUES(?1, ?2, ?3, ?4)", &q,
+        err);
+    if (r != HITL_OK) {
+        json_decref(payload);
         return r;
+    }
+    sqlite3_bind_int64(q, 1, item);
+    sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, "cancelled in Label Studio", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, created_iso, -1, SQLITE_STATIC);
+    if ((r = step_finish(st, q, err, "cannot record the skip")) != HITL_OK) {
+        json_decref(payload);
+        return r;
+    }
+    json_object_set_new(payload, "reason", json_string("cancelled in Label Studio"));
+    r = hitl__audit_append_at(st, im->now, a->annotator, "human", "skip", a->hitl_id, payload, err);
+    im->res->skips++;
+    return r;
+}
+
+/* The annotation's choice `cls` as the annotator's label of `item`, with its audit event, then
+ * the item settled. Steals payload. */
+static hitl_status record_label(importer *im, const hitl_ls_annotation *a, sqlite3_int64 item,
+                                int cls, double created, const char *created_iso, json_t *payload,
+                                hitl_error *err)
+{
+    hitl_store *st = im->st;
+    sqlite3_stmt *q;
+    hitl_status r = hitl__store_prepare(st,
+                                        "INSERT INTO labels(item, annotator, label, leased_at, "
+                                        "created, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                                        &q, err);
+    if (r != HITL_OK) {
+        json_decref(payload);
+        return r;
+    }
+    sqlite3_bind_int64(q, 1, item);
+    sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 3, cls);
+    /* Label Studio's lead time stands in for the lease: the seconds spent on the item */
+    if (isfinite(a->lead_time) && a->lead_time >= 0)
+        sqlite3_bind_double(q, 4, created - a->lead_time);
+    sqlite3_bind_double(q, 5, created);
+    sqlite3_bind_text(q, 6, created_iso, -1, SQLITE_STATIC);
+    if ((r = step_finish(st, q, err, "cannot record the label")) != HITL_OK ||
+        (r = run(st, "UPDATE items SET n_labels = n_labels + 1 WHERE id = ?1", item, NULL, err)) !=
+            HITL_OK) {
+        json_decref(payload);
+        return r;
+    }
+    json_object_set_new(payload, "label", json_string(a->choice));
+    if (isfinite(a->lead_time) && a->lead_time >= 0)
+        json_object_set_new(payload, "seconds", json_real(a->lead_time));
+    r = hitl__audit_append_at(st, im->now, a->annotator, "human", "label", a->hitl_id, payload,
+                              err);
+    if (r == HITL_OK) r = hitl__store_settle(st, item, a->hitl_id, err);
+    im->res->labels++;
+    return r;
+}
+
+/* The annotation as a skip or a label of `item`, dated when Label Studio says it was made (now
+ * when it does not say), then its key, so that importing it again writes nothing. */
+static hitl_status record(importer *im, const hitl_ls_annotation *a, const char *key,
+                          sqlite3_int64 item, int cls, hitl_error *err)
+{
+    hitl_store *st = im->st;
     double created = parse_time(a->created_at);
     if (!isfinite(created)) created = hitl__now();
     char created_iso[32];
     hitl__time_iso(created, created_iso);
     json_t *payload = json_pack("{s:s, s:s, s:s?, s:s}", "source", "label-studio", "key", key,
                                 "annotation", a->annotation, "created_at", created_iso);
-    if (a->cancelled) {
-        r = hitl__store_prepare(
-            st, "INSERT INTO skips(item, annotator, reason, created_at) VALUES(?1, ?2, ?3, ?4)", &q,
-            err);
-        if (r != HITL_OK) {
-            json_decref(payload);
-            return r;
-        }
-        sqlite3_bind_int64(q, 1, item);
-        sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, "cancelled in Label Studio", -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 4, created_iso, -1, SQLITE_STATIC);
-        if ((r = step_finish(st, q, err, "cannot record the skip")) != HITL_OK) {
-            json_decref(payload);
-            return r;
-        }
-        json_object_set_new(payload, "reason", json_string("cancelled in Label Studio"));
-        r = hitl__audit_append_at(st, im->now, a->annotator, "human", "skip", a->hitl_id, payload,
-                                  err);
-        res->skips++;
-    } else {
-        r = hitl__store_prepare(st,
-                                "INSERT INTO labels(item, annotator, label, leased_at, created,"
-                                " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                                &q, err);
-        if (r != HITL_OK) {
-            json_decref(payload);
-            return r;
-        }
-        sqlite3_bind_int64(q, 1, item);
-        sqlite3_bind_text(q, 2, a->annotator, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 3, cls);
-        /* Label Studio's lead time stands in for the lease: the seconds spent on the item */
-        if (isfinite(a->lead_time) && a->lead_time >= 0)
-            sqlite3_bind_double(q, 4, created - a->lead_time);
-        sqlite3_bind_double(q, 5, created);
-        sqlite3_bind_text(q, 6, created_iso, -1, SQLITE_STATIC);
-        if ((r = step_finish(st, q, err, "cannot record the label")) != HITL_OK ||
-            (r = run(st, "UPDATE items SET n_labels = n_labels + 1 WHERE id = ?1", item, NULL,
-                     err)) != HITL_OK) {
-            json_decref(payload);
-            return r;
-        }
-        json_object_set_new(payload, "label", json_string(a->choice));
-        if (isfinite(a->lead_time) && a->lead_time >= 0)
-            json_object_set_new(payload, "seconds", json_real(a->lead_time));
-        r = hitl__audit_append_at(st, im->now, a->annotator, "human", "label", a->hitl_id, payload,
-                                  err);
-        if (r == HITL_OK) r = hitl__store_settle(st, item, a->hitl_id, err);
-        res->labels++;
-    }
+    hitl_status r = a->cancelled
+                        ? record_skip(im, a, item, created_iso, payload, err)
+                        : record_label(im, a, item, cls, created, created_iso, payload, err);
     if (r != HITL_OK) return r;
+    sqlite3_stmt *q;
     r = hitl__store_prepare(
         st,
         "INSERT INTO imports(key, item, annotator, kind, created_at) VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -317,6 +343,51 @@ static hitl_status apply(void *ctx, const hitl_ls_annotation *in, hitl_error *er
     sqlite3_bind_text(q, 4, a->cancelled ? "skip" : "label", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 5, im->now, -1, SQLITE_STATIC);
     return step_finish(st, q, err, "cannot record the import key");
+}
+
+/* One annotation from the file: checked, then passed over (with a problem), compared with its
+ * earlier import, or recorded. */
+static hitl_status apply(void *ctx, const hitl_ls_annotation *in, hitl_error *err)
+{
+    importer *im = ctx;
+    hitl_store *st = im->st;
+    hitl_import_result *res = im->res;
+    hitl_ls_annotation mapped = *in;
+    mapped.annotator = annotator_name(im, in->annotator);
+    const hitl_ls_annotation *a = &mapped;
+    res->annotations++;
+    int cls;
+    hitl_status r = check_annotation(im, a, &cls, err);
+    if (r != HITL_OK) return r;
+    if (!a->hitl_id) {
+        res->unknown_items++;
+        res->no_id++;
+        problem(im, HITL_IMPORT_UNKNOWN_ITEM, a, "no data.hitl_id: not a task hitl exported%s%s",
+                "", "");
+        return HITL_OK;
+    }
+    char key[600];
+    key_of(a, key, sizeof(key));
+    sqlite3_stmt *q;
+    r = hitl__store_prepare(st, "SELECT 1 FROM imports WHERE key = ?1", &q, err);
+    if (r != HITL_OK) return r;
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    hitl__store_finish(st, q);
+    if (rc == SQLITE_ROW) {
+        res->already_imported++;
+        return check_edit(im, a, key, cls, err);
+    }
+    if (rc != SQLITE_DONE) return hitl__store_sqlerr(st, rc, err, "cannot read import keys");
+    item_row it;
+    if ((r = read_item(st, a, &it, err)) != HITL_OK) return r;
+    if (passed_over(im, a, &it)) return HITL_OK;
+    if (it.held && ((r = run(st, "DELETE FROM leases WHERE item = ?1 AND annotator = ?2", it.id,
+                             a->annotator, err)) != HITL_OK ||
+                    (r = run(st, "UPDATE items SET n_leases = n_leases - 1 WHERE id = ?1", it.id,
+                             NULL, err)) != HITL_OK))
+        return r;
+    return record(im, a, key, it.id, cls, err);
 }
 
 hitl_status hitl_store_import_label_studio(hitl_store *st, const hitl_import_opts *o,

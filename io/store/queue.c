@@ -33,19 +33,124 @@ hitl_status hitl_store_known(hitl_store *st, char *const *ids, size_t n, uint8_t
     return r;
 }
 
+/* What a batch added: the counts its audit event carries, and digests of the added items' lines
+ * and of their payloads' lines. */
+typedef struct batch_tally {
+    size_t added, blind, review, flag;
+    hitl__digest items, data;
+    hitl_buf line; /* one line at a time, for the digests */
+} batch_tally;
+
+/* The items INSERT with the batch's own columns bound (the same for every row). */
+static hitl_status prepare_insert(hitl_store *st, const hitl_queue_batch *b, const char *now,
+                                  int64_t seq, sqlite3_stmt **ins, hitl_error *err)
+{
+    hitl_status r = hitl__store_prepare(
+        st,
+        "INSERT INTO items(pool_id, pool_row, batch, reason, score, method, model, seed, source,"
+        " pred, p1, route, required, position, queued_at, data, queued_seq, data_seq)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+        " ON CONFLICT(pool_id) DO NOTHING",
+        ins, err);
+    if (r != HITL_OK) return r;
+    sqlite3_bind_text(*ins, 3, b->batch, -1, SQLITE_STATIC);
+    sqlite3_bind_text(*ins, 6, b->method, -1, SQLITE_STATIC);
+    if (b->model) sqlite3_bind_text(*ins, 7, b->model, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(*ins, 8, (sqlite3_int64)b->seed);
+    if (b->source) sqlite3_bind_text(*ins, 9, b->source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(*ins, 15, now, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(*ins, 17, seq);
+    return HITL_OK;
+}
+
+/* Row q's fields into f (which holds the batch's) and its own columns bound in ins. */
+static void bind_row(hitl_store *st, sqlite3_stmt *ins, const hitl_queue_row *q, int64_t position,
+                     int64_t seq, hitl__item_fields *f)
+{
+    f->pool_id = q->pool_id;
+    f->pool_row = q->row;
+    f->reason = q->reason;
+    f->score = q->score;
+    f->pred = q->pred >= 0 ? q->pred : -1;
+    f->p1 = q->p1;
+    f->route = q->route;
+    f->required = q->required > 0 ? q->required : st->settings.overlap;
+    f->position = position;
+    sqlite3_bind_text(ins, 1, q->pool_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 2, q->row);
+    sqlite3_bind_int(ins, 4, q->reason);
+    sqlite3_bind_double(ins, 5, q->score);
+    if (q->pred >= 0)
+        sqlite3_bind_int(ins, 10, q->pred);
+    else
+        sqlite3_bind_null(ins, 10);
+    sqlite3_bind_double(ins, 11, q->p1);
+    if (q->route)
+        sqlite3_bind_text(ins, 12, q->route, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(ins, 12);
+    sqlite3_bind_int(ins, 13, f->required);
+    sqlite3_bind_int64(ins, 14, f->position);
+    if (q->data) {
+        sqlite3_bind_text(ins, 16, q->data, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 18, seq);
+    } else {
+        sqlite3_bind_null(ins, 16);
+        sqlite3_bind_null(ins, 18);
+    }
+}
+
+/* Counts an added row (fields f) and adds its lines to the digests. */
+static void tally_added(batch_tally *t, const hitl_queue_row *q, const hitl__item_fields *f)
+{
+    t->added++;
+    t->blind += q->reason == HITL_REASON_BLIND;
+    t->review += q->route && strcmp(q->route, "review") == 0;
+    t->flag += q->route && strcmp(q->route, "flag") == 0;
+    hitl_buf_reset(&t->line);
+    hitl__item_line(&t->line, f);
+    hitl__digest_add(&t->items, &t->line);
+    if (q->data) {
+        hitl_buf_reset(&t->line);
+        hitl__data_line(&t->line, q->pool_id, q->data);
+        hitl__digest_add(&t->data, &t->line);
+    }
+}
+
+/* The batch's "queue" audit event: what it added from position `base` on. Finishes t's
+ * digests. */
+static hitl_status queue_event(hitl_store *st, const hitl_queue_batch *b, const char *now,
+                               int64_t base, batch_tally *t, hitl_error *err)
+{
+    char items_digest[65], data_digest[65];
+    int64_t n_data = t->data.n;
+    hitl__digest_final(&t->items, items_digest);
+    hitl__digest_final(&t->data, data_digest);
+    json_t *payload = json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "batch", b->batch,
+        "method", b->method, "model", b->model, "source", b->source, "seed", (json_int_t)b->seed,
+        "added", (json_int_t)t->added, "uncertain", (json_int_t)(t->added - t->blind), "blind",
+        (json_int_t)t->blind, "review", (json_int_t)t->review, "flag", (json_int_t)t->flag,
+        "proceed", (json_int_t)b->n_proceed, "digest", items_digest, "first", (json_int_t)base);
+    if (payload && b->naming) json_object_set_new(payload, "ids", json_string(b->naming));
+    if (payload && n_data) {
+        json_object_set_new(payload, "data_digest", json_string(data_digest));
+        json_object_set_new(payload, "data_count", json_integer(n_data));
+    }
+    return hitl__audit_append_at(st, now, b->actor, "human", "queue", NULL, payload, err);
+}
+
 hitl_status hitl__store_enqueue_rows(hitl_store *st, const hitl_queue_batch *b,
                                      const hitl_queue_row *rows, size_t n, size_t *added,
                                      hitl_error *err)
 {
     sqlite3_stmt *pos = NULL, *ins = NULL;
     int64_t base = 0, seq = 0;
-    size_t n_added = 0, n_blind = 0, n_review = 0, n_flag = 0;
-    char now[32], items_digest[65], data_digest[65];
+    char now[32];
     hitl__now_iso(now);
-    hitl__digest items = {0}, data = {0};
-    hitl_buf line = {0};
+    batch_tally t = {0};
     hitl_status r = hitl__audit_next_seq(st, &seq, err);
-    if (r == HITL_OK && (hitl__digest_init(&items) || hitl__digest_init(&data)))
+    if (r == HITL_OK && (hitl__digest_init(&t.items) || hitl__digest_init(&t.data)))
         r = hitl_error_set(err, HITL_ENOMEM, "out of memory");
     if (r == HITL_OK)
         r = hitl__store_prepare(st, "SELECT coalesce(max(position), -1) + 1 FROM items", &pos, err);
@@ -56,101 +161,30 @@ hitl_status hitl__store_enqueue_rows(hitl_store *st, const hitl_queue_batch *b,
         goto done;
     }
     base = sqlite3_column_int64(pos, 0);
-    r = hitl__store_prepare(
-        st,
-        "INSERT INTO items(pool_id, pool_row, batch, reason, score, method, model, seed, source,"
-        " pred, p1, route, required, position, queued_at, data, queued_seq, data_seq)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-        " ON CONFLICT(pool_id) DO NOTHING",
-        &ins, err);
-    if (r != HITL_OK) goto done;
+    if ((r = prepare_insert(st, b, now, seq, &ins, err)) != HITL_OK) goto done;
     hitl__item_fields f = {.batch = b->batch,
                            .method = b->method,
                            .model = b->model,
                            .seed = (int64_t)b->seed,
                            .source = b->source,
                            .queued_at = now};
-    sqlite3_bind_text(ins, 3, b->batch, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 6, b->method, -1, SQLITE_STATIC);
-    if (b->model) sqlite3_bind_text(ins, 7, b->model, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 8, (sqlite3_int64)b->seed);
-    if (b->source) sqlite3_bind_text(ins, 9, b->source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 15, now, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 17, seq);
     for (size_t i = 0; i < n; i++) {
         const hitl_queue_row *q = &rows[i];
         if (q->data && (r = hitl__payload_check(q->data, q->pool_id, err)) != HITL_OK) goto done;
-        f.pool_id = q->pool_id;
-        f.pool_row = q->row;
-        f.reason = q->reason;
-        f.score = q->score;
-        f.pred = q->pred >= 0 ? q->pred : -1;
-        f.p1 = q->p1;
-        f.route = q->route;
-        f.required = q->required > 0 ? q->required : st->settings.overlap;
-        f.position = base + (int64_t)i;
-        sqlite3_bind_text(ins, 1, q->pool_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 2, q->row);
-        sqlite3_bind_int(ins, 4, q->reason);
-        sqlite3_bind_double(ins, 5, q->score);
-        if (q->pred >= 0)
-            sqlite3_bind_int(ins, 10, q->pred);
-        else
-            sqlite3_bind_null(ins, 10);
-        sqlite3_bind_double(ins, 11, q->p1);
-        if (q->route)
-            sqlite3_bind_text(ins, 12, q->route, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(ins, 12);
-        sqlite3_bind_int(ins, 13, f.required);
-        sqlite3_bind_int64(ins, 14, f.position);
-        if (q->data) {
-            sqlite3_bind_text(ins, 16, q->data, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(ins, 18, seq);
-        } else {
-            sqlite3_bind_null(ins, 16);
-            sqlite3_bind_null(ins, 18);
-        }
+        bind_row(st, ins, q, base + (int64_t)i, seq, &f);
         if ((r = hitl__store_step_done(st, ins, err, "cannot enqueue")) != HITL_OK) goto done;
-        if (sqlite3_changes(st->db) == 1) {
-            n_added++;
-            n_blind += q->reason == HITL_REASON_BLIND;
-            n_review += q->route && strcmp(q->route, "review") == 0;
-            n_flag += q->route && strcmp(q->route, "flag") == 0;
-            hitl_buf_reset(&line);
-            hitl__item_line(&line, &f);
-            hitl__digest_add(&items, &line);
-            if (q->data) {
-                hitl_buf_reset(&line);
-                hitl__data_line(&line, q->pool_id, q->data);
-                hitl__digest_add(&data, &line);
-            }
-        }
+        if (sqlite3_changes(st->db) == 1) tally_added(&t, q, &f);
     }
-    if (line.oom) {
+    if (t.line.oom) {
         r = hitl_error_set(err, HITL_ENOMEM, "out of memory");
         goto done;
     }
-    int64_t n_data = data.n;
-    hitl__digest_final(&items, items_digest);
-    hitl__digest_final(&data, data_digest);
-    json_t *payload = json_pack(
-        "{s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "batch", b->batch,
-        "method", b->method, "model", b->model, "source", b->source, "seed", (json_int_t)b->seed,
-        "added", (json_int_t)n_added, "uncertain", (json_int_t)(n_added - n_blind), "blind",
-        (json_int_t)n_blind, "review", (json_int_t)n_review, "flag", (json_int_t)n_flag, "proceed",
-        (json_int_t)b->n_proceed, "digest", items_digest, "first", (json_int_t)base);
-    if (payload && b->naming) json_object_set_new(payload, "ids", json_string(b->naming));
-    if (payload && n_data) {
-        json_object_set_new(payload, "data_digest", json_string(data_digest));
-        json_object_set_new(payload, "data_count", json_integer(n_data));
-    }
-    r = hitl__audit_append_at(st, now, b->actor, "human", "queue", NULL, payload, err);
-    if (r == HITL_OK) *added = n_added;
+    r = queue_event(st, b, now, base, &t, err);
+    if (r == HITL_OK) *added = t.added;
 done:
-    hitl__digest_release(&items);
-    hitl__digest_release(&data);
-    hitl_buf_release(&line);
+    hitl__digest_release(&t.items);
+    hitl__digest_release(&t.data);
+    hitl_buf_release(&t.line);
     hitl__store_finish(st, pos);
     hitl__store_finish(st, ins);
     return r;

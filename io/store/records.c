@@ -347,6 +347,161 @@ static const char *col(sqlite3_stmt *q, int i)
     return (const char *)sqlite3_column_text(q, i);
 }
 
+/* Consumes the labels cursor up to item id, keeping the item's labels in the per-label arrays:
+ * *nv of them, *last_at the arena offset of the latest one's time. */
+static hitl_status read_votes(hitl_records *rc, int64_t id, size_t *nv, size_t *last_at,
+                              hitl_error *err)
+{
+    hitl_status s;
+    *nv = 0;
+    *last_at = (size_t)-1;
+    while (rc->label_row && sqlite3_column_int64(rc->labels, 0) <= id) {
+        if (sqlite3_column_int64(rc->labels, 0) == id) {
+            size_t i = *nv;
+            if (i == rc->cap_votes && grow_votes(rc))
+                return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+            rc->ann_off[i] = keep(rc, rc->labels, 1);
+            rc->votes[i] = sqlite3_column_int(rc->labels, 2);
+            rc->at_off[i] = keep(rc, rc->labels, 3);
+            /* the latest label: times are ISO-8601 UTC, so text order is time order */
+            if (*last_at == (size_t)-1 ||
+                (rc->at_off[i] != (size_t)-1 && strcmp(col(rc->labels, 3), at(rc, *last_at)) > 0))
+                *last_at = rc->at_off[i];
+            (*nv)++;
+        }
+        if ((s = step_side(rc, rc->labels, &rc->label_row, err)) != HITL_OK) return s;
+    }
+    return HITL_OK;
+}
+
+/* An item's latest decision, as arena offsets ((size_t)-1: none). */
+typedef struct decision {
+    size_t by, why, at; /* adjudicator, justification, time */
+} decision;
+
+/* Consumes the decisions cursor up to item id, keeping the item's latest decision. */
+static hitl_status read_decision(hitl_records *rc, int64_t id, decision *d, hitl_error *err)
+{
+    hitl_status s;
+    *d = (decision){(size_t)-1, (size_t)-1, (size_t)-1};
+    while (rc->decision_row && sqlite3_column_int64(rc->decisions, 0) <= id) {
+        if (sqlite3_column_int64(rc->decisions, 0) == id) {
+            d->by = keep(rc, rc->decisions, 1);
+            d->why = keep(rc, rc->decisions, 2);
+            d->at = keep(rc, rc->decisions, 3);
+        }
+        if ((s = step_side(rc, rc->decisions, &rc->decision_row, err)) != HITL_OK) return s;
+    }
+    return HITL_OK;
+}
+
+/* What the final-label rule makes of the current item. */
+typedef struct verdict {
+    int final;          /* the final label; -1 or out of range: none */
+    const char *kind;   /* how it was reached; NULL: no rule applied (not counted as a tie) */
+    int decided;        /* a decision (not agreement) set it */
+    const double *post; /* under Dawid-Skene, the item's posterior in the fit; else NULL */
+} verdict;
+
+/* The final label of the current item (id, with its nv votes counted in rc->counts) under the
+ * rule. HITL_EINTERNAL when the Dawid-Skene fit lacks the item. */
+static hitl_status final_label(hitl_records *rc, int64_t id, size_t nv, verdict *v, hitl_error *err)
+{
+    sqlite3_stmt *q = rc->items;
+    int state = sqlite3_column_int(q, 13);
+    const char *kind_col = col(q, 15);
+    v->final = sqlite3_column_type(q, 14) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 14);
+    v->kind = NULL;
+    v->decided = state == 2 && kind_col && strcmp(kind_col, "agreed") != 0;
+    v->post = NULL;
+    if (rc->rule == HITL_FINAL_DAWID_SKENE && nv > 0) {
+        /* the posterior: the soft label, and its argmax the final one, unless a decision
+         * set it */
+        while (rc->have_ds && rc->ds_pos < rc->ds.n_items && rc->ds_ids[rc->ds_pos] < id)
+            rc->ds_pos++;
+        if (!rc->have_ds || rc->ds_pos >= rc->ds.n_items || rc->ds_ids[rc->ds_pos] != id)
+            return hitl_error_set(err, HITL_EINTERNAL, "'%s': item %lld missing from the fit",
+                                  rc->st->path, (long long)id);
+        v->post = rc->ds.posterior + rc->ds_pos * rc->c;
+    }
+    if (v->post && !v->decided) {
+        v->final = 0; /* the posterior's argmax (the first of a tie), so the two agree */
+        for (size_t c = 1; c < rc->c; c++)
+            if (v->post[c] > v->post[v->final]) v->final = (int)c;
+        v->kind = "dawid-skene";
+    } else if (state == 2) {
+        v->kind = kind_col ? kind_col : "agreed";
+    } else if (rc->rule == HITL_FINAL_MAJORITY && nv > 0) {
+        int64_t top = 0;
+        int n_top = 0;
+        for (size_t c = 0; c < rc->c; c++)
+            top = rc->counts[c] > top ? rc->counts[c] : top;
+        for (size_t c = 0; c < rc->c; c++)
+            if (rc->counts[c] == top) {
+                n_top++;
+                v->final = (int)c;
+            }
+        if (n_top != 1) v->final = -1;
+        v->kind = "majority";
+    }
+    return HITL_OK;
+}
+
+/* The soft label into rc->soft: a decision's final label is certain (one-hot), whatever the
+ * votes or the posterior said, so a soft-label trainer learns the reviewer's label; else the
+ * posterior, else the share of the nv votes. */
+static void soft_label(hitl_records *rc, const verdict *v, size_t nv)
+{
+    if (v->decided || nv == 0) {
+        for (size_t c = 0; c < rc->c; c++)
+            rc->soft[c] = (size_t)v->final == c ? 1.0f : 0.0f;
+    } else if (v->post) {
+        for (size_t c = 0; c < rc->c; c++)
+            rc->soft[c] = (float)v->post[c];
+    } else {
+        for (size_t c = 0; c < rc->c; c++)
+            rc->soft[c] = (float)((double)rc->counts[c] / (double)nv);
+    }
+}
+
+/* rc->rec from the current item's row, its nv votes, its decision and its verdict. */
+static void fill_record(hitl_records *rc, size_t nv, size_t last_at, const decision *d,
+                        const verdict *v)
+{
+    sqlite3_stmt *q = rc->items;
+    hitl_record *r = &rc->rec;
+    for (size_t i = 0; i < nv; i++) {
+        rc->ann[i] = at(rc, rc->ann_off[i]);
+        rc->at[i] = at(rc, rc->at_off[i]);
+    }
+    r->pool_id = col(q, 1);
+    r->row = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 2);
+    r->label = v->final;
+    r->final_kind = v->kind;
+    r->soft = rc->soft;
+    r->n_labels = (int32_t)nv;
+    r->agreement = nv ? (double)rc->counts[v->final] / (double)nv : NAN;
+    r->annotators = rc->ann;
+    r->votes = rc->votes;
+    r->voted_at = rc->at;
+    r->labelled_at = at(rc, last_at);
+    r->adjudicator = at(rc, d->by);
+    r->justification = at(rc, d->why);
+    r->decided_at = at(rc, d->at);
+    r->batch = col(q, 3);
+    r->blind = sqlite3_column_int(q, 4) == HITL_REASON_BLIND;
+    r->score = sqlite3_column_type(q, 5) == SQLITE_NULL ? NAN : (float)sqlite3_column_double(q, 5);
+    r->method = col(q, 6);
+    r->model = col(q, 7);
+    r->pred = sqlite3_column_type(q, 8) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 8);
+    r->p1 = sqlite3_column_type(q, 9) == SQLITE_NULL ? NAN : (float)sqlite3_column_double(q, 9);
+    r->route = col(q, 10);
+    r->source = col(q, 11);
+    r->queued_at = col(q, 12);
+    r->final_at = col(q, 16);
+    r->data = col(q, 17);
+}
+
 hitl_status hitl_records_next(hitl_records *rc, const hitl_record **rec, hitl_error *err)
 {
     *rec = NULL;
@@ -359,128 +514,26 @@ hitl_status hitl_records_next(hitl_records *rc, const hitl_record **rec, hitl_er
             break;
         }
         if (step != SQLITE_ROW) return hitl__store_sqlerr(st, step, err, "cannot read items");
-        sqlite3_stmt *q = rc->items;
-        int64_t id = sqlite3_column_int64(q, 0);
+        int64_t id = sqlite3_column_int64(rc->items, 0);
         hitl_buf_reset(&rc->arena);
-        /* this item's labels */
-        size_t nv = 0;
-        size_t last_at = (size_t)-1;
-        while (rc->label_row && sqlite3_column_int64(rc->labels, 0) <= id) {
-            if (sqlite3_column_int64(rc->labels, 0) == id) {
-                if (nv == rc->cap_votes && grow_votes(rc))
-                    return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-                rc->ann_off[nv] = keep(rc, rc->labels, 1);
-                rc->votes[nv] = sqlite3_column_int(rc->labels, 2);
-                rc->at_off[nv] = keep(rc, rc->labels, 3);
-                /* the latest label: times are ISO-8601 UTC, so text order is time order */
-                if (last_at == (size_t)-1 || (rc->at_off[nv] != (size_t)-1 &&
-                                              strcmp(col(rc->labels, 3), at(rc, last_at)) > 0))
-                    last_at = rc->at_off[nv];
-                nv++;
-            }
-            if ((s = step_side(rc, rc->labels, &rc->label_row, err)) != HITL_OK) return s;
-        }
-        /* its latest decision */
-        size_t adj = (size_t)-1, just = (size_t)-1, dec_at = (size_t)-1;
-        while (rc->decision_row && sqlite3_column_int64(rc->decisions, 0) <= id) {
-            if (sqlite3_column_int64(rc->decisions, 0) == id) {
-                adj = keep(rc, rc->decisions, 1);
-                just = keep(rc, rc->decisions, 2);
-                dec_at = keep(rc, rc->decisions, 3);
-            }
-            if ((s = step_side(rc, rc->decisions, &rc->decision_row, err)) != HITL_OK) return s;
-        }
-        /* the final label under the rule */
-        int state = sqlite3_column_int(q, 13);
-        int final = sqlite3_column_type(q, 14) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 14);
-        const char *kind_col = col(q, 15);
-        int decided = state == 2 && kind_col && strcmp(kind_col, "agreed") != 0;
+        size_t nv, last_at;
+        if ((s = read_votes(rc, id, &nv, &last_at, err)) != HITL_OK) return s;
+        decision d;
+        if ((s = read_decision(rc, id, &d, err)) != HITL_OK) return s;
         memset(rc->counts, 0, rc->c * sizeof(int64_t));
         for (size_t i = 0; i < nv; i++)
             if (rc->votes[i] >= 0 && (size_t)rc->votes[i] < rc->c) rc->counts[rc->votes[i]]++;
-        const char *kind = NULL;
-        const double *post = NULL;
-        if (rc->rule == HITL_FINAL_DAWID_SKENE && nv > 0) {
-            /* the posterior: the soft label, and its argmax the final one, unless a decision
-             * set it */
-            while (rc->have_ds && rc->ds_pos < rc->ds.n_items && rc->ds_ids[rc->ds_pos] < id)
-                rc->ds_pos++;
-            if (!rc->have_ds || rc->ds_pos >= rc->ds.n_items || rc->ds_ids[rc->ds_pos] != id)
-                return hitl_error_set(err, HITL_EINTERNAL, "'%s': item %lld missing from the fit",
-                                      st->path, (long long)id);
-            post = rc->ds.posterior + rc->ds_pos * rc->c;
-        }
-        if (post && !decided) {
-            final = 0; /* the posterior's argmax (the first of a tie), so the two agree */
-            for (size_t c = 1; c < rc->c; c++)
-                if (post[c] > post[final]) final = (int)c;
-            kind = "dawid-skene";
-        } else if (state == 2) {
-            kind = kind_col ? kind_col : "agreed";
-        } else if (rc->rule == HITL_FINAL_MAJORITY && nv > 0) {
-            int64_t top = 0;
-            int n_top = 0;
-            for (size_t c = 0; c < rc->c; c++)
-                top = rc->counts[c] > top ? rc->counts[c] : top;
-            for (size_t c = 0; c < rc->c; c++)
-                if (rc->counts[c] == top) {
-                    n_top++;
-                    final = (int)c;
-                }
-            if (n_top != 1) final = -1;
-            kind = "majority";
-        }
-        if (final < 0 || (size_t) final >= rc->c) {
-            if (kind) rc->n.ties++;
+        verdict v;
+        if ((s = final_label(rc, id, nv, &v, err)) != HITL_OK) return s;
+        if (v.final < 0 || (size_t)v.final >= rc->c) {
+            if (v.kind) rc->n.ties++;
             continue;
         }
         if (rc->arena.oom) return hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        /* soft label and agreement: a decision's final label is certain (one-hot), whatever
-         * the votes or the posterior said, so a soft-label trainer learns the reviewer's label */
-        if (decided || nv == 0) {
-            for (size_t c = 0; c < rc->c; c++)
-                rc->soft[c] = (size_t) final == c ? 1.0f : 0.0f;
-        } else if (post) {
-            for (size_t c = 0; c < rc->c; c++)
-                rc->soft[c] = (float)post[c];
-        } else {
-            for (size_t c = 0; c < rc->c; c++)
-                rc->soft[c] = (float)((double)rc->counts[c] / (double)nv);
-        }
-        hitl_record *r = &rc->rec;
-        for (size_t i = 0; i < nv; i++) {
-            rc->ann[i] = at(rc, rc->ann_off[i]);
-            rc->at[i] = at(rc, rc->at_off[i]);
-        }
-        r->pool_id = col(q, 1);
-        r->row = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 2);
-        r->label = final;
-        r->final_kind = kind;
-        r->soft = rc->soft;
-        r->n_labels = (int32_t)nv;
-        r->agreement = nv ? (double)rc->counts[final] / (double)nv : NAN;
-        r->annotators = rc->ann;
-        r->votes = rc->votes;
-        r->voted_at = rc->at;
-        r->labelled_at = at(rc, last_at);
-        r->adjudicator = at(rc, adj);
-        r->justification = at(rc, just);
-        r->decided_at = at(rc, dec_at);
-        r->batch = col(q, 3);
-        r->blind = sqlite3_column_int(q, 4) == HITL_REASON_BLIND;
-        r->score =
-            sqlite3_column_type(q, 5) == SQLITE_NULL ? NAN : (float)sqlite3_column_double(q, 5);
-        r->method = col(q, 6);
-        r->model = col(q, 7);
-        r->pred = sqlite3_column_type(q, 8) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 8);
-        r->p1 = sqlite3_column_type(q, 9) == SQLITE_NULL ? NAN : (float)sqlite3_column_double(q, 9);
-        r->route = col(q, 10);
-        r->source = col(q, 11);
-        r->queued_at = col(q, 12);
-        r->final_at = col(q, 16);
-        r->data = col(q, 17);
+        soft_label(rc, &v, nv);
+        fill_record(rc, nv, last_at, &d, &v);
         rc->n.records++;
-        *rec = r;
+        *rec = &rc->rec;
         return HITL_OK;
     }
     return HITL_OK;
