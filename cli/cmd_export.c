@@ -148,15 +148,6 @@ int cmd_export(int argc, char **argv)
     if (rc >= 0) return rc;
     if (!a.have_format) return cli_usage_error(cmd, "--format is required");
     if (!o->path) return cli_usage_error(cmd, "--out FILE is required");
-    char *fpath = NULL;
-    if (a.features) {
-        if (o->format != HITL_EXPORT_HDF5)
-            return cli_usage_error(cmd, "--features goes only with --format hdf5");
-        if (cli_split_dset(a.features, &fpath, &o->features_dset))
-            return cli_usage_error(cmd, "bad --features '%s' (want POOL.h5:DSET or POOL.npy)",
-                                   a.features);
-        o->features_path = fpath;
-    }
     if (o->format == HITL_EXPORT_LABEL_STUDIO && o->final != HITL_FINAL_ADJUDICATED)
         return cli_usage_error(cmd, "--final does not apply to label-studio (open items)");
     if (a.config && o->format != HITL_EXPORT_LABEL_STUDIO)
@@ -165,6 +156,15 @@ int cmd_export(int argc, char **argv)
         return cli_usage_error(cmd, "--config and --out name the same file");
     int to_stdout = strcmp(o->path, "-") == 0;
     if (to_stdout && a.json) return cli_usage_error(cmd, "--json needs --out FILE, not '-'");
+    char *fpath = NULL; /* allocated last: every usage error above returns before it */
+    if (a.features) {
+        if (o->format != HITL_EXPORT_HDF5)
+            return cli_usage_error(cmd, "--features goes only with --format hdf5");
+        if (cli_split_dset(a.features, &fpath, &o->features_dset))
+            return cli_usage_error(cmd, "bad --features '%s' (want POOL.h5:DSET or POOL.npy)",
+                                   a.features);
+        o->features_path = fpath;
+    }
     const char *inputs[] = {argv[optind], o->features_path, o->path};
     if ((rc = cli_out_check(cmd, "--out", o->path, inputs, 2)) >= 0 ||
         (a.config && (rc = cli_out_check(cmd, "--config", a.config, inputs,
