@@ -143,8 +143,8 @@ static hitl_status check_edit(importer *im, const hitl_ls_annotation *a, const c
     snprintf(now, sizeof(now), "%s", a->cancelled ? "cancelled" : a->choice ? a->choice : "empty");
     if (!im->first_edit[0])
         snprintf(im->first_edit, sizeof(im->first_edit),
-                 "%s: the annotation of '%s' by '%s' was imported as %s and is now '%s' in Label "
-                 "Studio",
+                 "%.80s: the annotation of '%.100s' by '%.64s' was imported as %.80s and is now "
+                 "'%.80s' in Label Studio",
                  a->where, a->hitl_id, a->annotator, was, now);
     problem(im, HITL_IMPORT_EDITED, a, "annotation of '%s' changed since its import (now %s)",
             a->hitl_id, now);
