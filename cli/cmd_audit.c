@@ -57,6 +57,9 @@ static int verify(const char *db, const char *head_text, const char *pubkey,
     hitl_verify_opts o = {.head = head_text ? &head : NULL,
                           .pubkey = pubkey,
                           .export_path = export_path,
+#ifdef HITL_FULL_CLI /* the light hitl hands --export to hitl-data (main.c) */
+                          .read_export = hitl_export_labels_read,
+#endif
                           .problem = collect_problem,
                           .ctx = problems};
     hitl_verify_report r;

@@ -11,14 +11,6 @@
 #include "text_internal.h"
 #include "hitl_banned.h"
 
-void hitl_export_labels_release(hitl_export_labels *e)
-{
-    if (!e) return;
-    hitl_strings_free(e->ids, e->n);
-    hitl_strings_free(e->labels, e->n);
-    memset(e, 0, sizeof(*e));
-}
-
 /* Appends (id, label) to e. -1 out of memory. */
 static int add(hitl_export_labels *e, size_t *cap, const char *id, const char *label)
 {

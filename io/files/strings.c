@@ -1,5 +1,7 @@
 /* Small string and sizing helpers of the io layer: name lists (class names from a CSV option or
- * a file attribute) and the default block size of a streaming pass. */
+ * a file attribute), the default block size of a streaming pass, and the release of an
+ * export's labels (here, not beside its HDF5 reader, so that the store's verifier can free
+ * what a caller's reader gave it without linking HDF5). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,4 +66,12 @@ hitl_status hitl_strings_split(const char *csv, char ***names, size_t *n, hitl_e
     *names = v;
     *n = count;
     return HITL_OK;
+}
+
+void hitl_export_labels_release(hitl_export_labels *e)
+{
+    if (!e) return;
+    hitl_strings_free(e->ids, e->n);
+    hitl_strings_free(e->labels, e->n);
+    memset(e, 0, sizeof(*e));
 }

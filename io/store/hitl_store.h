@@ -474,6 +474,9 @@ typedef struct hitl_verify_opts {
     const char *export_path;     /* an hdf5, jsonl or csv export (adjudicated or majority rule): the
                                     chain must hold the head it recorded, and its labels must be the
                                     final labels the chain gives at that head */
+    /* reads export_path: hitl_export_labels_read, given by the caller so that a program that
+     * never checks exports does not link HDF5 (the light `hitl` executable) */
+    hitl_status (*read_export)(const char *path, hitl_export_labels *out, hitl_error *err);
     hitl_verify_problem_fn problem; /* each difference found, up to max_problems; may be NULL */
     void *ctx;
     size_t max_problems; /* 20 when 0 */

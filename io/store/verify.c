@@ -1217,7 +1217,10 @@ static hitl_status check_export(hitl_store *st, const hitl_verify_opts *o, hitl_
                                 hitl_error *err)
 {
     hitl_export_labels e;
-    hitl_status r = hitl_export_labels_read(o->export_path, &e, err);
+    if (!o->read_export)
+        return hitl_error_set(err, HITL_EINVAL, "'%s': no export reader given to check it",
+                              o->export_path);
+    hitl_status r = o->read_export(o->export_path, &e, err);
     if (r != HITL_OK) return r;
     int majority = strcmp(e.final_rule, "majority") == 0;
     if (!majority && strcmp(e.final_rule, "adjudicated") != 0) {
