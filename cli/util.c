@@ -212,15 +212,15 @@ char *cli_class_typed(hitl_store *st, const char *typed)
     hitl_store_settings set;
     hitl_error err;
     if (hitl_store_settings_get(st, &set, &err) != HITL_OK) return strdup(typed);
-    const char *hit = NULL;
+    const char *exact = NULL, *folded = NULL; /* folded: the last of n matches in another case */
     int n = 0;
-    for (size_t i = 0; i < set.n_classes && !hit; i++)
-        if (strcmp(set.classes[i], typed) == 0) hit = set.classes[i], n = 1;
-    for (size_t i = 0; i < set.n_classes && !hit; i++)
-        if (strcasecmp(set.classes[i], typed) == 0) n++;
-    for (size_t i = 0; i < set.n_classes && !hit && n == 1; i++)
-        if (strcasecmp(set.classes[i], typed) == 0) hit = set.classes[i];
-    char *out = strdup(hit ? hit : typed);
+    for (size_t i = 0; i < set.n_classes; i++) {
+        if (strcmp(set.classes[i], typed) == 0)
+            exact = set.classes[i];
+        else if (strcasecmp(set.classes[i], typed) == 0)
+            folded = set.classes[i], n++;
+    }
+    char *out = strdup(exact ? exact : n == 1 ? folded : typed);
     hitl_store_settings_release(&set);
     return out;
 }

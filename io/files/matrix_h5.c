@@ -203,7 +203,6 @@ static hitl_status h5_decode(const hitl_matrix *m, hitl_raw_chunks *raw, size_t 
     const h5_matrix *s = m->impl;
     size_t cr = m->chunk_rows, cc = s->chunk_cols, cols = m->cols;
     size_t across = (cols + cc - 1) / cc, floats = cr * cc, bytes = floats * sizeof(float);
-    (void)row0;
     if (raw->chunk_cap < 2 * floats) { /* the inflated chunk, and its unshuffled copy */
         float *p = realloc(raw->chunk, 2 * floats * sizeof(float));
         if (!p) return hitl_error_set(err, HITL_ENOMEM, "'%s': out of memory", m->name);
