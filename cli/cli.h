@@ -140,6 +140,13 @@ int cli_exit_code(hitl_status st);
 /* `s` with control characters shown as \xNN / \u00NN, for printing anything a user typed (names,
  * ids, reasons) on a terminal, which would obey them. Valid until four more calls. */
 const char *cli_safe(const char *s);
+/* s (control characters escaped) left-aligned in `width` columns on stdout, counted in
+ * characters (UTF-8), not bytes. */
+void cli_put_col(const char *s, int width);
+/* Under an MPI launcher (mpirun, srun), starts MPI and sets *rank and *mpi (1); else leaves
+ * them 0. A build without MPI run as one of several ranks is a usage error. Returns -1 to go
+ * on, else the exit code. The caller ends with hitl_mpi_stop(). */
+int cli_mpi_begin(const char *cmd, int *rank, int *mpi);
 /* Prints "hitl <cmd>: <message>" on stderr (one line, control characters escaped) and returns
  * cli_exit_code(st). */
 int cli_fail(const char *cmd, hitl_status st, const hitl_error *err);

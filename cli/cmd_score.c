@@ -45,6 +45,9 @@ static const char usage_text[] =
     "  --threads N         threads (default: all cores); results never depend on it\n"
     "  --block-rows N      rows read per block (default: about 8 MiB)\n"
     "\n"
+    "Under mpirun or srun (hitl-data built with -DHITL_MPI=ON) the ranks split the rows and\n"
+    "rank 0 reports the one-process result; see the README.\n"
+    "\n"
     "exit codes: 0 ok, 1 runtime failure, 2 usage, 3 bad input data (the message names the\n"
     "file, the dataset and, for bad values, the row)\n";
 
@@ -210,19 +213,6 @@ static json_t *rows_json(const hitl_scored *v, size_t n, const hitl_ids *ids, si
     return arr;
 }
 
-/* s (control characters escaped) left-aligned in `width` columns, counting characters, not
- * bytes: a UTF-8 id takes the columns it shows in (wide CJK characters aside). */
-static void put_col(const char *s, int width)
-{
-    const char *safe = cli_safe(s);
-    int chars = 0;
-    for (const unsigned char *p = (const unsigned char *)safe; *p; p++)
-        chars += (*p & 0xc0) != 0x80; /* every byte but a continuation starts a character */
-    fputs(safe, stdout);
-    for (; chars < width; chars++)
-        putchar(' ');
-}
-
 static void print_rows(const char *title, const hitl_scored *v, size_t n, const hitl_ids *ids,
                        size_t id0, char **names, size_t n_names)
 {
@@ -241,9 +231,9 @@ static void print_rows(const char *title, const hitl_scored *v, size_t n, const 
         else
             snprintf(pred, sizeof(pred), "%d", v[i].pred);
         printf("%6zu %10lld  ", i + 1, (long long)v[i].row);
-        put_col(id, 16);
+        cli_put_col(id, 16);
         printf(" %10.6f  ", v[i].score);
-        put_col(pred, 10);
+        cli_put_col(pred, 10);
         printf(" %8.6f\n", v[i].p1);
     }
 }
@@ -276,12 +266,9 @@ static void print_json(const score_args *a, const hitl_score_pass_result *r, con
     json_decref(root);
 }
 
-int cmd_score(int argc, char **argv)
+/* The pass and its report; under MPI every rank runs it and rank 0 alone reports. */
+static int score_run(score_args a, int rank)
 {
-    score_args a = {0};
-    int rc = parse_args(argc, argv, &a);
-    if (rc >= 0) return rc;
-
     hitl_error err;
     hitl_error_clear(&err);
     char **cli_names = NULL;
@@ -291,14 +278,19 @@ int cmd_score(int argc, char **argv)
 
     cli_progress prog;
     cli_progress_init(&prog, "scoring");
-    a.pass.progress = cli_progress_update;
+    a.pass.progress = rank == 0 ? cli_progress_update : NULL;
     a.pass.progress_ctx = &prog;
     hitl_score_pass_result r;
     hitl_status st = hitl_score_pass(&a.pass, &r, &err);
     cli_progress_done(&prog);
     if (st != HITL_OK) {
         hitl_strings_free(cli_names, n_cli_names);
-        return cli_fail("score", st, &err);
+        return rank == 0 ? cli_fail("score", st, &err) : cli_exit_code(st);
+    }
+    if (rank != 0) { /* the same result as rank 0's, which reports it */
+        hitl_score_pass_result_release(&r);
+        hitl_strings_free(cli_names, n_cli_names);
+        return CLI_EXIT_OK;
     }
     char **names = cli_names ? cli_names : r.classes;
     size_t n_names = cli_names ? n_cli_names : r.n_classes_named;
@@ -337,4 +329,16 @@ out:
     hitl_score_pass_result_release(&r);
     hitl_strings_free(cli_names, n_cli_names);
     return st == HITL_OK ? CLI_EXIT_OK : cli_fail("score", st, &err);
+}
+
+int cmd_score(int argc, char **argv)
+{
+    score_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    int rank = 0;
+    if ((rc = cli_mpi_begin("score", &rank, &a.pass.mpi)) >= 0) return rc;
+    rc = score_run(a, rank);
+    hitl_mpi_stop();
+    return rc;
 }

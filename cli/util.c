@@ -52,6 +52,19 @@ const char *cli_safe(const char *s)
     return out;
 }
 
+/* s (control characters escaped) left-aligned in `width` columns, counting characters, not
+ * bytes: a UTF-8 id takes the columns it shows in (wide CJK characters aside). */
+void cli_put_col(const char *s, int width)
+{
+    const char *safe = cli_safe(s);
+    int chars = 0;
+    for (const unsigned char *p = (const unsigned char *)safe; *p; p++)
+        chars += (*p & 0xc0) != 0x80; /* every byte but a continuation starts a character */
+    fputs(safe, stdout);
+    for (; chars < width; chars++)
+        putchar(' ');
+}
+
 int cli_fail(const char *cmd, hitl_status st, const hitl_error *err)
 {
     const char *msg = err && err->msg[0] ? err->msg : hitl_status_str(st);

@@ -203,6 +203,10 @@ size_t hitl_topk_drain(hitl_topk *t, hitl_scored *out);
 int hitl_scored_before(const hitl_scored *a, const hitl_scored *b);
 /* Sorts `n` rows best first with the same order as top-k. */
 void hitl_scored_sort(hitl_scored *v, size_t n);
+/* The best k of two lists sorted best first (rows distinct): into (n_into rows, room for k)
+ * becomes the merged list, best first; returns its length, min(k, n_into + n_from). */
+size_t hitl_scored_merge_top(hitl_scored *into, size_t n_into, const hitl_scored *from,
+                             size_t n_from, size_t k);
 
 /* ---- threshold selection (risk routing) ----------------------------------------------------- */
 typedef struct hitl_scored_vec {

@@ -121,6 +121,29 @@ size_t hitl_topk_drain(hitl_topk *t, hitl_scored *out)
     return n;
 }
 
+size_t hitl_scored_merge_top(hitl_scored *into, size_t n_into, const hitl_scored *from,
+                             size_t n_from, size_t k)
+{
+    /* how many of each the best k take, walking both lists from their best */
+    size_t a = 0, b = 0;
+    while (a + b < k && (a < n_into || b < n_from)) {
+        if (b == n_from || (a < n_into && hitl_scored_before(&into[a], &from[b])))
+            a++;
+        else
+            b++;
+    }
+    /* then fill from the back: `into`'s rows only move towards its end, so none is overwritten
+     * before it is placed */
+    size_t n = a + b;
+    for (size_t o = n; o > 0; o--) {
+        if (b == 0 || (a > 0 && !hitl_scored_before(&into[a - 1], &from[b - 1])))
+            into[o - 1] = into[--a];
+        else
+            into[o - 1] = from[--b];
+    }
+    return n;
+}
+
 /* qsort order of scored rows: best first, as hitl_scored_before. */
 static int cmp_scored(const void *pa, const void *pb)
 {

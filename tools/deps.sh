@@ -8,6 +8,9 @@ HITL_PACKAGES="build-essential cmake pkg-config libopenblas-dev libopenblas-open
 # Fashion-MNIST (gzipped IDX files in /usr/share/datasets/fashion-mnist), for the learning-curve
 # experiment and benchmarks; the test suite does not need it.
 HITL_DATA_PACKAGES="dataset-fashion-mnist"
+# Only the MPI build (HITL_MPI=1 tools/test.sh, cmake -DHITL_MPI=ON) needs these: Open MPI and
+# HDF5's Open MPI build, which installs beside the serial one.
+HITL_MPI_PACKAGES="openmpi-bin libopenmpi-dev libhdf5-openmpi-dev"
 # Only tests/fuzz/run.sh needs these: clang with libFuzzer and the OpenMP runtime it links.
 HITL_FUZZ_PACKAGES="clang libclang-rt-14-dev libomp-dev"
 

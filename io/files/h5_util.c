@@ -26,6 +26,24 @@ void hitl__h5_quiet(void)
     quiet = 1;
 }
 
+/* Parallel HDF5 (HITL_MPI): while on, files open and are created through MPI-IO on
+ * MPI_COMM_WORLD, and every rank must make the same HDF5 calls on them. */
+static int collective;
+
+void hitl__h5_set_collective(int on)
+{
+    collective = on;
+}
+
+/* The MPI-IO driver on fapl while collective is on; 0 on success. */
+static int set_driver(hid_t fapl)
+{
+#ifdef HITL_MPI
+    if (collective) return H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL) < 0 ? -1 : 0;
+#endif
+    return 0;
+}
+
 typedef struct walk_state {
     char desc[1024];
     hid_t min_num;
@@ -139,7 +157,7 @@ hitl_status hitl__h5_open_file(const char *path, hid_t *file, hitl_error *err)
     /* Closing the file closes whatever is still open in it. */
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     lock_best_effort(fapl);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    hid_t f = set_driver(fapl) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : H5I_INVALID_HID;
     /* Read the error stack before any other call clears it. */
     st = f < 0 ? hitl__h5_error(err, HITL_EIO, "cannot open '%s'", path) : HITL_OK;
     H5Pclose(fapl);
@@ -162,8 +180,26 @@ hitl_status hitl__h5_create_file(const char *path, hid_t *file, hitl_error *err)
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     lock_best_effort(fapl);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t f =
+        set_driver(fapl) == 0 ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5I_INVALID_HID;
     hitl_status st = f < 0 ? hitl__h5_error(err, HITL_EIO, "cannot create '%s'", path) : HITL_OK;
+    H5Pclose(fapl);
+    *file = f;
+    return st;
+}
+
+hitl_status hitl__h5_open_file_rw(const char *path, hid_t *file, hitl_error *err)
+{
+    hitl__h5_quiet();
+    *file = H5I_INVALID_HID;
+    hitl_status st = check_readable(path, err);
+    if (st != HITL_OK) return st;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return hitl__h5_error(err, HITL_ENOMEM, "cannot open '%s'", path);
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    lock_best_effort(fapl);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    st = f < 0 ? hitl__h5_error(err, HITL_EIO, "cannot write '%s'", path) : HITL_OK;
     H5Pclose(fapl);
     *file = f;
     return st;

@@ -25,6 +25,12 @@ const char *hitl__h5_slash(const char *dset);
 hitl_status hitl__h5_open_file(const char *path, hid_t *file, hitl_error *err);
 /* Creates (truncates) `path` for writing into *file, readable by HDF5 1.8 and later. */
 hitl_status hitl__h5_create_file(const char *path, hid_t *file, hitl_error *err);
+/* Opens an existing file for writing (the serial driver whatever the collective mode). */
+hitl_status hitl__h5_open_file_rw(const char *path, hid_t *file, hitl_error *err);
+/* With HITL_MPI: while `on`, the two calls above open and create files through MPI-IO on
+ * MPI_COMM_WORLD (parallel HDF5), so every rank must make the same calls; without, no effect.
+ * Set by the score pass around its opens only, on one thread. */
+void hitl__h5_set_collective(int on);
 
 /* Opens dataset `dset` of `file` (read from `path`, for messages) into *out. `dapl` may be
  * H5P_DEFAULT. HITL_ENOTFOUND "'path': no dataset '/x'" when there is no such object or it is

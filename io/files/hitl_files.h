@@ -163,9 +163,10 @@ hitl_status hitl_score_file_write(hitl_score_file *f, hitl_method m, size_t row0
 /* Rows [row0, row0 + n) of /pred (each row's predicted class, -1 when skipped) and /p1. */
 hitl_status hitl_score_file_write_pred(hitl_score_file *f, size_t row0, size_t n,
                                        const int32_t *pred, const float *p1, hitl_error *err);
-/* Copies the pool's id dataset (rank 1, one per row) to /ids, as it is (H5Ocopy). */
-hitl_status hitl_score_file_copy_ids(hitl_score_file *f, const char *pool_path, const char *dset,
-                                     hitl_error *err);
+/* Copies the pool's id dataset (rank 1, n_rows) to /ids of the closed score file at out_path,
+ * as it is (H5Ocopy). */
+hitl_status hitl_score_file_add_ids(const char *out_path, size_t n_rows, const char *pool_path,
+                                    const char *dset, hitl_error *err);
 hitl_status hitl_score_file_write_top(hitl_score_file *f, hitl_method m, const hitl_scored *top,
                                       size_t k, hitl_error *err);
 /* Flushes and closes; NULL is a no-op. Returns the first error of the close. */
@@ -201,6 +202,12 @@ typedef struct hitl_score_pass_opts {
     float *all_scores; /* the rank_by score of every row (NaN for skipped rows) */
     int32_t *all_pred; /* every row's predicted class (-1 for skipped rows) */
     float *all_p1;     /* every row's top probability */
+    /* Nonzero: this process is one rank of MPI_COMM_WORLD (hitl_mpi_start; builds with
+     * HITL_MPI only). Every rank makes the same call: the blocks are split over the ranks in
+     * order, HDF5 files open through parallel HDF5, every rank writes its own rows of out_path
+     * and returns the same result (top-k reduced over the ranks, threshold rows gathered); the
+     * result is the one process's on the same input. The all_* outputs are not filled. */
+    int mpi;
 } hitl_score_pass_opts;
 
 typedef struct hitl_score_pass_result {
@@ -213,6 +220,18 @@ typedef struct hitl_score_pass_result {
     char **classes;        /* from the pool, the head or NULL */
     size_t n_classes_named;
 } hitl_score_pass_result;
+
+/* ---- MPI (io/files/score_mpi.c) -------------------------------------------------------------
+ * hitl_mpi_launched: the number of ranks when an MPI launcher started this process (mpirun,
+ * srun: its rank is in the environment; 1 when the count is not), else 0; also in builds
+ * without MPI, so they can refuse to score as one of many ranks. hitl_mpi_built: 1 with HITL_MPI.
+ * hitl_mpi_start: MPI_Init (threads funneled: only the calling thread talks to MPI), this rank
+ * and the number of ranks; HITL_EINVAL in builds without HITL_MPI. hitl_mpi_stop: MPI_Finalize
+ * when started, else nothing. */
+int hitl_mpi_launched(void);
+int hitl_mpi_built(void);
+hitl_status hitl_mpi_start(int *rank, int *size, hitl_error *err);
+void hitl_mpi_stop(void);
 
 /* Caller-allocated *res; release with hitl_score_pass_result_release(). */
 hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_result *res,

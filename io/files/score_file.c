@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "h5_util.h"
+#include "score_mpi.h"
 #include "hitl_banned.h"
 
 #define CHUNK_ROWS ((hsize_t)1 << 16)
@@ -21,6 +22,7 @@ struct hitl_score_file {
     hid_t dset[HITL_METHOD_COUNT];
     hid_t fspace[HITL_METHOD_COUNT];
     int top_written[HITL_METHOD_COUNT];
+    int writes_top; /* 0 on all but one rank of a file made together (parallel HDF5) */
 };
 
 static void close_all(hitl_score_file *f)
@@ -86,6 +88,7 @@ hitl_status hitl_score_file_create(hitl_score_file **out, const char *path, size
     f->path = p;
     f->n_rows = n_rows;
     f->methods = methods;
+    f->writes_top = hitl__mpi_rank() == 0;
     f->scores = f->top = f->pred = f->p1 = H5I_INVALID_HID;
     for (int m = 0; m < HITL_METHOD_COUNT; m++)
         f->dset[m] = f->fspace[m] = H5I_INVALID_HID;
@@ -172,29 +175,35 @@ hitl_status hitl_score_file_write_pred(hitl_score_file *f, size_t row0, size_t n
     return HITL_OK;
 }
 
-hitl_status hitl_score_file_copy_ids(hitl_score_file *f, const char *pool_path, const char *dset,
-                                     hitl_error *err)
+hitl_status hitl_score_file_add_ids(const char *out_path, size_t n_rows, const char *pool_path,
+                                    const char *dset, hitl_error *err)
 {
-    if (!f || !pool_path || !dset) return hitl_error_set(err, HITL_EINVAL, "no ids to copy");
-    hid_t src;
+    if (!out_path || !pool_path || !dset) return hitl_error_set(err, HITL_EINVAL, "no ids to copy");
+    hid_t src, dst;
     hitl_status st = hitl__h5_open_file(pool_path, &src, err);
     if (st != HITL_OK) return st;
+    if ((st = hitl__h5_open_file_rw(out_path, &dst, err)) != HITL_OK) {
+        H5Fclose(src);
+        return st;
+    }
     hid_t d = H5Dopen2(src, dset, H5P_DEFAULT);
     hid_t space = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
     hsize_t dim = 0;
     if (d < 0 || space < 0) {
         st = hitl_error_set(err, HITL_ENOTFOUND, "'%s': no dataset '%s'", pool_path, dset);
     } else if (H5Sget_simple_extent_ndims(space) != 1 ||
-               (H5Sget_simple_extent_dims(space, &dim, NULL), dim != f->n_rows)) {
+               (H5Sget_simple_extent_dims(space, &dim, NULL), dim != n_rows)) {
         st = hitl_error_set(err, HITL_ESHAPE, "'%s': ids '%s' are not one per row (%zu rows)",
-                            pool_path, dset, f->n_rows);
-    } else if (H5Ocopy(src, dset, f->file, "ids", H5P_DEFAULT, H5P_DEFAULT) < 0) {
+                            pool_path, dset, n_rows);
+    } else if (H5Ocopy(src, dset, dst, "ids", H5P_DEFAULT, H5P_DEFAULT) < 0) {
         st = hitl__h5_error(err, HITL_EIO, "cannot copy '%s:%s' to '%s:/ids'", pool_path, dset,
-                            f->path);
+                            out_path);
     }
     if (space >= 0) H5Sclose(space);
     if (d >= 0) H5Dclose(d);
     H5Fclose(src);
+    if (H5Fclose(dst) < 0 && st == HITL_OK)
+        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s'", out_path);
     H5Eclear2(H5E_DEFAULT);
     return st;
 }
@@ -222,7 +231,9 @@ hitl_status hitl_score_file_write_top(hitl_score_file *f, hitl_method m, const h
                                       H5P_DEFAULT)
                          : H5I_INVALID_HID;
     hitl_status st = HITL_OK;
-    if (d < 0 || (k > 0 && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0))
+    /* every rank creates the dataset (parallel HDF5: a collective call), one writes its rows */
+    if (d < 0 || (k > 0 && f->writes_top &&
+                  H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0))
         st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/top/%s'", f->path, name);
     else
         f->top_written[m] = 1;

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "hitl_files.h"
+#include "h5_util.h"
+#include "score_mpi.h"
 #include "hitl_banned.h"
 
 /* One thread's block and outputs. */
@@ -33,6 +35,9 @@ typedef struct pass {
     hitl_head head;
     int have_head;
     size_t n, cols, c, block, nblocks;
+    size_t b0, b1; /* this rank's blocks: [b0, b1) (all of them without MPI) */
+    size_t n_mine; /* the rows in them */
+    int mpi, rank; /* one of many ranks (opts.mpi); this one */
     int nthreads;
     worker *w;
     hitl_score_file *out;
@@ -74,9 +79,11 @@ static void *alloc_array(size_t n, size_t size, int *failed)
 static hitl_status pass_open(pass *p, const hitl_score_pass_opts *o, hitl_score_pass_result *res,
                              hitl_error *err)
 {
+    hitl__h5_set_collective(p->mpi); /* every rank opens the pool, through parallel HDF5 */
     hitl_status st = o->n_shards > 1
                          ? hitl_matrix_open_shards(&p->pool, o->shards, o->n_shards, o->dset, err)
                          : hitl_matrix_open(&p->pool, o->path, o->dset, err);
+    hitl__h5_set_collective(0);
     if (st != HITL_OK) return st;
     p->n = hitl_matrix_rows(p->pool);
     p->cols = p->c = hitl_matrix_cols(p->pool);
@@ -115,8 +122,15 @@ static hitl_status pass_open(pass *p, const hitl_score_pass_opts *o, hitl_score_
         p->block = p->block > chunk ? p->block / chunk * chunk : chunk;
     if (p->block > p->n) p->block = p->n ? p->n : 1;
     p->nblocks = (p->n + p->block - 1) / p->block;
+    /* ranks take consecutive runs of whole blocks, as even as blocks allow */
+    size_t ranks = p->mpi ? (size_t)hitl__mpi_size() : 1, r = p->mpi ? (size_t)p->rank : 0;
+    p->b0 = p->nblocks * r / ranks;
+    p->b1 = p->nblocks * (r + 1) / ranks;
+    size_t row0 = p->b0 * p->block, row1 = p->b1 * p->block < p->n ? p->b1 * p->block : p->n;
+    p->n_mine = row1 > row0 ? row1 - row0 : 0;
+    size_t mine = p->b1 - p->b0;
     p->nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
-    if ((size_t)p->nthreads > p->nblocks) p->nthreads = p->nblocks ? (int)p->nblocks : 1;
+    if ((size_t)p->nthreads > mine) p->nthreads = mine ? (int)mine : 1;
     if (!(p->w = calloc((size_t)p->nthreads, sizeof(worker))))
         return hitl_error_set(err, HITL_ENOMEM, "out of memory");
     int failed = 0;
@@ -138,11 +152,19 @@ static hitl_status pass_open(pass *p, const hitl_score_pass_opts *o, hitl_score_
     if (failed)
         return hitl_error_set(err, HITL_ENOMEM, "out of memory for blocks of %zu rows (top-%zu)",
                               p->block, o->top_k);
-    if (o->out_path &&
-        (st = hitl_score_file_create(&p->out, o->out_path, p->n, o->score.methods, err)))
-        return st;
-    p->out_path = o->out_path;
     return HITL_OK;
+}
+
+/* The score file, when asked for: under MPI every rank creates it together (its datasets are
+ * allocated then, each rank writes its own rows). */
+static hitl_status pass_create_out(pass *p, const hitl_score_pass_opts *o, hitl_error *err)
+{
+    if (!o->out_path) return HITL_OK;
+    hitl__h5_set_collective(p->mpi);
+    hitl_status st = hitl_score_file_create(&p->out, o->out_path, p->n, o->score.methods, err);
+    hitl__h5_set_collective(0);
+    if (st == HITL_OK) p->out_path = o->out_path;
+    return st;
 }
 
 /* Reads, scores and files block b on this thread. HDF5 (reading and the score file) is used
@@ -204,9 +226,87 @@ static hitl_status do_block(pass *p, const hitl_score_pass_opts *o, worker *w, s
     if (p->out && st == HITL_OK)
         st = hitl_score_file_write_pred(p->out, row0, len, w->pred, w->p1, err);
     p->done += len;
-    if (o->progress) o->progress(o->progress_ctx, p->done, p->n);
+    if (o->progress && p->rank == 0) o->progress(o->progress_ctx, p->done, p->n_mine);
     pthread_mutex_unlock(&p->h5);
     return st;
+}
+
+/* Runs this rank's blocks on every thread. Blocks go out in order; a failure stops the blocks
+ * after it, but the blocks before it still run, so the reported bad row is the first in the
+ * file whatever the timing. */
+static hitl_status run_blocks(pass *p, const hitl_score_pass_opts *o, hitl_error *err)
+{
+    int64_t fail_block = INT64_MAX;
+    int blas = o->kind == HITL_POOL_FEATURES ? hitl_blas_set_threads(1) : 0; /* one per block */
+#pragma omp parallel num_threads(p->nthreads)
+    {
+        worker *w = &p->w[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+        for (size_t b = p->b0; b < p->b1; b++) {
+            int64_t fb;
+#pragma omp atomic read
+            fb = fail_block;
+            if ((int64_t)b > fb) continue;
+            if (do_block(p, o, w, b) != HITL_OK) {
+                if (w->err_block < 0) w->err_block = (int64_t)b;
+#pragma omp critical(hitl_fail)
+                if ((int64_t)b < fail_block) fail_block = (int64_t)b;
+            }
+        }
+    }
+    if (o->kind == HITL_POOL_FEATURES) hitl_blas_set_threads(blas);
+    if (fail_block == INT64_MAX) return HITL_OK;
+    hitl_status st = HITL_EIO;
+    for (int t = 0; t < p->nthreads; t++) {
+        if (p->w[t].err_block == fail_block) {
+            if (err) *err = p->w[t].err;
+            st = p->w[t].err.status;
+        }
+    }
+    return st;
+}
+
+/* The threads' results (and under MPI the ranks') made one, best first; the top-k lists go to
+ * the score file. */
+static hitl_status merge_results(pass *p, const hitl_score_pass_opts *o,
+                                 hitl_score_pass_result *res, hitl_error *err)
+{
+    for (int t = 0; t < p->nthreads; t++) {
+        worker *w = &p->w[t];
+        res->n_skipped += w->skipped;
+        if (w->first_skipped >= 0 &&
+            (res->first_skipped < 0 || w->first_skipped < res->first_skipped))
+            res->first_skipped = w->first_skipped;
+        for (size_t i = 0; i < w->above.n; i++) {
+            if (hitl_select_above(&res->above, &w->above.v[i].score, &w->above.v[i].pred,
+                                  &w->above.v[i].p1, 1, w->above.v[i].row, o->threshold))
+                return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+        }
+    }
+    hitl_status st;
+    if (p->mpi && ((st = hitl__mpi_reduce_skipped(&res->n_skipped, &res->first_skipped, err)) ||
+                   (st = hitl__mpi_gather(&res->above, err))))
+        return st;
+    for (int m = 0; m < HITL_METHOD_COUNT; m++) {
+        if (!p->w[0].scores[m]) continue;
+        hitl_topk *all = &p->w[0].heaps[m];
+        for (int t = 1; t < p->nthreads; t++)
+            hitl_topk_merge(all, &p->w[t].heaps[m]);
+        res->top[m] = malloc((o->top_k ? o->top_k : 1) * sizeof(hitl_scored));
+        st =
+            res->top[m] ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "out of memory for the top-k");
+        if (p->mpi) st = hitl__mpi_agree(st, err);
+        if (st != HITL_OK) return st;
+        res->n_top[m] = hitl_topk_drain(all, res->top[m]);
+        if (p->mpi && o->top_k &&
+            (st = hitl__mpi_reduce_top(res->top[m], &res->n_top[m], o->top_k, err)))
+            return st;
+        if (p->out && (st = hitl_score_file_write_top(p->out, (hitl_method)m, res->top[m],
+                                                      res->n_top[m], err)))
+            return st;
+    }
+    hitl_scored_sort(res->above.v, res->above.n);
+    return HITL_OK;
 }
 
 hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_result *res,
@@ -221,85 +321,34 @@ hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_re
     hitl_score_pass_opts o = *opts;
     o.score.kind = opts->kind == HITL_POOL_PROBS ? HITL_INPUT_PROBS : HITL_INPUT_LOGITS;
 
-    pass p = {.h5 = PTHREAD_MUTEX_INITIALIZER};
+    pass p = {.h5 = PTHREAD_MUTEX_INITIALIZER, .mpi = o.mpi, .rank = o.mpi ? hitl__mpi_rank() : 0};
+    if (p.mpi) o.all_scores = o.all_p1 = NULL, o.all_pred = NULL; /* not filled under MPI */
+    /* Under MPI each step that can fail on one rank alone ends in an agreement, so every rank
+     * takes the same path through the collective calls that follow (opens, closes, creates). */
     hitl_status st = pass_open(&p, &o, res, err);
-    if (st != HITL_OK) goto done;
+    if (p.mpi) st = hitl__mpi_agree(st, err);
+    if (st == HITL_OK) st = pass_create_out(&p, &o, err);
+    if (p.mpi) st = hitl__mpi_agree(st, err);
+    if (st == HITL_OK) st = run_blocks(&p, &o, err);
+    if (p.mpi) st = hitl__mpi_agree(st, err);
+    if (st == HITL_OK) st = merge_results(&p, &o, res, err);
+    if (p.mpi) st = hitl__mpi_agree(st, err);
 
-    /* Blocks go out in order; a failure stops the blocks after it, but the blocks before it
-     * still run, so the reported bad row is the first in the file whatever the timing. */
-    int64_t fail_block = INT64_MAX;
-    int blas = o.kind == HITL_POOL_FEATURES ? hitl_blas_set_threads(1) : 0; /* one per block */
-#pragma omp parallel num_threads(p.nthreads)
-    {
-        worker *w = &p.w[omp_get_thread_num()];
-#pragma omp for schedule(dynamic, 1)
-        for (size_t b = 0; b < p.nblocks; b++) {
-            int64_t fb;
-#pragma omp atomic read
-            fb = fail_block;
-            if ((int64_t)b > fb) continue;
-            if (do_block(&p, &o, w, b) != HITL_OK) {
-                if (w->err_block < 0) w->err_block = (int64_t)b;
-#pragma omp critical(hitl_fail)
-                if ((int64_t)b < fail_block) fail_block = (int64_t)b;
-            }
-        }
-    }
-    if (o.kind == HITL_POOL_FEATURES) hitl_blas_set_threads(blas);
-    if (fail_block != INT64_MAX) {
-        for (int t = 0; t < p.nthreads; t++) {
-            if (p.w[t].err_block == fail_block) {
-                if (err) *err = p.w[t].err;
-                st = p.w[t].err.status;
-            }
-        }
-        goto done;
-    }
-
-    /* merge the per-thread results, best first */
-    for (int t = 0; t < p.nthreads; t++) {
-        worker *w = &p.w[t];
-        res->n_skipped += w->skipped;
-        if (w->first_skipped >= 0 &&
-            (res->first_skipped < 0 || w->first_skipped < res->first_skipped))
-            res->first_skipped = w->first_skipped;
-        for (size_t i = 0; i < w->above.n; i++) {
-            if (hitl_select_above(&res->above, &w->above.v[i].score, &w->above.v[i].pred,
-                                  &w->above.v[i].p1, 1, w->above.v[i].row, o.threshold)) {
-                st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-                goto done;
-            }
-        }
-    }
-    for (int m = 0; m < HITL_METHOD_COUNT; m++) {
-        if (!p.w[0].scores[m]) continue;
-        hitl_topk *all = &p.w[0].heaps[m];
-        for (int t = 1; t < p.nthreads; t++)
-            hitl_topk_merge(all, &p.w[t].heaps[m]);
-        res->top[m] = malloc((all->n ? all->n : 1) * sizeof(hitl_scored));
-        if (!res->top[m]) {
-            st = hitl_error_set(err, HITL_ENOMEM, "out of memory for the top-k");
-            goto done;
-        }
-        res->n_top[m] = hitl_topk_drain(all, res->top[m]);
-        if (p.out && (st = hitl_score_file_write_top(p.out, (hitl_method)m, res->top[m],
-                                                     res->n_top[m], err)))
-            goto done;
-    }
-    hitl_scored_sort(res->above.v, res->above.n);
-done:;
     /* the pool is closed before its ids are copied from a handle of their own: HDF5 shares one
      * file between two opens, and closing either closes everything open in it */
     hitl_score_file *out = p.out;
     p.out = NULL;
     pass_release(&p);
-    if (st == HITL_OK && out && o.ids_dset)
-        st = hitl_score_file_copy_ids(out, o.path, o.ids_dset, err);
     hitl_status closed = hitl_score_file_close(out, st == HITL_OK ? err : NULL);
     if (st == HITL_OK) st = closed;
+    if (p.mpi) st = hitl__mpi_agree(st, err);
+    /* the ids are copied by one process: under MPI the file is complete once closed together */
+    if (st == HITL_OK && out && o.ids_dset && p.rank == 0)
+        st = hitl_score_file_add_ids(o.out_path, p.n, o.path, o.ids_dset, err);
+    if (p.mpi) st = hitl__mpi_agree(st, err);
     if (st != HITL_OK) {
         hitl_score_pass_result_release(res);
-        if (p.out_path) remove(p.out_path); /* no half-written score file */
+        if (p.out_path && p.rank == 0) remove(p.out_path); /* no half-written score file */
     }
     return st;
 }

@@ -159,6 +159,54 @@ START_TEST(test_threshold_many)
 }
 END_TEST
 
+/* Merging sorted lists as the MPI reduction does: rows split into contiguous ranges (a rank's),
+ * each range's best k sorted, then merged pairwise in any order: always the whole pool's best k. */
+START_TEST(test_merge_top_equals_full_sort)
+{
+    const size_t n = 5003;
+    tu_rng rng;
+    tu_rng_seed(&rng, 11);
+    float *s = tie_heavy_scores(&rng, n);
+    size_t m;
+    hitl_scored *truth = sorted_all(s, n, &m);
+    static const size_t ks[] = {1, 3, 64, 2000, 6000};
+    static const size_t parts[] = {1, 2, 3, 7};
+    for (size_t ki = 0; ki < 5; ki++) {
+        for (size_t pi = 0; pi < 4; pi++) {
+            size_t k = ks[ki], np = parts[pi], want = k < m ? k : m;
+            hitl_scored *acc = malloc(k * sizeof(*acc)), *part = malloc(k * sizeof(*part));
+            size_t n_acc = 0;
+            for (size_t p = np; p-- > 0;) { /* the last range first: order must not matter */
+                size_t r0 = n * p / np, r1 = n * (p + 1) / np;
+                hitl_topk t;
+                ck_assert_int_eq(hitl_topk_init(&t, k), 0);
+                hitl_topk_offer_block(&t, s + r0, NULL, NULL, r1 - r0, (int64_t)r0);
+                size_t n_part = hitl_topk_drain(&t, part);
+                hitl_topk_release(&t);
+                n_acc = hitl_scored_merge_top(acc, n_acc, part, n_part, k);
+            }
+            ck_assert_uint_eq(n_acc, want);
+            for (size_t i = 0; i < want; i++) {
+                ck_assert_int_eq(acc[i].row, truth[i].row);
+                ck_assert_float_eq(acc[i].score, truth[i].score);
+            }
+            free(acc);
+            free(part);
+        }
+    }
+    /* an empty side, and k smaller than either list */
+    hitl_scored a[3] = {{0.9f, 0, 0, 4}, {0.5f, 0, 0, 1}, {0.5f, 0, 0, 7}};
+    hitl_scored b[2] = {{0.5f, 0, 0, 2}, {0.1f, 0, 0, 0}};
+    ck_assert_uint_eq(hitl_scored_merge_top(a, 3, b, 0, 3), 3);
+    ck_assert_uint_eq(hitl_scored_merge_top(a, 3, b, 2, 3), 3);
+    ck_assert_int_eq(a[0].row, 4);
+    ck_assert_int_eq(a[1].row, 1); /* 0.5 ties go to the lower row: 1, then 2 from b */
+    ck_assert_int_eq(a[2].row, 2);
+    free(truth);
+    free(s);
+}
+END_TEST
+
 static Suite *topk_suite(void)
 {
     Suite *s = suite_create("engine_topk");
@@ -167,6 +215,7 @@ static Suite *topk_suite(void)
     tcase_add_test(core, test_ties_to_lower_row);
     tcase_add_test(core, test_pred_and_p1_carried);
     tcase_add_test(core, test_threshold);
+    tcase_add_test(core, test_merge_top_equals_full_sort);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_k_zero_and_nan);
