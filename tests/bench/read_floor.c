@@ -1,6 +1,7 @@
-/* hitl_read_floor FILE DSET [--block-rows N]: the benchmark's read floor. Reads every row of a
+/* hitl_read_floor FILE... DSET [--block-rows N]: the benchmark's read floor. Reads every row of a
  * matrix through the same io reader and block size as `hitl score`, computing nothing, and prints
- * the elapsed seconds: with a features dataset it is "the time to read X once". */
+ * the elapsed seconds: with a features dataset it is "the time to read X once". Several files are
+ * shards of one pool, opened as `hitl score FILE...` opens them (hitl_matrix_open_shards). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,15 @@ static double now_seconds(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: hitl_read_floor FILE DSET [--block-rows N]\n"
-                    "  DSET '-' opens FILE as .npy\n");
+    fprintf(stderr, "usage: hitl_read_floor FILE... DSET [--block-rows N]\n"
+                    "  DSET '-' opens FILE as .npy; several files are shards of one pool\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL, *dset = NULL;
-    size_t block = 0;
+    const char *paths[64], *dset = NULL;
+    size_t npos = 0, block = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--block-rows") == 0 && i + 1 < argc) {
             char *end;
@@ -35,22 +36,21 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--help") == 0) {
             usage();
             return 0;
-        } else if (!path) {
-            path = argv[i];
-        } else if (!dset) {
-            dset = argv[i];
+        } else if (npos < sizeof(paths) / sizeof(*paths)) {
+            paths[npos++] = argv[i];
         } else {
             return usage();
         }
     }
-    if (!path || !dset) return usage();
+    if (npos < 2) return usage();
+    dset = paths[--npos]; /* the last positional names the dataset */
     if (strcmp(dset, "-") == 0) dset = NULL;
 
     double t0 = now_seconds();
     hitl_error err;
     hitl_error_clear(&err);
     hitl_matrix *m = NULL;
-    if (hitl_matrix_open(&m, path, dset, &err) != HITL_OK) {
+    if (hitl_matrix_open_shards(&m, paths, npos, dset, &err) != HITL_OK) {
         fprintf(stderr, "hitl_read_floor: %s\n", err.msg);
         return err.status == HITL_EIO ? 1 : 3;
     }
