@@ -1,5 +1,6 @@
 /* Entry point of the hitl command: finds the subcommand in the table and runs it, or, when this
- * executable was built without it, executes the full `hitl-data` installed beside it. */
+ * executable was built without it, executes the one beside it that has it: `hitl-serve` for
+ * serve, `hitl-data` for the rest (cli/CMakeLists.txt says which holds what). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -38,9 +39,11 @@ static const cli_command commands[] = {
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-/* Runs this command line in the hitl-data beside this executable; returns only on failure. */
+/* Runs this command line in the executable beside this one that holds its command; returns
+ * only on failure. */
 static int run_data_executable(char **argv)
 {
+    const char *name = strcmp(argv[1], "serve") == 0 ? "hitl-serve" : "hitl-data";
     char self[PATH_MAX], path[PATH_MAX + 16];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0) {
@@ -49,8 +52,12 @@ static int run_data_executable(char **argv)
     }
     self[n] = '\0';
     char *slash = strrchr(self, '/');
+    if (slash && strcmp(slash + 1, name) == 0) { /* never itself: that would loop */
+        fprintf(stderr, "hitl: '%s' is not in this build of %s\n", argv[1], name);
+        return CLI_EXIT_FAILURE;
+    }
     if (slash) slash[1] = '\0';
-    snprintf(path, sizeof(path), "%shitl-data", slash ? self : "");
+    snprintf(path, sizeof(path), "%s%s", slash ? self : "", name);
     argv[0] = path;
     execv(path, argv);
     fprintf(stderr, "hitl: '%s' needs %s: %s\n", argv[1], path, strerror(errno));
