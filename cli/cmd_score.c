@@ -161,9 +161,6 @@ static int parse_args(int argc, char **argv, score_args *a)
             if (hitl_path_is_npy(argv[optind + i]) != hitl_path_is_npy(o->path))
                 return cli_usage_error(cmd, "shards are all .npy or all HDF5 ('%s')",
                                        argv[optind + i]);
-        if (a->ids && o->out_path)
-            return cli_usage_error(cmd, "--out with --ids takes one file: shards' ids are not "
-                                        "joined into /ids");
     }
     if (hitl_path_is_npy(o->path)) {
         if (a->dset) return cli_usage_error(cmd, "a .npy file holds one array: name no dataset");

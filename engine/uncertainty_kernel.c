@@ -96,10 +96,10 @@ ALWAYS_INLINE vf vblend(vi mask, vf a, vf b) /* mask ? a : b, lane by lane */
  * it; the sum is only used to validate probabilities, so float suffices at these class counts. */
 ALWAYS_INLINE void top2_tile(const float *xt, size_t c, int probs, tile_stats *t)
 {
-    const vf zero = {0}, ninf = zero - INFINITY, big = zero + FLT_MAX;
+    const vf zero = {0}, ninf = zero - INFINITY, pinf = zero + INFINITY, big = zero + FLT_MAX;
     for (size_t g = 0; g < TILE; g += VL) {
-        vf m1 = ninf, m2 = ninf, s = zero;
-        vi arg = {0}, bad = {0};
+        vf m1 = ninf, m2 = ninf, s = zero, mn = pinf;
+        vi arg = {0};
         for (size_t j = 0; j < c; j++) {
             vf v;
             memcpy(&v, xt + j * TILE + g, sizeof(v));
@@ -107,10 +107,12 @@ ALWAYS_INLINE void top2_tile(const float *xt, size_t c, int probs, tile_stats *t
             m2 = vblend(gt, m1, vblend(gt2, v, m2));
             arg = (gt & (int32_t)j) | (~gt & arg);
             m1 = vblend(gt, v, m1);
-            /* probs: NaN, negative or +Inf; logits: NaN or +-Inf */
-            bad |= (v != v) | (v > big) | (probs ? v < zero : v < -big);
+            mn = vblend(v < mn, v, mn);
             s += v;
         }
+        /* probs: NaN, negative or +Inf; logits: NaN or +-Inf. A NaN anywhere makes the sum NaN;
+         * m1 and mn skip NaN, so they see every infinity and negative value */
+        vi bad = (s != s) | (m1 > big) | (probs ? mn < zero : mn < -big);
         memcpy(t->m1 + g, &m1, sizeof(m1));
         memcpy(t->m2 + g, &m2, sizeof(m2));
         memcpy(t->arg + g, &arg, sizeof(arg));
@@ -209,32 +211,74 @@ ALWAYS_INLINE hitl_status finish_tile(run_ctx *ctx, const tile_stats *t, size_t 
     return HITL_OK;
 }
 
-/* Row path for many classes: each row is a few vectorised passes over contiguous memory. */
+/* One vector of a row into each lane's two largest values, sum and validity (lanes in `real`). */
+ALWAYS_INLINE void lane_top2(vf v, vi real, int probs, vf *m1, vf *m2, vf *s, vi *bad)
+{
+    const vf zero = {0}, big = zero + FLT_MAX;
+    vi gt = v > *m1;
+    vf lo = vblend(gt, *m1, v); /* min(m1, v): what v leaves for second place */
+    *m2 = vblend(lo > *m2, lo, *m2);
+    *m1 = vblend(gt, v, *m1);
+    /* probs: NaN, negative or +Inf; logits: NaN or +-Inf */
+    *bad |= real & ((v != v) | (v > big) | (probs ? v < zero : v < -big));
+    *s += vblend(real, v, zero);
+}
+
+/* Row path for many classes: one vectorised pass keeps each lane's two largest values (the two
+ * largest of a row are the two largest of its lanes' pairs, ties included), validity and the
+ * sum; a scan for the first index of the max, which stops there; then, only when needed, one
+ * more pass for entropy or the softmax normaliser. */
 ALWAYS_INLINE void row_stats(const float *r, size_t c, int probs, int want_h, float inv_t,
                              tile_stats *t, size_t k)
 {
-    /* pass 1: max, validity and (probs) the sum, which only validates, so float lanes do */
-    float m1 = -INFINITY, fs = 0;
-    int32_t bad = 0;
-#pragma omp simd reduction(max : m1) reduction(| : bad) reduction(+ : fs)
-    for (size_t j = 0; j < c; j++) {
-        float v = r[j];
-        m1 = v > m1 ? v : m1;
-        bad |= probs ? !(v >= 0.0f && v <= FLT_MAX) : !(v >= -FLT_MAX && v <= FLT_MAX);
-        fs += v;
+    const vf zero = {0}, ninf = zero - INFINITY;
+    vf m1v = ninf, m2v = ninf, sv = zero;
+    vi badv = {0}, lane;
+    int32_t idx[VL];
+    size_t pos = 0;
+    for (int32_t i = 0; i < VL; i++)
+        idx[i] = i;
+    memcpy(&lane, idx, sizeof(lane));
+    vi all = lane >= 0;
+    for (; pos + VL <= c; pos += VL) {
+        vf v;
+        memcpy(&v, r + pos, sizeof(v));
+        lane_top2(v, all, probs, &m1v, &m2v, &sv, &badv);
     }
-    /* pass 2: the first index of the max; pass 3: the largest value elsewhere */
-    int32_t arg = INT32_MAX;
-#pragma omp simd reduction(min : arg)
-    for (size_t j = 0; j < c; j++)
-        arg = (r[j] == m1 && (int32_t)j < arg) ? (int32_t)j : arg;
-    if (arg == INT32_MAX) arg = 0; /* NaN rows: flagged bad anyway */
-    float m2 = -INFINITY;
-#pragma omp simd reduction(max : m2)
-    for (size_t j = 0; j < c; j++) {
-        float v = (int32_t)j == arg ? -INFINITY : r[j];
-        m2 = v > m2 ? v : m2;
+    if (pos < c) { /* the tail: idle lanes hold -inf, are neither summed nor checked */
+        vf v = ninf;
+        memcpy(&v, r + pos, (c - pos) * sizeof(float));
+        lane_top2(v, lane < (int32_t)(c - pos), probs, &m1v, &m2v, &sv, &badv);
     }
+    float m1 = -INFINITY, m2 = -INFINITY, fs = 0;
+    int32_t bad = 0, top = 0;
+    for (int i = 0; i < VL; i++) {
+        if (m1v[i] > m1) {
+            m1 = m1v[i];
+            top = i;
+        }
+        bad |= badv[i];
+        fs += sv[i];
+    }
+    for (int i = 0; i < VL; i++) {
+        float o = i == top ? m2v[i] : (m1v[i] > m2v[i] ? m1v[i] : m2v[i]);
+        m2 = o > m2 ? o : m2;
+    }
+    /* the first index of the max (the lowest among ties) */
+    int32_t arg = -1;
+    const vf want = zero + m1;
+    size_t at = 0;
+    for (; arg < 0 && at + VL <= c; at += VL) {
+        vf v;
+        memcpy(&v, r + at, sizeof(v));
+        vi eq = v == want, none = {0};
+        if (memcmp(&eq, &none, sizeof(eq)) == 0) continue;
+        for (int i = 0; arg < 0; i++)
+            if (eq[i]) arg = (int32_t)at + i;
+    }
+    for (; arg < 0 && at < c; at++)
+        if (r[at] == m1) arg = (int32_t)at;
+    if (arg < 0) arg = 0; /* NaN rows: flagged bad anyway */
     /* pass 4, only when needed: entropy (double), or the softmax normaliser of logits */
     double s = fs, h = 0;
     if (probs && want_h) {

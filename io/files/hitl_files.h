@@ -17,11 +17,13 @@ extern "C" {
  * hitl_matrix_read_f64 (for the few places where the rounding matters, calibration's bins). */
 typedef struct hitl_matrix hitl_matrix;
 
-/* Default block of a streaming pass: about this many bytes of float32 input per block. */
-#define HITL_BLOCK_BYTES ((size_t)8 << 20)
-/* The widest matrix the readers accept: a row must fit in one default block (2^21 columns).
- * Wider shapes (pools, and a head's D or C) are refused (HITL_ESHAPE) before any allocation. */
-#define HITL_MATRIX_MAX_COLS (HITL_BLOCK_BYTES / sizeof(float))
+/* Default block of a streaming pass: about this many bytes of float32 input per block. Small
+ * enough to stay in a core's L2 between the read that fills it and the scoring that follows
+ * (10M x 10, two threads: 1 MiB blocks 0.09 s, 8 MiB blocks 0.16 s; tests/bench/README.md). */
+#define HITL_BLOCK_BYTES ((size_t)1 << 20)
+/* The widest matrix the readers accept (2^21 columns, 8 MiB a row): wider shapes (pools, and a
+ * head's D or C) are refused (HITL_ESHAPE) before any allocation. */
+#define HITL_MATRIX_MAX_COLS (((size_t)8 << 20) / sizeof(float))
 /* Rows per default block for `cols` columns (at least 1). */
 size_t hitl_block_rows(size_t cols);
 
@@ -167,6 +169,11 @@ hitl_status hitl_score_file_write_pred(hitl_score_file *f, size_t row0, size_t n
  * as it is (H5Ocopy). */
 hitl_status hitl_score_file_add_ids(const char *out_path, size_t n_rows, const char *pool_path,
                                     const char *dset, hitl_error *err);
+/* The same over shards of one pool: each shard's `dset` (shard_rows[i] ids, all integers or all
+ * strings) joined in order into /ids, int64 or variable-length UTF-8 strings. */
+hitl_status hitl_score_file_add_shard_ids(const char *out_path, const char *const *paths,
+                                          const size_t *shard_rows, size_t n_shards,
+                                          const char *dset, hitl_error *err);
 hitl_status hitl_score_file_write_top(hitl_score_file *f, hitl_method m, const hitl_scored *top,
                                       size_t k, hitl_error *err);
 /* Flushes and closes; NULL is a no-op. Returns the first error of the close. */

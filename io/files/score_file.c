@@ -256,3 +256,79 @@ hitl_status hitl_score_file_close(hitl_score_file *f, hitl_error *err)
     free(f);
     return st;
 }
+
+/* One slice of the joined ids at [row0, row0 + ids->n) of /ids, created by the first slice:
+ * int64, or variable-length UTF-8 strings (whatever the shards' own string layout). */
+static hitl_status write_ids_slice(hid_t file, hid_t *d, int *is_string, size_t n_rows, size_t row0,
+                                   const hitl_ids *ids, const char *out_path, hitl_error *err)
+{
+    hid_t str = H5Tcopy(H5T_C_S1);
+    if (str < 0 || H5Tset_size(str, H5T_VARIABLE) < 0 || H5Tset_cset(str, H5T_CSET_UTF8) < 0) {
+        if (str >= 0) H5Tclose(str);
+        return hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids'", out_path);
+    }
+    hitl_status st = HITL_OK;
+    if (*d < 0) {
+        *is_string = ids->is_string;
+        hsize_t dim = n_rows, chunk = dim < CHUNK_ROWS ? dim : CHUNK_ROWS;
+        hid_t space = H5Screate_simple(1, &dim, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        if (space >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, 1, &chunk) >= 0)
+            *d = H5Dcreate2(file, "ids", *is_string ? str : H5T_STD_I64LE, space, H5P_DEFAULT, dcpl,
+                            H5P_DEFAULT);
+        if (dcpl >= 0) H5Pclose(dcpl);
+        if (space >= 0) H5Sclose(space);
+        if (*d < 0) st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids'", out_path);
+    } else if (ids->is_string != *is_string) {
+        st = hitl_error_set(err, HITL_ETYPE,
+                            "the shards' ids are strings in some, integers in "
+                            "others (row %zu on)",
+                            row0);
+    }
+    if (st == HITL_OK && write_rows(*d, *is_string ? str : H5T_NATIVE_INT64, row0, ids->n,
+                                    *is_string ? (const void *)ids->strs : (const void *)ids->ints))
+        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids' rows [%zu, %zu)", out_path, row0,
+                            row0 + ids->n);
+    H5Tclose(str);
+    return st;
+}
+
+hitl_status hitl_score_file_add_shard_ids(const char *out_path, const char *const *paths,
+                                          const size_t *shard_rows, size_t n_shards,
+                                          const char *dset, hitl_error *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < n_shards; i++)
+        n += shard_rows[i];
+    hid_t file;
+    hitl_status st = hitl__h5_open_file_rw(out_path, &file, err);
+    if (st != HITL_OK) return st;
+    int64_t *rows = malloc((size_t)CHUNK_ROWS * sizeof(int64_t));
+    if (!rows) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    hid_t d = H5I_INVALID_HID;
+    int is_string = 0;
+    /* a slice at a time through the ids reader, which checks each shard's ids and their type */
+    for (size_t row0 = 0, len; st == HITL_OK && row0 < n; row0 += len) {
+        len = n - row0 < CHUNK_ROWS ? n - row0 : CHUNK_ROWS;
+        for (size_t i = 0; i < len; i++)
+            rows[i] = (int64_t)(row0 + i);
+        hitl_ids ids;
+        st = hitl_ids_read_shard_rows(paths, shard_rows, n_shards, dset, rows, len, &ids, err);
+        if (st == HITL_OK) st = write_ids_slice(file, &d, &is_string, n, row0, &ids, out_path, err);
+        hitl_ids_release(&ids);
+    }
+    if (st == HITL_OK && n == 0) { /* no rows: an empty int64 /ids */
+        hsize_t zero = 0;
+        hid_t space = H5Screate_simple(1, &zero, NULL);
+        d = space >= 0 ? H5Dcreate2(file, "ids", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                                    H5P_DEFAULT)
+                       : H5I_INVALID_HID;
+        if (space >= 0) H5Sclose(space);
+        if (d < 0) st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids'", out_path);
+    }
+    free(rows);
+    if (d >= 0) H5Dclose(d);
+    if (H5Fclose(file) < 0 && st == HITL_OK)
+        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s'", out_path);
+    H5Eclear2(H5E_DEFAULT);
+    return st;
+}

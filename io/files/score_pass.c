@@ -231,6 +231,36 @@ static hitl_status do_block(pass *p, const hitl_score_pass_opts *o, worker *w, s
     return st;
 }
 
+/* The rows of each shard (*per, n_shards of them; caller frees). */
+static hitl_status shard_rows(const hitl_score_pass_opts *o, size_t **per, hitl_error *err)
+{
+    hitl_status st = HITL_OK;
+    if (!(*per = calloc(o->n_shards, sizeof(size_t))))
+        return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    for (size_t i = 0; st == HITL_OK && i < o->n_shards; i++) {
+        hitl_matrix *m;
+        if ((st = hitl_matrix_open(&m, o->shards[i], o->dset, err)) == HITL_OK) {
+            (*per)[i] = hitl_matrix_rows(m);
+            hitl_matrix_close(m);
+        }
+    }
+    return st;
+}
+
+/* The pool's ids (--ids) to /ids of the closed score file: copied whole from one file, joined
+ * from shards. */
+static hitl_status add_ids(const hitl_score_pass_opts *o, size_t n, hitl_error *err)
+{
+    if (o->n_shards <= 1) return hitl_score_file_add_ids(o->out_path, n, o->path, o->ids_dset, err);
+    size_t *per = NULL;
+    hitl_status st = shard_rows(o, &per, err);
+    if (st == HITL_OK)
+        st = hitl_score_file_add_shard_ids(o->out_path, o->shards, per, o->n_shards, o->ids_dset,
+                                           err);
+    free(per);
+    return st;
+}
+
 /* Runs this rank's blocks on every thread. Blocks go out in order; a failure stops the blocks
  * after it, but the blocks before it still run, so the reported bad row is the first in the
  * file whatever the timing. */
@@ -344,7 +374,7 @@ hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_re
     if (p.mpi) st = hitl__mpi_agree(st, err);
     /* the ids are copied by one process: under MPI the file is complete once closed together */
     if (st == HITL_OK && out && o.ids_dset && p.rank == 0)
-        st = hitl_score_file_add_ids(o.out_path, p.n, o.path, o.ids_dset, err);
+        st = add_ids(&o, p.n, err);
     if (p.mpi) st = hitl__mpi_agree(st, err);
     if (st != HITL_OK) {
         hitl_score_pass_result_release(res);
@@ -381,16 +411,8 @@ hitl_status hitl_score_ids(const hitl_score_pass_opts *o, const char *ids_dset,
         rows[n++] = r->above.v[i].row;
     hitl_status st = HITL_OK;
     if (o->n_shards > 1) { /* each shard's rows, then its ids */
-        size_t *per = calloc(o->n_shards, sizeof(size_t));
-        if (!per) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
-        for (size_t i = 0; st == HITL_OK && i < o->n_shards; i++) {
-            hitl_matrix *m;
-            if ((st = hitl_matrix_open(&m, o->shards[i], o->dset, err)) == HITL_OK) {
-                per[i] = hitl_matrix_rows(m);
-                hitl_matrix_close(m);
-            }
-        }
-        if (st == HITL_OK)
+        size_t *per = NULL;
+        if ((st = shard_rows(o, &per, err)) == HITL_OK)
             st = hitl_ids_read_shard_rows(o->shards, per, o->n_shards, ids_dset, rows, n, ids, err);
         free(per);
     } else {

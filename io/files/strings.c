@@ -10,7 +10,7 @@
 
 size_t hitl_block_rows(size_t cols)
 {
-    if (cols == 0 || cols > HITL_BLOCK_BYTES / sizeof(float)) return 1;
+    if (cols == 0 || cols > HITL_BLOCK_BYTES / sizeof(float)) return 1; /* a row a block */
     return HITL_BLOCK_BYTES / (cols * sizeof(float));
 }
 

@@ -203,11 +203,23 @@ class ScoreInterop(unittest.TestCase):
         self.assertEqual([t["score"] for t in got["top"]], [t["score"] for t in want["top"]])
         out_w, out_s = os.path.join(WORK, "sh-w.h5"), os.path.join(WORK, "sh-s.h5")
         run(whole, "--probs", "probs", "--method", "all", "--out", out_w)
-        run(*paths, "--probs=probs", "--method", "all", "--out", out_s)
+        run(*paths, "--probs=probs", "--method", "all", "--out", out_s, "--ids", "ids")
         with h5py.File(out_w) as a, h5py.File(out_s) as b:
             for m in METHODS:
                 np.testing.assert_array_equal(a[f"scores/{m}"][...], b[f"scores/{m}"][...])
             np.testing.assert_array_equal(a["pred"][...], b["pred"][...])
+            # the shards' ids joined in order: the whole file's
+            np.testing.assert_array_equal(b["ids"][...], np.arange(n, dtype=np.int64) * 3)
+        # string ids of two layouts (variable-length, fixed 'S'), joined as UTF-8 strings
+        sids = [f"it\u00e9m-{i}" for i in range(n)]
+        for i, path in enumerate(paths):
+            with h5py.File(path, "a") as f:
+                part = sids[cuts[i]:cuts[i + 1]]
+                f["sids"] = (np.array([s.encode() for s in part], dtype="S16") if i % 2 else
+                             np.array(part, dtype=h5py.string_dtype()))
+        run(*paths, "--probs=probs", "--out", out_s, "--ids", "sids")
+        with h5py.File(out_s) as b:
+            self.assertEqual([v.decode() for v in b["ids"][...]], sids)
         bad = os.path.join(WORK, "shard-bad.h5")
         with h5py.File(bad, "w") as f:
             f["probs"] = self.probs[:10, :5]

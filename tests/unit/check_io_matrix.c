@@ -858,7 +858,7 @@ START_TEST(test_read_rows_blocks)
     /* rows so wide that a default block holds two (and no gap is read): runs of neighbours are
      * cut at the block; then rows for which a gap of two unlisted rows is read and three not */
     char *p = tmp("rows-wide.npy");
-    size_t n = 5, c = HITL_MATRIX_MAX_COLS / 2;
+    size_t n = 5, c = HITL_BLOCK_BYTES / (2 * sizeof(float));
     ck_assert_uint_eq(hitl_block_rows(c), 2);
     double *v = random_values(n * c, 13);
     npy_matrix(p, 1, 0, n, c, v);
@@ -874,7 +874,7 @@ START_TEST(test_read_rows_blocks)
 
     n = 12;
     c = ((size_t)1 << 20) / (2 * sizeof(float)); /* 1 MiB: two rows */
-    ck_assert_uint_eq(hitl_block_rows(c), 16);
+    ck_assert_uint_eq(hitl_block_rows(c), HITL_BLOCK_BYTES / (c * sizeof(float)));
     v = random_values(n * c, 16);
     npy_matrix(p, 1, 0, n, c, v);
     free(v);
