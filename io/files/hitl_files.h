@@ -57,6 +57,10 @@ size_t hitl_matrix_cols(const hitl_matrix *m);
  * rows [k * chunk_rows, ...), touches each chunk once and reads it straight into the caller's
  * buffer, where a read that ends inside a chunk makes HDF5 read that chunk again for the next. */
 size_t hitl_matrix_chunk_rows(const hitl_matrix *m);
+/* 1 when hitl_matrix_read of distinct rows may run on several threads at once, with no lock
+ * of the caller's: .npy float32, read by pread() straight into each caller's buffer (and
+ * shards that all are). HDF5 is single-threaded: 0. */
+int hitl_matrix_concurrent(const hitl_matrix *m);
 
 /* Compressed chunks read in two steps, so that threads inflate them side by side: the stored
  * chunks of rows [row0, row0 + n) are fetched as they are on disk (hitl_matrix_fetch, under the

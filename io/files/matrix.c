@@ -112,6 +112,11 @@ size_t hitl_matrix_chunk_rows(const hitl_matrix *m)
     return m ? m->chunk_rows : 0;
 }
 
+int hitl_matrix_concurrent(const hitl_matrix *m)
+{
+    return m ? m->concurrent : 0;
+}
+
 int hitl_matrix_splits(const hitl_matrix *m)
 {
     return m && m->ops->splits && m->ops->splits(m);

@@ -498,6 +498,7 @@ hitl_status hitl__matrix_open_npy(hitl_matrix *m, const char *path, int integers
         }
     }
     posix_fadvise(s->fd, (off_t)s->data_off, 0, POSIX_FADV_SEQUENTIAL);
+    m->concurrent = s->type == T_F4; /* in place; other types share the scratch */
     return HITL_OK;
 
 fail:

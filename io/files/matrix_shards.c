@@ -134,5 +134,8 @@ hitl_status hitl__matrix_open_shards(hitl_matrix *m, const char *const *paths, s
         return st;
     }
     m->rows = s->first[s->n];
+    m->concurrent = 1;
+    for (size_t i = 0; i < s->n; i++)
+        m->concurrent &= hitl_matrix_concurrent(s->part[i]);
     return HITL_OK;
 }

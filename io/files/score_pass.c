@@ -176,10 +176,11 @@ static hitl_status do_block(pass *p, const hitl_score_pass_opts *o, worker *w, s
     hitl_error *err = &w->err;
     /* compressed chunks are inflated outside the lock, on every thread */
     int split = p->split && row0 % hitl_matrix_chunk_rows(p->pool) == 0;
-    pthread_mutex_lock(&p->h5);
+    int lock = !hitl_matrix_concurrent(p->pool); /* .npy: every thread reads at once */
+    if (lock) pthread_mutex_lock(&p->h5);
     st = split ? hitl_matrix_fetch(p->pool, row0, len, &w->raw, err)
                : hitl_matrix_read(p->pool, row0, len, w->x, err);
-    pthread_mutex_unlock(&p->h5);
+    if (lock) pthread_mutex_unlock(&p->h5);
     if (st == HITL_OK && split) st = hitl_matrix_decode(p->pool, &w->raw, row0, len, w->x, err);
     if (st != HITL_OK) return st;
     const float *x = w->x;
@@ -373,8 +374,7 @@ hitl_status hitl_score_pass(const hitl_score_pass_opts *opts, hitl_score_pass_re
     if (st == HITL_OK) st = closed;
     if (p.mpi) st = hitl__mpi_agree(st, err);
     /* the ids are copied by one process: under MPI the file is complete once closed together */
-    if (st == HITL_OK && out && o.ids_dset && p.rank == 0)
-        st = add_ids(&o, p.n, err);
+    if (st == HITL_OK && out && o.ids_dset && p.rank == 0) st = add_ids(&o, p.n, err);
     if (p.mpi) st = hitl__mpi_agree(st, err);
     if (st != HITL_OK) {
         hitl_score_pass_result_release(res);
