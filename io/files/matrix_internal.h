@@ -27,7 +27,7 @@ struct hitl_matrix {
     const hitl__matrix_ops *ops;
     size_t rows, cols;
     size_t chunk_rows; /* rows one chunk of the layout holds (HDF5 chunked); 0: no chunks */
-    int concurrent;    /* float32 reads may run on several threads at once (hitl_matrix_concurrent) */
+    int concurrent;    /* reads may run on several threads at once (hitl_matrix_concurrent) */
     char *name;        /* "path" or "path:/dset" */
     void *impl;        /* the backend's state */
 };
