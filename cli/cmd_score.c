@@ -43,7 +43,7 @@ static const char usage_text[] =
     "                      (with --ids: the pool's ids, copied) and /top/<method> (int64)\n"
     "  --json              one JSON object on stdout instead of a table\n"
     "  --threads N         threads (default: all cores); results never depend on it\n"
-    "  --block-rows N      rows read per block (default: about 8 MiB)\n"
+    "  --block-rows N      rows read per block (default: about 1 MiB)\n"
     "\n"
     "Under mpirun or srun (hitl-data built with -DHITL_MPI=ON) the ranks split the rows and\n"
     "rank 0 reports the one-process result; see the README.\n"

@@ -204,7 +204,7 @@ typedef struct hitl_score_pass_opts {
     float threshold;
     const char *out_path;      /* NULL: no score file */
     const char *ids_dset;      /* with out_path: the pool's ids, copied to the file's /ids */
-    size_t block_rows;         /* 0: about 8 MiB of input per block */
+    size_t block_rows;         /* 0: about 1 MiB of input per block (HITL_BLOCK_BYTES) */
     int threads;               /* 0: OpenMP's default */
     hitl_progress_fn progress; /* may be NULL; called from one thread at a time */
     void *progress_ctx;

@@ -75,6 +75,12 @@ static void *alloc_array(size_t n, size_t size, int *failed)
     return v;
 }
 
+/* Room for the top-k: never more rows than the pool has (the same on every rank). */
+static size_t top_room(const pass *p, const hitl_score_pass_opts *o)
+{
+    return o->top_k < p->n ? o->top_k : p->n;
+}
+
 /* Opens the pool (and head), checks shapes and allocates each thread's buffers. */
 static hitl_status pass_open(pass *p, const hitl_score_pass_opts *o, hitl_score_pass_result *res,
                              hitl_error *err)
@@ -144,7 +150,7 @@ static hitl_status pass_open(pass *p, const hitl_score_pass_opts *o, hitl_score_
         for (int m = 0; m < HITL_METHOD_COUNT; m++) {
             int want = (o->score.methods & HITL_METHOD_BIT(m)) != 0;
             if (want) w->scores[m] = alloc_array(p->block, sizeof(float), &failed);
-            if (hitl_topk_init(&w->heaps[m], want ? o->top_k : 0) != HITL_OK) failed = 1;
+            if (hitl_topk_init(&w->heaps[m], want ? top_room(p, o) : 0) != HITL_OK) failed = 1;
         }
         w->pred = alloc_array(p->block, sizeof(int32_t), &failed);
         w->p1 = alloc_array(p->block, sizeof(float), &failed);
@@ -302,35 +308,37 @@ static hitl_status run_blocks(pass *p, const hitl_score_pass_opts *o, hitl_error
 static hitl_status merge_results(pass *p, const hitl_score_pass_opts *o,
                                  hitl_score_pass_result *res, hitl_error *err)
 {
+    hitl_status st = HITL_OK;
     for (int t = 0; t < p->nthreads; t++) {
         worker *w = &p->w[t];
         res->n_skipped += w->skipped;
         if (w->first_skipped >= 0 &&
             (res->first_skipped < 0 || w->first_skipped < res->first_skipped))
             res->first_skipped = w->first_skipped;
-        for (size_t i = 0; i < w->above.n; i++) {
+        for (size_t i = 0; st == HITL_OK && i < w->above.n; i++) {
             if (hitl_select_above(&res->above, &w->above.v[i].score, &w->above.v[i].pred,
                                   &w->above.v[i].p1, 1, w->above.v[i].row, o->threshold))
-                return hitl_error_set(err, HITL_ENOMEM, "out of memory");
+                st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
         }
     }
-    hitl_status st;
-    if (p->mpi && ((st = hitl__mpi_reduce_skipped(&res->n_skipped, &res->first_skipped, err)) ||
+    if (p->mpi && ((st = hitl__mpi_agree(st, err)) ||
+                   (st = hitl__mpi_reduce_skipped(&res->n_skipped, &res->first_skipped, err)) ||
                    (st = hitl__mpi_gather(&res->above, err))))
         return st;
+    if (st != HITL_OK) return st;
     for (int m = 0; m < HITL_METHOD_COUNT; m++) {
         if (!p->w[0].scores[m]) continue;
         hitl_topk *all = &p->w[0].heaps[m];
         for (int t = 1; t < p->nthreads; t++)
             hitl_topk_merge(all, &p->w[t].heaps[m]);
-        res->top[m] = malloc((o->top_k ? o->top_k : 1) * sizeof(hitl_scored));
+        size_t room = top_room(p, o);
+        res->top[m] = malloc((room ? room : 1) * sizeof(hitl_scored));
         st =
             res->top[m] ? HITL_OK : hitl_error_set(err, HITL_ENOMEM, "out of memory for the top-k");
         if (p->mpi) st = hitl__mpi_agree(st, err);
         if (st != HITL_OK) return st;
         res->n_top[m] = hitl_topk_drain(all, res->top[m]);
-        if (p->mpi && o->top_k &&
-            (st = hitl__mpi_reduce_top(res->top[m], &res->n_top[m], o->top_k, err)))
+        if (p->mpi && room && (st = hitl__mpi_reduce_top(res->top[m], &res->n_top[m], room, err)))
             return st;
         if (p->out && (st = hitl_score_file_write_top(p->out, (hitl_method)m, res->top[m],
                                                       res->n_top[m], err)))
