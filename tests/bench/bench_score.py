@@ -1076,6 +1076,19 @@ def measure_tiny(opts, runs):
     return out, bool(errors)
 
 
+def save_results(opts, doc, kind):
+    """Writes doc to --out, else tests/bench/results/KIND-DATE[-quick].json (not with --no-save)."""
+    if opts.no_save:
+        return
+    path = opts.out or os.path.join(HERE, "results", "%s-%s%s.json" % (
+        kind, datetime.date.today().isoformat(), "-quick" if opts.quick else ""))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print("\nresults: %s" % os.path.relpath(path, os.getcwd()))
+
+
 def run_layouts(opts, cases, names):
     """The layouts mode (issue 17): every size, every layout, then the start-up runs; prints the
     tables, saves the JSON. Exit code 1 when a top-k differed or a runner failed (a missed goal
@@ -1121,14 +1134,7 @@ def run_layouts(opts, cases, names):
                      "same blocks; faults and peak RSS from GNU time (the process's wait4)",
            "goals": LAYOUT_GOALS, "fault_budget": BUDGET_FORMULA, "cases": results,
            "tiny": tiny, "top_identical": same, "errors": errors}
-    if not opts.no_save:
-        path = opts.out or os.path.join(HERE, "results", "layouts-%s%s.json" % (
-            datetime.date.today().isoformat(), "-quick" if opts.quick else ""))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            json.dump(doc, f, indent=1)
-            f.write("\n")
-        print("\nresults: %s" % os.path.relpath(path, os.getcwd()))
+    save_results(opts, doc, "layouts")
     for e in errors:
         print("FAILED: %s" % e, file=sys.stderr)
     for mm in mismatches:
@@ -1285,14 +1291,7 @@ def main():
            "targets": [{"target": l, "measured": m, "goal": g, "pass": ok}
                        for l, m, g, ok in checks]}
     doc["machine"]["numpy_blas"] = numpy_blas
-    if not opts.no_save:
-        path = opts.out or os.path.join(HERE, "results", "score-%s%s.json" % (
-            datetime.date.today().isoformat(), "-quick" if opts.quick else ""))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            json.dump(doc, f, indent=1)
-            f.write("\n")
-        print("\nresults: %s" % os.path.relpath(path, os.getcwd()))
+    save_results(opts, doc, "score")
 
 
 if __name__ == "__main__":
