@@ -166,6 +166,28 @@ class ScoreInterop(unittest.TestCase):
             self.assertIn("corrupt.h5", p.stderr)
             self.assertFalse(os.path.exists(out))
 
+    def test_without_mpi_under_a_launcher(self):
+        """A build without MPI started as one of several ranks refuses (exit 2) instead of
+        scoring the pool once per rank; as the one rank of a launcher it just runs."""
+        data = os.path.join(os.path.dirname(os.path.realpath(HITL)), "hitl-data")
+        needed = subprocess.run(["readelf", "-d", data], capture_output=True, text=True).stdout
+        if "libmpi" in needed:
+            self.skipTest("built with MPI: tests/interop/test_score_mpi.py runs it")
+        path = os.path.join(WORK, "mpi-less.h5")
+        with h5py.File(path, "w") as f:
+            f["probs"] = self.probs[:50]
+        env = dict(os.environ, OMPI_COMM_WORLD_SIZE="3", OMPI_COMM_WORLD_RANK="1")
+        p = subprocess.run([HITL, "score", path, "--probs", "probs"], capture_output=True,
+                           text=True, env=env)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("one of 3 MPI ranks", p.stderr)
+        self.assertIn("-DHITL_MPI=ON", p.stderr)
+        env.update(OMPI_COMM_WORLD_SIZE="1", OMPI_COMM_WORLD_RANK="0")
+        p = subprocess.run([HITL, "score", path, "--probs", "probs", "--json"],
+                           capture_output=True, text=True, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["n_rows"], 50)
+
     def test_shards_are_one_pool(self):
         """Files given together are shards of one pool: rows numbered across them in order,
         --ids read from each, one global top-k and threshold list, /scores for every row:
