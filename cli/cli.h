@@ -147,6 +147,10 @@ void cli_put_col(const char *s, int width);
  * them 0. A build without MPI run as one of several ranks is a usage error. Returns -1 to go
  * on, else the exit code. The caller ends with hitl_mpi_stop(). */
 int cli_mpi_begin(const char *cmd, int *rank, int *mpi);
+/* Under an MPI launcher, ranks other than 0 print nothing on stderr from here on (usage errors
+ * included, which come before MPI starts): every rank reaches the same verdict, and rank 0
+ * reports it once. */
+void cli_mpi_quiet_followers(void);
 /* Prints "hitl <cmd>: <message>" on stderr (one line, control characters escaped) and returns
  * cli_exit_code(st). */
 int cli_fail(const char *cmd, hitl_status st, const hitl_error *err);

@@ -331,6 +331,7 @@ out:
 int cmd_score(int argc, char **argv)
 {
     score_args a = {0};
+    cli_mpi_quiet_followers();
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
     int rank = 0;

@@ -176,12 +176,16 @@ class ScoreInterop(unittest.TestCase):
         path = os.path.join(WORK, "mpi-less.h5")
         with h5py.File(path, "w") as f:
             f["probs"] = self.probs[:50]
-        env = dict(os.environ, OMPI_COMM_WORLD_SIZE="3", OMPI_COMM_WORLD_RANK="1")
+        env = dict(os.environ, OMPI_COMM_WORLD_SIZE="3", OMPI_COMM_WORLD_RANK="0")
         p = subprocess.run([HITL, "score", path, "--probs", "probs"], capture_output=True,
                            text=True, env=env)
         self.assertEqual(p.returncode, 2)
         self.assertIn("one of 3 MPI ranks", p.stderr)
         self.assertIn("-DHITL_MPI=ON", p.stderr)
+        env.update(OMPI_COMM_WORLD_RANK="2")  # the other ranks refuse alike, silently
+        p = subprocess.run([HITL, "score", path, "--probs", "probs"], capture_output=True,
+                           text=True, env=env)
+        self.assertEqual((p.returncode, p.stderr), (2, ""))
         env.update(OMPI_COMM_WORLD_SIZE="1", OMPI_COMM_WORLD_RANK="0")
         p = subprocess.run([HITL, "score", path, "--probs", "probs", "--json"],
                            capture_output=True, text=True, env=env)

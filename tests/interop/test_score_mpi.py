@@ -187,6 +187,15 @@ class ScoreMPI(unittest.TestCase):
         self.same_as_one_process("renorm", ["bad.h5", "--probs", "probs", "--renormalize",
                                             "--top-k", "30", "--block-rows", "512"])
 
+    def test_usage_error_once(self):
+        rc1, _, err1 = score(["contig.h5", "--probs", "probs", "--top-k", "x"])
+        self.assertEqual(rc1, 2)
+        rc, _, err = score(["contig.h5", "--probs", "probs", "--top-k", "x"], ranks=3)
+        self.assertNotEqual(rc, 0)
+        # every rank refuses alike; rank 0 alone says so
+        self.assertEqual([l for l in err.splitlines() if l.startswith("hitl")],
+                         [l for l in err1.splitlines() if l.startswith("hitl")])
+
     def test_missing_dataset_fails_alike(self):
         rc1, _, err1 = score(["contig.h5", "--probs", "nope"])
         for p in (1, 3):
