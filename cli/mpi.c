@@ -1,28 +1,21 @@
 /* MPI for the commands that run under mpirun or srun (hitl-data only: the light hitl must not
  * load libmpi, see tests/CMakeLists.txt, light_hitl). */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cli.h"
 
 void cli_mpi_quiet_followers(void)
 {
-    /* the launcher's rank for this process, before MPI starts (parsing comes first) */
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"};
-    if (!hitl_mpi_launched()) return;
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *r = getenv(vars[i]);
-        if (r && atoi(r) > 0) { /* rank 0 reports for all; the others' messages are its own */
-            FILE *quiet = freopen("/dev/null", "w", stderr);
-            (void)quiet; /* where /dev/null cannot be opened, stderr stays as it was */
-            return;
-        }
+    int rank; /* as the launcher gave it: MPI starts after parsing */
+    if (hitl_mpi_launched(&rank) && rank > 0) { /* rank 0 reports for all */
+        FILE *quiet = freopen("/dev/null", "w", stderr);
+        (void)quiet; /* where /dev/null cannot be opened, stderr stays as it was */
     }
 }
 
 int cli_mpi_begin(const char *cmd, int *rank, int *mpi)
 {
-    int ranks = hitl_mpi_launched();
+    int ranks = hitl_mpi_launched(NULL);
     *rank = *mpi = 0;
     if (!ranks) return -1;
     if (!hitl_mpi_built())

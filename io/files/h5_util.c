@@ -141,6 +141,20 @@ static void lock_best_effort(hid_t fapl)
 #endif
 }
 
+/* File access for every open and create: closing the file closes whatever is still open in it,
+ * locks where the file system has them, and, where `parallel` and collective mode is on, the
+ * MPI-IO driver. */
+static hid_t new_fapl(int parallel)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return fapl;
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    lock_best_effort(fapl);
+    if (!parallel || set_driver(fapl) == 0) return fapl;
+    H5Pclose(fapl);
+    return H5I_INVALID_HID;
+}
+
 hitl_status hitl__h5_open_file(const char *path, hid_t *file, hitl_error *err)
 {
     hitl__h5_quiet();
@@ -152,12 +166,9 @@ hitl_status hitl__h5_open_file(const char *path, hid_t *file, hitl_error *err)
         H5Eclear2(H5E_DEFAULT);
         return hitl_error_set(err, HITL_EIO, "cannot open '%s': not an HDF5 file", path);
     }
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t fapl = new_fapl(1);
     if (fapl < 0) return hitl__h5_error(err, HITL_ENOMEM, "cannot open '%s'", path);
-    /* Closing the file closes whatever is still open in it. */
-    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-    lock_best_effort(fapl);
-    hid_t f = set_driver(fapl) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : H5I_INVALID_HID;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     /* Read the error stack before any other call clears it. */
     st = f < 0 ? hitl__h5_error(err, HITL_EIO, "cannot open '%s'", path) : HITL_OK;
     H5Pclose(fapl);
@@ -175,13 +186,10 @@ hitl_status hitl__h5_create_file(const char *path, hid_t *file, hitl_error *err)
     if (fd < 0)
         return hitl_error_set(err, HITL_EIO, "cannot create '%s': %s", path, strerror(errno));
     close(fd);
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t fapl = new_fapl(1);
     if (fapl < 0) return hitl__h5_error(err, HITL_ENOMEM, "cannot create '%s'", path);
-    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-    lock_best_effort(fapl);
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    hid_t f =
-        set_driver(fapl) == 0 ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : H5I_INVALID_HID;
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     hitl_status st = f < 0 ? hitl__h5_error(err, HITL_EIO, "cannot create '%s'", path) : HITL_OK;
     H5Pclose(fapl);
     *file = f;
@@ -194,10 +202,8 @@ hitl_status hitl__h5_open_file_rw(const char *path, hid_t *file, hitl_error *err
     *file = H5I_INVALID_HID;
     hitl_status st = check_readable(path, err);
     if (st != HITL_OK) return st;
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t fapl = new_fapl(0);
     if (fapl < 0) return hitl__h5_error(err, HITL_ENOMEM, "cannot open '%s'", path);
-    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-    lock_best_effort(fapl);
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, fapl);
     st = f < 0 ? hitl__h5_error(err, HITL_EIO, "cannot write '%s'", path) : HITL_OK;
     H5Pclose(fapl);

@@ -234,12 +234,13 @@ typedef struct hitl_score_pass_result {
 
 /* ---- MPI (io/files/score_mpi.c) -------------------------------------------------------------
  * hitl_mpi_launched: the number of ranks when an MPI launcher started this process (mpirun,
- * srun: its rank is in the environment; 1 when the count is not), else 0; also in builds
- * without MPI, so they can refuse to score as one of many ranks. hitl_mpi_built: 1 with HITL_MPI.
+ * srun: its rank is in the environment; 1 when the count is not), else 0, and (rank may be
+ * NULL) this process's rank as the launcher gave it (0 when none); also in builds without MPI,
+ * so they can refuse to score as one of many ranks. hitl_mpi_built: 1 with HITL_MPI.
  * hitl_mpi_start: MPI_Init (threads funneled: only the calling thread talks to MPI), this rank
  * and the number of ranks; HITL_EINVAL in builds without HITL_MPI. hitl_mpi_stop: MPI_Finalize
  * when started, else nothing. */
-int hitl_mpi_launched(void);
+int hitl_mpi_launched(int *rank);
 int hitl_mpi_built(void);
 hitl_status hitl_mpi_start(int *rank, int *size, hitl_error *err);
 void hitl_mpi_stop(void);

@@ -39,7 +39,8 @@ static void close_all(hitl_score_file *f)
     f->top = f->scores = f->pred = f->p1 = H5I_INVALID_HID;
 }
 
-/* A chunked rank-1 dataset of n_rows at `name` under loc, with `fill` where never written. */
+/* A chunked rank-1 dataset of n_rows at `name` under loc, with `fill` where never written
+ * (NULL: HDF5's default fill). */
 static hid_t create_column(hid_t loc, const char *name, size_t n_rows, hid_t ftype, hid_t mtype,
                            const void *fill)
 {
@@ -49,7 +50,7 @@ static hid_t create_column(hid_t loc, const char *name, size_t n_rows, hid_t fty
     hid_t d = H5I_INVALID_HID;
     /* A chunked dataset cannot have zero rows; an empty one stays contiguous. */
     if (space >= 0 && dcpl >= 0 && (chunk == 0 || H5Pset_chunk(dcpl, 1, &chunk) >= 0) &&
-        H5Pset_fill_value(dcpl, mtype, fill) >= 0)
+        (!fill || H5Pset_fill_value(dcpl, mtype, fill) >= 0))
         d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (dcpl >= 0) H5Pclose(dcpl);
     if (space >= 0) H5Sclose(space);
@@ -258,38 +259,27 @@ hitl_status hitl_score_file_close(hitl_score_file *f, hitl_error *err)
 }
 
 /* One slice of the joined ids at [row0, row0 + ids->n) of /ids, created by the first slice:
- * int64, or variable-length UTF-8 strings (whatever the shards' own string layout). */
-static hitl_status write_ids_slice(hid_t file, hid_t *d, int *is_string, size_t n_rows, size_t row0,
-                                   const hitl_ids *ids, const char *out_path, hitl_error *err)
+ * int64, or the variable-length UTF-8 strings `str` (whatever the shards' own string layout). */
+static hitl_status write_ids_slice(hid_t file, hid_t str, hid_t *d, int *is_string, size_t n_rows,
+                                   size_t row0, const hitl_ids *ids, const char *out_path,
+                                   hitl_error *err)
 {
-    hid_t str = H5Tcopy(H5T_C_S1);
-    if (str < 0 || H5Tset_size(str, H5T_VARIABLE) < 0 || H5Tset_cset(str, H5T_CSET_UTF8) < 0) {
-        if (str >= 0) H5Tclose(str);
-        return hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids'", out_path);
-    }
-    hitl_status st = HITL_OK;
     if (*d < 0) {
         *is_string = ids->is_string;
-        hsize_t dim = n_rows, chunk = dim < CHUNK_ROWS ? dim : CHUNK_ROWS;
-        hid_t space = H5Screate_simple(1, &dim, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-        if (space >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, 1, &chunk) >= 0)
-            *d = H5Dcreate2(file, "ids", *is_string ? str : H5T_STD_I64LE, space, H5P_DEFAULT, dcpl,
-                            H5P_DEFAULT);
-        if (dcpl >= 0) H5Pclose(dcpl);
-        if (space >= 0) H5Sclose(space);
-        if (*d < 0) st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids'", out_path);
+        *d = *is_string ? create_column(file, "ids", n_rows, str, str, NULL)
+                        : create_column(file, "ids", n_rows, H5T_STD_I64LE, H5T_NATIVE_INT64, NULL);
+        if (*d < 0) return hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids'", out_path);
     } else if (ids->is_string != *is_string) {
-        st = hitl_error_set(err, HITL_ETYPE,
-                            "the shards' ids are strings in some, integers in "
-                            "others (row %zu on)",
-                            row0);
+        return hitl_error_set(err, HITL_ETYPE,
+                              "the shards' ids are strings in some, integers in others (row %zu "
+                              "on)",
+                              row0);
     }
-    if (st == HITL_OK && write_rows(*d, *is_string ? str : H5T_NATIVE_INT64, row0, ids->n,
-                                    *is_string ? (const void *)ids->strs : (const void *)ids->ints))
-        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids' rows [%zu, %zu)", out_path, row0,
-                            row0 + ids->n);
-    H5Tclose(str);
-    return st;
+    if (write_rows(*d, *is_string ? str : H5T_NATIVE_INT64, row0, ids->n,
+                   *is_string ? (const void *)ids->strs : (const void *)ids->ints))
+        return hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids' rows [%zu, %zu)", out_path,
+                              row0, row0 + ids->n);
+    return HITL_OK;
 }
 
 hitl_status hitl_score_file_add_shard_ids(const char *out_path, const char *const *paths,
@@ -303,7 +293,11 @@ hitl_status hitl_score_file_add_shard_ids(const char *out_path, const char *cons
     hitl_status st = hitl__h5_open_file_rw(out_path, &file, err);
     if (st != HITL_OK) return st;
     int64_t *rows = malloc((size_t)CHUNK_ROWS * sizeof(int64_t));
+    hid_t str = H5Tcopy(H5T_C_S1);
     if (!rows) st = hitl_error_set(err, HITL_ENOMEM, "out of memory");
+    if (st == HITL_OK &&
+        (str < 0 || H5Tset_size(str, H5T_VARIABLE) < 0 || H5Tset_cset(str, H5T_CSET_UTF8) < 0))
+        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids'", out_path);
     hid_t d = H5I_INVALID_HID;
     int is_string = 0;
     /* a slice at a time through the ids reader, which checks each shard's ids and their type */
@@ -313,18 +307,14 @@ hitl_status hitl_score_file_add_shard_ids(const char *out_path, const char *cons
             rows[i] = (int64_t)(row0 + i);
         hitl_ids ids;
         st = hitl_ids_read_shard_rows(paths, shard_rows, n_shards, dset, rows, len, &ids, err);
-        if (st == HITL_OK) st = write_ids_slice(file, &d, &is_string, n, row0, &ids, out_path, err);
+        if (st == HITL_OK)
+            st = write_ids_slice(file, str, &d, &is_string, n, row0, &ids, out_path, err);
         hitl_ids_release(&ids);
     }
-    if (st == HITL_OK && n == 0) { /* no rows: an empty int64 /ids */
-        hsize_t zero = 0;
-        hid_t space = H5Screate_simple(1, &zero, NULL);
-        d = space >= 0 ? H5Dcreate2(file, "ids", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                                    H5P_DEFAULT)
-                       : H5I_INVALID_HID;
-        if (space >= 0) H5Sclose(space);
-        if (d < 0) st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids'", out_path);
-    }
+    if (st == HITL_OK && d < 0 && /* no rows: an empty int64 /ids */
+        (d = create_column(file, "ids", 0, H5T_STD_I64LE, H5T_NATIVE_INT64, NULL)) < 0)
+        st = hitl__h5_error(err, HITL_EIO, "cannot write '%s:/ids'", out_path);
+    if (str >= 0) H5Tclose(str);
     free(rows);
     if (d >= 0) H5Dclose(d);
     if (H5Fclose(file) < 0 && st == HITL_OK)

@@ -15,18 +15,22 @@
 #include "score_mpi.h"
 #include "hitl_banned.h"
 
-int hitl_mpi_launched(void)
+int hitl_mpi_launched(int *rank)
 {
     /* Open MPI's mpirun; srun or MPICH's hydra with PMI-1/2; srun with PMIx (whose rank
      * variable comes with Slurm's count of the step's tasks) */
     static const char *const vars[][2] = {{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
                                           {"PMI_SIZE", "PMI_RANK"},
                                           {"SLURM_STEP_NUM_TASKS", "PMIX_RANK"}};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *size = getenv(vars[i][0]);
-        if (size && getenv(vars[i][1])) return atoi(size) > 0 ? atoi(size) : 1;
+    int size = 0;
+    const char *r = NULL;
+    for (size_t i = 0; !r && i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *n = getenv(vars[i][0]);
+        if (n && (r = getenv(vars[i][1]))) size = atoi(n) > 0 ? atoi(n) : 1;
     }
-    return getenv("PMIX_RANK") ? 1 : 0;
+    if (!r && (r = getenv("PMIX_RANK"))) size = 1;
+    if (rank) *rank = r && atoi(r) > 0 ? atoi(r) : 0;
+    return size;
 }
 
 int hitl_mpi_built(void)
