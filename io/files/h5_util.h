@@ -31,6 +31,8 @@ hitl_status hitl__h5_open_file_rw(const char *path, hid_t *file, hitl_error *err
  * MPI_COMM_WORLD (parallel HDF5), so every rank must make the same calls; without, no effect.
  * Set by the score pass around its opens only, on one thread. */
 void hitl__h5_set_collective(int on);
+/* 1 while collective mode is on (always 0 without HITL_MPI). */
+int hitl__h5_collective(void);
 
 /* Opens dataset `dset` of `file` (read from `path`, for messages) into *out. `dapl` may be
  * H5P_DEFAULT. HITL_ENOTFOUND "'path': no dataset '/x'" when there is no such object or it is

@@ -47,7 +47,9 @@ hitl_status hitl_matrix_open_numeric(hitl_matrix **out, const char *path, const 
                                      hitl_error *err);
 /* Shards of one pool as one matrix: the files' rows numbered across them in the order given
  * (each holds `dset`, or is a .npy; the same columns in each: HITL_ESHAPE otherwise; the class
- * names those that have them give must agree: HITL_EDATA). One path: hitl_matrix_open. */
+ * names those that have them give must agree: HITL_EDATA). One path: hitl_matrix_open. Where
+ * any shard is HDF5 (and outside MPI), each is closed once checked and reopened, one at a time,
+ * as reads reach it; a shard whose shape changed since fails that read (HITL_EDATA). */
 hitl_status hitl_matrix_open_shards(hitl_matrix **out, const char *const *paths, size_t n_paths,
                                     const char *dset, hitl_error *err);
 void hitl_matrix_close(hitl_matrix *m);

@@ -614,6 +614,71 @@ START_TEST(test_read_rows)
 }
 END_TEST
 
+START_TEST(test_shards_reopen)
+{
+    /* HDF5 shards are closed once checked and reopened as reads reach them: rows read in
+     * blocks across the boundaries and in random order (back and forth between shards) are the
+     * rows of the files; a shard rewritten with another shape in between, or removed, fails the
+     * read that reaches it, named, and the shards read before still read. */
+    const size_t rows[4] = {5, 0, 9, 4}, c = 3, n = 18;
+    char *path[4];
+    const char *paths[4];
+    double *v = random_values(n * c, 21);
+    hsize_t chunk[2] = {2, 3};
+    size_t at = 0;
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), i == 3 ? "shard%d.npy" : "shard%d.h5", i);
+        path[i] = tmp(name);
+        paths[i] = path[i];
+        if (i == 3)
+            npy_matrix(path[i], 1, 0, rows[i], c, v + at * c);
+        else
+            h5_matrix(path[i], "/p", H5T_IEEE_F32LE, rows[i], c, i == 2 ? chunk : NULL, v + at * c);
+        at += rows[i];
+    }
+    hitl_matrix *m = NULL;
+    hitl_error err;
+    hitl_error_clear(&err);
+    ck_assert_msg(hitl_matrix_open_shards(&m, paths, 4, "/p", &err) == HITL_OK, "%s", err.msg);
+    ck_assert_int_eq(hitl_matrix_concurrent(m), 0);
+    for (size_t block = 1; block <= n; block += 3)
+        check_blocks(m, v, n, c, block);
+    float *all = read_all(m);
+    tu_rng r;
+    tu_rng_seed(&r, 22);
+    for (int t = 0; t < 20; t++) {
+        int64_t *list = random_rows(&r, n, 30);
+        check_rows(m, all, c, list, 30);
+        free(list);
+    }
+    free(all);
+
+    float buf[3 * 18];
+    ck_assert_int_eq(hitl_matrix_read(m, 0, 1, buf, &err), HITL_OK); /* the first shard open */
+    h5_matrix(path[2], "/p", H5T_IEEE_F32LE, 8, c, NULL, v);         /* 9 rows before */
+    hitl_error_clear(&err);
+    ck_assert_int_eq(hitl_matrix_read(m, 6, 2, buf, &err), HITL_EDATA);
+    ck_assert_msg(strstr(err.msg, "shard2.h5") && strstr(err.msg, "changed while it was read"),
+                  "%s", err.msg);
+    check_style(err.msg);
+    unlink(path[2]);
+    hitl_error_clear(&err);
+    ck_assert_int_ne(hitl_matrix_read(m, 5, 1, buf, &err), HITL_OK);
+    ck_assert_msg(strstr(err.msg, "shard2.h5") != NULL, "%s", err.msg);
+    hitl_error_clear(&err);
+    ck_assert_msg(hitl_matrix_read(m, 0, 5, buf, &err) == HITL_OK, "%s", err.msg);
+    for (size_t i = 0; i < 5 * c; i++)
+        ck_assert_float_eq(buf[i], (float)v[i]);
+    hitl_matrix_close(m);
+    for (int i = 0; i < 4; i++) {
+        unlink(path[i]);
+        free(path[i]);
+    }
+    free(v);
+}
+END_TEST
+
 /* ---- rating matrices ------------------------------------------------------------------------
  * The same 4 x 3 labels in every .npy integer and float dtype (missing: -1 where signed, NaN
  * where float, none where unsigned), an HDF5 int16 dataset with class names, and the cells that
@@ -1337,6 +1402,7 @@ static Suite *io_matrix_suite(void)
     tcase_add_test(core, test_block_rows);
     tcase_add_test(core, test_rating_matrix);
     tcase_add_test(core, test_read_rows);
+    tcase_add_test(core, test_shards_reopen);
     suite_add_tcase(s, core);
 
     TCase *limits = tcase_create("limits");
