@@ -165,14 +165,12 @@ static hid_t new_fapl(int parallel)
     return H5I_INVALID_HID;
 }
 
-/*
-** Files opened to read keep a 32 KiB metadata cache, not HDF5's 2 MiB that grows. hitl reads
-** one dataset front to back, so the cache needs the object header and the path down the chunk
-** index, not the whole index. HDF5 sizes the cache by the nodes' size on disk, while a
-** decoded version-1 B-tree node of chunk keys takes several times that in memory: h5py's
-** chunks=True file of 10M x 10 floats (5,120 chunks) faulted in 1.2 MiB of decoded index that
-** no read came back to (+300 page faults with one thread, +350 with two; no change in time).
-*/
+/* Files opened to read keep a 32 KiB metadata cache, not HDF5's 2 MiB that grows. hitl reads
+ * one dataset front to back, so the cache needs the object header and the path down the chunk
+ * index, not the whole index. HDF5 sizes the cache by the nodes' size on disk, while a
+ * decoded version-1 B-tree node of chunk keys takes several times that in memory: h5py's
+ * chunks=True file of 10M x 10 floats (5,120 chunks) faulted in 1.2 MiB of decoded index that
+ * no read came back to (+300 page faults with one thread, +350 with two; no change in time). */
 static herr_t small_metadata_cache(hid_t fapl)
 {
     H5AC_cache_config_t mdc = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};

@@ -159,6 +159,59 @@ START_TEST(test_kernels_match_reference)
 }
 END_TEST
 
+/* Wide rows whose largest value is tied at two columns, anywhere (the same vector lane, the
+ * lanes of two vectors, the tail): the first column is the prediction and the second largest
+ * equals the largest, in every kernel, as in the reference. And rows of one value throughout. */
+START_TEST(test_wide_row_ties)
+{
+    static const size_t cs[] = {33, 64, 100, 1000, 1001};
+    static const size_t at[] = {0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 48, 500, 999, 1000};
+    const size_t n_at = sizeof(at) / sizeof(at[0]);
+    for (size_t ci = 0; ci < 5; ci++) {
+        size_t c = cs[ci], n = 0;
+        float *x = malloc((n_at * n_at + 1) * c * sizeof(float));
+        for (size_t a = 0; a < n_at; a++) {
+            for (size_t b = 0; b < n_at; b++) {
+                if (at[a] >= c || at[b] >= c || at[a] == at[b]) continue;
+                float *r = x + n * c, w = 0; /* the other columns share 0.4, unevenly */
+                for (size_t j = 0; j < c; j++)
+                    w += r[j] = j == at[a] || j == at[b] ? 0.0f : 1.0f + (float)(j % 5);
+                for (size_t j = 0; j < c; j++)
+                    r[j] *= 0.4f / w;
+                r[at[a]] = r[at[b]] = 0.3f;
+                n++;
+            }
+        }
+        for (size_t j = 0; j < c; j++) /* one value throughout */
+            x[n * c + j] = 1.0f / (float)c;
+        n++;
+        row_scores *res = malloc(n * sizeof(*res));
+        for (size_t k = 0; k < 3; k++) {
+            if (hitl_scores_set_isa(isas[k]) != HITL_OK) continue;
+            ck_assert_int_eq(score_rows(x, n, c, HITL_INPUT_PROBS, 0, res, NULL), HITL_OK);
+            for (size_t i = 0; i < n; i++) {
+                double ref[HITL_METHOD_COUNT];
+                int32_t pred;
+                reference(x + i * c, c, ref, &pred);
+                ck_assert_msg(res[i].pred == pred, "isa %s c=%zu row %zu: pred %d, want %d",
+                              isas[k], c, i, res[i].pred, pred);
+                ck_assert_msg(res[i].s[HITL_METHOD_MARGIN] == 1.0f, "isa %s c=%zu row %zu: %g",
+                              isas[k], c, i, res[i].s[HITL_METHOD_MARGIN]);
+                for (int m = 0; m < HITL_METHOD_COUNT; m++)
+                    ck_assert_msg(fabs(res[i].s[m] - ref[m]) <= 2e-6 * (1 + fabs(ref[m])),
+                                  "isa %s c=%zu row %zu %s: %g vs %g", isas[k], c, i,
+                                  hitl_method_name(m), res[i].s[m], ref[m]);
+            }
+        }
+        free(res);
+        free(x);
+    }
+    hitl_scores_set_isa("generic");
+    hitl_scores_set_isa("avx2");
+    hitl_scores_set_isa("avx512");
+}
+END_TEST
+
 /* ln p plus any per-row constant gives the same softmax: the logits path equals the probs path. */
 START_TEST(test_logits_equal_probs)
 {
@@ -253,14 +306,14 @@ START_TEST(test_empty_block)
 }
 END_TEST
 
-/* A bad value at row `bad` of 130 rows of 3 classes, seen at row offset 1000. */
-static void check_bad(float value, hitl_input_kind kind, const char *why)
+/* A bad value at row 77, column `col`, of 130 rows of `c` classes, seen at row offset 1000. */
+static void check_bad_at(float value, hitl_input_kind kind, const char *why, size_t c, size_t col)
 {
-    const size_t n = 130, c = 3;
+    const size_t n = 130;
     float *x = malloc(n * c * sizeof(float));
     for (size_t i = 0; i < n * c; i++)
-        x[i] = kind == HITL_INPUT_PROBS ? 1.0f / 3 : 0.5f;
-    x[77 * c + 1] = value;
+        x[i] = kind == HITL_INPUT_PROBS ? 1.0f / (float)c : 0.5f;
+    x[77 * c + col] = value;
     float sc[130];
     hitl_score_opts o = {.kind = kind, .methods = HITL_METHOD_BIT(HITL_METHOD_MARGIN)};
     hitl_score_out out = {{NULL, sc, NULL, NULL}, NULL, NULL};
@@ -268,8 +321,27 @@ static void check_bad(float value, hitl_input_kind kind, const char *why)
     hitl_error_clear(&err);
     ck_assert_int_eq(hitl_scores_compute(&o, x, n, c, 1000, &out, NULL, &err), HITL_EDATA);
     ck_assert_int_eq(err.row, 1077);
-    ck_assert_msg(strstr(err.msg, "row 1077") && strstr(err.msg, why), "message: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, "row 1077") && strstr(err.msg, why), "c=%zu col %zu: %s", c, col,
+                  err.msg);
     free(x);
+}
+
+/* The same in narrow rows (the tile path) and wide ones (the row path, with a tail), at the
+ * first, a middle and the last column, in every kernel. */
+static void check_bad(float value, hitl_input_kind kind, const char *why)
+{
+    static const size_t cs[] = {3, 33, 1000, 1001};
+    for (size_t k = 0; k < 3; k++) {
+        if (hitl_scores_set_isa(isas[k]) != HITL_OK) continue;
+        for (size_t ci = 0; ci < 4; ci++) {
+            size_t c = cs[ci], cols[3] = {0, c / 2, c - 1};
+            for (int j = 0; j < 3; j++)
+                check_bad_at(value, kind, why, c, cols[j]);
+        }
+    }
+    hitl_scores_set_isa("generic");
+    hitl_scores_set_isa("avx2");
+    hitl_scores_set_isa("avx512");
 }
 
 START_TEST(test_bad_rows_named)
@@ -280,6 +352,7 @@ START_TEST(test_bad_rows_named)
     check_bad(0.9f, HITL_INPUT_PROBS, "sum to");
     check_bad(NAN, HITL_INPUT_LOGITS, "NaN");
     check_bad(-INFINITY, HITL_INPUT_LOGITS, "infinite");
+    check_bad(INFINITY, HITL_INPUT_LOGITS, "infinite");
 }
 END_TEST
 
@@ -350,6 +423,7 @@ static Suite *uncertainty_suite(void)
     tcase_add_test(core, test_golden_two_classes);
     tcase_add_test(core, test_golden_uniform);
     tcase_add_test(core, test_kernels_match_reference);
+    tcase_add_test(core, test_wide_row_ties);
     tcase_add_test(core, test_logits_equal_probs);
     tcase_add_test(core, test_logits_temperature);
     tcase_add_test(core, test_only_requested_methods);
