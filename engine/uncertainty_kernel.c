@@ -50,11 +50,14 @@ ALWAYS_INLINE float poly_logf(float x)
     return f + y + 0.693359375f * fe;
 }
 
-/* e^x for x <= 0, Cephes' expf polynomial: within 2 ulp; 0 below -87.3 (e^x < FLT_MIN). */
+/* e^x for x <= 0, Cephes' expf polynomial: within 2 ulp; 0 below -87.3 (e^x < FLT_MIN). A
+ * bad row's x (NaN, or positive: its values are not shifted by a max) is clamped into range so
+ * the conversion to int stays defined; the checked path scores that row again anyway. */
 ALWAYS_INLINE float poly_expf_neg(float x)
 {
     float keep = x >= -87.3f ? 1.0f : 0.0f;
     x = x >= -87.3f ? x : -87.3f;
+    x = x <= 0.0f ? x : 0.0f;
     int32_t n = -(int32_t)(0.5f - x * 1.44269504088896341f); /* round(x log2 e), x <= 0 */
     float fn = (float)n;
     float r = x - fn * 0.693359375f + fn * 2.12194440E-4f;
