@@ -129,9 +129,9 @@ ALWAYS_INLINE void top2_tile(const float *xt, size_t c, int probs, tile_stats *t
 ALWAYS_INLINE void probs_tile(const float *xt, size_t c, int want_h, tile_stats *t)
 {
     top2_tile(xt, c, 1, t);
-    if (!want_h) return;
-    for (size_t i = 0; i < TILE; i++)
+    for (size_t i = 0; i < TILE; i++) /* finish_tile computes entropy from it either way */
         t->h[i] = 0;
+    if (!want_h) return;
     for (size_t j = 0; j < c; j++) {
         const float *col = xt + j * TILE;
 #pragma omp simd
