@@ -11,6 +11,8 @@ HITL_DATA_PACKAGES="dataset-fashion-mnist"
 # Only the MPI build (HITL_MPI=1 tools/test.sh, cmake -DHITL_MPI=ON) needs these: Open MPI and
 # HDF5's Open MPI build, which installs beside the serial one.
 HITL_MPI_PACKAGES="openmpi-bin libopenmpi-dev libhdf5-openmpi-dev"
+# Only HITL_VALGRIND=1 tools/test.sh needs this.
+HITL_VALGRIND_PACKAGES="valgrind"
 # Only tests/fuzz/run.sh needs these: clang with libFuzzer and the OpenMP runtime it links.
 HITL_FUZZ_PACKAGES="clang libclang-rt-14-dev libomp-dev"
 
